@@ -1,0 +1,54 @@
+#!/bin/sh
+# Installs what tsbpf needs on a fresh Debian/Ubuntu machine, builds the
+# native addon and the TypeScript, and mounts tracefs. Idempotent and quick
+# when everything is already in place, so `npm start` and `npm test` run it
+# every time. Pass --bench to also install the benchmark baselines (bpftrace).
+set -eu
+cd "$(dirname "$0")/.."
+
+log() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else
+        log "need root to run: $*"; exit 1
+    fi
+}
+
+# Debian packages: the compiler, libbpf and what the addon links against.
+pkgs="clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 clang-format"
+if [ "${1:-}" = "--bench" ]; then pkgs="$pkgs bpftrace"; fi
+missing=""
+for p in $pkgs; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+if [ -n "$missing" ]; then
+    log "installing Debian packages:$missing"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    # shellcheck disable=SC2086
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# npm dependencies (dev tools: typescript, biome, node types). npm ci also
+# builds the addon through binding.gyp.
+if [ ! -d node_modules/typescript ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "installing npm dependencies"
+    npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# The addon: rebuild when any native source is newer than the module.
+addon=build/Release/tsbpf.node
+if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" 2>/dev/null | head -n 1)" ]; then
+    log "building the native addon"
+    npm exec --no -- node-gyp rebuild --silent >/dev/null 2>build-native.log || { cat build-native.log >&2; exit 1; }
+fi
+
+# TypeScript → dist/ (incremental: a no-op when nothing changed).
+node_modules/.bin/tsc -p .
+
+# tracefs is not mounted at boot on every machine; tsbpf mounts it itself
+# too, but doing it here keeps the first run's timing honest.
+if [ -d /sys/kernel/tracing ] && [ ! -e /sys/kernel/tracing/trace_pipe ] && [ "$(id -u)" -eq 0 ]; then
+    mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+fi

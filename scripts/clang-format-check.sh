@@ -1,0 +1,5 @@
+#!/bin/sh
+# Checks the addon's C against .clang-format (bootstrap installs clang-format).
+set -eu
+cd "$(dirname "$0")/.."
+clang-format --dry-run -Werror native/*.c native/*.h

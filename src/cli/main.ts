@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/**
+ * The tsbpf command.
+ *
+ *   tsbpf printk-sample [--duration S] [--strict]   the seed's printk_sample
+ *   tsbpf tplist [REGEX]                             list tracepoints (bcc's tplist)
+ */
+import { BPF } from "../bpf.js";
+
+const USAGE = `usage: tsbpf <command> [options]
+
+commands:
+  printk-sample [--duration SECONDS] [--strict]   run the seed's printk_sample
+  tplist [REGEX]                                   list tracepoints, optionally filtered
+  help                                             this text
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case "printk-sample": {
+      const { printkSample, parseArgs } = await import("../../examples/printk_sample.js");
+      await printkSample(parseArgs(rest));
+      return 0;
+    }
+    case "tplist": {
+      const re = rest[0] === undefined ? undefined : new RegExp(rest[0]);
+      for (const tp of BPF.getTracepoints(re)) process.stdout.write(`${tp}\n`);
+      return 0;
+    }
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`tsbpf: unknown command "${cmd}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`tsbpf: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,144 @@
+/*
+ * tsbpf prelude: force-included (after vmlinux.h) into every bcc-dialect
+ * program. It gives bcc's C dialect on top of libbpf's headers, with no
+ * kernel headers at all.
+ */
+#ifndef __TSBPF_PRELUDE_H
+#define __TSBPF_PRELUDE_H
+
+#ifndef __VMLINUX_H__
+#include "vmlinux.h"
+#endif
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+/* Kernel annotations that live in compiler headers, not in BTF. */
+#ifndef __user
+#define __user
+#endif
+#ifndef __kernel
+#define __kernel
+#endif
+#ifndef __force
+#define __force
+#endif
+#ifndef __iomem
+#define __iomem
+#endif
+#ifndef __rcu
+#define __rcu
+#endif
+#ifndef __percpu
+#define __percpu
+#endif
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+#ifndef likely
+#define likely(x) __builtin_expect(!!(x), 1)
+#endif
+#ifndef unlikely
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#endif
+#ifndef offsetof
+#define offsetof(type, member) __builtin_offsetof(type, member)
+#endif
+#ifndef NULL
+#define NULL ((void *)0)
+#endif
+
+#include "tsbpf/kernel_defines.h"
+
+/* bcc's helpers that are macros or inline functions, not kernel helpers. */
+#define lock_xadd(ptr, val) ((void)__sync_fetch_and_add(ptr, val))
+
+static __always_inline unsigned int bpf_log2(unsigned int v)
+{
+	unsigned int r, shift;
+
+	r = (v > 0xFFFF) << 4;
+	v >>= r;
+	shift = (v > 0xFF) << 3;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0xF) << 2;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0x3) << 1;
+	v >>= shift;
+	r |= shift;
+	r |= (v >> 1);
+	return r;
+}
+
+static __always_inline unsigned int bpf_log2l(unsigned long v)
+{
+	unsigned int hi = v >> 32;
+
+	if (hi)
+		return bpf_log2(hi) + 32 + 1;
+	return bpf_log2(v) + 1;
+}
+
+/* Number of possible CPUs, set by the loader (bcc's bpf_num_cpus()). */
+#ifndef __TSBPF_NUM_CPUS
+#define __TSBPF_NUM_CPUS 1
+#endif
+#define bpf_num_cpus() (__TSBPF_NUM_CPUS)
+
+/* Tracepoint __data_loc fields: the low 16 bits are the offset in the record. */
+#define TP_DATA_LOC_READ_CONST(dst, field, length)                                      \
+	do {                                                                            \
+		unsigned short __offset = args->data_loc_##field & 0xFFFF;              \
+		bpf_probe_read_kernel((void *)dst, length, (char *)args + __offset);    \
+	} while (0)
+#define TP_DATA_LOC_READ(dst, field)                                                    \
+	do {                                                                            \
+		unsigned short __offset = args->data_loc_##field & 0xFFFF;              \
+		unsigned short __length = args->data_loc_##field >> 16;                 \
+		bpf_probe_read_kernel((void *)dst, __length, (char *)args + __offset);  \
+	} while (0)
+#define TP_DATA_LOC_READ_STR(dst, field, length)                                        \
+	do {                                                                            \
+		unsigned short __offset = args->data_loc_##field & 0xFFFF;              \
+		bpf_probe_read_kernel_str((void *)dst, length, (char *)args + __offset);\
+	} while (0)
+
+/*
+ * syscall__X functions with declared arguments. On x86-64 since 4.17
+ * (ARCH_HAS_SYSCALL_WRAPPER) the probed __x64_sys_X(const struct pt_regs *regs)
+ * gets the user's registers as its only argument, so the arguments are read
+ * from that inner pt_regs (kernel memory).
+ */
+#if defined(__TSBPF_SYSCALL_WRAPPER) && __TSBPF_SYSCALL_WRAPPER
+#define __TSBPF_SYSCALL_REGS(ctx) ((struct pt_regs *)PT_REGS_PARM1(ctx))
+#define __TSBPF_SYSCALL_ARG1(ctx) PT_REGS_PARM1_CORE_SYSCALL(__TSBPF_SYSCALL_REGS(ctx))
+#define __TSBPF_SYSCALL_ARG2(ctx) PT_REGS_PARM2_CORE_SYSCALL(__TSBPF_SYSCALL_REGS(ctx))
+#define __TSBPF_SYSCALL_ARG3(ctx) PT_REGS_PARM3_CORE_SYSCALL(__TSBPF_SYSCALL_REGS(ctx))
+#define __TSBPF_SYSCALL_ARG4(ctx) PT_REGS_PARM4_CORE_SYSCALL(__TSBPF_SYSCALL_REGS(ctx))
+#define __TSBPF_SYSCALL_ARG5(ctx) PT_REGS_PARM5_CORE_SYSCALL(__TSBPF_SYSCALL_REGS(ctx))
+#define __TSBPF_SYSCALL_ARG6(ctx) BPF_CORE_READ(__TSBPF_SYSCALL_REGS(ctx), r9)
+#else
+#define __TSBPF_SYSCALL_ARG1(ctx) PT_REGS_PARM1(ctx)
+#define __TSBPF_SYSCALL_ARG2(ctx) PT_REGS_PARM2(ctx)
+#define __TSBPF_SYSCALL_ARG3(ctx) PT_REGS_PARM3(ctx)
+#define __TSBPF_SYSCALL_ARG4(ctx) PT_REGS_PARM4(ctx)
+#define __TSBPF_SYSCALL_ARG5(ctx) PT_REGS_PARM5(ctx)
+#define __TSBPF_SYSCALL_ARG6(ctx) PT_REGS_PARM6(ctx)
+#endif
+#define __TSBPF_KPROBE_ARG1(ctx) PT_REGS_PARM1(ctx)
+#define __TSBPF_KPROBE_ARG2(ctx) PT_REGS_PARM2(ctx)
+#define __TSBPF_KPROBE_ARG3(ctx) PT_REGS_PARM3(ctx)
+#define __TSBPF_KPROBE_ARG4(ctx) PT_REGS_PARM4(ctx)
+#define __TSBPF_KPROBE_ARG5(ctx) PT_REGS_PARM5(ctx)
+#define __TSBPF_KPROBE_ARG6(ctx) PT_REGS_PARM6(ctx)
+/*
+ * The same syscall__X function attached to the syscalls:sys_enter_X
+ * tracepoint: after the 8 bytes of common fields and the 4-byte
+ * __syscall_nr (padded to 8), the arguments are unsigned longs from offset 16.
+ */
+#define __TSBPF_TP_SYSCALL_ARG(ctx, n) (((const unsigned long *)(ctx))[2 + (n)])
+
+#endif /* __TSBPF_PRELUDE_H */

@@ -1,0 +1,433 @@
+/**
+ * bcc dialect → libbpf-style C.
+ *
+ * Works on tokens (src/compile/tokenizer.ts), never on raw text, so comments,
+ * strings and macros are never mistaken for code. Every edit keeps the user's
+ * line numbers: text is only inserted or replaced on the lines it came from,
+ * and generated programs are appended after a function's closing brace on the
+ * same line, so clang's diagnostics and BTF line info point at the user's lines.
+ */
+import { CompileError } from "../kernel/errors.js";
+import { checkTracePrintk, decodeCStringLiteral } from "./printk_check.js";
+import { significant, type Token, tokenize } from "./tokenizer.js";
+
+/** How a program is attached automatically at load, from its name (bcc's rules). */
+export interface AutoAttach {
+  kind: "kprobe" | "kretprobe" | "tracepoint" | "raw_tracepoint";
+  /** Kernel function, "category:event", or raw tracepoint name. */
+  target: string;
+}
+
+/** A BPF program found in the source: every non-static function definition. */
+export interface ProgramInfo {
+  /** The function's name as the user wrote it. */
+  name: string;
+  /** 1-based line of the definition. */
+  line: number;
+  /** Arguments declared after ctx (bcc maps them onto the probe's arguments). */
+  declaredArgs: string[];
+  /** Attached at load because of its name (kprobe__X, tracepoint__cat__ev, …). */
+  autoAttach: AutoAttach | undefined;
+  /**
+   * Program names, in the ELF, of the same function compiled for another hook.
+   * syscall__X functions get a "tracepoint" variant that reads the declared
+   * arguments from syscalls:sys_enter_X.
+   */
+  variants: { tracepoint?: string };
+  /** The ELF section name given to the program. */
+  section: string;
+}
+
+/** The output of {@link rewriteBcc}. */
+export interface RewriteResult {
+  /** The translated C, line for line with the user's source. */
+  code: string;
+  programs: ProgramInfo[];
+  /** Tracepoints whose args struct (`struct tracepoint__cat__ev`) the code uses. */
+  tracepointStructs: Array<{ category: string; event: string }>;
+  /** The source #defines KBUILD_MODNAME itself. */
+  definesKbuildModname: boolean;
+  /** The source declares its own license section (libbpf style). */
+  hasLicenseSection: boolean;
+}
+
+/** Headers tsbpf ships a shim for; other kernel includes become vmlinux.h. */
+export const SHIM_HEADERS = new Set([
+  "linux/sched.h",
+  "uapi/linux/ptrace.h",
+  "linux/ptrace.h",
+  "linux/fs.h",
+  "linux/blkdev.h",
+  "linux/blk-mq.h",
+  "net/sock.h",
+  "linux/socket.h",
+  "linux/tcp.h",
+  "linux/bpf.h",
+  "uapi/linux/bpf.h",
+  "bcc/proto.h",
+  "bcc/helpers.h",
+]);
+
+const KERNEL_INCLUDE = /^(linux|uapi|net|asm|asm-generic|bcc|trace|generated|xen|crypto|scsi|video|media|sound)\//;
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+function fail(fileName: string, tok: Token, message: string): never {
+  throw new CompileError(`${fileName}:${tok.line}:${tok.column}: error: ${message}`, [
+    { file: fileName, line: tok.line, column: tok.column, severity: "error", message },
+  ]);
+}
+
+/** Index of the token closing the bracket opened at sig[open]. */
+function matchClose(sig: Token[], open: number): number {
+  const o = sig[open]?.text;
+  const c = o === "(" ? ")" : o === "{" ? "}" : "]";
+  let depth = 0;
+  for (let i = open; i < sig.length; i++) {
+    const t = (sig[i] as Token).text;
+    if ((sig[i] as Token).kind !== "punct") continue;
+    if (t === o) depth++;
+    else if (t === c) {
+      depth--;
+      if (depth === 0) return i;
+    }
+  }
+  return -1;
+}
+
+/** Splits sig[from..to) at top-level commas. */
+function splitArgs(sig: Token[], from: number, to: number): Token[][] {
+  const out: Token[][] = [];
+  let cur: Token[] = [];
+  let depth = 0;
+  for (let i = from; i < to; i++) {
+    const t = sig[i] as Token;
+    if (t.kind === "punct" && (t.text === "(" || t.text === "[" || t.text === "{")) depth++;
+    if (t.kind === "punct" && (t.text === ")" || t.text === "]" || t.text === "}")) depth--;
+    if (depth === 0 && t.kind === "punct" && t.text === ",") {
+      out.push(cur);
+      cur = [];
+    } else cur.push(t);
+  }
+  if (cur.length > 0 || out.length > 0) out.push(cur);
+  return out;
+}
+
+/** Source text spanning tokens a..b inclusive (with the whitespace between them). */
+function spanText(src: string, a: Token, b: Token): string {
+  return src.slice(a.start, b.end);
+}
+
+/** bcc's auto-attach rules for a function name. */
+export function autoAttachFor(name: string): AutoAttach | undefined {
+  let m = /^kprobe__(.+)$/.exec(name);
+  if (m) return { kind: "kprobe", target: m[1] as string };
+  m = /^kretprobe__(.+)$/.exec(name);
+  if (m) return { kind: "kretprobe", target: m[1] as string };
+  m = /^tracepoint__(.+?)__(.+)$/.exec(name);
+  if (m) return { kind: "tracepoint", target: `${m[1]}:${m[2]}` };
+  m = /^raw_tracepoint__(.+)$/.exec(name);
+  if (m) return { kind: "raw_tracepoint", target: m[1] as string };
+  return undefined;
+}
+
+/** Translates bcc-dialect C into C that clang and libbpf accept, keeping line numbers. */
+export function rewriteBcc(src: string, fileName = "<text>"): RewriteResult {
+  const all = tokenize(src);
+  const sig = significant(all);
+  const edits: Edit[] = [];
+  const programs: ProgramInfo[] = [];
+  const tpStructs = new Map<string, { category: string; event: string }>();
+  let definesKbuildModname = false;
+  let hasLicenseSection = false;
+
+  // Preprocessor lines: includes and defines.
+  for (const t of sig) {
+    if (t.kind !== "pp") continue;
+    const inc = /^#\s*include\s*[<"]([^>"]+)[>"]/.exec(t.text);
+    if (inc) {
+      const header = inc[1] as string;
+      if (!SHIM_HEADERS.has(header) && KERNEL_INCLUDE.test(header)) {
+        edits.push({ start: t.start, end: t.end, text: `/* tsbpf: <${header}> is covered by vmlinux.h */` });
+      }
+      continue;
+    }
+    if (/^#\s*define\s+KBUILD_MODNAME\b/.test(t.text)) definesKbuildModname = true;
+  }
+
+  // struct tracepoint__cat__ev used anywhere (bcc generates it on demand).
+  for (let i = 0; i + 1 < sig.length; i++) {
+    if ((sig[i] as Token).text !== "struct") continue;
+    const m = /^tracepoint__(.+?)__(.+)$/.exec((sig[i + 1] as Token).text);
+    if (m) tpStructs.set(`${m[1]}:${m[2]}`, { category: m[1] as string, event: m[2] as string });
+  }
+
+  // Top-level function definitions.
+  let depth = 0;
+  let declStart = 0; // index in sig of the first token of the current top-level declaration
+  for (let i = 0; i < sig.length; i++) {
+    const t = sig[i] as Token;
+    if (t.kind === "pp") {
+      if (depth === 0) declStart = i + 1;
+      continue;
+    }
+    if (t.kind === "ident" && (t.text === "_license" || t.text === "license") && depth === 0) {
+      const around = sig.slice(Math.max(0, i - 6), i + 6).map((x) => x.text);
+      if (t.text === "_license" || around.includes("SEC")) hasLicenseSection = true;
+    }
+    if (t.kind !== "punct") continue;
+    if (t.text === "(" || t.text === "[") {
+      depth++;
+      continue;
+    }
+    if (t.text === ")" || t.text === "]") {
+      depth--;
+      continue;
+    }
+    if (t.text === "}") {
+      depth--;
+      if (depth === 0) declStart = i + 1;
+      continue;
+    }
+    if (t.text === ";") {
+      if (depth === 0) declStart = i + 1;
+      continue;
+    }
+    if (t.text !== "{") continue;
+    if (depth !== 0) {
+      depth++;
+      continue;
+    }
+    // A '{' at top level: a function body if the tokens before it end in ident ( ... ).
+    const bodyOpen = i;
+    const bodyClose = matchClose(sig, bodyOpen);
+    if (bodyClose < 0) fail(fileName, t, "unbalanced '{': no matching '}'");
+    const prev = sig[i - 1];
+    if (prev?.text === ")") {
+      const parenOpen = findOpenParen(sig, i - 1);
+      const nameTok = sig[parenOpen - 1];
+      if (parenOpen > 0 && nameTok?.kind === "ident") {
+        handleFunction({
+          src,
+          sig,
+          fileName,
+          declStart,
+          nameIdx: parenOpen - 1,
+          parenOpen,
+          parenClose: i - 1,
+          bodyOpen,
+          bodyClose,
+          edits,
+          programs,
+          tpStructs,
+        });
+      }
+    }
+    // Skip the body: function bodies hold no top-level declarations.
+    // (Struct/union/enum bodies at top level are skipped the same way.)
+    i = bodyClose;
+    depth = 0;
+    // declStart moves past the body only for functions; a struct definition
+    // continues until its ';'.
+    if (prev?.text === ")") declStart = i + 1;
+  }
+
+  rewriteTracePrintk(src, sig, fileName, edits);
+
+  edits.sort((a, b) => b.start - a.start);
+  let code = src;
+  for (const e of edits) code = code.slice(0, e.start) + e.text + code.slice(e.end);
+  return {
+    code,
+    programs,
+    tracepointStructs: [...tpStructs.values()],
+    definesKbuildModname,
+    hasLicenseSection,
+  };
+}
+
+function findOpenParen(sig: Token[], close: number): number {
+  let depth = 0;
+  for (let k = close; k >= 0; k--) {
+    const x = sig[k] as Token;
+    if (x.kind !== "punct") continue;
+    if (x.text === ")") depth++;
+    else if (x.text === "(") {
+      depth--;
+      if (depth === 0) return k;
+    }
+  }
+  return -1;
+}
+
+interface FunctionCtx {
+  src: string;
+  sig: Token[];
+  fileName: string;
+  declStart: number;
+  nameIdx: number;
+  parenOpen: number;
+  parenClose: number;
+  bodyOpen: number;
+  bodyClose: number;
+  edits: Edit[];
+  programs: ProgramInfo[];
+  tpStructs: Map<string, { category: string; event: string }>;
+}
+
+function sectionAttr(name: string): string {
+  return `__attribute__((section("tsbpf/${name}"), used)) `;
+}
+
+function handleFunction(f: FunctionCtx): void {
+  const { src, sig, edits } = f;
+  const nameTok = sig[f.nameIdx] as Token;
+  const specifiers = sig.slice(f.declStart, f.nameIdx);
+  const macroArgs = splitArgs(sig, f.parenOpen + 1, f.parenClose).map((a) => a.map((x) => x.text).join(""));
+
+  // bcc's probe macros: no return type, the macro name takes its place.
+  if (specifiers.length === 0 && nameTok.text === "TRACEPOINT_PROBE") {
+    if (macroArgs.length !== 2) fail(f.fileName, nameTok, "TRACEPOINT_PROBE takes (category, event)");
+    const [category, event] = macroArgs as [string, string];
+    const name = `tracepoint__${category}__${event}`;
+    f.tpStructs.set(`${category}:${event}`, { category, event });
+    edits.push({
+      start: nameTok.start,
+      end: (sig[f.parenClose] as Token).end,
+      text: `${sectionAttr(name)}int ${name}(struct ${name} *args)`,
+    });
+    f.programs.push(program(name, nameTok.line, [], name));
+    return;
+  }
+  if (specifiers.length === 0 && nameTok.text === "RAW_TRACEPOINT_PROBE") {
+    if (macroArgs.length !== 1) fail(f.fileName, nameTok, "RAW_TRACEPOINT_PROBE takes (event)");
+    const name = `raw_tracepoint__${macroArgs[0]}`;
+    edits.push({
+      start: nameTok.start,
+      end: (sig[f.parenClose] as Token).end,
+      text: `${sectionAttr(name)}int ${name}(struct bpf_raw_tracepoint_args *ctx)`,
+    });
+    f.programs.push(program(name, nameTok.line, [], name));
+    return;
+  }
+  if (specifiers.length === 0) return; // a macro invocation followed by a block: not ours to judge
+  const specTexts = specifiers.map((s) => s.text);
+  if (specTexts.includes("static") || specTexts.includes("inline") || specTexts.includes("__always_inline")) return;
+  if (specTexts.includes("typedef") || specTexts.includes("extern")) return;
+
+  const name = nameTok.text;
+  const first = specifiers[0] as Token;
+  const hasSection = specTexts.includes("SEC") || specTexts.includes("section") || specTexts.includes("__section");
+  const params = splitArgs(sig, f.parenOpen + 1, f.parenClose);
+  const isVoidParams = params.length === 1 && params[0]?.length === 1 && params[0][0]?.text === "void";
+  const declared = isVoidParams ? [] : params.slice(1);
+
+  if (hasSection) {
+    // libbpf style: the section is the user's; keep the function as it is.
+    const sec = /SEC\s*\(\s*"([^"]*)"/.exec(spanText(src, first, nameTok));
+    f.programs.push({ ...program(name, nameTok.line, [], name), section: sec?.[1] ?? "" });
+    return;
+  }
+
+  if (declared.length === 0) {
+    edits.push({ start: first.start, end: first.start, text: sectionAttr(name) });
+    f.programs.push(program(name, nameTok.line, [], name));
+    return;
+  }
+
+  // Declared probe arguments: the body becomes an always-inline function that
+  // takes them, and the program (appended after the body, on the same line)
+  // reads them from the probe's registers and calls it.
+  if (declared.length > 6) fail(f.fileName, nameTok, `${name} declares ${declared.length} arguments after ctx; at most 6 fit in registers`);
+  const ctxParam = params[0] as Token[];
+  const ctxName = lastIdent(ctxParam);
+  if (!ctxName) fail(f.fileName, nameTok, `the first parameter of ${name} must be the context (e.g. struct pt_regs *ctx)`);
+  const argTypes = declared.map((p) => {
+    const id = lastIdent(p);
+    if (!id || p.length < 2) fail(f.fileName, p[0] ?? nameTok, `cannot read the type of a parameter of ${name}`);
+    const idIdx = p.findIndex((x) => x === id);
+    return { type: spanText(src, p[0] as Token, p[idIdx - 1] as Token), name: id.text };
+  });
+  const retType = spanText(src, first, sig[f.nameIdx - 1] as Token);
+  const isVoid = retType.trim() === "void";
+  const inner = `____${name}`;
+  const ctxType = spanText(src, ctxParam[0] as Token, ctxParam[ctxParam.length - 1] as Token);
+  const isSyscall = name.startsWith("syscall__");
+  const call = (argExprs: string[]): string =>
+    isVoid
+      ? `${inner}(${[ctxName.text, ...argExprs].join(", ")}); return 0;`
+      : `return ${inner}(${[ctxName.text, ...argExprs].join(", ")});`;
+  const kprobeArgs = argTypes.map(
+    (a, k) => `(${a.type})${isSyscall ? "__TSBPF_SYSCALL_ARG" : "__TSBPF_KPROBE_ARG"}${k + 1}(${ctxName.text})`,
+  );
+  const progRet = isVoid ? "int" : retType;
+  let appended = ` ${sectionAttr(name)}${progRet} ${name}(${ctxType}) { ${call(kprobeArgs)} }`;
+  const variants: { tracepoint?: string } = {};
+  if (isSyscall) {
+    const tpName = `${name}__tp`;
+    variants.tracepoint = tpName;
+    const tpArgs = argTypes.map((a, k) => `(${a.type})__TSBPF_TP_SYSCALL_ARG(${ctxName.text}, ${k})`);
+    appended +=
+      ` ${sectionAttr(tpName)}${progRet} ${tpName}(void *${ctxName.text}__raw)` +
+      ` { void *${ctxName.text} = ${ctxName.text}__raw; ${call(tpArgs)} }`;
+  }
+  edits.push({ start: first.start, end: first.start, text: "static __always_inline " });
+  edits.push({ start: nameTok.start, end: nameTok.end, text: inner });
+  const closeTok = sig[f.bodyClose] as Token;
+  edits.push({ start: closeTok.end, end: closeTok.end, text: appended });
+  f.programs.push({
+    ...program(name, nameTok.line, argTypes.map((a) => a.name), name),
+    variants,
+  });
+}
+
+function program(name: string, line: number, declaredArgs: string[], section: string): ProgramInfo {
+  return { name, line, declaredArgs, autoAttach: autoAttachFor(name), variants: {}, section: `tsbpf/${section}` };
+}
+
+function lastIdent(toks: Token[]): Token | undefined {
+  for (let k = toks.length - 1; k >= 0; k--) {
+    const t = toks[k] as Token;
+    if (t.kind === "ident") return t;
+    if (t.kind === "punct" && t.text === "]") {
+      // char buf[16]: the identifier is before the brackets
+      while (k > 0 && (toks[k] as Token).text !== "[") k--;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * bpf_trace_printk("fmt", args…) → the format copied to the stack and passed
+ * with its size, as bcc does; checked first (at most 3 arguments, one %s,
+ * only the conversions the kernel accepts).
+ */
+function rewriteTracePrintk(src: string, sig: Token[], fileName: string, edits: Edit[]): void {
+  for (let i = 0; i + 1 < sig.length; i++) {
+    const t = sig[i] as Token;
+    if (t.kind !== "ident" || t.text !== "bpf_trace_printk" || (sig[i + 1] as Token).text !== "(") continue;
+    if (sig[i - 1]?.text === "." || sig[i - 1]?.text === "->") continue;
+    const open = i + 1;
+    const close = matchClose(sig, open);
+    if (close < 0) fail(fileName, t, "unbalanced '(' in bpf_trace_printk call");
+    const args = splitArgs(sig, open + 1, close);
+    const fmtToks = args[0] ?? [];
+    if (fmtToks.length === 0 || !fmtToks.every((x) => x.kind === "string")) continue; // libbpf style: (fmt, size, …)
+    const fmt = decodeCStringLiteral(fmtToks.map((x) => x.text).join(" "));
+    const problem = checkTracePrintk(fmt, args.length - 1);
+    if (problem) fail(fileName, t, problem);
+    const lastFmt = fmtToks[fmtToks.length - 1] as Token;
+    edits.push({
+      start: t.start,
+      end: (sig[close] as Token).end,
+      text:
+        `({ char ____fmt[] = ${spanText(src, fmtToks[0] as Token, lastFmt)}; ` +
+        `bpf_trace_printk(____fmt, sizeof(____fmt)${src.slice(lastFmt.end, (sig[close] as Token).start)}); })`,
+    });
+    i = close;
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * A C tokenizer for the bcc dialect rewriter: enough of C's lexical grammar to
+ * never mistake a comment, string or preprocessor line for code.
+ */
+
+/** Kinds of token. "pp" is a whole preprocessor directive, continuation lines included. */
+export type TokenKind = "ident" | "number" | "string" | "char" | "punct" | "pp" | "comment" | "space";
+
+export interface Token {
+  kind: TokenKind;
+  text: string;
+  /** Offset of the first character in the source. */
+  start: number;
+  /** Offset just past the last character. */
+  end: number;
+  /** 1-based line of the first character. */
+  line: number;
+  /** 1-based column of the first character. */
+  column: number;
+}
+
+const PUNCTS = [
+  "...",
+  "<<=",
+  ">>=",
+  "->",
+  "++",
+  "--",
+  "<<",
+  ">>",
+  "<=",
+  ">=",
+  "==",
+  "!=",
+  "&&",
+  "||",
+  "*=",
+  "/=",
+  "%=",
+  "+=",
+  "-=",
+  "&=",
+  "^=",
+  "|=",
+  "##",
+];
+
+function isIdentStart(c: string): boolean {
+  return (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || c === "_" || c === "$";
+}
+
+function isIdentPart(c: string): boolean {
+  return isIdentStart(c) || (c >= "0" && c <= "9");
+}
+
+/** Splits C source into tokens, keeping every character (space and comments included). */
+export function tokenize(src: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  let line = 1;
+  let lineStart = 0;
+  // True while only whitespace has been seen since the last newline: a '#' there starts a directive.
+  let atLineStart = true;
+
+  const push = (kind: TokenKind, start: number, end: number, tokLine: number, tokCol: number): void => {
+    tokens.push({ kind, text: src.slice(start, end), start, end, line: tokLine, column: tokCol });
+  };
+  const countLines = (from: number, to: number): void => {
+    for (let k = from; k < to; k++) {
+      if (src[k] === "\n") {
+        line++;
+        lineStart = k + 1;
+      }
+    }
+  };
+
+  while (i < src.length) {
+    const start = i;
+    const tokLine = line;
+    const tokCol = i - lineStart + 1;
+    const c = src[i] as string;
+    const next = src[i + 1];
+
+    if (c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\f" || c === "\v") {
+      while (i < src.length && /[ \t\n\r\f\v]/.test(src[i] as string)) i++;
+      const hadNewline = src.slice(start, i).includes("\n");
+      countLines(start, i);
+      push("space", start, i, tokLine, tokCol);
+      if (hadNewline) atLineStart = true;
+      continue;
+    }
+    if (c === "/" && next === "/") {
+      while (i < src.length && src[i] !== "\n") {
+        if (src[i] === "\\" && src[i + 1] === "\n") i++;
+        i++;
+      }
+      countLines(start, i);
+      push("comment", start, i, tokLine, tokCol);
+      continue;
+    }
+    if (c === "/" && next === "*") {
+      const close = src.indexOf("*/", i + 2);
+      i = close < 0 ? src.length : close + 2;
+      countLines(start, i);
+      push("comment", start, i, tokLine, tokCol);
+      continue;
+    }
+    if (c === "#" && atLineStart) {
+      // A directive runs to the end of the line, with backslash continuations;
+      // comments inside it are part of it (they cannot hide a newline that ends it
+      // unless they are block comments, which we step over).
+      while (i < src.length && src[i] !== "\n") {
+        if (src[i] === "\\" && src[i + 1] === "\n") {
+          i += 2;
+          continue;
+        }
+        if (src[i] === "/" && src[i + 1] === "*") {
+          const close = src.indexOf("*/", i + 2);
+          i = close < 0 ? src.length : close + 2;
+          continue;
+        }
+        if (src[i] === '"' || src[i] === "'") {
+          i = skipQuoted(src, i);
+          continue;
+        }
+        i++;
+      }
+      countLines(start, i);
+      push("pp", start, i, tokLine, tokCol);
+      continue;
+    }
+    atLineStart = false;
+    if (c === '"' || c === "'") {
+      i = skipQuoted(src, i);
+      countLines(start, i);
+      push(c === '"' ? "string" : "char", start, i, tokLine, tokCol);
+      continue;
+    }
+    // Prefixed literals: L"..", u8"..", u'..' etc.
+    const prefix = /^(u8|u|U|L)["']/.exec(src.slice(i, i + 3));
+    if (prefix) {
+      const q = src[i + (prefix[1] as string).length] as string;
+      i = skipQuoted(src, i + (prefix[1] as string).length);
+      push(q === '"' ? "string" : "char", start, i, tokLine, tokCol);
+      continue;
+    }
+    if (isIdentStart(c)) {
+      while (i < src.length && isIdentPart(src[i] as string)) i++;
+      push("ident", start, i, tokLine, tokCol);
+      continue;
+    }
+    if ((c >= "0" && c <= "9") || (c === "." && next !== undefined && next >= "0" && next <= "9")) {
+      // pp-number: digits, letters, dots, and exponent signs.
+      i++;
+      while (i < src.length) {
+        const d = src[i] as string;
+        if ((d === "+" || d === "-") && /[eEpP]/.test(src[i - 1] as string)) {
+          i++;
+          continue;
+        }
+        if (isIdentPart(d) || d === ".") {
+          i++;
+          continue;
+        }
+        break;
+      }
+      push("number", start, i, tokLine, tokCol);
+      continue;
+    }
+    if (c === "\\" && next === "\n") {
+      i += 2;
+      countLines(start, i);
+      push("space", start, i, tokLine, tokCol);
+      continue;
+    }
+    const p = PUNCTS.find((op) => src.startsWith(op, i));
+    i += p ? p.length : 1;
+    push("punct", start, i, tokLine, tokCol);
+  }
+  return tokens;
+}
+
+function skipQuoted(src: string, i: number): number {
+  const q = src[i];
+  i++;
+  while (i < src.length && src[i] !== q && src[i] !== "\n") {
+    if (src[i] === "\\") i++;
+    i++;
+  }
+  return Math.min(i + 1, src.length);
+}
+
+/** The tokens that are code (no whitespace, comments). */
+export function significant(tokens: Token[]): Token[] {
+  return tokens.filter((t) => t.kind !== "space" && t.kind !== "comment");
+}

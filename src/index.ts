@@ -1,0 +1,24 @@
+/**
+ * tsbpf: bcc, reborn in TypeScript. The public surface, nothing else.
+ */
+export { BPF, type LoadedFunction, type LoadOptions, type TraceLine } from "./bpf.js";
+export {
+  DEBUG_BPF,
+  DEBUG_BPF_REGISTER_STATE,
+  DEBUG_BTF,
+  DEBUG_LLVM_IR,
+  DEBUG_PREPROCESSOR,
+  DEBUG_SOURCE,
+} from "./compile/compile.js";
+export {
+  AttachError,
+  BpfError,
+  ClosedError,
+  CompileError,
+  type Diagnostic,
+  NotSupportedError,
+  PermissionError,
+  VerifierError,
+} from "./kernel/errors.js";
+export { printf, sprintf } from "./format/printf.js";
+export { onlineCpus, possibleCpus } from "./kernel/kernel_info.js";

@@ -1,0 +1,147 @@
+/**
+ * tsbpf's error model: one base class and a few subclasses a caller can act on.
+ * Never a bare EINVAL: every error says what failed, why, and what to do instead.
+ */
+import { constants } from "node:os";
+import type { NativeError } from "../native.js";
+
+const errnoNames = new Map<number, string>(
+  Object.entries(constants.errno).map(([name, value]) => [value as number, name]),
+);
+
+/** Symbolic name of a positive errno ("EPERM"), or "" when unknown. */
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? "";
+}
+
+/** Base class of every error tsbpf throws. */
+export class BpfError extends Error {
+  /** Positive errno of the failing system call, when there is one. */
+  readonly errno: number | undefined;
+  /** Symbolic errno ("EPERM"), when there is one. */
+  readonly code: string | undefined;
+
+  constructor(message: string, opts: { errno?: number; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.errno = opts.errno;
+    this.code = opts.errno === undefined ? undefined : errnoName(opts.errno) || undefined;
+  }
+}
+
+/** One clang diagnostic, located in the user's own source. */
+export interface Diagnostic {
+  file: string;
+  line: number;
+  column: number;
+  severity: "error" | "warning" | "note" | "fatal error";
+  message: string;
+}
+
+/** The C did not compile (clang, or tsbpf's own checks of the bcc dialect). */
+export class CompileError extends BpfError {
+  /** Every diagnostic, errors first as clang printed them. */
+  readonly diagnostics: Diagnostic[];
+  /** What clang printed, verbatim (empty for tsbpf's own checks). */
+  readonly output: string;
+
+  constructor(message: string, diagnostics: Diagnostic[], output = "") {
+    super(message);
+    this.diagnostics = diagnostics;
+    this.output = output;
+  }
+}
+
+/** The kernel's verifier rejected a program. The full log is kept. */
+export class VerifierError extends BpfError {
+  readonly program: string;
+  /** The verifier's complete log. */
+  readonly log: string;
+  /** The verifier's own one-line reason, e.g. "invalid mem access 'scalar'". */
+  readonly reason: string;
+  /** The user's source line of the failing instruction, when line info has it. */
+  readonly sourceLine: number | undefined;
+
+  constructor(
+    message: string,
+    opts: { program: string; log: string; reason: string; sourceLine?: number; errno?: number },
+  ) {
+    super(message, { errno: opts.errno });
+    this.program = opts.program;
+    this.log = opts.log;
+    this.reason = opts.reason;
+    this.sourceLine = opts.sourceLine;
+  }
+}
+
+/** The running kernel lacks a feature. Says which, why, and what to use instead. */
+export class NotSupportedError extends BpfError {
+  /** The feature, e.g. "kprobe". */
+  readonly feature: string;
+  /** Why the kernel lacks it, e.g. "CONFIG_KPROBES is off". */
+  readonly reason: string;
+  /** What to use instead, when there is an alternative. */
+  readonly alternative: string | undefined;
+
+  constructor(feature: string, reason: string, alternative?: string, opts: { errno?: number } = {}) {
+    super(
+      `${feature} ${feature.endsWith("s") ? "are" : "is"} not available on this kernel (${reason})` +
+        (alternative ? `; ${alternative}` : ""),
+      opts,
+    );
+    this.feature = feature;
+    this.reason = reason;
+    this.alternative = alternative;
+  }
+}
+
+/** The caller lacks a privilege. Names the capability. */
+export class PermissionError extends BpfError {
+  readonly capability: string;
+
+  constructor(message: string, capability: string, opts: { errno?: number } = {}) {
+    super(message, opts);
+    this.capability = capability;
+  }
+}
+
+/** An attach failed: says the target, the reason and a hint. */
+export class AttachError extends BpfError {
+  readonly target: string;
+  readonly reason: string;
+  readonly hint: string | undefined;
+
+  constructor(target: string, reason: string, hint?: string, opts: { errno?: number; cause?: unknown } = {}) {
+    super(`cannot attach to ${target}: ${reason}${hint ? ` (${hint})` : ""}`, opts);
+    this.target = target;
+    this.reason = reason;
+    this.hint = hint;
+  }
+}
+
+/** An object (BPF, table, link) was used after close(). */
+export class ClosedError extends BpfError {
+  constructor(what: string) {
+    super(`${what} is closed`);
+  }
+}
+
+/** True when err came from the addon. */
+export function isNativeError(err: unknown): err is NativeError {
+  return err instanceof Error && typeof (err as Partial<NativeError>).errno === "number" && "op" in err;
+}
+
+/** True when we are not privileged enough for bpf(): not root and no CAP_BPF. */
+export function isPermissionErrno(errno: number | undefined): boolean {
+  return errno === constants.errno.EPERM || errno === constants.errno.EACCES;
+}
+
+/** The PermissionError to throw when a bpf() call failed with EPERM as non-root. */
+export function permissionErrorFor(what: string, errno: number): PermissionError | undefined {
+  if (process.getuid?.() === 0) return undefined;
+  return new PermissionError(
+    `${what} needs privileges: run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on kernels before 5.8)`,
+    "CAP_BPF",
+    { errno },
+  );
+}

@@ -1,0 +1,112 @@
+/**
+ * Reading /sys/kernel/tracing/trace_pipe, where bpf_trace_printk writes.
+ *
+ * trace_pipe is one global, destructive reader: what one process reads, no
+ * other sees. It is opened O_NONBLOCK and drained from a timer on the event
+ * loop, so no libuv worker thread sits blocked in read(2) and close() never
+ * waits for one.
+ */
+import { closeSync, constants, openSync, readSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { isLostEvents, parseTraceLine, type TraceLine } from "./trace_line.js";
+import { tracefsPath } from "./tracefs.js";
+
+export type { TraceLine } from "./trace_line.js";
+
+/** How often an idle reader looks for new lines (ms). */
+const IDLE_POLL_MS = 20;
+
+/** A line-oriented, non-blocking trace_pipe reader. */
+export class TracePipe {
+  private fd: number | undefined;
+  private partial = "";
+  private readonly buf = Buffer.allocUnsafe(64 * 1024);
+  private readonly lines: string[] = [];
+  /** Events the kernel dropped, from its `CPU:N [LOST M EVENTS]` markers. */
+  lostEvents = 0;
+
+  private open(): number {
+    if (this.fd === undefined) {
+      this.fd = openSync(tracefsPath("trace_pipe"), constants.O_RDONLY | constants.O_NONBLOCK);
+    }
+    return this.fd;
+  }
+
+  /** Reads what is available now, without blocking. */
+  private fill(): void {
+    const fd = this.open();
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, this.buf, 0, this.buf.length, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "EAGAIN") return;
+        throw err;
+      }
+      if (n <= 0) return;
+      const text = this.partial + this.buf.toString("utf8", 0, n);
+      const parts = text.split("\n");
+      this.partial = parts.pop() ?? "";
+      for (const p of parts) this.lines.push(p);
+      if (n < this.buf.length) return;
+    }
+  }
+
+  /** The next raw line if one is available now, else undefined. */
+  readlineNow(): string | undefined {
+    if (this.lines.length === 0) this.fill();
+    return this.lines.shift();
+  }
+
+  /** The next raw line, waiting for it (undefined when signal aborts). */
+  async readline(signal?: AbortSignal): Promise<string | undefined> {
+    for (;;) {
+      if (signal?.aborted) return undefined;
+      const line = this.readlineNow();
+      if (line !== undefined) return line;
+      try {
+        await sleep(IDLE_POLL_MS, undefined, { signal });
+      } catch {
+        return undefined;
+      }
+    }
+  }
+
+  /** The next parsed bpf_trace_printk line available now, else undefined. Other lines are skipped. */
+  fieldsNow(): TraceLine | undefined {
+    for (;;) {
+      const line = this.readlineNow();
+      if (line === undefined) return undefined;
+      const parsed = this.parse(line);
+      if (parsed) return parsed;
+    }
+  }
+
+  /** Parsed lines as they arrive, until signal aborts. */
+  async *fields(signal?: AbortSignal): AsyncGenerator<TraceLine> {
+    for (;;) {
+      const line = await this.readline(signal);
+      if (line === undefined) return;
+      const parsed = this.parse(line);
+      if (parsed) yield parsed;
+    }
+  }
+
+  private parse(line: string): TraceLine | undefined {
+    const parsed = parseTraceLine(line);
+    if (parsed === null) return undefined;
+    if (isLostEvents(parsed)) {
+      this.lostEvents += parsed.lostEvents;
+      return undefined;
+    }
+    return parsed;
+  }
+
+  /** Closes the file; the reader can be used again (it reopens). */
+  close(): void {
+    if (this.fd !== undefined) {
+      closeSync(this.fd);
+      this.fd = undefined;
+    }
+  }
+}

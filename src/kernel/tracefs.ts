@@ -1,0 +1,138 @@
+/**
+ * tracefs: where it is (mounting it when we may), the tracepoints it lists and
+ * their format files.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { BpfError, NotSupportedError, PermissionError } from "./errors.js";
+
+let cachedRoot: string | undefined;
+
+function mountedTracefs(): string | undefined {
+  let mounts = "";
+  try {
+    mounts = readFileSync("/proc/self/mounts", "utf8");
+  } catch {
+    return undefined;
+  }
+  for (const line of mounts.split("\n")) {
+    const [, dir, type] = line.split(" ");
+    if (type === "tracefs" && dir) return dir;
+  }
+  // Kernels before 4.1 (or tracefs mounted only under debugfs) show it there.
+  for (const line of mounts.split("\n")) {
+    const [, dir, type] = line.split(" ");
+    if (type === "debugfs" && dir && existsSync(join(dir, "tracing", "trace_pipe"))) return join(dir, "tracing");
+  }
+  return undefined;
+}
+
+/**
+ * The tracefs mount point. tracefs is not mounted at boot on every system
+ * (it is not here); as root we mount it at /sys/kernel/tracing, the place
+ * libbpf also looks.
+ */
+export function tracefsRoot(): string {
+  if (cachedRoot !== undefined) return cachedRoot;
+  const found = mountedTracefs();
+  if (found) {
+    cachedRoot = found;
+    return found;
+  }
+  const target = "/sys/kernel/tracing";
+  if (process.getuid?.() !== 0) {
+    throw new PermissionError(
+      `tracefs is not mounted and mounting it needs root: run as root, or mount it with "mount -t tracefs nodev ${target}"`,
+      "CAP_SYS_ADMIN",
+    );
+  }
+  if (!existsSync(target)) {
+    throw new NotSupportedError("tracefs", `${target} does not exist (CONFIG_TRACING is off)`);
+  }
+  try {
+    execFileSync("mount", ["-t", "tracefs", "nodev", target], { stdio: "pipe" });
+  } catch (err) {
+    throw new BpfError(`could not mount tracefs at ${target}: ${String((err as Error).message).trim()}`, {
+      cause: err,
+    });
+  }
+  cachedRoot = target;
+  return target;
+}
+
+/** Path of a file in tracefs. */
+export function tracefsPath(...parts: string[]): string {
+  return join(tracefsRoot(), ...parts);
+}
+
+/** True when tracepoint category:event exists. */
+export function tracepointExists(category: string, event: string): boolean {
+  return existsSync(tracefsPath("events", category, event, "format"));
+}
+
+/** Every tracepoint as "category:event", optionally filtered by a regular expression. */
+export function listTracepoints(re?: RegExp): string[] {
+  const events = tracefsPath("events");
+  const out: string[] = [];
+  for (const cat of readdirSync(events, { withFileTypes: true })) {
+    if (!cat.isDirectory()) continue;
+    for (const ev of readdirSync(join(events, cat.name), { withFileTypes: true })) {
+      if (!ev.isDirectory()) continue;
+      const name = `${cat.name}:${ev.name}`;
+      if (!re || re.test(name)) out.push(name);
+    }
+  }
+  return out.sort();
+}
+
+/** Text of the format file of category:event; throws with the closest names when it does not exist. */
+export function readTracepointFormat(category: string, event: string): string {
+  const path = tracefsPath("events", category, event, "format");
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    throw new BpfError(unknownTracepointMessage(`${category}:${event}`));
+  }
+}
+
+/** "tracepoint x:y does not exist; did you mean …" */
+export function unknownTracepointMessage(name: string): string {
+  const close = closestNames(name, listTracepoints(), 3);
+  return `tracepoint ${name} does not exist` + (close.length ? `; did you mean ${close.join(", ")}?` : "");
+}
+
+/** Levenshtein distance (small strings). */
+export function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, k) => k);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0] as number;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j] as number;
+      prev[j] = Math.min(up + 1, (prev[j - 1] as number) + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length] as number;
+}
+
+/**
+ * The candidates closest to name: by edit distance, preferring those that
+ * share the part after ':' (the event) when name has one.
+ */
+export function closestNames(name: string, candidates: string[], n: number): string[] {
+  const ev = name.includes(":") ? name.slice(name.indexOf(":") + 1) : name;
+  const scored = candidates.map((c) => {
+    const cev = c.includes(":") ? c.slice(c.indexOf(":") + 1) : c;
+    const d = Math.min(editDistance(name, c), editDistance(ev, cev) + 1);
+    const contains = cev.includes(ev) || ev.includes(cev) ? -1 : 0;
+    return { c, d: d + contains };
+  });
+  scored.sort((x, y) => x.d - y.d || x.c.localeCompare(y.c));
+  const limit = Math.max(3, Math.floor(ev.length / 2));
+  return scored
+    .filter((s) => s.d <= limit)
+    .slice(0, n)
+    .map((s) => s.c);
+}

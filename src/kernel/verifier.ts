@@ -1,0 +1,97 @@
+/**
+ * Turns a failed program load into the error a user can act on: a
+ * VerifierError naming the verifier's reason and the user's source line, a
+ * PermissionError, or a NotSupportedError for a program type the kernel lacks.
+ */
+import type { NativeError } from "../native.js";
+import { BpfError, isPermissionErrno, permissionErrorFor, VerifierError } from "./errors.js";
+
+/** The verifier's one-line reason: the last line of the log that is not statistics. */
+export function verifierReason(log: string): string {
+  const lines = log
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
+  for (let k = lines.length - 1; k >= 0; k--) {
+    const l = lines[k] as string;
+    if (/^processed \d+ insns/.test(l)) continue;
+    if (/^(verification time|stack depth|max_states_per_insn|mark_precise|-- END PROG LOAD LOG --)/.test(l)) continue;
+    if (/^\d+: \(/.test(l)) continue; // an instruction
+    if (/^;/.test(l)) continue; // a source line
+    if (/^(R\d+|from \d+ to \d+|last_idx|frame\d|regs=)/.test(l) && !/invalid|unbounded|not allowed|expected|misaligned/.test(l))
+      continue;
+    return l;
+  }
+  return lines[lines.length - 1] ?? "";
+}
+
+/**
+ * The source line the verifier was at when it failed: the last `; text @ file:line`
+ * annotation (kernels since 6.x add "@ file:line"; older ones print only the
+ * text, which is then looked up in the user's source).
+ */
+export function failingSourceLine(log: string, source?: string): { line?: number; text?: string } {
+  const annotations = log.split("\n").filter((l) => l.startsWith("; "));
+  const last = annotations[annotations.length - 1];
+  if (last === undefined) return {};
+  const m = /^; (.*?)(?: @ ([^:]+):(\d+))?$/.exec(last);
+  const text = (m?.[1] ?? last.slice(2)).trim();
+  if (m?.[3]) return { line: Number(m[3]), text };
+  if (source && text) {
+    const idx = source.split("\n").findIndex((l) => l.trim() === text);
+    if (idx >= 0) return { line: idx + 1, text };
+  }
+  return { text };
+}
+
+/** A hint for verifier reasons users meet often. */
+function hintFor(reason: string, license: string | undefined): string | undefined {
+  if (/GPL-restricted|GPL-compatible|non-GPL/i.test(reason)) {
+    return (
+      `the program's license is ${license ? `"${license}"` : "not GPL-compatible"}; ` +
+      "GPL-only helpers (bpf_trace_printk, bpf_probe_read*, …) need a GPL-compatible license: " +
+      'remove "#define BPF_LICENSE …" (tsbpf defaults to GPL) or set it to GPL'
+    );
+  }
+  if (/invalid mem access/.test(reason)) {
+    return "a pointer is dereferenced that the verifier cannot prove valid: read kernel memory with bpf_probe_read_kernel() (or BPF_CORE_READ), and check map lookups for NULL";
+  }
+  if (/unknown func/.test(reason)) return "this kernel does not have that helper for this program type";
+  if (/invalid bpf_context access/.test(reason)) {
+    return "the program reads its context at an offset this hook does not have: was it attached as the right type (kprobe ctx vs tracepoint args)?";
+  }
+  if (/R\d+ !read_ok/.test(reason)) return "a register is read before it is written (an uninitialized variable?)";
+  return undefined;
+}
+
+/** The error to throw for a failed bpf_object__load. */
+export function loadError(
+  err: NativeError,
+  ctx: { program: string; fileName: string; source?: string; license?: string },
+): BpfError {
+  const log = err.verifierLog ?? "";
+  if (isPermissionErrno(err.errno) && log.trim() === "") {
+    const perm = permissionErrorFor(`loading BPF program ${ctx.program}`, err.errno);
+    if (perm) return perm;
+  }
+  if (log.trim() !== "") {
+    const reason = verifierReason(log);
+    const where = failingSourceLine(log, ctx.source);
+    const at =
+      where.line !== undefined
+        ? ` at ${ctx.fileName}:${where.line}${where.text ? `: ${where.text}` : ""}`
+        : where.text
+          ? ` at: ${where.text}`
+          : "";
+    const hint = hintFor(reason, ctx.license);
+    return new VerifierError(
+      `the verifier rejected program ${ctx.program}: ${reason}${at}${hint ? `\nhint: ${hint}` : ""}`,
+      { program: ctx.program, log, reason, sourceLine: where.line, errno: err.errno },
+    );
+  }
+  const detail = err.libbpfLog.trim().split("\n").filter(Boolean).slice(-3).join("; ");
+  return new BpfError(`loading BPF program ${ctx.program} failed: ${err.message}${detail ? ` (${detail})` : ""}`, {
+    errno: err.errno,
+    cause: err,
+  });
+}

@@ -1,0 +1,122 @@
+/**
+ * Lazy per-function load, as bcc does it: the ELF is compiled once, and each
+ * function is loaded when an attach call says which program type it is. Each
+ * load opens its own libbpf object holding just that program; the first
+ * loaded object creates the maps, later ones reuse them by fd
+ * (bpf_map__reuse_fd), so all programs share one set of maps.
+ */
+import type { ProgramInfo } from "./compile/rewriter.js";
+import { BpfError, ClosedError, isNativeError } from "./kernel/errors.js";
+import { loadError } from "./kernel/verifier.js";
+import { type NativeObject, native } from "./native.js";
+
+/** A function loaded as a program of one type (bcc's load_func result). */
+export interface LoadedFunction {
+  /** The function's name in the user's source. */
+  name: string;
+  /** The program's fd. */
+  fd: number;
+  /** The bpf_prog_type it was loaded as. */
+  type: number;
+  /** The libbpf object that holds it (for attaching). */
+  object: NativeObject;
+  /** The program's name in the ELF (a variant's name for syscall__ on a tracepoint). */
+  elfName: string;
+}
+
+export interface LoaderOptions {
+  elf: Uint8Array;
+  programs: ProgramInfo[];
+  /** libbpf object name (internal map names derive from it). */
+  objectName: string;
+  fileName: string;
+  source: string;
+  /** Verifier log level (bcc's DEBUG_BPF_REGISTER_STATE sets 2). */
+  logLevel: number;
+}
+
+const LOG_SIZE = 16 * 1024 * 1024;
+
+export class ProgramLoader {
+  private readonly loaded = new Map<string, LoadedFunction>();
+  private readonly objects: NativeObject[] = [];
+  /** The shared map set: name → fd, from the first loaded object. */
+  private sharedMaps: Map<string, number> | undefined;
+  private closed = false;
+
+  constructor(private readonly opts: LoaderOptions) {}
+
+  /** Every function that can be loaded (the user's names). */
+  functionNames(): string[] {
+    return this.opts.programs.map((p) => p.name);
+  }
+
+  info(name: string): ProgramInfo | undefined {
+    return this.opts.programs.find((p) => p.name === name);
+  }
+
+  /** Loads `name` as `progType` (once per pair). */
+  load(name: string, progType: number, elfName: string, expectedAttachType = 0): LoadedFunction {
+    if (this.closed) throw new ClosedError("BPF object");
+    const key = `${elfName}/${progType}/${expectedAttachType}`;
+    const hit = this.loaded.get(key);
+    if (hit) return hit;
+    const { NativeObject } = native();
+    const obj = new NativeObject(this.opts.elf, this.opts.objectName);
+    try {
+      const progs = obj.programs();
+      if (!progs.some((p) => p.name === elfName)) {
+        throw new BpfError(
+          `no function ${name} in ${this.opts.fileName}; its functions are: ${this.functionNames().join(", ") || "(none)"}`,
+        );
+      }
+      for (const p of progs) obj.setAutoload(p.name, p.name === elfName);
+      obj.setProgramType(elfName, progType, expectedAttachType);
+      if (this.sharedMaps) {
+        for (const m of obj.maps()) {
+          const fd = this.sharedMaps.get(m.name);
+          if (fd !== undefined) obj.reuseMapFd(m.name, fd);
+        }
+      }
+      try {
+        obj.load({ logLevel: this.opts.logLevel, logSize: LOG_SIZE });
+      } catch (err) {
+        if (!isNativeError(err)) throw err;
+        throw loadError(err, {
+          program: name,
+          fileName: this.opts.fileName,
+          source: this.opts.source,
+          license: licenseOf(this.opts.source),
+        });
+      }
+      if (!this.sharedMaps) this.sharedMaps = new Map(obj.maps().map((m) => [m.name, obj.mapFd(m.name)]));
+    } catch (err) {
+      obj.close();
+      throw err;
+    }
+    this.objects.push(obj);
+    const fn: LoadedFunction = { name, fd: obj.programFd(elfName), type: progType, object: obj, elfName };
+    this.loaded.set(key, fn);
+    return fn;
+  }
+
+  /** Map name → fd of the shared set (empty before the first load). */
+  maps(): Map<string, number> {
+    return new Map(this.sharedMaps ?? []);
+  }
+
+  /** Closes every object (and so every program and map fd). Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const o of this.objects) o.close();
+    this.objects.length = 0;
+    this.loaded.clear();
+  }
+}
+
+/** The license a bcc program asks for with `#define BPF_LICENSE X` (GPL when absent). */
+export function licenseOf(source: string): string {
+  const m = /^\s*#\s*define\s+BPF_LICENSE\s+(.+?)\s*$/m.exec(source);
+  return m ? (m[1] as string) : "GPL";
+}
