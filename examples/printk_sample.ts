@@ -87,13 +87,16 @@ export function parseArgs(argv: string[]): PrintkSampleOptions {
     else if (a?.startsWith("--duration=")) opts.duration = Number(a.slice("--duration=".length));
     else throw new Error(`unknown argument ${a}; usage: printk_sample [--duration SECONDS] [--strict]`);
   }
-  if (opts.duration !== undefined && !(opts.duration > 0)) throw new Error("--duration needs a number of seconds > 0");
+  if (opts.duration !== undefined && !(opts.duration > 0))
+    throw new Error("--duration needs a number of seconds > 0");
   return opts;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   printkSample(parseArgs(process.argv.slice(2))).catch((err: unknown) => {
-    process.stderr.write(`printk_sample: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}\n`);
+    process.stderr.write(
+      `printk_sample: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}\n`,
+    );
     process.exit(1);
   });
 }

@@ -41,7 +41,7 @@ fi
 addon=build/Release/tsbpf.node
 if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" 2>/dev/null | head -n 1)" ]; then
     log "building the native addon"
-    npm exec --no -- node-gyp rebuild --silent >/dev/null 2>build-native.log || { cat build-native.log >&2; exit 1; }
+    npm run -s build:native >build-native.log 2>&1 || { cat build-native.log >&2; exit 1; }
 fi
 
 # TypeScript → dist/ (incremental: a no-op when nothing changed).

@@ -16,9 +16,14 @@ import {
 } from "./kernel/errors.js";
 import { kprobeSupport, ProgType, progTypeSupport } from "./kernel/features.js";
 import { syscallPrefix } from "./kernel/kernel_info.js";
-import { TracePipe, type TraceLine } from "./kernel/trace_pipe.js";
 import { formatTraceFields } from "./kernel/trace_line.js";
-import { closestNames, listTracepoints, tracepointExists, unknownTracepointMessage } from "./kernel/tracefs.js";
+import { type TraceLine, TracePipe } from "./kernel/trace_pipe.js";
+import {
+  closestNames,
+  listTracepoints,
+  tracepointExists,
+  unknownTracepointMessage,
+} from "./kernel/tracefs.js";
 import { track, untrack } from "./lifecycle.js";
 import { type LoadedFunction, ProgramLoader } from "./loader.js";
 import type { NativeLink } from "./native.js";
@@ -124,7 +129,8 @@ export class BPF {
       const a = p.autoAttach;
       if (!a) continue;
       if (a.kind === "kprobe") this.attachKprobe({ event: this.fixSyscallFnname(a.target), fnName: p.name });
-      else if (a.kind === "kretprobe") this.attachKretprobe({ event: this.fixSyscallFnname(a.target), fnName: p.name });
+      else if (a.kind === "kretprobe")
+        this.attachKretprobe({ event: this.fixSyscallFnname(a.target), fnName: p.name });
       else if (a.kind === "tracepoint") this.attachTracepoint({ tp: a.target, fnName: p.name });
       else this.attachRawTracepoint({ tp: a.target, fnName: p.name });
     }
@@ -143,10 +149,13 @@ export class BPF {
       const close = closestNames(fnName, names, 3);
       throw new BpfError(
         `no function ${fnName} in ${this.compiled.fileName}` +
-          (close.length ? `; did you mean ${close.join(", ")}?` : `; its functions are: ${names.join(", ") || "(none)"}`),
+          (close.length
+            ? `; did you mean ${close.join(", ")}?`
+            : `; its functions are: ${names.join(", ") || "(none)"}`),
       );
     }
-    const elfName = progType === ProgType.TRACEPOINT && info.variants.tracepoint ? info.variants.tracepoint : fnName;
+    const elfName =
+      progType === ProgType.TRACEPOINT && info.variants.tracepoint ? info.variants.tracepoint : fnName;
     try {
       return this.loader.load(fnName, progType, elfName);
     } catch (err) {
@@ -206,11 +215,16 @@ export class BPF {
               throw new BpfError(`attach${retprobe ? "Kretprobe" : "Kprobe"} needs event or eventRe`);
             })();
     if (kprobeSupport() === "no") throw kprobeNotSupported(events[0] ?? opts.fnName, retprobe);
-    if (events.length === 0) throw new AttachError(`kprobes matching ${String(opts.eventRe)}`, "no kernel function matches");
+    if (events.length === 0)
+      throw new AttachError(`kprobes matching ${String(opts.eventRe)}`, "no kernel function matches");
     const fn = this.loadFunc(opts.fnName, ProgType.KPROBE);
     for (const event of events) {
       try {
-        const link = native().attachKprobe(fn.object, fn.elfName, { func: event, offset: opts.eventOff ?? 0, retprobe });
+        const link = native().attachKprobe(fn.object, fn.elfName, {
+          func: event,
+          offset: opts.eventOff ?? 0,
+          retprobe,
+        });
         this.kprobes.push({ target: `${retprobe ? "r" : "p"}:${event}`, fnName: opts.fnName, link });
       } catch (err) {
         if (!isNativeError(err)) throw err;
@@ -256,13 +270,17 @@ export class BPF {
     let tps: string[];
     if (opts.tpRe !== undefined) {
       tps = BPF.getTracepoints(opts.tpRe);
-      if (tps.length === 0) throw new AttachError(`tracepoints matching ${String(opts.tpRe)}`, "no tracepoint matches");
+      if (tps.length === 0)
+        throw new AttachError(`tracepoints matching ${String(opts.tpRe)}`, "no tracepoint matches");
     } else if (opts.tp !== undefined) tps = [opts.tp];
     else throw new BpfError("attachTracepoint needs tp or tpRe");
     for (const tp of tps) {
       const [category, event] = splitTracepoint(tp);
       if (!tracepointExists(category, event)) {
-        throw new AttachError(`tracepoint ${tp}`, unknownTracepointMessage(tp).replace(`tracepoint ${tp} `, ""));
+        throw new AttachError(
+          `tracepoint ${tp}`,
+          unknownTracepointMessage(tp).replace(`tracepoint ${tp} `, ""),
+        );
       }
       const fn = this.loadFunc(opts.fnName, ProgType.TRACEPOINT);
       try {
@@ -316,7 +334,10 @@ export class BPF {
           { errno: err.errno, cause: err },
         );
       }
-      throw new AttachError(`raw tracepoint ${opts.tp}`, err.message, undefined, { errno: err.errno, cause: err });
+      throw new AttachError(`raw tracepoint ${opts.tp}`, err.message, undefined, {
+        errno: err.errno,
+        cause: err,
+      });
     }
   }
 
@@ -382,7 +403,9 @@ export class BPF {
    * Prints trace_pipe lines until signal aborts: raw, or formatted with bcc's
    * fields {0}..{5} = task, pid, cpu, flags, ts, msg.
    */
-  async tracePrint(opts: { fmt?: string; signal?: AbortSignal; write?: (s: string) => void } = {}): Promise<void> {
+  async tracePrint(
+    opts: { fmt?: string; signal?: AbortSignal; write?: (s: string) => void } = {},
+  ): Promise<void> {
     const write = opts.write ?? ((s: string) => process.stdout.write(s));
     if (opts.fmt === undefined) {
       for (;;) {
@@ -433,13 +456,17 @@ export class BPF {
 function splitTracepoint(tp: string): [string, string] {
   const i = tp.indexOf(":");
   if (i <= 0 || i === tp.length - 1) {
-    throw new BpfError(`tracepoint "${tp}" must be written "category:event", e.g. "syscalls:sys_enter_execve"`);
+    throw new BpfError(
+      `tracepoint "${tp}" must be written "category:event", e.g. "syscalls:sys_enter_execve"`,
+    );
   }
   return [tp.slice(0, i), tp.slice(i + 1)];
 }
 
 /** A libbpf object name from a file name (internal maps are named after its first 8 characters). */
 function objectNameOf(fileName: string): string {
-  const base = basename(fileName).replace(/\.[^.]*$/, "").replace(/[^\w]/g, "_");
+  const base = basename(fileName)
+    .replace(/\.[^.]*$/, "")
+    .replace(/[^\w]/g, "_");
   return base === "" || base === "_text_" ? "tsbpf" : base;
 }

@@ -10,6 +10,7 @@ export {
   DEBUG_PREPROCESSOR,
   DEBUG_SOURCE,
 } from "./compile/compile.js";
+export { printf, sprintf } from "./format/printf.js";
 export {
   AttachError,
   BpfError,
@@ -20,5 +21,4 @@ export {
   PermissionError,
   VerifierError,
 } from "./kernel/errors.js";
-export { printf, sprintf } from "./format/printf.js";
 export { onlineCpus, possibleCpus } from "./kernel/kernel_info.js";

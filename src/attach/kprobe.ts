@@ -9,7 +9,9 @@ import { tracefsPath, tracepointExists } from "../kernel/tracefs.js";
 
 /** The syscall a kernel function implements ("__x64_sys_execve" → "execve"), if it is one. */
 export function syscallOf(fn: string): string | undefined {
-  const m = /^(?:__x64_sys_|__ia32_sys_|__arm64_sys_|__s390x_sys_|__se_sys_|__do_sys_|ksys_|sys_)(\w+)$/.exec(fn);
+  const m = /^(?:__x64_sys_|__ia32_sys_|__arm64_sys_|__s390x_sys_|__se_sys_|__do_sys_|ksys_|sys_)(\w+)$/.exec(
+    fn,
+  );
   return m?.[1];
 }
 
@@ -58,7 +60,8 @@ export function kprobeFunctions(re: RegExp): string[] {
     // Functions between these markers are discarded after boot.
     if (fn === "__init_begin") inInitSection = true;
     if (fn === "__init_end") inInitSection = false;
-    if (inInitSection || fn.startsWith("_kbl_addr_") || fn.startsWith("__perf") || fn.startsWith("perf_")) continue;
+    if (inInitSection || fn.startsWith("_kbl_addr_") || fn.startsWith("__perf") || fn.startsWith("perf_"))
+      continue;
     if (blacklist.has(fn)) continue;
     if (re.test(fn)) out.add(fn);
   }
@@ -66,11 +69,17 @@ export function kprobeFunctions(re: RegExp): string[] {
 }
 
 /** The AttachError for a failed kprobe attach, with the hint that fits the errno. */
-export function kprobeAttachError(event: string, errno: number, retprobe: boolean, cause: unknown): AttachError {
+export function kprobeAttachError(
+  event: string,
+  errno: number,
+  retprobe: boolean,
+  cause: unknown,
+): AttachError {
   const what = `${retprobe ? "kretprobe" : "kprobe"} ${event}`;
   if (errno === 2 /* ENOENT */ || errno === 22 /* EINVAL */) {
     const sys = syscallOf(event) === undefined ? undefined : event;
-    const maybeSyscall = sys === undefined && /^(execve|open|openat|read|write|clone|connect|accept|close)$/.test(event);
+    const maybeSyscall =
+      sys === undefined && /^(execve|open|openat|read|write|clone|connect|accept|close)$/.test(event);
     return new AttachError(
       what,
       `no traceable kernel function "${event}"`,

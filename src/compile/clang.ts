@@ -102,7 +102,10 @@ export function compileErrorFrom(
   const lines = userSource.split("\n");
   const shown = (errors.length ? errors : diags).slice(0, 5).map((d) => {
     const src = d.file === userFile ? lines[d.line - 1] : undefined;
-    return `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}` + (src !== undefined ? `\n    ${src.trim()}` : "");
+    return (
+      `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}` +
+      (src !== undefined ? `\n    ${src.trim()}` : "")
+    );
   });
   const more = errors.length > 5 ? `\n(${errors.length - 5} more errors)` : "";
   const head = errors.length === 1 ? "1 error" : `${errors.length} errors`;

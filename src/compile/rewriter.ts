@@ -68,7 +68,8 @@ export const SHIM_HEADERS = new Set([
   "bcc/helpers.h",
 ]);
 
-const KERNEL_INCLUDE = /^(linux|uapi|net|asm|asm-generic|bcc|trace|generated|xen|crypto|scsi|video|media|sound)\//;
+const KERNEL_INCLUDE =
+  /^(linux|uapi|net|asm|asm-generic|bcc|trace|generated|xen|crypto|scsi|video|media|sound)\//;
 
 interface Edit {
   start: number;
@@ -175,9 +176,10 @@ export function rewriteBcc(src: string, fileName = "<text>"): RewriteResult {
       if (depth === 0) declStart = i + 1;
       continue;
     }
-    if (t.kind === "ident" && (t.text === "_license" || t.text === "license") && depth === 0) {
-      const around = sig.slice(Math.max(0, i - 6), i + 6).map((x) => x.text);
-      if (t.text === "_license" || around.includes("SEC")) hasLicenseSection = true;
+    // SEC("license") / __attribute__((section("license"))): the program sets its own license.
+    if (t.kind === "string" && t.text === '"license"' && sig[i - 1]?.text === "(") {
+      const fn = sig[i - 2]?.text;
+      if (fn === "SEC" || fn === "section" || fn === "__section__") hasLicenseSection = true;
     }
     if (t.kind !== "punct") continue;
     if (t.text === "(" || t.text === "[") {
@@ -316,12 +318,14 @@ function handleFunction(f: FunctionCtx): void {
   }
   if (specifiers.length === 0) return; // a macro invocation followed by a block: not ours to judge
   const specTexts = specifiers.map((s) => s.text);
-  if (specTexts.includes("static") || specTexts.includes("inline") || specTexts.includes("__always_inline")) return;
+  if (specTexts.includes("static") || specTexts.includes("inline") || specTexts.includes("__always_inline"))
+    return;
   if (specTexts.includes("typedef") || specTexts.includes("extern")) return;
 
   const name = nameTok.text;
   const first = specifiers[0] as Token;
-  const hasSection = specTexts.includes("SEC") || specTexts.includes("section") || specTexts.includes("__section");
+  const hasSection =
+    specTexts.includes("SEC") || specTexts.includes("section") || specTexts.includes("__section");
   const params = splitArgs(sig, f.parenOpen + 1, f.parenClose);
   const isVoidParams = params.length === 1 && params[0]?.length === 1 && params[0][0]?.text === "void";
   const declared = isVoidParams ? [] : params.slice(1);
@@ -342,14 +346,25 @@ function handleFunction(f: FunctionCtx): void {
   // Declared probe arguments: the body becomes an always-inline function that
   // takes them, and the program (appended after the body, on the same line)
   // reads them from the probe's registers and calls it.
-  if (declared.length > 6) fail(f.fileName, nameTok, `${name} declares ${declared.length} arguments after ctx; at most 6 fit in registers`);
+  if (declared.length > 6)
+    fail(
+      f.fileName,
+      nameTok,
+      `${name} declares ${declared.length} arguments after ctx; at most 6 fit in registers`,
+    );
   const ctxParam = params[0] as Token[];
   const ctxName = lastIdent(ctxParam);
-  if (!ctxName) fail(f.fileName, nameTok, `the first parameter of ${name} must be the context (e.g. struct pt_regs *ctx)`);
+  if (!ctxName)
+    fail(
+      f.fileName,
+      nameTok,
+      `the first parameter of ${name} must be the context (e.g. struct pt_regs *ctx)`,
+    );
   const argTypes = declared.map((p) => {
     const id = lastIdent(p);
-    if (!id || p.length < 2) fail(f.fileName, p[0] ?? nameTok, `cannot read the type of a parameter of ${name}`);
-    const idIdx = p.findIndex((x) => x === id);
+    if (!id || p.length < 2)
+      fail(f.fileName, p[0] ?? nameTok, `cannot read the type of a parameter of ${name}`);
+    const idIdx = p.indexOf(id);
     return { type: spanText(src, p[0] as Token, p[idIdx - 1] as Token), name: id.text };
   });
   const retType = spanText(src, first, sig[f.nameIdx - 1] as Token);
@@ -362,7 +377,8 @@ function handleFunction(f: FunctionCtx): void {
       ? `${inner}(${[ctxName.text, ...argExprs].join(", ")}); return 0;`
       : `return ${inner}(${[ctxName.text, ...argExprs].join(", ")});`;
   const kprobeArgs = argTypes.map(
-    (a, k) => `(${a.type})${isSyscall ? "__TSBPF_SYSCALL_ARG" : "__TSBPF_KPROBE_ARG"}${k + 1}(${ctxName.text})`,
+    (a, k) =>
+      `(${a.type})${isSyscall ? "__TSBPF_SYSCALL_ARG" : "__TSBPF_KPROBE_ARG"}${k + 1}(${ctxName.text})`,
   );
   const progRet = isVoid ? "int" : retType;
   let appended = ` ${sectionAttr(name)}${progRet} ${name}(${ctxType}) { ${call(kprobeArgs)} }`;
@@ -380,13 +396,25 @@ function handleFunction(f: FunctionCtx): void {
   const closeTok = sig[f.bodyClose] as Token;
   edits.push({ start: closeTok.end, end: closeTok.end, text: appended });
   f.programs.push({
-    ...program(name, nameTok.line, argTypes.map((a) => a.name), name),
+    ...program(
+      name,
+      nameTok.line,
+      argTypes.map((a) => a.name),
+      name,
+    ),
     variants,
   });
 }
 
 function program(name: string, line: number, declaredArgs: string[], section: string): ProgramInfo {
-  return { name, line, declaredArgs, autoAttach: autoAttachFor(name), variants: {}, section: `tsbpf/${section}` };
+  return {
+    name,
+    line,
+    declaredArgs,
+    autoAttach: autoAttachFor(name),
+    variants: {},
+    section: `tsbpf/${section}`,
+  };
 }
 
 function lastIdent(toks: Token[]): Token | undefined {

@@ -23,7 +23,8 @@ function mountedTracefs(): string | undefined {
   // Kernels before 4.1 (or tracefs mounted only under debugfs) show it there.
   for (const line of mounts.split("\n")) {
     const [, dir, type] = line.split(" ");
-    if (type === "debugfs" && dir && existsSync(join(dir, "tracing", "trace_pipe"))) return join(dir, "tracing");
+    if (type === "debugfs" && dir && existsSync(join(dir, "tracing", "trace_pipe")))
+      return join(dir, "tracing");
   }
   return undefined;
 }
@@ -99,7 +100,7 @@ export function readTracepointFormat(category: string, event: string): string {
 /** "tracepoint x:y does not exist; did you mean …" */
 export function unknownTracepointMessage(name: string): string {
   const close = closestNames(name, listTracepoints(), 3);
-  return `tracepoint ${name} does not exist` + (close.length ? `; did you mean ${close.join(", ")}?` : "");
+  return `tracepoint ${name} does not exist${close.length ? `; did you mean ${close.join(", ")}?` : ""}`;
 }
 
 /** Levenshtein distance (small strings). */

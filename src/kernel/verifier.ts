@@ -15,10 +15,14 @@ export function verifierReason(log: string): string {
   for (let k = lines.length - 1; k >= 0; k--) {
     const l = lines[k] as string;
     if (/^processed \d+ insns/.test(l)) continue;
-    if (/^(verification time|stack depth|max_states_per_insn|mark_precise|-- END PROG LOAD LOG --)/.test(l)) continue;
+    if (/^(verification time|stack depth|max_states_per_insn|mark_precise|-- END PROG LOAD LOG --)/.test(l))
+      continue;
     if (/^\d+: \(/.test(l)) continue; // an instruction
     if (/^;/.test(l)) continue; // a source line
-    if (/^(R\d+|from \d+ to \d+|last_idx|frame\d|regs=)/.test(l) && !/invalid|unbounded|not allowed|expected|misaligned/.test(l))
+    if (
+      /^(R\d+|from \d+ to \d+|last_idx|frame\d|regs=)/.test(l) &&
+      !/invalid|unbounded|not allowed|expected|misaligned/.test(l)
+    )
       continue;
     return l;
   }
@@ -60,7 +64,8 @@ function hintFor(reason: string, license: string | undefined): string | undefine
   if (/invalid bpf_context access/.test(reason)) {
     return "the program reads its context at an offset this hook does not have: was it attached as the right type (kprobe ctx vs tracepoint args)?";
   }
-  if (/R\d+ !read_ok/.test(reason)) return "a register is read before it is written (an uninitialized variable?)";
+  if (/R\d+ !read_ok/.test(reason))
+    return "a register is read before it is written (an uninitialized variable?)";
   return undefined;
 }
 
@@ -90,8 +95,11 @@ export function loadError(
     );
   }
   const detail = err.libbpfLog.trim().split("\n").filter(Boolean).slice(-3).join("; ");
-  return new BpfError(`loading BPF program ${ctx.program} failed: ${err.message}${detail ? ` (${detail})` : ""}`, {
-    errno: err.errno,
-    cause: err,
-  });
+  return new BpfError(
+    `loading BPF program ${ctx.program} failed: ${err.message}${detail ? ` (${detail})` : ""}`,
+    {
+      errno: err.errno,
+      cause: err,
+    },
+  );
 }

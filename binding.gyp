@@ -1,0 +1,20 @@
+{
+  "targets": [
+    {
+      "target_name": "tsbpf",
+      "sources": [
+        "native/addon.c",
+        "native/btf.c",
+        "native/link.c",
+        "native/map.c",
+        "native/object.c",
+        "native/probe.c",
+        "native/util.c"
+      ],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-Wall", "-Wextra", "<!@(pkg-config --cflags libbpf)"],
+      "cflags_c": ["-std=gnu11"],
+      "libraries": ["<!@(pkg-config --libs libbpf)", "-lelf", "-lz"]
+    }
+  ]
+}

@@ -1,0 +1,71 @@
+/* Module init: registers every export of the tsbpf addon. */
+#include "addon.h"
+#include "link.h"
+#include "object.h"
+#include "util.h"
+
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static napi_value libbpf_version(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    char text[32];
+    snprintf(text, sizeof(text), "%u.%u", libbpf_major_version(), libbpf_minor_version());
+    return tsbpf_string(env, text);
+}
+
+static void free_state(napi_env env, void *data, void *hint)
+{
+    (void)env;
+    (void)hint;
+    free(data);
+}
+
+NAPI_MODULE_INIT()
+{
+    tsbpf_log_install();
+
+    struct tsbpf_state *state = calloc(1, sizeof(*state));
+    if (!state)
+        return tsbpf_throw_custom(env, false, "init", ENOMEM, "ENOMEM", "out of memory");
+    if (napi_set_instance_data(env, state, free_state, NULL) != napi_ok) {
+        free(state);
+        return tsbpf_throw_napi(env, "napi_set_instance_data");
+    }
+    if (!tsbpf_link_init(env))
+        return tsbpf_throw_napi(env, "NativeLink class");
+    napi_value object_ctor = tsbpf_object_class(env);
+    if (!object_ctor)
+        return NULL;
+
+#define FN(name, fn)                                                                               \
+    {                                                                                              \
+        name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL                                    \
+    }
+    const napi_property_descriptor props[] = {
+        FN("libbpfVersion", libbpf_version),
+        FN("btfDumpHeader", tsbpf_btf_dump_header),
+        {"NativeObject", NULL, NULL, NULL, NULL, object_ctor, napi_enumerable, NULL},
+        FN("attachTracepoint", tsbpf_attach_tracepoint),
+        FN("attachRawTracepoint", tsbpf_attach_raw_tracepoint),
+        FN("attachKprobe", tsbpf_attach_kprobe),
+        FN("probeProgType", tsbpf_probe_prog_type),
+        FN("probeMapType", tsbpf_probe_map_type),
+        FN("probeHelper", tsbpf_probe_helper),
+        FN("probeTracing", tsbpf_probe_tracing),
+        FN("progIds", tsbpf_prog_ids),
+        FN("mapIds", tsbpf_map_ids),
+        FN("linkIds", tsbpf_link_ids),
+        FN("mapLookup", tsbpf_map_lookup),
+        FN("mapUpdate", tsbpf_map_update),
+        FN("mapDelete", tsbpf_map_delete),
+        FN("mapNextKey", tsbpf_map_next_key),
+        FN("closeFd", tsbpf_close_fd),
+    };
+#undef FN
+    TSBPF_NAPI(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
+    return exports;
+}

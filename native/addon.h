@@ -1,0 +1,26 @@
+/* The exported functions of each file, for addon.c to register. */
+#ifndef TSBPF_ADDON_H
+#define TSBPF_ADDON_H
+
+#include <node_api.h>
+
+/* btf.c */
+napi_value tsbpf_btf_dump_header(napi_env env, napi_callback_info info);
+
+/* map.c */
+napi_value tsbpf_map_lookup(napi_env env, napi_callback_info info);
+napi_value tsbpf_map_update(napi_env env, napi_callback_info info);
+napi_value tsbpf_map_delete(napi_env env, napi_callback_info info);
+napi_value tsbpf_map_next_key(napi_env env, napi_callback_info info);
+napi_value tsbpf_close_fd(napi_env env, napi_callback_info info);
+
+/* probe.c */
+napi_value tsbpf_probe_prog_type(napi_env env, napi_callback_info info);
+napi_value tsbpf_probe_map_type(napi_env env, napi_callback_info info);
+napi_value tsbpf_probe_helper(napi_env env, napi_callback_info info);
+napi_value tsbpf_probe_tracing(napi_env env, napi_callback_info info);
+napi_value tsbpf_prog_ids(napi_env env, napi_callback_info info);
+napi_value tsbpf_map_ids(napi_env env, napi_callback_info info);
+napi_value tsbpf_link_ids(napi_env env, napi_callback_info info);
+
+#endif

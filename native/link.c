@@ -1,0 +1,234 @@
+#include "link.h"
+
+#include "object.h"
+#include "util.h"
+
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdlib.h>
+
+struct tsbpf_link {
+    /* NULL once destroyed. */
+    struct bpf_link *link;
+};
+
+static const napi_type_tag link_tag = {0x7473627066206c69ULL, 0x6e6b0a5f00000001ULL};
+
+static void destroy_link(struct tsbpf_link *l)
+{
+    if (l->link) {
+        bpf_link__destroy(l->link);
+        l->link = NULL;
+    }
+}
+
+/*
+ * The TS layer holds every live link, so a link is only collected after the
+ * program let go of it: detach then.
+ */
+static void finalize(napi_env env, void *data, void *hint)
+{
+    (void)env;
+    (void)hint;
+    struct tsbpf_link *l = data;
+    destroy_link(l);
+    free(l);
+}
+
+/* The struct behind `this`; NULL (exception pending) on failure. */
+static struct tsbpf_link *this_link(napi_env env, napi_callback_info info, const char *op)
+{
+    napi_value self;
+    if (!tsbpf_get_args(env, info, op, 0, NULL, &self))
+        return NULL;
+    bool ok = false;
+    napi_valuetype t;
+    if (napi_typeof(env, self, &t) != napi_ok) {
+        tsbpf_throw_napi(env, "napi_typeof");
+        return NULL;
+    }
+    if (t == napi_object && napi_check_object_type_tag(env, self, &link_tag, &ok) != napi_ok) {
+        tsbpf_throw_napi(env, "napi_check_object_type_tag");
+        return NULL;
+    }
+    void *data = NULL;
+    if (!ok || napi_unwrap(env, self, &data) != napi_ok || !data) {
+        tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "not a NativeLink");
+        return NULL;
+    }
+    return data;
+}
+
+static napi_value link_fd(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "NativeLink.fd";
+    struct tsbpf_link *l = this_link(env, info, op);
+    if (!l)
+        return NULL;
+    if (!l->link)
+        return tsbpf_throw_custom(env, false, op, 0, "ECLOSED", "link is destroyed");
+    return tsbpf_int32(env, bpf_link__fd(l->link));
+}
+
+static napi_value link_destroy(napi_env env, napi_callback_info info)
+{
+    struct tsbpf_link *l = this_link(env, info, "NativeLink.destroy");
+    if (!l)
+        return NULL;
+    if (l->link) {
+        tsbpf_log_reset();
+        /* libbpf frees the link even when detaching fails. */
+        int err = bpf_link__destroy(l->link);
+        l->link = NULL;
+        if (err)
+            return tsbpf_throw(env, "bpf_link__destroy", err);
+    }
+    return tsbpf_undefined(env);
+}
+
+/* new NativeLink(external): only the attach functions construct links. */
+static napi_value construct(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "NativeLink";
+    napi_value argv[1], self;
+    if (!tsbpf_get_args(env, info, op, 1, argv, &self))
+        return NULL;
+    napi_valuetype t;
+    TSBPF_NAPI(env, napi_typeof(env, argv[0], &t));
+    if (t != napi_external)
+        return tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL",
+                                  "links are created by the attach functions");
+    void *data;
+    TSBPF_NAPI(env, napi_get_value_external(env, argv[0], &data));
+    TSBPF_NAPI(env, napi_type_tag_object(env, self, &link_tag));
+    /* Last, so that a failure leaves the link to the caller. */
+    TSBPF_NAPI(env, napi_wrap(env, self, data, finalize, NULL, NULL));
+    return self;
+}
+
+bool tsbpf_link_init(napi_env env)
+{
+    const napi_property_descriptor props[] = {
+        {"fd", NULL, link_fd, NULL, NULL, NULL, napi_default_method, NULL},
+        {"destroy", NULL, link_destroy, NULL, NULL, NULL, napi_default_method, NULL},
+    };
+    napi_value ctor;
+    struct tsbpf_state *state = tsbpf_state(env);
+    if (!state)
+        return false;
+    return napi_define_class(env, "NativeLink", NAPI_AUTO_LENGTH, construct, NULL,
+                             sizeof(props) / sizeof(props[0]), props, &ctor) == napi_ok &&
+           napi_create_reference(env, ctor, 1, &state->link_ctor) == napi_ok;
+}
+
+/* Wrap a new bpf_link, or throw for a failed attach (link NULL, errno set). */
+static napi_value wrap_link(napi_env env, struct bpf_link *link, int err, const char *op)
+{
+    if (!link)
+        return tsbpf_throw(env, op, err ? err : EINVAL);
+
+    struct tsbpf_link *l = malloc(sizeof(*l));
+    if (!l) {
+        bpf_link__destroy(link);
+        return tsbpf_throw(env, op, ENOMEM);
+    }
+    l->link = link;
+
+    struct tsbpf_state *state = tsbpf_state(env);
+    napi_value ctor, ext, obj;
+    if (!state || napi_get_reference_value(env, state->link_ctor, &ctor) != napi_ok ||
+        napi_create_external(env, l, NULL, NULL, &ext) != napi_ok ||
+        napi_new_instance(env, ctor, 1, &ext, &obj) != napi_ok) {
+        /* The constructor wraps l last, so l is not owned by any object here. */
+        destroy_link(l);
+        free(l);
+        return tsbpf_throw_napi(env, "napi_new_instance");
+    }
+    return obj;
+}
+
+/* attachTracepoint(obj, program, category, event) */
+napi_value tsbpf_attach_tracepoint(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "attachTracepoint";
+    napi_value argv[4];
+    char *name = NULL, *category = NULL, *event = NULL;
+    napi_value result = NULL;
+    if (!tsbpf_get_args(env, info, op, 4, argv, NULL) ||
+        !tsbpf_arg_string(env, argv[1], op, "program", &name) ||
+        !tsbpf_arg_string(env, argv[2], op, "category", &category) ||
+        !tsbpf_arg_string(env, argv[3], op, "event", &event))
+        goto out;
+    struct bpf_program *prog = tsbpf_object_program(env, argv[0], op, name);
+    if (!prog)
+        goto out;
+    tsbpf_log_reset();
+    errno = 0;
+    struct bpf_link *link = bpf_program__attach_tracepoint(prog, category, event);
+    result = wrap_link(env, link, errno, "bpf_program__attach_tracepoint");
+out:
+    free(name);
+    free(category);
+    free(event);
+    return result;
+}
+
+/* attachRawTracepoint(obj, program, event) */
+napi_value tsbpf_attach_raw_tracepoint(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "attachRawTracepoint";
+    napi_value argv[3];
+    char *name = NULL, *event = NULL;
+    napi_value result = NULL;
+    if (!tsbpf_get_args(env, info, op, 3, argv, NULL) ||
+        !tsbpf_arg_string(env, argv[1], op, "program", &name) ||
+        !tsbpf_arg_string(env, argv[2], op, "event", &event))
+        goto out;
+    struct bpf_program *prog = tsbpf_object_program(env, argv[0], op, name);
+    if (!prog)
+        goto out;
+    tsbpf_log_reset();
+    errno = 0;
+    struct bpf_link *link = bpf_program__attach_raw_tracepoint(prog, event);
+    result = wrap_link(env, link, errno, "bpf_program__attach_raw_tracepoint");
+out:
+    free(name);
+    free(event);
+    return result;
+}
+
+/* attachKprobe(obj, program, { func, offset, retprobe }) */
+napi_value tsbpf_attach_kprobe(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "attachKprobe";
+    napi_value argv[3], v;
+    char *name = NULL, *func = NULL;
+    int64_t offset;
+    bool retprobe;
+    napi_value result = NULL;
+    if (!tsbpf_get_args(env, info, op, 3, argv, NULL) ||
+        !tsbpf_arg_string(env, argv[1], op, "program", &name) ||
+        !tsbpf_get_prop(env, argv[2], op, "func", &v) ||
+        !tsbpf_arg_string(env, v, op, "func", &func) ||
+        !tsbpf_get_prop(env, argv[2], op, "offset", &v) ||
+        !tsbpf_arg_int64(env, v, op, "offset", &offset) ||
+        !tsbpf_get_prop(env, argv[2], op, "retprobe", &v) ||
+        !tsbpf_arg_bool(env, v, op, "retprobe", &retprobe))
+        goto out;
+    if (offset < 0) {
+        tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "offset must not be negative");
+        goto out;
+    }
+    struct bpf_program *prog = tsbpf_object_program(env, argv[0], op, name);
+    if (!prog)
+        goto out;
+    tsbpf_log_reset();
+    LIBBPF_OPTS(bpf_kprobe_opts, opts, .offset = (size_t)offset, .retprobe = retprobe);
+    errno = 0;
+    struct bpf_link *link = bpf_program__attach_kprobe_opts(prog, func, &opts);
+    result = wrap_link(env, link, errno, "bpf_program__attach_kprobe_opts");
+out:
+    free(name);
+    free(func);
+    return result;
+}

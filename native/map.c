@@ -1,0 +1,174 @@
+/* Map element syscalls on raw map fds, with the buffers checked against the map. */
+#include "addon.h"
+#include "util.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <unistd.h>
+
+/* How many bytes the kernel reads or writes for a key and a value of the map. */
+struct map_sizes {
+    uint32_t key;
+    size_t value;
+};
+
+static bool is_percpu(uint32_t type)
+{
+    return type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+           type == BPF_MAP_TYPE_LRU_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
+}
+
+static bool get_sizes(napi_env env, int fd, struct map_sizes *s)
+{
+    struct bpf_map_info info = {0};
+    __u32 len = sizeof(info);
+    int err = bpf_obj_get_info_by_fd(fd, &info, &len);
+    if (err) {
+        tsbpf_throw(env, "bpf_obj_get_info_by_fd", err);
+        return false;
+    }
+    s->key = info.key_size;
+    s->value = info.value_size;
+    if (is_percpu(info.type)) {
+        int cpus = libbpf_num_possible_cpus();
+        if (cpus < 0) {
+            tsbpf_throw(env, "libbpf_num_possible_cpus", cpus);
+            return false;
+        }
+        s->value = ((s->value + 7) / 8 * 8) * (size_t)cpus;
+    }
+    return true;
+}
+
+static bool check_size(napi_env env, const char *op, const char *what, size_t have, size_t need)
+{
+    if (have >= need && (have > 0 || need == 0))
+        return true;
+    tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "%s is %zu bytes, the map needs %zu", what,
+                       have, need);
+    return false;
+}
+
+/*
+ * Arguments (fd, key[, value]) checked against the map. Maps without keys
+ * (queue, stack, bloom filter) take a NULL key whatever is passed.
+ */
+static bool map_args(napi_env env, const char *op, napi_value *argv, bool key_nullable,
+                     bool with_value, int32_t *fd, void **key, void **value,
+                     struct map_sizes *out_sizes)
+{
+    size_t key_len = 0, value_len = 0;
+    struct map_sizes sizes;
+    if (!tsbpf_arg_int32(env, argv[0], op, "fd", fd) ||
+        !tsbpf_arg_bytes(env, argv[1], op, "key", key_nullable, key, &key_len) ||
+        (with_value && !tsbpf_arg_bytes(env, argv[2], op, "value", false, value, &value_len)))
+        return false;
+    if (!get_sizes(env, *fd, &sizes))
+        return false;
+    if (sizes.key == 0)
+        *key = NULL;
+    else if (*key && !check_size(env, op, "key", key_len, sizes.key))
+        return false;
+    if (with_value && !check_size(env, op, "value", value_len, sizes.value))
+        return false;
+    if (out_sizes)
+        *out_sizes = sizes;
+    return true;
+}
+
+/* mapLookup(fd, key, value): false when there is no such key. */
+napi_value tsbpf_map_lookup(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "mapLookup";
+    napi_value argv[3];
+    int32_t fd;
+    void *key, *value;
+    if (!tsbpf_get_args(env, info, op, 3, argv, NULL) ||
+        !map_args(env, op, argv, false, true, &fd, &key, &value, NULL))
+        return NULL;
+    tsbpf_log_reset();
+    int err = bpf_map_lookup_elem(fd, key, value);
+    if (err == -ENOENT)
+        return tsbpf_bool(env, false);
+    if (err)
+        return tsbpf_throw(env, "bpf_map_lookup_elem", err);
+    return tsbpf_bool(env, true);
+}
+
+/* mapUpdate(fd, key, value, flags) */
+napi_value tsbpf_map_update(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "mapUpdate";
+    napi_value argv[4];
+    int32_t fd;
+    int64_t flags;
+    void *key, *value;
+    if (!tsbpf_get_args(env, info, op, 4, argv, NULL) ||
+        !map_args(env, op, argv, false, true, &fd, &key, &value, NULL) ||
+        !tsbpf_arg_int64(env, argv[3], op, "flags", &flags))
+        return NULL;
+    tsbpf_log_reset();
+    int err = bpf_map_update_elem(fd, key, value, (__u64)flags);
+    if (err)
+        return tsbpf_throw(env, "bpf_map_update_elem", err);
+    return tsbpf_undefined(env);
+}
+
+/* mapDelete(fd, key): false when there is no such key. */
+napi_value tsbpf_map_delete(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "mapDelete";
+    napi_value argv[2];
+    int32_t fd;
+    void *key;
+    if (!tsbpf_get_args(env, info, op, 2, argv, NULL) ||
+        !map_args(env, op, argv, false, false, &fd, &key, NULL, NULL))
+        return NULL;
+    tsbpf_log_reset();
+    int err = bpf_map_delete_elem(fd, key);
+    if (err == -ENOENT)
+        return tsbpf_bool(env, false);
+    if (err)
+        return tsbpf_throw(env, "bpf_map_delete_elem", err);
+    return tsbpf_bool(env, true);
+}
+
+/* mapNextKey(fd, key | null, next): false after the last key. */
+napi_value tsbpf_map_next_key(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "mapNextKey";
+    napi_value argv[3];
+    int32_t fd;
+    void *key, *next;
+    size_t next_len;
+    struct map_sizes sizes;
+    if (!tsbpf_get_args(env, info, op, 3, argv, NULL) ||
+        !map_args(env, op, argv, true, false, &fd, &key, NULL, &sizes) ||
+        !tsbpf_arg_bytes(env, argv[2], op, "next", false, &next, &next_len) ||
+        !check_size(env, op, "next", next_len, sizes.key))
+        return NULL;
+    tsbpf_log_reset();
+    int err = bpf_map_get_next_key(fd, key, next);
+    if (err == -ENOENT)
+        return tsbpf_bool(env, false);
+    if (err)
+        return tsbpf_throw(env, "bpf_map_get_next_key", err);
+    return tsbpf_bool(env, true);
+}
+
+/* closeFd(fd) */
+napi_value tsbpf_close_fd(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "closeFd";
+    napi_value argv[1];
+    int32_t fd;
+    if (!tsbpf_get_args(env, info, op, 1, argv, NULL) ||
+        !tsbpf_arg_int32(env, argv[0], op, "fd", &fd))
+        return NULL;
+    tsbpf_log_reset();
+    /* On Linux the fd is gone even when close reports EINTR. */
+    if (close(fd) != 0 && errno != EINTR)
+        return tsbpf_throw(env, "close", errno);
+    return tsbpf_undefined(env);
+}

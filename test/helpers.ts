@@ -1,0 +1,85 @@
+/** Shared helpers for the kernel tests. */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { native } from "../src/native.js";
+
+/** Kernel tests need root; they skip with this reason otherwise. */
+export const skipUnlessRoot: string | false =
+  process.getuid?.() === 0 ? false : "kernel tests load BPF programs and need root (run them with sudo)";
+
+/** The repository's root (tests run from dist/test). */
+export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+
+/** Runs /bin/true (or argv) to completion and returns its pid. */
+export function runChild(argv: string[] = ["/bin/true"]): number {
+  const r = spawnSync(argv[0] as string, argv.slice(1), { stdio: "ignore" });
+  if (r.error) throw r.error;
+  if (r.pid === undefined) throw new Error(`could not spawn ${argv.join(" ")}`);
+  return r.pid;
+}
+
+/** IDs of every BPF program and link in the kernel now. */
+export function kernelObjects(): { progs: Set<number>; links: Set<number>; maps: Set<number> } {
+  const n = native();
+  return { progs: new Set(n.progIds()), links: new Set(n.linkIds()), maps: new Set(n.mapIds()) };
+}
+
+/** What appeared in the kernel since `before` (ids present now and not then). */
+export function leftSince(before: ReturnType<typeof kernelObjects>): {
+  progs: number[];
+  links: number[];
+  maps: number[];
+} {
+  const now = kernelObjects();
+  return {
+    progs: [...now.progs].filter((id) => !before.progs.has(id)),
+    links: [...now.links].filter((id) => !before.links.has(id)),
+    maps: [...now.maps].filter((id) => !before.maps.has(id)),
+  };
+}
+
+/** Polls until check() is true or the time is up. */
+export async function waitFor(check: () => boolean, timeoutMs = 5000, stepMs = 20): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return check();
+}
+
+/** A child process whose stdout/stderr are collected as they arrive. */
+export interface Running {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `node dist/<script> args` with collected output. */
+export function startNode(script: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Running {
+  const child = spawn(process.execPath, [join(repoRoot, "dist", script), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (b: Buffer) => {
+    out += b.toString();
+  });
+  child.stderr?.on("data", (b: Buffer) => {
+    err += b.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** A fresh cache directory (so a test can measure or exercise a cold start). */
+export function freshCacheDir(): string {
+  return mkdtempSync(join(tmpdir(), "tsbpf-cache-"));
+}

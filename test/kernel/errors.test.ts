@@ -1,0 +1,201 @@
+/**
+ * Every error a user can cause, by class and message, against the real kernel.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import {
+  AttachError,
+  BPF,
+  BpfError,
+  ClosedError,
+  CompileError,
+  NotSupportedError,
+  VerifierError,
+} from "../../src/index.js";
+import { kprobeSupport } from "../../src/kernel/features.js";
+import { repoRoot, skipUnlessRoot } from "../helpers.js";
+
+const noKprobes = kprobeSupport() === "no";
+
+describe("errors", { skip: skipUnlessRoot }, () => {
+  it("attachKprobe on a kernel without kprobes: NotSupportedError naming the syscall tracepoint", async (t) => {
+    if (!noKprobes) {
+      t.skip("this kernel has kprobes (the success path runs in the kernel matrix)");
+      return;
+    }
+    await using b = await BPF.load({ text: "int syscall__execve(struct pt_regs *ctx) { return 0; }" });
+    assert.throws(
+      () => b.attachKprobe({ event: b.getSyscallFnname("execve"), fnName: "syscall__execve" }),
+      (err: unknown) =>
+        err instanceof NotSupportedError &&
+        err.feature === "kprobes" &&
+        /CONFIG_KPROBES is off/.test(err.message) &&
+        err.alternative === "attach to tracepoint syscalls:sys_enter_execve instead",
+    );
+    assert.throws(
+      () => b.attachKretprobe({ event: b.getSyscallFnname("openat"), fnName: "syscall__execve" }),
+      (err: unknown) =>
+        err instanceof NotSupportedError &&
+        /syscalls:sys_exit_openat/.test(err.message) &&
+        err.feature === "kretprobes",
+    );
+    assert.throws(
+      () => b.attachKprobe({ event: "tcp_v4_connect", fnName: "syscall__execve" }),
+      (err: unknown) => err instanceof NotSupportedError && /tsbpf tplist/.test(err.message),
+    );
+    assert.equal(b.numOpenKprobes(), 0);
+    assert.equal(BPF.supportKprobe(), false);
+  });
+
+  it("auto-attach of kprobe__ fails at load with the same typed error", async (t) => {
+    if (!noKprobes) {
+      t.skip("this kernel has kprobes");
+      return;
+    }
+    await assert.rejects(
+      BPF.load({ text: "int kprobe__sys_execve(struct pt_regs *ctx) { return 0; }" }),
+      (err: unknown) => err instanceof NotSupportedError && /syscalls:sys_enter_execve/.test(err.message),
+    );
+  });
+
+  it("an unknown tracepoint: AttachError naming the closest ones", async () => {
+    await using b = await BPF.load({ text: "int f(void *ctx) { return 0; }" });
+    assert.throws(
+      () => b.attachTracepoint({ tp: "syscalls:sys_enter_execv", fnName: "f" }),
+      (err: unknown) =>
+        err instanceof AttachError &&
+        /does not exist; did you mean syscalls:sys_enter_execve/.test(err.message),
+    );
+    assert.throws(() => b.attachTracepoint({ tp: "execve", fnName: "f" }), /category:event/);
+  });
+
+  it("a misspelled raw tracepoint: AttachError naming the close names", async () => {
+    await using b = await BPF.load({ text: "int f(struct bpf_raw_tracepoint_args *ctx) { return 0; }" });
+    assert.throws(
+      () => b.attachRawTracepoint({ tp: "sched_swich", fnName: "f" }),
+      (err: unknown) => err instanceof AttachError && /did you mean .*sched_switch/.test(err.message),
+    );
+  });
+
+  it("an unknown TRACEPOINT_PROBE: CompileError at the user's line with suggestions", async () => {
+    await assert.rejects(
+      BPF.load({ text: "\n\nTRACEPOINT_PROBE(sched, sched_swtch) { return 0; }" }),
+      (err: unknown) =>
+        err instanceof CompileError &&
+        err.diagnostics[0]?.line === 3 &&
+        /did you mean sched:sched_switch/.test(err.message),
+    );
+  });
+
+  it("a GPL-only helper from a non-GPL program: VerifierError with the cause and the source line", async () => {
+    const text = [
+      "#define BPF_LICENSE Proprietary",
+      "int syscall__execve(struct pt_regs *ctx)",
+      "{",
+      '    bpf_trace_printk("hello\\n");',
+      "    return 0;",
+      "}",
+    ].join("\n");
+    await using b = await BPF.load({ text });
+    assert.throws(
+      () => b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "syscall__execve" }),
+      (err: unknown) => {
+        assert.ok(err instanceof VerifierError, String(err));
+        assert.match(err.message, /cannot call GPL-restricted function from non-GPL compatible program/);
+        assert.equal(err.sourceLine, 4);
+        assert.match(err.message, /<text>\.c:4/);
+        assert.match(err.message, /"Proprietary"/);
+        assert.ok(err.log.length > 0);
+        return true;
+      },
+    );
+    assert.equal(b.numOpenTracepoints(), 0);
+  });
+
+  it("an invalid memory access: VerifierError naming the reason and line", async () => {
+    const text = [
+      "int f(void *ctx)",
+      "{",
+      "    int *p = (int *)bpf_get_current_task();",
+      "    return *p;",
+      "}",
+    ].join("\n");
+    await using b = await BPF.load({ text });
+    assert.throws(
+      () => b.loadFunc("f", BPF.TRACEPOINT),
+      (err: unknown) =>
+        err instanceof VerifierError &&
+        /invalid mem access/.test(err.reason) &&
+        err.sourceLine === 4 &&
+        /bpf_probe_read_kernel/.test(err.message),
+    );
+  });
+
+  it("bad C: CompileError with clang's message at the user's line", async () => {
+    await assert.rejects(
+      BPF.load({ text: "int f(void *ctx)\n{\n    return undefined_thing;\n}\n" }),
+      (err: unknown) => {
+        assert.ok(err instanceof CompileError);
+        assert.equal(err.diagnostics[0]?.line, 3);
+        assert.match(err.message, /<text>\.c:3:12: error: use of undeclared identifier 'undefined_thing'/);
+        assert.match(err.message, /return undefined_thing;/);
+        return true;
+      },
+    );
+  });
+
+  it("a bpf_trace_printk the kernel cannot print: CompileError before clang runs", async () => {
+    await assert.rejects(
+      BPF.load({ text: 'int f(void *ctx) { bpf_trace_printk("%d %d %d %d\\n", 1, 2, 3, 4); return 0; }' }),
+      (err: unknown) => err instanceof CompileError && /at most 3 arguments/.test(err.message),
+    );
+  });
+
+  it("an unknown function: a BpfError listing the ones there are", async () => {
+    await using b = await BPF.load({ text: "int on_exec(void *ctx) { return 0; }" });
+    assert.throws(
+      () => b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "on_exe" }),
+      (err: unknown) =>
+        err instanceof BpfError && /no function on_exe .*did you mean on_exec/.test(err.message),
+    );
+  });
+
+  it("a closed object: ClosedError", async () => {
+    const b = await BPF.load({ text: "int f(void *ctx) { return 0; }" });
+    b.close();
+    assert.throws(() => b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "f" }), ClosedError);
+    assert.throws(() => b.loadFunc("f", BPF.TRACEPOINT), /BPF object is closed/);
+  });
+
+  it("not root: PermissionError naming the capability", () => {
+    // Run a small script as nobody, with a cache it can write.
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-nobody-"));
+    chmodSync(dir, 0o777);
+    const script = join(dir, "load.mjs");
+    writeFileSync(
+      script,
+      `import { BPF } from ${JSON.stringify(join(repoRoot, "dist/src/index.js"))};
+try {
+  const b = await BPF.load({ text: "int f(void *ctx) { return 0; }" });
+  b.loadFunc("f", BPF.TRACEPOINT);
+  console.log("loaded");
+} catch (err) { console.log(err.name + ": " + err.message + " [" + err.capability + "]"); }
+`,
+    );
+    const r = spawnSync(process.execPath, [script], {
+      uid: 65534,
+      gid: 65534,
+      env: { ...process.env, TSBPF_CACHE_DIR: join(dir, "cache"), HOME: dir },
+      encoding: "utf8",
+    });
+    assert.match(
+      r.stdout,
+      /^PermissionError: .*needs privileges: run as root, or grant CAP_BPF.*\[CAP_BPF\]/m,
+      r.stderr,
+    );
+  });
+});

@@ -1,0 +1,341 @@
+/**
+ * The native addon against the real kernel: vmlinux.h generation, open, load,
+ * attach, maps, ids, verifier failures and the errors' shape.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type NativeError, native } from "../src/native.js";
+
+const VMLINUX_BTF = "/sys/kernel/btf/vmlinux";
+const TRACEFS = "/sys/kernel/tracing";
+const isRoot = process.getuid?.() === 0;
+const haveBtf = existsSync(VMLINUX_BTF);
+
+const BPF_PROG_TYPE_TRACEPOINT = 5;
+const BPF_PROG_TYPE_SOCKET_FILTER = 1;
+const BPF_MAP_TYPE_HASH = 1;
+const BPF_FUNC_map_lookup_elem = 1;
+const BPF_NOEXIST = 1;
+
+const GOOD_C = `
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 1024);
+    __type(key, __u32);
+    __type(value, __u32);
+} pids SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int on_execve(void *ctx)
+{
+    __u32 pid = bpf_get_current_pid_tgid() >> 32;
+    __u32 one = 1;
+    bpf_map_update_elem(&pids, &pid, &one, BPF_ANY);
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+/* Dereferences a scalar the compiler cannot see is 0: the verifier refuses it. */
+const BAD_C = `
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int bad_deref(void *ctx)
+{
+    long addr = 0;
+    asm volatile("" : "+r"(addr));
+    return *(int *)addr;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+let dir = "";
+let goodElf: Uint8Array = new Uint8Array();
+let badElf: Uint8Array = new Uint8Array();
+
+function compile(name: string, source: string): Uint8Array {
+  const src = join(dir, `${name}.bpf.c`);
+  const obj = join(dir, `${name}.bpf.o`);
+  writeFileSync(src, source);
+  execFileSync(
+    "clang",
+    ["-target", "bpf", "-O2", "-g", "-D__TARGET_ARCH_x86", `-I${dir}`, "-c", src, "-o", obj],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  return readFileSync(obj);
+}
+
+/** Asserts that fn throws a NativeError and returns it. */
+function nativeError(fn: () => unknown): NativeError {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof Error, "an Error");
+    const e = err as NativeError;
+    assert.equal(typeof e.errno, "number");
+    assert.equal(typeof e.code, "string");
+    assert.equal(typeof e.op, "string");
+    assert.equal(typeof e.libbpfLog, "string");
+    return e;
+  }
+  assert.fail("expected a throw");
+}
+
+function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+}
+
+/** Polls until cond() holds (the kernel frees programs and links asynchronously). */
+async function eventually(cond: () => boolean, ms = 5000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await sleep(20);
+  }
+  return true;
+}
+
+before(() => {
+  if (!haveBtf) return;
+  dir = mkdtempSync(join(tmpdir(), "tsbpf-native-"));
+  writeFileSync(join(dir, "vmlinux.h"), native().btfDumpHeader(VMLINUX_BTF));
+  goodElf = compile("good", GOOD_C);
+  badElf = compile("bad", BAD_C);
+  if (isRoot && !existsSync(join(TRACEFS, "events"))) {
+    execFileSync("mount", ["-t", "tracefs", "nodev", TRACEFS]);
+  }
+});
+
+after(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test("libbpfVersion is major.minor", () => {
+  assert.match(native().libbpfVersion(), /^\d+\.\d+$/);
+});
+
+test("btfDumpHeader emits a vmlinux.h like bpftool's", (t) => {
+  if (!haveBtf) return t.skip(`no ${VMLINUX_BTF}`);
+  const h = readFileSync(join(dir, "vmlinux.h"), "utf8");
+  assert.ok(h.startsWith("#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n"));
+  assert.ok(
+    h.includes("#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)"),
+  );
+  assert.ok(h.includes("struct task_struct {"));
+  assert.ok(h.endsWith("#pragma clang attribute pop\n#endif\n\n#endif /* __VMLINUX_H__ */\n"));
+
+  const e = nativeError(() => native().btfDumpHeader(join(dir, "no-such-file")));
+  assert.equal(e.op, "btf__parse");
+  assert.equal(e.errno, 2);
+  assert.equal(e.code, "ENOENT");
+});
+
+test("NativeObject lists programs, maps and BTF before load", (t) => {
+  if (!haveBtf) return t.skip(`no ${VMLINUX_BTF}`);
+  const obj = new (native().NativeObject)(goodElf, "good");
+  try {
+    assert.deepEqual(obj.programs(), [
+      {
+        name: "on_execve",
+        section: "tracepoint/syscalls/sys_enter_execve",
+        type: BPF_PROG_TYPE_TRACEPOINT,
+        insnCount: obj.programs()[0]?.insnCount,
+      },
+    ]);
+    assert.ok((obj.programs()[0]?.insnCount ?? 0) > 0);
+    const map = obj.maps().find((m) => m.name === "pids");
+    assert.ok(map);
+    assert.equal(map.type, BPF_MAP_TYPE_HASH);
+    assert.equal(map.keySize, 4);
+    assert.equal(map.valueSize, 4);
+    assert.equal(map.maxEntries, 1024);
+    assert.equal(map.fd, -1);
+    assert.ok(map.btfKeyTypeId > 0 && map.btfValueTypeId > 0);
+    assert.equal(obj.mapFd("pids"), -1);
+    assert.equal(obj.programFd("on_execve"), -1);
+    const btf = obj.btfRaw();
+    assert.ok(btf && btf.length > 24);
+    assert.equal(btf[0], 0x9f); // BTF magic 0xeB9F, little-endian
+    assert.equal(btf[1], 0xeb);
+    const e = nativeError(() => obj.programFd("nope"));
+    assert.equal(e.code, "ENOENT");
+  } finally {
+    obj.close();
+  }
+});
+
+test("open of a bad ELF throws with libbpf's log", () => {
+  const e = nativeError(() => new (native().NativeObject)(new TextEncoder().encode("not an elf"), "junk"));
+  assert.equal(e.op, "bpf_object__open_mem");
+  assert.ok(e.errno > 0);
+  assert.ok(e.libbpfLog.length > 0);
+  assert.match(e.message, /^bpf_object__open_mem: /);
+});
+
+test("methods after close() throw; close and destroy are idempotent", (t) => {
+  if (!haveBtf) return t.skip(`no ${VMLINUX_BTF}`);
+  const obj = new (native().NativeObject)(goodElf, "closed");
+  obj.close();
+  obj.close();
+  for (const call of [
+    () => obj.programs(),
+    () => obj.maps(),
+    () => obj.load({ logLevel: 0, logSize: 4096 }),
+    () => obj.programFd("on_execve"),
+    () => obj.btfRaw(),
+  ]) {
+    const e = nativeError(call);
+    assert.equal(e.code, "ECLOSED");
+    assert.match(e.message, /object is closed/);
+  }
+  const e = nativeError(() => native().attachTracepoint(obj, "on_execve", "syscalls", "sys_enter_execve"));
+  assert.equal(e.code, "ECLOSED");
+});
+
+test("probes answer", (t) => {
+  if (!isRoot) return t.skip("needs root");
+  const n = native();
+  assert.equal(n.probeProgType(BPF_PROG_TYPE_SOCKET_FILTER), 1);
+  assert.equal(n.probeMapType(BPF_MAP_TYPE_HASH), 1);
+  assert.equal(n.probeHelper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_map_lookup_elem), 1);
+  assert.ok([0, 1].includes(n.probeTracing()) || n.probeTracing() < 0);
+});
+
+test("load, attach a tracepoint, see execve in the map, and clean up", async (t) => {
+  if (!isRoot) return t.skip("needs root");
+  if (!haveBtf) return t.skip(`no ${VMLINUX_BTF}`);
+  const n = native();
+  const progs0 = new Set(n.progIds());
+  const maps0 = new Set(n.mapIds());
+  const links0 = new Set(n.linkIds());
+
+  const obj = new n.NativeObject(goodElf, "good");
+  obj.load({ logLevel: 1, logSize: 1 << 20 });
+  assert.match(obj.verifierLog("on_execve"), /processed \d+ insns/);
+  const progFd = obj.programFd("on_execve");
+  const mapFd = obj.mapFd("pids");
+  assert.ok(progFd >= 0 && mapFd >= 0);
+  assert.equal(obj.maps().find((m) => m.name === "pids")?.fd, mapFd);
+  const newProgs = n.progIds().filter((id) => !progs0.has(id));
+  const newMaps = n.mapIds().filter((id) => !maps0.has(id));
+  assert.ok(newProgs.length >= 1, "progIds grew on load");
+  assert.ok(newMaps.length >= 1, "mapIds grew on load");
+
+  const link = n.attachTracepoint(obj, "on_execve", "syscalls", "sys_enter_execve");
+  try {
+    assert.ok(link.fd() >= 0);
+    const newLinks = n.linkIds().filter((id) => !links0.has(id));
+    assert.ok(newLinks.length >= 1, "linkIds grew on attach");
+
+    const child = spawnSync("/bin/true");
+    assert.equal(child.status, 0);
+    const pid = child.pid;
+    assert.ok(pid);
+    const value = new Uint8Array(4);
+    assert.equal(n.mapLookup(mapFd, u32(pid), value), true, "the child's execve was seen");
+    assert.equal(new DataView(value.buffer).getUint32(0, true), 1);
+
+    // Walk the keys: the pid is among them.
+    const keys: number[] = [];
+    const next = new Uint8Array(4);
+    let key: Uint8Array | null = null;
+    while (n.mapNextKey(mapFd, key, next)) {
+      keys.push(new DataView(next.buffer).getUint32(0, true));
+      key = next.slice();
+    }
+    assert.ok(keys.includes(pid));
+
+    // Update, lookup, delete from user space.
+    const mine = u32(0xfffffff0);
+    n.mapUpdate(mapFd, mine, u32(7), 0);
+    assert.equal(n.mapLookup(mapFd, mine, value), true);
+    assert.equal(new DataView(value.buffer).getUint32(0, true), 7);
+    const exists = nativeError(() => n.mapUpdate(mapFd, mine, u32(8), BPF_NOEXIST));
+    assert.equal(exists.code, "EEXIST");
+    assert.equal(exists.op, "bpf_map_update_elem");
+    assert.equal(n.mapDelete(mapFd, mine), true);
+    assert.equal(n.mapDelete(mapFd, mine), false);
+    assert.equal(n.mapLookup(mapFd, mine, value), false);
+    const short = nativeError(() => n.mapLookup(mapFd, new Uint8Array(2), value));
+    assert.equal(short.code, "EINVAL");
+
+    // No kprobes here (and no such function anywhere): the attach throws.
+    const kp = nativeError(() =>
+      n.attachKprobe(obj, "on_execve", { func: "tsbpf_no_such_function", offset: 0, retprobe: false }),
+    );
+    assert.equal(kp.op, "bpf_program__attach_kprobe_opts");
+    assert.ok(kp.errno > 0);
+    assert.ok(kp.libbpfLog.length > 0);
+
+    link.destroy();
+    link.destroy();
+    assert.equal(nativeError(() => link.fd()).code, "ECLOSED");
+    assert.ok(
+      await eventually(() => n.linkIds().every((id) => !newLinks.includes(id))),
+      "linkIds back to what they were after destroy",
+    );
+  } finally {
+    link.destroy();
+    obj.close();
+  }
+  assert.ok(
+    await eventually(() => n.progIds().every((id) => !newProgs.includes(id))),
+    "progIds back to what they were after close",
+  );
+  assert.ok(
+    await eventually(() => n.mapIds().every((id) => !newMaps.includes(id))),
+    "mapIds back to what they were after close",
+  );
+});
+
+test("a program the verifier rejects throws with its log and name", (t) => {
+  if (!isRoot) return t.skip("needs root");
+  if (!haveBtf) return t.skip(`no ${VMLINUX_BTF}`);
+  for (const logLevel of [0, 1]) {
+    const obj = new (native().NativeObject)(badElf, "bad");
+    try {
+      const e = nativeError(() => obj.load({ logLevel, logSize: 1 << 20 }));
+      assert.equal(e.op, "bpf_object__load");
+      assert.equal(e.errno, 13);
+      assert.equal(e.code, "EACCES");
+      assert.equal(e.program, "bad_deref");
+      assert.ok(e.verifierLog && e.verifierLog.length > 0, "verifierLog is set");
+      assert.match(e.verifierLog, /invalid mem access/);
+      assert.match(e.libbpfLog, /bad_deref/);
+      assert.match(e.message, /^bpf_object__load: Permission denied \(EACCES\)/);
+      assert.equal(obj.programFd("bad_deref"), -1);
+    } finally {
+      obj.close();
+    }
+  }
+});
+
+test("a program left out with setAutoload(false) is not loaded", (t) => {
+  if (!isRoot) return t.skip("needs root");
+  if (!haveBtf) return t.skip(`no ${VMLINUX_BTF}`);
+  const obj = new (native().NativeObject)(badElf, "bad");
+  try {
+    obj.setAutoload("bad_deref", false);
+    obj.load({ logLevel: 0, logSize: 4096 });
+    assert.equal(obj.programFd("bad_deref"), -1);
+    assert.equal(obj.verifierLog("bad_deref"), "");
+  } finally {
+    obj.close();
+  }
+});

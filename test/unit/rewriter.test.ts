@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { autoAttachFor, rewriteBcc } from "../../src/compile/rewriter.js";
+import { tokenize } from "../../src/compile/tokenizer.js";
+import { CompileError } from "../../src/kernel/errors.js";
+
+const lines = (s: string): number => s.split("\n").length;
+
+describe("tokenizer", () => {
+  it("keeps every character and classifies comments, strings and directives", () => {
+    const src = "#include <linux/sched.h>\n/* a { */ int f(void) { return \"}\"[0] + '{'; } // }\n";
+    const toks = tokenize(src);
+    assert.equal(toks.map((t) => t.text).join(""), src);
+    assert.deepEqual(
+      toks.filter((t) => t.kind === "pp").map((t) => t.text),
+      ["#include <linux/sched.h>"],
+    );
+    assert.equal(toks.filter((t) => t.kind === "comment").length, 2);
+    assert.deepEqual(
+      toks.filter((t) => t.kind === "string" || t.kind === "char").map((t) => t.text),
+      ['"}"', "'{'"],
+    );
+  });
+
+  it("joins directive continuation lines and tracks line numbers", () => {
+    const toks = tokenize("#define A \\\n  1\nint x;\n");
+    assert.equal(toks[0]?.kind, "pp");
+    assert.equal(toks[0]?.text, "#define A \\\n  1");
+    const x = toks.find((t) => t.text === "x");
+    assert.equal(x?.line, 3);
+    assert.equal(x?.column, 5);
+  });
+});
+
+describe("rewriteBcc", () => {
+  it("turns every non-static function into a program and keeps static ones as they are", () => {
+    const src = [
+      "static int helper(int x) { return x; }",
+      "int syscall__execve(struct pt_regs *ctx)",
+      "{",
+      "    return helper(1);",
+      "}",
+      "static inline int other(void) { return 0; }",
+    ].join("\n");
+    const r = rewriteBcc(src);
+    assert.deepEqual(
+      r.programs.map((p) => p.name),
+      ["syscall__execve"],
+    );
+    assert.match(
+      r.code,
+      /__attribute__\(\(section\("tsbpf\/syscall__execve"\), used\)\) int syscall__execve/,
+    );
+    assert.match(r.code, /^static int helper/);
+    assert.equal(lines(r.code), lines(src));
+  });
+
+  it("ignores braces in comments, strings and struct definitions", () => {
+    const src =
+      'struct s { int a; };\n/* int fake(void) { } */\nint real(void *ctx) { char c[] = "{"; return 0; }\n';
+    const r = rewriteBcc(src);
+    assert.deepEqual(
+      r.programs.map((p) => p.name),
+      ["real"],
+    );
+  });
+
+  it("expands TRACEPOINT_PROBE and RAW_TRACEPOINT_PROBE with auto-attach", () => {
+    const src =
+      "TRACEPOINT_PROBE(sched, sched_switch)\n{\n  return 0;\n}\nRAW_TRACEPOINT_PROBE(sched_wakeup) { return 0; }\n";
+    const r = rewriteBcc(src);
+    assert.match(
+      r.code,
+      /int tracepoint__sched__sched_switch\(struct tracepoint__sched__sched_switch \*args\)/,
+    );
+    assert.match(r.code, /int raw_tracepoint__sched_wakeup\(struct bpf_raw_tracepoint_args \*ctx\)/);
+    assert.deepEqual(r.tracepointStructs, [{ category: "sched", event: "sched_switch" }]);
+    assert.deepEqual(
+      r.programs.map((p) => p.autoAttach),
+      [
+        { kind: "tracepoint", target: "sched:sched_switch" },
+        { kind: "raw_tracepoint", target: "sched_wakeup" },
+      ],
+    );
+    assert.equal(lines(r.code), lines(src));
+  });
+
+  it("maps declared kprobe arguments onto registers, and syscall__ arguments onto the tracepoint too", () => {
+    const src = [
+      "int syscall__execve(struct pt_regs *ctx, const char __user *filename,",
+      "                    const char __user *const __user *argv)",
+      "{",
+      "    return 0;",
+      "}",
+      "int kprobe__tcp_v4_connect(struct pt_regs *ctx, struct sock *sk) { return 0; }",
+    ].join("\n");
+    const r = rewriteBcc(src);
+    assert.equal(lines(r.code), lines(src));
+    assert.match(
+      r.code,
+      /static __always_inline int ____syscall__execve\(struct pt_regs \*ctx, const char __user \*filename/,
+    );
+    assert.match(r.code, /\(const char __user \*\)__TSBPF_SYSCALL_ARG1\(ctx\)/);
+    assert.match(r.code, /\(const char __user \*const __user \*\)__TSBPF_SYSCALL_ARG2\(ctx\)/);
+    assert.match(r.code, /int syscall__execve__tp\(void \*ctx__raw\)/);
+    assert.match(r.code, /__TSBPF_TP_SYSCALL_ARG\(ctx, 1\)/);
+    assert.match(r.code, /\(struct sock \*\)__TSBPF_KPROBE_ARG1\(ctx\)/);
+    const sys = r.programs.find((p) => p.name === "syscall__execve");
+    assert.deepEqual(sys?.declaredArgs, ["filename", "argv"]);
+    assert.deepEqual(sys?.variants, { tracepoint: "syscall__execve__tp" });
+    assert.deepEqual(r.programs[1]?.autoAttach, { kind: "kprobe", target: "tcp_v4_connect" });
+  });
+
+  it("rewrites bpf_trace_printk with a literal format, keeping lines", () => {
+    const src = 'int f(void *ctx) {\n  bpf_trace_printk("a %d\\n",\n    1);\n  return 0;\n}\n';
+    const r = rewriteBcc(src);
+    assert.match(
+      r.code,
+      /\(\{ char ____fmt\[\] = "a %d\\n"; bpf_trace_printk\(____fmt, sizeof\(____fmt\),\n {4}1\); \}\)/,
+    );
+    assert.equal(lines(r.code), lines(src));
+  });
+
+  it("rejects a bpf_trace_printk with too many arguments at the user's line", () => {
+    const src = 'int f(void *ctx) {\n\n  bpf_trace_printk("%d %d %d %d", 1, 2, 3, 4);\n  return 0;\n}\n';
+    assert.throws(
+      () => rewriteBcc(src, "p.c"),
+      (err: unknown) =>
+        err instanceof CompileError &&
+        err.diagnostics[0]?.line === 3 &&
+        /at most 3 arguments/.test(err.message),
+    );
+  });
+
+  it("rejects two %s in one bpf_trace_printk", () => {
+    assert.throws(
+      () => rewriteBcc('int f(void *ctx) { bpf_trace_printk("%s %s", "a", "b"); return 0; }'),
+      /%s/,
+    );
+  });
+
+  it("redirects kernel includes without a shim to vmlinux.h and keeps shims", () => {
+    const r = rewriteBcc('#include <linux/sched.h>\n#include <linux/nsproxy.h>\n#include "mine.h"\n');
+    assert.match(r.code, /^#include <linux\/sched.h>/);
+    assert.match(r.code, /tsbpf: <linux\/nsproxy.h> is covered by vmlinux.h/);
+    assert.match(r.code, /#include "mine.h"/);
+  });
+
+  it("notices KBUILD_MODNAME and a libbpf-style license", () => {
+    const r = rewriteBcc('#define KBUILD_MODNAME "x"\nchar LICENSE[] SEC("license") = "GPL";\n');
+    assert.equal(r.definesKbuildModname, true);
+    assert.equal(r.hasLicenseSection, true);
+  });
+
+  it("leaves libbpf-style SEC programs alone", () => {
+    const src = 'SEC("tracepoint/syscalls/sys_enter_execve") int handle(void *ctx) { return 0; }';
+    const r = rewriteBcc(src);
+    assert.equal(r.code, src);
+    assert.equal(r.programs[0]?.section, "tracepoint/syscalls/sys_enter_execve");
+  });
+});
+
+describe("autoAttachFor", () => {
+  it("follows bcc's name prefixes", () => {
+    assert.deepEqual(autoAttachFor("kretprobe__tcp_v4_connect"), {
+      kind: "kretprobe",
+      target: "tcp_v4_connect",
+    });
+    assert.deepEqual(autoAttachFor("tracepoint__raw_syscalls__sys_enter"), {
+      kind: "tracepoint",
+      target: "raw_syscalls:sys_enter",
+    });
+    assert.equal(autoAttachFor("syscall__execve"), undefined);
+  });
+});
