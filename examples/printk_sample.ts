@@ -9,7 +9,6 @@
  *
  *   node dist/examples/printk_sample.js [--duration SECONDS] [--strict]
  */
-import { pathToFileURL } from "node:url";
 import { BPF, NotSupportedError, printf } from "../src/index.js";
 
 /** The C text of the original, unchanged. */
@@ -92,7 +91,8 @@ export function parseArgs(argv: string[]): PrintkSampleOptions {
   return opts;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Run when this file is the program (not when imported by the tsbpf CLI or bundled into it).
+if (process.argv[1] && /printk_sample\.[cm]?js$/.test(process.argv[1])) {
   printkSample(parseArgs(process.argv.slice(2))).catch((err: unknown) => {
     process.stderr.write(
       `printk_sample: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}\n`,

@@ -44,8 +44,10 @@ if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" 2>/dev/n
     npm run -s build:native >build-native.log 2>&1 || { cat build-native.log >&2; exit 1; }
 fi
 
-# TypeScript → dist/ (incremental: a no-op when nothing changed).
+# TypeScript → dist/ (incremental: a no-op when nothing changed), then the
+# one-file bundle of the CLI that `npm start` and the tsbpf command run.
 node_modules/.bin/tsc -p .
+node scripts/bundle.mjs
 
 # tracefs is not mounted at boot on every machine; tsbpf mounts it itself
 # too, but doing it here keeps the first run's timing honest.

@@ -6,6 +6,8 @@
  * {@link NativeError}; src/kernel/errors.ts turns those into typed errors.
  */
 import { createRequire } from "node:module";
+import { join } from "node:path";
+import { packageRoot } from "./paths.js";
 
 /** What the addon throws: a plain Error with the errno and what libbpf said. */
 export interface NativeError extends Error {
@@ -120,7 +122,7 @@ let addon: NativeAddon | undefined;
 export function native(): NativeAddon {
   if (addon === undefined) {
     const require = createRequire(import.meta.url);
-    addon = require("../../build/Release/tsbpf.node") as NativeAddon;
+    addon = require(join(packageRoot(), "build", "Release", "tsbpf.node")) as NativeAddon;
   }
   return addon;
 }

@@ -4,7 +4,6 @@
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { CompileError } from "../kernel/errors.js";
 import {
   hasSyscallWrapper,
@@ -14,6 +13,7 @@ import {
   targetArch,
 } from "../kernel/kernel_info.js";
 import { closestNames, listTracepoints, readTracepointFormat, tracepointExists } from "../kernel/tracefs.js";
+import { packageRoot } from "../paths.js";
 import { cacheSubdir, hashKey, readIfExists, writeAtomic } from "./cache.js";
 import { findClang } from "./clang.js";
 import type { ProgramInfo } from "./rewriter.js";
@@ -27,7 +27,7 @@ export const DEBUG_BPF_REGISTER_STATE = 0x10;
 export const DEBUG_BTF = 0x20;
 
 /** Where tsbpf's shim headers live (shipped as source, not compiled). */
-export const HEADERS_DIR = fileURLToPath(new URL("../../../src/compile/headers/", import.meta.url));
+export const HEADERS_DIR = join(packageRoot(), "src", "compile", "headers");
 
 /** A compiled program: the ELF and what the rewriter learnt about it. */
 export interface CompiledObject {

@@ -1,0 +1,16 @@
+// Bundles the CLI into one ESM file. Loading one module instead of ~25 saves
+// ~10 ms of a warm start (measured on Node 20); the library itself stays
+// unbundled in dist/src for importers.
+import { build } from "esbuild";
+
+await build({
+  entryPoints: { tsbpf: "dist/src/cli/main.js" },
+  outdir: "dist/bundle",
+  outExtension: { ".js": ".mjs" },
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  sourcemap: true,
+  logLevel: "warning",
+});
