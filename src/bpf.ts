@@ -53,6 +53,9 @@ interface Attachment {
   link: NativeLink;
 }
 
+/** BPF objects open in this process. */
+let openObjects = 0;
+
 /** A process-wide trace_pipe reader: trace_pipe is global and destructive. */
 let sharedTracePipe: TracePipe | undefined;
 function tracePipe(): TracePipe {
@@ -97,6 +100,7 @@ export class BPF {
       logLevel: debug & DEBUG_BPF_REGISTER_STATE ? 2 : 0,
     });
     track(this);
+    openObjects++;
   }
 
   /**
@@ -440,6 +444,10 @@ export class BPF {
     }
     this.loader.close();
     untrack(this);
+    openObjects--;
+    // The kernel lets one process at a time hold trace_pipe open (EBUSY for
+    // the next): release it once no BPF object of ours is open.
+    if (openObjects === 0) sharedTracePipe?.close();
   }
 
   /** `await using b = await BPF.load(…)` */

@@ -42,7 +42,10 @@ export function kprobeFunctions(re: RegExp): string[] {
   try {
     text = readFileSync(tracefsPath("available_filter_functions"), "utf8");
   } catch {
-    return [];
+    // Some kernels refuse to read the ftrace function list (EPERM even for
+    // root, as on this project's 6.18 machine): fall back to the text symbols
+    // of /proc/kallsyms, which is what kprobes resolve against anyway.
+    text = kallsymsFunctions();
   }
   const blacklist = new Set<string>();
   const bl = "/sys/kernel/debug/kprobes/blacklist";
@@ -90,4 +93,20 @@ export function kprobeAttachError(
     );
   }
   return new AttachError(what, (cause as Error).message, undefined, { errno, cause });
+}
+
+/** Names of the kernel's text symbols (t/T in /proc/kallsyms), one a line. */
+function kallsymsFunctions(): string {
+  const out: string[] = [];
+  let text = "";
+  try {
+    text = readFileSync("/proc/kallsyms", "utf8");
+  } catch {
+    return "";
+  }
+  for (const line of text.split("\n")) {
+    const [, type, name, mod] = line.split(/\s+/);
+    if ((type === "t" || type === "T") && name && mod === undefined) out.push(name);
+  }
+  return out.join("\n");
 }

@@ -7,7 +7,9 @@
  * waits for one.
  */
 import { closeSync, constants, openSync, readSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
+import { BpfError } from "./errors.js";
 import { isLostEvents, parseTraceLine, type TraceLine } from "./trace_line.js";
 import { tracefsPath } from "./tracefs.js";
 
@@ -27,7 +29,20 @@ export class TracePipe {
 
   private open(): number {
     if (this.fd === undefined) {
-      this.fd = openSync(tracefsPath("trace_pipe"), constants.O_RDONLY | constants.O_NONBLOCK);
+      const path = tracefsPath("trace_pipe");
+      try {
+        this.fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "EBUSY") {
+          throw new BpfError(
+            `${path} is being read by another process (the kernel allows one reader at a time): ` +
+              `stop it (e.g. "cat trace_pipe", another tsbpf or bcc tool) and try again`,
+            { errno: osConstants.errno.EBUSY, cause: err },
+          );
+        }
+        throw new BpfError(`cannot open ${path}: ${(err as Error).message}`, { cause: err });
+      }
     }
     return this.fd;
   }
