@@ -1,0 +1,146 @@
+/**
+ * kprobes and kretprobes. This machine's kernel has none (CONFIG_KPROBES
+ * off): the success paths run in the kernel matrix (npm run test:kernels,
+ * Debian's 6.1 under qemu), the errors in errors.test.ts. The kprobe
+ * *programs* still load here, which checks what the verifier thinks of them.
+ */
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { AttachError, BPF, type TraceLine } from "../../src/index.js";
+import { kprobeSupport } from "../../src/kernel/features.js";
+import { kernelObjects, leftSince, runChild, skipUnlessRoot, waitFor } from "../helpers.js";
+
+const noKprobes = kprobeSupport() !== "yes" ? "this kernel has no kprobes: runs in the kernel matrix (npm run test:kernels)" : false;
+
+async function linesFor(b: BPF, pidOf: () => number, until: (l: TraceLine) => boolean, ms = 8000): Promise<TraceLine[]> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), ms);
+  const out: TraceLine[] = [];
+  try {
+    for await (const l of b.traceFields({ signal: ac.signal })) {
+      if (l.pid !== pidOf()) continue;
+      out.push(l);
+      if (until(l)) break;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return out;
+}
+
+const SYSCALL_ARGS = `
+int syscall__execve(struct pt_regs *ctx, const char __user *filename,
+                    const char __user *const __user *argv)
+{
+    char buf[64] = {};
+    bpf_probe_read_user_str(buf, sizeof(buf), filename);
+    bpf_trace_printk("kprobe exec %s", buf);
+    return 0;
+}
+int ret_execve(struct pt_regs *ctx)
+{
+    bpf_trace_printk("kretprobe ret=%d", (int)PT_REGS_RC(ctx));
+    return 0;
+}`;
+
+describe("kprobe programs load on any kernel", { skip: skipUnlessRoot }, () => {
+  it("loads syscall__ with declared arguments as a kprobe program (syscall wrapper path)", async () => {
+    await using b = await BPF.load({ text: SYSCALL_ARGS });
+    assert.ok(b.loadFunc("syscall__execve", BPF.KPROBE).fd > 0);
+    assert.ok(b.loadFunc("ret_execve", BPF.KPROBE).fd > 0);
+    assert.ok(b.loadFunc("syscall__execve", BPF.TRACEPOINT).fd > 0);
+  });
+});
+
+describe("kprobes", { skip: skipUnlessRoot || noKprobes }, () => {
+  const open: BPF[] = [];
+  after(() => {
+    for (const b of open) b.close();
+  });
+
+  it("reads syscall__ arguments through the syscall wrapper, and the return value", async () => {
+    const b = await BPF.load({ text: SYSCALL_ARGS });
+    open.push(b);
+    const fn = b.getSyscallFnname("execve");
+    b.attachKprobe({ event: fn, fnName: "syscall__execve" });
+    b.attachKretprobe({ event: fn, fnName: "ret_execve" });
+    assert.equal(b.numOpenKprobes(), 2);
+    while (b.traceFieldsNonBlocking() !== undefined);
+    let pid = -1;
+    setTimeout(() => {
+      pid = runChild(["/bin/echo", "x"]);
+    }, 50);
+    const lines = await linesFor(
+      b,
+      () => pid,
+      (l) => l.msg.startsWith("kretprobe"),
+    );
+    assert.deepEqual(
+      lines.map((l) => l.msg),
+      ["kprobe exec /bin/echo", "kretprobe ret=0"],
+    );
+    b.detachKretprobe({ event: fn });
+    assert.equal(b.numOpenKprobes(), 1);
+    b.close();
+  });
+
+  it("auto-attaches kprobe__ functions and maps declared arguments onto registers", async () => {
+    const b = await BPF.load({
+      text: `
+int kprobe__do_sys_openat2(struct pt_regs *ctx, int dfd, const char __user *filename)
+{
+    char buf[64] = {};
+    bpf_probe_read_user_str(buf, sizeof(buf), filename);
+    if (buf[0] == '/' && buf[1] == 'e' && buf[2] == 't' && buf[3] == 'c')
+        bpf_trace_printk("open %s dfd=%d", buf, dfd);
+    return 0;
+}`,
+    });
+    open.push(b);
+    assert.equal(b.numOpenKprobes(), 1);
+    while (b.traceFieldsNonBlocking() !== undefined);
+    let pid = -1;
+    setTimeout(() => {
+      pid = runChild(["/bin/cat", "/etc/hostname"]);
+    }, 50);
+    const lines = await linesFor(
+      b,
+      () => pid,
+      (l) => l.msg.includes("/etc/hostname"),
+    );
+    assert.equal(lines.at(-1)?.msg, "open /etc/hostname dfd=-100");
+    b.close();
+  });
+
+  it("kprobe attach and detach leave the kernel as they found it", async () => {
+    const before = kernelObjects();
+    const b = await BPF.load({ text: "int f(struct pt_regs *ctx) { return 0; }" });
+    b.attachKprobe({ event: "vfs_read", fnName: "f" });
+    b.attachKprobe({ event: "vfs_write", fnName: "f" });
+    assert.equal(b.numOpenKprobes(), 2);
+    b.detachKprobe({ event: "vfs_read" });
+    b.detachKprobe({ event: "vfs_write", fnName: "f" });
+    assert.equal(b.numOpenKprobes(), 0);
+    assert.throws(() => b.detachKprobe({ event: "vfs_read" }), AttachError);
+    b.attachKprobe({ eventRe: /^vfs_(read|write)$/, fnName: "f" });
+    assert.equal(b.numOpenKprobes(), 2);
+    b.close();
+    await waitFor(() => {
+      const left = leftSince(before);
+      return left.progs.length + left.links.length + left.maps.length === 0;
+    }, 3000);
+    assert.deepEqual(leftSince(before), { progs: [], links: [], maps: [] });
+  });
+
+  it("a kprobe on a function that is not there: AttachError; kprobe__execve names the syscall function", async () => {
+    await using b = await BPF.load({ text: "int f(struct pt_regs *ctx) { return 0; }" });
+    assert.throws(
+      () => b.attachKprobe({ event: "no_such_function_tsbpf", fnName: "f" }),
+      (err: unknown) => err instanceof AttachError && /no traceable kernel function/.test(err.message),
+    );
+    await assert.rejects(
+      BPF.load({ text: "int kprobe__execve(struct pt_regs *ctx) { return 0; }" }),
+      (err: unknown) => err instanceof AttachError && new RegExp(`${b.getSyscallPrefix()}execve`).test(err.message),
+    );
+  });
+});
