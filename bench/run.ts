@@ -128,17 +128,9 @@ async function startup(): Promise<void> {
   }
   report("startup printk_sample", "tsbpf cold (empty cache)", cold, "≤ 300 ms");
 
-  // Cold compile: this kernel's vmlinux.h and PCH cached, the object not.
+  // Warm: everything cached (one run first fills the cache).
   const kdir = mkdtempSync(join(tmpdir(), "tsbpf-bench-"));
   await timeToMarker(sample, header, { TSBPF_CACHE_DIR: kdir });
-  const coldCompile: Sample[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    rmSync(join(kdir, "objects"), { recursive: true, force: true });
-    coldCompile.push(await timeToMarker(sample, header, { TSBPF_CACHE_DIR: kdir }));
-  }
-  report("startup printk_sample", "tsbpf cold compile (kernel headers cached)", coldCompile);
-
-  // Warm: everything cached.
   const warm: Sample[] = [];
   for (let i = 0; i < RUNS; i++) warm.push(await timeToMarker(sample, header, { TSBPF_CACHE_DIR: kdir }));
   report("startup printk_sample", "tsbpf warm", warm, "≤ 80 ms, ≤ 70 MB");

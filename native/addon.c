@@ -48,6 +48,7 @@ NAPI_MODULE_INIT()
     const napi_property_descriptor props[] = {
         FN("libbpfVersion", libbpf_version),
         FN("btfDumpHeader", tsbpf_btf_dump_header),
+        FN("btfDumpSubset", tsbpf_btf_dump_subset),
         {"NativeObject", NULL, NULL, NULL, NULL, object_ctor, napi_enumerable, NULL},
         FN("attachTracepoint", tsbpf_attach_tracepoint),
         FN("attachRawTracepoint", tsbpf_attach_raw_tracepoint),

@@ -1,12 +1,19 @@
-/* btfDumpHeader: the C header of a BTF file, the way bpftool's "format c" prints it. */
+/*
+ * btfDumpHeader: the C header of a BTF file, the way bpftool's "format c"
+ * prints it. btfDumpSubset: the same header cut down to the types a program
+ * names, with what they need to compile.
+ */
 #include "addon.h"
 #include "util.h"
 
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void dump_printf(void *ctx, const char *fmt, va_list ap)
 {
@@ -51,6 +58,49 @@ static bool void_params(struct tsbpf_buf *in, struct tsbpf_buf *out)
     return !out->truncated;
 }
 
+/*
+ * The header of the types whose bit is set in `only` (every type when only is
+ * NULL), each with the types it needs, in increasing id order and wrapped like
+ * bpftool's vmlinux.h. One btf_dump emits each type once: a type's strong
+ * dependencies come before it, pointer-only ones as forward declarations. NULL
+ * with an exception pending on failure.
+ */
+static napi_value dump_header(napi_env env, const char *op, const struct btf *btf,
+                              const unsigned char *only)
+{
+    struct tsbpf_buf out = {0}, text = {0};
+    napi_value result = NULL;
+    struct btf_dump *dump = btf_dump__new(btf, dump_printf, &out, NULL);
+    if (!dump) {
+        result = tsbpf_throw(env, "btf_dump__new", errno ? errno : ENOMEM);
+        goto done;
+    }
+
+    put(&out, guard_open);
+    __u32 count = btf__type_cnt(btf);
+    for (__u32 id = 1; id < count; id++) {
+        if (only && !only[id])
+            continue;
+        int err = btf_dump__dump_type(dump, id);
+        if (err) {
+            result = tsbpf_throw(env, "btf_dump__dump_type", err);
+            goto done;
+        }
+    }
+    put(&out, guard_close);
+
+    if (out.truncated || !void_params(&out, &text))
+        result = tsbpf_throw(env, op, ENOMEM);
+    else if (napi_create_string_utf8(env, text.data, text.len, &result) != napi_ok)
+        result = tsbpf_throw_napi(env, "napi_create_string_utf8");
+
+done:
+    btf_dump__free(dump);
+    tsbpf_buf_free(&out);
+    tsbpf_buf_free(&text);
+    return result;
+}
+
 /* btfDumpHeader(path) */
 napi_value tsbpf_btf_dump_header(napi_env env, napi_callback_info info)
 {
@@ -68,34 +118,510 @@ napi_value tsbpf_btf_dump_header(napi_env env, napi_callback_info info)
     if (!btf)
         return tsbpf_throw(env, "btf__parse", err ? err : EINVAL);
 
-    struct tsbpf_buf out = {0}, text = {0};
-    napi_value result = NULL;
-    struct btf_dump *dump = btf_dump__new(btf, dump_printf, &out, NULL);
-    if (!dump) {
-        result = tsbpf_throw(env, "btf_dump__new", errno ? errno : ENOMEM);
+    napi_value result = dump_header(env, op, btf, NULL);
+    btf__free(btf);
+    return result;
+}
+
+/* ---- name tables ---------------------------------------------------------- */
+
+/* Open addressing, sized at creation to stay at most half full. */
+struct name_slot {
+    const char *name;
+    __u32 val;
+};
+
+struct name_table {
+    struct name_slot *slots;
+    size_t mask;
+};
+
+static bool table_init(struct name_table *t, size_t names)
+{
+    size_t cap = 16;
+    while (cap < 2 * names)
+        cap *= 2;
+    t->slots = calloc(cap, sizeof(*t->slots));
+    t->mask = cap - 1;
+    return t->slots != NULL;
+}
+
+static void table_free(struct name_table *t)
+{
+    free(t->slots);
+    t->slots = NULL;
+}
+
+/* The slot of `name`: its own, or the empty one where it goes. */
+static struct name_slot *table_slot(const struct name_table *t, const char *name)
+{
+    __u32 h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    size_t i = h & t->mask;
+    while (t->slots[i].name && strcmp(t->slots[i].name, name) != 0)
+        i = (i + 1) & t->mask;
+    return &t->slots[i];
+}
+
+/* ---- the cached BTF and its name index ----------------------------------- */
+
+/* The type ids of one name, as a list threaded through an array. */
+struct id_entry {
+    __u32 id;
+    __u32 next; /* 0 ends the list */
+};
+
+/*
+ * The BTF of the last path, kept while the file looks unchanged. Warm
+ * processes compile several programs against the same kernel; the lock
+ * serializes the addon's instances in worker threads.
+ */
+static struct btf_cache {
+    char *path;
+    struct stat st;
+    struct btf *btf;
+    /* name -> head of its list in entries ([0] unused) */
+    struct name_table index;
+    struct id_entry *entries;
+    __u32 entry_cnt;
+} cache;
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void cache_clear(struct btf_cache *c)
+{
+    free(c->path);
+    btf__free(c->btf);
+    table_free(&c->index);
+    free(c->entries);
+    memset(c, 0, sizeof(*c));
+}
+
+static bool is_root_kind(__u16 kind)
+{
+    switch (kind) {
+    case BTF_KIND_STRUCT:
+    case BTF_KIND_UNION:
+    case BTF_KIND_ENUM:
+    case BTF_KIND_ENUM64:
+    case BTF_KIND_TYPEDEF:
+    case BTF_KIND_FWD:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static const char *type_name(const struct btf *btf, const struct btf_type *t)
+{
+    const char *name = btf__name_by_offset(btf, t->name_off);
+    return name ? name : "";
+}
+
+/* What index_build needs to know of the references between types. */
+struct refs {
+    /* Set like btf_dump's "referenced" flag. */
+    unsigned char *referenced;
+    /* The first type that prints the type inline in its own text. */
+    __u32 *parent;
+};
+
+static void note_ref(struct refs *r, __u32 from, __u32 to, bool referenced, bool inline_in)
+{
+    if (referenced)
+        r->referenced[to] = 1;
+    if (inline_in && !r->parent[to])
+        r->parent[to] = from;
+}
+
+static void note_refs(struct refs *r, __u32 id, const struct btf_type *t)
+{
+    __u16 vlen = btf_vlen(t);
+    switch (btf_kind(t)) {
+    case BTF_KIND_VOLATILE:
+    case BTF_KIND_CONST:
+    case BTF_KIND_RESTRICT:
+    case BTF_KIND_PTR:
+    case BTF_KIND_TYPEDEF:
+    case BTF_KIND_TYPE_TAG:
+        note_ref(r, id, t->type, true, true);
+        break;
+    case BTF_KIND_FUNC:
+    case BTF_KIND_VAR:
+    case BTF_KIND_DECL_TAG:
+        note_ref(r, id, t->type, true, false);
+        break;
+    case BTF_KIND_ARRAY:
+        note_ref(r, id, btf_array(t)->index_type, true, false);
+        note_ref(r, id, btf_array(t)->type, true, true);
+        break;
+    case BTF_KIND_STRUCT:
+    case BTF_KIND_UNION:
+        for (__u16 i = 0; i < vlen; i++)
+            note_ref(r, id, btf_members(t)[i].type, true, true);
+        break;
+    case BTF_KIND_FUNC_PROTO:
+        /* btf_dump does not count the return type as a reference. */
+        note_ref(r, id, t->type, false, true);
+        for (__u16 i = 0; i < vlen; i++)
+            note_ref(r, id, btf_params(t)[i].type, true, true);
+        break;
+    case BTF_KIND_DATASEC:
+        for (__u16 i = 0; i < vlen; i++)
+            note_ref(r, id, btf_var_secinfos(t)[i].type, true, false);
+        break;
+    default:
+        break;
+    }
+}
+
+/*
+ * The type whose dump defines the enumerators of enum `id`. btf_dump prints
+ * a named or unreferenced enum on its own, but an anonymous enum that another
+ * type uses only inline, in the struct, union or typedef that holds it: that
+ * type, found through the chain of parents. 0 when nothing prints the enum
+ * (used only by variables or functions): the full header lacks it too.
+ */
+static __u32 enum_owner(const struct btf *btf, const struct refs *r, __u32 id)
+{
+    if (btf__type_by_id(btf, id)->name_off || !r->referenced[id])
+        return id;
+    for (int depth = 0; depth < 64; depth++) {
+        id = r->parent[id];
+        if (!id)
+            return 0;
+        const struct btf_type *t = btf__type_by_id(btf, id);
+        switch (btf_kind(t)) {
+        case BTF_KIND_STRUCT:
+        case BTF_KIND_UNION:
+            if (t->name_off)
+                return id;
+            break;
+        case BTF_KIND_TYPEDEF:
+            return id;
+        case BTF_KIND_VOLATILE:
+        case BTF_KIND_CONST:
+        case BTF_KIND_RESTRICT:
+        case BTF_KIND_PTR:
+        case BTF_KIND_TYPE_TAG:
+        case BTF_KIND_ARRAY:
+        case BTF_KIND_FUNC_PROTO:
+            break;
+        default:
+            return 0;
+        }
+    }
+    return 0;
+}
+
+static void index_add(struct btf_cache *c, const char *name, __u32 id)
+{
+    struct name_slot *s = table_slot(&c->index, name);
+    __u32 e = ++c->entry_cnt;
+    c->entries[e].id = id;
+    c->entries[e].next = s->name ? s->val : 0;
+    s->name = name;
+    s->val = e;
+}
+
+/*
+ * The index from names to the types to dump for them: a struct, union, enum,
+ * typedef or forward declaration by its name, the type that defines an
+ * enumerator by the enumerator's name. The names point into the BTF.
+ */
+static int index_build(struct btf_cache *c)
+{
+    const struct btf *btf = c->btf;
+    __u32 count = btf__type_cnt(btf);
+    struct refs r = {calloc(count, 1), calloc(count, sizeof(__u32))};
+    int err = -ENOMEM;
+    if (!r.referenced || !r.parent)
+        goto done;
+
+    size_t names = 0;
+    for (__u32 id = 1; id < count; id++) {
+        const struct btf_type *t = btf__type_by_id(btf, id);
+        note_refs(&r, id, t);
+        if (is_root_kind(btf_kind(t)) && t->name_off)
+            names++;
+        if (btf_is_any_enum(t))
+            names += btf_vlen(t);
+    }
+    c->entries = calloc(names + 1, sizeof(*c->entries));
+    if (!c->entries || !table_init(&c->index, names))
+        goto done;
+
+    for (__u32 id = 1; id < count; id++) {
+        const struct btf_type *t = btf__type_by_id(btf, id);
+        const char *name = type_name(btf, t);
+        if (is_root_kind(btf_kind(t)) && name[0])
+            index_add(c, name, id);
+        if (!btf_is_any_enum(t))
+            continue;
+        __u32 owner = enum_owner(btf, &r, id);
+        for (__u16 i = 0; owner && i < btf_vlen(t); i++) {
+            __u32 off = btf_is_enum(t) ? btf_enum(t)[i].name_off : btf_enum64(t)[i].name_off;
+            const char *value = btf__name_by_offset(btf, off);
+            if (value && value[0])
+                index_add(c, value, owner);
+        }
+    }
+    err = 0;
+
+done:
+    free(r.referenced);
+    free(r.parent);
+    return err;
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * Parse `path` unless the cache holds it already. Call with cache_lock held.
+ * false with an exception pending on failure.
+ */
+static bool cache_load(napi_env env, const char *path)
+{
+    struct stat st = {0};
+    bool have_stat = stat(path, &st) == 0;
+    if (cache.btf && have_stat && cache.path && strcmp(cache.path, path) == 0 &&
+        same_file(&cache.st, &st))
+        return true;
+
+    struct btf_cache fresh = {0};
+    fresh.btf = btf__parse(path, NULL);
+    if (!fresh.btf) {
+        int err = errno;
+        tsbpf_throw(env, "btf__parse", err ? err : EINVAL);
+        return false;
+    }
+    fresh.st = st;
+    /* Without a stat to tell a change, the next call parses again. */
+    fresh.path = have_stat ? strdup(path) : NULL;
+    int err = have_stat && !fresh.path ? -ENOMEM : index_build(&fresh);
+    if (err) {
+        cache_clear(&fresh);
+        tsbpf_throw(env, "btfDumpSubset", err);
+        return false;
+    }
+    cache_clear(&cache);
+    cache = fresh;
+    return true;
+}
+
+/* ---- subset selection ------------------------------------------------------ */
+
+struct subset {
+    const struct btf *btf;
+    /* The names the program uses (the call's, deduplicated). */
+    struct name_table names;
+    /* Roots to dump. */
+    unsigned char *selected;
+    __u32 roots;
+    /* Structs and unions whose members were looked at, and those still to. */
+    unsigned char *scanned;
+    __u32 *queue;
+    __u32 queued;
+};
+
+static void select_type(struct subset *s, __u32 id)
+{
+    if (s->selected[id])
+        return;
+    s->selected[id] = 1;
+    s->roots++;
+}
+
+/*
+ * Walk from a type a program can reach to the struct or union behind it:
+ * through modifiers, typedefs, arrays and pointers. Behind a pointer btf_dump
+ * would only forward-declare a named struct, so that one (and any typedef on
+ * the way) becomes a root, complete. The struct or union reached is queued to
+ * have its members looked at.
+ */
+static void follow(struct subset *s, __u32 id)
+{
+    bool behind_ptr = false;
+    for (int depth = 0; depth < 64; depth++) {
+        const struct btf_type *t = btf__type_by_id(s->btf, id);
+        switch (btf_kind(t)) {
+        case BTF_KIND_PTR:
+            behind_ptr = true;
+            id = t->type;
+            continue;
+        case BTF_KIND_TYPEDEF:
+            if (behind_ptr)
+                select_type(s, id);
+            id = t->type;
+            continue;
+        case BTF_KIND_VOLATILE:
+        case BTF_KIND_CONST:
+        case BTF_KIND_RESTRICT:
+        case BTF_KIND_TYPE_TAG:
+            id = t->type;
+            continue;
+        case BTF_KIND_ARRAY:
+            id = btf_array(t)->type;
+            continue;
+        case BTF_KIND_STRUCT:
+        case BTF_KIND_UNION:
+            if (behind_ptr && t->name_off)
+                select_type(s, id);
+            if (!s->scanned[id]) {
+                s->scanned[id] = 1;
+                s->queue[s->queued++] = id;
+            }
+            return;
+        default:
+            return;
+        }
+    }
+}
+
+/*
+ * The closure over member accesses: a member of a struct the program reaches
+ * whose name the program uses (`t->mm->arg_start`) makes the type it leads to
+ * reachable, complete. Anonymous members are always reachable.
+ */
+static void close_members(struct subset *s)
+{
+    while (s->queued) {
+        const struct btf_type *t = btf__type_by_id(s->btf, s->queue[--s->queued]);
+        const struct btf_member *m = btf_members(t);
+        for (__u16 i = 0; i < btf_vlen(t); i++, m++) {
+            const char *name = btf__name_by_offset(s->btf, m->name_off);
+            if (!name || !name[0] || table_slot(&s->names, name)->name)
+                follow(s, m->type);
+        }
+    }
+}
+
+static void subset_free(struct subset *s)
+{
+    table_free(&s->names);
+    free(s->selected);
+    free(s->scanned);
+    free(s->queue);
+}
+
+/*
+ * Select and dump the subset for `names`; `missing` gets the indexes of the
+ * names that selected nothing. Runs no JavaScript (the caller holds
+ * cache_lock). NULL with an exception pending on failure.
+ */
+static napi_value dump_subset(napi_env env, const char *path, char **names, uint32_t n,
+                              uint32_t *missing, uint32_t *missing_cnt, uint32_t *roots)
+{
+    static const char op[] = "btfDumpSubset";
+    if (!cache_load(env, path))
+        return NULL;
+    __u32 count = btf__type_cnt(cache.btf);
+    struct subset s = {
+        .btf = cache.btf,
+        .selected = calloc(count, 1),
+        .scanned = calloc(count, 1),
+        .queue = calloc(count, sizeof(__u32)),
+    };
+    napi_value header = NULL;
+    if (!s.selected || !s.scanned || !s.queue || !table_init(&s.names, n)) {
+        tsbpf_throw(env, op, ENOMEM);
         goto done;
     }
 
-    put(&out, guard_open);
-    __u32 count = btf__type_cnt(btf);
-    for (__u32 id = 1; id < count; id++) {
-        err = btf_dump__dump_type(dump, id);
-        if (err) {
-            result = tsbpf_throw(env, "btf_dump__dump_type", err);
+    for (uint32_t i = 0; i < n; i++) {
+        struct name_slot *seen = table_slot(&s.names, names[i]);
+        if (seen->name)
+            continue;
+        seen->name = names[i];
+        struct name_slot *slot = table_slot(&cache.index, names[i]);
+        if (!slot->name)
+            missing[(*missing_cnt)++] = i;
+        for (__u32 e = slot->name ? slot->val : 0; e; e = cache.entries[e].next) {
+            select_type(&s, cache.entries[e].id);
+            follow(&s, cache.entries[e].id);
+        }
+    }
+    close_members(&s);
+    *roots = s.roots;
+    header = dump_header(env, op, cache.btf, s.selected);
+
+done:
+    subset_free(&s);
+    return header;
+}
+
+/* btfDumpSubset(path, names) */
+napi_value tsbpf_btf_dump_subset(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "btfDumpSubset";
+    napi_value argv[2];
+    if (!tsbpf_get_args(env, info, op, 2, argv, NULL))
+        return NULL;
+    bool is_array = false;
+    if (napi_is_array(env, argv[1], &is_array) != napi_ok)
+        return tsbpf_throw_napi(env, "napi_is_array");
+    if (!is_array)
+        return tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "names must be an array");
+    uint32_t n = 0;
+    TSBPF_NAPI(env, napi_get_array_length(env, argv[1], &n));
+
+    char *path = NULL;
+    char **names = calloc(n ? n : 1, sizeof(*names));
+    uint32_t *missing = calloc(n ? n : 1, sizeof(*missing));
+    uint32_t missing_cnt = 0, roots = 0, got = 0;
+    napi_value result = NULL, header, list, v;
+    if (!names || !missing) {
+        tsbpf_throw(env, op, ENOMEM);
+        goto done;
+    }
+    if (!tsbpf_arg_string(env, argv[0], op, "btfPath", &path))
+        goto done;
+    /* All of the array first: its getters could run JavaScript that calls back in. */
+    for (; got < n; got++) {
+        char what[32];
+        snprintf(what, sizeof(what), "names[%u]", got);
+        if (napi_get_element(env, argv[1], got, &v) != napi_ok) {
+            tsbpf_throw_napi(env, "napi_get_element");
+            goto done;
+        }
+        if (!tsbpf_arg_string(env, v, op, what, &names[got]))
+            goto done;
+    }
+
+    tsbpf_log_reset();
+    pthread_mutex_lock(&cache_lock);
+    header = dump_subset(env, path, names, n, missing, &missing_cnt, &roots);
+    pthread_mutex_unlock(&cache_lock);
+    if (!header)
+        goto done;
+
+    if (napi_create_object(env, &v) != napi_ok || napi_create_array(env, &list) != napi_ok) {
+        tsbpf_throw_napi(env, "napi_create_object");
+        goto done;
+    }
+    for (uint32_t i = 0; i < missing_cnt; i++) {
+        napi_value name = tsbpf_string(env, names[missing[i]]);
+        if (!name)
+            goto done;
+        if (napi_set_element(env, list, i, name) != napi_ok) {
+            tsbpf_throw_napi(env, "napi_set_element");
             goto done;
         }
     }
-    put(&out, guard_close);
-
-    if (out.truncated || !void_params(&out, &text))
-        result = tsbpf_throw(env, op, ENOMEM);
-    else if (napi_create_string_utf8(env, text.data, text.len, &result) != napi_ok)
-        result = tsbpf_throw_napi(env, "napi_create_string_utf8");
+    if (tsbpf_set_prop(env, v, "header", header) &&
+        tsbpf_set_prop(env, v, "types", tsbpf_uint32(env, roots)) &&
+        tsbpf_set_prop(env, v, "missing", list))
+        result = v;
 
 done:
-    btf_dump__free(dump);
-    btf__free(btf);
-    tsbpf_buf_free(&out);
-    tsbpf_buf_free(&text);
+    for (uint32_t i = 0; i < got; i++)
+        free(names[i]);
+    free(names);
+    free(missing);
+    free(path);
     return result;
 }

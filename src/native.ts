@@ -83,6 +83,35 @@ export interface NativeAddon {
   libbpfVersion(): string;
   /** vmlinux.h text for the kernel BTF at path (btf_dump, like bpftool's "format c"). */
   btfDumpHeader(btfPath: string): string;
+  /**
+   * A vmlinux.h cut down to the types a program uses, for clang to parse in a
+   * few tens of milliseconds instead of the whole header's quarter second.
+   * Same wrapping as {@link NativeAddon.btfDumpHeader} (it defines
+   * `__VMLINUX_H__` too, so the full header is never pulled in on top).
+   *
+   * `names` are the identifiers of the program's source. Each selects every
+   * struct, union, enum, typedef or forward declaration of that name, and for
+   * an enumerator (`TASK_COMM_LEN`, `BPF_ANY`) the enum that holds it, or the
+   * struct, union or typedef that defines an anonymous enum inline. btf_dump
+   * adds what those need to compile: embedded types complete, types behind
+   * pointers as forward declarations. Then a member of a reached struct whose
+   * name is in `names` makes the type it leads to complete too, through
+   * pointers, so `BPF_CORE_READ(t, mm, arg_start)` compiles from the
+   * identifiers alone.
+   *
+   * The parsed BTF and its name index stay cached for the next call with the
+   * same path (until the file changes).
+   *
+   * Always add the names libbpf's headers need (bpf_helper_defs.h:
+   * `__u64 __s32 __s64 __be16 __be32 __wsum`, with `__u16 __u32` through
+   * them; the macros: `__u8 __u16` (BPF_PROG2) and `pt_regs` (PT_REGS_*,
+   * BPF_KPROBE, BPF_KSYSCALL on x86)).
+   *
+   * @returns the header; `types`, the number of root types dumped (named
+   * and reached through members, before btf_dump's dependencies); `missing`,
+   * the names that selected nothing (each once, in order), for diagnostics.
+   */
+  btfDumpSubset(btfPath: string, names: string[]): { header: string; types: number; missing: string[] };
   NativeObject: new (elf: Uint8Array, name: string) => NativeObject;
   attachTracepoint(obj: NativeObject, program: string, category: string, event: string): NativeLink;
   attachRawTracepoint(obj: NativeObject, program: string, event: string): NativeLink;

@@ -61,17 +61,91 @@ int bad_deref(void *ctx)
 char LICENSE[] SEC("license") = "GPL";
 `;
 
+/** The vmlinux names libbpf's bpf_helpers.h, bpf_tracing.h, bpf_core_read.h and bpf_endian.h use. */
+const LIBBPF_HEADER_NAMES = [
+  "__u8",
+  "__u16",
+  "__u32",
+  "__u64",
+  "__s8",
+  "__s16",
+  "__s32",
+  "__s64",
+  "__be16",
+  "__be32",
+  "__wsum",
+  "pt_regs",
+];
+
+const SUBSET_NAMES = [
+  "pt_regs",
+  "u32",
+  "u64",
+  "TASK_COMM_LEN",
+  "task_struct",
+  "bpf_raw_tracepoint_args",
+  "__u64",
+  "__wsum",
+  "__be32",
+  "not_a_kernel_type_xyz",
+];
+
+const LIBBPF_HEADERS = `
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+`;
+
+const SUBSET_C = `${LIBBPF_HEADERS}
+SEC("kprobe/do_nanosleep")
+int on_nanosleep(struct pt_regs *ctx)
+{
+    struct task_struct *t = (void *)bpf_get_current_task();
+    int tgid = BPF_CORE_READ(t, tgid);
+    u64 arg = PT_REGS_PARM1(ctx);
+    char comm[TASK_COMM_LEN];
+    __be32 net = bpf_htonl((u32)tgid);
+    bpf_get_current_comm(comm, sizeof(comm));
+    bpf_printk("%s %d %llu %u", comm, tgid, arg, net);
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+/*
+ * Reaches types only through members (mm_struct, file, dentry, qstr) and an
+ * enumerator of an anonymous enum a typedef defines (socket_state).
+ */
+const MEMBERS_C = `${LIBBPF_HEADERS}
+SEC("kprobe/do_nanosleep")
+int BPF_KPROBE(on_nanosleep, void *rqtp)
+{
+    struct task_struct *t = (void *)bpf_get_current_task();
+    unsigned long start = BPF_CORE_READ(t, mm, arg_start);
+    const unsigned char *exe = BPF_CORE_READ(t, mm, exe_file, f_path.dentry, d_name.name);
+    int ppid = BPF_CORE_READ(t, real_parent, tgid);
+    bpf_printk("%lx %s %d %d", start, exe, ppid, SS_CONNECTED);
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+`;
+
 let dir = "";
 let goodElf: Uint8Array = new Uint8Array();
 let badElf: Uint8Array = new Uint8Array();
 
-function compile(name: string, source: string): Uint8Array {
-  const src = join(dir, `${name}.bpf.c`);
-  const obj = join(dir, `${name}.bpf.o`);
+/** Compiles source in `where` (default: the dir with the full vmlinux.h), which has its vmlinux.h. */
+function compile(name: string, source: string, where = dir): Uint8Array {
+  const src = join(where, `${name}.bpf.c`);
+  const obj = join(where, `${name}.bpf.o`);
   writeFileSync(src, source);
   execFileSync(
     "clang",
-    ["-target", "bpf", "-O2", "-g", "-D__TARGET_ARCH_x86", `-I${dir}`, "-c", src, "-o", obj],
+    ["-target", "bpf", "-O2", "-g", "-D__TARGET_ARCH_x86", `-I${where}`, "-c", src, "-o", obj],
     {
       stdio: ["ignore", "ignore", "pipe"],
     },
@@ -144,6 +218,82 @@ test("btfDumpHeader emits a vmlinux.h like bpftool's", (t) => {
   assert.equal(e.op, "btf__parse");
   assert.equal(e.errno, 2);
   assert.equal(e.code, "ENOENT");
+});
+
+/** Writes a subset header as vmlinux.h in a directory of its own and compiles source against it. */
+function compileWithSubset(name: string, header: string, source: string): Uint8Array {
+  const where = mkdtempSync(join(tmpdir(), "tsbpf-subset-"));
+  try {
+    writeFileSync(join(where, "vmlinux.h"), header);
+    return compile(name, source, where);
+  } finally {
+    rmSync(where, { recursive: true, force: true });
+  }
+}
+
+test("btfDumpSubset emits the named types and what they need", (t) => {
+  if (!haveBtf) return t.skip(`no ${VMLINUX_BTF}`);
+  const full = readFileSync(join(dir, "vmlinux.h"), "utf8");
+  const subset = native().btfDumpSubset(VMLINUX_BTF, [...LIBBPF_HEADER_NAMES, ...SUBSET_NAMES]);
+  assert.deepEqual(subset.missing, ["not_a_kernel_type_xyz"]);
+  assert.ok(subset.types >= SUBSET_NAMES.length - 1, `${subset.types} root types`);
+  const h = subset.header;
+  assert.ok(h.startsWith("#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n"));
+  assert.ok(
+    h.includes("#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)"),
+  );
+  assert.ok(h.endsWith("#pragma clang attribute pop\n#endif\n\n#endif /* __VMLINUX_H__ */\n"));
+  assert.ok(h.includes("struct pt_regs {"));
+  assert.ok(h.includes("struct task_struct {"));
+  assert.ok(h.includes("struct bpf_raw_tracepoint_args {"));
+  assert.match(h, /\bTASK_COMM_LEN = 16,/);
+  assert.match(h, /^typedef (__u32|unsigned int) u32;$/m);
+  assert.ok(!h.includes("()"), "empty parameter lists are (void)");
+  assert.ok(h.length * 20 < full.length, `${h.length} bytes vs ${full.length}`);
+  // Each type once: btf_dump never repeats a definition.
+  const defs = h.match(/^(struct|union|enum) \w+ \{$/gm) ?? [];
+  assert.equal(new Set(defs).size, defs.length);
+
+  // The second call uses the cached BTF and gives the same text.
+  assert.equal(native().btfDumpSubset(VMLINUX_BTF, [...LIBBPF_HEADER_NAMES, ...SUBSET_NAMES]).header, h);
+
+  const elf = compileWithSubset("subset", h, SUBSET_C);
+  assert.equal(Buffer.from(elf.subarray(0, 4)).toString("latin1"), "\x7fELF");
+});
+
+test("btfDumpSubset: libbpf's headers compile with LIBBPF_HEADER_NAMES alone", (t) => {
+  if (!haveBtf) return t.skip(`no ${VMLINUX_BTF}`);
+  const subset = native().btfDumpSubset(VMLINUX_BTF, LIBBPF_HEADER_NAMES);
+  assert.deepEqual(subset.missing, []);
+  compileWithSubset("headers", subset.header, `${LIBBPF_HEADERS}\nchar LICENSE[] SEC("license") = "GPL";\n`);
+});
+
+test("btfDumpSubset follows the members a program names", (t) => {
+  if (!haveBtf) return t.skip(`no ${VMLINUX_BTF}`);
+  // What the TypeScript side passes: every identifier of the source.
+  const names = [...new Set(MEMBERS_C.match(/[A-Za-z_]\w*/g)), ...LIBBPF_HEADER_NAMES];
+  const { header } = native().btfDumpSubset(VMLINUX_BTF, names);
+  for (const def of ["struct mm_struct {", "struct file {", "struct dentry {", "struct qstr {"]) {
+    assert.ok(header.includes(def), def);
+  }
+  assert.match(header, /\bSS_CONNECTED = 3,/);
+  assert.match(header, /^\} socket_state;$/m);
+  compileWithSubset("members", header, MEMBERS_C);
+});
+
+test("btfDumpSubset errors", (t) => {
+  if (!haveBtf) return t.skip(`no ${VMLINUX_BTF}`);
+  const e = nativeError(() => native().btfDumpSubset(join(dir, "no-such-file"), ["task_struct"]));
+  assert.equal(e.op, "btf__parse");
+  assert.equal(e.code, "ENOENT");
+  const notArray = nativeError(() => native().btfDumpSubset(VMLINUX_BTF, "task_struct" as never));
+  assert.ok(notArray instanceof TypeError);
+  assert.equal(notArray.code, "EINVAL");
+  const notString = nativeError(() => native().btfDumpSubset(VMLINUX_BTF, ["u32", 7 as never]));
+  assert.ok(notString instanceof TypeError);
+  assert.match(notString.message, /names\[1\] must be a string/);
+  // Still usable (and still cached) after the failures.
+  assert.deepEqual(native().btfDumpSubset(VMLINUX_BTF, ["u32", "u32", "nope", "nope"]).missing, ["nope"]);
 });
 
 test("NativeObject lists programs, maps and BTF before load", (t) => {

@@ -2,8 +2,9 @@
  * The clang driver: finds Debian's clang, runs it as a subprocess and turns
  * its diagnostics into a CompileError located in the user's own source.
  */
-import { spawn } from "node:child_process";
+
 import { accessSync, constants, realpathSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { delimiter, join } from "node:path";
 import { CompileError, type Diagnostic, NotSupportedError } from "../kernel/errors.js";
 
@@ -51,6 +52,10 @@ export interface ClangRun {
 
 /** Runs clang with args; resolves whatever its exit code. */
 export function runClang(clang: Clang, args: string[], cwd?: string): Promise<ClangRun> {
+  // child_process loads only when clang runs (never on a warm start).
+  const { spawn } = createRequire(import.meta.url)(
+    "node:child_process",
+  ) as typeof import("node:child_process");
   return new Promise((resolve, reject) => {
     const child = spawn(clang.path, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
     const out: Buffer[] = [];

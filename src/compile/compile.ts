@@ -2,7 +2,7 @@
  * The compile pipeline: bcc dialect text → translated C → clang → BPF ELF,
  * with every result cached (key: source, flags, clang, kernel BTF).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { CompileError } from "../kernel/errors.js";
 import {
@@ -153,8 +153,17 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
   const metaPath = join(objDir, `${key}.json`);
   const cachedElf = readIfExists(objPath);
   const cachedMeta = cachedElf ? readIfExists(metaPath) : undefined;
-  if (cachedElf && cachedMeta) {
-    const meta = JSON.parse(cachedMeta.toString("utf8")) as { programs: ProgramInfo[]; translated: string };
+  const keyMaterial = JSON.stringify([fileName, opts.text, cflags, clang.identity, kernelBtfId()]);
+  const meta =
+    cachedElf && cachedMeta
+      ? (JSON.parse(cachedMeta.toString("utf8")) as {
+          programs: ProgramInfo[];
+          translated: string;
+          key?: string;
+        })
+      : undefined;
+  // The file name is a 128-bit hash; the entry also records what it was made from.
+  if (cachedElf && meta && meta.key === keyMaterial) {
     if ((opts.debug ?? 0) & (DEBUG_SOURCE | DEBUG_PREPROCESSOR)) process.stderr.write(meta.translated);
     return {
       elf: cachedElf,
@@ -167,10 +176,16 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
   }
 
   // The translator and the clang driver load only on a cache miss.
-  const [{ rewriteBcc }, { compileErrorFrom, runClang }, { vmlinuxDir, vmlinuxPch }] = await Promise.all([
+  const [
+    { rewriteBcc },
+    { compileErrorFrom, runClang },
+    { vmlinuxDir, vmlinuxPch },
+    { subsetVmlinuxHeader },
+  ] = await Promise.all([
     import("./rewriter.js"),
     import("./clang.js"),
     import("./vmlinux.js"),
+    import("./kernel_types.js"),
   ]);
   const rw = rewriteBcc(opts.text, fileName);
   const translated = rw.hasLicenseSection ? rw.code : rw.code + LICENSE_TAIL;
@@ -185,27 +200,25 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
     writeFileSync(srcPath, translated);
     writeFileSync(genPath, gen);
     const flags = baseFlags();
-    const vmdir = vmlinuxDir();
-    const common = [
-      `-I${HEADERS_DIR}`,
-      `-I${vmdir}`,
-      "-include",
-      genPath,
-      ...cflags,
-      "-c",
-      srcPath,
-      "-o",
-      outPath,
-    ];
-    const pch = cflags.length === 0 ? await vmlinuxPch(clang, flags) : undefined;
-    let run = await runClang(clang, [...flags, ...(pch ? ["-include-pch", pch] : []), ...common]);
-    if (run.code !== 0 && pch && /precompiled header|PCH/i.test(run.stderr)) {
-      run = await runClang(clang, [...flags, ...common]);
+    const rest = ["-include", genPath, ...cflags, "-c", srcPath, "-o", outPath];
+    // First against a vmlinux.h cut to the types this program names (fast),
+    // then, if that fails, against the full header (through its PCH).
+    const subsetDir = join(work, "kernel");
+    mkdirSync(subsetDir);
+    writeFileSync(join(subsetDir, "vmlinux.h"), subsetVmlinuxHeader([translated, gen], HEADERS_DIR).header);
+    let run = await runClang(clang, [...flags, `-I${HEADERS_DIR}`, `-I${subsetDir}`, ...rest]);
+    if (run.code !== 0) {
+      const full = [`-I${HEADERS_DIR}`, `-I${vmlinuxDir()}`, ...rest];
+      const pch = cflags.length === 0 ? await vmlinuxPch(clang, flags) : undefined;
+      run = await runClang(clang, [...flags, ...(pch ? ["-include-pch", pch] : []), ...full]);
+      if (run.code !== 0 && pch && /precompiled header|PCH/i.test(run.stderr)) {
+        run = await runClang(clang, [...flags, ...full]);
+      }
     }
     if (run.code !== 0) throw compileErrorFrom(run, srcPath, fileName, opts.text);
     const elf = readFileSync(outPath);
     writeAtomic(objPath, elf);
-    writeAtomic(metaPath, JSON.stringify({ programs: rw.programs, translated }));
+    writeAtomic(metaPath, JSON.stringify({ programs: rw.programs, translated, key: keyMaterial }));
     return { elf, programs: rw.programs, fileName, source: opts.text, translated, cached: false };
   } finally {
     rmSync(work, { recursive: true, force: true });

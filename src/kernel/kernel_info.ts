@@ -1,9 +1,9 @@
 /**
  * Facts about the running kernel that tsbpf reads cheaply and often.
  */
-import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { arch } from "node:os";
+import { hashKey } from "../compile/cache.js";
 
 /** Where the running kernel exposes its BTF. */
 export const VMLINUX_BTF = "/sys/kernel/btf/vmlinux";
@@ -27,7 +27,7 @@ export function kernelBtfId(): string {
     } catch {
       size = -1;
     }
-    cachedId = createHash("sha256").update(`${release}\n${version}\n${size}`).digest("hex").slice(0, 24);
+    cachedId = hashKey(release, version, String(size)).slice(0, 24);
   }
   return cachedId;
 }

@@ -2,8 +2,9 @@
  * tracefs: where it is (mounting it when we may), the tracepoints it lists and
  * their format files.
  */
-import { execFileSync } from "node:child_process";
+
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { BpfError, NotSupportedError, PermissionError } from "./errors.js";
 
@@ -52,6 +53,10 @@ export function tracefsRoot(): string {
     throw new NotSupportedError("tracefs", `${target} does not exist (CONFIG_TRACING is off)`);
   }
   try {
+    // child_process loads only here: most starts find tracefs mounted.
+    const { execFileSync } = createRequire(import.meta.url)(
+      "node:child_process",
+    ) as typeof import("node:child_process");
     execFileSync("mount", ["-t", "tracefs", "nodev", target], { stdio: "pipe" });
   } catch (err) {
     throw new BpfError(`could not mount tracefs at ${target}: ${String((err as Error).message).trim()}`, {

@@ -10,9 +10,17 @@ import { AttachError, BPF, type TraceLine } from "../../src/index.js";
 import { kprobeSupport } from "../../src/kernel/features.js";
 import { kernelObjects, leftSince, runChild, skipUnlessRoot, waitFor } from "../helpers.js";
 
-const noKprobes = kprobeSupport() !== "yes" ? "this kernel has no kprobes: runs in the kernel matrix (npm run test:kernels)" : false;
+const noKprobes =
+  kprobeSupport() !== "yes"
+    ? "this kernel has no kprobes: runs in the kernel matrix (npm run test:kernels)"
+    : false;
 
-async function linesFor(b: BPF, pidOf: () => number, until: (l: TraceLine) => boolean, ms = 8000): Promise<TraceLine[]> {
+async function linesFor(
+  b: BPF,
+  pidOf: () => number,
+  until: (l: TraceLine) => boolean,
+  ms = 8000,
+): Promise<TraceLine[]> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), ms);
   const out: TraceLine[] = [];
@@ -140,7 +148,8 @@ int kprobe__do_sys_openat2(struct pt_regs *ctx, int dfd, const char __user *file
     );
     await assert.rejects(
       BPF.load({ text: "int kprobe__execve(struct pt_regs *ctx) { return 0; }" }),
-      (err: unknown) => err instanceof AttachError && new RegExp(`${b.getSyscallPrefix()}execve`).test(err.message),
+      (err: unknown) =>
+        err instanceof AttachError && new RegExp(`${b.getSyscallPrefix()}execve`).test(err.message),
     );
   });
 });
