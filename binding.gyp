@@ -8,7 +8,9 @@
         "native/link.c",
         "native/map.c",
         "native/object.c",
+        "native/perfbuf.c",
         "native/probe.c",
+        "native/ringbuf.c",
         "native/util.c"
       ],
       "defines": ["NAPI_VERSION=8"],

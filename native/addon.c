@@ -2,6 +2,8 @@
 #include "addon.h"
 #include "link.h"
 #include "object.h"
+#include "perfbuf.h"
+#include "ringbuf.h"
 #include "util.h"
 
 #include <bpf/libbpf.h>
@@ -40,6 +42,12 @@ NAPI_MODULE_INIT()
     napi_value object_ctor = tsbpf_object_class(env);
     if (!object_ctor)
         return NULL;
+    napi_value ringbuf_ctor = tsbpf_ringbuf_class(env);
+    if (!ringbuf_ctor)
+        return NULL;
+    napi_value perfbuf_ctor = tsbpf_perfbuf_class(env);
+    if (!perfbuf_ctor)
+        return NULL;
 
 #define FN(name, fn)                                                                               \
     {                                                                                              \
@@ -50,6 +58,8 @@ NAPI_MODULE_INIT()
         FN("btfDumpHeader", tsbpf_btf_dump_header),
         FN("btfDumpSubset", tsbpf_btf_dump_subset),
         {"NativeObject", NULL, NULL, NULL, NULL, object_ctor, napi_enumerable, NULL},
+        {"NativeRingBuffer", NULL, NULL, NULL, NULL, ringbuf_ctor, napi_enumerable, NULL},
+        {"NativePerfBuffer", NULL, NULL, NULL, NULL, perfbuf_ctor, napi_enumerable, NULL},
         FN("attachTracepoint", tsbpf_attach_tracepoint),
         FN("attachRawTracepoint", tsbpf_attach_raw_tracepoint),
         FN("attachKprobe", tsbpf_attach_kprobe),
@@ -63,6 +73,7 @@ NAPI_MODULE_INIT()
         FN("mapLookup", tsbpf_map_lookup),
         FN("mapUpdate", tsbpf_map_update),
         FN("mapDelete", tsbpf_map_delete),
+        FN("mapLookupAndDelete", tsbpf_map_lookup_and_delete),
         FN("mapNextKey", tsbpf_map_next_key),
         FN("closeFd", tsbpf_close_fd),
     };

@@ -115,6 +115,28 @@ napi_value tsbpf_map_update(napi_env env, napi_callback_info info)
     return tsbpf_undefined(env);
 }
 
+/*
+ * mapLookupAndDelete(fd, key, value): false when there is nothing. With a
+ * NULL key on a queue or stack this is a pop (Linux 4.20+).
+ */
+napi_value tsbpf_map_lookup_and_delete(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "mapLookupAndDelete";
+    napi_value argv[3];
+    int32_t fd;
+    void *key, *value;
+    if (!tsbpf_get_args(env, info, op, 3, argv, NULL) ||
+        !map_args(env, op, argv, true, true, &fd, &key, &value, NULL))
+        return NULL;
+    tsbpf_log_reset();
+    int err = bpf_map_lookup_and_delete_elem(fd, key, value);
+    if (err == -ENOENT)
+        return tsbpf_bool(env, false);
+    if (err)
+        return tsbpf_throw(env, "bpf_map_lookup_and_delete_elem", err);
+    return tsbpf_bool(env, true);
+}
+
 /* mapDelete(fd, key): false when there is no such key. */
 napi_value tsbpf_map_delete(napi_env env, napi_callback_info info)
 {

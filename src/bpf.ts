@@ -5,7 +5,10 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { kprobeAttachError, kprobeFunctions, kprobeNotSupported } from "./attach/kprobe.js";
+import { Btf, mapDefFromBtf } from "./btf/btf.js";
 import { type CompiledObject, compileBcc, DEBUG_BPF_REGISTER_STATE } from "./compile/compile.js";
+import { MapType } from "./compile/maps_dialect.js";
+import { sym } from "./elf/procmaps.js";
 import {
   AttachError,
   BpfError,
@@ -15,6 +18,7 @@ import {
   permissionErrorFor,
 } from "./kernel/errors.js";
 import { kprobeSupport, ProgType, progTypeSupport } from "./kernel/features.js";
+import { ksym, ksymname } from "./kernel/kallsyms.js";
 import { syscallPrefix } from "./kernel/kernel_info.js";
 import { formatTraceFields } from "./kernel/trace_line.js";
 import { type TraceLine, TracePipe } from "./kernel/trace_pipe.js";
@@ -26,6 +30,8 @@ import {
 } from "./kernel/tracefs.js";
 import { track, untrack } from "./lifecycle.js";
 import { type LoadedFunction, ProgramLoader } from "./loader.js";
+import { type EventReader, PerfEventArray, RingBuf } from "./maps/event_tables.js";
+import { makeTable, type Table, type TableInfo } from "./maps/table.js";
 import type { NativeLink } from "./native.js";
 import { native } from "./native.js";
 
@@ -84,6 +90,10 @@ export class BPF {
   private readonly kprobes: Attachment[] = [];
   private readonly tracepoints: Attachment[] = [];
   private readonly rawTracepoints: Attachment[] = [];
+  private readonly tables = new Map<string, Table>();
+  private readonly perfReaders = new Set<EventReader>();
+  private readonly ringReaders = new Set<EventReader>();
+  private btfCache: Btf | null | undefined;
   private closed = false;
 
   private constructor(
@@ -377,6 +387,189 @@ export class BPF {
     if (n === 0) throw new AttachError(what, "it is not attached");
   }
 
+  // ---- maps ----
+
+  /** The object's BTF, parsed once (undefined when the object has none). */
+  private btf(): Btf | undefined {
+    if (this.btfCache === undefined) {
+      const raw = this.loader.btfRaw();
+      this.btfCache = raw ? Btf.parse(raw) : null;
+    }
+    return this.btfCache ?? undefined;
+  }
+
+  /** Names of the program's maps (tsbpf's internal ones left out). */
+  tableNames(): string[] {
+    this.check();
+    return this.loader
+      .mapInfos()
+      .map((m) => m.name)
+      .filter((n) => !n.startsWith("__tsbpf_") && !n.includes("."));
+  }
+
+  /**
+   * A map as a typed table of the right kind (HashTable, ArrayTable,
+   * PerCpuArray, PerfEventArray, RingBuf, …), created on first use. Keys and
+   * values are decoded through the object's BTF. bcc's `b["name"]` /
+   * `b.get_table("name")`.
+   */
+  getTable<T extends Table = Table>(name: string): T {
+    this.check();
+    const hit = this.tables.get(name);
+    if (hit) return hit as T;
+    const fds = this.loader.ensureMaps();
+    const infos = this.loader.mapInfos();
+    const m = infos.find((x) => x.name === name);
+    const fd = fds.get(name);
+    if (!m || fd === undefined) {
+      const names = this.tableNames();
+      const close = closestNames(name, names, 3);
+      throw new BpfError(
+        `no map ${name} in ${this.compiled.fileName}` +
+          (close.length
+            ? `; did you mean ${close.join(", ")}?`
+            : `; its maps are: ${names.join(", ") || "(none)"}`),
+      );
+    }
+    const btf = this.btf();
+    let eventTypeId = 0;
+    let keyTypeId = m.btfKeyTypeId;
+    let valueTypeId = m.btfValueTypeId;
+    if (btf) {
+      try {
+        const def = mapDefFromBtf(btf, name);
+        keyTypeId = def.keyTypeId ?? keyTypeId;
+        valueTypeId = def.valueTypeId ?? valueTypeId;
+      } catch {
+        // not a BTF-defined map: libbpf's ids stand
+      }
+      const anchor = btf.datasecVars(".tsbpf.types").find((v) => v.name === `__tsbpf_type__${name}`);
+      if (anchor) {
+        const ptr = btf.type(btf.resolve(anchor.typeId));
+        if (ptr.kind === "PTR") eventTypeId = (ptr as { type: number }).type;
+      }
+    }
+    const info: TableInfo = {
+      name,
+      fd,
+      mapType: m.type,
+      keySize: m.keySize,
+      valueSize: m.valueSize,
+      maxEntries: m.maxEntries,
+      flags: m.flags,
+      btf,
+      keyTypeId,
+      valueTypeId,
+      decl: this.compiled.maps.find((d) => d.name === name),
+      eventTypeId,
+      check: () => this.check(),
+    };
+    let table: Table;
+    if (m.type === MapType.PERF_EVENT_ARRAY) {
+      table = new PerfEventArray(info, (r, old) => {
+        if (old) this.perfReaders.delete(old);
+        if (r) this.perfReaders.add(r);
+      }) as unknown as Table;
+    } else if (m.type === MapType.RINGBUF) {
+      table = new RingBuf(
+        info,
+        (r, old) => {
+          if (old) this.ringReaders.delete(old);
+          if (r) this.ringReaders.add(r);
+        },
+        (bytes) => this.setRingWakeup(name, bytes),
+      ) as unknown as Table;
+    } else {
+      table = makeTable(info);
+    }
+    this.tables.set(name, table);
+    return table as T;
+  }
+
+  /** bcc's `b["name"]`: the same as {@link getTable}. */
+  table<T extends Table = Table>(name: string): T {
+    return this.getTable<T>(name);
+  }
+
+  /** Sets a ring buffer's wake-up threshold (read by the translated ringbuf_output/submit). */
+  private setRingWakeup(name: string, bytes: number): void {
+    const idx = this.compiled.ringbufs.indexOf(name);
+    const fd = this.loader.ensureMaps().get("__tsbpf_rb_wakeup");
+    if (idx < 0 || fd === undefined) {
+      if (bytes > 0) {
+        throw new BpfError(
+          `ring buffer ${name}: wakeupBytes needs the ring buffer to be declared with BPF_RINGBUF_OUTPUT and written with ringbuf_output/ringbuf_submit`,
+        );
+      }
+      return;
+    }
+    const key = new Uint8Array(4);
+    new DataView(key.buffer).setUint32(0, idx, true);
+    const value = new Uint8Array(8);
+    new DataView(value.buffer).setBigUint64(0, BigInt(bytes), true);
+    native().mapUpdate(fd, key, value, 0);
+  }
+
+  /**
+   * Delivers waiting perf buffer records, waiting up to timeoutMs for the
+   * first (bcc's perf_buffer_poll; it blocks the thread, as bcc does).
+   * Records also arrive on their own while the event loop runs.
+   */
+  perfBufferPoll(timeoutMs = -1): number {
+    this.check();
+    return pollReaders(this.perfReaders, timeoutMs, "perf buffer");
+  }
+
+  /** Delivers waiting perf buffer records without waiting (bcc's perf_buffer_consume). */
+  perfBufferConsume(): number {
+    this.check();
+    let n = 0;
+    for (const r of this.perfReaders) n += r.consume();
+    return n;
+  }
+
+  /** Delivers waiting ring buffer records, waiting up to timeoutMs (bcc's ring_buffer_poll). */
+  ringBufferPoll(timeoutMs = -1): number {
+    this.check();
+    return pollReaders(this.ringReaders, timeoutMs, "ring buffer");
+  }
+
+  /** Delivers waiting ring buffer records without waiting (bcc's ring_buffer_consume). */
+  ringBufferConsume(): number {
+    this.check();
+    let n = 0;
+    for (const r of this.ringReaders) n += r.consume();
+    return n;
+  }
+
+  // ---- symbols ----
+
+  /**
+   * The kernel function containing addr (bcc's ksym): "[unknown]" when none;
+   * "name+0x1a" with showOffset, " [module]" appended with showModule.
+   */
+  ksym(addr: bigint | number, opts: { showModule?: boolean; showOffset?: boolean } = {}): string {
+    return ksym(BigInt(addr), opts);
+  }
+
+  /** The address of a kernel symbol (bcc's ksymname; bcc returns -1 where this returns undefined). */
+  ksymname(name: string): bigint | undefined {
+    return ksymname(name);
+  }
+
+  /**
+   * The user-space function containing addr in process pid (bcc's sym): from
+   * /proc/PID/maps and the mapped files' ELF symbol tables (PIE and shared
+   * libraries included), cached per process. "[unknown]" when none.
+   */
+  sym(
+    addr: bigint | number,
+    pid: number,
+    opts: { showModule?: boolean; showOffset?: boolean; demangle?: boolean } = {},
+  ): string {
+    return sym(BigInt(addr), pid, opts);
+  }
+
   // ---- trace_pipe ----
 
   /** The next bpf_trace_printk line as bcc's trace_fields() gives it (waits for one). */
@@ -442,6 +635,23 @@ export class BPF {
       }
       list.length = 0;
     }
+    for (const t of this.tables.values()) {
+      try {
+        if (t instanceof PerfEventArray) t.closePerfBuffer();
+        else if (t instanceof RingBuf) t.closeRingBuffer();
+      } catch {
+        // keep releasing the rest
+      }
+    }
+    for (const r of [...this.perfReaders, ...this.ringReaders]) {
+      try {
+        r.close();
+      } catch {
+        // keep releasing the rest
+      }
+    }
+    this.perfReaders.clear();
+    this.ringReaders.clear();
     this.loader.close();
     untrack(this);
     openObjects--;
@@ -477,4 +687,19 @@ function objectNameOf(fileName: string): string {
     .replace(/\.[^.]*$/, "")
     .replace(/[^\w]/g, "_");
   return base === "" || base === "_text_" ? "tsbpf" : base;
+}
+
+/** Polls the first reader with the timeout and consumes the others. */
+function pollReaders(readers: Set<EventReader>, timeoutMs: number, what: string): number {
+  if (readers.size === 0)
+    throw new BpfError(
+      `no ${what} is open: call open${what === "perf buffer" ? "PerfBuffer" : "RingBuffer"}() on a table first`,
+    );
+  let n = 0;
+  let first = true;
+  for (const r of readers) {
+    n += first ? r.poll(timeoutMs) : r.consume();
+    first = false;
+  }
+  return n;
 }

@@ -22,3 +22,24 @@ export {
   VerifierError,
 } from "./kernel/errors.js";
 export { onlineCpus, possibleCpus } from "./kernel/kernel_info.js";
+export {
+  type PerfBufferOptions,
+  PerfEventArray,
+  RingBuf,
+  type RingBufferOptions,
+} from "./maps/event_tables.js";
+export {
+  ArrayTable,
+  BPF_ANY,
+  BPF_EXIST,
+  BPF_NOEXIST,
+  HashTable,
+  LpmTrie,
+  MapInMap,
+  PerCpuArray,
+  PerCpuHash,
+  ProgArray,
+  QueueStack,
+  StackTrace,
+  Table,
+} from "./maps/table.js";

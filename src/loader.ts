@@ -8,7 +8,7 @@
 import type { ProgramInfo } from "./compile/rewriter.js";
 import { BpfError, ClosedError, isNativeError } from "./kernel/errors.js";
 import { loadError } from "./kernel/verifier.js";
-import { type NativeObject, native } from "./native.js";
+import { type NativeMapInfo, type NativeObject, native } from "./native.js";
 
 /** A function loaded as a program of one type (bcc's load_func result). */
 export interface LoadedFunction {
@@ -103,6 +103,46 @@ export class ProgramLoader {
   /** Map name → fd of the shared set (empty before the first load). */
   maps(): Map<string, number> {
     return new Map(this.sharedMaps ?? []);
+  }
+
+  /**
+   * Creates the maps if no program has been loaded yet (a table read before
+   * any attach): an object with every program's autoload off creates just
+   * the maps, which later loads reuse.
+   */
+  ensureMaps(): Map<string, number> {
+    if (this.closed) throw new ClosedError("BPF object");
+    if (this.sharedMaps) return this.sharedMaps;
+    const { NativeObject } = native();
+    const obj = new NativeObject(this.opts.elf, this.opts.objectName);
+    try {
+      for (const p of obj.programs()) obj.setAutoload(p.name, false);
+      obj.load({ logLevel: 0, logSize: 0 });
+    } catch (err) {
+      obj.close();
+      if (isNativeError(err)) {
+        throw new BpfError(`creating the maps of ${this.opts.fileName} failed: ${err.message}`, {
+          errno: err.errno,
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    this.objects.push(obj);
+    this.sharedMaps = new Map(obj.maps().map((m) => [m.name, obj.mapFd(m.name)]));
+    return this.sharedMaps;
+  }
+
+  /** What libbpf knows of each map (types, sizes, BTF ids), from the first loaded object. */
+  mapInfos(): NativeMapInfo[] {
+    this.ensureMaps();
+    return (this.objects[0] as NativeObject).maps();
+  }
+
+  /** The object's raw BTF (null when it has none). */
+  btfRaw(): Uint8Array | null {
+    this.ensureMaps();
+    return (this.objects[0] as NativeObject).btfRaw();
   }
 
   /** Closes every object (and so every program and map fd). Idempotent. */

@@ -79,6 +79,145 @@ export interface NativeLink {
   destroy(): void;
 }
 
+/**
+ * Receives a batch of ring buffer records: `count` pairs `[offset, length]`
+ * in `index`, each the data of one record (without the kernel's 8-byte
+ * header) at `data[offset, offset + length)`. Discarded records are skipped.
+ *
+ * `data` and `index` are reused by the next batch: read them during the call
+ * and copy out what you keep. In "view" mode `data` is the kernel's memory
+ * itself (read-only: writing to it kills the process with SIGSEGV) and the
+ * records are only valid during the call.
+ */
+export type RingBatchCallback = (data: ArrayBuffer, index: Uint32Array, count: number) => void;
+
+/** Options of {@link NativeAddon.NativeRingBuffer}. */
+export interface NativeRingBufferOptions {
+  /**
+   * "copy": records are copied into one reusable ArrayBuffer of
+   * `batchBytes` and the ring space is released as soon as they are copied.
+   * A record larger than `batchBytes` comes alone, in an ArrayBuffer of its
+   * own.
+   *
+   * "view": zero copy. `data` is an external ArrayBuffer over the ring's
+   * data area (twice its size: the kernel maps it twice in a row, so a record
+   * never wraps), created once; the ring space is released only after
+   * onBatch returns. close() detaches it, so JavaScript never reads unmapped
+   * memory (do not transfer() it: the transferred buffer would outlive the
+   * mapping).
+   */
+  mode: "copy" | "view";
+  /**
+   * Copy: size of the batch buffer (a batch is delivered when the next
+   * record does not fit). View: a batch is delivered once it spans this many
+   * bytes of the ring, which lets the kernel reuse them sooner. Rounded up
+   * to a multiple of 8; between 8 and 2^30. The index holds at most
+   * max(16, min(batchBytes / 8, 65536)) records.
+   */
+  batchBytes: number;
+  onBatch: RingBatchCallback;
+}
+
+/**
+ * A consumer of a BPF ring buffer map (BPF_MAP_TYPE_RINGBUF, Linux 5.8+)
+ * reading the kernel's ring layout directly: records reach JavaScript in
+ * batches, one call per batch.
+ *
+ * Exceptions thrown by onBatch: from consume()/poll() they stop consumption
+ * and propagate to the caller (the batch that threw counts as delivered; the
+ * records after it stay in the ring for the next call). When the event loop
+ * consumes (start()), they are raised as uncaught exceptions (the process
+ * 'uncaughtException' event, or exit), as for any I/O callback, and polling
+ * goes on.
+ *
+ * onBatch may call stop() or close() (close then takes effect when it
+ * returns); calling consume() or poll() of the same ring buffer from it
+ * throws EBUSY. Every method but close() throws ECLOSED after close().
+ */
+export interface NativeRingBuffer {
+  /** Bytes published and not consumed yet (producer_pos - consumer_pos, headers included). */
+  pendingBytes(): number;
+  /**
+   * Delivers every complete record published when it starts (stopping at a
+   * record still being written), through onBatch (one or more calls).
+   * Returns the number of records delivered. Reads only two positions when
+   * the ring is empty.
+   */
+  consume(): number;
+  /**
+   * Blocks the thread up to timeoutMs (negative: no limit) until the ring
+   * has data (poll(2) on the map fd, level-triggered), then consume()s —
+   * bcc's ring_buffer_poll(timeout). Returns the number of records.
+   */
+  poll(timeoutMs: number): number;
+  /**
+   * Watches the map fd from the event loop (uv_poll): whenever the kernel
+   * signals data, consume() runs there. Keeps the event loop and this object
+   * alive until stop() or close(). Records submitted with BPF_RB_NO_WAKEUP
+   * do not signal: drain those with a timer calling consume().
+   */
+  start(): void;
+  stop(): void;
+  /** Stops polling and unmaps the ring (detaching a "view" buffer). Idempotent. */
+  close(): void;
+}
+
+/**
+ * Receives a batch of perf buffer samples: `count` triples
+ * `[cpu, offset, length]` in `index`, the raw sample at
+ * `data[offset, offset + length)`. The length is the kernel's: the record
+ * plus up to 7 bytes of padding (a 32-byte record arrives as 36 bytes).
+ * `data` and `index` are reused by the next batch.
+ */
+export type PerfBatchCallback = (data: ArrayBuffer, index: Uint32Array, count: number) => void;
+
+/** Options of {@link NativeAddon.NativePerfBuffer}. */
+export interface NativePerfBufferOptions {
+  /** Pages per CPU ring; a power of two (bcc's default is 8). */
+  pageCnt: number;
+  /**
+   * The kernel wakes the reader once every this many samples per CPU
+   * (perf_event_attr.wakeup_events); 1 wakes it for every sample (bcc's
+   * default). Above 1, the last samples of a burst wait for the next
+   * wake-up or a consume(): drain with a timer.
+   */
+  wakeupEvents: number;
+  /** Size of the batch buffer; a larger sample comes alone in a buffer of its own. */
+  batchBytes: number;
+  onBatch: PerfBatchCallback;
+  /**
+   * Samples the kernel dropped because a CPU's ring was full, summed per CPU
+   * over one consume and reported after its records. The kernel reports a
+   * loss once there is room again, so it shows up with later samples.
+   */
+  onLost: (cpu: number, lost: number) => void;
+}
+
+/**
+ * A consumer of a BPF perf event array (BPF_PERF_OUTPUT; Linux 4.4+) on
+ * libbpf's perf_buffer: one ring per CPU, records copied into one reusable
+ * batch buffer. Exceptions and reentrancy as for {@link NativeRingBuffer};
+ * a sample read when onBatch threw is kept and leads the next batch.
+ */
+export interface NativePerfBuffer {
+  /** Reads every CPU's ring now (perf_buffer__consume); returns the number of samples delivered. */
+  consume(): number;
+  /**
+   * Waits up to timeoutMs (negative: no limit) for a CPU ring to be woken,
+   * then reads the woken rings (perf_buffer__poll); returns the number of samples.
+   */
+  poll(timeoutMs: number): number;
+  /**
+   * Watches the rings from the event loop (uv_poll on perf_buffer__epoll_fd)
+   * and reads every ring whenever one is woken. Keeps the event loop and this
+   * object alive until stop() or close().
+   */
+  start(): void;
+  stop(): void;
+  /** Stops polling, frees the rings and clears the map's slots. Idempotent. */
+  close(): void;
+}
+
 export interface NativeAddon {
   libbpfVersion(): string;
   /** vmlinux.h text for the kernel BTF at path (btf_dump, like bpftool's "format c"). */
@@ -113,6 +252,24 @@ export interface NativeAddon {
    */
   btfDumpSubset(btfPath: string, names: string[]): { header: string; types: number; missing: string[] };
   NativeObject: new (elf: Uint8Array, name: string) => NativeObject;
+  /**
+   * A batching consumer of the ring buffer map `mapFd` (which it dups: the
+   * caller may close its fd). Linux 5.8+ (BPF_MAP_TYPE_RINGBUF).
+   */
+  NativeRingBuffer: new (
+    mapFd: number,
+    opts: NativeRingBufferOptions,
+  ) => NativeRingBuffer;
+  /**
+   * A batching consumer of the perf event array `mapFd`: opens a
+   * PERF_COUNT_SW_BPF_OUTPUT event (PERF_SAMPLE_RAW, sample_period 1,
+   * wakeup_events) and a ring on every CPU and stores them in the map.
+   * Linux 4.4+ (bpf_perf_event_output).
+   */
+  NativePerfBuffer: new (
+    mapFd: number,
+    opts: NativePerfBufferOptions,
+  ) => NativePerfBuffer;
   attachTracepoint(obj: NativeObject, program: string, category: string, event: string): NativeLink;
   attachRawTracepoint(obj: NativeObject, program: string, event: string): NativeLink;
   attachKprobe(
@@ -140,6 +297,8 @@ export interface NativeAddon {
   mapLookup(fd: number, key: Uint8Array, value: Uint8Array): boolean;
   mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags: number): void;
   mapDelete(fd: number, key: Uint8Array): boolean;
+  /** Looks up and deletes in one step (a pop, with a null key, on queues and stacks; Linux 4.20+). */
+  mapLookupAndDelete(fd: number, key: Uint8Array | null, value: Uint8Array): boolean;
   /** Writes the key after `key` (or the first key when key is null) into next; false at the end. */
   mapNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): boolean;
   closeFd(fd: number): void;

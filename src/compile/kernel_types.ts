@@ -62,10 +62,15 @@ function headerNames(headersDir: string): string[] {
 }
 
 /** The subset vmlinux.h for a program whose translated text (and generated header) are given. */
-export function subsetVmlinuxHeader(texts: string[], headersDir: string): { header: string; types: number } {
+export function subsetVmlinuxHeader(
+  texts: string[],
+  headersDir: string,
+  exclude: Iterable<string> = [],
+): { header: string; types: number } {
   const names = new Set<string>(LIBBPF_NEEDS);
   for (const n of headerNames(headersDir)) names.add(n);
   for (const t of texts) identifiers(t, names);
+  for (const n of exclude) names.delete(n);
   const { header, types } = native().btfDumpSubset(VMLINUX_BTF, [...names]);
   return { header, types };
 }

@@ -8,6 +8,15 @@
  * same line, so clang's diagnostics and BTF line info point at the user's lines.
  */
 import { CompileError } from "../kernel/errors.js";
+import {
+  ALL_METHODS,
+  MAP_MACROS,
+  type MapDecl,
+  MapType,
+  mapDefinition,
+  methodCall,
+  methodsOf,
+} from "./maps_dialect.js";
 import { checkTracePrintk, decodeCStringLiteral } from "./printk_check.js";
 import { significant, type Token, tokenize } from "./tokenizer.js";
 
@@ -49,6 +58,16 @@ export interface RewriteResult {
   definesKbuildModname: boolean;
   /** The source declares its own license section (libbpf style). */
   hasLicenseSection: boolean;
+  /** Maps declared with bcc's macros, in source order. */
+  maps: MapDecl[];
+  /** Ring buffer maps in the order of their wake-up threshold slots (see tsbpf/prelude.h). */
+  ringbufs: string[];
+  /**
+   * Names the program defines at file scope (maps, functions, variables,
+   * struct tags, typedefs): kernel types of the same name must stay out of
+   * its vmlinux.h, or they would clash (vmlinux has e.g. `typedef … config`).
+   */
+  definedNames: string[];
 }
 
 /** Headers tsbpf ships a shim for; other kernel includes become vmlinux.h. */
@@ -167,6 +186,11 @@ export function rewriteBcc(src: string, fileName = "<text>"): RewriteResult {
     if (m) tpStructs.set(`${m[1]}:${m[2]}`, { category: m[1] as string, event: m[2] as string });
   }
 
+  // Map declarations: BPF_HASH(…); and friends at top level.
+  const maps = collectMaps(src, sig, fileName, edits);
+  const ringbufs = [...maps.values()].filter((m) => m.mapType === MapType.RINGBUF).map((m) => m.name);
+  const bodies: Array<{ open: number; close: number }> = [];
+
   // Top-level function definitions.
   let depth = 0;
   let declStart = 0; // index in sig of the first token of the current top-level declaration
@@ -229,6 +253,7 @@ export function rewriteBcc(src: string, fileName = "<text>"): RewriteResult {
         });
       }
     }
+    if (prev?.text === ")") bodies.push({ open: bodyOpen, close: bodyClose });
     // Skip the body: function bodies hold no top-level declarations.
     // (Struct/union/enum bodies at top level are skipped the same way.)
     i = bodyClose;
@@ -238,17 +263,35 @@ export function rewriteBcc(src: string, fileName = "<text>"): RewriteResult {
     if (prev?.text === ")") declStart = i + 1;
   }
 
-  rewriteTracePrintk(src, sig, fileName, edits);
+  // Calls inside function bodies: bpf_trace_printk and map methods, nested ones included.
+  const calls: CallCtx = { src, sig, fileName, maps, ringbufs, structs: topLevelTypes(sig) };
+  for (const b of bodies) {
+    const open = sig[b.open] as Token;
+    const close = sig[b.close] as Token;
+    const first = sig[b.open + 1] as Token;
+    const text =
+      src.slice(open.end, Math.min(first.start, close.start)) + rewriteCalls(calls, b.open + 1, b.close);
+    if (text !== src.slice(open.end, close.start)) edits.push({ start: open.end, end: close.start, text });
+  }
 
-  edits.sort((a, b) => b.start - a.start);
+  edits.sort((a, b) => b.start - a.start || b.end - a.end);
   let code = src;
   for (const e of edits) code = code.slice(0, e.start) + e.text + code.slice(e.end);
+  // Anchors that put each perf/ring buffer's record type into the BTF
+  // (libbpf skips the section; tsbpf reads the type to decode events).
+  const anchors = [...maps.values()]
+    .filter((m) => m.eventType !== undefined)
+    .map((m) => `${m.eventType} *__tsbpf_type__${m.name} __attribute__((section(".tsbpf.types"), used));`);
+  if (anchors.length > 0) code += `\n${anchors.join("\n")}\n`;
   return {
     code,
     programs,
     tracepointStructs: [...tpStructs.values()],
     definesKbuildModname,
     hasLicenseSection,
+    maps: [...maps.values()],
+    ringbufs,
+    definedNames: [...definedNames(sig, maps)],
   };
 }
 
@@ -429,33 +472,313 @@ function lastIdent(toks: Token[]): Token | undefined {
   return undefined;
 }
 
-/**
- * bpf_trace_printk("fmt", args…) → the format copied to the stack and passed
- * with its size, as bcc does; checked first (at most 3 arguments, one %s,
- * only the conversions the kernel accepts).
- */
-function rewriteTracePrintk(src: string, sig: Token[], fileName: string, edits: Edit[]): void {
-  for (let i = 0; i + 1 < sig.length; i++) {
+interface CallCtx {
+  src: string;
+  sig: Token[];
+  fileName: string;
+  maps: Map<string, MapDecl>;
+  ringbufs: string[];
+  /** struct/union tags and typedef names defined at top level of the source. */
+  structs: Set<string>;
+}
+
+/** Text of sig[from..to) with bcc's call rewrites applied, nested calls first. */
+function rewriteCalls(c: CallCtx, from: number, to: number): string {
+  const { src, sig } = c;
+  if (from >= to) return "";
+  let out = "";
+  let cursor = (sig[from] as Token).start;
+  const end = (sig[to] as Token | undefined)?.start ?? src.length;
+  for (let i = from; i < to; i++) {
     const t = sig[i] as Token;
-    if (t.kind !== "ident" || t.text !== "bpf_trace_printk" || (sig[i + 1] as Token).text !== "(") continue;
-    if (sig[i - 1]?.text === "." || sig[i - 1]?.text === "->") continue;
-    const open = i + 1;
-    const close = matchClose(sig, open);
-    if (close < 0) fail(fileName, t, "unbalanced '(' in bpf_trace_printk call");
-    const args = splitArgs(sig, open + 1, close);
-    const fmtToks = args[0] ?? [];
-    if (fmtToks.length === 0 || !fmtToks.every((x) => x.kind === "string")) continue; // libbpf style: (fmt, size, …)
-    const fmt = decodeCStringLiteral(fmtToks.map((x) => x.text).join(" "));
-    const problem = checkTracePrintk(fmt, args.length - 1);
-    if (problem) fail(fileName, t, problem);
-    const lastFmt = fmtToks[fmtToks.length - 1] as Token;
-    edits.push({
-      start: t.start,
-      end: (sig[close] as Token).end,
-      text:
-        `({ char ____fmt[] = ${spanText(src, fmtToks[0] as Token, lastFmt)}; ` +
-        `bpf_trace_printk(____fmt, sizeof(____fmt)${src.slice(lastFmt.end, (sig[close] as Token).start)}); })`,
-    });
+    // bpf_trace_printk("literal", …)
+    if (
+      t.kind === "ident" &&
+      t.text === "bpf_trace_printk" &&
+      sig[i + 1]?.text === "(" &&
+      !isMember(sig, i)
+    ) {
+      const close = matchClose(sig, i + 1);
+      if (close < 0 || close >= to) fail(c.fileName, t, "unbalanced '(' in bpf_trace_printk call");
+      const args = splitArgs(sig, i + 2, close);
+      const fmtToks = args[0] ?? [];
+      if (fmtToks.length > 0 && fmtToks.every((x) => x.kind === "string")) {
+        const fmt = decodeCStringLiteral(fmtToks.map((x) => x.text).join(" "));
+        const problem = checkTracePrintk(fmt, args.length - 1);
+        if (problem) fail(c.fileName, t, problem);
+        const lastFmt = fmtToks[fmtToks.length - 1] as Token;
+        const lastFmtIdx = sig.indexOf(lastFmt);
+        out += src.slice(cursor, t.start);
+        out +=
+          `({ char ____fmt[] = ${spanText(src, fmtToks[0] as Token, lastFmt)}; ` +
+          `bpf_trace_printk(____fmt, sizeof(____fmt)${gapAndRewrite(c, lastFmtIdx + 1, close)}); })`;
+        cursor = (sig[close] as Token).end;
+        i = close;
+        continue;
+      }
+    }
+    // map.method(…)
+    if (
+      t.kind === "ident" &&
+      sig[i + 1]?.text === "." &&
+      sig[i + 2]?.kind === "ident" &&
+      sig[i + 3]?.text === "(" &&
+      !isMember(sig, i) &&
+      (c.maps.has(t.text) || ALL_METHODS.has((sig[i + 2] as Token).text))
+    ) {
+      const method = (sig[i + 2] as Token).text;
+      const m = c.maps.get(t.text);
+      if (!m) {
+        fail(
+          c.fileName,
+          t,
+          `${t.text}.${method}(): ${t.text} is not a map; declare it with BPF_HASH, BPF_ARRAY, BPF_PERF_OUTPUT, … before use`,
+        );
+      }
+      if (!methodsOf(m.mapType).includes(method)) {
+        const has = methodsOf(m.mapType);
+        fail(
+          c.fileName,
+          sig[i + 2] as Token,
+          `${m.name} is a ${m.tableType} map and has no method ${method}()` +
+            (has.length ? `; its methods are ${has.join(", ")}` : ""),
+        );
+      }
+      const close = matchClose(sig, i + 3);
+      if (close < 0 || close >= to) fail(c.fileName, t, `unbalanced '(' in ${t.text}.${method}( call`);
+      const argRanges = splitRanges(sig, i + 4, close);
+      const args = argRanges.map(([a, b]) => rewriteCalls(c, a, b).trim());
+      if (
+        m.eventType === undefined &&
+        ["perf_submit", "ringbuf_output", "ringbuf_reserve"].includes(method)
+      ) {
+        m.eventType = eventTypeOf(c, method, argRanges, i);
+      }
+      const call = methodCall(m, method, args, (name) => c.ringbufs.indexOf(name));
+      if (typeof call !== "string") fail(c.fileName, t, call.error);
+      out += src.slice(cursor, t.start) + call;
+      // Keep line numbers: the call may have spanned lines.
+      const spanned = src.slice(t.start, (sig[close] as Token).end).split("\n").length - 1;
+      out += "\n".repeat(spanned);
+      cursor = (sig[close] as Token).end;
+      i = close;
+    }
+  }
+  return out + src.slice(cursor, end);
+}
+
+/** The source between sig[from] and sig[to] (exclusive), calls rewritten, keeping the leading gap. */
+function gapAndRewrite(c: CallCtx, from: number, to: number): string {
+  if (from >= to) return c.src.slice((sig(c, from - 1) as Token).end, (sig(c, to) as Token).start);
+  const lead = c.src.slice((sig(c, from - 1) as Token).end, (sig(c, from) as Token).start);
+  return lead + rewriteCalls(c, from, to);
+}
+
+function sig(c: CallCtx, i: number): Token | undefined {
+  return c.sig[i];
+}
+
+/** True when sig[i] is reached through `.` or `->` (a member, not a name of its own). */
+function isMember(s: Token[], i: number): boolean {
+  const p = s[i - 1]?.text;
+  return p === "." || p === "->";
+}
+
+/** Index ranges [from, to) of the top-level comma-separated arguments in sig[from..to). */
+function splitRanges(s: Token[], from: number, to: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let start = from;
+  let depth = 0;
+  for (let i = from; i < to; i++) {
+    const t = s[i] as Token;
+    if (t.kind !== "punct") continue;
+    if (t.text === "(" || t.text === "[" || t.text === "{") depth++;
+    else if (t.text === ")" || t.text === "]" || t.text === "}") depth--;
+    else if (t.text === "," && depth === 0) {
+      out.push([start, i]);
+      start = i + 1;
+    }
+  }
+  if (to > from) out.push([start, to]);
+  return out;
+}
+
+/** struct/union tags and typedef names defined at the top level of the source. */
+function topLevelTypes(s: Token[]): Set<string> {
+  const out = new Set<string>();
+  let depth = 0;
+  for (let i = 0; i < s.length; i++) {
+    const t = s[i] as Token;
+    if (t.text === "{") depth++;
+    else if (t.text === "}") depth--;
+    if (depth !== 0) continue;
+    if ((t.text === "struct" || t.text === "union") && s[i + 1]?.kind === "ident" && s[i + 2]?.text === "{") {
+      out.add(`${t.text} ${(s[i + 1] as Token).text}`);
+    }
+    if (t.text === "typedef") {
+      // the typedef name is the last identifier before the ';' at this level
+      let d = 0;
+      for (let k = i + 1; k < s.length; k++) {
+        const x = s[k] as Token;
+        if (x.text === "{" || x.text === "(") d++;
+        else if (x.text === "}" || x.text === ")") d--;
+        else if (x.text === ";" && d === 0) {
+          const name = s[k - 1];
+          if (name?.kind === "ident") out.add(name.text);
+          break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+const SCALARS =
+  /^(u8|u16|u32|u64|s8|s16|s32|s64|__u8|__u16|__u32|__u64|__s8|__s16|__s32|__s64|int|long|char|short|unsigned( int| long| char)?)$/;
+
+/**
+ * The C type of the records a submit call sends, from `sizeof(T)` or from
+ * the declaration of the variable it passes (`&data`, or a pointer `data`).
+ * Only types defined at the top level (or scalars) qualify: the anchor
+ * that records the type lives at file scope.
+ */
+function eventTypeOf(
+  c: CallCtx,
+  method: string,
+  args: Array<[number, number]>,
+  callIdx: number,
+): string | undefined {
+  const { sig: s } = c;
+  const text = (r: [number, number] | undefined): string =>
+    r
+      ? s
+          .slice(r[0], r[1])
+          .map((t) => t.text)
+          .join(" ")
+      : "";
+  const usable = (type: string): string | undefined => {
+    const ty = type.replace(/\s+/g, " ").trim();
+    return c.structs.has(ty) || SCALARS.test(ty) ? ty : undefined;
+  };
+  const sizeArg = method === "perf_submit" ? args[2] : method === "ringbuf_output" ? args[1] : args[0];
+  const sz = /^sizeof \( (.*) \)$/.exec(text(sizeArg));
+  if (sz) {
+    const inner = (sz[1] as string).trim();
+    const direct = usable(inner);
+    if (direct) return direct;
+    const deref = /^\* (\w+)$/.exec(inner);
+    const varName = deref ? deref[1] : /^\w+$/.test(inner) ? inner : undefined;
+    if (varName) {
+      const decl = declaredType(s, varName, callIdx);
+      if (decl) return usable(deref ? decl.replace(/\s*\*$/, "") : decl);
+    }
+  }
+  if (method === "ringbuf_reserve") return undefined;
+  const dataArg = text(method === "perf_submit" ? args[1] : args[0]);
+  const addr = /^& (\w+)$/.exec(dataArg);
+  if (addr) {
+    const decl = declaredType(s, addr[1] as string, callIdx);
+    return decl ? usable(decl) : undefined;
+  }
+  if (/^\w+$/.test(dataArg)) {
+    const decl = declaredType(s, dataArg, callIdx);
+    if (decl?.endsWith("*")) return usable(decl.slice(0, -1));
+  }
+  return undefined;
+}
+
+/** The declared type text of variable `name`, searching backwards from sig[before]. */
+function declaredType(s: Token[], name: string, before: number): string | undefined {
+  for (let k = before - 1; k > 0; k--) {
+    const t = s[k] as Token;
+    if (t.kind !== "ident" || t.text !== name) continue;
+    const next = s[k + 1]?.text;
+    if (next !== "=" && next !== ";" && next !== "[" && next !== "," && next !== ")") continue;
+    const typeToks: string[] = [];
+    for (let j = k - 1; j >= 0; j--) {
+      const x = s[j] as Token;
+      if (x.kind === "ident" || x.text === "*") typeToks.unshift(x.text);
+      else break;
+    }
+    const cleaned = typeToks.filter(
+      (x) => x !== "const" && x !== "volatile" && x !== "static" && x !== "register",
+    );
+    if (cleaned.length === 0) continue;
+    return cleaned.join(" ").replace(/ \*/g, " *").replace(/\* /g, "*");
+  }
+  return undefined;
+}
+
+/** Finds and translates bcc's map declarations; returns them by name. */
+function collectMaps(src: string, s: Token[], fileName: string, edits: Edit[]): Map<string, MapDecl> {
+  const maps = new Map<string, MapDecl>();
+  const sites: Array<{ decl: MapDecl; start: number; end: number }> = [];
+  let depth = 0;
+  for (let i = 0; i < s.length; i++) {
+    const t = s[i] as Token;
+    if (t.kind === "punct" && (t.text === "{" || t.text === "(")) depth++;
+    else if (t.kind === "punct" && (t.text === "}" || t.text === ")")) depth--;
+    if (depth !== 0 || t.kind !== "ident" || s[i + 1]?.text !== "(") continue;
+    const build = MAP_MACROS[t.text];
+    if (!build) continue;
+    const close = matchClose(s, i + 1);
+    if (close < 0) fail(fileName, t, `unbalanced '(' in ${t.text}`);
+    const args = splitArgs(s, i + 2, close).map((a) =>
+      a.length ? spanText(src, a[0] as Token, a[a.length - 1] as Token) : "",
+    );
+    const built = build(args);
+    if (typeof built === "string") fail(fileName, t, built);
+    if (built.mapType === 0) fail(fileName, t, `unknown table type "${built.tableType}" in ${t.text}`);
+    if (!/^[A-Za-z_]\w*$/.test(built.name)) fail(fileName, t, `"${built.name}" is not a valid map name`);
+    if (maps.has(built.name)) fail(fileName, t, `map ${built.name} is declared twice`);
+    const decl: MapDecl = {
+      ...built,
+      line: t.line,
+      pinnedPath: t.text === "BPF_TABLE_PINNED" ? args[5]?.replace(/^"(.*)"$/, "$1") : undefined,
+    };
+    maps.set(decl.name, decl);
+    sites.push({ decl, start: t.start, end: (s[close] as Token).end });
     i = close;
   }
+  for (const site of sites) {
+    if (site.decl.inner !== undefined && !maps.has(site.decl.inner)) {
+      const tok = s.find((x) => x.start === site.start) as Token;
+      fail(
+        fileName,
+        tok,
+        `${site.decl.name}: inner map ${site.decl.inner} is not declared (declare it before)`,
+      );
+    }
+    const spanned = src.slice(site.start, site.end).split("\n").length - 1;
+    edits.push({
+      start: site.start,
+      end: site.end,
+      text: mapDefinition(site.decl, maps) + "\n".repeat(spanned),
+    });
+  }
+  return maps;
+}
+
+/** Names defined at file scope: maps, functions, variables, struct/union/enum tags and typedefs. */
+function definedNames(s: Token[], maps: Map<string, MapDecl>): Set<string> {
+  const out = new Set<string>(maps.keys());
+  for (const t of topLevelTypes(s)) out.add(t.replace(/^(struct|union) /, ""));
+  let depth = 0;
+  for (let i = 0; i < s.length; i++) {
+    const t = s[i] as Token;
+    if (t.kind === "punct" && (t.text === "{" || t.text === "(" || t.text === "[")) depth++;
+    else if (t.kind === "punct" && (t.text === "}" || t.text === ")" || t.text === "]")) depth--;
+    if (depth !== 0 || t.kind !== "ident") continue;
+    const next = s[i + 1]?.text;
+    const prev = s[i - 1];
+    // a declarator: preceded by a type-ish token, followed by ( = ; [ or ,
+    const declarator = prev !== undefined && (prev.kind === "ident" || prev.text === "*");
+    if (declarator && (next === "(" || next === "=" || next === ";" || next === "[" || next === ","))
+      out.add(t.text);
+    if (t.text === "enum" && s[i + 1]?.kind === "ident") out.add((s[i + 1] as Token).text);
+  }
+  // Keywords and types that precede declarators are not names the program defines.
+  for (const k of ["struct", "union", "enum", "static", "const", "volatile", "inline", "extern", "SEC"])
+    out.delete(k);
+  return out;
 }

@@ -19,6 +19,7 @@ export function verifierReason(log: string): string {
       continue;
     if (/^\d+: \(/.test(l)) continue; // an instruction
     if (/^;/.test(l)) continue; // a source line
+    if (/^(cur|old) state:/.test(l)) continue; // state dumps printed after "infinite loop detected"
     if (
       /^(R\d+|from \d+ to \d+|last_idx|frame\d|regs=)/.test(l) &&
       !/invalid|unbounded|not allowed|expected|misaligned/.test(l)
@@ -66,6 +67,9 @@ function hintFor(reason: string, license: string | undefined): string | undefine
   }
   if (/R\d+ !read_ok/.test(reason))
     return "a register is read before it is written (an uninitialized variable?)";
+  if (/infinite loop detected|back-edge|unbounded loop/.test(reason)) {
+    return "the verifier must see every loop end: give it a constant bound (for (int i = 0; i < N; i++)), or use bpf_loop() on Linux 5.17+";
+  }
   return undefined;
 }
 
@@ -82,6 +86,9 @@ export function loadError(
   if (log.trim() !== "") {
     const reason = verifierReason(log);
     const where = failingSourceLine(log, ctx.source);
+    // Line info describes the translated C; the user's own line reads better.
+    const userLine = where.line !== undefined ? ctx.source?.split("\n")[where.line - 1]?.trim() : undefined;
+    if (userLine) where.text = userLine;
     const at =
       where.line !== undefined
         ? ` at ${ctx.fileName}:${where.line}${where.text ? `: ${where.text}` : ""}`

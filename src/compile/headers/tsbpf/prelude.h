@@ -82,6 +82,47 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
 	return bpf_log2(v) + 1;
 }
 
+/* bcc's stack trace map value (BPF_STACK_TRACE). */
+#ifndef BPF_MAX_STACK_DEPTH
+#define BPF_MAX_STACK_DEPTH 127
+#endif
+struct bpf_stacktrace {
+	__u64 ip[BPF_MAX_STACK_DEPTH];
+};
+struct bpf_stacktrace_buildid {
+	struct bpf_stack_build_id trace[BPF_MAX_STACK_DEPTH];
+};
+
+/*
+ * Ring buffer wake-up batching. With a threshold T set from user space for
+ * ring buffer number idx (table.openRingBuffer(cb, { wakeupBytes: T })), a
+ * submit with flags 0 wakes the consumer only once T bytes are waiting
+ * (BPF_RB_FORCE_WAKEUP) and otherwise not at all (BPF_RB_NO_WAKEUP); the
+ * consumer's drain timer picks up the rest. Explicit flags pass through.
+ */
+#if defined(__TSBPF_NUM_RINGBUFS) && __TSBPF_NUM_RINGBUFS > 0
+struct {
+	__uint(type, 2 /* BPF_MAP_TYPE_ARRAY */);
+	__uint(max_entries, __TSBPF_NUM_RINGBUFS);
+	__type(key, __u32);
+	__type(value, __u64);
+} __tsbpf_rb_wakeup SEC(".maps");
+
+static __always_inline __u64 __tsbpf_rb_flags(void *rb, __u32 idx, __u64 flags)
+{
+	__u64 *threshold;
+
+	if (flags)
+		return flags;
+	threshold = bpf_map_lookup_elem(&__tsbpf_rb_wakeup, &idx);
+	if (!threshold || !*threshold)
+		return 0;
+	return bpf_ringbuf_query(rb, 0 /* BPF_RB_AVAIL_DATA */) >= *threshold ? 2 /* BPF_RB_FORCE_WAKEUP */
+									 : 1 /* BPF_RB_NO_WAKEUP */;
+}
+#define __TSBPF_RB_FLAGS(map, idx, flags) __tsbpf_rb_flags((void *)&(map), (idx), (flags))
+#endif
+
 /* Number of possible CPUs, set by the loader (bcc's bpf_num_cpus()). */
 #ifndef __TSBPF_NUM_CPUS
 #define __TSBPF_NUM_CPUS 1

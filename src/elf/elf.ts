@@ -1,0 +1,770 @@
+/**
+ * A small ELF64 little-endian reader, enough for symbol resolution, uprobes
+ * and USDT: section and program headers, .symtab/.dynsym, build-id,
+ * .gnu_debuglink and .note.stapsdt.
+ *
+ * Files are not read whole: the headers, the note sections and (on demand) the
+ * symbol tables are read at their offsets with positional reads, so a 100 MB
+ * binary costs what its symbol table costs. An in-memory image (a Buffer, such
+ * as the vDSO read from /proc/PID/mem) is read the same way.
+ */
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { BpfError } from "../kernel/errors.js";
+
+/** An ELF file that is malformed, truncated or of a kind this reader does not handle (ELF32, big-endian). */
+export class ElfError extends BpfError {
+  /** The file. */
+  readonly path: string;
+
+  constructor(path: string, reason: string, opts: { cause?: unknown } = {}) {
+    super(`${path}: ${reason}`, opts);
+    this.path = path;
+  }
+}
+
+/** e_type, by name: EXEC is a fixed-address executable, DYN a shared object or a PIE. */
+export type ElfType = "NONE" | "REL" | "EXEC" | "DYN" | "CORE" | "UNKNOWN";
+/** STT_* symbol types by name ("IFUNC" is STT_GNU_IFUNC; "OTHER" any processor/OS-specific type). */
+export type ElfSymbolType =
+  | "NOTYPE"
+  | "OBJECT"
+  | "FUNC"
+  | "SECTION"
+  | "FILE"
+  | "COMMON"
+  | "TLS"
+  | "IFUNC"
+  | "OTHER";
+/** STB_* symbol bindings by name ("UNIQUE" is STB_GNU_UNIQUE). */
+export type ElfSymbolBinding = "LOCAL" | "GLOBAL" | "WEAK" | "UNIQUE" | "OTHER";
+
+/** p_type of a loadable segment. */
+export const PT_LOAD = 1;
+/** p_type of a note segment. */
+export const PT_NOTE = 4;
+/** p_type of the interpreter path segment. */
+export const PT_INTERP = 3;
+/** p_flags bit: executable. */
+export const PF_X = 1;
+/** p_flags bit: writable. */
+export const PF_W = 2;
+/** p_flags bit: readable. */
+export const PF_R = 4;
+/** sh_type of .symtab. */
+export const SHT_SYMTAB = 2;
+/** sh_type of a note section. */
+export const SHT_NOTE = 7;
+/** sh_type of a section with no file contents (.bss). */
+export const SHT_NOBITS = 8;
+/** sh_type of .dynsym. */
+export const SHT_DYNSYM = 11;
+/** st_shndx of an undefined symbol. */
+export const SHN_UNDEF = 0;
+
+/** One section header. File offsets and sizes are numbers; addresses bigints. */
+export interface ElfSection {
+  /** Index in the section header table. */
+  index: number;
+  /** Name, from .shstrtab (".text"). */
+  name: string;
+  /** sh_type (SHT_*). */
+  type: number;
+  /** sh_flags (SHF_*). */
+  flags: bigint;
+  /** Virtual address when loaded (0 for non-allocated sections). */
+  addr: bigint;
+  /** File offset of the contents. */
+  offset: number;
+  /** Size in bytes (no file contents for SHT_NOBITS). */
+  size: number;
+  /** sh_link (for symbol tables: the string table's index). */
+  link: number;
+  /** sh_info. */
+  info: number;
+  /** sh_addralign. */
+  addralign: number;
+  /** sh_entsize. */
+  entsize: number;
+}
+
+/** One program header. */
+export interface ElfSegment {
+  /** p_type (PT_LOAD, PT_NOTE...). */
+  type: number;
+  /** p_flags (PF_R | PF_W | PF_X). */
+  flags: number;
+  /** File offset of the segment's first byte. */
+  offset: bigint;
+  /** Virtual address of the segment's first byte. */
+  vaddr: bigint;
+  /** Physical address (unused on Linux). */
+  paddr: bigint;
+  /** Bytes in the file. */
+  filesz: bigint;
+  /** Bytes in memory (more than filesz for .bss). */
+  memsz: bigint;
+  /** Alignment. */
+  align: bigint;
+}
+
+/** One entry of .symtab or .dynsym. */
+export interface ElfSymbol {
+  /** Name (without any "@VERSION": versions live in .gnu.version). */
+  name: string;
+  /** st_value: for functions the address (link-time vaddr). */
+  value: bigint;
+  /** st_size in bytes (0 when unknown). */
+  size: bigint;
+  /** Symbol type. */
+  type: ElfSymbolType;
+  /** Binding. */
+  binding: ElfSymbolBinding;
+  /** Visibility (STV_*: 0 default, 1 internal, 2 hidden, 3 protected). */
+  visibility: number;
+  /** Section index (SHN_UNDEF, 0, for an undefined symbol). */
+  shndx: number;
+  /** Which table it came from. */
+  table: "symtab" | "dynsym";
+}
+
+/** One USDT probe from .note.stapsdt (SystemTap SDT v3 notes). */
+export interface UsdtNote {
+  /** Provider ("myprov" in DTRACE_PROBE2(myprov, myprobe, ...)). */
+  provider: string;
+  /** Probe name. */
+  name: string;
+  /** The probe's address as recorded in the note (link time). */
+  pc: bigint;
+  /** The .stapsdt.base address recorded in the note (0 when none). */
+  base: bigint;
+  /** The semaphore's address as recorded (0: the probe has no semaphore). */
+  semaphore: bigint;
+  /** The argument spec, e.g. "-4@%esi 8@-16(%rbp)" ("" for no arguments). */
+  args: string;
+  /**
+   * The probe's address, adjusted for prelink as libbpf does: when the file
+   * has a .stapsdt.base section and the note records a base,
+   * pc + (section address - recorded base).
+   */
+  address: bigint;
+  /** The semaphore's address with the same adjustment (0 when none). */
+  semaphoreAddress: bigint;
+  /** The probe's file offset (what a uprobe attaches to), when a PT_LOAD segment covers it. */
+  fileOffset: bigint | undefined;
+  /** The semaphore's file offset (for the uprobe ref_ctr_offset), when there is one. */
+  semaphoreOffset: bigint | undefined;
+}
+
+/** The headers and small metadata of an ELF file (see {@link readElf}). */
+export interface ElfFile {
+  /** The path it was read from ("<memory>" for a buffer unless named). */
+  path: string;
+  /** e_type. */
+  type: ElfType;
+  /** e_machine (62 x86-64, 183 AArch64). */
+  machine: number;
+  /** Entry point. */
+  entry: bigint;
+  /** Section headers (empty when stripped of them). */
+  sections: ElfSection[];
+  /** Program headers. */
+  segments: ElfSegment[];
+  /** The GNU build-id as lowercase hex, when there is one. */
+  buildId: string | undefined;
+  /** The .gnu_debuglink file name and CRC32, when there is one. */
+  debuglink: { file: string; crc: number } | undefined;
+  /** The program interpreter (PT_INTERP), e.g. "/lib64/ld-linux-x86-64.so.2". */
+  interpreter: string | undefined;
+  /** USDT probes from .note.stapsdt (empty when none). */
+  usdt: UsdtNote[];
+}
+
+// --- reading ---------------------------------------------------------------
+
+interface Source {
+  name: string;
+  read(pos: number, len: number): Buffer;
+}
+
+function fdSource(fd: number, name: string): Source {
+  return {
+    name,
+    read(pos, len) {
+      const buf = Buffer.allocUnsafe(len);
+      let got = 0;
+      while (got < len) {
+        const n = readSync(fd, buf, got, len - got, pos + got);
+        if (n === 0) break;
+        got += n;
+      }
+      if (got < len) throw new ElfError(name, `truncated: wanted ${len} bytes at offset ${pos}, got ${got}`);
+      return buf;
+    },
+  };
+}
+
+function bufferSource(buf: Buffer, name: string): Source {
+  return {
+    name,
+    read(pos, len) {
+      if (pos < 0 || pos + len > buf.length)
+        throw new ElfError(name, `truncated: wanted ${len} bytes at offset ${pos} of ${buf.length}`);
+      return buf.subarray(pos, pos + len);
+    },
+  };
+}
+
+const ELF_TYPES: ElfType[] = ["NONE", "REL", "EXEC", "DYN", "CORE"];
+const SYM_TYPES: ElfSymbolType[] = ["NOTYPE", "OBJECT", "FUNC", "SECTION", "FILE", "COMMON", "TLS"];
+const SYM_BINDINGS: ElfSymbolBinding[] = ["LOCAL", "GLOBAL", "WEAK"];
+
+function cstr(buf: Buffer, start: number, end = buf.length): string {
+  if (start >= end) return "";
+  let e = buf.indexOf(0, start);
+  if (e === -1 || e > end) e = end;
+  return buf.toString("utf8", start, e);
+}
+
+function toNum(v: bigint, src: Source, what: string): number {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ElfError(src.name, `${what} is out of range (${v})`);
+  return Number(v);
+}
+
+interface Note {
+  owner: string;
+  type: number;
+  desc: Buffer;
+}
+
+function parseNotes(data: Buffer, align: number): Note[] {
+  const out: Note[] = [];
+  const a = align === 8 ? 8 : 4;
+  const up = (n: number) => (n + a - 1) & ~(a - 1);
+  let p = 0;
+  while (p + 12 <= data.length) {
+    const namesz = data.readUInt32LE(p);
+    const descsz = data.readUInt32LE(p + 4);
+    const type = data.readUInt32LE(p + 8);
+    const nameOff = p + 12;
+    const descOff = nameOff + up(namesz);
+    if (descOff + descsz > data.length) break;
+    const owner = namesz > 0 ? cstr(data, nameOff, nameOff + namesz) : "";
+    out.push({ owner, type, desc: data.subarray(descOff, descOff + descsz) });
+    p = descOff + up(descsz);
+  }
+  return out;
+}
+
+function parse(src: Source): ElfFile {
+  const eh = src.read(0, 64);
+  if (eh.readUInt32BE(0) !== 0x7f454c46) throw new ElfError(src.name, "not an ELF file (bad magic)");
+  if (eh[4] !== 2) throw new ElfError(src.name, "is a 32-bit ELF file; only ELF64 is supported");
+  if (eh[5] !== 1) throw new ElfError(src.name, "is a big-endian ELF file; only little-endian is supported");
+  const etype = eh.readUInt16LE(16);
+  const machine = eh.readUInt16LE(18);
+  const entry = eh.readBigUInt64LE(24);
+  const phoff = toNum(eh.readBigUInt64LE(32), src, "e_phoff");
+  const shoff = toNum(eh.readBigUInt64LE(40), src, "e_shoff");
+  const phentsize = eh.readUInt16LE(54);
+  let phnum = eh.readUInt16LE(56);
+  const shentsize = eh.readUInt16LE(58);
+  let shnum = eh.readUInt16LE(60);
+  let shstrndx = eh.readUInt16LE(62);
+
+  // Extended numbering: the real counts live in section header 0.
+  if (shoff !== 0 && (shnum === 0 || shstrndx === 0xffff || phnum === 0xffff)) {
+    const s0 = src.read(shoff, 64);
+    if (shnum === 0) shnum = toNum(s0.readBigUInt64LE(32), src, "section count");
+    if (shstrndx === 0xffff) shstrndx = s0.readUInt32LE(40);
+    if (phnum === 0xffff) phnum = s0.readUInt32LE(44);
+  }
+
+  const segments: ElfSegment[] = [];
+  if (phoff !== 0 && phnum > 0) {
+    if (phentsize < 56) throw new ElfError(src.name, `bad e_phentsize ${phentsize}`);
+    const ph = src.read(phoff, phnum * phentsize);
+    for (let i = 0; i < phnum; i++) {
+      const o = i * phentsize;
+      segments.push({
+        type: ph.readUInt32LE(o),
+        flags: ph.readUInt32LE(o + 4),
+        offset: ph.readBigUInt64LE(o + 8),
+        vaddr: ph.readBigUInt64LE(o + 16),
+        paddr: ph.readBigUInt64LE(o + 24),
+        filesz: ph.readBigUInt64LE(o + 32),
+        memsz: ph.readBigUInt64LE(o + 40),
+        align: ph.readBigUInt64LE(o + 48),
+      });
+    }
+  }
+
+  const sections: ElfSection[] = [];
+  if (shoff !== 0 && shnum > 0) {
+    if (shentsize < 64) throw new ElfError(src.name, `bad e_shentsize ${shentsize}`);
+    const sh = src.read(shoff, shnum * shentsize);
+    const nameOffs: number[] = [];
+    for (let i = 0; i < shnum; i++) {
+      const o = i * shentsize;
+      nameOffs.push(sh.readUInt32LE(o));
+      sections.push({
+        index: i,
+        name: "",
+        type: sh.readUInt32LE(o + 4),
+        flags: sh.readBigUInt64LE(o + 8),
+        addr: sh.readBigUInt64LE(o + 16),
+        offset: toNum(sh.readBigUInt64LE(o + 24), src, "sh_offset"),
+        size: toNum(sh.readBigUInt64LE(o + 32), src, "sh_size"),
+        link: sh.readUInt32LE(o + 40),
+        info: sh.readUInt32LE(o + 44),
+        addralign: toNum(sh.readBigUInt64LE(o + 48), src, "sh_addralign"),
+        entsize: toNum(sh.readBigUInt64LE(o + 56), src, "sh_entsize"),
+      });
+    }
+    const strSec = sections[shstrndx];
+    if (strSec && strSec.type !== SHT_NOBITS && strSec.size > 0) {
+      const names = src.read(strSec.offset, strSec.size);
+      for (const s of sections) s.name = cstr(names, nameOffs[s.index] as number);
+    }
+  }
+
+  const elf: ElfFile = {
+    path: src.name,
+    type: ELF_TYPES[etype] ?? "UNKNOWN",
+    machine,
+    entry,
+    sections,
+    segments,
+    buildId: undefined,
+    debuglink: undefined,
+    interpreter: undefined,
+    usdt: [],
+  };
+
+  const interp = segments.find((s) => s.type === PT_INTERP);
+  if (interp && interp.filesz > 0n && interp.filesz < 4096n)
+    elf.interpreter = cstr(src.read(Number(interp.offset), Number(interp.filesz)), 0);
+
+  // Notes: from the note sections, or from PT_NOTE segments when there are no section headers.
+  const noteBlobs: { name: string; data: Buffer; align: number }[] = [];
+  if (sections.length > 0) {
+    for (const s of sections) {
+      if (s.type !== SHT_NOTE || s.size === 0 || s.size > 16 << 20) continue;
+      noteBlobs.push({ name: s.name, data: src.read(s.offset, s.size), align: s.addralign });
+    }
+  } else {
+    for (const p of segments) {
+      if (p.type !== PT_NOTE || p.filesz === 0n || p.filesz > 1n << 24n) continue;
+      noteBlobs.push({
+        name: "",
+        data: src.read(Number(p.offset), Number(p.filesz)),
+        align: Number(p.align),
+      });
+    }
+  }
+  const stapBase = sections.find((s) => s.name === ".stapsdt.base");
+  for (const blob of noteBlobs) {
+    for (const n of parseNotes(blob.data, blob.align)) {
+      if (n.owner === "GNU" && n.type === 3 && elf.buildId === undefined)
+        elf.buildId = n.desc.toString("hex");
+      else if (n.owner === "stapsdt" && n.type === 3 && n.desc.length >= 24)
+        elf.usdt.push(usdtNote(elf, n.desc, stapBase));
+    }
+  }
+
+  const dl = sections.find((s) => s.name === ".gnu_debuglink");
+  if (dl && dl.type !== SHT_NOBITS && dl.size >= 5 && dl.size < 4096) {
+    const d = src.read(dl.offset, dl.size);
+    const file = cstr(d, 0);
+    const crcOff = (Buffer.byteLength(file) + 1 + 3) & ~3;
+    if (crcOff + 4 <= d.length) elf.debuglink = { file, crc: d.readUInt32LE(crcOff) };
+  }
+  return elf;
+}
+
+function usdtNote(elf: ElfFile, desc: Buffer, stapBase: ElfSection | undefined): UsdtNote {
+  const pc = desc.readBigUInt64LE(0);
+  const base = desc.readBigUInt64LE(8);
+  const semaphore = desc.readBigUInt64LE(16);
+  let p = 24;
+  const strs: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    let e = desc.indexOf(0, p);
+    if (e === -1) e = desc.length;
+    strs.push(desc.toString("utf8", p, e));
+    p = e + 1;
+  }
+  const delta = stapBase && base !== 0n ? stapBase.addr - base : 0n;
+  const address = pc + delta;
+  const semaphoreAddress = semaphore === 0n ? 0n : semaphore + delta;
+  let semaphoreOffset: bigint | undefined;
+  if (semaphoreAddress !== 0n) {
+    // libbpf: relative to the section holding it (.probes), else through the segments.
+    const sec = elf.sections.find(
+      (s) =>
+        s.type !== SHT_NOBITS &&
+        s.addr !== 0n &&
+        s.addr <= semaphoreAddress &&
+        semaphoreAddress < s.addr + BigInt(s.size),
+    );
+    semaphoreOffset =
+      sec !== undefined
+        ? semaphoreAddress - sec.addr + BigInt(sec.offset)
+        : addrToFileOffset(elf, semaphoreAddress);
+  }
+  return {
+    provider: strs[0] ?? "",
+    name: strs[1] ?? "",
+    pc,
+    base,
+    semaphore,
+    args: strs[2] ?? "",
+    address,
+    semaphoreAddress,
+    fileOffset: addrToFileOffset(elf, address),
+    semaphoreOffset,
+  };
+}
+
+function readSymbolsFrom(src: Source, elf: ElfFile): ElfSymbol[] {
+  const out: ElfSymbol[] = [];
+  for (const sec of elf.sections) {
+    if (sec.type !== SHT_SYMTAB && sec.type !== SHT_DYNSYM) continue;
+    const table = sec.type === SHT_SYMTAB ? "symtab" : "dynsym";
+    const strSec = elf.sections[sec.link];
+    if (!strSec || strSec.type === SHT_NOBITS || sec.size === 0) continue;
+    const entsize = sec.entsize || 24;
+    if (entsize < 24) throw new ElfError(src.name, `bad symbol entry size ${entsize} in ${sec.name}`);
+    const data = src.read(sec.offset, sec.size);
+    const strs = src.read(strSec.offset, strSec.size);
+    const count = Math.floor(sec.size / entsize);
+    // Entry 0 is the reserved null symbol.
+    for (let i = 1; i < count; i++) {
+      const o = i * entsize;
+      const info = data[o + 4] as number;
+      const t = info & 0xf;
+      const b = info >> 4;
+      out.push({
+        name: cstr(strs, data.readUInt32LE(o)),
+        value: data.readBigUInt64LE(o + 8),
+        size: data.readBigUInt64LE(o + 16),
+        type: t === 10 ? "IFUNC" : (SYM_TYPES[t] ?? "OTHER"),
+        binding: b === 10 ? "UNIQUE" : (SYM_BINDINGS[b] ?? "OTHER"),
+        visibility: (data[o + 5] as number) & 3,
+        shndx: data.readUInt16LE(o + 6),
+        table,
+      });
+    }
+  }
+  return out;
+}
+
+function withSource<T>(file: string | Buffer, name: string | undefined, fn: (src: Source) => T): T {
+  if (Buffer.isBuffer(file)) return fn(bufferSource(file, name ?? "<memory>"));
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch (err) {
+    throw new ElfError(file, `cannot open: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    return fn(fdSource(fd, name ?? file));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Reads an ELF file's headers, notes (build-id, USDT) and debuglink. Not
+ * cached (see {@link elfSymbols} for the cached path). `file` is a path or an
+ * in-memory image; `name` names a buffer in errors and in `path`.
+ */
+export function readElf(file: string | Buffer, name?: string): ElfFile {
+  return withSource(file, name, (src) => parse(src));
+}
+
+/**
+ * Every symbol of .symtab and .dynsym (.symtab first), uncached. Pass the
+ * already parsed headers as `elf` to skip reading them again.
+ */
+export function readElfSymbols(file: string | Buffer, elf?: ElfFile): ElfSymbol[] {
+  return withSource(file, elf?.path, (src) => readSymbolsFrom(src, elf ?? parse(src)));
+}
+
+// --- address arithmetic ----------------------------------------------------
+
+/** The PT_LOAD segment whose file contents hold vaddr `addr`, if any. */
+export function segmentForAddr(elf: ElfFile, addr: bigint): ElfSegment | undefined {
+  return elf.segments.find((s) => s.type === PT_LOAD && s.vaddr <= addr && addr < s.vaddr + s.filesz);
+}
+
+/** addr (a link-time vaddr) → file offset through its PT_LOAD segment; undefined when none covers it. */
+export function addrToFileOffset(elf: ElfFile, addr: bigint): bigint | undefined {
+  const seg = segmentForAddr(elf, addr);
+  return seg ? addr - seg.vaddr + seg.offset : undefined;
+}
+
+/**
+ * The file offset of a symbol (or of an address), which is what a uprobe is
+ * attached to: offset = addr - p_vaddr + p_offset of the PT_LOAD segment that
+ * contains it. The same for EXEC and DYN (PIE, shared objects). Throws an
+ * ElfError for an undefined symbol or an address no segment holds. An IFUNC
+ * symbol's value is its resolver, not the implementation it selects.
+ */
+export function symbolToFileOffset(elf: ElfFile, sym: ElfSymbol | bigint): bigint {
+  if (typeof sym !== "bigint" && sym.shndx === SHN_UNDEF)
+    throw new ElfError(elf.path, `symbol ${sym.name} is undefined here (it lives in another object)`);
+  const addr = typeof sym === "bigint" ? sym : sym.value;
+  const off = addrToFileOffset(elf, addr);
+  if (off === undefined) {
+    const what =
+      typeof sym === "bigint"
+        ? `address 0x${addr.toString(16)}`
+        : `symbol ${sym.name} (0x${addr.toString(16)})`;
+    throw new ElfError(elf.path, `${what} is in no PT_LOAD segment`);
+  }
+  return off;
+}
+
+/**
+ * The inverse: a file offset → link-time vaddr, through the PT_LOAD segment
+ * whose file range holds it (preferring an executable one when `executable`
+ * is set and two segments share a page). Undefined when none does.
+ */
+export function fileOffsetToAddr(elf: ElfFile, offset: bigint, executable = false): bigint | undefined {
+  let found: ElfSegment | undefined;
+  for (const s of elf.segments) {
+    if (s.type !== PT_LOAD || offset < s.offset || offset >= s.offset + s.filesz) continue;
+    if (!executable || s.flags & PF_X) return offset - s.offset + s.vaddr;
+    found ??= s;
+  }
+  return found ? offset - found.offset + found.vaddr : undefined;
+}
+
+// --- function lookup -------------------------------------------------------
+
+/** A function found by address: its name, the offset into it and the symbol itself. */
+export interface FunctionMatch {
+  /** The chosen symbol's name. */
+  name: string;
+  /** addr - symbol start. */
+  offset: bigint;
+  /** The symbol. */
+  symbol: ElfSymbol;
+}
+
+function leadingUnderscores(s: string): number {
+  let n = 0;
+  while (s.charCodeAt(n) === 95) n++;
+  return n;
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+const BIND_RANK: Record<ElfSymbolBinding, number> = { GLOBAL: 0, WEAK: 1, UNIQUE: 1, LOCAL: 2, OTHER: 3 };
+
+/**
+ * Sorted FUNC and IFUNC symbols of one object, for address → function lookups.
+ * Of several symbols at one address (getpid and __getpid), the one with the
+ * fewest leading underscores wins, then GLOBAL over WEAK over LOCAL, then
+ * .symtab order. A zero-sized symbol covers its first byte only.
+ */
+export class FunctionIndex {
+  /** Number of distinct function start addresses. */
+  readonly size: number;
+  // Addresses relative to `base`, as doubles (exact: any object spans far less than 2^53 bytes).
+  private readonly base: bigint;
+  private readonly starts: Float64Array;
+  private readonly ends: Float64Array;
+  // maxEnd[i] = max(ends[0..i]): lets a lookup stop walking back early.
+  private readonly maxEnd: Float64Array;
+  private readonly syms: ElfSymbol[];
+
+  constructor(symbols: readonly ElfSymbol[]) {
+    let fns = symbols.filter(
+      (s) => (s.type === "FUNC" || s.type === "IFUNC") && s.shndx !== SHN_UNDEF && s.value !== 0n && s.name !== "",
+    );
+    // BigInt arithmetic is slow: user-space addresses fit doubles as they
+    // are; only kernel-style ones (0xffff...) are rebased first.
+    let base = 0n;
+    if (fns.some((s) => s.value > MAX_SAFE)) {
+      for (const [i, s] of fns.entries()) if (i === 0 || s.value < base) base = s.value;
+      fns = fns.filter((s) => s.value - base <= MAX_SAFE);
+    }
+    this.base = base;
+    const n0 = fns.length;
+    const rel = new Float64Array(n0);
+    const size = new Float64Array(n0);
+    const rank = new Float64Array(n0);
+    for (let i = 0; i < n0; i++) {
+      const s = fns[i] as ElfSymbol;
+      rel[i] = Number(base === 0n ? s.value : s.value - base);
+      size[i] = Number(s.size);
+      rank[i] = leadingUnderscores(s.name) * 8 + BIND_RANK[s.binding];
+    }
+    const order = Array.from({ length: n0 }, (_, i) => i);
+    order.sort((a, b) => (rel[a] as number) - (rel[b] as number) || (rank[a] as number) - (rank[b] as number) || a - b);
+    const syms: ElfSymbol[] = [];
+    const starts: number[] = [];
+    const ends: number[] = [];
+    for (const i of order) {
+      const s = fns[i] as ElfSymbol;
+      const start = rel[i] as number;
+      const end = start + Math.max(size[i] as number, 1);
+      const k = syms.length - 1;
+      if (k >= 0 && starts[k] === start) {
+        // Same start: keep the preferred name, with the largest size of the group.
+        if (end > (ends[k] as number)) ends[k] = end;
+        continue;
+      }
+      syms.push(s);
+      starts.push(start);
+      ends.push(end);
+    }
+    const n = syms.length;
+    this.size = n;
+    this.syms = syms;
+    this.starts = Float64Array.from(starts);
+    this.ends = Float64Array.from(ends);
+    this.maxEnd = new Float64Array(n);
+    let max = 0;
+    for (let i = 0; i < n; i++) {
+      max = Math.max(max, ends[i] as number);
+      this.maxEnd[i] = max;
+    }
+  }
+
+  /** The function containing link-time address `addr`, or undefined. Nested symbols resolve to the innermost. */
+  lookup(addr: bigint): FunctionMatch | undefined {
+    if (addr < this.base || addr - this.base > MAX_SAFE) return undefined;
+    const x = Number(addr - this.base);
+    const st = this.starts;
+    let a = 0;
+    let b = st.length;
+    while (a < b) {
+      const mid = (a + b) >>> 1;
+      if ((st[mid] as number) <= x) a = mid + 1;
+      else b = mid;
+    }
+    for (let i = a - 1; i >= 0; i--) {
+      if ((this.maxEnd[i] as number) <= x) break;
+      if (x < (this.ends[i] as number)) {
+        const s = this.syms[i] as ElfSymbol;
+        return { name: s.name, offset: addr - s.value, symbol: s };
+      }
+    }
+    return undefined;
+  }
+}
+
+// --- cache -----------------------------------------------------------------
+
+/** What the cache keeps per file. */
+interface CacheEntry {
+  elf: ElfFile;
+  symbols?: readonly ElfSymbol[];
+  index?: FunctionIndex;
+}
+
+const MAX_CACHED = 256;
+const cache = new Map<string, CacheEntry>();
+
+/**
+ * Opens `path`, identifies the file by (dev, inode, size, mtime) — so two
+ * paths to one file (/proc/PID/root/...) share an entry and a rebuilt file
+ * gets a new one — and returns the cached entry, filling it with `fill`.
+ */
+function cached<T>(path: string, fill: (e: CacheEntry, src: Source) => T): T {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (err) {
+    throw new ElfError(path, `cannot open: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+    const src = fdSource(fd, path);
+    let e = cache.get(key);
+    if (e) {
+      cache.delete(key);
+    } else {
+      e = { elf: parse(src) };
+      if (cache.size >= MAX_CACHED) {
+        const oldest = cache.keys().next().value;
+        if (oldest !== undefined) cache.delete(oldest);
+      }
+    }
+    cache.set(key, e);
+    return fill(e, src);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** {@link readElf}, cached per file (dev, inode, size, mtime). Treat the result as read-only. */
+export function elfFile(path: string): ElfFile {
+  return cached(path, (e) => e.elf);
+}
+
+/** Options of {@link elfSymbols}. */
+export interface ElfSymbolsOptions {
+  /** Keep only these types (e.g. ["FUNC", "IFUNC"]). */
+  types?: ElfSymbolType[];
+  /** Keep only defined symbols (st_shndx != SHN_UNDEF). */
+  definedOnly?: boolean;
+  /** Keep only symbols of this table. */
+  table?: "symtab" | "dynsym";
+}
+
+/**
+ * The symbols of .symtab then .dynsym, cached per file (dev, inode, size,
+ * mtime: a rebuilt binary is read again). The returned array is frozen;
+ * filtering options make a new array from the cached one.
+ */
+export function elfSymbols(path: string, opts: ElfSymbolsOptions = {}): readonly ElfSymbol[] {
+  const all = cached(path, (e, src) => {
+    e.symbols ??= Object.freeze(readSymbolsFrom(src, e.elf));
+    return e.symbols;
+  });
+  if (!opts.types && !opts.definedOnly && !opts.table) return all;
+  const types = opts.types ? new Set(opts.types) : undefined;
+  return Object.freeze(
+    all.filter(
+      (s) =>
+        (!types || types.has(s.type)) &&
+        (!opts.definedOnly || s.shndx !== SHN_UNDEF) &&
+        (!opts.table || s.table === opts.table),
+    ),
+  );
+}
+
+/**
+ * The defined symbol called `name` (FUNC, IFUNC or OBJECT by default),
+ * preferring .symtab to .dynsym and a GLOBAL to a WEAK or LOCAL one.
+ */
+export function findElfSymbol(
+  path: string,
+  name: string,
+  types: ElfSymbolType[] = ["FUNC", "IFUNC", "OBJECT"],
+): ElfSymbol | undefined {
+  let best: ElfSymbol | undefined;
+  for (const s of elfSymbols(path)) {
+    if (s.name !== name || s.shndx === SHN_UNDEF || !types.includes(s.type)) continue;
+    if (!best || BIND_RANK[s.binding] < BIND_RANK[best.binding]) best = s;
+  }
+  return best;
+}
+
+/** The cached headers and function index of one file (for address → symbol lookups). */
+export function elfFunctionIndex(path: string): { elf: ElfFile; index: FunctionIndex } {
+  return cached(path, (e, src) => {
+    e.symbols ??= Object.freeze(readSymbolsFrom(src, e.elf));
+    e.index ??= new FunctionIndex(e.symbols);
+    return { elf: e.elf, index: e.index };
+  });
+}
+
+/** Empties the ELF cache (tests; or to free memory). */
+export function clearElfCache(): void {
+  cache.clear();
+}

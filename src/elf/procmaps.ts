@@ -1,0 +1,517 @@
+/**
+ * User-space symbol resolution: /proc/PID/maps, bcc's per-process symbol
+ * cache (`BPF.sym`), and bcc's library and executable lookup
+ * (`BPF.find_library`, `BPF.find_exe`).
+ */
+import { execFileSync } from "node:child_process";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  statSync,
+} from "node:fs";
+import { basename, join } from "node:path";
+import { ksym } from "../kernel/kallsyms.js";
+import { demangle as demangleName } from "./demangle.js";
+import {
+  type ElfFile,
+  elfFunctionIndex,
+  FunctionIndex,
+  fileOffsetToAddr,
+  readElf,
+  readElfSymbols,
+} from "./elf.js";
+
+/** One line of /proc/PID/maps. */
+export interface MapEntry {
+  /** First address of the mapping. */
+  start: bigint;
+  /** One past its last address. */
+  end: bigint;
+  /** The four permission letters, e.g. "r-xp". */
+  perms: string;
+  /** Readable. */
+  read: boolean;
+  /** Writable. */
+  write: boolean;
+  /** Executable. */
+  exec: boolean;
+  /** Shared (s) rather than private (p). */
+  shared: boolean;
+  /** Offset in the file of the mapping's first byte. */
+  offset: bigint;
+  /** Device, "major:minor" in hex as the kernel prints it ("fe:01"). */
+  dev: string;
+  /** Inode (0 for anonymous mappings). */
+  inode: number;
+  /** The file, or a pseudo-path ("[heap]", "[vdso]"), or "" when anonymous. " (deleted)" is stripped. */
+  path: string;
+  /** The file was deleted (or replaced) after it was mapped. */
+  deleted: boolean;
+}
+
+const MAPS_LINE = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ([0-9a-f]+) ([0-9a-f]+:[0-9a-f]+) (\d+)\s*(.*)$/;
+
+/** Parses the text of /proc/PID/maps. Lines that do not parse are skipped. */
+export function parseProcMaps(text: string): MapEntry[] {
+  const out: MapEntry[] = [];
+  for (const line of text.split("\n")) {
+    const m = MAPS_LINE.exec(line);
+    if (!m) continue;
+    let path = m[7] ?? "";
+    let deleted = false;
+    if (path.endsWith(" (deleted)")) {
+      deleted = true;
+      path = path.slice(0, -" (deleted)".length);
+    }
+    const perms = m[3] as string;
+    out.push({
+      start: BigInt(`0x${m[1]}`),
+      end: BigInt(`0x${m[2]}`),
+      perms,
+      read: perms[0] === "r",
+      write: perms[1] === "w",
+      exec: perms[2] === "x",
+      shared: perms[3] === "s",
+      offset: BigInt(`0x${m[4]}`),
+      dev: m[5] as string,
+      inode: Number(m[6]),
+      path,
+      deleted,
+    });
+  }
+  return out;
+}
+
+/** Reads and parses /proc/PID/maps ("self" for this process). Throws if the process is gone. */
+export function readProcMaps(pid: number | "self"): MapEntry[] {
+  return parseProcMaps(readFileSync(`/proc/${pid}/maps`, "utf8"));
+}
+
+/** A resolved user-space address: function, offset into it, and the module's path. */
+export interface ResolvedSymbol {
+  /** The function's name (mangled unless demangling was asked for). */
+  name: string;
+  /** addr - function start. */
+  offset: bigint;
+  /** The module's path as the process maps it ("/usr/lib/x86_64-linux-gnu/libc.so.6", "[vdso]", "/tmp/perf-PID.map"). */
+  module: string;
+}
+
+/** Options of {@link sym} and {@link ProcessSymbols.sym}, as in bcc's `BPF.sym`. */
+export interface SymOptions {
+  /** Append " [module basename]". */
+  showModule?: boolean;
+  /** Append "+0x1a". */
+  showOffset?: boolean;
+  /** Demangle C++ names (default true, as in bcc; see demangle.ts for what is covered). */
+  demangle?: boolean;
+}
+
+/** Formats like bcc's BPF.sym: "name", "name+0x1a", "name+0x1a [libc.so.6]", "[unknown] [libc.so.6]". */
+function format(
+  name: string | undefined,
+  offset: bigint,
+  module: string | undefined,
+  opts: SymOptions,
+): string {
+  let out = name ?? "[unknown]";
+  if (name !== undefined && opts.showOffset) out += `+0x${offset.toString(16)}`;
+  if (opts.showModule && module !== undefined) out += ` [${basename(module)}]`;
+  return out;
+}
+
+interface PerfMapEntry {
+  start: bigint;
+  end: bigint;
+  name: string;
+  /** Line number: of overlapping entries, the last written wins (a JIT re-emitting code appends). */
+  line: number;
+}
+
+function mntNs(pid: number | "self"): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return undefined;
+  }
+}
+
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Field 22, counted after the ")" that ends the command name.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid as seen inside its own pid namespace (for its /tmp/perf-PID.map). */
+function nsPid(pid: number): number {
+  try {
+    const m = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    const last = m?.[1]?.trim().split(/\s+/).pop();
+    if (last) return Number(last);
+  } catch {}
+  return pid;
+}
+
+const vdsoIndexes = new Map<string, { elf: ElfFile; index: FunctionIndex }>();
+
+const AUTO_REFRESH_MS = 200;
+
+/**
+ * bcc's per-process symbol cache (ProcSyms): the process's mappings, read on
+ * first use, and the symbols of each mapped ELF file (cached across
+ * processes per file). Resolves addresses in file-backed mappings through
+ * .symtab and .dynsym, in the [vdso] (read from /proc/PID/mem), and in
+ * anonymous executable memory through /tmp/perf-PID.map (JITs: node
+ * --perf-basic-prof, Java). An address outside every known mapping reloads
+ * the mappings (at most every 200 ms); {@link refresh} forces it.
+ * The mappings are kept after the process exits, so its addresses still resolve.
+ */
+export class ProcessSymbols {
+  /** The process. */
+  readonly pid: number;
+  private maps: MapEntry[] | undefined;
+  private loadedAt = 0;
+  private started: string | undefined;
+  private sameNs = true;
+  private perfMap: { key: string; entries: PerfMapEntry[] } | undefined;
+  // Per mapping (dropped on refresh): its ELF and function index, null when unreadable.
+  private modules = new Map<MapEntry, { elf: ElfFile; index: FunctionIndex } | null>();
+
+  constructor(pid: number) {
+    this.pid = pid;
+  }
+
+  /** Re-reads /proc/PID/maps (after dlopen, or when the pid was reused). */
+  refresh(): void {
+    let maps: MapEntry[];
+    try {
+      maps = readProcMaps(this.pid);
+    } catch {
+      // Gone: keep what we had.
+      this.loadedAt = Date.now();
+      this.maps ??= [];
+      return;
+    }
+    const st = startTime(this.pid);
+    if (this.started !== undefined && st !== this.started) this.perfMap = undefined;
+    this.started = st;
+    const self = mntNs("self");
+    const theirs = mntNs(this.pid);
+    this.sameNs = self === undefined || theirs === undefined || self === theirs;
+    maps.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    this.maps = maps;
+    this.modules.clear();
+    this.loadedAt = Date.now();
+  }
+
+  /** The mappings (loading them on first use). */
+  mappings(): readonly MapEntry[] {
+    if (!this.maps) this.refresh();
+    return this.maps as MapEntry[];
+  }
+
+  /** The mapping holding addr, or undefined. */
+  mappingOf(addr: bigint): MapEntry | undefined {
+    const find = () => {
+      const maps = this.mappings();
+      let a = 0;
+      let b = maps.length;
+      while (a < b) {
+        const mid = (a + b) >>> 1;
+        if ((maps[mid] as MapEntry).start <= addr) a = mid + 1;
+        else b = mid;
+      }
+      const m = maps[a - 1];
+      return m && addr < m.end ? m : undefined;
+    };
+    const found = find();
+    if (found || Date.now() - this.loadedAt < AUTO_REFRESH_MS) return found;
+    this.refresh();
+    return find();
+  }
+
+  /** A path we can open for the mapping's file, from this process's mount namespace. */
+  private hostPath(m: MapEntry): string {
+    if (m.deleted) return `/proc/${this.pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`;
+    return this.sameNs ? m.path : `/proc/${this.pid}/root${m.path}`;
+  }
+
+  /** The mapping's ELF file and function index (cached per mapping), undefined when unreadable. */
+  private module(m: MapEntry): { elf: ElfFile; index: FunctionIndex } | undefined {
+    let e = this.modules.get(m);
+    if (e === undefined) {
+      try {
+        e = m.path === "[vdso]" ? (this.vdso(m) ?? null) : elfFunctionIndex(this.hostPath(m));
+      } catch {
+        e = null;
+      }
+      this.modules.set(m, e);
+    }
+    return e ?? undefined;
+  }
+
+  private vdso(m: MapEntry): { elf: ElfFile; index: FunctionIndex } | undefined {
+    let image: Buffer;
+    try {
+      const len = Number(m.end - m.start);
+      image = Buffer.alloc(len);
+      const fd = openSync(`/proc/${this.pid}/mem`, "r");
+      try {
+        readSync(fd, image, 0, len, m.start);
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      return undefined;
+    }
+    const elf = readElf(image, "[vdso]");
+    const key = elf.buildId ?? image.toString("base64", 0, Math.min(image.length, 4096));
+    let v = vdsoIndexes.get(key);
+    if (!v) {
+      v = { elf, index: new FunctionIndex(readElfSymbols(image, elf)) };
+      vdsoIndexes.set(key, v);
+    }
+    return v;
+  }
+
+  private perfMapLookup(addr: bigint): ResolvedSymbol | undefined {
+    const path = this.sameNs
+      ? `/tmp/perf-${this.pid}.map`
+      : `/proc/${this.pid}/root/tmp/perf-${nsPid(this.pid)}.map`;
+    let key: string;
+    try {
+      const st = statSync(path);
+      key = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return undefined;
+    }
+    if (this.perfMap?.key !== key) {
+      const entries: PerfMapEntry[] = [];
+      for (const [line, text] of readFileSync(path, "utf8").split("\n").entries()) {
+        const m = /^(?:0x)?([0-9a-fA-F]+)\s+(?:0x)?([0-9a-fA-F]+)\s+(.*)$/.exec(text);
+        if (!m) continue;
+        const start = BigInt(`0x${m[1]}`);
+        entries.push({ start, end: start + BigInt(`0x${m[2]}`), name: m[3] as string, line });
+      }
+      entries.sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : x.line - y.line));
+      this.perfMap = { key, entries };
+    }
+    const es = this.perfMap.entries;
+    let a = 0;
+    let b = es.length;
+    while (a < b) {
+      const mid = (a + b) >>> 1;
+      if ((es[mid] as PerfMapEntry).start <= addr) a = mid + 1;
+      else b = mid;
+    }
+    // Entries starting at or below addr, nearest first; a bounded look back for overlaps.
+    let best: PerfMapEntry | undefined;
+    for (let i = a - 1; i >= 0 && i >= a - 64; i--) {
+      const e = es[i] as PerfMapEntry;
+      if (addr < e.end && (!best || e.line > best.line)) best = e;
+    }
+    return best ? { name: best.name, offset: addr - best.start, module: path } : undefined;
+  }
+
+  /**
+   * Resolves addr in full: the name (undefined when not found), the offset
+   * (into the function; else into the module; else addr itself) and the
+   * module (undefined when no mapping holds addr), as bcc's SymbolCache.resolve.
+   */
+  lookup(addr: bigint): { name: string | undefined; offset: bigint; module: string | undefined } {
+    const m = this.mappingOf(addr);
+    if (!m) return { name: undefined, offset: addr, module: undefined };
+    const fileOff = addr - m.start + m.offset;
+    if (!m.path.startsWith("/") && m.path !== "[vdso]") {
+      // Anonymous or [heap]/[stack]: JIT code, described by the perf map if any.
+      const p = m.exec ? this.perfMapLookup(addr) : undefined;
+      return p ?? { name: undefined, offset: addr, module: undefined };
+    }
+    const entry = this.module(m);
+    const elfAddr = entry ? fileOffsetToAddr(entry.elf, fileOff, m.exec) : undefined;
+    const f = entry && elfAddr !== undefined ? entry.index.lookup(elfAddr) : undefined;
+    if (f) return { name: f.name, offset: f.offset, module: m.path };
+    return { name: undefined, offset: elfAddr ?? fileOff, module: m.path };
+  }
+
+  /** The function containing addr with the offset into it and the module's path, or undefined. */
+  resolve(addr: bigint, opts: { demangle?: boolean } = {}): ResolvedSymbol | undefined {
+    const r = this.lookup(addr);
+    if (r.name === undefined || r.module === undefined) return undefined;
+    return { name: opts.demangle ? demangleName(r.name) : r.name, offset: r.offset, module: r.module };
+  }
+
+  /** bcc's BPF.sym(addr, pid, show_module, show_offset, demangle) for this process. */
+  sym(addr: bigint, opts: SymOptions = {}): string {
+    const r = this.lookup(addr);
+    const name = r.name !== undefined && opts.demangle !== false ? demangleName(r.name) : r.name;
+    return format(name, r.offset, r.module, opts);
+  }
+}
+
+const processes = new Map<number, ProcessSymbols>();
+
+/** The shared {@link ProcessSymbols} of a pid (created on first use, kept like bcc's BPF._sym_caches). */
+export function processSymbols(pid: number): ProcessSymbols {
+  let p = processes.get(pid);
+  if (!p) {
+    p = new ProcessSymbols(pid);
+    processes.set(pid, p);
+  }
+  return p;
+}
+
+/** Forgets a pid's cached symbols (after it exited, say). Without a pid, forgets all. */
+export function forgetProcessSymbols(pid?: number): void {
+  if (pid === undefined) processes.clear();
+  else processes.delete(pid);
+}
+
+/**
+ * bcc's `BPF.sym(addr, pid, show_module, show_offset, demangle)`: the
+ * function containing a user-space address of process `pid`, formatted as
+ * "func", "func+0x3", "func+0x3 [libc.so.6]"; "[unknown]" when not found
+ * (with " [module]" when the module is known and showModule is set). A
+ * negative pid means the kernel, as in bcc ({@link ksym}).
+ */
+export function sym(addr: bigint, pid: number, opts: SymOptions = {}): string {
+  if (pid < 0) return ksym(addr, opts);
+  return processSymbols(pid).sym(addr, opts);
+}
+
+// --- finding libraries and executables ------------------------------------
+
+interface LdEntry {
+  soname: string;
+  flags: string;
+  path: string;
+}
+
+let ldCache: LdEntry[] | undefined;
+
+/** The ldconfig cache: `ldconfig -p`, run once and kept. Empty when ldconfig is missing. */
+function ldconfigEntries(): LdEntry[] {
+  if (ldCache) return ldCache;
+  let out = "";
+  for (const exe of ["/sbin/ldconfig", "/usr/sbin/ldconfig", "ldconfig"]) {
+    try {
+      out = execFileSync(exe, ["-p"], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"],
+        maxBuffer: 64 << 20,
+      });
+      break;
+    } catch {}
+  }
+  const entries: LdEntry[] = [];
+  for (const line of out.split("\n")) {
+    const m = /^\s+(\S+) \(([^)]*)\) => (.+)$/.exec(line);
+    if (m) entries.push({ soname: m[1] as string, flags: m[2] as string, path: (m[3] as string).trim() });
+  }
+  ldCache = entries;
+  return entries;
+}
+
+/** The ldconfig flag that marks this architecture's libraries (bcc's match_so_flags). */
+function archFlag(): string | undefined {
+  switch (process.arch) {
+    case "x64":
+      return "x86-64";
+    case "arm64":
+      return "AArch64";
+    case "ppc64":
+      return "64bit";
+    case "s390x":
+      return "64bit";
+    case "riscv64":
+      return "64bit";
+    default:
+      return undefined;
+  }
+}
+
+const LIB_DIRS = [
+  "/lib64",
+  "/usr/lib64",
+  "/lib/x86_64-linux-gnu",
+  "/usr/lib/x86_64-linux-gnu",
+  "/lib",
+  "/usr/lib",
+];
+
+/**
+ * bcc's `BPF.find_library(name)` (bcc_procutils_which_so): the path of a
+ * shared library. `name` is bare ("c", "pthread"), a soname ("libc.so.6") or a
+ * path (returned as is). With a pid, the library that process has mapped
+ * wins ("/lib{name}." or "/lib{name}-" in a mapped ".so" path), readable from
+ * here. Then the ldconfig cache (`ldconfig -p`, read once): the first entry
+ * named lib{name}.so* for this architecture. Then the usual library
+ * directories. Undefined when not found (bcc returns NULL).
+ */
+export function findLibrary(name: string, pid?: number): string | undefined {
+  if (name.includes("/")) return name;
+  const soname = name.startsWith("lib") && name.includes(".so") ? name : `lib${name}.so`;
+  const bare = soname.slice(3).replace(/\.so.*$/, "");
+  if (pid !== undefined && pid > 0) {
+    try {
+      const ps = new ProcessSymbols(pid);
+      for (const m of ps.mappings()) {
+        const p = m.path;
+        if (!p.startsWith("/") || !p.includes(".so")) continue;
+        const base = basename(p);
+        if (base.startsWith(`lib${bare}.`) || base.startsWith(`lib${bare}-`)) {
+          const self = mntNs("self");
+          const theirs = mntNs(pid);
+          return self === theirs || self === undefined || theirs === undefined ? p : `/proc/${pid}/root${p}`;
+        }
+      }
+    } catch {}
+  }
+  const flag = archFlag();
+  for (const e of ldconfigEntries()) {
+    if (!e.soname.startsWith(soname)) continue;
+    if (flag !== undefined && !e.flags.split(",").some((f) => f.trim() === flag)) continue;
+    return e.path;
+  }
+  for (const dir of LIB_DIRS) {
+    const exact = join(dir, soname);
+    if (existsSync(exact)) return exact;
+  }
+  return undefined;
+}
+
+function isExecutableFile(p: string): boolean {
+  try {
+    if (!statSync(p).isFile()) return false;
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * bcc's `BPF.find_exe(name)` (like `which`): a name with a "/" is returned
+ * when it is an executable file; otherwise the first executable file of that
+ * name in $PATH. Undefined when there is none.
+ */
+export function findExe(name: string): string | undefined {
+  if (name.includes("/")) return isExecutableFile(name) ? name : undefined;
+  const path = process.env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const dir of path.split(":")) {
+    if (dir === "") continue;
+    const p = join(dir, name);
+    if (isExecutableFile(p)) return p;
+  }
+  return undefined;
+}

@@ -1,0 +1,316 @@
+/**
+ * Event streams: perf buffers (BPF_PERF_OUTPUT, Linux 4.4+) and ring buffers
+ * (BPF_RINGBUF_OUTPUT, Linux 5.8+). Records cross into JS in batches driven
+ * by the event loop (the addon polls the buffer's fd with uv_poll); each
+ * record reaches the callback as a Uint8Array view that is valid during the
+ * callback only, and `table.event(data)` decodes it through the object's BTF.
+ */
+import { type Codec, codecFor } from "../btf/codec.js";
+import { BpfError, isNativeError } from "../kernel/errors.js";
+import { type NativePerfBuffer, type NativeRingBuffer, native } from "../native.js";
+import { BPF_ANY, Table, type TableInfo } from "./table.js";
+
+/** Something a BPF object polls and closes: an open perf or ring buffer. */
+export interface EventReader {
+  poll(timeoutMs: number): number;
+  consume(): number;
+  close(): void;
+}
+
+/** Decodes records of a perf or ring buffer (shared by both kinds). */
+class RecordDecoder {
+  private codec: Codec<unknown> | undefined;
+  private lastBuffer: ArrayBufferLike | undefined;
+  private lastView: DataView | undefined;
+
+  constructor(
+    private readonly info: TableInfo,
+    private readonly kind: string,
+  ) {}
+
+  private codecFor(): Codec<unknown> {
+    if (this.codec) return this.codec;
+    const { btf, eventTypeId } = this.info;
+    if (!btf || eventTypeId === 0) {
+      throw new BpfError(
+        `${this.kind} ${this.info.name}: the type of its records is unknown (tsbpf finds it from the submit call's ` +
+          "sizeof(…) or the variable passed; use a struct defined at file scope), so event() cannot decode it; " +
+          "read the bytes of data directly",
+      );
+    }
+    this.codec = codecFor(btf, eventTypeId);
+    return this.codec;
+  }
+
+  /** Decodes one record (a view handed to a callback, or bytes kept from one). */
+  decode(data: Uint8Array): unknown {
+    const codec = this.codecFor();
+    if (data.byteLength < codec.size) {
+      throw new BpfError(
+        `${this.kind} ${this.info.name}: record is ${data.byteLength} bytes, its type needs ${codec.size}`,
+      );
+    }
+    if (data.buffer !== this.lastBuffer) {
+      this.lastBuffer = data.buffer;
+      this.lastView = new DataView(data.buffer);
+    }
+    return codec.decode(this.lastView as DataView, data.byteOffset);
+  }
+}
+
+/** An async queue fed by callbacks, drained by `for await`. */
+function eventStream<T>(
+  open: (push: (x: T) => void) => () => void,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<T> {
+  const queue: T[] = [];
+  let wake: (() => void) | undefined;
+  const close = open((x) => {
+    queue.push(x);
+    if (wake) {
+      const w = wake;
+      wake = undefined;
+      w();
+    }
+  });
+  const onAbort = (): void => {
+    if (wake) {
+      const w = wake;
+      wake = undefined;
+      w();
+    }
+  };
+  signal?.addEventListener("abort", onAbort);
+  return (async function* () {
+    try {
+      for (;;) {
+        while (queue.length > 0) {
+          if (signal?.aborted) return;
+          yield queue.shift() as T;
+        }
+        if (signal?.aborted) return;
+        await new Promise<void>((r) => {
+          wake = r;
+        });
+      }
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      close();
+    }
+  })();
+}
+
+/** Options of {@link PerfEventArray.openPerfBuffer}. */
+export interface PerfBufferOptions {
+  /** Pages per CPU ring (a power of two; bcc's default 8). */
+  pageCnt?: number;
+  /** Called with the number of samples the kernel dropped on a CPU. */
+  lostCb?: (lost: number, cpu: number) => void;
+  /** Wake the consumer once every N samples (default 1: every sample). */
+  wakeupEvents?: number;
+}
+
+/** A perf event array (BPF_PERF_OUTPUT, BPF_PERF_ARRAY). */
+export class PerfEventArray extends Table<number, number> {
+  private reader: NativePerfBuffer | undefined;
+  private readonly decoder: RecordDecoder;
+  private readonly register: (r: EventReader | undefined, old?: EventReader) => void;
+  /** Samples the kernel dropped because the buffer was full, since open. */
+  lost = 0;
+
+  constructor(info: TableInfo, register: (r: EventReader | undefined, old?: EventReader) => void) {
+    super(info);
+    this.decoder = new RecordDecoder(info, "perf buffer");
+    this.register = register;
+  }
+
+  /**
+   * Opens a perf buffer: cb(cpu, data, size) runs for every record, in
+   * batches on the event loop (and from b.perfBufferPoll / perfBufferConsume).
+   * `data` is valid during the callback only; decode it with {@link event}.
+   */
+  openPerfBuffer(
+    cb: (cpu: number, data: Uint8Array, size: number) => void,
+    opts: PerfBufferOptions = {},
+  ): void {
+    const fd = this.fd;
+    if (this.reader) throw new BpfError(`perf buffer ${this.name} is already open`);
+    const pageCnt = opts.pageCnt ?? 8;
+    if (!Number.isInteger(pageCnt) || pageCnt <= 0 || (pageCnt & (pageCnt - 1)) !== 0) {
+      throw new BpfError(`perf buffer ${this.name}: pageCnt must be a power of two, got ${pageCnt}`);
+    }
+    try {
+      this.reader = new (native().NativePerfBuffer)(fd, {
+        pageCnt,
+        wakeupEvents: opts.wakeupEvents ?? 1,
+        batchBytes: 1 << 20,
+        onBatch: (data, index, count) => {
+          const bytes = new Uint8Array(data);
+          for (let i = 0; i < count; i++) {
+            const cpu = index[3 * i] as number;
+            const off = index[3 * i + 1] as number;
+            const len = index[3 * i + 2] as number;
+            cb(cpu, bytes.subarray(off, off + len), len);
+          }
+        },
+        onLost: (cpu, lost) => {
+          this.lost += lost;
+          opts.lostCb?.(lost, cpu);
+        },
+      });
+    } catch (err) {
+      if (isNativeError(err)) {
+        throw new BpfError(`cannot open perf buffer ${this.name}: ${err.message}`, {
+          errno: err.errno,
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    this.reader.start();
+    this.register(this.reader);
+  }
+
+  /** Decodes one record through the BTF type of what the program submits. */
+  event(data: Uint8Array): unknown {
+    return this.decoder.decode(data);
+  }
+
+  /**
+   * The records as decoded objects, as they arrive, until signal aborts
+   * (opens the perf buffer; closes it when the loop ends).
+   */
+  events(opts: PerfBufferOptions & { signal?: AbortSignal } = {}): AsyncGenerator<unknown> {
+    return eventStream((push) => {
+      this.openPerfBuffer((_cpu, data) => push(this.event(data)), opts);
+      return () => this.closePerfBuffer();
+    }, opts.signal);
+  }
+
+  /** Closes the perf buffer (bcc's close_perf_buffer). */
+  closePerfBuffer(): void {
+    if (!this.reader) return;
+    const r = this.reader;
+    this.reader = undefined;
+    r.close();
+    this.register(undefined, r);
+  }
+
+  /** Sets an fd (a perf event) at index (BPF_PERF_ARRAY). */
+  override set(index: number, fd: number, flags = BPF_ANY): void {
+    super.set(index, fd, flags);
+  }
+}
+
+/** Options of {@link RingBuf.openRingBuffer}. */
+export interface RingBufferOptions {
+  /**
+   * Batch wake-ups: wake the consumer only once this many bytes are waiting
+   * (applied in BPF by the translated ringbuf_output / ringbuf_submit);
+   * the drain timer delivers the rest. 0 (default): the kernel's own
+   * wake-up per record the consumer has not yet seen.
+   */
+  wakeupBytes?: number;
+  /** With wakeupBytes: how often leftovers are drained (ms; default 10). */
+  drainMs?: number;
+  /**
+   * "view" (default): records are read straight from the mapped ring and
+   * released after the callback returns; "copy": copied out first.
+   */
+  mode?: "view" | "copy";
+}
+
+/** A ring buffer (BPF_RINGBUF_OUTPUT). Linux 5.8+. */
+export class RingBuf extends Table<never, never> {
+  private reader: NativeRingBuffer | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private readonly decoder: RecordDecoder;
+  private readonly register: (r: EventReader | undefined, old?: EventReader) => void;
+  private readonly setWakeup: (bytes: number) => void;
+
+  constructor(
+    info: TableInfo,
+    register: (r: EventReader | undefined, old?: EventReader) => void,
+    setWakeup: (bytes: number) => void,
+  ) {
+    super(info);
+    this.decoder = new RecordDecoder(info, "ring buffer");
+    this.register = register;
+    this.setWakeup = setWakeup;
+  }
+
+  /**
+   * Opens the ring buffer: cb(ctx, data, size) runs for every record (bcc's
+   * signature; ctx is 0), in batches on the event loop and from
+   * b.ringBufferPoll / ringBufferConsume. `data` is valid during the
+   * callback only; decode it with {@link event}.
+   */
+  openRingBuffer(
+    cb: (ctx: number, data: Uint8Array, size: number) => void,
+    opts: RingBufferOptions = {},
+  ): void {
+    const fd = this.fd;
+    if (this.reader) throw new BpfError(`ring buffer ${this.name} is already open`);
+    let bytes: Uint8Array | undefined;
+    let lastData: ArrayBuffer | undefined;
+    try {
+      this.reader = new (native().NativeRingBuffer)(fd, {
+        mode: opts.mode ?? "view",
+        batchBytes: 1 << 20,
+        onBatch: (data, index, count) => {
+          if (data !== lastData) {
+            lastData = data;
+            bytes = new Uint8Array(data);
+          }
+          const b = bytes as Uint8Array;
+          for (let i = 0; i < count; i++) {
+            const off = index[2 * i] as number;
+            const len = index[2 * i + 1] as number;
+            cb(0, b.subarray(off, off + len), len);
+          }
+        },
+      });
+    } catch (err) {
+      if (isNativeError(err)) {
+        throw new BpfError(`cannot open ring buffer ${this.name}: ${err.message}`, {
+          errno: err.errno,
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    const wakeup = opts.wakeupBytes ?? 0;
+    this.setWakeup(wakeup);
+    if (wakeup > 0) {
+      const reader = this.reader;
+      this.drainTimer = setInterval(() => reader.consume(), opts.drainMs ?? 10);
+      this.drainTimer.unref();
+    }
+    this.reader.start();
+    this.register(this.reader);
+  }
+
+  /** Decodes one record through the BTF type of what the program submits. */
+  event(data: Uint8Array): unknown {
+    return this.decoder.decode(data);
+  }
+
+  /** The records as decoded objects, as they arrive, until signal aborts. */
+  events(opts: RingBufferOptions & { signal?: AbortSignal } = {}): AsyncGenerator<unknown> {
+    return eventStream((push) => {
+      this.openRingBuffer((_ctx, data) => push(this.event(data)), opts);
+      return () => this.closeRingBuffer();
+    }, opts.signal);
+  }
+
+  /** Closes the ring buffer reader. */
+  closeRingBuffer(): void {
+    if (this.drainTimer) clearInterval(this.drainTimer);
+    this.drainTimer = undefined;
+    if (!this.reader) return;
+    const r = this.reader;
+    this.reader = undefined;
+    r.close();
+    this.register(undefined, r);
+  }
+}

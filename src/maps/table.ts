@@ -1,0 +1,564 @@
+/**
+ * Typed tables: bcc's Table API over BPF maps, with keys and values decoded
+ * from the object's BTF into plain JS (numbers, bigint for 64-bit, strings
+ * for char[], nested objects and arrays) and encoded back the same way.
+ */
+import type { Btf } from "../btf/btf.js";
+import { type Codec, codecFor } from "../btf/codec.js";
+import type { MapDecl } from "../compile/maps_dialect.js";
+import { MapType } from "../compile/maps_dialect.js";
+import { BpfError, ClosedError, isNativeError } from "../kernel/errors.js";
+import { possibleCpus } from "../kernel/kernel_info.js";
+import { native } from "../native.js";
+import {
+  type JsonHistOptions,
+  type LinearHistOptions,
+  type Log2HistOptions,
+  printJsonHist,
+  printLinearHist,
+  printLog2Hist,
+} from "./histogram.js";
+
+/** What a table knows about its map. */
+export interface TableInfo {
+  name: string;
+  fd: number;
+  mapType: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  /** The object's BTF, when it has one. */
+  btf: Btf | undefined;
+  keyTypeId: number;
+  valueTypeId: number;
+  /** The bcc declaration, when the map came from one. */
+  decl: MapDecl | undefined;
+  /** BTF type id of the records a perf/ring buffer carries (from tsbpf's type anchor), or 0. */
+  eventTypeId: number;
+  /** Throws ClosedError once the owning BPF object is closed. */
+  check: () => void;
+}
+
+/** Update flags (uapi/linux/bpf.h). */
+export const BPF_ANY = 0;
+export const BPF_NOEXIST = 1;
+export const BPF_EXIST = 2;
+
+/** A codec for raw bytes, for maps whose types BTF does not describe. */
+function bytesCodec(size: number): Codec<unknown> {
+  return {
+    size,
+    decode: (view, offset) =>
+      new Uint8Array(view.buffer.slice(view.byteOffset + offset, view.byteOffset + offset + size)),
+    encode: (value, view, offset) => {
+      const src = value as Uint8Array;
+      const dst = new Uint8Array(view.buffer, view.byteOffset + offset, size);
+      dst.fill(0);
+      dst.set(src.subarray(0, size));
+    },
+    zero: () => new Uint8Array(size),
+  };
+}
+
+/** A codec for a little-endian unsigned integer of 4 or 8 bytes. */
+function uintCodec(size: number): Codec<unknown> {
+  if (size === 8) {
+    return {
+      size,
+      decode: (v, o) => v.getBigUint64(o, true),
+      encode: (x, v, o) => v.setBigUint64(o, BigInt(x as number | bigint), true),
+      zero: () => 0n,
+    };
+  }
+  if (size === 4) {
+    return {
+      size,
+      decode: (v, o) => v.getUint32(o, true),
+      encode: (x, v, o) => v.setUint32(o, Number(x), true),
+      zero: () => 0,
+    };
+  }
+  return bytesCodec(size);
+}
+
+function codecOrBytes(btf: Btf | undefined, typeId: number, size: number): Codec<unknown> {
+  if (btf && typeId > 0) {
+    try {
+      return codecFor(btf, typeId);
+    } catch {
+      // fall through to raw bytes
+    }
+  }
+  return size === 4 || size === 8 ? uintCodec(size) : bytesCodec(size);
+}
+
+/** bcc's Table: a BPF map with typed keys and values. */
+export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
+  readonly name: string;
+  readonly mapType: number;
+  readonly maxEntries: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  protected readonly info: TableInfo;
+  protected readonly keyCodec: Codec<K>;
+  protected readonly valueCodec: Codec<V>;
+  protected readonly keyBuf: Uint8Array;
+  protected readonly keyView: DataView;
+  protected readonly valueBuf: Uint8Array;
+  protected readonly valueView: DataView;
+
+  constructor(info: TableInfo) {
+    this.info = info;
+    this.name = info.name;
+    this.mapType = info.mapType;
+    this.maxEntries = info.maxEntries;
+    this.keySize = info.keySize;
+    this.valueSize = info.valueSize;
+    this.keyCodec = codecOrBytes(info.btf, info.keyTypeId, info.keySize) as Codec<K>;
+    this.valueCodec = codecOrBytes(info.btf, info.valueTypeId, info.valueSize) as Codec<V>;
+    this.keyBuf = new Uint8Array(Math.max(info.keySize, 1));
+    this.keyView = new DataView(this.keyBuf.buffer);
+    this.valueBuf = new Uint8Array(this.valueBytes());
+    this.valueView = new DataView(this.valueBuf.buffer);
+  }
+
+  /** The map's fd (valid while the BPF object is open). */
+  get fd(): number {
+    this.info.check();
+    return this.info.fd;
+  }
+
+  /** Bytes the kernel reads or writes for one value (per-CPU maps: all CPUs). */
+  protected valueBytes(): number {
+    return Math.max(this.info.valueSize, 1);
+  }
+
+  /** Encodes a key into a fresh buffer. */
+  encodeKey(key: K): Uint8Array {
+    const out = new Uint8Array(Math.max(this.keySize, 1));
+    this.keyCodec.encode(key, new DataView(out.buffer), 0);
+    return out;
+  }
+
+  /** Decodes a key from its bytes. */
+  decodeKey(bytes: Uint8Array): K {
+    return this.keyCodec.decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0);
+  }
+
+  /** Encodes a value into a fresh buffer. */
+  encodeValue(value: V): Uint8Array {
+    const out = new Uint8Array(this.valueBytes());
+    this.valueCodec.encode(value, new DataView(out.buffer), 0);
+    return out;
+  }
+
+  /** Decodes a value from its bytes. */
+  decodeValue(bytes: Uint8Array): V {
+    return this.valueCodec.decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0);
+  }
+
+  /** A value whose bytes are all zero (bcc's Leaf()). */
+  zero(): V {
+    return this.valueCodec.zero();
+  }
+
+  /** The value for key, or undefined when there is none. */
+  get(key: K): V | undefined {
+    const fd = this.fd;
+    this.keyCodec.encode(key, this.keyView, 0);
+    if (!this.call("lookup", () => native().mapLookup(fd, this.keyBuf, this.valueBuf))) return undefined;
+    return this.decodeStored();
+  }
+
+  /** Decodes what the last lookup left in the value buffer. */
+  protected decodeStored(): V {
+    return this.valueCodec.decode(this.valueView, 0);
+  }
+
+  /** Sets key to value (flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST). */
+  set(key: K, value: V, flags = BPF_ANY): void {
+    const fd = this.fd;
+    const k = this.encodeKey(key);
+    const v = this.encodeValue(value);
+    this.call("update", () => native().mapUpdate(fd, k, v, flags));
+  }
+
+  /** bcc's insert: set only when the key is not there yet. */
+  insert(key: K, value: V): void {
+    this.set(key, value, BPF_NOEXIST);
+  }
+
+  /** bcc's update. */
+  update(key: K, value: V): void {
+    this.set(key, value, BPF_ANY);
+  }
+
+  /** Deletes key; false when it was not there. */
+  delete(key: K): boolean {
+    const fd = this.fd;
+    const k = this.encodeKey(key);
+    return this.call("delete", () => native().mapDelete(fd, k));
+  }
+
+  /** True when key is in the map. */
+  has(key: K): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  /** Every key, as the kernel iterates them (collected first, so deleting while iterating is safe). */
+  *keys(): Generator<K> {
+    for (const raw of this.rawKeys()) yield this.decodeKey(raw);
+  }
+
+  /** The raw bytes of every key. */
+  protected rawKeys(): Uint8Array[] {
+    const fd = this.fd;
+    const out: Uint8Array[] = [];
+    let prev: Uint8Array | null = null;
+    for (let n = 0; ; n++) {
+      const next = new Uint8Array(this.keySize);
+      if (!this.call("next key", () => native().mapNextKey(fd, prev, next))) break;
+      out.push(next);
+      prev = next;
+      // A hash map being changed while walked can restart; never loop forever.
+      if (n > this.maxEntries * 4 + 16) break;
+    }
+    return out;
+  }
+
+  /** Every value. */
+  *values(): Generator<V> {
+    for (const [, v] of this.items()) yield v;
+  }
+
+  /** Every [key, value] pair. */
+  *items(): Generator<[K, V]> {
+    const fd = this.fd;
+    for (const raw of this.rawKeys()) {
+      if (!this.call("lookup", () => native().mapLookup(fd, raw, this.valueBuf))) continue; // deleted meanwhile
+      yield [this.decodeKey(raw), this.decodeStored()];
+    }
+  }
+
+  [Symbol.iterator](): Iterator<[K, V]> {
+    return this.items();
+  }
+
+  /** Number of entries (walks the keys). */
+  get size(): number {
+    return this.rawKeys().length;
+  }
+
+  /** Deletes every entry. */
+  clear(): void {
+    const fd = this.fd;
+    for (const raw of this.rawKeys()) this.call("delete", () => native().mapDelete(fd, raw));
+  }
+
+  /** Histogram entries: [{ key, value }] with numeric values. */
+  protected histEntries(): Array<{ key: number | bigint | Record<string, unknown>; value: number | bigint }> {
+    const out: Array<{ key: number | bigint | Record<string, unknown>; value: number | bigint }> = [];
+    for (const [k, v] of this.items()) {
+      out.push({ key: k as number | bigint | Record<string, unknown>, value: histValue(v) });
+    }
+    return out;
+  }
+
+  /** Prints the table as a log2 histogram, exactly as bcc's print_log2_hist. */
+  printLog2Hist(valType = "value", opts: Log2HistOptions & { write?: (s: string) => void } = {}): void {
+    printLog2Hist(this.histEntries(), valType, opts);
+  }
+
+  /** Prints the table as a linear histogram, exactly as bcc's print_linear_hist. */
+  printLinearHist(valType = "value", opts: LinearHistOptions & { write?: (s: string) => void } = {}): void {
+    printLinearHist(this.histEntries(), valType, opts);
+  }
+
+  /** Prints the table as bcc's print_json_hist does. */
+  printJsonHist(valType = "value", opts: JsonHistOptions & { write?: (s: string) => void } = {}): void {
+    printJsonHist(this.histEntries(), valType, opts);
+  }
+
+  /** Runs a native map call, turning its errors into BpfErrors that name the map. */
+  protected call<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (isNativeError(err)) {
+        throw new BpfError(`map ${this.name}: ${what} failed: ${err.message}`, {
+          errno: err.errno,
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+}
+
+function histValue(v: unknown): number | bigint {
+  if (typeof v === "number" || typeof v === "bigint") return v;
+  if (Array.isArray(v)) {
+    // per-CPU counters: summed
+    let sum = 0n;
+    for (const x of v) sum += BigInt(x as number | bigint);
+    return sum;
+  }
+  throw new BpfError(`histogram values must be integers, got ${typeof v}`);
+}
+
+/** A hash map (BPF_HASH, LRU hash, histogram keyed by a struct). */
+export class HashTable<K = unknown, V = unknown> extends Table<K, V> {}
+
+/** An array map: every index exists; delete sets the entry to zero. */
+export class ArrayTable<V = unknown> extends Table<number, V> {
+  override delete(key: number): boolean {
+    this.set(key, this.zero());
+    return true;
+  }
+
+  override clear(): void {
+    const zero = this.zero();
+    for (let i = 0; i < this.maxEntries; i++) this.set(i, zero);
+  }
+
+  override *keys(): Generator<number> {
+    for (let i = 0; i < this.maxEntries; i++) yield i;
+  }
+
+  override get size(): number {
+    return this.maxEntries;
+  }
+
+  override get(key: number): V | undefined {
+    if (!Number.isInteger(key) || key < 0 || key >= this.maxEntries) {
+      throw new RangeError(`map ${this.name}: index ${key} is out of range 0..${this.maxEntries - 1}`);
+    }
+    return super.get(key);
+  }
+
+  /** The value at index (arrays always have one). */
+  getValue(index: number): V {
+    return this.get(index) as V;
+  }
+}
+
+/** Per-CPU maps: a value per possible CPU. */
+export class PerCpuTable<K = unknown, V = unknown> extends Table<K, V[]> {
+  private readonly ncpus = possibleCpus();
+  private readonly stride = Math.ceil(this.info.valueSize / 8) * 8;
+  private readonly elemCodec = codecOrBytes(
+    this.info.btf,
+    this.info.valueTypeId,
+    this.info.valueSize,
+  ) as Codec<V>;
+
+  protected override valueBytes(): number {
+    return Math.ceil(this.info.valueSize / 8) * 8 * possibleCpus();
+  }
+
+  protected override decodeStored(): V[] {
+    const out: V[] = new Array(this.ncpus);
+    for (let c = 0; c < this.ncpus; c++) out[c] = this.elemCodec.decode(this.valueView, c * this.stride);
+    return out;
+  }
+
+  override decodeValue(bytes: Uint8Array): V[] {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const out: V[] = new Array(this.ncpus);
+    for (let c = 0; c < this.ncpus; c++) out[c] = this.elemCodec.decode(view, c * this.stride);
+    return out;
+  }
+
+  override encodeValue(value: V[] | V): Uint8Array {
+    const out = new Uint8Array(this.valueBytes());
+    const view = new DataView(out.buffer);
+    for (let c = 0; c < this.ncpus; c++) {
+      const v = Array.isArray(value) ? (value[c] ?? this.elemCodec.zero()) : value;
+      this.elemCodec.encode(v as V, view, c * this.stride);
+    }
+    return out;
+  }
+
+  override zero(): V[] {
+    return Array.from({ length: this.ncpus }, () => this.elemCodec.zero());
+  }
+
+  /** bcc's getvalue: the per-CPU values of key. */
+  getValue(key: K): V[] {
+    return this.get(key) ?? this.zero();
+  }
+
+  /** Sum over CPUs of a numeric value. */
+  sum(key: K): bigint | number {
+    return reduceNumbers(this.getValue(key), (a, b) => a + b);
+  }
+
+  /** Maximum over CPUs of a numeric value. */
+  max(key: K): bigint | number {
+    // biome-ignore lint/complexity/useMathMinMax: bigints (Math.max takes numbers only)
+    return reduceNumbers(this.getValue(key), (a, b) => (a > b ? a : b));
+  }
+
+  /** Average over CPUs of a numeric value. */
+  average(key: K): number {
+    const vals = this.getValue(key);
+    return Number(this.sum(key)) / vals.length;
+  }
+}
+
+function reduceNumbers(vals: unknown[], f: (a: bigint, b: bigint) => bigint): bigint | number {
+  const asBig = vals.map((v) => {
+    if (typeof v !== "number" && typeof v !== "bigint")
+      throw new BpfError("sum/max/average need numeric values");
+    return BigInt(v);
+  });
+  const r = asBig.reduce(f);
+  return typeof vals[0] === "number" &&
+    r <= BigInt(Number.MAX_SAFE_INTEGER) &&
+    r >= -BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(r)
+    : r;
+}
+
+/** A per-CPU array (BPF_PERCPU_ARRAY). */
+export class PerCpuArray<V = unknown> extends PerCpuTable<number, V> {
+  override *keys(): Generator<number> {
+    for (let i = 0; i < this.maxEntries; i++) yield i;
+  }
+  override get size(): number {
+    return this.maxEntries;
+  }
+  override delete(key: number): boolean {
+    this.set(key, this.zero());
+    return true;
+  }
+  override clear(): void {
+    for (let i = 0; i < this.maxEntries; i++) this.set(i, this.zero());
+  }
+}
+
+/** A per-CPU hash (BPF_PERCPU_HASH). */
+export class PerCpuHash<K = unknown, V = unknown> extends PerCpuTable<K, V> {}
+
+/** A longest-prefix-match trie (BPF_LPM_TRIE): keys are { prefixlen, data… }. */
+export class LpmTrie<K = unknown, V = unknown> extends Table<K, V> {}
+
+/** A stack trace map (BPF_STACK_TRACE). */
+export class StackTrace extends Table<number, unknown> {
+  /** The instruction pointers of stack id, innermost first, without the zero padding. */
+  walk(stackId: number): bigint[] {
+    if (stackId < 0) return [];
+    const v = this.get(stackId) as { ip?: bigint[] } | bigint[] | undefined;
+    if (v === undefined) return [];
+    const ips = Array.isArray(v) ? v : (v.ip ?? []);
+    const out: bigint[] = [];
+    for (const ip of ips) {
+      if (ip === 0n) break;
+      out.push(ip);
+    }
+    return out;
+  }
+}
+
+/** A program array for tail calls (BPF_PROG_ARRAY). */
+export class ProgArray extends Table<number, number> {
+  /** Puts a program (its fd, or a loadFunc result) at index. */
+  override set(index: number, prog: number | { fd: number }, flags = BPF_ANY): void {
+    super.set(index, typeof prog === "number" ? prog : prog.fd, flags);
+  }
+}
+
+/** A queue or stack map (BPF_QUEUE / BPF_STACK): no keys. */
+export class QueueStack<V = unknown> extends Table<never, V> {
+  /** Pushes a value (flags BPF_EXIST overwrites the oldest when full). */
+  push(value: V, flags = BPF_ANY): void {
+    const fd = this.fd;
+    const v = this.encodeValue(value);
+    this.call("push", () => native().mapUpdate(fd, new Uint8Array(0), v, flags));
+  }
+
+  /** Removes and returns the next value, or undefined when empty. */
+  pop(): V | undefined {
+    const fd = this.fd;
+    if (!this.call("pop", () => native().mapLookupAndDelete(fd, null, this.valueBuf))) return undefined;
+    return this.decodeStored();
+  }
+
+  /** The next value without removing it, or undefined when empty. */
+  peek(): V | undefined {
+    const fd = this.fd;
+    if (!this.call("peek", () => native().mapLookup(fd, new Uint8Array(0), this.valueBuf))) return undefined;
+    return this.decodeStored();
+  }
+
+  /** Pops every value (as bcc's QueueStack.values() does). */
+  override *values(): Generator<V> {
+    for (;;) {
+      const v = this.pop();
+      if (v === undefined) return;
+      yield v;
+    }
+  }
+
+  override items(): Generator<[never, V]> {
+    throw new BpfError(
+      `map ${this.name} is a ${this.mapType === MapType.QUEUE ? "queue" : "stack"}: it has no keys; use pop(), peek() or values()`,
+    );
+  }
+}
+
+/** A map of maps (BPF_ARRAY_OF_MAPS / BPF_HASH_OF_MAPS): values are inner map fds on write, ids on read. */
+export class MapInMap<K = unknown> extends Table<K, number> {
+  /** Puts an inner map (its fd, or a Table) at key. */
+  override set(key: K, inner: number | { fd: number }, flags = BPF_ANY): void {
+    const fd = typeof inner === "number" ? inner : inner.fd;
+    const view = new DataView(new ArrayBuffer(4));
+    view.setUint32(0, fd, true);
+    const fdm = this.fd;
+    const k = this.encodeKey(key);
+    this.call("update", () => native().mapUpdate(fdm, k, new Uint8Array(view.buffer), flags));
+  }
+
+  /** The kernel reports the inner map's id on lookup. */
+  override get(key: K): number | undefined {
+    const fd = this.fd;
+    this.keyCodec.encode(key, this.keyView, 0);
+    if (!this.call("lookup", () => native().mapLookup(fd, this.keyBuf, this.valueBuf))) return undefined;
+    return this.valueView.getUint32(0, true);
+  }
+}
+
+/** Makes the right Table subclass for a map. */
+export function makeTable(info: TableInfo): Table {
+  switch (info.mapType) {
+    case MapType.ARRAY:
+      return new ArrayTable(info) as Table;
+    case MapType.PERCPU_ARRAY:
+      return new PerCpuArray(info) as unknown as Table;
+    case MapType.PERCPU_HASH:
+    case MapType.LRU_PERCPU_HASH:
+      return new PerCpuHash(info) as unknown as Table;
+    case MapType.LPM_TRIE:
+      return new LpmTrie(info);
+    case MapType.STACK_TRACE:
+      return new StackTrace(info) as Table;
+    case MapType.PROG_ARRAY:
+      return new ProgArray(info) as unknown as Table;
+    case MapType.QUEUE:
+    case MapType.STACK:
+      return new QueueStack(info) as unknown as Table;
+    case MapType.ARRAY_OF_MAPS:
+    case MapType.HASH_OF_MAPS:
+      return new MapInMap(info) as unknown as Table;
+    default:
+      return new HashTable(info);
+  }
+}
+
+/** Throws ClosedError for a closed owner. */
+export function closedCheck(isClosed: () => boolean): () => void {
+  return () => {
+    if (isClosed()) throw new ClosedError("BPF object");
+  };
+}

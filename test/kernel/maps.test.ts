@@ -1,0 +1,332 @@
+/**
+ * bcc's map dialect against the real kernel: maps written by BPF and read
+ * from JS, written from JS and read by BPF, with BTF-typed keys and values.
+ */
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import {
+  ArrayTable,
+  BPF,
+  BpfError,
+  CompileError,
+  type HashTable,
+  MapInMap,
+  onlineCpus,
+  PerCpuArray,
+  type ProgArray,
+  type QueueStack,
+  type StackTrace,
+} from "../../src/index.js";
+import { runChild, skipUnlessRoot, waitFor } from "../helpers.js";
+
+/** Runs `argv` and returns its pid (the program filters on it). */
+function execOnce(argv: string[] = ["/bin/true"]): number {
+  return runChild(argv);
+}
+
+describe("maps", { skip: skipUnlessRoot }, () => {
+  const open: BPF[] = [];
+  after(() => {
+    for (const b of open) b.close();
+  });
+  const load = async (text: string): Promise<BPF> => {
+    const b = await BPF.load({ text });
+    open.push(b);
+    return b;
+  };
+
+  it("BPF_HASH keyed by a struct with char comm[16]: lookup_or_try_init and increment, read as typed objects", async () => {
+    const b = await load(`
+struct key_t { u32 pid; char comm[16]; };
+BPF_HASH(counts, struct key_t, u64);
+BPF_HASH(byincr, struct key_t);
+int on_exec(void *ctx)
+{
+    struct key_t key = {};
+    u64 zero = 0, *val;
+    key.pid = bpf_get_current_pid_tgid() >> 32;
+    bpf_get_current_comm(&key.comm, sizeof(key.comm));
+    val = counts.lookup_or_try_init(&key, &zero);
+    if (val)
+        (*val) += 5;
+    byincr.increment(key);
+    byincr.increment(key, 2);
+    return 0;
+}`);
+    b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "on_exec" });
+    const pid = execOnce();
+    const counts = b.getTable<HashTable<{ pid: number; comm: string }, bigint>>("counts");
+    const mine = [...counts.items()].filter(([k]) => k.pid === pid);
+    assert.equal(mine.length, 1);
+    assert.equal(mine[0]?.[1], 5n);
+    assert.equal(typeof mine[0]?.[0].comm, "string");
+    const key = mine[0]?.[0] as { pid: number; comm: string };
+    assert.equal(counts.get(key), 5n);
+    assert.equal(b.getTable<HashTable<{ pid: number; comm: string }, bigint>>("byincr").get(key), 3n);
+    // Written from JS, read back; deleted; cleared.
+    counts.set({ pid: 1, comm: "from-js" }, 42n);
+    assert.equal(counts.get({ pid: 1, comm: "from-js" }), 42n);
+    assert.ok(counts.has({ pid: 1, comm: "from-js" }));
+    assert.equal(counts.delete({ pid: 1, comm: "from-js" }), true);
+    assert.equal(counts.get({ pid: 1, comm: "from-js" }), undefined);
+    counts.clear();
+    assert.equal(counts.size, 0);
+  });
+
+  it("BPF_ARRAY written from JS is read by BPF (root vs non-root counters, as the tutorial's map_table_sample)", async () => {
+    const b = await load(`
+BPF_ARRAY(config, u32, 1);
+BPF_ARRAY(counter, u64, 2);
+int on_exec(void *ctx)
+{
+    int zero = 0;
+    u32 *want = config.lookup(&zero);
+    if (!want || *want != (bpf_get_current_pid_tgid() >> 32))
+        return 0;
+    u32 uid = bpf_get_current_uid_gid();
+    int idx = uid == 0 ? 0 : 1;
+    counter.increment(idx);
+    return 0;
+}`);
+    const config = b.getTable<ArrayTable<number>>("config");
+    const counter = b.getTable<ArrayTable<bigint>>("counter");
+    assert.ok(config instanceof ArrayTable);
+    assert.deepEqual([...counter.keys()], [0, 1]);
+    b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "on_exec" });
+    // The pid is only known once spawned: use a shell that waits for the config to be set.
+    const { spawn } = await import("node:child_process");
+    const child = spawn("/bin/sh", ["-c", "read x; exec /bin/true"], { stdio: ["pipe", "ignore", "ignore"] });
+    config.set(0, child.pid as number);
+    child.stdin?.end("go\n");
+    await new Promise((r) => child.on("exit", r));
+    assert.equal(counter.get(0), 1n);
+    assert.equal(counter.get(1), 0n);
+    counter.clear();
+    assert.deepEqual([...counter.values()], [0n, 0n]);
+    assert.throws(() => counter.get(2), RangeError);
+  });
+
+  it("BPF_PERCPU_ARRAY: a value per possible CPU, summed like bcc's sum()", async () => {
+    const b = await load(`
+BPF_PERCPU_ARRAY(cnt, long, 1);
+int on_switch(void *ctx) { int k = 0; cnt.increment(k); return 0; }`);
+    b.attachTracepoint({ tp: "sched:sched_switch", fnName: "on_switch" });
+    const cnt = b.getTable<PerCpuArray<bigint>>("cnt");
+    assert.ok(cnt instanceof PerCpuArray);
+    await waitFor(() => BigInt(cnt.sum(0)) > 10n, 3000);
+    const per = cnt.getValue(0);
+    assert.ok(per.length >= onlineCpus().length);
+    assert.equal(
+      BigInt(cnt.sum(0)),
+      per.reduce((a, x) => a + BigInt(x), 0n),
+    );
+    assert.ok(
+      onlineCpus().some((c) => BigInt(per[c] as bigint) > 0n),
+      "some online CPU switched",
+    );
+  });
+
+  it("BPF_HISTOGRAM filled from a tracepoint prints in bcc's log2 layout", async () => {
+    const b = await load(`
+BPF_HISTOGRAM(dist);
+BPF_ARRAY(target, u32, 2);
+TRACEPOINT_PROBE(syscalls, sys_enter_write)
+{
+    int zero = 0, one = 1;
+    u32 *pid = target.lookup(&zero), *fd = target.lookup(&one);
+    if (!pid || !fd || *pid != (bpf_get_current_pid_tgid() >> 32) || *fd != args->fd)
+        return 0;
+    dist.increment(bpf_log2l(args->count));
+    return 0;
+}`);
+    // Only this process's writes to one fd count (the test runner writes elsewhere).
+    const { writeSync, openSync, closeSync } = await import("node:fs");
+    const fd = openSync("/dev/null", "w");
+    const target = b.getTable<ArrayTable<number>>("target");
+    target.set(0, process.pid);
+    target.set(1, fd);
+    for (const n of [1, 3, 3, 100, 1000, 1000, 1000, 5000]) writeSync(fd, Buffer.alloc(n));
+    closeSync(fd);
+    const lines: string[] = [];
+    b.getTable("dist").printLog2Hist("kbytes", { write: (s) => lines.push(s) });
+    const text = lines.join("");
+    assert.match(text, /^ {5}kbytes {14}: count {5}distribution\n/);
+    const row = (lo: number, hi: number, n: number): string =>
+      `${String(lo).padStart(10)} -> ${String(hi).padEnd(10)} : ${String(n).padEnd(8)} |${"*".repeat(Math.floor((40 * n) / 3)).padEnd(40)}|\n`;
+    assert.ok(text.includes(row(0, 1, 1)), text);
+    assert.ok(text.includes(row(2, 3, 2)), text);
+    assert.ok(text.includes(row(4, 7, 0)), text);
+    assert.ok(text.includes(row(64, 127, 1)), text);
+    assert.ok(text.includes(row(512, 1023, 3)), text);
+    assert.ok(text.endsWith(row(4096, 8191, 1)), text);
+  });
+
+  it("BPF_QUEUE: pushed by JS, popped by BPF, and the other way", async () => {
+    const b = await load(`
+BPF_QUEUE(in, u32, 8);
+BPF_QUEUE(out, u32, 8);
+BPF_ARRAY(target, u32, 1);
+int on_exec(void *ctx)
+{
+    int zero = 0;
+    u32 *t = target.lookup(&zero);
+    if (!t || *t != (bpf_get_current_pid_tgid() >> 32))
+        return 0;
+    u32 v;
+    for (int i = 0; i < 8; i++) {
+        if (in.pop(&v))
+            break;
+        v *= 10;
+        out.push(&v, 0);
+    }
+    return 0;
+}`);
+    const qin = b.getTable<QueueStack<number>>("in");
+    const qout = b.getTable<QueueStack<number>>("out");
+    for (const v of [1, 2, 3]) qin.push(v);
+    assert.equal(qin.peek(), 1);
+    b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "on_exec" });
+    const { spawn } = await import("node:child_process");
+    const child = spawn("/bin/sh", ["-c", "read x; exec /bin/true"], { stdio: ["pipe", "ignore", "ignore"] });
+    b.getTable<ArrayTable<number>>("target").set(0, child.pid as number);
+    child.stdin?.end("go\n");
+    await new Promise((r) => child.on("exit", r));
+    assert.deepEqual([...qout.values()], [10, 20, 30]);
+    assert.equal(qout.pop(), undefined);
+  });
+
+  it("BPF_PROG_ARRAY: tail calls alternating two functions (the tutorial's map_prog_array_simple)", async () => {
+    const b = await load(`
+BPF_PROG_ARRAY(ftable, 2);
+BPF_ARRAY(turn, u64, 1);
+BPF_ARRAY(target, u32, 1);
+int foo(void *ctx) { bpf_trace_printk("I'm foo"); return 0; }
+int bar(void *ctx) { bpf_trace_printk("I'm bar"); return 0; }
+int on_exec(void *ctx)
+{
+    int zero = 0;
+    u32 *t = target.lookup(&zero);
+    if (!t || *t != (bpf_get_current_pid_tgid() >> 32))
+        return 0;
+    u64 *n = turn.lookup(&zero);
+    if (!n)
+        return 0;
+    int idx = (*n)++ & 1;
+    ftable.call(ctx, idx);
+    return 0;
+}`);
+    const ftable = b.getTable<ProgArray>("ftable");
+    ftable.set(0, b.loadFunc("bar", BPF.TRACEPOINT));
+    ftable.set(1, b.loadFunc("foo", BPF.TRACEPOINT).fd);
+    b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "on_exec" });
+    const target = b.getTable<ArrayTable<number>>("target");
+    target.set(0, process.pid);
+    while (b.traceFieldsNonBlocking() !== undefined);
+    // A child that calls execve three times in the same process (exec keeps the pid).
+    const { spawn } = await import("node:child_process");
+    const child = spawn("/bin/sh", ["-c", "read x; exec /bin/sh -c 'exec /bin/sh -c \"exec /bin/true\"'"], {
+      stdio: ["pipe", "ignore", "ignore"],
+    });
+    target.set(0, child.pid as number);
+    child.stdin?.end("go\n");
+    await new Promise((r) => child.on("exit", r));
+    const msgs: string[] = [];
+    await waitFor(() => {
+      for (let l = b.traceFieldsNonBlocking(); l; l = b.traceFieldsNonBlocking()) {
+        if (l.pid === child.pid) msgs.push(l.msg);
+      }
+      return msgs.length >= 3;
+    }, 3000);
+    assert.deepEqual(msgs, ["I'm bar", "I'm foo", "I'm bar"]);
+  });
+
+  it("BPF_ARRAY_OF_MAPS with inner maps set from JS", async () => {
+    const b = await load(`
+BPF_ARRAY(inner_a, u64, 2);
+BPF_ARRAY(inner_b, u64, 2);
+BPF_ARRAY_OF_MAPS(outer, "inner_a", 2);
+BPF_ARRAY(target, u32, 1);
+int on_exec(void *ctx)
+{
+    int zero = 0, one = 1;
+    u32 *t = target.lookup(&zero);
+    if (!t || *t != (bpf_get_current_pid_tgid() >> 32))
+        return 0;
+    void *inner = outer.lookup(&one);
+    if (!inner)
+        return 0;
+    u64 *v = bpf_map_lookup_elem(inner, &zero);
+    if (v)
+        *v += 7;
+    return 0;
+}`);
+    const outer = b.getTable<MapInMap<number>>("outer");
+    assert.ok(outer instanceof MapInMap);
+    outer.set(1, b.getTable("inner_b"));
+    assert.ok((outer.get(1) ?? 0) > 0, "the kernel reports the inner map's id");
+    b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "on_exec" });
+    const { spawn } = await import("node:child_process");
+    const child = spawn("/bin/sh", ["-c", "read x; exec /bin/true"], { stdio: ["pipe", "ignore", "ignore"] });
+    b.getTable<ArrayTable<number>>("target").set(0, child.pid as number);
+    child.stdin?.end("go\n");
+    await new Promise((r) => child.on("exit", r));
+    assert.equal(b.getTable<ArrayTable<bigint>>("inner_b").get(0), 7n);
+    assert.equal(b.getTable<ArrayTable<bigint>>("inner_a").get(0), 0n);
+  });
+
+  it("BPF_STACK_TRACE: a kernel stack resolved to symbols in /proc/kallsyms", async () => {
+    const b = await load(`
+BPF_STACK_TRACE(stacks, 128);
+BPF_HASH(ids, u32, int);
+int on_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+    u32 pid = bpf_get_current_pid_tgid() >> 32;
+    int id = stacks.get_stackid(ctx, 0);
+    ids.update(&pid, &id);
+    return 0;
+}`);
+    b.attachRawTracepoint({ tp: "sched_process_exec", fnName: "on_exec" });
+    const pid = execOnce();
+    const id = b.getTable<HashTable<number, number>>("ids").get(pid);
+    assert.ok(id !== undefined && id >= 0, `stack id ${id}`);
+    const stacks = b.getTable<StackTrace>("stacks");
+    const ips = stacks.walk(id);
+    assert.ok(ips.length > 2);
+    const names = ips.map((ip) => b.ksym(ip));
+    assert.ok(
+      names.some((n) => /exec/.test(n)),
+      names.join(" "),
+    );
+    assert.ok(
+      names.every((n) => n !== "[unknown]"),
+      names.join(" "),
+    );
+  });
+
+  it("an unknown table name: BpfError naming the close ones", async () => {
+    const b = await load("BPF_HASH(counts);\nint f(void *ctx) { return 0; }");
+    assert.throws(
+      () => b.getTable("count"),
+      (err: unknown) => err instanceof BpfError && /did you mean counts/.test(err.message),
+    );
+  });
+
+  it("a method the map kind lacks, or a call on something that is not a map: CompileError at the user's line", async () => {
+    await assert.rejects(
+      BPF.load({
+        text: "BPF_HASH(counts);\nint f(void *ctx) {\n  counts.perf_submit(ctx, 0, 0);\n  return 0;\n}",
+      }),
+      (err: unknown) =>
+        err instanceof CompileError &&
+        err.diagnostics[0]?.line === 3 &&
+        /counts is a hash map and has no method perf_submit\(\); its methods are lookup/.test(err.message),
+    );
+    await assert.rejects(
+      BPF.load({ text: "int f(void *ctx) {\n  u64 k = 0;\n  nothere.lookup(&k);\n  return 0;\n}" }),
+      (err: unknown) =>
+        err instanceof CompileError &&
+        err.diagnostics[0]?.line === 3 &&
+        /nothere is not a map/.test(err.message),
+    );
+  });
+});

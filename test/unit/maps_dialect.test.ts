@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { MapType } from "../../src/compile/maps_dialect.js";
+import { rewriteBcc } from "../../src/compile/rewriter.js";
+import { CompileError } from "../../src/kernel/errors.js";
+
+const lines = (s: string): number => s.split("\n").length;
+
+describe("map declarations", () => {
+  it("translates the short forms with bcc's defaults", () => {
+    const r = rewriteBcc(
+      [
+        "BPF_HASH(a);",
+        "BPF_HASH(b, struct key_t, u32, 100);",
+        "BPF_ARRAY(c);",
+        "BPF_HISTOGRAM(d);",
+        "BPF_HISTOGRAM(e, struct hist_key);",
+        "BPF_PERCPU_ARRAY(f, long, 1);",
+        "BPF_LPM_TRIE(g, struct lpm_key, u64, 16);",
+        "BPF_PERF_OUTPUT(h);",
+        "BPF_RINGBUF_OUTPUT(i, 16);",
+        'BPF_TABLE("lru_hash", u32, u64, j, 64);',
+        "BPF_QUEUE(k, u32, 8);",
+        "BPF_STACK_TRACE(l, 1024);",
+      ].join("\n"),
+    );
+    const by = Object.fromEntries(r.maps.map((m) => [m.name, m]));
+    assert.deepEqual(
+      [by.a?.keyType, by.a?.leafType, by.a?.maxEntries, by.a?.mapType],
+      ["u64", "u64", "10240", MapType.HASH],
+    );
+    assert.deepEqual([by.b?.keyType, by.b?.leafType, by.b?.maxEntries], ["struct key_t", "u32", "100"]);
+    assert.deepEqual([by.c?.keyType, by.c?.mapType, by.c?.maxEntries], ["int", MapType.ARRAY, "10240"]);
+    assert.deepEqual([by.d?.mapType, by.d?.maxEntries], [MapType.ARRAY, "64"]);
+    assert.equal(by.e?.mapType, MapType.HASH, "a histogram keyed by a struct is a hash");
+    assert.equal(by.f?.mapType, MapType.PERCPU_ARRAY);
+    assert.match(by.g?.flags ?? "", /^1/);
+    assert.equal(by.h?.mapType, MapType.PERF_EVENT_ARRAY);
+    assert.deepEqual([by.i?.mapType, by.i?.maxEntries], [MapType.RINGBUF, "((16) * 4096)"]);
+    assert.equal(by.j?.mapType, MapType.LRU_HASH);
+    assert.equal(by.k?.mapType, MapType.QUEUE);
+    assert.equal(by.l?.leafType, "struct bpf_stacktrace");
+    assert.match(
+      r.code,
+      /^struct \{ __uint\(type, 1\); __uint\(max_entries, 10240\); __type\(key, u64\); __type\(value, u64\); \} a SEC\("\.maps"\);$/m,
+    );
+    assert.match(
+      r.code,
+      /struct \{ __uint\(type, 4\); __uint\(key_size, sizeof\(int\)\); __uint\(value_size, sizeof\(u32\)\); \} h SEC/,
+    );
+    assert.deepEqual(r.ringbufs, ["i"]);
+  });
+
+  it("keeps line numbers for declarations spread over lines", () => {
+    const src = "BPF_HASH(counts,\n         struct key_t,\n         u64);\nint x;\n";
+    const r = rewriteBcc(src);
+    assert.equal(lines(r.code), lines(src));
+    assert.match(r.code, /\nint x;\n$/);
+  });
+
+  it("rejects a wrong argument count, a duplicate name and an unknown table type at the user's line", () => {
+    assert.throws(
+      () => rewriteBcc("\nBPF_HASH(a, u32, u64, 10, 5);"),
+      (e: unknown) =>
+        e instanceof CompileError &&
+        e.diagnostics[0]?.line === 2 &&
+        /BPF_HASH takes 1 to 4 arguments, got 5/.test(e.message),
+    );
+    assert.throws(() => rewriteBcc("BPF_HASH(a);\nBPF_ARRAY(a);"), /declared twice/);
+    assert.throws(() => rewriteBcc('BPF_TABLE("nope", u32, u64, a, 1);'), /unknown table type "nope"/);
+  });
+});
+
+describe("map methods", () => {
+  const prelude = "BPF_HASH(counts, u32, u64);\nBPF_PERF_OUTPUT(events);\nstruct data_t { u32 pid; };\n";
+
+  it("rewrites methods inside code but not inside strings or comments", () => {
+    const r = rewriteBcc(
+      `${prelude}int f(void *ctx) {\n  u32 k = 1; // counts.lookup(&k)\n  char s[] = "counts.delete(&k)";\n  counts.delete(&k);\n  return 0;\n}`,
+    );
+    assert.match(r.code, /\/\/ counts\.lookup\(&k\)/);
+    assert.match(r.code, /"counts\.delete\(&k\)"/);
+    assert.match(r.code, /bpf_map_delete_elem\(\(void \*\)&counts, \(&k\)\);/);
+  });
+
+  it("rewrites nested calls and calls inside bpf_trace_printk, keeping lines", () => {
+    const src = `${prelude}int f(void *ctx) {\n  u32 k = 1;\n  u64 *v = counts.lookup(\n    &k);\n  bpf_trace_printk("%d", *counts.lookup(&k));\n  counts.update(&k, counts.lookup(&k));\n  return 0;\n}`;
+    const r = rewriteBcc(src);
+    assert.equal(lines(r.code.replace(/\n(struct data_t|u32) \*__tsbpf_type__.*$/s, "")), lines(src));
+    assert.match(
+      r.code,
+      /bpf_map_update_elem\(\(void \*\)&counts, \(&k\), \(\(\(__typeof__\(counts\.value\)\)bpf_map_lookup_elem/,
+    );
+    assert.match(
+      r.code,
+      /bpf_trace_printk\(____fmt, sizeof\(____fmt\), \*\(\(__typeof__\(counts\.value\)\)bpf_map_lookup_elem/,
+    );
+    assert.doesNotMatch(r.code, /counts\.lookup/);
+  });
+
+  it("records the type of what a perf buffer carries, for event() decoding", () => {
+    const r = rewriteBcc(
+      `${prelude}int f(void *ctx) {\n  struct data_t data = {};\n  events.perf_submit(ctx, &data, sizeof(data));\n  return 0;\n}`,
+    );
+    assert.equal(r.maps.find((m) => m.name === "events")?.eventType, "struct data_t");
+    assert.match(
+      r.code,
+      /\nstruct data_t \*__tsbpf_type__events __attribute__\(\(section\("\.tsbpf\.types"\), used\)\);\n$/,
+    );
+  });
+
+  it("finds the record type from sizeof(struct …) and from a reserved pointer", () => {
+    const r = rewriteBcc(
+      "BPF_RINGBUF_OUTPUT(rb, 4);\nBPF_RINGBUF_OUTPUT(rb2, 4);\nstruct ev { u64 ts; };\nint f(void *ctx) {\n  struct ev *e = rb.ringbuf_reserve(sizeof(struct ev));\n  if (e) rb.ringbuf_submit(e, 0);\n  struct ev *p = rb2.ringbuf_reserve(sizeof(*p));\n  if (p) rb2.ringbuf_discard(p, 0);\n  return 0;\n}",
+    );
+    assert.equal(r.maps.find((m) => m.name === "rb")?.eventType, "struct ev");
+    assert.equal(r.maps.find((m) => m.name === "rb2")?.eventType, "struct ev");
+    assert.match(r.code, /bpf_ringbuf_submit\(\(e\), __TSBPF_RB_FLAGS\(rb, 0, \(0\)\)\)/);
+  });
+
+  it("rejects methods a map kind lacks and calls on non-maps", () => {
+    assert.throws(
+      () => rewriteBcc(`${prelude}int f(void *ctx) {\n  events.lookup(0);\n  return 0;\n}`),
+      (e: unknown) =>
+        e instanceof CompileError &&
+        e.diagnostics[0]?.line === 5 &&
+        /events is a perf_output map and has no method lookup\(\)/.test(e.message),
+    );
+    assert.throws(() => rewriteBcc("int f(void *ctx) { x.increment(1); return 0; }"), /x is not a map/);
+    assert.throws(
+      () => rewriteBcc(`${prelude}int f(void *ctx) { counts.lookup(); return 0; }`),
+      /counts\.lookup\(\) takes 1 argument, got 0/,
+    );
+  });
+
+  it("leaves member access through other structs alone", () => {
+    const r = rewriteBcc(
+      `${prelude}struct ops { int (*update)(int); };\nint f(struct ops *o) { return o->update(1) + s.a.update(2); }`,
+    );
+    assert.match(r.code, /o->update\(1\) \+ s\.a\.update\(2\)/);
+  });
+});
