@@ -6,19 +6,55 @@
  * process at that moment), against bpftrace running the equivalent one-liner
  * (time to its BEGIN probe, which fires once every probe is attached).
  *
- *   npm run bench            human table
- *   npm run bench -- --json  JSON lines
+ * events: records per second delivered into a JS callback that reads one
+ * field of each record, for the ring buffer and the perf buffer, against a C
+ * consumer on libbpf (bench/c/consumer.c) with the same BPF program
+ * (bench/c/getppid.bpf.c) and the same load generator (bench/c/gen.c: a
+ * process calling getppid() in a tight loop), generator and consumer pinned
+ * to different CPUs.
+ *
+ *   npm run bench                     human table
+ *   npm run bench -- --json           JSON lines: { name, value, unit, baseline, … }
+ *   npm run bench -- --runs=N --only=startup|events
  */
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { native } from "../src/native.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const json = process.argv.includes("--json");
 const runsArg = process.argv.find((a) => a.startsWith("--runs="));
 const RUNS = runsArg ? Number(runsArg.slice("--runs=".length)) : 10;
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
+
+/** One result line: tsbpf's value next to its baseline's, measured in the same run. */
+interface Row {
+  name: string;
+  value: number;
+  unit: string;
+  baseline: number | null;
+  baseline_name: string;
+  target?: string;
+  [extra: string]: unknown;
+}
+
+const rows: Row[] = [];
+function report(row: Row): void {
+  rows.push(row);
+  if (json) process.stdout.write(`${JSON.stringify(row)}\n`);
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+};
+const max = (xs: number[]): number => Math.max(...xs);
+const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
+
+// ---------------------------------------------------------------- startup
 
 interface Sample {
   ms: number;
@@ -72,108 +108,217 @@ function timeToMarker(argv: string[], marker: string, env: NodeJS.ProcessEnv = {
   });
 }
 
-function stats(samples: Sample[]): { median: number; p90: number; min: number; rssMb: number } {
-  const ms = samples.map((s) => s.ms).sort((a, b) => a - b);
-  const rss = samples.map((s) => s.rssKb).sort((a, b) => a - b);
-  const at = (xs: number[], q: number): number =>
-    xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] as number;
-  return {
-    median: at(ms, 0.5),
-    p90: at(ms, 0.9),
-    min: ms[0] as number,
-    rssMb: (rss[rss.length - 1] as number) / 1024,
-  };
-}
-
-interface Row {
-  bench: string;
-  variant: string;
-  runs: number;
-  median_ms: number;
-  p90_ms: number;
-  min_ms: number;
-  peak_rss_mb: number;
-  target?: string;
-}
-
-const rows: Row[] = [];
-function report(bench: string, variant: string, samples: Sample[], target?: string): void {
-  const s = stats(samples);
-  const row: Row = {
-    bench,
-    variant,
-    runs: samples.length,
-    median_ms: Math.round(s.median * 10) / 10,
-    p90_ms: Math.round(s.p90 * 10) / 10,
-    min_ms: Math.round(s.min * 10) / 10,
-    peak_rss_mb: Math.round(s.rssMb * 10) / 10,
-    ...(target ? { target } : {}),
-  };
-  rows.push(row);
-  if (json) process.stdout.write(`${JSON.stringify(row)}\n`);
-}
-
 async function startup(): Promise<void> {
   // What `npm start` runs: the tsbpf command, bundled into one file.
   const sample = [process.execPath, join(root, "dist/bundle/tsbpf.mjs"), "printk-sample"];
-  const unbundled = [process.execPath, join(root, "dist/examples/printk_sample.js")];
   const header = "PID    COMM         OUTPUT";
 
-  // Cold: nothing cached (vmlinux.h from BTF, its PCH, the compile).
+  const bpftraceVersion = spawnSync("bpftrace", ["--version"], { encoding: "utf8" });
+  const haveBpftrace = bpftraceVersion.status === 0;
+  const bt: Sample[] = [];
+  if (haveBpftrace) {
+    const prog =
+      'BEGIN { printf("ready\\n"); } tracepoint:syscalls:sys_enter_execve ' +
+      '{ printf("start of execve time = %ld , pid = %u, comm = %s\\n", nsecs, pid, comm); }';
+    for (let i = 0; i < RUNS; i++) bt.push(await timeToMarker(["bpftrace", "-e", prog], "ready"));
+  } else {
+    process.stderr.write("bench: bpftrace is not installed (scripts/bootstrap.sh --bench installs it)\n");
+  }
+  const btName = haveBpftrace
+    ? `bpftrace ${bpftraceVersion.stdout.trim().replace(/^bpftrace /, "")}`
+    : "bpftrace";
+  const btMs = bt.length ? round(median(bt.map((s) => s.ms))) : null;
+  const btRss = bt.length ? round(max(bt.map((s) => s.rssKb)) / 1024) : null;
+
+  // Cold: nothing cached (vmlinux subset, compile, object).
   const cold: Sample[] = [];
   for (let i = 0; i < Math.max(3, Math.floor(RUNS / 2)); i++) {
     const dir = mkdtempSync(join(tmpdir(), "tsbpf-bench-"));
     cold.push(await timeToMarker(sample, header, { TSBPF_CACHE_DIR: dir }));
     rmSync(dir, { recursive: true, force: true });
   }
-  report("startup printk_sample", "tsbpf cold (empty cache)", cold, "≤ 300 ms");
-
   // Warm: everything cached (one run first fills the cache).
-  const kdir = mkdtempSync(join(tmpdir(), "tsbpf-bench-"));
-  await timeToMarker(sample, header, { TSBPF_CACHE_DIR: kdir });
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-bench-"));
+  await timeToMarker(sample, header, { TSBPF_CACHE_DIR: dir });
   const warm: Sample[] = [];
-  for (let i = 0; i < RUNS; i++) warm.push(await timeToMarker(sample, header, { TSBPF_CACHE_DIR: kdir }));
-  report("startup printk_sample", "tsbpf warm", warm, "≤ 80 ms, ≤ 70 MB");
-  const warmUnbundled: Sample[] = [];
-  for (let i = 0; i < RUNS; i++)
-    warmUnbundled.push(await timeToMarker(unbundled, header, { TSBPF_CACHE_DIR: kdir }));
-  report("startup printk_sample", "tsbpf warm, unbundled dist/examples/printk_sample.js", warmUnbundled);
-  rmSync(kdir, { recursive: true, force: true });
+  for (let i = 0; i < RUNS; i++) warm.push(await timeToMarker(sample, header, { TSBPF_CACHE_DIR: dir }));
+  rmSync(dir, { recursive: true, force: true });
 
-  // Baseline: bpftrace's equivalent one-liner.
-  const bpftrace = spawnSync("bpftrace", ["--version"], { encoding: "utf8" });
-  if (bpftrace.status !== 0) {
-    process.stderr.write(
-      "bench: bpftrace is not installed (scripts/bootstrap.sh --bench installs it); baseline skipped\n",
-    );
-    return;
-  }
-  const prog =
-    'BEGIN { printf("ready\\n"); } tracepoint:syscalls:sys_enter_execve ' +
-    '{ printf("start of execve time = %ld , pid = %u, comm = %s\\n", nsecs, pid, comm); }';
-  const bt: Sample[] = [];
-  for (let i = 0; i < RUNS; i++) bt.push(await timeToMarker(["bpftrace", "-e", prog], "ready"));
-  report(
-    "startup printk_sample",
-    `bpftrace ${bpftrace.stdout.trim().replace(/^bpftrace /, "")} (baseline)`,
-    bt,
-  );
+  const base = { baseline: btMs, baseline_name: btName };
+  report({
+    name: "startup printk_sample cold, median",
+    value: round(median(cold.map((s) => s.ms))),
+    unit: "ms",
+    ...base,
+    target: "<= 300",
+    runs: cold.length,
+  });
+  report({
+    name: "startup printk_sample warm, median",
+    value: round(median(warm.map((s) => s.ms))),
+    unit: "ms",
+    ...base,
+    target: "<= 80",
+    runs: warm.length,
+  });
+  report({
+    name: "startup printk_sample peak RSS",
+    value: round(max([...cold, ...warm].map((s) => s.rssKb)) / 1024),
+    unit: "MB",
+    baseline: btRss,
+    baseline_name: btName,
+    target: "<= 70",
+  });
 }
 
-await startup();
+// ---------------------------------------------------------------- events
+
+interface ConsumerResult {
+  events: number;
+  seconds: number;
+  rate: number;
+  lost: number;
+  maxrss_kb: number;
+}
+
+function lastJson(out: string): ConsumerResult {
+  const line = out
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .pop();
+  if (!line) throw new Error(`no result line in:\n${out}`);
+  return JSON.parse(line) as ConsumerResult;
+}
+
+async function eventsBench(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), "tsbpf-bench-events-"));
+  const cdir = join(root, "bench/c");
+  // The C side: the BPF object (clang, against this kernel's vmlinux.h), the consumer and the generator.
+  writeFileSync(join(work, "vmlinux.h"), native().btfDumpHeader("/sys/kernel/btf/vmlinux"));
+  execFileSync("clang", [
+    "-target",
+    "bpf",
+    "-O2",
+    "-g",
+    "-D__TARGET_ARCH_x86",
+    `-I${work}`,
+    "-c",
+    join(cdir, "getppid.bpf.c"),
+    "-o",
+    join(work, "getppid.bpf.o"),
+  ]);
+  const libbpf = execFileSync("pkg-config", ["--cflags", "--libs", "libbpf"], { encoding: "utf8" })
+    .trim()
+    .split(/\s+/);
+  execFileSync("gcc", ["-O2", join(cdir, "consumer.c"), "-o", join(work, "consumer"), ...libbpf]);
+  execFileSync("gcc", ["-O2", join(cdir, "gen.c"), "-o", join(work, "gen")]);
+
+  const configs = [
+    { name: "ring buffer, wake-up per record (flags 0)", kind: "ringbuf", setting: 0, events: 2_000_000 },
+    {
+      name: "ring buffer, batched wake-ups (64 KiB threshold)",
+      kind: "ringbuf",
+      setting: 65536,
+      events: 2_000_000,
+    },
+    { name: "perf buffer, wake-up per sample (wakeup_events 1)", kind: "perf", setting: 1, events: 300_000 },
+    {
+      name: "perf buffer, batched wake-ups (wakeup_events 64)",
+      kind: "perf",
+      setting: 64,
+      events: 2_000_000,
+    },
+  ] as const;
+  const runs = Math.max(3, Math.min(RUNS, 5));
+  for (const c of configs) {
+    const cr: ConsumerResult[] = [];
+    const jr: ConsumerResult[] = [];
+    for (let i = 0; i < runs; i++) {
+      const settingArgs =
+        c.kind === "ringbuf"
+          ? ["--rb-flags", String(c.setting)]
+          : ["--wakeup", String(c.setting), "--pages", "64"];
+      cr.push(
+        lastJson(
+          execFileSync(
+            join(work, "consumer"),
+            [
+              join(work, "getppid.bpf.o"),
+              c.kind,
+              "--events",
+              String(c.events),
+              ...settingArgs,
+              "--gen-cpu",
+              "0",
+              "--cpu",
+              "1",
+            ],
+            {
+              encoding: "utf8",
+            },
+          ),
+        ),
+      );
+      jr.push(
+        lastJson(
+          execFileSync(
+            "taskset",
+            [
+              "-c",
+              "1",
+              process.execPath,
+              join(root, "dist/bench/events_consumer.js"),
+              join(cdir, "getppid.bpf.c"),
+              join(work, "gen"),
+              c.kind,
+              String(c.events),
+              String(c.setting),
+            ],
+            { encoding: "utf8", env: { ...process.env, GEN_CPU: "0" } },
+          ),
+        ),
+      );
+    }
+    const jsRate = median(jr.map((r) => r.rate));
+    const cRate = median(cr.map((r) => r.rate));
+    report({
+      name: `events/s into a JS callback: ${c.name}`,
+      value: Math.round(jsRate),
+      unit: "events/s",
+      baseline: Math.round(cRate),
+      baseline_name: "C consumer on libbpf",
+      ratio: round(jsRate / cRate, 2),
+      target: ">= 0.9 x baseline",
+      lost: median(jr.map((r) => r.lost)),
+      baseline_lost: median(cr.map((r) => r.lost)),
+      events: c.events,
+      peak_rss_mb: round(max(jr.map((r) => r.maxrss_kb)) / 1024),
+      baseline_peak_rss_mb: round(max(cr.map((r) => r.maxrss_kb)) / 1024),
+      runs,
+    });
+  }
+  rmSync(work, { recursive: true, force: true });
+}
+
+if (!only || only === "startup") await startup();
+if (!only || only === "events") await eventsBench();
 
 if (!json) {
-  const head = ["benchmark", "variant", "runs", "median ms", "p90 ms", "min ms", "peak RSS MB", "target"];
-  const table = rows.map((r) => [
-    r.bench,
-    r.variant,
-    String(r.runs),
-    r.median_ms.toFixed(1),
-    r.p90_ms.toFixed(1),
-    r.min_ms.toFixed(1),
-    r.peak_rss_mb.toFixed(1),
-    r.target ?? "",
-  ]);
+  const head = ["benchmark", "tsbpf", "baseline", "unit", "extra"];
+  const table = rows.map((r) => {
+    const extra = Object.entries(r)
+      .filter(([k]) => !["name", "value", "unit", "baseline", "baseline_name"].includes(k))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ");
+    return [
+      r.name,
+      String(r.value),
+      r.baseline === null ? "-" : `${r.baseline} (${r.baseline_name})`,
+      r.unit,
+      extra,
+    ];
+  });
   const widths = head.map((h, k) => Math.max(h.length, ...table.map((r) => (r[k] as string).length)));
   const line = (cells: string[]): string => cells.map((c, k) => c.padEnd(widths[k] as number)).join("  ");
   process.stdout.write(`${line(head)}\n${line(widths.map((w) => "-".repeat(w)))}\n`);

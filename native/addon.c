@@ -74,6 +74,7 @@ NAPI_MODULE_INIT()
         FN("mapUpdate", tsbpf_map_update),
         FN("mapDelete", tsbpf_map_delete),
         FN("mapLookupAndDelete", tsbpf_map_lookup_and_delete),
+        FN("mapLookupBatch", tsbpf_map_lookup_batch),
         FN("mapNextKey", tsbpf_map_next_key),
         FN("closeFd", tsbpf_close_fd),
     };

@@ -137,6 +137,55 @@ napi_value tsbpf_map_lookup_and_delete(napi_env env, napi_callback_info info)
     return tsbpf_bool(env, true);
 }
 
+/*
+ * mapLookupBatch(fd, inBatch, outBatch, keys, values, count) → { count, done }:
+ * up to count entries starting after inBatch (null: from the start), keys and
+ * values packed back to back (Linux 5.6+). The batch tokens are opaque and
+ * must be at least key_size (and 8) bytes.
+ */
+napi_value tsbpf_map_lookup_batch(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "mapLookupBatch";
+    napi_value argv[6];
+    int32_t fd;
+    uint32_t count;
+    void *in_batch = NULL, *out_batch, *keys, *values;
+    size_t in_len = 0, out_len, keys_len, values_len;
+    struct map_sizes sizes;
+    if (!tsbpf_get_args(env, info, op, 6, argv, NULL) ||
+        !tsbpf_arg_int32(env, argv[0], op, "fd", &fd) ||
+        !tsbpf_arg_bytes(env, argv[1], op, "inBatch", true, &in_batch, &in_len) ||
+        !tsbpf_arg_bytes(env, argv[2], op, "outBatch", false, &out_batch, &out_len) ||
+        !tsbpf_arg_bytes(env, argv[3], op, "keys", false, &keys, &keys_len) ||
+        !tsbpf_arg_bytes(env, argv[4], op, "values", false, &values, &values_len) ||
+        !tsbpf_arg_uint32(env, argv[5], op, "count", &count))
+        return NULL;
+    if (!get_sizes(env, fd, &sizes))
+        return NULL;
+    size_t token = sizes.key > 8 ? sizes.key : 8;
+    if (!check_size(env, op, "outBatch", out_len, token) ||
+        (in_batch && !check_size(env, op, "inBatch", in_len, token)) ||
+        !check_size(env, op, "keys", keys_len, (size_t)sizes.key * count) ||
+        !check_size(env, op, "values", values_len, sizes.value * count))
+        return NULL;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    tsbpf_log_reset();
+    __u32 n = count;
+    int err = bpf_map_lookup_batch(fd, in_batch, out_batch, keys, values, &n, &opts);
+    bool done = false;
+    if (err == -ENOENT)
+        done = true; /* the last batch: n entries were still returned */
+    else if (err)
+        return tsbpf_throw(env, "bpf_map_lookup_batch", err);
+    napi_value result, v;
+    if (napi_create_object(env, &result) != napi_ok || napi_create_uint32(env, n, &v) != napi_ok ||
+        napi_set_named_property(env, result, "count", v) != napi_ok ||
+        napi_get_boolean(env, done, &v) != napi_ok ||
+        napi_set_named_property(env, result, "done", v) != napi_ok)
+        return tsbpf_throw_napi(env, op);
+    return result;
+}
+
 /* mapDelete(fd, key): false when there is no such key. */
 napi_value tsbpf_map_delete(napi_env env, napi_callback_info info)
 {

@@ -332,6 +332,8 @@ static int64_t consume_records(struct ringbuf *rb, napi_value recv)
         if (len & BPF_RINGBUF_BUSY_BIT)
             break;
         uint32_t size = len & ~(uint32_t)BPF_RINGBUF_DISCARD_BIT;
+        if (size > rb->size - BPF_RINGBUF_HDR_SZ)
+            break; /* Cannot happen; never read past the mapping. */
         unsigned long next = cons + round8((unsigned long)size + BPF_RINGBUF_HDR_SZ);
         if (len & BPF_RINGBUF_DISCARD_BIT) {
             cons = next;

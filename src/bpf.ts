@@ -19,7 +19,7 @@ import {
 } from "./kernel/errors.js";
 import { kprobeSupport, ProgType, progTypeSupport } from "./kernel/features.js";
 import { ksym, ksymname } from "./kernel/kallsyms.js";
-import { syscallPrefix } from "./kernel/kernel_info.js";
+import { possibleCpus, syscallPrefix } from "./kernel/kernel_info.js";
 import { formatTraceFields } from "./kernel/trace_line.js";
 import { type TraceLine, TracePipe } from "./kernel/trace_pipe.js";
 import {
@@ -478,6 +478,7 @@ export class BPF {
           if (r) this.ringReaders.add(r);
         },
         (bytes) => this.setRingWakeup(name, bytes),
+        () => this.ringDrops(name),
       ) as unknown as Table;
     } else {
       table = makeTable(info);
@@ -508,6 +509,22 @@ export class BPF {
     const value = new Uint8Array(8);
     new DataView(value.buffer).setBigUint64(0, BigInt(bytes), true);
     native().mapUpdate(fd, key, value, 0);
+  }
+
+  /** Drops counted for a ring buffer by the translated submit calls (0 for libbpf-style programs). */
+  private ringDrops(name: string): bigint {
+    const idx = this.compiled.ringbufs.indexOf(name);
+    const fd = this.loader.ensureMaps().get("__tsbpf_rb_drops");
+    if (idx < 0 || fd === undefined) return 0n;
+    const ncpu = possibleCpus();
+    const key = new Uint8Array(4);
+    new DataView(key.buffer).setUint32(0, idx, true);
+    const value = new Uint8Array(8 * ncpu);
+    if (!native().mapLookup(fd, key, value)) return 0n;
+    const view = new DataView(value.buffer);
+    let sum = 0n;
+    for (let c = 0; c < ncpu; c++) sum += view.getBigUint64(8 * c, true);
+    return sum;
   }
 
   /**

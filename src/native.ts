@@ -297,6 +297,20 @@ export interface NativeAddon {
   mapLookup(fd: number, key: Uint8Array, value: Uint8Array): boolean;
   mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags: number): void;
   mapDelete(fd: number, key: Uint8Array): boolean;
+  /**
+   * Up to count entries after inBatch (null: from the start), keys and values
+   * packed back to back (bpf_map_lookup_batch, Linux 5.6+; hash and array
+   * maps). Batch tokens are opaque buffers of max(key_size, 8) bytes; pass
+   * outBatch as the next call's inBatch. done: no entries are left.
+   */
+  mapLookupBatch(
+    fd: number,
+    inBatch: Uint8Array | null,
+    outBatch: Uint8Array,
+    keys: Uint8Array,
+    values: Uint8Array,
+    count: number,
+  ): { count: number; done: boolean };
   /** Looks up and deletes in one step (a pop, with a null key, on queues and stacks; Linux 4.20+). */
   mapLookupAndDelete(fd: number, key: Uint8Array | null, value: Uint8Array): boolean;
   /** Writes the key after `key` (or the first key when key is null) into next; false at the end. */

@@ -252,8 +252,8 @@ int main(int argc, char **argv)
             die("poll", n);
         if (n > 0)
             wakeups++;
-        if (!perf && rb_flags == 1)
-            ring_buffer__consume(rb); /* nothing signals NO_WAKEUP records */
+        if (!perf && (rb_flags == 1 || rb_flags >= 4))
+            ring_buffer__consume(rb); /* records below the threshold are never signalled */
         uint64_t lost = get_u64(obj, "drops", perf ? 1 : 0);
         if (received + lost >= (uint64_t)events)
             break;

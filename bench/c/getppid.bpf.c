@@ -10,7 +10,8 @@
  * Maps the user space side sets:
  *   target[0]  tgid whose getppid() calls are recorded (0: nobody)
  *   cfg[0]     flags of bpf_ringbuf_output: 0, BPF_RB_NO_WAKEUP (1) or
- *              BPF_RB_FORCE_WAKEUP (2)
+ *              BPF_RB_FORCE_WAKEUP (2); 4 or more: a wake-up threshold in
+ *              bytes (force a wake-up once that much data waits)
  *   cfg[1]     outputs to skip: bit 0 the ring buffer, bit 1 the perf array
  *   seqs[0]    the next sequence number (reset it between runs)
  *   drops[0]   records the ring buffer had no room for; drops[1] the same for
@@ -94,7 +95,14 @@ int on_getppid(void *ctx)
         .a = pid_tgid,
         .b = s ^ 0x5eed,
     };
-    if (!(*skip & 1) && bpf_ringbuf_output(&rb, &e, sizeof(e), *flags) != 0) {
+    /*
+     * cfg[0] >= 4 is a wake-up threshold in bytes: wake the consumer only
+     * once that much data waits (tsbpf's wakeupBytes batching, by hand).
+     */
+    __u64 f = *flags;
+    if (f >= 4)
+        f = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= f ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+    if (!(*skip & 1) && bpf_ringbuf_output(&rb, &e, sizeof(e), f) != 0) {
         __u64 *d = bpf_map_lookup_elem(&drops, &zero);
         if (d)
             __sync_fetch_and_add(d, 1);

@@ -4,6 +4,7 @@
  *
  *   tsbpf printk-sample [--duration S] [--strict]   the seed's printk_sample
  *   tsbpf tplist [REGEX]                             list tracepoints (bcc's tplist)
+ *   tsbpf gen-types PROGRAM.c [-o OUT.d.ts]          TypeScript types of maps and events
  */
 import { BPF } from "../bpf.js";
 
@@ -12,6 +13,7 @@ const USAGE = `usage: tsbpf <command> [options]
 commands:
   printk-sample [--duration SECONDS] [--strict]   run the seed's printk_sample
   tplist [REGEX]                                   list tracepoints, optionally filtered
+  gen-types PROGRAM.c [-o OUT.d.ts]                TypeScript types of a program's maps and events
   help                                             this text
 `;
 
@@ -27,6 +29,10 @@ async function main(argv: string[]): Promise<number> {
       const re = rest[0] === undefined ? undefined : new RegExp(rest[0]);
       for (const tp of BPF.getTracepoints(re)) process.stdout.write(`${tp}\n`);
       return 0;
+    }
+    case "gen-types": {
+      const { genTypesMain } = await import("./gen_types.js");
+      return genTypesMain(rest);
     }
     case undefined:
     case "help":

@@ -403,12 +403,9 @@ export function methodCall(
     case "perf_counter_value":
       return need(3) ?? `bpf_perf_event_read_value((void *)&${n}, (${a0}), (${a1}), (${a2}))`;
     case "ringbuf_output":
-      return (
-        need(3) ??
-        `bpf_ringbuf_output((void *)&${n}, (${a0}), (${a1}), __TSBPF_RB_FLAGS(${n}, ${ringIndex(n)}, (${a2})))`
-      );
+      return need(3) ?? `__TSBPF_RB_OUTPUT(${n}, ${ringIndex(n)}, (${a0}), (${a1}), (${a2}))`;
     case "ringbuf_reserve":
-      return need(1) ?? `bpf_ringbuf_reserve((void *)&${n}, (${a0}), 0)`;
+      return need(1) ?? `__TSBPF_RB_RESERVE(${n}, ${ringIndex(n)}, (${a0}))`;
     case "ringbuf_submit":
       return need(2) ?? `bpf_ringbuf_submit((${a0}), __TSBPF_RB_FLAGS(${n}, ${ringIndex(n)}, (${a1})))`;
     case "ringbuf_discard":

@@ -581,7 +581,8 @@ export class FunctionIndex {
 
   constructor(symbols: readonly ElfSymbol[]) {
     let fns = symbols.filter(
-      (s) => (s.type === "FUNC" || s.type === "IFUNC") && s.shndx !== SHN_UNDEF && s.value !== 0n && s.name !== "",
+      (s) =>
+        (s.type === "FUNC" || s.type === "IFUNC") && s.shndx !== SHN_UNDEF && s.value !== 0n && s.name !== "",
     );
     // BigInt arithmetic is slow: user-space addresses fit doubles as they
     // are; only kernel-style ones (0xffff...) are rebased first.
@@ -601,9 +602,23 @@ export class FunctionIndex {
       size[i] = Number(s.size);
       rank[i] = leadingUnderscores(s.name) * 8 + BIND_RANK[s.binding];
     }
-    const order = Array.from({ length: n0 }, (_, i) => i);
-    order.sort((a, b) => (rel[a] as number) - (rel[b] as number) || (rank[a] as number) - (rank[b] as number) || a - b);
+    // Order by address (ties in table order): a native sort of packed
+    // doubles (address * 2^20 + index) when they fit, else a comparator.
+    let order: Uint32Array | number[];
+    let maxRel = 0;
+    for (let i = 0; i < n0; i++) maxRel = Math.max(maxRel, rel[i] as number);
+    if (n0 < 1 << 20 && maxRel < 2 ** 33) {
+      const keys = new Float64Array(n0);
+      for (let i = 0; i < n0; i++) keys[i] = (rel[i] as number) * 2 ** 20 + i;
+      keys.sort();
+      order = new Uint32Array(n0);
+      for (let i = 0; i < n0; i++) order[i] = (keys[i] as number) % 2 ** 20;
+    } else {
+      order = Array.from({ length: n0 }, (_, i) => i);
+      order.sort((a, b) => (rel[a] as number) - (rel[b] as number) || a - b);
+    }
     const syms: ElfSymbol[] = [];
+    const ranks: number[] = [];
     const starts: number[] = [];
     const ends: number[] = [];
     for (const i of order) {
@@ -613,10 +628,15 @@ export class FunctionIndex {
       const k = syms.length - 1;
       if (k >= 0 && starts[k] === start) {
         // Same start: keep the preferred name, with the largest size of the group.
+        if ((rank[i] as number) < (ranks[k] as number)) {
+          syms[k] = s;
+          ranks[k] = rank[i] as number;
+        }
         if (end > (ends[k] as number)) ends[k] = end;
         continue;
       }
       syms.push(s);
+      ranks.push(rank[i] as number);
       starts.push(start);
       ends.push(end);
     }

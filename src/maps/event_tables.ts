@@ -227,16 +227,27 @@ export class RingBuf extends Table<never, never> {
   private readonly decoder: RecordDecoder;
   private readonly register: (r: EventReader | undefined, old?: EventReader) => void;
   private readonly setWakeup: (bytes: number) => void;
+  private readonly readDrops: () => bigint;
 
   constructor(
     info: TableInfo,
     register: (r: EventReader | undefined, old?: EventReader) => void,
     setWakeup: (bytes: number) => void,
+    readDrops: () => bigint,
   ) {
     super(info);
     this.decoder = new RecordDecoder(info, "ring buffer");
     this.register = register;
     this.setWakeup = setWakeup;
+    this.readDrops = readDrops;
+  }
+
+  /**
+   * Records the program could not put in the ring because it was full
+   * (counted by the translated ringbuf_output / ringbuf_reserve, all CPUs).
+   */
+  get drops(): bigint {
+    return this.readDrops();
   }
 
   /**

@@ -232,14 +232,66 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
     for (const [, v] of this.items()) yield v;
   }
 
-  /** Every [key, value] pair. */
+  /**
+   * Every [key, value] pair. Hash and array maps are read in batches of
+   * 256 (one syscall each, Linux 5.6+); others, or older kernels, key by key.
+   */
   *items(): Generator<[K, V]> {
+    const batched = this.batchItems();
+    if (batched) {
+      yield* batched;
+      return;
+    }
     const fd = this.fd;
     for (const raw of this.rawKeys()) {
       if (!this.call("lookup", () => native().mapLookup(fd, raw, this.valueBuf))) continue; // deleted meanwhile
       yield [this.decodeKey(raw), this.decodeStored()];
     }
   }
+
+  /** Reads the map with bpf_map_lookup_batch; undefined when the kernel or map kind cannot. */
+  private batchItems(): Array<[K, V]> | undefined {
+    if (Table.noBatch || !BATCH_TYPES.has(this.mapType)) return undefined;
+    const fd = this.fd;
+    const n = 256;
+    const token = Math.max(this.keySize, 8);
+    const vbytes = this.valueBytes();
+    const keys = new Uint8Array(this.keySize * n);
+    const values = new Uint8Array(vbytes * n);
+    const vview = new DataView(values.buffer);
+    let inBatch: Uint8Array | null = null;
+    const out: Array<[K, V]> = [];
+    for (;;) {
+      const outBatch = new Uint8Array(token);
+      let r: { count: number; done: boolean };
+      try {
+        r = native().mapLookupBatch(fd, inBatch, outBatch, keys, values, n);
+      } catch (err) {
+        // EINVAL/ENOTSUPP before 5.6 or for this map kind: fall back, and remember.
+        if (isNativeError(err) && (err.errno === 22 || err.errno === 524 || err.errno === 95)) {
+          if (out.length === 0) {
+            if (err.errno !== 22) Table.noBatch = true;
+            return undefined;
+          }
+        }
+        throw err;
+      }
+      for (let i = 0; i < r.count; i++) {
+        const key = this.keyCodec.decode(new DataView(keys.buffer, i * this.keySize, this.keySize), 0);
+        out.push([key, this.decodeAt(vview, i * vbytes)]);
+      }
+      if (r.done) return out;
+      inBatch = outBatch;
+    }
+  }
+
+  /** Decodes a value stored at offset of view (per-CPU tables override). */
+  protected decodeAt(view: DataView, offset: number): V {
+    return this.valueCodec.decode(view, offset);
+  }
+
+  /** Set when the kernel has no batch operations at all. */
+  private static noBatch = false;
 
   [Symbol.iterator](): Iterator<[K, V]> {
     return this.items();
@@ -307,6 +359,16 @@ function histValue(v: unknown): number | bigint {
   throw new BpfError(`histogram values must be integers, got ${typeof v}`);
 }
 
+/** Map kinds whose entries bpf_map_lookup_batch can read. */
+const BATCH_TYPES = new Set<number>([
+  MapType.HASH,
+  MapType.PERCPU_HASH,
+  MapType.LRU_HASH,
+  MapType.LRU_PERCPU_HASH,
+  MapType.ARRAY,
+  MapType.PERCPU_ARRAY,
+]);
+
 /** A hash map (BPF_HASH, LRU hash, histogram keyed by a struct). */
 export class HashTable<K = unknown, V = unknown> extends Table<K, V> {}
 
@@ -360,6 +422,12 @@ export class PerCpuTable<K = unknown, V = unknown> extends Table<K, V[]> {
   protected override decodeStored(): V[] {
     const out: V[] = new Array(this.ncpus);
     for (let c = 0; c < this.ncpus; c++) out[c] = this.elemCodec.decode(this.valueView, c * this.stride);
+    return out;
+  }
+
+  protected override decodeAt(view: DataView, offset: number): V[] {
+    const out: V[] = new Array(this.ncpus);
+    for (let c = 0; c < this.ncpus; c++) out[c] = this.elemCodec.decode(view, offset + c * this.stride);
     return out;
   }
 

@@ -229,6 +229,26 @@ describe("ring buffer", { skip: skipUnlessRoot }, () => {
     getppidLoop(5);
     assert.equal(b.ringBufferPoll(100), 5);
     assert.equal(n, 115);
+    assert.equal(rb.drops, 0n);
+    b.close();
+  });
+
+  it("counts records dropped when the ring is full", async () => {
+    const b = await BPF.load({
+      text: RING.replace("BPF_RINGBUF_OUTPUT(rb, 64)", "BPF_RINGBUF_OUTPUT(rb, 1)"),
+    });
+    open.push(b);
+    b.getTable<ArrayTable<number>>("target").set(0, process.pid);
+    b.attachTracepoint({ tp: "syscalls:sys_enter_getppid", fnName: "on_getppid" });
+    const rb = b.getTable<RingBuf>("rb");
+    let n = 0;
+    rb.openRingBuffer(() => {
+      n++;
+    });
+    getppidLoop(1000); // 4 KiB holds ~170 records of 24 bytes; nothing consumes during the loop
+    b.ringBufferConsume();
+    assert.ok(n > 0 && n < 1000, `received ${n}`);
+    assert.equal(rb.drops, BigInt(1000 - n));
     b.close();
   });
 

@@ -114,6 +114,7 @@ int on_switch(void *ctx) { int k = 0; cnt.increment(k); return 0; }`);
     const cnt = b.getTable<PerCpuArray<bigint>>("cnt");
     assert.ok(cnt instanceof PerCpuArray);
     await waitFor(() => BigInt(cnt.sum(0)) > 10n, 3000);
+    b.detachTracepoint({ tp: "sched:sched_switch" }); // freeze the counters before comparing
     const per = cnt.getValue(0);
     assert.ok(per.length >= onlineCpus().length);
     assert.equal(
@@ -301,6 +302,59 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
       names.every((n) => n !== "[unknown]"),
       names.join(" "),
     );
+  });
+
+  it("items() reads big maps in batches, the same as key by key", async () => {
+    const b = await load(
+      "BPF_HASH(big, u32, u64, 2048);\nBPF_PERCPU_HASH(pc, u32, u32, 64);\nint f(void *ctx) { return 0; }",
+    );
+    const big = b.getTable<HashTable<number, bigint>>("big");
+    for (let i = 0; i < 1000; i++) big.set(i, BigInt(i * 3));
+    const items = [...big.items()];
+    assert.equal(items.length, 1000);
+    assert.deepEqual(
+      items.sort((x, y) => x[0] - y[0]),
+      Array.from({ length: 1000 }, (_, i) => [i, BigInt(i * 3)]),
+    );
+    assert.equal(big.size, 1000);
+    const pc = b.getTable<HashTable<number, number[]>>("pc");
+    pc.set(5, [1, 2]);
+    const all = [...pc.items()];
+    assert.equal(all.length, 1);
+    assert.equal(all[0]?.[0], 5);
+    assert.deepEqual(all[0]?.[1].slice(0, 2), [1, 2]);
+  });
+
+  it("tsbpf gen-types writes the .d.ts of a program's maps and events", async () => {
+    const { mkdtempSync, writeFileSync, readFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { spawnSync } = await import("node:child_process");
+    const { repoRoot } = await import("../helpers.js");
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-gt-"));
+    writeFileSync(
+      join(dir, "prog.c"),
+      "struct key_t { u32 pid; char comm[16]; };\nstruct data_t { u32 pid; u64 ts; };\nBPF_HASH(counts, struct key_t, u64);\nBPF_PERF_OUTPUT(events);\nint f(void *ctx) { struct data_t d = {}; events.perf_submit(ctx, &d, sizeof(d)); return 0; }\n",
+    );
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(repoRoot, "dist/bundle/tsbpf.mjs"),
+        "gen-types",
+        join(dir, "prog.c"),
+        "-o",
+        join(dir, "prog.d.ts"),
+      ],
+      { encoding: "utf8" },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const dts = readFileSync(join(dir, "prog.d.ts"), "utf8");
+    assert.match(
+      dts,
+      /export interface key_t \{\n {2}pid: number; \/\/ u32\n {2}comm: string; \/\/ char\[16\]\n\}/,
+    );
+    assert.match(dts, /export interface data_t \{\n {2}pid: number; \/\/ u32\n {2}ts: bigint; \/\/ u64\n\}/);
+    assert.match(dts, /counts: \{ key: key_t; value: bigint \};/);
   });
 
   it("an unknown table name: BpfError naming the close ones", async () => {

@@ -337,6 +337,21 @@ describe("FunctionIndex", () => {
     assert.equal(idx.lookup(0x500n), undefined, "objects are not functions");
     assert.equal(idx.lookup(0x600n), undefined, "undefined symbols are skipped");
   });
+
+  it("handles kernel-style addresses above 2^53", () => {
+    const exact = new FunctionIndex([
+      { ...fn("vfs_read", 0, 0x1b0), value: 0xffffffff816bab70n },
+      { ...fn("vfs_write", 0, 0x10), value: 0xffffffff816bad20n },
+    ]);
+    assert.equal(exact.size, 2);
+    assert.deepEqual(
+      [exact.lookup(0xffffffff816bab80n)?.name, exact.lookup(0xffffffff816bab80n)?.offset],
+      ["vfs_read", 0x10n],
+    );
+    assert.equal(exact.lookup(0xffffffff816bad2fn)?.name, "vfs_write");
+    assert.equal(exact.lookup(0xffffffff816bad30n), undefined);
+    assert.equal(exact.lookup(0x1000n), undefined);
+  });
 });
 
 describe("/proc/PID/maps parser", () => {

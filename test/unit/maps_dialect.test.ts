@@ -116,6 +116,7 @@ describe("map methods", () => {
     assert.equal(r.maps.find((m) => m.name === "rb")?.eventType, "struct ev");
     assert.equal(r.maps.find((m) => m.name === "rb2")?.eventType, "struct ev");
     assert.match(r.code, /bpf_ringbuf_submit\(\(e\), __TSBPF_RB_FLAGS\(rb, 0, \(0\)\)\)/);
+    assert.match(r.code, /struct ev \*p = __TSBPF_RB_RESERVE\(rb2, 1, \(sizeof\(\*p\)\)\);/);
   });
 
   it("rejects methods a map kind lacks and calls on non-maps", () => {

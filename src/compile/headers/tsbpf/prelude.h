@@ -121,6 +121,37 @@ static __always_inline __u64 __tsbpf_rb_flags(void *rb, __u32 idx, __u64 flags)
 									 : 1 /* BPF_RB_NO_WAKEUP */;
 }
 #define __TSBPF_RB_FLAGS(map, idx, flags) __tsbpf_rb_flags((void *)&(map), (idx), (flags))
+
+/* Records a ring buffer could not take (full): counted per ring buffer, read by RingBuf.drops. */
+struct {
+	__uint(type, 6 /* BPF_MAP_TYPE_PERCPU_ARRAY */);
+	__uint(max_entries, __TSBPF_NUM_RINGBUFS);
+	__type(key, __u32);
+	__type(value, __u64);
+} __tsbpf_rb_drops SEC(".maps");
+
+static __always_inline void __tsbpf_rb_drop(__u32 idx)
+{
+	__u64 *n = bpf_map_lookup_elem(&__tsbpf_rb_drops, &idx);
+
+	if (n)
+		(*n)++;
+}
+#define __TSBPF_RB_OUTPUT(map, idx, data, size, flags)                                                  \
+	({                                                                                              \
+		long __r = bpf_ringbuf_output((void *)&(map), (data), (size),                         \
+					      __TSBPF_RB_FLAGS(map, idx, flags));                    \
+		if (__r)                                                                                \
+			__tsbpf_rb_drop(idx);                                                           \
+		__r;                                                                                    \
+	})
+#define __TSBPF_RB_RESERVE(map, idx, size)                                                             \
+	({                                                                                              \
+		void *__p = bpf_ringbuf_reserve((void *)&(map), (size), 0);                            \
+		if (!__p)                                                                               \
+			__tsbpf_rb_drop(idx);                                                           \
+		__p;                                                                                    \
+	})
 #endif
 
 /* Number of possible CPUs, set by the loader (bcc's bpf_num_cpus()). */
