@@ -357,6 +357,114 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
     assert.match(dts, /counts: \{ key: key_t; value: bigint \};/);
   });
 
+  it("every bcc table type creates the kernel map it names", async () => {
+    const b = await load(`
+struct lpm_key { u32 prefixlen; u32 addr; };
+BPF_HASH(t_hash, u32, u64, 8);
+BPF_ARRAY(t_array, u64, 8);
+BPF_HISTOGRAM(t_hist);
+BPF_PERCPU_HASH(t_pch, u32, u64, 8);
+BPF_PERCPU_ARRAY(t_pca, u64, 8);
+BPF_TABLE("lru_hash", u32, u64, t_lru, 8);
+BPF_TABLE("lru_percpu_hash", u32, u64, t_lrupc, 8);
+BPF_LPM_TRIE(t_lpm, struct lpm_key, u64, 8);
+BPF_STACK_TRACE(t_stacks, 8);
+BPF_PERF_OUTPUT(t_perf);
+BPF_PERF_ARRAY(t_perfarr, 4);
+BPF_RINGBUF_OUTPUT(t_rb, 1);
+BPF_PROG_ARRAY(t_prog, 4);
+BPF_QUEUE(t_queue, u32, 4);
+BPF_STACK(t_stack, u32, 4);
+BPF_CGROUP_ARRAY(t_cg, 4);
+BPF_DEVMAP(t_dev, 4);
+BPF_CPUMAP(t_cpu, 4);
+BPF_XSKMAP(t_xsk, 4);
+BPF_SOCKMAP(t_sockmap, 4);
+BPF_SOCKHASH(t_sockhash, u32, 4);
+BPF_ARRAY(t_inner, u32, 2);
+BPF_ARRAY_OF_MAPS(t_aom, "t_inner", 2);
+BPF_HASH_OF_MAPS(t_hom, u32, "t_inner", 2);
+BPF_SK_STORAGE(t_sk, u64);
+BPF_TASK_STORAGE(t_task, u64);
+int f(void *ctx) { return 0; }`);
+    // The map type libbpf created each map with, through the table objects.
+    const byName = new Map<string, number>();
+    const want: Record<string, number> = {
+      t_hash: 1,
+      t_array: 2,
+      t_hist: 2,
+      t_pch: 5,
+      t_pca: 6,
+      t_lru: 9,
+      t_lrupc: 10,
+      t_lpm: 11,
+      t_stacks: 7,
+      t_perf: 4,
+      t_perfarr: 4,
+      t_rb: 27,
+      t_prog: 3,
+      t_queue: 22,
+      t_stack: 23,
+      t_cg: 8,
+      t_dev: 14,
+      t_cpu: 16,
+      t_xsk: 17,
+      t_sockmap: 15,
+      t_sockhash: 18,
+      t_aom: 12,
+      t_hom: 13,
+      t_sk: 24,
+      t_task: 29,
+    };
+    for (const name of Object.keys(want)) byName.set(name, b.getTable(name).mapType);
+    assert.deepEqual(Object.fromEntries(byName), want);
+  });
+
+  it("BPF_LPM_TRIE: longest-prefix match from BPF on keys written from JS; BPF_STACK is last in, first out", async () => {
+    const b = await load(`
+struct lpm_key { u32 prefixlen; u8 addr[4]; };
+BPF_LPM_TRIE(routes, struct lpm_key, u32, 16);
+BPF_ARRAY(result, u32, 4);
+BPF_STACK(st, u32, 4);
+BPF_ARRAY(target, u32, 1);
+int on_exec(void *ctx)
+{
+    int zero = 0;
+    u32 *t = target.lookup(&zero);
+    if (!t || *t != (bpf_get_current_pid_tgid() >> 32))
+        return 0;
+    struct lpm_key k = { .prefixlen = 32, .addr = { 10, 1, 2, 3 } };
+    u32 *v = routes.lookup(&k);
+    int i = 0;
+    if (v) result.update(&i, v);
+    struct lpm_key k2 = { .prefixlen = 32, .addr = { 10, 9, 9, 9 } };
+    v = routes.lookup(&k2);
+    i = 1;
+    if (v) result.update(&i, v);
+    u32 x;
+    i = 2;
+    if (st.pop(&x) == 0) result.update(&i, &x);
+    return 0;
+}`);
+    const routes = b.getTable<HashTable<{ prefixlen: number; addr: number[] }, number>>("routes");
+    routes.set({ prefixlen: 8, addr: [10, 0, 0, 0] }, 8);
+    routes.set({ prefixlen: 16, addr: [10, 1, 0, 0] }, 16);
+    routes.set({ prefixlen: 24, addr: [10, 1, 2, 0] }, 24);
+    const st = b.getTable<QueueStack<number>>("st");
+    st.push(1);
+    st.push(2);
+    b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "on_exec" });
+    const { spawn } = await import("node:child_process");
+    const child = spawn("/bin/sh", ["-c", "read x; exec /bin/true"], { stdio: ["pipe", "ignore", "ignore"] });
+    b.getTable<ArrayTable<number>>("target").set(0, child.pid as number);
+    child.stdin?.end("go\n");
+    await new Promise((r) => child.on("exit", r));
+    const result = b.getTable<ArrayTable<number>>("result");
+    assert.deepEqual([result.get(0), result.get(1), result.get(2)], [24, 8, 2]);
+    assert.equal(st.pop(), 1);
+    assert.equal(routes.size, 3);
+  });
+
   it("an unknown table name: BpfError naming the close ones", async () => {
     const b = await load("BPF_HASH(counts);\nint f(void *ctx) { return 0; }");
     assert.throws(
