@@ -6,7 +6,8 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { kprobeAttachError, kprobeFunctions, kprobeNotSupported } from "./attach/kprobe.js";
 import { Btf, mapDefFromBtf } from "./btf/btf.js";
-import { type CompiledObject, compileBcc, DEBUG_BPF_REGISTER_STATE } from "./compile/compile.js";
+import { type CompiledObject, compileBcc, DEBUG_BPF, DEBUG_BPF_REGISTER_STATE } from "./compile/compile.js";
+import { disassemble, sectionBytes } from "./compile/disasm.js";
 import { MapType } from "./compile/maps_dialect.js";
 import { sym } from "./elf/procmaps.js";
 import {
@@ -19,6 +20,7 @@ import {
 } from "./kernel/errors.js";
 import { kprobeSupport, ProgType, progTypeSupport } from "./kernel/features.js";
 import { ksym, ksymname } from "./kernel/kallsyms.js";
+import { kernelEnumHasVal, kernelStructHasField } from "./kernel/kernel_btf.js";
 import { possibleCpus, syscallPrefix } from "./kernel/kernel_info.js";
 import { formatTraceFields } from "./kernel/trace_line.js";
 import { type TraceLine, TracePipe } from "./kernel/trace_pipe.js";
@@ -108,6 +110,17 @@ export class BPF {
       fileName: compiled.fileName,
       source: compiled.source,
       logLevel: debug & DEBUG_BPF_REGISTER_STATE ? 2 : 0,
+      // bcc prints each function's instructions (DEBUG_BPF) and its verifier
+      // log (DEBUG_BPF_REGISTER_STATE) as it loads it.
+      onLoaded: (fn, verifierLog) => {
+        if (debug & DEBUG_BPF) {
+          process.stderr.write(
+            `; ${fn.name}: ${fn.elfName}\n${disassemble(compiled.elf, this.sectionOf(fn.name))}\n`,
+          );
+        }
+        if (debug & DEBUG_BPF_REGISTER_STATE)
+          process.stderr.write(`; verifier log of ${fn.name}\n${verifierLog}\n`);
+      },
     });
     track(this);
     openObjects++;
@@ -178,6 +191,28 @@ export class BPF {
       }
       throw err;
     }
+  }
+
+  /** The ELF section of a function's program. */
+  private sectionOf(fnName: string): string {
+    const info = this.loader.info(fnName);
+    if (!info) throw new BpfError(`no function ${fnName} in ${this.compiled.fileName}`);
+    return info.section;
+  }
+
+  /**
+   * The instructions of a function as compiled (8 bytes each), before libbpf
+   * relocates maps and calls (bcc's dump_func).
+   */
+  dumpFunc(fnName: string): Uint8Array {
+    this.check();
+    return sectionBytes(this.compiled.elf, this.sectionOf(fnName));
+  }
+
+  /** The disassembly of a function, with source line numbers (bcc's disassemble_func). */
+  disassembleFunc(fnName: string): string {
+    this.check();
+    return disassemble(this.compiled.elf, this.sectionOf(fnName));
   }
 
   // ---- syscalls ----
@@ -260,6 +295,19 @@ export class BPF {
   /** Kernel functions matching re that can be kprobed (from available_filter_functions). */
   static getKprobeFunctions(re: RegExp | string): string[] {
     return kprobeFunctions(typeof re === "string" ? new RegExp(re) : re);
+  }
+
+  /**
+   * True when the running kernel's `struct name` has member `field`, from its
+   * BTF (bcc's kernel_struct_has_field), e.g. ("task_struct", "__state") on 5.14+.
+   */
+  static kernelStructHasField(name: string, field: string): boolean {
+    return kernelStructHasField(name, field);
+  }
+
+  /** True when the running kernel's `enum name` has enumerator `value` (bcc's kernel_enum_has_val). */
+  static kernelEnumHasVal(name: string, value: string): boolean {
+    return kernelEnumHasVal(name, value);
   }
 
   /** True when this kernel has kprobes (CONFIG_KPROBES). */

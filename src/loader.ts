@@ -33,6 +33,8 @@ export interface LoaderOptions {
   source: string;
   /** Verifier log level (bcc's DEBUG_BPF_REGISTER_STATE sets 2). */
   logLevel: number;
+  /** Called after each successful load, with the verifier's log when logLevel > 0. */
+  onLoaded?: (fn: LoadedFunction, verifierLog: string) => void;
 }
 
 const LOG_SIZE = 16 * 1024 * 1024;
@@ -97,6 +99,7 @@ export class ProgramLoader {
     this.objects.push(obj);
     const fn: LoadedFunction = { name, fd: obj.programFd(elfName), type: progType, object: obj, elfName };
     this.loaded.set(key, fn);
+    this.opts.onLoaded?.(fn, this.opts.logLevel > 0 ? obj.verifierLog(elfName) : "");
     return fn;
   }
 

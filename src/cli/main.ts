@@ -14,6 +14,7 @@ commands:
   printk-sample [--duration SECONDS] [--strict]   run the seed's printk_sample
   tplist [REGEX]                                   list tracepoints, optionally filtered
   gen-types PROGRAM.c [-o OUT.d.ts]                TypeScript types of a program's maps and events
+  compile PROGRAM.c --emit c|obj|asm [-o OUT]      what tsbpf makes of a program
   help                                             this text
 `;
 
@@ -29,6 +30,10 @@ async function main(argv: string[]): Promise<number> {
       const re = rest[0] === undefined ? undefined : new RegExp(rest[0]);
       for (const tp of BPF.getTracepoints(re)) process.stdout.write(`${tp}\n`);
       return 0;
+    }
+    case "compile": {
+      const { compileMain } = await import("./compile_cmd.js");
+      return compileMain(rest);
     }
     case "gen-types": {
       const { genTypesMain } = await import("./gen_types.js");

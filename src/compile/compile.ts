@@ -83,7 +83,8 @@ let translatorId: string | undefined;
 /** Changes whenever the shim headers change, so stale objects are never reused. */
 function translatorVersion(): string {
   if (translatorId === undefined) {
-    const parts: string[] = ["tsbpf-translator-1"];
+    // Bump when the pipeline changes what it emits (flags, rewrites), so cached objects are rebuilt.
+    const parts: string[] = ["tsbpf-translator-4", JSON.stringify(baseFlags())];
     for (const f of readdirSync(join(HEADERS_DIR, "tsbpf")))
       parts.push(readFileSync(join(HEADERS_DIR, "tsbpf", f), "utf8"));
     translatorId = hashKey(...parts);
@@ -217,7 +218,18 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
     writeFileSync(srcPath, translated);
     writeFileSync(genPath, gen);
     const flags = baseFlags();
-    const rest = ["-include", genPath, ...cflags, "-c", srcPath, "-o", outPath];
+    // Line info names the file as the user knows it, not by the temporary directory.
+    const rest = [
+      "-include",
+      genPath,
+      `-fdebug-prefix-map=${work}/=`,
+      "-fdebug-compilation-dir=.",
+      ...cflags,
+      "-c",
+      srcPath,
+      "-o",
+      outPath,
+    ];
     // First against a vmlinux.h cut to the types this program names (fast),
     // then, if that fails, against the full header (through its PCH).
     const subsetDir = join(work, "kernel");

@@ -1,0 +1,61 @@
+/**
+ * Questions about the running kernel's types, answered from its BTF: bcc
+ * tools use them to choose code paths (task_struct.__state since 5.14 vs
+ * state before).
+ */
+import { readFileSync } from "node:fs";
+import { Btf, type BtfComposite, type BtfEnum, type BtfEnum64 } from "../btf/btf.js";
+import { NotSupportedError } from "./errors.js";
+import { VMLINUX_BTF } from "./kernel_info.js";
+
+let vmlinux: Btf | undefined;
+
+/** The kernel's BTF, parsed once per process (~130 ms on 6.18). */
+export function kernelBtf(): Btf {
+  if (vmlinux === undefined) {
+    let raw: Buffer;
+    try {
+      raw = readFileSync(VMLINUX_BTF);
+    } catch {
+      throw new NotSupportedError(
+        "kernel BTF",
+        `${VMLINUX_BTF} is missing (CONFIG_DEBUG_INFO_BTF is off)`,
+        "use a kernel built with CONFIG_DEBUG_INFO_BTF=y",
+      );
+    }
+    vmlinux = Btf.parse(raw);
+  }
+  return vmlinux;
+}
+
+/** Members of a struct/union, anonymous members' members included (as C lets you name them). */
+function memberNames(btf: Btf, id: number, into: Set<string>, depth = 0): void {
+  const t = btf.type(btf.resolve(id));
+  if ((t.kind !== "STRUCT" && t.kind !== "UNION") || depth > 8) return;
+  for (const m of (t as BtfComposite).members) {
+    if (m.name === "") memberNames(btf, m.type, into, depth + 1);
+    else into.add(m.name);
+  }
+}
+
+/** True when the kernel's `struct name` (or union) has a member `field` (bcc's kernel_struct_has_field). */
+export function kernelStructHasField(name: string, field: string): boolean {
+  const btf = kernelBtf();
+  const ids = [...btf.findAllByName(name, "STRUCT"), ...btf.findAllByName(name, "UNION")];
+  for (const id of ids) {
+    const names = new Set<string>();
+    memberNames(btf, id, names);
+    if (names.has(field)) return true;
+  }
+  return false;
+}
+
+/** True when the kernel's `enum name` has the enumerator `value` (bcc's kernel_enum_has_val). */
+export function kernelEnumHasVal(name: string, value: string): boolean {
+  const btf = kernelBtf();
+  for (const id of [...btf.findAllByName(name, "ENUM"), ...btf.findAllByName(name, "ENUM64")]) {
+    const t = btf.type(id) as BtfEnum | BtfEnum64;
+    if (t.values.some((v) => v.name === value)) return true;
+  }
+  return false;
+}
