@@ -323,6 +323,30 @@ static napi_value reuse_map_fd(napi_env env, napi_callback_info info)
     return tsbpf_undefined(env);
 }
 
+/*
+ * setMapPinPath(map, path): at load, reuse the map pinned at path if there
+ * is one (it must match), else create it and pin it there (bcc's
+ * BPF_TABLE_PINNED).
+ */
+static napi_value set_map_pin_path(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "NativeObject.setMapPinPath";
+    napi_value argv[2];
+    struct tsbpf_object *o = method(env, info, op, 2, argv);
+    if (!o)
+        return NULL;
+    struct bpf_map *map = map_arg(env, o, op, argv[0]);
+    char *path;
+    if (!map || !tsbpf_arg_string(env, argv[1], op, "path", &path))
+        return NULL;
+    tsbpf_log_reset();
+    int err = bpf_map__set_pin_path(map, path);
+    free(path);
+    if (err)
+        return tsbpf_throw(env, "bpf_map__set_pin_path", err);
+    return tsbpf_undefined(env);
+}
+
 /* Per-program verifier log buffers of one load. */
 struct load_buf {
     struct bpf_program *prog;
@@ -570,6 +594,7 @@ napi_value tsbpf_object_class(napi_env env)
         METHOD("setProgramType", set_program_type),
         METHOD("setAttachTarget", set_attach_target),
         METHOD("reuseMapFd", reuse_map_fd),
+        METHOD("setMapPinPath", set_map_pin_path),
         METHOD("load", load),
         METHOD("verifierLog", verifier_log),
         METHOD("programFd", program_fd),

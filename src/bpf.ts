@@ -106,9 +106,11 @@ export class BPF {
     this.loader = new ProgramLoader({
       elf: compiled.elf,
       programs: compiled.programs,
+      maps: compiled.maps,
       objectName: objectNameOf(compiled.fileName),
       fileName: compiled.fileName,
       source: compiled.source,
+      translated: compiled.translated,
       logLevel: debug & DEBUG_BPF_REGISTER_STATE ? 2 : 0,
       // bcc prints each function's instructions (DEBUG_BPF) and its verifier
       // log (DEBUG_BPF_REGISTER_STATE) as it loads it.

@@ -5,9 +5,11 @@
  * loaded object creates the maps, later ones reuse them by fd
  * (bpf_map__reuse_fd), so all programs share one set of maps.
  */
+import type { MapDecl } from "./compile/maps_dialect.js";
 import type { ProgramInfo } from "./compile/rewriter.js";
 import { BpfError, ClosedError, isNativeError } from "./kernel/errors.js";
 import { loadError } from "./kernel/verifier.js";
+import { publicTableFd, publishTable, withdrawTables } from "./maps/registry.js";
 import { type NativeMapInfo, type NativeObject, native } from "./native.js";
 
 /** A function loaded as a program of one type (bcc's load_func result). */
@@ -27,10 +29,14 @@ export interface LoadedFunction {
 export interface LoaderOptions {
   elf: Uint8Array;
   programs: ProgramInfo[];
+  /** Maps declared with bcc's macros (for extern, public and pinned tables). */
+  maps?: MapDecl[];
   /** libbpf object name (internal map names derive from it). */
   objectName: string;
   fileName: string;
   source: string;
+  /** The translated C (line for line with source). */
+  translated?: string;
   /** Verifier log level (bcc's DEBUG_BPF_REGISTER_STATE sets 2). */
   logLevel: number;
   /** Called after each successful load, with the verifier's log when logLevel > 0. */
@@ -74,12 +80,7 @@ export class ProgramLoader {
       }
       for (const p of progs) obj.setAutoload(p.name, p.name === elfName);
       obj.setProgramType(elfName, progType, expectedAttachType);
-      if (this.sharedMaps) {
-        for (const m of obj.maps()) {
-          const fd = this.sharedMaps.get(m.name);
-          if (fd !== undefined) obj.reuseMapFd(m.name, fd);
-        }
-      }
+      this.prepareMaps(obj);
       try {
         obj.load({ logLevel: this.opts.logLevel, logSize: LOG_SIZE });
       } catch (err) {
@@ -88,10 +89,11 @@ export class ProgramLoader {
           program: name,
           fileName: this.opts.fileName,
           source: this.opts.source,
+          translated: this.opts.translated,
           license: licenseOf(this.opts.source),
         });
       }
-      if (!this.sharedMaps) this.sharedMaps = new Map(obj.maps().map((m) => [m.name, obj.mapFd(m.name)]));
+      if (!this.sharedMaps) this.mapsCreated(obj);
     } catch (err) {
       obj.close();
       throw err;
@@ -120,6 +122,7 @@ export class ProgramLoader {
     const obj = new NativeObject(this.opts.elf, this.opts.objectName);
     try {
       for (const p of obj.programs()) obj.setAutoload(p.name, false);
+      this.prepareMaps(obj);
       obj.load({ logLevel: 0, logSize: 0 });
     } catch (err) {
       obj.close();
@@ -132,8 +135,37 @@ export class ProgramLoader {
       throw err;
     }
     this.objects.push(obj);
-    this.sharedMaps = new Map(obj.maps().map((m) => [m.name, obj.mapFd(m.name)]));
-    return this.sharedMaps;
+    return this.mapsCreated(obj);
+  }
+
+  /**
+   * Before an object loads: the maps of the first load become the shared
+   * set; every later object reuses them. The first one takes extern tables
+   * from the process's public ones and pinned tables from their paths.
+   */
+  private prepareMaps(obj: NativeObject): void {
+    if (this.sharedMaps) {
+      for (const m of obj.maps()) {
+        const fd = this.sharedMaps.get(m.name);
+        if (fd !== undefined) obj.reuseMapFd(m.name, fd);
+      }
+      return;
+    }
+    for (const d of this.opts.maps ?? []) {
+      if (d.tableType === "extern") obj.reuseMapFd(d.name, publicTableFd(d.name));
+      else if (d.pinnedPath !== undefined) obj.setMapPinPath(d.name, d.pinnedPath);
+    }
+  }
+
+  /** After the first object loaded: its maps are the shared set; public tables are published. */
+  private mapsCreated(obj: NativeObject): Map<string, number> {
+    const maps = new Map(obj.maps().map((m) => [m.name, obj.mapFd(m.name)]));
+    this.sharedMaps = maps;
+    for (const d of this.opts.maps ?? []) {
+      const fd = maps.get(d.name);
+      if (d.shared !== undefined && fd !== undefined) publishTable(d.name, fd, this);
+    }
+    return maps;
   }
 
   /** What libbpf knows of each map (types, sizes, BTF ids), from the first loaded object. */
@@ -152,6 +184,7 @@ export class ProgramLoader {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    withdrawTables(this);
     for (const o of this.objects) o.close();
     this.objects.length = 0;
     this.loaded.clear();

@@ -63,6 +63,8 @@ export interface NativeObject {
   setProgramType(program: string, progType: number, expectedAttachType: number): void;
   setAttachTarget(program: string, targetFn: string): void;
   reuseMapFd(map: string, fd: number): void;
+  /** At load, reuse the map pinned at path (it must match) or create and pin it there (bpf_map__set_pin_path). */
+  setMapPinPath(map: string, path: string): void;
   load(opts: NativeLoadOptions): void;
   /** Verifier log of a successful load when logLevel > 0 ("" otherwise). */
   verifierLog(program: string): string;

@@ -60,6 +60,8 @@ export const TABLE_TYPES: Record<string, number> = {
   sk_storage: MapType.SK_STORAGE,
   devmap_hash: MapType.DEVMAP_HASH,
   ringbuf: MapType.RINGBUF,
+  // A table another BPF object of this process made public: the real type comes from it at load.
+  extern: MapType.HASH,
   inode_storage: MapType.INODE_STORAGE,
   task_storage: MapType.TASK_STORAGE,
 };
@@ -80,6 +82,8 @@ export interface MapDecl {
   inner: string | undefined;
   /** BPF_TABLE_PINNED's path. */
   pinnedPath: string | undefined;
+  /** BPF_TABLE_PUBLIC / BPF_TABLE_SHARED: other objects of this process may use it as "extern". */
+  shared?: "public" | "shared";
   /** 1-based line of the declaration. */
   line: number;
   /** The type of records sent through a perf/ring buffer (from the first submit call), as C text. */
@@ -328,7 +332,6 @@ export function mapDefinition(m: MapDecl, all: Map<string, MapDecl>): string {
       parts.push(`__type(key, ${m.keyType})`, `__type(value, ${m.leafType})`);
   }
   if (m.flags !== undefined) parts.push(`__uint(map_flags, ${m.flags})`);
-  if (m.pinnedPath !== undefined) parts.push("__uint(pinning, 1 /* LIBBPF_PIN_BY_NAME */)");
   const body = `struct { ${parts.join("; ")}; }`;
   // An inner map template needs a named struct type for __array(values, …).
   const isInner = [...all.values()].some((o) => o.inner === m.name);

@@ -735,6 +735,8 @@ function collectMaps(src: string, s: Token[], fileName: string, edits: Edit[]): 
       ...built,
       line: t.line,
       pinnedPath: t.text === "BPF_TABLE_PINNED" ? args[5]?.replace(/^"(.*)"$/, "$1") : undefined,
+      ...(t.text === "BPF_TABLE_PUBLIC" ? { shared: "public" as const } : {}),
+      ...(t.text === "BPF_TABLE_SHARED" ? { shared: "shared" as const } : {}),
     };
     maps.set(decl.name, decl);
     sites.push({ decl, start: t.start, end: (s[close] as Token).end });

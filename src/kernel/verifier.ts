@@ -35,15 +35,22 @@ export function verifierReason(log: string): string {
  * annotation (kernels since 6.x add "@ file:line"; older ones print only the
  * text, which is then looked up in the user's source).
  */
-export function failingSourceLine(log: string, source?: string): { line?: number; text?: string } {
+export function failingSourceLine(
+  log: string,
+  source?: string,
+  translated?: string,
+): { line?: number; text?: string } {
   const annotations = log.split("\n").filter((l) => l.startsWith("; "));
   const last = annotations[annotations.length - 1];
   if (last === undefined) return {};
   const m = /^; (.*?)(?: @ ([^:]+):(\d+))?$/.exec(last);
   const text = (m?.[1] ?? last.slice(2)).trim();
   if (m?.[3]) return { line: Number(m[3]), text };
-  if (source && text) {
-    const idx = source.split("\n").findIndex((l) => l.trim() === text);
+  // Kernels before 6.x print only the text, which is the *translated* line
+  // (tsbpf's rewrites keep line numbers, so its index is the user's line).
+  for (const src of [translated, source]) {
+    if (!src || !text) continue;
+    const idx = src.split("\n").findIndex((l) => l.trim() === text);
     if (idx >= 0) return { line: idx + 1, text };
   }
   return { text };
@@ -76,7 +83,7 @@ function hintFor(reason: string, license: string | undefined): string | undefine
 /** The error to throw for a failed bpf_object__load. */
 export function loadError(
   err: NativeError,
-  ctx: { program: string; fileName: string; source?: string; license?: string },
+  ctx: { program: string; fileName: string; source?: string; translated?: string; license?: string },
 ): BpfError {
   const log = err.verifierLog ?? "";
   if (isPermissionErrno(err.errno) && log.trim() === "") {
@@ -85,7 +92,7 @@ export function loadError(
   }
   if (log.trim() !== "") {
     const reason = verifierReason(log);
-    const where = failingSourceLine(log, ctx.source);
+    const where = failingSourceLine(log, ctx.source, ctx.translated);
     // Line info describes the translated C; the user's own line reads better.
     const userLine = where.line !== undefined ? ctx.source?.split("\n")[where.line - 1]?.trim() : undefined;
     if (userLine) where.text = userLine;

@@ -169,6 +169,13 @@ export class PerfEventArray extends Table<number, number> {
     }
     this.reader.start();
     this.register(this.reader);
+    // Registering the epoll fd polls each CPU ring once, which clears a
+    // pending wake-up: records written just before (or while) the buffer
+    // opened would wait for the next wake-up. Drain once on the next turn.
+    const r = this.reader;
+    setImmediate(() => {
+      if (this.reader === r) r.consume();
+    });
   }
 
   /** Decodes one record through the BTF type of what the program submits. */

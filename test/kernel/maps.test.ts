@@ -465,6 +465,65 @@ int on_exec(void *ctx)
     assert.equal(routes.size, 3);
   });
 
+  it('BPF_TABLE_PUBLIC in one object, BPF_TABLE("extern") in another: one map; BPF_TABLE_PINNED reuses its pin', async () => {
+    const a = await load(
+      'BPF_TABLE_PUBLIC("hash", u32, u64, tsbpf_shared_counts, 16);\nint f(void *ctx) { return 0; }',
+    );
+    a.getTable<HashTable<number, bigint>>("tsbpf_shared_counts").set(1, 11n);
+    const b = await load(`
+BPF_TABLE("extern", u32, u64, tsbpf_shared_counts, 16);
+BPF_ARRAY(target, u32, 1);
+int on_exec(void *ctx)
+{
+    int zero = 0;
+    u32 *t = target.lookup(&zero);
+    if (!t || *t != (bpf_get_current_pid_tgid() >> 32))
+        return 0;
+    u32 k = 1;
+    u64 *v = tsbpf_shared_counts.lookup(&k);
+    if (v)
+        *v += 1;
+    return 0;
+}`);
+    b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "on_exec" });
+    const { spawn } = await import("node:child_process");
+    const child = spawn("/bin/sh", ["-c", "read x; exec /bin/true"], { stdio: ["pipe", "ignore", "ignore"] });
+    b.getTable<ArrayTable<number>>("target").set(0, child.pid as number);
+    child.stdin?.end("go\n");
+    await new Promise((r) => child.on("exit", r));
+    assert.equal(a.getTable<HashTable<number, bigint>>("tsbpf_shared_counts").get(1), 12n);
+    await assert.rejects(
+      (async () => {
+        const c = await load(
+          'BPF_TABLE("extern", u32, u64, tsbpf_nobody_published, 16);\nint f(void *ctx) { return 0; }',
+        );
+        c.getTable("tsbpf_nobody_published");
+      })(),
+      /no open BPF object of this process made it public/,
+    );
+
+    const { rmSync, existsSync } = await import("node:fs");
+    const pin = "/sys/fs/bpf/tsbpf_test_pinned";
+    rmSync(pin, { force: true });
+    try {
+      const text =
+        'BPF_TABLE_PINNED("hash", u32, u64, pinned_counts, 16, "/sys/fs/bpf/tsbpf_test_pinned");\nint f(void *ctx) { return 0; }';
+      const p1 = await load(text);
+      p1.getTable<HashTable<number, bigint>>("pinned_counts").set(5, 55n);
+      assert.ok(existsSync(pin));
+      p1.close();
+      const p2 = await load(text);
+      assert.equal(
+        p2.getTable<HashTable<number, bigint>>("pinned_counts").get(5),
+        55n,
+        "the second object reused the pinned map",
+      );
+      p2.close();
+    } finally {
+      rmSync(pin, { force: true });
+    }
+  });
+
   it("an unknown table name: BpfError naming the close ones", async () => {
     const b = await load("BPF_HASH(counts);\nint f(void *ctx) { return 0; }");
     assert.throws(

@@ -1,0 +1,398 @@
+#!/usr/bin/env bash
+# kernel-matrix: run tsbpf's kernel tests under another kernel, in a VM.
+#
+# Usage: scripts/kernel-matrix.sh [--kernel PKG] [--timeout SECONDS] [-- COMMAND...]
+#
+# Boots a Debian kernel package (default: the one linux-image-amd64 depends
+# on, i.e. Debian 12's 6.1.x, which has kprobes, kretprobes and fentry) under
+# qemu-system-x86_64, with the host's root file system shared read-only over
+# virtio-9p and a tmpfs overlay on top so the guest can write (/tmp, ~/.cache),
+# and runs COMMAND in this repository's directory (the same path in the guest,
+# which sees the host's root). The default COMMAND is the kernel test suite:
+#     node --test --test-concurrency=1 dist/test/kernel/
+# One COMMAND word is run as a shell script (`-- 'uname -r; ls /sys'`); several
+# words are run as one command with those arguments. The guest console is
+# streamed to stdout; the script exits with the command's exit status, which
+# the guest reports as a `TSBPF-MATRIX-EXIT=<code>` line before powering off
+# (124 when the timeout killed qemu, 125 when the line is missing otherwise).
+#
+# Guest environment: PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin,
+# HOME=/root, TSBPF_CACHE_DIR=/tmp/tsbpf-cache (compiled objects depend on the
+# kernel, so the guest never touches the host's cache), TSBPF_MATRIX=1. Mounted:
+# proc, sysfs, devtmpfs, devpts, /dev/shm, /run, tracefs, debugfs, bpffs,
+# securityfs, cgroup2; loopback is up; there is no other network device.
+# The guest's /lib/modules/<version> is the extracted package's module tree.
+#
+# Requirements: root (apt-get, and qemu reads the whole root file system),
+# Debian 12 or similar with apt. Installed when missing: qemu-system-x86
+# (--no-install-recommends) and busybox-static. The kernel package is NOT
+# installed: it is fetched with `apt-get download` and unpacked with
+# `dpkg-deb -x` under /var/cache/tsbpf-matrix/ (override: TSBPF_MATRIX_CACHE),
+# so /boot, /lib/modules and the boot loader of the host stay untouched.
+# `npm run test:kernels` builds the project first (bootstrap.sh); when calling
+# this script directly, dist/ must be built (`npx tsc -p .`).
+#
+# Cache: /var/cache/tsbpf-matrix/kernels/<package>_<version>/ holds the
+# unpacked package (~400 MB: vmlinuz, modules, with a busybox-made modules.dep)
+# and initramfs.cpio.gz (busybox, 9p/9pnet/9pnet_virtio/netfs/fscache, virtio
+# PCI and overlay modules, the /init from scripts/kernel-matrix/init). It is
+# rebuilt when this script or the init template is newer. Each run appends a
+# small uncompressed cpio (the command, the guest environment) to it.
+#
+# Environment knobs: TSBPF_MATRIX_ACCEL=kvm|tcg (default: kvm only when
+# /dev/kvm is usable with a real VMX/SVM KVM module, see kvm_usable below),
+# TSBPF_MATRIX_MEM (default 4G), TSBPF_MATRIX_SMP (default 2),
+# TSBPF_MATRIX_TIMEOUT (seconds, default 1200), TSBPF_MATRIX_APPEND (extra
+# kernel arguments). The last run's console log is kept in
+# /var/cache/tsbpf-matrix/last-run.log.
+#
+# 9p cache mode: TSBPF_MATRIX_9P_CACHE (default none: every read goes to the
+# host, so files rebuilt on the host during a run are seen whole; "loose" is
+# ~25% faster on the suite but caches sizes, and a dist/ file that tsc
+# rewrote mid-run was then read truncated: a SyntaxError in a test file).
+#
+# Measured on a 2-core, 24 GB Debian 12 VM running kernel 6.18, guest
+# linux-image-6.1.0-56-amd64 (6.1.192-2):
+# - KVM: NOT usable on that host. /dev/kvm is there but served by kvm_pvm
+#   (no vmx/svm in /proc/cpuinfo): `-cpu host` aborts qemu on MSR 0x10a
+#   (arch-capabilities), and without that feature a stock kernel hangs right
+#   after the real-mode setup code. So the VM runs under TCG (-cpu max,
+#   multi-threaded, 2 vCPUs); if KVM is chosen and the guest does not boot,
+#   the script retries once with TCG.
+# - First run: qemu-system-x86 + busybox-static install ~8 s; kernel package
+#   download + unpack + depmod ~10 s; initramfs build ~1 s. Later runs: ~1 s
+#   of checks before qemu starts.
+# - Boot (TCG): the guest's /init runs ~3 s after kernel start, ~6-7 s after
+#   qemu starts; `-- true` takes ~9 s end to end.
+# - Kernel test suite (dist/test/kernel, 76 tests, TCG, 9p cache=none):
+#   ~150 s in the guest, ~2 min 45 s for `npm run test:kernels` in total.
+#   Each test compiles its C with clang inside the guest (TSBPF_CACHE_DIR is
+#   a fresh /tmp/tsbpf-cache on every boot).
+# - In the 6.1 guest: /sys/bus/event_source/devices has kprobe and uprobe,
+#   lockdown is [none], and bpftrace's kprobe, kretprobe and kfunc (fentry)
+#   probes all load and fire (the 6.18 host has no kprobes and fentry loads
+#   fail with EPERM there).
+#
+# `sh scripts/kernel-matrix.sh` (as npm runs it) lands here under dash: re-run under bash.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd -P)
+SELF="$REPO/scripts/kernel-matrix.sh"
+INIT_TEMPLATE="$REPO/scripts/kernel-matrix/init"
+
+CACHE=${TSBPF_MATRIX_CACHE:-/var/cache/tsbpf-matrix}
+KPKG=linux-image-amd64
+TIMEOUT=${TSBPF_MATRIX_TIMEOUT:-1200}
+MEM=${TSBPF_MATRIX_MEM:-4G}
+SMP=${TSBPF_MATRIX_SMP:-2}
+NINEP_CACHE=${TSBPF_MATRIX_9P_CACHE:-none}
+GUEST_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+log() { printf 'kernel-matrix: %s\n' "$*" >&2; }
+die() {
+    log "$*"
+    exit 1
+}
+usage() {
+    sed -n '2,/^# `sh scripts/p' "$SELF" | sed '$d; s/^# \{0,1\}//'
+}
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --kernel)
+        [ $# -ge 2 ] || die "--kernel needs a package name"
+        KPKG=$2
+        shift 2
+        ;;
+    --kernel=*)
+        KPKG=${1#--kernel=}
+        shift
+        ;;
+    --timeout)
+        [ $# -ge 2 ] || die "--timeout needs seconds"
+        TIMEOUT=$2
+        shift 2
+        ;;
+    -h | --help)
+        usage
+        exit 0
+        ;;
+    --)
+        shift
+        break
+        ;;
+    *) die "unknown argument: $1 (see --help)" ;;
+    esac
+done
+
+if [ $# -eq 0 ]; then
+    COMMAND='node --test --test-concurrency=1 dist/test/kernel/'
+elif [ $# -eq 1 ]; then
+    COMMAND=$1
+else
+    COMMAND=$(printf '%q ' "$@")
+fi
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (apt-get, and qemu shares the whole root file system)"
+
+# ---------------------------------------------------------------- packages
+apt_updated=
+apt_update() {
+    if [ -z "$apt_updated" ]; then
+        log "apt-get update"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        apt_updated=1
+    fi
+}
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+need=
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need="$need qemu-system-x86"
+installed busybox-static || need="$need busybox-static"
+if [ -n "$need" ]; then
+    apt_update
+    log "installing:$need"
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+fi
+BUSYBOX=/bin/busybox
+[ -x "$BUSYBOX" ] || die "busybox-static is installed but $BUSYBOX is missing"
+
+# The concrete kernel image package: follow a meta package such as
+# linux-image-amd64 to the linux-image-<abi>-<flavour> it depends on.
+resolve_pkg() {
+    case "$1" in
+    linux-image-[0-9]*) echo "$1" ;;
+    *) apt-cache depends --important "$1" 2>/dev/null |
+        sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\).*/\1/p' | head -n 1 ;;
+    esac
+}
+pkg_version() {
+    apt-cache show --no-all-versions "$1" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1
+}
+PKG=$(resolve_pkg "$KPKG")
+VER=
+[ -z "$PKG" ] || VER=$(pkg_version "$PKG")
+if [ -z "$PKG" ] || [ -z "$VER" ]; then
+    apt_update
+    PKG=$(resolve_pkg "$KPKG")
+    [ -n "$PKG" ] || die "cannot resolve $KPKG to a linux-image package"
+    VER=$(pkg_version "$PKG")
+    [ -n "$VER" ] || die "apt knows no version of $PKG"
+fi
+
+KDIR="$CACHE/kernels/${PKG}_${VER//:/%}"
+ROOT="$KDIR/root"
+if [ ! -e "$KDIR/.unpacked" ]; then
+    log "fetching $PKG $VER into $KDIR (unpacked, not installed)"
+    rm -rf "$KDIR"
+    mkdir -p "$KDIR/deb" "$ROOT"
+    # apt drops privileges to _apt for downloads: let it write there.
+    chown _apt "$KDIR/deb" 2>/dev/null || true
+    (cd "$KDIR/deb" && apt-get download -q "$PKG=$VER") >/dev/null
+    dpkg-deb -x "$KDIR"/deb/*.deb "$ROOT"
+    rm -rf "$KDIR/deb"
+    touch "$KDIR/.unpacked"
+    # Older builds of the same package are not needed any more (~400 MB each).
+    for old in "$CACHE/kernels/${PKG}"_*; do
+        [ "$old" = "$KDIR" ] || rm -rf "$old"
+    done
+fi
+VMLINUZ=$(find "$ROOT/boot" -maxdepth 1 -name 'vmlinuz-*' | head -n 1)
+[ -n "$VMLINUZ" ] || die "no vmlinuz in $PKG"
+KVER=${VMLINUZ##*/vmlinuz-}
+# Debian ships modules without modules.dep (its postinst runs depmod).
+MODTREE="$ROOT/lib/modules/$KVER"
+[ -d "$MODTREE" ] || MODTREE="$ROOT/usr/lib/modules/$KVER"
+[ -d "$MODTREE" ] || die "no modules for $KVER in $PKG"
+if [ ! -s "$MODTREE/modules.dep" ]; then
+    log "depmod $KVER"
+    "$BUSYBOX" depmod -b "$ROOT" "$KVER" 2>/dev/null ||
+        "$BUSYBOX" depmod -b "$ROOT/usr" "$KVER"
+fi
+
+# ---------------------------------------------------------------- initramfs
+INITRD="$KDIR/initramfs.cpio.gz"
+build_initramfs() {
+    local t ordered=()
+    t=$(mktemp -d "$CACHE/initramfs.XXXXXX")
+    # modules.dep lines: "path.ko: dep.ko dep2.ko" (paths relative to MODTREE).
+    declare -A deps=() seen=()
+    local line mod rest
+    while IFS= read -r line; do
+        mod=${line%%:*}
+        rest=${line#*:}
+        deps[$mod]=$rest
+    done <"$MODTREE/modules.dep"
+    # Loading order: every module after its dependencies.
+    visit() {
+        local m=$1 d
+        [ -z "${seen[$m]:-}" ] || return 0
+        seen[$m]=1
+        [ -n "${deps[$m]+x}" ] || die "module $m is not in modules.dep of $KVER"
+        for d in ${deps[$m]}; do visit "$d"; done
+        ordered+=("$m")
+    }
+    local want name path
+    for want in virtio_pci 9pnet_virtio 9p overlay; do
+        path=
+        for name in "${!deps[@]}"; do
+            case "$name" in */"$want".ko | */"$want".ko.*)
+                path=$name
+                break
+                ;;
+            esac
+        done
+        if [ -z "$path" ]; then
+            # Built in? Then there is nothing to load.
+            grep -q "/$want.ko" "$MODTREE/modules.builtin" 2>/dev/null && continue
+            die "module $want not found for $KVER"
+        fi
+        visit "$path"
+    done
+    mkdir -p "$t"/{bin,dev,etc,proc,sys,lower,rw,newroot,tmp,lib/modules/"$KVER"}
+    cp "$BUSYBOX" "$t/bin/busybox"
+    ln -s busybox "$t/bin/sh"
+    local m
+    : >"$t/etc/modules"
+    for m in "${ordered[@]}"; do
+        mkdir -p "$t/lib/modules/$KVER/$(dirname "$m")"
+        case "$m" in
+        *.ko.xz) xz -dc "$MODTREE/$m" >"$t/lib/modules/$KVER/${m%.xz}"; m=${m%.xz} ;;
+        *.ko.zst) zstd -qdc "$MODTREE/$m" >"$t/lib/modules/$KVER/${m%.zst}"; m=${m%.zst} ;;
+        *.ko.gz) gzip -dc "$MODTREE/$m" >"$t/lib/modules/$KVER/${m%.gz}"; m=${m%.gz} ;;
+        *) cp "$MODTREE/$m" "$t/lib/modules/$KVER/$m" ;;
+        esac
+        echo "$m" >>"$t/etc/modules"
+    done
+    printf 'KVER=%s\nMODTREE=%s\n' "$KVER" "$MODTREE" >"$t/etc/matrix.conf"
+    install -m 755 "$INIT_TEMPLATE" "$t/init"
+    (cd "$t" && find . -mindepth 1 | LC_ALL=C sort | "$BUSYBOX" cpio -o -H newc 2>/dev/null) |
+        gzip -9 >"$INITRD.tmp"
+    mv "$INITRD.tmp" "$INITRD"
+    rm -rf "$t"
+    log "initramfs for $KVER built with modules: ${ordered[*]##*/}"
+}
+if [ ! -s "$INITRD" ] || [ "$SELF" -nt "$INITRD" ] || [ "$INIT_TEMPLATE" -nt "$INITRD" ]; then
+    build_initramfs
+fi
+
+# ---------------------------------------------------------------- the VM
+# KVM only when it can run a stock kernel: /dev/kvm openable and a VMX/SVM
+# KVM module. Some hosts expose /dev/kvm for paravirtualised guests only
+# (kvm_pvm, no vmx/svm in cpuinfo); a Debian kernel hangs there.
+kvm_usable() {
+    [ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
+    grep -qwE 'vmx|svm' /proc/cpuinfo || return 1
+    [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ] || return 1
+}
+ACCEL=${TSBPF_MATRIX_ACCEL:-}
+if [ -z "$ACCEL" ]; then
+    if kvm_usable; then ACCEL=kvm; else ACCEL=tcg; fi
+fi
+
+RUN=$(mktemp -d /tmp/tsbpf-matrix.XXXXXX)
+QEMU_PID=
+# shellcheck disable=SC2317 # run by the EXIT trap
+cleanup() {
+    if [ -n "$QEMU_PID" ] && kill -0 "$QEMU_PID" 2>/dev/null; then
+        kill "$QEMU_PID" 2>/dev/null || true
+        sleep 1
+        kill -9 "$QEMU_PID" 2>/dev/null || true
+    fi
+    rm -rf "$RUN"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The per-run part of the initramfs: the command and the guest environment.
+mkdir -p "$RUN/extra"
+{
+    printf 'cd %q || exit 125\n' "$REPO"
+    printf '%s\n' "$COMMAND"
+} >"$RUN/extra/cmd.sh"
+printf 'GUEST_ENV="PATH=%s HOME=/root TERM=dumb LANG=C.UTF-8 TSBPF_CACHE_DIR=/tmp/tsbpf-cache TSBPF_MATRIX=1"\n' \
+    "$GUEST_PATH" >"$RUN/extra/run.conf"
+printf 'NINEP_CACHE=%s\n' "$NINEP_CACHE" >>"$RUN/extra/run.conf"
+(cd "$RUN/extra" && printf '%s\n' cmd.sh run.conf | "$BUSYBOX" cpio -o -H newc 2>/dev/null) >"$RUN/extra.cpio"
+# The kernel only takes an uncompressed cpio that starts 4-byte aligned after
+# a compressed one: pad the gzip archive with zeros (which it skips).
+cp "$INITRD" "$RUN/initrd"
+truncate -s %4 "$RUN/initrd"
+cat "$RUN/extra.cpio" >>"$RUN/initrd"
+
+run_vm() {
+    local accel=$1 cpu boot_deadline
+    local -a args
+    if [ "$accel" = kvm ]; then
+        args=(-enable-kvm -cpu host)
+        boot_deadline=60
+    else
+        args=(-accel 'tcg,thread=multi' -cpu max)
+        boot_deadline=300
+    fi
+    cpu=${args[*]}
+    log "booting $KVER ($PKG $VER) with ${cpu}, -m $MEM -smp $SMP, timeout ${TIMEOUT}s"
+    log "command: $COMMAND"
+    : >"$RUN/console.log"
+    rm -f "$RUN/qemu.pid"
+    # No network device (-nic none); the host root read-only over virtio-9p.
+    qemu-system-x86_64 "${args[@]}" -m "$MEM" -smp "$SMP" \
+        -nographic -no-reboot -nic none \
+        -kernel "$VMLINUZ" -initrd "$RUN/initrd" \
+        -append "console=ttyS0 panic=-1 loglevel=4 edd=off random.trust_cpu=on ${TSBPF_MATRIX_APPEND:-}" \
+        -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+        -pidfile "$RUN/qemu.pid" </dev/null 2>&1 |
+        sed -u -e 's/\r$//' -e 's/\x1b\(c\|\[[0-9;?]*[A-Za-z]\)//g' | tee -a "$RUN/console.log" &
+    local pipe=$! start=$SECONDS booted=
+    local _
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        [ -s "$RUN/qemu.pid" ] && break
+        sleep 0.5
+    done
+    QEMU_PID=$(cat "$RUN/qemu.pid" 2>/dev/null || true)
+    VM_RESULT=
+    while kill -0 "$pipe" 2>/dev/null; do
+        if [ -z "$booted" ] && grep -q 'TSBPF-MATRIX: kernel' "$RUN/console.log"; then
+            booted=1
+            log "guest booted after $((SECONDS - start))s"
+        fi
+        if [ -z "$booted" ] && [ $((SECONDS - start)) -ge "$boot_deadline" ]; then
+            log "the guest did not boot within ${boot_deadline}s ($accel)"
+            VM_RESULT=noboot
+            break
+        fi
+        if [ $((SECONDS - start)) -ge "$TIMEOUT" ]; then
+            log "timeout after ${TIMEOUT}s: killing qemu"
+            VM_RESULT=timeout
+            break
+        fi
+        sleep 1
+    done
+    if [ -n "$QEMU_PID" ] && kill -0 "$QEMU_PID" 2>/dev/null; then
+        kill "$QEMU_PID" 2>/dev/null || true
+        sleep 1
+        kill -9 "$QEMU_PID" 2>/dev/null || true
+    fi
+    wait "$pipe" 2>/dev/null || true
+    QEMU_PID=
+    [ -n "$booted" ] || grep -q 'TSBPF-MATRIX: kernel' "$RUN/console.log" || VM_RESULT=${VM_RESULT:-noboot}
+    log "qemu ran $((SECONDS - start))s"
+}
+
+run_vm "$ACCEL"
+if [ "$VM_RESULT" = noboot ] && [ "$ACCEL" = kvm ] && [ -z "${TSBPF_MATRIX_ACCEL:-}" ]; then
+    log "retrying without KVM"
+    run_vm tcg
+fi
+cp "$RUN/console.log" "$CACHE/last-run.log" 2>/dev/null || true
+
+code=$(sed -n 's/^.*TSBPF-MATRIX-EXIT=\([0-9][0-9]*\).*$/\1/p' "$RUN/console.log" | tail -n 1)
+if [ -n "$code" ]; then
+    log "guest command exited with $code"
+    exit "$code"
+fi
+if [ "$VM_RESULT" = timeout ]; then exit 124; fi
+log "no TSBPF-MATRIX-EXIT line on the console: the guest failed"
+exit 125
