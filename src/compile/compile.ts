@@ -3,7 +3,7 @@
  * with every result cached (key: source, flags, clang, kernel BTF).
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { CompileError } from "../kernel/errors.js";
 import {
   hasSyscallWrapper,
@@ -84,7 +84,7 @@ let translatorId: string | undefined;
 function translatorVersion(): string {
   if (translatorId === undefined) {
     // Bump when the pipeline changes what it emits (flags, rewrites), so cached objects are rebuilt.
-    const parts: string[] = ["tsbpf-translator-4", JSON.stringify(baseFlags())];
+    const parts: string[] = ["tsbpf-translator-5", JSON.stringify(baseFlags())];
     for (const f of readdirSync(join(HEADERS_DIR, "tsbpf")))
       parts.push(readFileSync(join(HEADERS_DIR, "tsbpf", f), "utf8"));
     translatorId = hashKey(...parts);
@@ -212,21 +212,24 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
 
   const work = mkdtempSync(join(cacheSubdir("tmp"), "cc-"));
   try {
-    const srcPath = join(work, basename(fileName).replace(/[^\w.-]/g, "_") || "prog.c");
+    const srcName = basename(fileName).replace(/[^\w.-]/g, "_") || "prog.c";
+    const srcPath = join(work, srcName);
     const genPath = join(work, "tsbpf_generated.h");
     const outPath = join(work, "out.o");
     writeFileSync(srcPath, translated);
     writeFileSync(genPath, gen);
     const flags = baseFlags();
-    // Line info names the file as the user knows it, not by the temporary directory.
+    // clang runs in the work directory on the file's bare name, so line info
+    // names the file as the user knows it; clang's BPF backend also reads the
+    // source through that name to put each line's text in the BTF line info
+    // (kernels before 6.x show only that text in verifier logs).
     const rest = [
       "-include",
       genPath,
-      `-fdebug-prefix-map=${work}/=`,
       "-fdebug-compilation-dir=.",
-      ...cflags,
+      ...absoluteIncludes(cflags),
       "-c",
-      srcPath,
+      srcName,
       "-o",
       outPath,
     ];
@@ -238,16 +241,16 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
       join(subsetDir, "vmlinux.h"),
       subsetVmlinuxHeader([translated, gen], HEADERS_DIR, rw.definedNames).header,
     );
-    let run = await runClang(clang, [...flags, `-I${HEADERS_DIR}`, `-I${subsetDir}`, ...rest]);
+    let run = await runClang(clang, [...flags, `-I${HEADERS_DIR}`, `-I${subsetDir}`, ...rest], work);
     if (run.code !== 0) {
       const full = [`-I${HEADERS_DIR}`, `-I${vmlinuxDir()}`, ...rest];
       const pch = cflags.length === 0 ? await vmlinuxPch(clang, flags) : undefined;
-      run = await runClang(clang, [...flags, ...(pch ? ["-include-pch", pch] : []), ...full]);
+      run = await runClang(clang, [...flags, ...(pch ? ["-include-pch", pch] : []), ...full], work);
       if (run.code !== 0 && pch && /precompiled header|PCH/i.test(run.stderr)) {
-        run = await runClang(clang, [...flags, ...full]);
+        run = await runClang(clang, [...flags, ...full], work);
       }
     }
-    if (run.code !== 0) throw compileErrorFrom(run, srcPath, fileName, opts.text);
+    if (run.code !== 0) throw compileErrorFrom(run, srcName, fileName, opts.text);
     const elf = readFileSync(outPath);
     writeAtomic(objPath, elf);
     writeAtomic(
@@ -273,4 +276,17 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The user's -I/-include paths made absolute (clang runs in the work directory). */
+function absoluteIncludes(cflags: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < cflags.length; i++) {
+    const f = cflags[i] as string;
+    if (f.startsWith("-I") && f.length > 2) out.push(`-I${resolve(f.slice(2))}`);
+    else if ((f === "-I" || f === "-include" || f === "-isystem") && i + 1 < cflags.length) {
+      out.push(f, resolve(cflags[++i] as string));
+    } else out.push(f);
+  }
+  return out;
 }
