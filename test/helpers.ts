@@ -83,3 +83,17 @@ export function startNode(script: string, args: string[] = [], env: NodeJS.Proce
 export function freshCacheDir(): string {
   return mkdtempSync(join(tmpdir(), "tsbpf-cache-"));
 }
+
+/**
+ * Runs `sh -c "read x; exec CMD"`: the child's pid is known (and handed to
+ * setTarget, e.g. to put it in a map the program filters on) before it
+ * calls execve; resolves when it has exited. Returns the pid.
+ */
+export async function execTargeted(setTarget: (pid: number) => void, cmd = "/bin/true"): Promise<number> {
+  const child = spawn("/bin/sh", ["-c", `read x; exec ${cmd}`], { stdio: ["pipe", "ignore", "ignore"] });
+  const exited = new Promise((r) => child.on("exit", r));
+  setTarget(child.pid as number);
+  child.stdin?.end("go\n");
+  await exited;
+  return child.pid as number;
+}

@@ -17,7 +17,7 @@ import {
   type QueueStack,
   type StackTrace,
 } from "../../src/index.js";
-import { runChild, skipUnlessRoot, waitFor } from "../helpers.js";
+import { execTargeted, runChild, skipUnlessRoot, waitFor } from "../helpers.js";
 
 /** Runs `argv` and returns its pid (the program filters on it). */
 function execOnce(argv: string[] = ["/bin/true"]): number {
@@ -94,11 +94,7 @@ int on_exec(void *ctx)
     assert.deepEqual([...counter.keys()], [0, 1]);
     b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "on_exec" });
     // The pid is only known once spawned: use a shell that waits for the config to be set.
-    const { spawn } = await import("node:child_process");
-    const child = spawn("/bin/sh", ["-c", "read x; exec /bin/true"], { stdio: ["pipe", "ignore", "ignore"] });
-    config.set(0, child.pid as number);
-    child.stdin?.end("go\n");
-    await new Promise((r) => child.on("exit", r));
+    await execTargeted((pid) => config.set(0, pid));
     assert.equal(counter.get(0), 1n);
     assert.equal(counter.get(1), 0n);
     counter.clear();
@@ -187,11 +183,7 @@ int on_exec(void *ctx)
     for (const v of [1, 2, 3]) qin.push(v);
     assert.equal(qin.peek(), 1);
     b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "on_exec" });
-    const { spawn } = await import("node:child_process");
-    const child = spawn("/bin/sh", ["-c", "read x; exec /bin/true"], { stdio: ["pipe", "ignore", "ignore"] });
-    b.getTable<ArrayTable<number>>("target").set(0, child.pid as number);
-    child.stdin?.end("go\n");
-    await new Promise((r) => child.on("exit", r));
+    await execTargeted((pid) => b.getTable<ArrayTable<number>>("target").set(0, pid));
     assert.deepEqual([...qout.values()], [10, 20, 30]);
     assert.equal(qout.pop(), undefined);
   });
@@ -266,11 +258,7 @@ int on_exec(void *ctx)
     outer.set(1, b.getTable("inner_b"));
     assert.ok((outer.get(1) ?? 0) > 0, "the kernel reports the inner map's id");
     b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "on_exec" });
-    const { spawn } = await import("node:child_process");
-    const child = spawn("/bin/sh", ["-c", "read x; exec /bin/true"], { stdio: ["pipe", "ignore", "ignore"] });
-    b.getTable<ArrayTable<number>>("target").set(0, child.pid as number);
-    child.stdin?.end("go\n");
-    await new Promise((r) => child.on("exit", r));
+    await execTargeted((pid) => b.getTable<ArrayTable<number>>("target").set(0, pid));
     assert.equal(b.getTable<ArrayTable<bigint>>("inner_b").get(0), 7n);
     assert.equal(b.getTable<ArrayTable<bigint>>("inner_a").get(0), 0n);
   });
@@ -454,11 +442,7 @@ int on_exec(void *ctx)
     st.push(1);
     st.push(2);
     b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "on_exec" });
-    const { spawn } = await import("node:child_process");
-    const child = spawn("/bin/sh", ["-c", "read x; exec /bin/true"], { stdio: ["pipe", "ignore", "ignore"] });
-    b.getTable<ArrayTable<number>>("target").set(0, child.pid as number);
-    child.stdin?.end("go\n");
-    await new Promise((r) => child.on("exit", r));
+    await execTargeted((pid) => b.getTable<ArrayTable<number>>("target").set(0, pid));
     const result = b.getTable<ArrayTable<number>>("result");
     assert.deepEqual([result.get(0), result.get(1), result.get(2)], [24, 8, 2]);
     assert.equal(st.pop(), 1);
@@ -486,11 +470,7 @@ int on_exec(void *ctx)
     return 0;
 }`);
     b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "on_exec" });
-    const { spawn } = await import("node:child_process");
-    const child = spawn("/bin/sh", ["-c", "read x; exec /bin/true"], { stdio: ["pipe", "ignore", "ignore"] });
-    b.getTable<ArrayTable<number>>("target").set(0, child.pid as number);
-    child.stdin?.end("go\n");
-    await new Promise((r) => child.on("exit", r));
+    await execTargeted((pid) => b.getTable<ArrayTable<number>>("target").set(0, pid));
     assert.equal(a.getTable<HashTable<number, bigint>>("tsbpf_shared_counts").get(1), 12n);
     await assert.rejects(
       (async () => {
