@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.c",
         "native/btf.c",
+        "native/evpoll.c",
         "native/link.c",
         "native/map.c",
         "native/object.c",

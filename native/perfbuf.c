@@ -25,34 +25,26 @@
  */
 #include "perfbuf.h"
 
+#include "evpoll.h"
 #include "util.h"
 
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <uv.h>
 
-#define MAX_BATCH_BYTES (1u << 30)
-#define MAX_INDEX_RECORDS (1u << 16)
-#define MIN_INDEX_RECORDS 16u
 /* perf_buffer__new fails beyond this anyway (the kernel's perf_event_mlock_kb is far lower). */
 #define MAX_PAGE_CNT (1u << 20)
 
 /* Valid during one consume: what the libbpf callback needs to deliver. */
 struct batch {
-    napi_value recv;
-    napi_value fn;
-    napi_value data;
-    napi_value index;
-    uint8_t *copy;
-    uint32_t *triples;
-    /* copy and triples are valid (no JS ran since they were fetched). */
+    /* The buffers; their entries are [cpu, offset, length] triples. */
+    struct evpoll_batch buf;
+    /* buf.copy and buf.entries are valid (no JS ran since they were fetched). */
     bool ready;
     uint32_t n;
     uint32_t used;
@@ -62,25 +54,19 @@ struct batch {
 };
 
 struct perfbuf {
-    napi_env env;
+    /* First: polling, lifetime, onBatch and the batch buffers. */
+    struct evpoll ev;
     /* NULL once closed. */
     struct perf_buffer *pb;
     /* Our dup of the map fd: libbpf clears the map slots through it on free. */
     int map_fd;
-    int epoll_fd;
     int ncpu;
     /* Lost samples per CPU not reported yet. */
     uint64_t *lost;
 
     /* A multiple of 8. */
     uint32_t batch_bytes;
-    uint32_t index_cap;
-    napi_ref on_batch;
     napi_ref on_lost;
-    napi_ref data_ref;
-    napi_ref index_ref;
-    napi_async_context async;
-    napi_ref self_ref;
 
     /* The record libbpf had handed us when a delivery failed. */
     uint8_t *stash;
@@ -91,63 +77,23 @@ struct perfbuf {
 
     /* The consume in progress, NULL otherwise. */
     struct batch *cur;
-
-    uv_poll_t *poll;
-    bool polling;
-    bool hook;
-    int depth;
-    bool close_pending;
 };
 
-static const napi_type_tag perfbuf_tag = {0x7473627066207065ULL, 0x7266627566000001ULL};
+_Static_assert(offsetof(struct perfbuf, ev) == 0, "struct evpoll must come first");
 
 static inline uint32_t round8(uint32_t n)
 {
     return (n + 7) & ~7u;
 }
 
-static void free_handle(uv_handle_t *h)
-{
-    free(h);
-}
-
-static void stop_polling(struct perfbuf *p, bool js)
-{
-    if (p->polling) {
-        uv_poll_stop(p->poll);
-        p->polling = false;
-        if (js && p->self_ref)
-            napi_reference_unref(p->env, p->self_ref, NULL);
-    }
-}
-
-static void cleanup_hook(void *arg);
-
 /* Stops polling and frees the perf buffer; with js, also the JS references. */
-static void release(struct perfbuf *p, bool js)
+static void release(struct evpoll *ev, bool js)
 {
-    stop_polling(p, js);
-    if (p->poll) {
-        p->poll->data = NULL;
-        uv_close((uv_handle_t *)p->poll, free_handle);
-        p->poll = NULL;
-    }
-    if (js) {
-        napi_ref *refs[] = {&p->on_batch, &p->on_lost, &p->data_ref, &p->index_ref};
-        for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
-            if (*refs[i]) {
-                napi_delete_reference(p->env, *refs[i]);
-                *refs[i] = NULL;
-            }
-        }
-        if (p->async) {
-            napi_async_destroy(p->env, p->async);
-            p->async = NULL;
-        }
-        if (p->hook) {
-            napi_remove_env_cleanup_hook(p->env, cleanup_hook, p);
-            p->hook = false;
-        }
+    struct perfbuf *p = (struct perfbuf *)ev;
+    evpoll_release(ev, js);
+    if (js && p->on_lost) {
+        napi_delete_reference(ev->env, p->on_lost);
+        p->on_lost = NULL;
     }
     if (p->pb) {
         perf_buffer__free(p->pb);
@@ -164,130 +110,26 @@ static void release(struct perfbuf *p, bool js)
     p->lost = NULL;
 }
 
-static void cleanup_hook(void *arg)
-{
-    struct perfbuf *p = arg;
-    p->hook = false;
-    release(p, false);
-}
-
-static void finalize(napi_env env, void *data, void *hint)
-{
-    (void)hint;
-    struct perfbuf *p = data;
-    release(p, true);
-    if (p->self_ref)
-        napi_delete_reference(env, p->self_ref);
-    free(p);
-}
-
 /* ---- batches ------------------------------------------------------------- */
 
-static bool reset_ref(napi_env env, napi_ref *ref, napi_value v)
-{
-    if (*ref)
-        napi_delete_reference(env, *ref);
-    *ref = NULL;
-    if (napi_create_reference(env, v, 1, ref) != napi_ok) {
-        tsbpf_throw_napi(env, "napi_create_reference");
-        return false;
-    }
-    return true;
-}
-
-static bool new_index(struct perfbuf *p, napi_value *out)
-{
-    napi_value ab;
-    void *data;
-    if (napi_create_arraybuffer(p->env, (size_t)p->index_cap * 12, &data, &ab) != napi_ok ||
-        napi_create_typedarray(p->env, napi_uint32_array, (size_t)p->index_cap * 3, ab, 0, out) !=
-            napi_ok) {
-        tsbpf_throw_napi(p->env, "napi_create_typedarray");
-        return false;
-    }
-    return true;
-}
-
-/*
- * Fetches onBatch and the buffers, replacing a buffer that JavaScript
- * detached (transferred) meanwhile.
- */
-static bool prepare(struct perfbuf *p, struct batch *b)
-{
-    napi_env env = p->env;
-    if (napi_get_reference_value(env, p->on_batch, &b->fn) != napi_ok ||
-        napi_get_reference_value(env, p->data_ref, &b->data) != napi_ok ||
-        napi_get_reference_value(env, p->index_ref, &b->index) != napi_ok) {
-        tsbpf_throw_napi(env, "napi_get_reference_value");
-        return false;
-    }
-    void *data = NULL;
-    size_t len = 0;
-    if (napi_get_arraybuffer_info(env, b->data, &data, &len) != napi_ok) {
-        tsbpf_throw_napi(env, "napi_get_arraybuffer_info");
-        return false;
-    }
-    if (len != p->batch_bytes) {
-        if (napi_create_arraybuffer(env, p->batch_bytes, &data, &b->data) != napi_ok) {
-            tsbpf_throw_napi(env, "napi_create_arraybuffer");
-            return false;
-        }
-        if (!reset_ref(env, &p->data_ref, b->data))
-            return false;
-    }
-    b->copy = data;
-    size_t n = 0;
-    if (napi_get_typedarray_info(env, b->index, NULL, &n, &data, NULL, NULL) != napi_ok) {
-        tsbpf_throw_napi(env, "napi_get_typedarray_info");
-        return false;
-    }
-    if (n != (size_t)p->index_cap * 3) {
-        if (!new_index(p, &b->index) || !reset_ref(env, &p->index_ref, b->index))
-            return false;
-        if (napi_get_typedarray_info(env, b->index, NULL, &n, &data, NULL, NULL) != napi_ok) {
-            tsbpf_throw_napi(env, "napi_get_typedarray_info");
-            return false;
-        }
-    }
-    b->triples = data;
-    b->ready = true;
-    return true;
-}
-
-/* fn(argv) through napi_make_callback; false with the exception pending. */
-static bool call(struct perfbuf *p, struct batch *b, napi_value fn, size_t argc, napi_value *argv)
-{
-    napi_value result;
-    p->depth++;
-    napi_status st = napi_make_callback(p->env, p->async, b->recv, fn, argc, argv, &result);
-    p->depth--;
-    /* JavaScript ran: the buffers may have been detached. */
-    b->ready = false;
-    if (st != napi_ok) {
-        tsbpf_throw_napi(p->env, "napi_make_callback");
-        b->failed = true;
-        return false;
-    }
-    return true;
-}
-
+/* onBatch(data, index, count); false, with the consume failed, when it threw. */
 static bool deliver(struct perfbuf *p, struct batch *b, napi_value data, uint32_t count)
 {
-    napi_value argv[3] = {data, b->index, NULL};
-    if (napi_create_uint32(p->env, count, &argv[2]) != napi_ok) {
-        tsbpf_throw_napi(p->env, "napi_create_uint32");
+    /* JavaScript runs: the buffers may be detached after. */
+    b->ready = false;
+    if (!evpoll_deliver(&p->ev, &b->buf, data, count)) {
         b->failed = true;
         return false;
     }
     b->delivered += count;
-    return call(p, b, b->fn, 3, argv);
+    return true;
 }
 
 static bool flush(struct perfbuf *p, struct batch *b)
 {
     uint32_t n = b->n;
     b->n = b->used = 0;
-    return n == 0 || deliver(p, b, b->data, n);
+    return n == 0 || deliver(p, b, b->buf.data, n);
 }
 
 /* Keeps the record libbpf handed us for the next consume. */
@@ -311,18 +153,21 @@ static void stash(struct perfbuf *p, int cpu, const void *data, uint32_t size)
 /* Adds one sample to the batch; false once consumption must stop. */
 static bool add_record(struct perfbuf *p, struct batch *b, int cpu, const void *data, uint32_t size)
 {
-    napi_env env = p->env;
+    napi_env env = p->ev.env;
     bool big = size > p->batch_bytes;
-    if (b->n && (big || b->n == p->index_cap || b->used + size > p->batch_bytes)) {
-        if (!flush(p, b) || p->close_pending) {
+    if (b->n && (big || b->n == p->ev.index_cap || b->used + size > p->batch_bytes)) {
+        if (!flush(p, b) || p->ev.close_pending) {
             stash(p, cpu, data, size);
             return false;
         }
     }
-    if (!b->ready && !prepare(p, b)) {
-        b->failed = true;
-        stash(p, cpu, data, size);
-        return false;
+    if (!b->ready) {
+        if (!evpoll_prepare(&p->ev, &b->buf)) {
+            b->failed = true;
+            stash(p, cpu, data, size);
+            return false;
+        }
+        b->ready = true;
     }
     if (big) {
         /* Alone, in a buffer of its own. */
@@ -335,13 +180,13 @@ static bool add_record(struct perfbuf *p, struct batch *b, int cpu, const void *
             return false;
         }
         memcpy(copy, data, size);
-        b->triples[0] = (uint32_t)cpu;
-        b->triples[1] = 0;
-        b->triples[2] = size;
-        return deliver(p, b, ab, 1) && !p->close_pending;
+        b->buf.entries[0] = (uint32_t)cpu;
+        b->buf.entries[1] = 0;
+        b->buf.entries[2] = size;
+        return deliver(p, b, ab, 1) && !p->ev.close_pending;
     }
-    memcpy(b->copy + b->used, data, size);
-    uint32_t *t = b->triples + 3 * b->n;
+    memcpy(b->buf.copy + b->used, data, size);
+    uint32_t *t = b->buf.entries + 3 * b->n;
     t[0] = (uint32_t)cpu;
     t[1] = b->used;
     t[2] = size;
@@ -391,210 +236,86 @@ enum how { CONSUME, POLL };
  */
 static int64_t consume(struct perfbuf *p, napi_value recv, enum how how, int timeout)
 {
-    struct batch b = {.recv = recv};
+    struct batch b = {.buf.recv = recv};
     int err = 0;
     p->cur = &b;
     if (p->stashed) {
         p->stashed = false;
         add_record(p, &b, p->stash_cpu, p->stash, p->stash_len);
     }
-    if (!b.failed && !p->close_pending) {
+    if (!b.failed && !p->ev.close_pending) {
         tsbpf_log_reset();
         err = how == CONSUME ? perf_buffer__consume(p->pb) : perf_buffer__poll(p->pb, timeout);
     }
-    if (!b.failed && !p->close_pending)
+    if (!b.failed && !p->ev.close_pending)
         flush(p, &b);
     /* Lost counts follow the records they were lost among. */
-    for (int cpu = 0; cpu < p->ncpu && !b.failed && !p->close_pending; cpu++) {
+    for (int cpu = 0; cpu < p->ncpu && !b.failed && !p->ev.close_pending; cpu++) {
         if (!p->lost[cpu])
             continue;
         napi_value fn, argv[2];
         double lost = (double)p->lost[cpu];
         p->lost[cpu] = 0;
-        if (napi_get_reference_value(p->env, p->on_lost, &fn) != napi_ok ||
-            napi_create_int32(p->env, cpu, &argv[0]) != napi_ok ||
-            napi_create_double(p->env, lost, &argv[1]) != napi_ok) {
-            tsbpf_throw_napi(p->env, "onLost arguments");
+        if (napi_get_reference_value(p->ev.env, p->on_lost, &fn) != napi_ok ||
+            napi_create_int32(p->ev.env, cpu, &argv[0]) != napi_ok ||
+            napi_create_double(p->ev.env, lost, &argv[1]) != napi_ok) {
+            tsbpf_throw_napi(p->ev.env, "onLost arguments");
             b.failed = true;
             break;
         }
-        call(p, &b, fn, 2, argv);
+        if (!evpoll_call(&p->ev, recv, fn, 2, argv))
+            b.failed = true;
     }
     p->cur = NULL;
-    if (p->close_pending && p->depth == 0)
-        release(p, true);
+    evpoll_finish(&p->ev);
     if (b.failed)
         return -1;
-    if (err < 0 && err != -EINTR && !p->close_pending) {
-        tsbpf_throw(p->env, how == CONSUME ? "perf_buffer__consume" : "perf_buffer__poll", err);
+    if (err < 0 && err != -EINTR && !p->ev.close_pending) {
+        tsbpf_throw(p->ev.env, how == CONSUME ? "perf_buffer__consume" : "perf_buffer__poll", err);
         return -1;
     }
     return b.delivered;
 }
 
-/* ---- the event loop -------------------------------------------------------- */
-
-static void raise_uncaught(napi_env env)
+/* What the event loop found readable: every ring. */
+static int64_t consume_ready(struct evpoll *ev, napi_value self)
 {
-    bool pending = false;
-    napi_value err;
-    if (napi_is_exception_pending(env, &pending) == napi_ok && pending &&
-        napi_get_and_clear_last_exception(env, &err) == napi_ok)
-        napi_fatal_exception(env, err);
-}
-
-static void on_readable(uv_poll_t *h, int status, int events)
-{
-    (void)events;
-    struct perfbuf *p = h->data;
-    if (!p || !p->polling)
-        return;
-    napi_env env = p->env;
-    napi_handle_scope scope;
-    if (napi_open_handle_scope(env, &scope) != napi_ok)
-        return;
-    napi_value self = NULL;
-    if (napi_get_reference_value(env, p->self_ref, &self) == napi_ok && self) {
-        if (status < 0) {
-            stop_polling(p, true);
-            tsbpf_throw_custom(env, false, "NativePerfBuffer.start", -status, "EIO",
-                               "polling the perf buffer failed: %s", uv_strerror(status));
-            raise_uncaught(env);
-        } else if (consume(p, self, CONSUME, 0) < 0) {
-            raise_uncaught(env);
-        }
-    }
-    napi_close_handle_scope(env, scope);
+    return consume((struct perfbuf *)ev, self, CONSUME, 0);
 }
 
 /* ---- methods ------------------------------------------------------------- */
 
-static struct perfbuf *unwrap_this(napi_env env, napi_callback_info info, const char *op,
-                                   size_t argc, napi_value *argv, napi_value *self,
-                                   bool allow_closed)
-{
-    if (!tsbpf_get_args(env, info, op, argc, argv, self))
-        return NULL;
-    bool ok = false;
-    napi_valuetype t;
-    if (napi_typeof(env, *self, &t) != napi_ok) {
-        tsbpf_throw_napi(env, "napi_typeof");
-        return NULL;
-    }
-    if (t == napi_object && napi_check_object_type_tag(env, *self, &perfbuf_tag, &ok) != napi_ok) {
-        tsbpf_throw_napi(env, "napi_check_object_type_tag");
-        return NULL;
-    }
-    void *data = NULL;
-    if (!ok || napi_unwrap(env, *self, &data) != napi_ok || !data) {
-        tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "not a NativePerfBuffer");
-        return NULL;
-    }
-    struct perfbuf *p = data;
-    if (!allow_closed && (!p->pb || p->close_pending)) {
-        tsbpf_throw_custom(env, false, op, 0, "ECLOSED", "perf buffer is closed");
-        return NULL;
-    }
-    return p;
-}
-
-static napi_value not_reentrant(napi_env env, const char *op)
-{
-    return tsbpf_throw_custom(env, false, op, EBUSY, "EBUSY",
-                              "cannot consume from inside a callback of the same perf buffer");
-}
-
-static napi_value result_count(napi_env env, int64_t n)
-{
-    if (n < 0)
-        return NULL;
-    napi_value v;
-    TSBPF_NAPI(env, napi_create_int64(env, n, &v));
-    return v;
-}
+static const struct evpoll_class perfbuf_class = {
+    .name = "NativePerfBuffer",
+    .start_op = "NativePerfBuffer.start",
+    .stop_op = "NativePerfBuffer.stop",
+    .close_op = "NativePerfBuffer.close",
+    .noun = "perf buffer",
+    .busy_message = "cannot consume from inside a callback of the same perf buffer",
+    .tag = {0x7473627066207065ULL, 0x7266627566000001ULL},
+    .consume = consume_ready,
+    .release = release,
+};
 
 static napi_value consume_method(napi_env env, napi_callback_info info)
 {
     static const char op[] = "NativePerfBuffer.consume";
     napi_value self;
-    struct perfbuf *p = unwrap_this(env, info, op, 0, NULL, &self, false);
-    if (!p)
+    struct evpoll *ev = evpoll_unwrap(env, info, &perfbuf_class, op, 0, NULL, &self, false);
+    if (!ev || evpoll_busy(ev, op))
         return NULL;
-    if (p->depth)
-        return not_reentrant(env, op);
-    return result_count(env, consume(p, self, CONSUME, 0));
+    return evpoll_count(env, consume((struct perfbuf *)ev, self, CONSUME, 0));
 }
 
 static napi_value poll_method(napi_env env, napi_callback_info info)
 {
     static const char op[] = "NativePerfBuffer.poll";
     napi_value argv[1], self;
-    struct perfbuf *p = unwrap_this(env, info, op, 1, argv, &self, false);
+    struct evpoll *ev = evpoll_unwrap(env, info, &perfbuf_class, op, 1, argv, &self, false);
     int32_t timeout;
-    if (!p || !tsbpf_arg_int32(env, argv[0], op, "timeoutMs", &timeout))
+    if (!ev || !tsbpf_arg_int32(env, argv[0], op, "timeoutMs", &timeout) || evpoll_busy(ev, op))
         return NULL;
-    if (p->depth)
-        return not_reentrant(env, op);
-    return result_count(env, consume(p, self, POLL, timeout < 0 ? -1 : timeout));
-}
-
-static napi_value start_method(napi_env env, napi_callback_info info)
-{
-    static const char op[] = "NativePerfBuffer.start";
-    napi_value self;
-    struct perfbuf *p = unwrap_this(env, info, op, 0, NULL, &self, false);
-    if (!p)
-        return NULL;
-    if (p->polling)
-        return tsbpf_undefined(env);
-    if (!p->poll) {
-        uv_loop_t *loop;
-        TSBPF_NAPI(env, napi_get_uv_event_loop(env, &loop));
-        p->poll = calloc(1, sizeof(*p->poll));
-        if (!p->poll)
-            return tsbpf_throw(env, op, ENOMEM);
-        int err = uv_poll_init(loop, p->poll, p->epoll_fd);
-        if (err) {
-            free(p->poll);
-            p->poll = NULL;
-            return tsbpf_throw_custom(env, false, "uv_poll_init", -err, tsbpf_errno_name(-err),
-                                      "%s", uv_strerror(err));
-        }
-        p->poll->data = p;
-    }
-    int err = uv_poll_start(p->poll, UV_READABLE, on_readable);
-    if (err)
-        return tsbpf_throw_custom(env, false, "uv_poll_start", -err, tsbpf_errno_name(-err), "%s",
-                                  uv_strerror(err));
-    p->polling = true;
-    TSBPF_NAPI(env, napi_reference_ref(env, p->self_ref, NULL));
-    return tsbpf_undefined(env);
-}
-
-static napi_value stop_method(napi_env env, napi_callback_info info)
-{
-    napi_value self;
-    struct perfbuf *p = unwrap_this(env, info, "NativePerfBuffer.stop", 0, NULL, &self, false);
-    if (!p)
-        return NULL;
-    stop_polling(p, true);
-    return tsbpf_undefined(env);
-}
-
-static napi_value close_method(napi_env env, napi_callback_info info)
-{
-    napi_value self;
-    struct perfbuf *p = unwrap_this(env, info, "NativePerfBuffer.close", 0, NULL, &self, true);
-    if (!p)
-        return NULL;
-    if (p->depth) {
-        /* Inside a callback, libbpf is still reading the rings: free them after. */
-        stop_polling(p, true);
-        p->close_pending = true;
-    } else {
-        release(p, true);
-    }
-    return tsbpf_undefined(env);
+    return evpoll_count(env, consume((struct perfbuf *)ev, self, POLL, timeout < 0 ? -1 : timeout));
 }
 
 /* ---- construction ---------------------------------------------------------- */
@@ -607,23 +328,6 @@ struct options {
     napi_value on_lost;
 };
 
-static bool function_prop(napi_env env, napi_value opts, const char *op, const char *name,
-                          napi_value *out)
-{
-    napi_valuetype t;
-    if (!tsbpf_get_prop(env, opts, op, name, out))
-        return false;
-    if (napi_typeof(env, *out, &t) != napi_ok) {
-        tsbpf_throw_napi(env, "napi_typeof");
-        return false;
-    }
-    if (t != napi_function) {
-        tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "%s must be a function", name);
-        return false;
-    }
-    return true;
-}
-
 static bool parse_options(napi_env env, napi_value opts, const char *op, struct options *o)
 {
     napi_value v;
@@ -633,8 +337,8 @@ static bool parse_options(napi_env env, napi_value opts, const char *op, struct 
         !tsbpf_arg_uint32(env, v, op, "wakeupEvents", &o->wakeup_events) ||
         !tsbpf_get_prop(env, opts, op, "batchBytes", &v) ||
         !tsbpf_arg_uint32(env, v, op, "batchBytes", &o->batch_bytes) ||
-        !function_prop(env, opts, op, "onBatch", &o->on_batch) ||
-        !function_prop(env, opts, op, "onLost", &o->on_lost))
+        !evpoll_function_prop(env, opts, op, "onBatch", &o->on_batch) ||
+        !evpoll_function_prop(env, opts, op, "onLost", &o->on_lost))
         return false;
     if (o->page_cnt == 0 || (o->page_cnt & (o->page_cnt - 1)) || o->page_cnt > MAX_PAGE_CNT) {
         tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL",
@@ -646,50 +350,18 @@ static bool parse_options(napi_env env, napi_value opts, const char *op, struct 
         tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "wakeupEvents must be at least 1");
         return false;
     }
-    if (o->batch_bytes < 8 || o->batch_bytes > MAX_BATCH_BYTES) {
-        tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL",
-                           "batchBytes must be between 8 and %u, got %u", MAX_BATCH_BYTES,
-                           o->batch_bytes);
-        return false;
-    }
-    o->batch_bytes = round8(o->batch_bytes);
-    return true;
-}
-
-static bool check_map(napi_env env, int fd)
-{
-    struct bpf_map_info info;
-    uint32_t len = sizeof(info);
-    memset(&info, 0, sizeof(info));
-    int err = bpf_obj_get_info_by_fd(fd, &info, &len);
-    if (err) {
-        tsbpf_throw(env, "bpf_obj_get_info_by_fd", errno ? errno : -err);
-        return false;
-    }
-    if (info.type != BPF_MAP_TYPE_PERF_EVENT_ARRAY) {
-        tsbpf_throw_custom(env, true, "NativePerfBuffer", EINVAL, "EINVAL",
-                           "map '%s' is not a perf event array (map type %u)", info.name,
-                           info.type);
-        return false;
-    }
-    return true;
+    return evpoll_batch_bytes(env, op, &o->batch_bytes);
 }
 
 /* new NativePerfBuffer(mapFd, { pageCnt, wakeupEvents, batchBytes, onBatch, onLost }) */
 static napi_value construct(napi_env env, napi_callback_info info)
 {
     static const char op[] = "NativePerfBuffer";
-    napi_value target;
-    TSBPF_NAPI(env, napi_get_new_target(env, info, &target));
-    if (!target)
-        return tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL",
-                                  "class constructor cannot be invoked without 'new'");
-    napi_value argv[2], self;
+    napi_value argv[2];
     int32_t map_fd;
     struct options o;
-    if (!tsbpf_get_args(env, info, op, 2, argv, &self) ||
-        !tsbpf_arg_int32(env, argv[0], op, "mapFd", &map_fd) ||
-        !parse_options(env, argv[1], op, &o))
+    napi_value self = evpoll_construct_args(env, info, op, argv, &map_fd);
+    if (!self || !parse_options(env, argv[1], op, &o))
         return NULL;
     if (map_fd < 0)
         return tsbpf_throw_custom(env, true, op, EBADF, "EBADF", "mapFd must not be negative");
@@ -697,13 +369,13 @@ static napi_value construct(napi_env env, napi_callback_info info)
     struct perfbuf *p = calloc(1, sizeof(*p));
     if (!p)
         return tsbpf_throw(env, op, ENOMEM);
-    p->env = env;
+    evpoll_init(&p->ev, env, &perfbuf_class);
     p->map_fd = -1;
     p->batch_bytes = o.batch_bytes;
-    uint32_t cap = o.batch_bytes / 8;
-    p->index_cap = cap < MIN_INDEX_RECORDS   ? MIN_INDEX_RECORDS
-                   : cap > MAX_INDEX_RECORDS ? MAX_INDEX_RECORDS
-                                             : cap;
+    p->ev.data_len = o.batch_bytes;
+    p->ev.index_cap = evpoll_index_cap(o.batch_bytes);
+    /* [cpu, offset, length] triples. */
+    p->ev.index_stride = 3;
 
     tsbpf_log_reset();
     p->ncpu = libbpf_num_possible_cpus();
@@ -716,12 +388,9 @@ static napi_value construct(napi_env env, napi_callback_info info)
         tsbpf_throw(env, op, ENOMEM);
         goto fail;
     }
-    p->map_fd = fcntl(map_fd, F_DUPFD_CLOEXEC, 3);
-    if (p->map_fd < 0) {
-        tsbpf_throw(env, "fcntl(F_DUPFD_CLOEXEC)", errno);
-        goto fail;
-    }
-    if (!check_map(env, p->map_fd))
+    struct bpf_map_info map_info;
+    if (!evpoll_open_map(env, op, map_fd, BPF_MAP_TYPE_PERF_EVENT_ARRAY, "a perf event array",
+                         &p->map_fd, &map_info))
         goto fail;
 
     /* What perf_buffer__new sets up, with our wakeup_events. */
@@ -740,54 +409,22 @@ static napi_value construct(napi_env env, napi_callback_info info)
         tsbpf_throw(env, "perf_buffer__new_raw", errno ? errno : EINVAL);
         goto fail;
     }
-    p->epoll_fd = perf_buffer__epoll_fd(p->pb);
+    p->ev.poll_fd = perf_buffer__epoll_fd(p->pb);
 
-    napi_value data, index, name;
-    void *unused;
-    if (napi_create_arraybuffer(env, p->batch_bytes, &unused, &data) != napi_ok) {
-        tsbpf_throw_napi(env, "napi_create_arraybuffer");
+    if (!evpoll_buffers(&p->ev, o.on_batch) || !evpoll_reset_ref(env, &p->on_lost, o.on_lost))
         goto fail;
-    }
-    if (!new_index(p, &index) || !reset_ref(env, &p->data_ref, data) ||
-        !reset_ref(env, &p->index_ref, index) || !reset_ref(env, &p->on_batch, o.on_batch) ||
-        !reset_ref(env, &p->on_lost, o.on_lost))
-        goto fail;
-    if (napi_create_string_utf8(env, "tsbpf.PerfBuffer", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-        napi_async_init(env, NULL, name, &p->async) != napi_ok) {
-        tsbpf_throw_napi(env, "napi_async_init");
-        goto fail;
-    }
-    if (napi_wrap(env, self, p, finalize, NULL, NULL) != napi_ok) {
-        tsbpf_throw_napi(env, "napi_wrap");
-        goto fail;
-    }
-    /* From here on the finalizer owns p. */
-    TSBPF_NAPI(env, napi_type_tag_object(env, self, &perfbuf_tag));
-    TSBPF_NAPI(env, napi_create_reference(env, self, 0, &p->self_ref));
-    TSBPF_NAPI(env, napi_add_env_cleanup_hook(env, cleanup_hook, p));
-    p->hook = true;
-    return self;
+    return evpoll_wrap(&p->ev, self, "tsbpf.PerfBuffer");
 
 fail:
-    release(p, true);
-    free(p);
-    return NULL;
+    return evpoll_destroy(&p->ev);
 }
 
 napi_value tsbpf_perfbuf_class(napi_env env)
 {
-#define METHOD(name, fn)                                                                           \
-    {                                                                                              \
-        name, NULL, fn, NULL, NULL, NULL, napi_default_method, NULL                                \
-    }
-    const napi_property_descriptor props[] = {
-        METHOD("consume", consume_method), METHOD("poll", poll_method),
-        METHOD("start", start_method),     METHOD("stop", stop_method),
-        METHOD("close", close_method),
+    const napi_property_descriptor methods[] = {
+        EVPOLL_METHOD("consume", consume_method),
+        EVPOLL_METHOD("poll", poll_method),
     };
-#undef METHOD
-    napi_value ctor;
-    TSBPF_NAPI(env, napi_define_class(env, "NativePerfBuffer", NAPI_AUTO_LENGTH, construct, NULL,
-                                      sizeof(props) / sizeof(props[0]), props, &ctor));
-    return ctor;
+    return evpoll_define_class(env, &perfbuf_class, construct, sizeof(methods) / sizeof(methods[0]),
+                               methods);
 }
