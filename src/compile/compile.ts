@@ -84,7 +84,7 @@ let translatorId: string | undefined;
 function translatorVersion(): string {
   if (translatorId === undefined) {
     // Bump when the pipeline changes what it emits (flags, rewrites), so cached objects are rebuilt.
-    const parts: string[] = ["tsbpf-translator-5", JSON.stringify(baseFlags())];
+    const parts: string[] = ["tsbpf-translator-6", JSON.stringify(baseFlags())];
     for (const f of readdirSync(join(HEADERS_DIR, "tsbpf")))
       parts.push(readFileSync(join(HEADERS_DIR, "tsbpf", f), "utf8"));
     translatorId = hashKey(...parts);
@@ -193,15 +193,17 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
     { compileErrorFrom, runClang },
     { vmlinuxDir, vmlinuxPch },
     { subsetVmlinuxHeader },
+    { needsImplicitReads, rewriteImplicitReads },
   ] = await Promise.all([
     import("./rewriter.js"),
     import("./clang.js"),
     import("./vmlinux.js"),
     import("./kernel_types.js"),
+    import("./implicit_reads.js"),
   ]);
   const rw = rewriteBcc(opts.text, fileName);
-  const translated = rw.hasLicenseSection ? rw.code : rw.code + LICENSE_TAIL;
-  if ((opts.debug ?? 0) & (DEBUG_SOURCE | DEBUG_PREPROCESSOR)) process.stderr.write(translated);
+  // `let`: the implicit-reads pass below may replace it (and prints it for DEBUG_SOURCE).
+  let translated = rw.hasLicenseSection ? rw.code : rw.code + LICENSE_TAIL;
   const gen = await generatedHeader(
     rw.tracepointStructs,
     rw.definesKbuildModname,
@@ -241,7 +243,36 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
       join(subsetDir, "vmlinux.h"),
       subsetVmlinuxHeader([translated, gen], HEADERS_DIR, rw.definedNames).header,
     );
-    let run = await runClang(clang, [...flags, `-I${HEADERS_DIR}`, `-I${subsetDir}`, ...rest], work);
+    // bcc's implicit kernel-memory reads (implicit_reads.ts): an AST pass over
+    // the translated text with the compile's own headers, falling back to the
+    // full vmlinux.h the same way. If it fails on the subset, so would the
+    // compile: that then goes straight to the full header.
+    let subsetFailed = false;
+    if (needsImplicitReads(translated, rw.programs)) {
+      const pass = (incs: string[]): ReturnType<typeof rewriteImplicitReads> =>
+        rewriteImplicitReads({
+          translated,
+          clang,
+          clangArgs: [...flags, ...incs, "-include", genPath, ...absoluteIncludes(cflags)],
+          fileName,
+          programs: rw.programs,
+          srcPath,
+        });
+      let ir = await pass([`-I${HEADERS_DIR}`, `-I${subsetDir}`]);
+      if (ir.error !== undefined) {
+        subsetFailed = true;
+        ir = await pass([`-I${HEADERS_DIR}`, `-I${vmlinuxDir()}`]);
+      }
+      if ((opts.debug ?? 0) & DEBUG_SOURCE) for (const n of ir.notes) process.stderr.write(`${n}\n`);
+      if (ir.rewrites > 0) {
+        translated = ir.code;
+        writeFileSync(srcPath, translated);
+      }
+    }
+    if ((opts.debug ?? 0) & (DEBUG_SOURCE | DEBUG_PREPROCESSOR)) process.stderr.write(translated);
+    let run = subsetFailed
+      ? { code: 1, stdout: "", stderr: "" }
+      : await runClang(clang, [...flags, `-I${HEADERS_DIR}`, `-I${subsetDir}`, ...rest], work);
     if (run.code !== 0) {
       const full = [`-I${HEADERS_DIR}`, `-I${vmlinuxDir()}`, ...rest];
       const pch = cflags.length === 0 ? await vmlinuxPch(clang, flags) : undefined;

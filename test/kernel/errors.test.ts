@@ -117,11 +117,14 @@ describe("errors", { skip: skipUnlessRoot }, () => {
   });
 
   it("an invalid memory access: VerifierError naming the reason and line", async () => {
+    // A map value used without the NULL check the verifier demands.
     const text = [
+      "BPF_HASH(counts, u32, u64);",
       "int f(void *ctx)",
       "{",
-      "    int *p = (int *)bpf_get_current_task();",
-      "    return *p;",
+      "    u32 k = 0;",
+      "    u64 *v = counts.lookup(&k);",
+      "    return *v;",
       "}",
     ].join("\n");
     await using b = await BPF.load({ text });
@@ -129,9 +132,10 @@ describe("errors", { skip: skipUnlessRoot }, () => {
       () => b.loadFunc("f", BPF.TRACEPOINT),
       (err: unknown) =>
         err instanceof VerifierError &&
-        /invalid mem access/.test(err.reason) &&
-        err.sourceLine === 4 &&
-        /bpf_probe_read_kernel/.test(err.message),
+        /invalid mem access 'map_value_or_null'/.test(err.reason) &&
+        err.sourceLine === 6 &&
+        /<text>\.c:6: return \*v;/.test(err.message) &&
+        /check map lookups for NULL/.test(err.message),
     );
   });
 
