@@ -9,10 +9,13 @@
         "native/link.c",
         "native/map.c",
         "native/object.c",
+        "native/perf_event.c",
         "native/perfbuf.c",
         "native/probe.c",
         "native/ringbuf.c",
-        "native/util.c"
+        "native/trampoline.c",
+        "native/util.c",
+        "native/xdp.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "<!@(pkg-config --cflags libbpf)"],

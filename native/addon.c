@@ -63,6 +63,8 @@ NAPI_MODULE_INIT()
         FN("attachTracepoint", tsbpf_attach_tracepoint),
         FN("attachRawTracepoint", tsbpf_attach_raw_tracepoint),
         FN("attachKprobe", tsbpf_attach_kprobe),
+        FN("attachUprobe", tsbpf_attach_uprobe),
+        FN("attachUsdt", tsbpf_attach_usdt),
         FN("probeProgType", tsbpf_probe_prog_type),
         FN("probeMapType", tsbpf_probe_map_type),
         FN("probeHelper", tsbpf_probe_helper),
@@ -77,6 +79,17 @@ NAPI_MODULE_INIT()
         FN("mapLookupBatch", tsbpf_map_lookup_batch),
         FN("mapNextKey", tsbpf_map_next_key),
         FN("closeFd", tsbpf_close_fd),
+        FN("perfEventOpen", tsbpf_perf_event_open),
+        FN("attachPerfEvent", tsbpf_attach_perf_event),
+        FN("attachTrace", tsbpf_attach_trace),
+        FN("attachLsm", tsbpf_attach_lsm),
+        FN("probeBtfAttach", tsbpf_probe_btf_attach),
+        FN("ifNameToIndex", tsbpf_if_name_to_index),
+        FN("xdpAttach", tsbpf_xdp_attach),
+        FN("xdpDetach", tsbpf_xdp_detach),
+        FN("xdpQuery", tsbpf_xdp_query),
+        FN("openRawSocket", tsbpf_open_raw_socket),
+        FN("attachSocketFilter", tsbpf_attach_socket_filter),
     };
 #undef FN
     TSBPF_NAPI(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));

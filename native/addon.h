@@ -25,5 +25,22 @@ napi_value tsbpf_probe_tracing(napi_env env, napi_callback_info info);
 napi_value tsbpf_prog_ids(napi_env env, napi_callback_info info);
 napi_value tsbpf_map_ids(napi_env env, napi_callback_info info);
 napi_value tsbpf_link_ids(napi_env env, napi_callback_info info);
+napi_value tsbpf_probe_btf_attach(napi_env env, napi_callback_info info);
+
+/* perf_event.c */
+napi_value tsbpf_perf_event_open(napi_env env, napi_callback_info info);
+napi_value tsbpf_attach_perf_event(napi_env env, napi_callback_info info);
+
+/* trampoline.c */
+napi_value tsbpf_attach_trace(napi_env env, napi_callback_info info);
+napi_value tsbpf_attach_lsm(napi_env env, napi_callback_info info);
+
+/* xdp.c */
+napi_value tsbpf_if_name_to_index(napi_env env, napi_callback_info info);
+napi_value tsbpf_xdp_attach(napi_env env, napi_callback_info info);
+napi_value tsbpf_xdp_detach(napi_env env, napi_callback_info info);
+napi_value tsbpf_xdp_query(napi_env env, napi_callback_info info);
+napi_value tsbpf_open_raw_socket(napi_env env, napi_callback_info info);
+napi_value tsbpf_attach_socket_filter(napi_env env, napi_callback_info info);
 
 #endif

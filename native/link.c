@@ -10,6 +10,12 @@
 struct tsbpf_link {
     /* NULL once destroyed. */
     struct bpf_link *link;
+    /*
+     * A strong reference to the NativeObject the link needs alive until it is
+     * destroyed (USDT links: detaching one returns its spec ids to the
+     * object's USDT manager), or NULL.
+     */
+    napi_ref owner;
 };
 
 static const napi_type_tag link_tag = {0x7473627066206c69ULL, 0x6e6b0a5f00000001ULL};
@@ -22,16 +28,26 @@ static void destroy_link(struct tsbpf_link *l)
     }
 }
 
+/* Lets the owner object go (after the link is destroyed). */
+static void release_owner(napi_env env, struct tsbpf_link *l)
+{
+    if (l->owner) {
+        napi_delete_reference(env, l->owner);
+        l->owner = NULL;
+    }
+}
+
 /*
  * The TS layer holds every live link, so a link is only collected after the
- * program let go of it: detach then.
+ * program let go of it: detach then. Its owner object cannot have been
+ * collected before it: the link holds a reference to it until now.
  */
 static void finalize(napi_env env, void *data, void *hint)
 {
-    (void)env;
     (void)hint;
     struct tsbpf_link *l = data;
     destroy_link(l);
+    release_owner(env, l);
     free(l);
 }
 
@@ -80,6 +96,7 @@ static napi_value link_destroy(napi_env env, napi_callback_info info)
         /* libbpf frees the link even when detaching fails. */
         int err = bpf_link__destroy(l->link);
         l->link = NULL;
+        release_owner(env, l);
         if (err)
             return tsbpf_throw(env, "bpf_link__destroy", err);
     }
@@ -121,8 +138,12 @@ bool tsbpf_link_init(napi_env env)
            napi_create_reference(env, ctor, 1, &state->link_ctor) == napi_ok;
 }
 
-/* Wrap a new bpf_link, or throw for a failed attach (link NULL, errno set). */
-static napi_value wrap_link(napi_env env, struct bpf_link *link, int err, const char *op)
+/*
+ * Wrap a new bpf_link, or throw for a failed attach (link NULL, errno set).
+ * A non-NULL owner is kept alive until the link is destroyed.
+ */
+static napi_value wrap_link_owned(napi_env env, struct bpf_link *link, int err, const char *op,
+                                  napi_value owner)
 {
     if (!link)
         return tsbpf_throw(env, op, err ? err : EINVAL);
@@ -133,6 +154,12 @@ static napi_value wrap_link(napi_env env, struct bpf_link *link, int err, const 
         return tsbpf_throw(env, op, ENOMEM);
     }
     l->link = link;
+    l->owner = NULL;
+    if (owner && napi_create_reference(env, owner, 1, &l->owner) != napi_ok) {
+        destroy_link(l);
+        free(l);
+        return tsbpf_throw_napi(env, "napi_create_reference");
+    }
 
     struct tsbpf_state *state = tsbpf_state(env);
     napi_value ctor, ext, obj;
@@ -141,10 +168,21 @@ static napi_value wrap_link(napi_env env, struct bpf_link *link, int err, const 
         napi_new_instance(env, ctor, 1, &ext, &obj) != napi_ok) {
         /* The constructor wraps l last, so l is not owned by any object here. */
         destroy_link(l);
+        release_owner(env, l);
         free(l);
         return tsbpf_throw_napi(env, "napi_new_instance");
     }
     return obj;
+}
+
+static napi_value wrap_link(napi_env env, struct bpf_link *link, int err, const char *op)
+{
+    return wrap_link_owned(env, link, err, op, NULL);
+}
+
+napi_value tsbpf_link_wrap(napi_env env, struct bpf_link *link, int err, const char *op)
+{
+    return wrap_link(env, link, err, op);
 }
 
 /* attachTracepoint(obj, program, category, event) */
@@ -230,5 +268,98 @@ napi_value tsbpf_attach_kprobe(napi_env env, napi_callback_info info)
 out:
     free(name);
     free(func);
+    return result;
+}
+
+/* attachUprobe(obj, program, { path, offset, pid, retprobe, refCtrOffset }) */
+napi_value tsbpf_attach_uprobe(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "attachUprobe";
+    napi_value argv[3], v;
+    char *name = NULL, *path = NULL;
+    int64_t offset, ref_ctr_offset;
+    int32_t pid;
+    bool retprobe;
+    napi_value result = NULL;
+    if (!tsbpf_get_args(env, info, op, 3, argv, NULL) ||
+        !tsbpf_arg_string(env, argv[1], op, "program", &name) ||
+        !tsbpf_get_prop(env, argv[2], op, "path", &v) ||
+        !tsbpf_arg_string(env, v, op, "path", &path) ||
+        !tsbpf_get_prop(env, argv[2], op, "offset", &v) ||
+        !tsbpf_arg_int64(env, v, op, "offset", &offset) ||
+        !tsbpf_get_prop(env, argv[2], op, "pid", &v) || !tsbpf_arg_int32(env, v, op, "pid", &pid) ||
+        !tsbpf_get_prop(env, argv[2], op, "retprobe", &v) ||
+        !tsbpf_arg_bool(env, v, op, "retprobe", &retprobe) ||
+        !tsbpf_get_prop(env, argv[2], op, "refCtrOffset", &v) ||
+        !tsbpf_arg_int64(env, v, op, "refCtrOffset", &ref_ctr_offset))
+        goto out;
+    if (offset < 0 || ref_ctr_offset < 0) {
+        tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "offsets must not be negative");
+        goto out;
+    }
+    /* libbpf reads 0 as "this process": tsbpf spells "every process" -1. */
+    if (pid < -1 || pid == 0) {
+        tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL",
+                           "pid must be -1 (every process) or a pid");
+        goto out;
+    }
+    struct bpf_program *prog = tsbpf_object_program(env, argv[0], op, name);
+    if (!prog)
+        goto out;
+    tsbpf_log_reset();
+    /* func_name stays NULL: the offset is a file offset resolved by the caller. */
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .ref_ctr_offset = (size_t)ref_ctr_offset,
+                .retprobe = retprobe);
+    errno = 0;
+    struct bpf_link *link =
+        bpf_program__attach_uprobe_opts(prog, (pid_t)pid, path, (size_t)offset, &opts);
+    result = wrap_link(env, link, errno, "bpf_program__attach_uprobe_opts");
+out:
+    free(name);
+    free(path);
+    return result;
+}
+
+/* attachUsdt(obj, program, { pid, path, provider, name, cookie }) */
+napi_value tsbpf_attach_usdt(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "attachUsdt";
+    napi_value argv[3], v;
+    char *prog_name = NULL, *path = NULL, *provider = NULL, *probe = NULL;
+    int64_t cookie;
+    int32_t pid;
+    napi_value result = NULL;
+    if (!tsbpf_get_args(env, info, op, 3, argv, NULL) ||
+        !tsbpf_arg_string(env, argv[1], op, "program", &prog_name) ||
+        !tsbpf_get_prop(env, argv[2], op, "pid", &v) || !tsbpf_arg_int32(env, v, op, "pid", &pid) ||
+        !tsbpf_get_prop(env, argv[2], op, "path", &v) ||
+        !tsbpf_arg_string(env, v, op, "path", &path) ||
+        !tsbpf_get_prop(env, argv[2], op, "provider", &v) ||
+        !tsbpf_arg_string(env, v, op, "provider", &provider) ||
+        !tsbpf_get_prop(env, argv[2], op, "name", &v) ||
+        !tsbpf_arg_string(env, v, op, "name", &probe) ||
+        !tsbpf_get_prop(env, argv[2], op, "cookie", &v) ||
+        !tsbpf_arg_int64(env, v, op, "cookie", &cookie))
+        goto out;
+    if (pid < -1 || pid == 0) {
+        tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL",
+                           "pid must be -1 (every process) or a pid");
+        goto out;
+    }
+    struct bpf_program *prog = tsbpf_object_program(env, argv[0], op, prog_name);
+    if (!prog)
+        goto out;
+    tsbpf_log_reset();
+    LIBBPF_OPTS(bpf_usdt_opts, opts, .usdt_cookie = (__u64)cookie);
+    errno = 0;
+    struct bpf_link *link =
+        bpf_program__attach_usdt(prog, (pid_t)pid, path, provider, probe, &opts);
+    /* The link uses the object's USDT manager when it is destroyed. */
+    result = wrap_link_owned(env, link, errno, "bpf_program__attach_usdt", argv[0]);
+out:
+    free(prog_name);
+    free(path);
+    free(provider);
+    free(probe);
     return result;
 }

@@ -6,6 +6,8 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* probeProgType(progType) */
@@ -34,6 +36,27 @@ napi_value tsbpf_probe_map_type(napi_env env, napi_callback_info info)
     return tsbpf_int32(env, libbpf_probe_bpf_map_type((enum bpf_map_type)type, NULL));
 }
 
+/*
+ * True when the verifier refuses `helper` in a minimal program of `type`.
+ * libbpf 1.1's libbpf_probe_bpf_helper only knows the "unknown func" and
+ * "invalid func" wordings; kernels since 6.x say "program of this type cannot
+ * use helper bpf_X#N", which libbpf then takes for a yes.
+ */
+static bool helper_refused(enum bpf_prog_type type, enum bpf_func_id helper)
+{
+    const struct bpf_insn insns[] = {
+        {.code = BPF_JMP | BPF_CALL, .imm = (__s32)helper},
+        {.code = BPF_JMP | BPF_EXIT},
+    };
+    char log[4096] = "";
+    LIBBPF_OPTS(bpf_prog_load_opts, opts, .log_buf = log, .log_size = sizeof(log), .log_level = 1);
+    int fd = bpf_prog_load(type, NULL, "GPL", insns, sizeof(insns) / sizeof(insns[0]), &opts);
+    if (fd >= 0)
+        close(fd);
+    return strstr(log, "cannot use helper") || strstr(log, "unknown func ") ||
+           strstr(log, "invalid func ");
+}
+
 /* probeHelper(progType, helperId) */
 napi_value tsbpf_probe_helper(napi_env env, napi_callback_info info)
 {
@@ -45,8 +68,10 @@ napi_value tsbpf_probe_helper(napi_env env, napi_callback_info info)
         !tsbpf_arg_uint32(env, argv[1], op, "helperId", &helper))
         return NULL;
     tsbpf_log_reset();
-    return tsbpf_int32(
-        env, libbpf_probe_bpf_helper((enum bpf_prog_type)type, (enum bpf_func_id)helper, NULL));
+    int rc = libbpf_probe_bpf_helper((enum bpf_prog_type)type, (enum bpf_func_id)helper, NULL);
+    if (rc == 1 && helper_refused((enum bpf_prog_type)type, (enum bpf_func_id)helper))
+        rc = 0;
+    return tsbpf_int32(env, rc);
 }
 
 /*
@@ -143,4 +168,88 @@ napi_value tsbpf_map_ids(napi_env env, napi_callback_info info)
 napi_value tsbpf_link_ids(napi_env env, napi_callback_info info)
 {
     return list_ids(env, info, "linkIds", "bpf_link_get_next_id", bpf_link_get_next_id);
+}
+
+/*
+ * probeBtfAttach(progType, attachType, targets): loads a minimal program of
+ * that type on the first of `targets` found in the vmlinux BTF (functions;
+ * "btf_trace_*" typedefs for BPF_TRACE_RAW_TP) and attaches it, then
+ * releases both. → { result, errno, stage }: result 1 when both worked, 0
+ * when the kernel refused (errno and stage, "load" or "attach", say what
+ * it refused), negative errno when it could not tell (stage "btf" when no
+ * target or no kernel BTF was found).
+ */
+napi_value tsbpf_probe_btf_attach(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "probeBtfAttach";
+    napi_value argv[3], out;
+    uint32_t prog_type, attach_type, count;
+    if (!tsbpf_get_args(env, info, op, 3, argv, NULL) ||
+        !tsbpf_arg_uint32(env, argv[0], op, "progType", &prog_type) ||
+        !tsbpf_arg_uint32(env, argv[1], op, "attachType", &attach_type))
+        return NULL;
+    TSBPF_NAPI(env, napi_get_array_length(env, argv[2], &count));
+    tsbpf_log_reset();
+
+    int result, err = 0;
+    const char *stage = "btf";
+    struct btf *vmlinux = btf__load_vmlinux_btf();
+    __s32 target = -ESRCH;
+    if (!vmlinux) {
+        err = errno;
+        result = inconclusive(err) ? -err : 0;
+        goto done;
+    }
+    int kind = attach_type == BPF_TRACE_RAW_TP ? BTF_KIND_TYPEDEF : BTF_KIND_FUNC;
+    for (uint32_t i = 0; i < count && target < 0; i++) {
+        napi_value v;
+        char *name = NULL;
+        if (napi_get_element(env, argv[2], i, &v) != napi_ok ||
+            !tsbpf_arg_string(env, v, op, "target", &name)) {
+            btf__free(vmlinux);
+            return NULL;
+        }
+        target = btf__find_by_name_kind(vmlinux, name, kind);
+        free(name);
+    }
+    btf__free(vmlinux);
+    if (target < 0) {
+        err = ESRCH;
+        result = -ESRCH;
+        goto done;
+    }
+
+    /* r0 = 0; exit */
+    const struct bpf_insn insns[] = {
+        {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
+        {.code = BPF_JMP | BPF_EXIT},
+    };
+    LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = attach_type,
+                .attach_btf_id = (__u32)target);
+    stage = "load";
+    int prog = bpf_prog_load((enum bpf_prog_type)prog_type, "tsbpf_probe", "GPL", insns,
+                             sizeof(insns) / sizeof(insns[0]), &opts);
+    if (prog < 0) {
+        err = -prog;
+        result = inconclusive(err) ? -err : 0;
+        goto done;
+    }
+    stage = "attach";
+    int link = bpf_raw_tracepoint_open(NULL, prog);
+    if (link < 0) {
+        err = -link;
+        result = inconclusive(err) ? -err : 0;
+    } else {
+        close(link);
+        result = 1;
+        stage = "";
+    }
+    close(prog);
+done:
+    TSBPF_NAPI(env, napi_create_object(env, &out));
+    if (!tsbpf_set_prop(env, out, "result", tsbpf_int32(env, result)) ||
+        !tsbpf_set_prop(env, out, "errno", tsbpf_int32(env, err)) ||
+        !tsbpf_set_prop(env, out, "stage", tsbpf_string(env, stage)))
+        return NULL;
+    return out;
 }

@@ -15,7 +15,7 @@ as_root() {
 }
 
 # Debian packages: the compiler, libbpf and what the addon links against.
-pkgs="clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 clang-format"
+pkgs="clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 clang-format iproute2 systemtap-sdt-dev"
 if [ "${1:-}" = "--bench" ]; then pkgs="$pkgs bpftrace"; fi
 missing=""
 for p in $pkgs; do

@@ -1,6 +1,16 @@
 /**
  * tsbpf: bcc, reborn in TypeScript. The public surface, nothing else.
  */
+export { PerfHWConfig, PerfSWConfig, PerfType } from "./attach/perf_event.js";
+export { type EnabledUsdtProbe, USDT, type UsdtProbe } from "./attach/usdt.js";
+export {
+  XDP_FLAGS_DRV_MODE,
+  XDP_FLAGS_HW_MODE,
+  XDP_FLAGS_REPLACE,
+  XDP_FLAGS_SKB_MODE,
+  XDP_FLAGS_UPDATE_IF_NOEXIST,
+} from "./attach/xdp.js";
+export type { UprobeDetachOptions, UprobeOptions } from "./bpf.js";
 export { BPF, type LoadedFunction, type LoadOptions, type TraceLine } from "./bpf.js";
 export {
   DEBUG_BPF,
@@ -21,6 +31,7 @@ export {
   PermissionError,
   VerifierError,
 } from "./kernel/errors.js";
+export type { Support } from "./kernel/features.js";
 export { onlineCpus, possibleCpus } from "./kernel/kernel_info.js";
 export {
   type PerfBufferOptions,

@@ -63,10 +63,20 @@ export class ProgramLoader {
     return this.opts.programs.find((p) => p.name === name);
   }
 
-  /** Loads `name` as `progType` (once per pair). */
-  load(name: string, progType: number, elfName: string, expectedAttachType = 0): LoadedFunction {
+  /**
+   * Loads `name` as `progType` (once per type, attach type and target).
+   * BTF-typed programs (fentry/fexit, LSM, tp_btf) name their attachTarget:
+   * a kernel function, an LSM hook or a tracepoint event.
+   */
+  load(
+    name: string,
+    progType: number,
+    elfName: string,
+    expectedAttachType = 0,
+    attachTarget?: string,
+  ): LoadedFunction {
     if (this.closed) throw new ClosedError("BPF object");
-    const key = `${elfName}/${progType}/${expectedAttachType}`;
+    const key = `${elfName}/${progType}/${expectedAttachType}/${attachTarget ?? ""}`;
     const hit = this.loaded.get(key);
     if (hit) return hit;
     const { NativeObject } = native();
@@ -80,6 +90,8 @@ export class ProgramLoader {
       }
       for (const p of progs) obj.setAutoload(p.name, p.name === elfName);
       obj.setProgramType(elfName, progType, expectedAttachType);
+      // After the type: libbpf looks the target up in the BTF by attach type.
+      if (attachTarget !== undefined) obj.setAttachTarget(elfName, attachTarget);
       this.prepareMaps(obj);
       try {
         obj.load({ logLevel: this.opts.logLevel, logSize: LOG_SIZE });

@@ -279,6 +279,32 @@ export interface NativeAddon {
     program: string,
     opts: { func: string; offset: number; retprobe: boolean },
   ): NativeLink;
+  /**
+   * Attaches a uprobe (retprobe: a uretprobe) at a file offset of the ELF
+   * file at path (bpf_program__attach_uprobe_opts with no function name: the
+   * caller resolves symbols). pid -1 traces every process running the file.
+   * refCtrOffset (0: none) is the file offset of a USDT semaphore the kernel
+   * increments while the probe is attached (Linux 4.20+). uprobes need Linux
+   * 4.17+ for the fd-based uprobe PMU (libbpf falls back to uprobe_events).
+   */
+  attachUprobe(
+    obj: NativeObject,
+    program: string,
+    opts: { path: string; offset: number; pid: number; retprobe: boolean; refCtrOffset: number },
+  ): NativeLink;
+  /**
+   * Attaches a USDT probe (bpf_program__attach_usdt): a uprobe at every
+   * site of provider:name in the ELF file at path, with each site's argument
+   * spec in the object's `__bpf_usdt_specs` map (from bpf/usdt.bpf.h) and
+   * semaphores counted by the kernel. pid -1 traces every process. cookie is
+   * what bpf_usdt_cookie() returns. The link keeps obj alive until it is
+   * destroyed; destroy it before closing obj.
+   */
+  attachUsdt(
+    obj: NativeObject,
+    program: string,
+    opts: { pid: number; path: string; provider: string; name: string; cookie: number },
+  ): NativeLink;
   /** libbpf_probe_bpf_prog_type: 1 yes, 0 no, negative errno when it could not tell. */
   probeProgType(progType: number): number;
   /** libbpf_probe_bpf_map_type: 1 yes, 0 no, negative errno when it could not tell. */
@@ -318,6 +344,61 @@ export interface NativeAddon {
   /** Writes the key after `key` (or the first key when key is null) into next; false at the end. */
   mapNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): boolean;
   closeFd(fd: number): void;
+  /**
+   * perf_event_open(2) with PERF_FLAG_FD_CLOEXEC → the event's fd. A
+   * sampleFreq above 0 samples at that frequency (attr.freq); otherwise one
+   * sample every samplePeriod events (0: a counting event).
+   */
+  perfEventOpen(opts: {
+    type: number;
+    config: number;
+    samplePeriod: number;
+    sampleFreq: number;
+    pid: number;
+    cpu: number;
+    groupFd: number;
+    disabled: boolean;
+  }): number;
+  /**
+   * Attaches a BPF_PROG_TYPE_PERF_EVENT program to the perf event pfd
+   * (bpf_program__attach_perf_event, which enables it). The link owns pfd
+   * (destroying it closes the event); pfd is closed when the attach fails.
+   */
+  attachPerfEvent(obj: NativeObject, program: string, pfd: number): NativeLink;
+  /** fentry, fexit or tp_btf program on the target set before load (bpf_program__attach_trace). */
+  attachTrace(obj: NativeObject, program: string): NativeLink;
+  /** A BPF LSM program on the hook set before load (bpf_program__attach_lsm). */
+  attachLsm(obj: NativeObject, program: string): NativeLink;
+  /**
+   * Loads a minimal program of progType / attachType on the first of
+   * targets found in the vmlinux BTF (functions; "btf_trace_X" typedefs for
+   * BPF_TRACE_RAW_TP) and attaches it, then releases both. result: 1 yes, 0
+   * the kernel refused (errno, at stage "load" or "attach"), negative errno:
+   * could not tell (stage "btf": no kernel BTF or no target in it).
+   */
+  probeBtfAttach(
+    progType: number,
+    attachType: number,
+    targets: string[],
+  ): { result: number; errno: number; stage: "" | "btf" | "load" | "attach" };
+  /** if_nametoindex(3) in this process's network namespace; 0 when there is no such device. */
+  ifNameToIndex(name: string): number;
+  /** bpf_xdp_attach; with oldProgFd >= 0 and XDP_FLAGS_REPLACE, only replaces that program. */
+  xdpAttach(ifindex: number, progFd: number, flags: number, oldProgFd: number): void;
+  /** bpf_xdp_detach; with oldProgFd >= 0 and XDP_FLAGS_REPLACE, only if that program is attached. */
+  xdpDetach(ifindex: number, flags: number, oldProgFd: number): void;
+  /** bpf_xdp_query: the XDP program ids on a device (0: none) and XDP_ATTACHED_* mode. */
+  xdpQuery(ifindex: number): {
+    progId: number;
+    drvProgId: number;
+    hwProgId: number;
+    skbProgId: number;
+    attachMode: number;
+  };
+  /** A non-blocking AF_PACKET SOCK_RAW socket (ETH_P_ALL) bound to ifindex; returns its fd. */
+  openRawSocket(ifindex: number): number;
+  /** setsockopt(SO_ATTACH_BPF): runs the socket filter program progFd on sockFd. */
+  attachSocketFilter(sockFd: number, progFd: number): void;
 }
 
 let addon: NativeAddon | undefined;

@@ -22,8 +22,16 @@ import { significant, type Token, tokenize } from "./tokenizer.js";
 
 /** How a program is attached automatically at load, from its name (bcc's rules). */
 export interface AutoAttach {
-  kind: "kprobe" | "kretprobe" | "tracepoint" | "raw_tracepoint";
-  /** Kernel function, "category:event", or raw tracepoint name. */
+  kind:
+    | "kprobe"
+    | "kretprobe"
+    | "tracepoint"
+    | "raw_tracepoint"
+    | "kfunc"
+    | "kretfunc"
+    | "lsm"
+    | "btf_tracepoint";
+  /** Kernel function, "category:event", raw (or BTF) tracepoint name, or LSM hook. */
   target: string;
 }
 
@@ -85,6 +93,7 @@ export const SHIM_HEADERS = new Set([
   "uapi/linux/bpf.h",
   "bcc/proto.h",
   "bcc/helpers.h",
+  "linux/errno.h",
 ]);
 
 const KERNEL_INCLUDE =
@@ -152,6 +161,9 @@ export function autoAttachFor(name: string): AutoAttach | undefined {
   if (m) return { kind: "tracepoint", target: `${m[1]}:${m[2]}` };
   m = /^raw_tracepoint__(.+)$/.exec(name);
   if (m) return { kind: "raw_tracepoint", target: m[1] as string };
+  // kfunc__X / kretfunc__X (bcc also writes kfunc__vmlinux__X), lsm__HOOK, btf_tracepoint__EVENT
+  m = /^(kfunc|kretfunc|lsm|btf_tracepoint)__(?:vmlinux__)?(.+)$/.exec(name);
+  if (m) return { kind: m[1] as "kfunc" | "kretfunc" | "lsm" | "btf_tracepoint", target: m[2] as string };
   return undefined;
 }
 
@@ -324,6 +336,14 @@ interface FunctionCtx {
   tpStructs: Map<string, { category: string; event: string }>;
 }
 
+/** bcc's BPF_PROG-style probe macros → the prefix of the function they define. */
+const BTF_PROG_MACROS = new Map([
+  ["KFUNC_PROBE", "kfunc__"],
+  ["KRETFUNC_PROBE", "kretfunc__"],
+  ["LSM_PROBE", "lsm__"],
+  ["BTF_TRACEPOINT_PROBE", "btf_tracepoint__"],
+]);
+
 function sectionAttr(name: string): string {
   return `__attribute__((section("tsbpf/${name}"), used)) `;
 }
@@ -359,6 +379,29 @@ function handleFunction(f: FunctionCtx): void {
     f.programs.push(program(name, nameTok.line, [], name));
     return;
   }
+  // KFUNC_PROBE(fn, args…), KRETFUNC_PROBE(fn, args…, ret), LSM_PROBE(hook, args…),
+  // BTF_TRACEPOINT_PROBE(event, args…): libbpf's BPF_PROG, typed arguments from the
+  // BTF context, in a function named after the macro and its first argument.
+  const btfPrefix = specifiers.length === 0 ? BTF_PROG_MACROS.get(nameTok.text) : undefined;
+  if (btfPrefix !== undefined) {
+    const target = splitArgs(sig, f.parenOpen + 1, f.parenClose)[0];
+    const tok = target?.[0];
+    if (target?.length !== 1 || tok?.kind !== "ident")
+      fail(
+        f.fileName,
+        nameTok,
+        `${nameTok.text} takes (${nameTok.text === "LSM_PROBE" ? "hook" : "function"}, typed arguments…)`,
+      );
+    const name = `${btfPrefix}${tok.text}`;
+    const spanned = src.slice(nameTok.start, tok.end).split("\n").length - 1;
+    edits.push({
+      start: nameTok.start,
+      end: tok.end,
+      text: `${sectionAttr(name)}int BPF_PROG(${name}${"\n".repeat(spanned)}`,
+    });
+    f.programs.push(program(name, nameTok.line, [], name));
+    return;
+  }
   if (specifiers.length === 0) return; // a macro invocation followed by a block: not ours to judge
   const specTexts = specifiers.map((s) => s.text);
   if (specTexts.includes("static") || specTexts.includes("inline") || specTexts.includes("__always_inline"))
@@ -376,7 +419,13 @@ function handleFunction(f: FunctionCtx): void {
   if (hasSection) {
     // libbpf style: the section is the user's; keep the function as it is.
     const sec = /SEC\s*\(\s*"([^"]*)"/.exec(spanText(src, first, nameTok));
-    f.programs.push({ ...program(name, nameTok.line, [], name), section: sec?.[1] ?? "" });
+    // libbpf's BPF_PROG(name, …), BPF_KPROBE(name, …), …: the program is the macro's first argument.
+    const progName =
+      /^BPF_(PROG2?|KPROBE|KRETPROBE|KSYSCALL|KPROBE_SYSCALL|UPROBE|URETPROBE|USDT)$/.test(name) &&
+      /^[A-Za-z_]\w*$/.test(macroArgs[0] ?? "")
+        ? (macroArgs[0] as string)
+        : name;
+    f.programs.push({ ...program(progName, nameTok.line, [], progName), section: sec?.[1] ?? "" });
     return;
   }
 

@@ -83,7 +83,12 @@ export class NotSupportedError extends BpfError {
   /** What to use instead, when there is an alternative. */
   readonly alternative: string | undefined;
 
-  constructor(feature: string, reason: string, alternative?: string, opts: { errno?: number } = {}) {
+  constructor(
+    feature: string,
+    reason: string,
+    alternative?: string,
+    opts: { errno?: number; cause?: unknown } = {},
+  ) {
     super(
       `${feature} ${feature.endsWith("s") ? "are" : "is"} not available on this kernel (${reason})` +
         (alternative ? `; ${alternative}` : ""),

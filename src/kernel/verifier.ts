@@ -4,7 +4,14 @@
  * PermissionError, or a NotSupportedError for a program type the kernel lacks.
  */
 import type { NativeError } from "../native.js";
-import { BpfError, isPermissionErrno, permissionErrorFor, VerifierError } from "./errors.js";
+import {
+  BpfError,
+  isPermissionErrno,
+  NotSupportedError,
+  permissionErrorFor,
+  VerifierError,
+} from "./errors.js";
+import { lockdownMode } from "./features.js";
 
 /** The verifier's one-line reason: the last line of the log that is not statistics. */
 export function verifierReason(log: string): string {
@@ -103,10 +110,11 @@ export function loadError(
           ? ` at: ${where.text}`
           : "";
     const hint = hintFor(reason, ctx.license);
-    return new VerifierError(
+    const verr = new VerifierError(
       `the verifier rejected program ${ctx.program}: ${reason}${at}${hint ? `\nhint: ${hint}` : ""}`,
       { program: ctx.program, log, reason, sourceLine: where.line, errno: err.errno },
     );
+    return missingHelperError(reason, verr) ?? verr;
   }
   const detail = err.libbpfLog.trim().split("\n").filter(Boolean).slice(-3).join("; ");
   return new BpfError(
@@ -116,4 +124,33 @@ export function loadError(
       cause: err,
     },
   );
+}
+
+/**
+ * A NotSupportedError for helpers the kernel leaves out on purpose, with the
+ * verifier's error as its cause: bpf_override_return (error injection) needs
+ * CONFIG_BPF_KPROBE_OVERRIDE; bpf_probe_write_user is removed by kernel
+ * lockdown. Undefined for other reasons.
+ */
+export function missingHelperError(reason: string, cause: VerifierError): NotSupportedError | undefined {
+  if (/(unknown func|cannot use helper) bpf_override_return#\d+/.test(reason)) {
+    return new NotSupportedError(
+      "error injection (bpf_override_return)",
+      `the kernel was built without CONFIG_BPF_KPROBE_OVERRIDE: the verifier says "${reason}"`,
+      "use a kernel with CONFIG_BPF_KPROBE_OVERRIDE=y (it needs CONFIG_KPROBES and CONFIG_FUNCTION_ERROR_INJECTION; " +
+        "only functions marked ALLOW_ERROR_INJECTION can be overridden), or refuse the operation from a BPF LSM program " +
+        "(LSM_PROBE returning -EPERM) where the bpf LSM is active",
+      { errno: cause.errno, cause },
+    );
+  }
+  const lockdown = /bpf_probe_write_user#\d+/.test(reason) ? lockdownMode() : undefined;
+  if (lockdown !== undefined && lockdown !== "none") {
+    return new NotSupportedError(
+      "bpf_probe_write_user",
+      `kernel lockdown is "${lockdown}", which removes the helper (the verifier says "${reason}")`,
+      "write nothing to user memory from BPF: send the data to user space (BPF_PERF_OUTPUT / BPF_RINGBUF_OUTPUT) and act there",
+      { errno: cause.errno, cause },
+    );
+  }
+  return undefined;
 }

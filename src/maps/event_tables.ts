@@ -5,8 +5,11 @@
  * record reaches the callback as a Uint8Array view that is valid during the
  * callback only, and `table.event(data)` decodes it through the object's BTF.
  */
+
+import { openPerfEvents } from "../attach/perf_event.js";
 import { type Codec, codecFor } from "../btf/codec.js";
 import { BpfError, isNativeError } from "../kernel/errors.js";
+import { onlineCpus } from "../kernel/kernel_info.js";
 import { type NativePerfBuffer, type NativeRingBuffer, native } from "../native.js";
 import { BPF_ANY, Table, type TableInfo } from "./table.js";
 
@@ -206,6 +209,51 @@ export class PerfEventArray extends Table<number, number> {
   /** Sets an fd (a perf event) at index (BPF_PERF_ARRAY). */
   override set(index: number, fd: number, flags = BPF_ANY): void {
     super.set(index, fd, flags);
+  }
+
+  /** CPUs whose slot {@link openPerfEvent} filled. */
+  private readonly perfEventCpus = new Set<number>();
+
+  /**
+   * Opens a counting perf event (type, config: PerfType / PerfHWConfig /
+   * PerfSWConfig) on every online CPU and stores each in this array at its
+   * CPU's index, so that `table.perf_read(CUR_CPU_IDENTIFIER)` in the
+   * program reads the counter of the CPU it runs on (bcc's open_perf_event;
+   * the map holds the events, as in bcc). pid -1: every process. For
+   * BPF_PERF_ARRAY tables with at least one slot per CPU. Linux 4.3+.
+   * @throws NotSupportedError for a hardware event the CPU lacks (naming
+   * PERF_COUNT_SW_CPU_CLOCK, which can stand in).
+   */
+  openPerfEvent(type: number, config: number, pid = -1): void {
+    const cpus = onlineCpus();
+    const last = cpus[cpus.length - 1] ?? 0;
+    if (last >= this.maxEntries) {
+      throw new BpfError(
+        `perf array ${this.name} has ${this.maxEntries} slots but CPU ${last} is online: declare it with BPF_PERF_ARRAY(${this.name}, ${last + 1}) or more`,
+      );
+    }
+    for (const cpu of cpus) {
+      const [fd] = openPerfEvents({ evType: type, evConfig: config, pid }, [cpu]);
+      try {
+        this.set(cpu, fd as number);
+        this.perfEventCpus.add(cpu);
+      } finally {
+        // The map holds its own reference to the event.
+        native().closeFd(fd as number);
+      }
+    }
+  }
+
+  /** Removes the events {@link openPerfEvent} stored (the kernel then releases them). Linux 4.3+. */
+  closePerfEvents(): void {
+    for (const cpu of this.perfEventCpus) {
+      try {
+        this.delete(cpu);
+      } catch {
+        // keep releasing the rest
+      }
+    }
+    this.perfEventCpus.clear();
   }
 }
 

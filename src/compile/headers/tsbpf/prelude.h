@@ -14,6 +14,20 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
+/*
+ * bpf_probe_read_kernel/_user arrived in Linux 5.5; before, bpf_probe_read
+ * read both, and the newer names map to it (as bcc does there). Implicit
+ * kernel reads (src/compile/implicit_reads.ts) use bpf_probe_read_kernel.
+ */
+#if defined(LINUX_VERSION_CODE) && defined(KERNEL_VERSION)
+#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 5, 0)
+#define bpf_probe_read_kernel bpf_probe_read
+#define bpf_probe_read_kernel_str bpf_probe_read_str
+#define bpf_probe_read_user bpf_probe_read
+#define bpf_probe_read_user_str bpf_probe_read_str
+#endif
+#endif
+
 /* Kernel annotations that live in compiler headers, not in BTF. */
 #ifndef __user
 #define __user
@@ -160,6 +174,23 @@ static __always_inline void __tsbpf_rb_drop(__u32 idx)
 #endif
 #define bpf_num_cpus() (__TSBPF_NUM_CPUS)
 
+/*
+ * The index of the running CPU's slot for perf arrays: table.perf_read(CUR_CPU_IDENTIFIER)
+ * and perf_submit (bcc's; BPF_F_CURRENT_CPU, Linux 4.8+).
+ */
+#ifndef CUR_CPU_IDENTIFIER
+#define CUR_CPU_IDENTIFIER 0xffffffffULL
+#endif
+
+/*
+ * bcc's packet loads for socket filters (BPF_LD_ABS through LLVM's
+ * intrinsics; socket filter and tc programs only): load_byte(skb, offset),
+ * load_half and load_word return the bytes at offset in host order.
+ */
+unsigned long long load_byte(void *skb, unsigned long long off) asm("llvm.bpf.load.byte");
+unsigned long long load_half(void *skb, unsigned long long off) asm("llvm.bpf.load.half");
+unsigned long long load_word(void *skb, unsigned long long off) asm("llvm.bpf.load.word");
+
 /* Tracepoint __data_loc fields: the low 16 bits are the offset in the record. */
 #define TP_DATA_LOC_READ_CONST(dst, field, length)                                      \
 	do {                                                                            \
@@ -212,5 +243,48 @@ static __always_inline void __tsbpf_rb_drop(__u32 idx)
  * __syscall_nr (padded to 8), the arguments are unsigned longs from offset 16.
  */
 #define __TSBPF_TP_SYSCALL_ARG(ctx, n) (((const unsigned long *)(ctx))[2 + (n)])
+
+/* ---- USDT (tsbpf) -------------------------------------------------------------------------
+ * bcc's USDT argument readers over libbpf's USDT support (bpf/usdt.bpf.h:
+ * the __bpf_usdt_specs / __bpf_usdt_ip_to_spec_id maps and bpf_usdt_arg()).
+ * Compiled in when BPF.load has USDT contexts, or the program calls
+ * bpf_usdt_readarg*: BPF.load defines __TSBPF_USDT then.
+ *
+ * bpf_usdt_readarg(n, ctx, &v): argument n (from 1) of the probe into v
+ * (its low sizeof(v) bytes, sign-extended first when the probe says the
+ * argument is signed); 0, or a negative errno (v zeroed).
+ * bpf_usdt_readarg_p(n, ctx, buf, len): argument n as a user-space pointer,
+ * len bytes read from it into buf (as bcc does); when those bytes cannot
+ * all be read (a short string at the end of a mapping), the NUL-terminated
+ * string there instead. 0 or a negative errno (buf zeroed).
+ */
+#if defined(__TSBPF_USDT) && __TSBPF_USDT
+/* The vmlinux.h names usdt.bpf.h needs (tsbpf cuts vmlinux.h to the names its headers mention). */
+#define __TSBPF_USDT_KERNEL_NAMES bool BPF_MAP_TYPE_ARRAY BPF_MAP_TYPE_HASH
+#include <bpf/usdt.bpf.h>
+#define bpf_usdt_readarg(n, ctx, addr)                                                          \
+	({                                                                                      \
+		long __tsbpf_uv = 0;                                                            \
+		int __tsbpf_ur = bpf_usdt_arg((struct pt_regs *)(ctx), (n) - 1, &__tsbpf_uv);   \
+		__builtin_memcpy((void *)(addr), &__tsbpf_uv,                                   \
+				 sizeof(*(addr)) < sizeof(long) ? sizeof(*(addr)) : sizeof(long)); \
+		__tsbpf_ur;                                                                     \
+	})
+#define bpf_usdt_readarg_p(n, ctx, buf, len)                                                    \
+	({                                                                                      \
+		long __tsbpf_up = 0;                                                            \
+		int __tsbpf_ur = bpf_usdt_arg((struct pt_regs *)(ctx), (n) - 1, &__tsbpf_up);   \
+		if (!__tsbpf_ur) {                                                              \
+			__tsbpf_ur = bpf_probe_read_user((void *)(buf), (len), (void *)__tsbpf_up); \
+			if (__tsbpf_ur) {                                                       \
+				long __tsbpf_us = bpf_probe_read_user_str((void *)(buf), (len),  \
+									  (void *)__tsbpf_up);   \
+				__tsbpf_ur = __tsbpf_us < 0 ? (int)__tsbpf_us : 0;              \
+			}                                                                       \
+		}                                                                               \
+		__tsbpf_ur;                                                                     \
+	})
+#endif
+/* ---- end of USDT ------------------------------------------------------------------------- */
 
 #endif /* __TSBPF_PRELUDE_H */

@@ -1,0 +1,133 @@
+/**
+ * kfunc / kretfunc (fentry / fexit on BPF trampolines, Linux 5.5+ on x86-64)
+ * and BPF LSM programs (Linux 5.7+): what the kernel needs, why it refused,
+ * and what to use instead.
+ */
+import { constants } from "node:os";
+import { AttachError, type BpfError, NotSupportedError } from "../kernel/errors.js";
+import { lockdownMode, securityfsFile } from "../kernel/features.js";
+import { tracepointExists } from "../kernel/tracefs.js";
+import { syscallOf } from "./kprobe.js";
+
+/** bpf_attach_type values of BTF-typed programs (uapi/linux/bpf.h): RAW_TP, FENTRY, FEXIT 5.5+; MODIFY_RETURN 5.7+; LSM_MAC 5.7+. */
+export const BpfAttachType = {
+  TRACE_RAW_TP: 23,
+  TRACE_FENTRY: 24,
+  TRACE_FEXIT: 25,
+  MODIFY_RETURN: 26,
+  LSM_MAC: 27,
+} as const;
+
+/** The trampoline attachments, as tsbpf names them: kfunc (fentry) and kretfunc (fexit) 5.5+, lsm 5.7+. */
+export type TrampolineKind = "kfunc" | "kretfunc" | "lsm";
+
+/** What to use instead of a kfunc/kretfunc on fn (or an LSM hook): tracepoints (4.7+), tp_btf (5.5+), raw tracepoints (4.17+). */
+export function trampolineAlternative(kind: TrampolineKind, target: string): string {
+  if (kind === "lsm") {
+    return (
+      "BPF LSM programs are the only BPF way to refuse an operation; to observe it instead, attach to a " +
+      "tracepoint or a BTF tracepoint (tp_btf: BTF_TRACEPOINT_PROBE / attachBtfTracepoint) on the same path"
+    );
+  }
+  const sys = syscallOf(target);
+  if (sys !== undefined) {
+    const ev = `sys_${kind === "kfunc" ? "enter" : "exit"}_${sys}`;
+    let exists = false;
+    try {
+      exists = tracepointExists("syscalls", ev);
+    } catch {
+      exists = false;
+    }
+    const tp = exists ? `tracepoint syscalls:${ev}` : "the syscalls tracepoints";
+    return (
+      `attach to ${tp} instead (TRACEPOINT_PROBE(syscalls, ${ev}) or attachTracepoint), or to the ` +
+      `tp_btf raw tracepoint ${kind === "kfunc" ? "sys_enter" : "sys_exit"} (BTF_TRACEPOINT_PROBE) filtering on the syscall number`
+    );
+  }
+  return (
+    `attach to a tracepoint near ${target} instead (list them with BPF.getTracepoints()), as a tp_btf ` +
+    "program with typed arguments (BTF_TRACEPOINT_PROBE / attachBtfTracepoint) or a raw tracepoint (RAW_TRACEPOINT_PROBE)"
+  );
+}
+
+function featureName(kind: TrampolineKind): string {
+  return kind === "kfunc"
+    ? "kfunc (fentry) programs"
+    : kind === "kretfunc"
+      ? "kretfunc (fexit) programs"
+      : "BPF LSM programs";
+}
+
+function programKind(kind: TrampolineKind): string {
+  return kind === "kfunc"
+    ? "BPF_PROG_TYPE_TRACING programs with expected attach type BPF_TRACE_FENTRY"
+    : kind === "kretfunc"
+      ? "BPF_PROG_TYPE_TRACING programs with expected attach type BPF_TRACE_FEXIT"
+      : "BPF_PROG_TYPE_LSM programs (BPF_LSM_MAC)";
+}
+
+/**
+ * Why a trampoline program was refused with EPERM although this process is
+ * root: the kernel's own policy, not a missing capability.
+ */
+function epermReason(kind: TrampolineKind, stage: "load" | "attach"): string {
+  const lockdown = lockdownMode();
+  return (
+    `the kernel refused to ${stage} ${programKind(kind)} with EPERM ` +
+    (stage === "load" ? "before the verifier ran (empty verifier log) " : "") +
+    "although this process is root with every capability: a kernel policy forbids BPF trampoline programs " +
+    "(fentry/fexit/fmod_ret, freplace, LSM) to this process" +
+    (lockdown !== undefined ? ` (kernel lockdown is "${lockdown}", which does not cover them)` : "") +
+    "; the 6.18 sandbox kernel tsbpf is developed on, for one, allows them only to PID 1"
+  );
+}
+
+/**
+ * The error for a trampoline program (kfunc, kretfunc: Linux 5.5+; LSM: 5.7+) the kernel
+ * refused at load or attach, or undefined when errno says something else
+ * (the caller then keeps its own error).
+ */
+export function trampolineRefusal(
+  kind: TrampolineKind,
+  target: string,
+  errno: number | undefined,
+  stage: "load" | "attach",
+  cause?: unknown,
+): BpfError | undefined {
+  const E = constants.errno;
+  const feature = featureName(kind);
+  const alternative = trampolineAlternative(kind, target);
+  if (errno === E.EPERM && process.getuid?.() === 0) {
+    return new NotSupportedError(feature, epermReason(kind, stage), alternative, { errno, cause });
+  }
+  if (errno === 524 /* ENOTSUPP */ || errno === E.EOPNOTSUPP) {
+    return new NotSupportedError(
+      feature,
+      `the kernel cannot build BPF trampolines here (${errno === 524 ? "ENOTSUPP" : "EOPNOTSUPP"} at ${stage}: no JIT support for them on this architecture or kernel, Linux 5.5+ on x86-64, 5.18+ on arm64)`,
+      alternative,
+      { errno, cause },
+    );
+  }
+  if (errno === E.ESRCH || errno === E.ENOENT) {
+    const what = kind === "lsm" ? `LSM hook ${target}` : `kernel function ${target}`;
+    return new AttachError(
+      `${kind} ${target}`,
+      `no ${what} in the kernel's BTF`,
+      kind === "lsm"
+        ? `LSM hooks are named without the bpf_lsm_ prefix (file_open, bprm_check_security, …); ${alternative}`
+        : "it may not exist, be static or inlined (not in BTF), or live in a module",
+      { errno, cause },
+    );
+  }
+  return undefined;
+}
+
+/** The error when the "bpf" LSM is not active, so LSM programs (Linux 5.7+) would never run. */
+export function lsmInactiveError(hook: string): NotSupportedError {
+  return new NotSupportedError(
+    "BPF LSM programs",
+    `the "bpf" LSM is not active (/sys/kernel/security/lsm: ${securityfsFile("lsm") ?? "?"}), so a program on LSM hook ${hook} would never run`,
+    'boot a kernel built with CONFIG_BPF_LSM=y with "bpf" in its lsm= boot parameter (or CONFIG_LSM); ' +
+      trampolineAlternative("lsm", hook),
+  );
+}

@@ -1,0 +1,167 @@
+/**
+ * Perf events: the constants bcc names them by, opening one per CPU, and the
+ * errors when the hardware (or the kernel) has no such event.
+ */
+import { constants } from "node:os";
+import { BpfError, isNativeError, NotSupportedError, PermissionError } from "../kernel/errors.js";
+import { onlineCpus } from "../kernel/kernel_info.js";
+import { native } from "../native.js";
+
+/** perf_event_attr.type values (enum perf_type_id), as bcc's PerfType names them. Linux 2.6.31+. */
+export const PerfType = {
+  HARDWARE: 0,
+  SOFTWARE: 1,
+  TRACEPOINT: 2,
+  HW_CACHE: 3,
+  RAW: 4,
+  BREAKPOINT: 5,
+} as const;
+
+/**
+ * Hardware events (PerfType.HARDWARE configs; enum perf_hw_id), as bcc's PerfHWConfig names them.
+ * Linux 2.6.31+ (STALLED_CYCLES_* 3.0+, REF_CPU_CYCLES 3.3+); the CPU (or hypervisor) must expose a PMU.
+ */
+export const PerfHWConfig = {
+  CPU_CYCLES: 0,
+  INSTRUCTIONS: 1,
+  CACHE_REFERENCES: 2,
+  CACHE_MISSES: 3,
+  BRANCH_INSTRUCTIONS: 4,
+  BRANCH_MISSES: 5,
+  BUS_CYCLES: 6,
+  STALLED_CYCLES_FRONTEND: 7,
+  STALLED_CYCLES_BACKEND: 8,
+  REF_CPU_CYCLES: 9,
+} as const;
+
+/**
+ * Software events (PerfType.SOFTWARE configs; enum perf_sw_ids), as bcc's PerfSWConfig names them.
+ * Linux 2.6.31+ (DUMMY 3.12+, BPF_OUTPUT 4.4+); every kernel with CONFIG_PERF_EVENTS has them.
+ */
+export const PerfSWConfig = {
+  CPU_CLOCK: 0,
+  TASK_CLOCK: 1,
+  PAGE_FAULTS: 2,
+  CONTEXT_SWITCHES: 3,
+  CPU_MIGRATIONS: 4,
+  PAGE_FAULTS_MIN: 5,
+  PAGE_FAULTS_MAJ: 6,
+  ALIGNMENT_FAULTS: 7,
+  EMULATION_FAULTS: 8,
+  DUMMY: 9,
+  BPF_OUTPUT: 10,
+} as const;
+
+/** What {@link openPerfEvents} opens (perf_event_open(2), Linux 2.6.31+). */
+export interface PerfEventSpec {
+  evType: number;
+  evConfig: number;
+  /** One sample every samplePeriod events (0 with sampleFreq, or for a counting event). */
+  samplePeriod?: number;
+  /** Samples per second (attr.freq). */
+  sampleFreq?: number;
+  /** -1: every process (then per CPU). */
+  pid?: number;
+  /** -1: every online CPU when pid is -1 too, else any CPU the process runs on. */
+  cpu?: number;
+  groupFd?: number;
+  /** Open disabled (the BPF attach enables it). */
+  disabled?: boolean;
+}
+
+/** The name of a type/config pair for messages: "PERF_COUNT_HW_CPU_CYCLES". Any kernel. */
+export function perfEventName(evType: number, evConfig: number): string {
+  const find = (table: Record<string, number>, prefix: string): string | undefined => {
+    const name = Object.entries(table).find(([, v]) => v === evConfig)?.[0];
+    return name === undefined ? undefined : `${prefix}${name}`;
+  };
+  if (evType === PerfType.HARDWARE)
+    return find(PerfHWConfig, "PERF_COUNT_HW_") ?? `hardware event ${evConfig}`;
+  if (evType === PerfType.SOFTWARE)
+    return find(PerfSWConfig, "PERF_COUNT_SW_") ?? `software event ${evConfig}`;
+  if (evType === PerfType.HW_CACHE) return `hardware cache event 0x${evConfig.toString(16)}`;
+  if (evType === PerfType.RAW) return `raw PMU event 0x${evConfig.toString(16)}`;
+  if (evType === PerfType.TRACEPOINT) return `tracepoint event ${evConfig}`;
+  if (evType === PerfType.BREAKPOINT) return `breakpoint event ${evConfig}`;
+  return `perf event type ${evType} config ${evConfig}`;
+}
+
+/** True for the event types a CPU's PMU provides (absent in most VMs). */
+function isHardwareType(evType: number): boolean {
+  return evType === PerfType.HARDWARE || evType === PerfType.HW_CACHE || evType === PerfType.RAW;
+}
+
+/**
+ * The error for a failed perf_event_open (any kernel): NotSupportedError when the CPU (or
+ * the hypervisor) has no such counter, naming the software event that can
+ * stand in; PermissionError for EACCES/EPERM.
+ */
+export function perfEventOpenError(spec: PerfEventSpec, errno: number, cause: unknown): BpfError {
+  const name = perfEventName(spec.evType, spec.evConfig);
+  const E = constants.errno;
+  if ((errno === E.ENOENT || errno === E.EOPNOTSUPP || errno === E.ENODEV) && isHardwareType(spec.evType)) {
+    return new NotSupportedError(
+      `hardware perf event ${name}`,
+      "perf_event_open says the CPU has no such counter (no hardware PMU: common in virtual machines)",
+      "sample the software event PERF_COUNT_SW_CPU_CLOCK instead (evType: PerfType.SOFTWARE, evConfig: PerfSWConfig.CPU_CLOCK), which every kernel with CONFIG_PERF_EVENTS has",
+      { errno },
+    );
+  }
+  if (errno === E.ENOENT || errno === E.EOPNOTSUPP) {
+    return new NotSupportedError(
+      `perf event ${name}`,
+      `perf_event_open refused it (${errno === E.ENOENT ? "ENOENT: no such event" : "EOPNOTSUPP: the event cannot sample"})`,
+      "use PerfType.SOFTWARE with PerfSWConfig.CPU_CLOCK",
+      { errno },
+    );
+  }
+  if (errno === E.EACCES || errno === E.EPERM) {
+    return new PermissionError(
+      `opening perf event ${name} needs privileges: run as root, or grant CAP_PERFMON (CAP_SYS_ADMIN before 5.8), or lower /proc/sys/kernel/perf_event_paranoid`,
+      "CAP_PERFMON",
+      { errno },
+    );
+  }
+  if (errno === E.EINVAL && (spec.sampleFreq ?? 0) > 0) {
+    return new BpfError(
+      `perf_event_open of ${name} failed with EINVAL: sampleFreq ${spec.sampleFreq} may exceed /proc/sys/kernel/perf_event_max_sample_rate`,
+      { errno, cause },
+    );
+  }
+  return new BpfError(`perf_event_open of ${name} failed: ${(cause as Error).message}`, { errno, cause });
+}
+
+/** The CPUs to open an event on: every online CPU for a system-wide event (pid and cpu -1). Any kernel. */
+export function perfEventCpus(pid: number, cpu: number): number[] {
+  return pid === -1 && cpu === -1 ? onlineCpus() : [cpu];
+}
+
+/** Opens the event on each of `cpus` → fds (all closed again when one fails). Linux 2.6.31+. */
+export function openPerfEvents(spec: PerfEventSpec, cpus: number[]): number[] {
+  const fds: number[] = [];
+  try {
+    for (const cpu of cpus) {
+      try {
+        fds.push(
+          native().perfEventOpen({
+            type: spec.evType,
+            config: spec.evConfig,
+            samplePeriod: spec.samplePeriod ?? 0,
+            sampleFreq: spec.sampleFreq ?? 0,
+            pid: spec.pid ?? -1,
+            cpu,
+            groupFd: spec.groupFd ?? -1,
+            disabled: spec.disabled ?? false,
+          }),
+        );
+      } catch (err) {
+        if (!isNativeError(err)) throw err;
+        throw perfEventOpenError(spec, err.errno, err);
+      }
+    }
+  } catch (err) {
+    for (const fd of fds) native().closeFd(fd);
+    throw err;
+  }
+  return fds;
+}

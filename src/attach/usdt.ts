@@ -1,0 +1,321 @@
+/**
+ * USDT probes (DTRACE_PROBE / STAP_PROBE in the traced program), bcc's USDT
+ * class on libbpf's USDT support.
+ *
+ * tsbpf finds the probes (the .note.stapsdt notes of the binaries, through
+ * src/elf) and libbpf attaches them (bpf_program__attach_usdt): a uprobe at
+ * every site of the probe, each site's argument locations in the
+ * `__bpf_usdt_specs` map that bpf/usdt.bpf.h defines, read back in the
+ * program by bcc's bpf_usdt_readarg / bpf_usdt_readarg_p (tsbpf/prelude.h).
+ * Semaphores are counted by the kernel (uprobe ref_ctr_offset, Linux 4.20+)
+ * for as long as a probe is attached.
+ *
+ * libbpf keeps the argument specs per bpf_object (its USDT manager hands out
+ * spec ids from 0). tsbpf loads each function lazily in an object of its own
+ * sharing one set of maps, so two functions attached through two objects
+ * would hand out the same spec ids into the one shared specs map. So every
+ * USDT function of a BPF object is loaded into one object of their own
+ * ({@link loadUsdtObject}), and every USDT attach goes through it.
+ */
+
+import { elfFile, type UsdtNote } from "../elf/elf.js";
+import { readProcMaps } from "../elf/procmaps.js";
+import { AttachError, BpfError, isNativeError } from "../kernel/errors.js";
+import { ProgType } from "../kernel/features.js";
+import { closestNames } from "../kernel/tracefs.js";
+import { loadError } from "../kernel/verifier.js";
+import { licenseOf } from "../loader.js";
+import { type NativeObject, native } from "../native.js";
+import { resolveBinary } from "./uprobe.js";
+
+/** One USDT probe of one binary, as {@link USDT.enumerateProbes} lists it. */
+export interface UsdtProbe {
+  /** Provider ("myprov" in DTRACE_PROBE2(myprov, myprobe, …)). */
+  provider: string;
+  /** Probe name. */
+  name: string;
+  /** The binary holding it (executable or shared library). */
+  path: string;
+  /** The semaphore's link-time address (0n: the probe has none). */
+  semaphore: bigint;
+  /** The semaphore's file offset (what the kernel's ref_ctr_offset counts), when it has one. */
+  semaphoreOffset: bigint | undefined;
+  /** Sites of the probe in the binary (inlining and macros repeat it). */
+  locations: number;
+  /** Arguments the probe passes. */
+  numArguments: number;
+  /** The argument locations of its first site, e.g. ["-4@%ebx", "8@%rbp"] (SystemTap's format). */
+  args: string[];
+}
+
+/** A probe enabled with {@link USDT.enableProbe}: attached when the BPF object loads. */
+export interface EnabledUsdtProbe {
+  provider: string;
+  name: string;
+  /** The BPF function it runs. */
+  fnName: string;
+  /** The binaries that hold it. */
+  paths: string[];
+}
+
+/** Splits "provider:name" (or a bare name). */
+function splitProbe(probe: string): { provider: string | undefined; name: string } {
+  const i = probe.indexOf(":");
+  return i < 0
+    ? { provider: undefined, name: probe }
+    : { provider: probe.slice(0, i), name: probe.slice(i + 1) };
+}
+
+function argsOf(note: UsdtNote): string[] {
+  return note.args.trim() === "" ? [] : note.args.trim().split(/\s+/);
+}
+
+/**
+ * The USDT probes of a process or a binary (bcc's USDT). Enable probes with
+ * {@link enableProbe}, then pass the context to
+ * `BPF.load({ text, usdtContexts: [u] })`, which attaches them; the program
+ * reads the probe's arguments with `bpf_usdt_readarg(n, ctx, &v)` (n from 1)
+ * and `bpf_usdt_readarg_p(n, ctx, buf, len)`.
+ *
+ * Needs uprobes (CONFIG_UPROBES; Linux 4.17+ for the uprobe PMU), Linux
+ * 4.20+ for probes with semaphores, and BPF cookies (Linux 5.15+) for probes
+ * in shared libraries traced without a pid.
+ */
+export class USDT {
+  /** The process traced (undefined: every process running the binary). */
+  readonly pid: number | undefined;
+  /** The binary given (resolved as a uprobe's name is), or undefined with a pid. */
+  readonly path: string | undefined;
+  private readonly enabled: EnabledUsdtProbe[] = [];
+
+  /**
+   * `{ pid }`: the probes of every binary the process has mapped (its
+   * executable and libraries), traced in that process only. `{ path }`: the
+   * probes of one binary (a path, a library name such as "c", or an
+   * executable in $PATH), traced in every process running it. Both: that
+   * binary, in that process.
+   * @throws BpfError when the process does not exist; AttachError when the binary cannot be found.
+   */
+  constructor(opts: { pid: number; path?: string } | { pid?: number; path: string }) {
+    if (opts.pid === undefined && opts.path === undefined) throw new BpfError("USDT needs a pid or a path");
+    if (opts.pid !== undefined && (!Number.isInteger(opts.pid) || opts.pid <= 0))
+      throw new BpfError(`USDT: pid must be a positive integer (got ${opts.pid})`);
+    this.pid = opts.pid;
+    if (this.pid !== undefined) {
+      try {
+        readProcMaps(this.pid);
+      } catch (err) {
+        throw new BpfError(
+          `USDT: cannot read the mappings of process ${this.pid}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+    }
+    this.path = opts.path === undefined ? undefined : resolveBinary(opts.path, this.pid);
+  }
+
+  /** The binaries whose probes this context sees. */
+  private binaries(): string[] {
+    if (this.path !== undefined) return [this.path];
+    const pid = this.pid as number;
+    const seen = new Set<string>();
+    for (const m of readProcMaps(pid)) {
+      if (!m.exec || !m.path.startsWith("/") || m.deleted) continue;
+      seen.add(m.path);
+    }
+    // The same file from here: through the process's root.
+    return [...seen].map((p) => resolveBinaryQuiet(p, pid)).filter((p): p is string => p !== undefined);
+  }
+
+  /** Notes of every binary, grouped by binary. */
+  private notes(): Array<{ path: string; notes: UsdtNote[] }> {
+    const out: Array<{ path: string; notes: UsdtNote[] }> = [];
+    for (const path of this.binaries()) {
+      let notes: UsdtNote[];
+      try {
+        notes = elfFile(path).usdt;
+      } catch (err) {
+        if (this.path !== undefined) throw new AttachError(`USDT probes of ${path}`, (err as Error).message);
+        continue;
+      }
+      if (notes.length > 0) out.push({ path, notes });
+    }
+    return out;
+  }
+
+  /** Every USDT probe of the binaries, one entry per probe and binary (bcc's enumerate_probes). */
+  enumerateProbes(): UsdtProbe[] {
+    const out: UsdtProbe[] = [];
+    for (const { path, notes } of this.notes()) {
+      const byName = new Map<string, UsdtProbe>();
+      for (const n of notes) {
+        const key = `${n.provider}:${n.name}`;
+        const hit = byName.get(key);
+        if (hit) {
+          hit.locations++;
+          continue;
+        }
+        const args = argsOf(n);
+        byName.set(key, {
+          provider: n.provider,
+          name: n.name,
+          path,
+          semaphore: n.semaphoreAddress,
+          semaphoreOffset: n.semaphoreOffset,
+          locations: 1,
+          numArguments: args.length,
+          args,
+        });
+      }
+      out.push(...byName.values());
+    }
+    return out;
+  }
+
+  /**
+   * Runs BPF function fnName at probe `probe` ("provider:name", or a bare
+   * name when only one provider has it) once the context is passed to
+   * BPF.load. A probe present in several binaries (an executable and a
+   * library of the process) is attached in each.
+   * @throws AttachError naming the closest probes when there is no such probe, or when a bare name is ambiguous.
+   */
+  enableProbe(opts: { probe: string; fnName: string }): void {
+    const { provider, name } = splitProbe(opts.probe);
+    const probes = this.enumerateProbes();
+    const matches = probes.filter(
+      (p) => p.name === name && (provider === undefined || p.provider === provider),
+    );
+    const where = this.path ?? `process ${this.pid}`;
+    if (matches.length === 0) {
+      const all = [...new Set(probes.map((p) => `${p.provider}:${p.name}`))];
+      const close = closestNames(provider === undefined ? name : `${provider}:${name}`, all, 3);
+      throw new AttachError(
+        `USDT probe ${opts.probe}`,
+        `no such probe in ${where}`,
+        all.length === 0
+          ? "it has no USDT probes (no .note.stapsdt section)"
+          : close.length
+            ? `did you mean ${close.join(", ")}?`
+            : `its probes are ${all.slice(0, 10).join(", ")}${all.length > 10 ? ", …" : ""}`,
+      );
+    }
+    const providers = [...new Set(matches.map((p) => p.provider))];
+    if (providers.length > 1) {
+      throw new AttachError(
+        `USDT probe ${opts.probe}`,
+        `probe ${name} is ambiguous in ${where}`,
+        `name the provider: ${providers.map((p) => `${p}:${name}`).join(" or ")}`,
+      );
+    }
+    this.enabled.push({
+      provider: providers[0] as string,
+      name,
+      fnName: opts.fnName,
+      paths: [...new Set(matches.map((p) => p.path))],
+    });
+  }
+
+  /** The probes enabled so far, in order. */
+  enabledProbes(): readonly EnabledUsdtProbe[] {
+    return this.enabled;
+  }
+}
+
+function resolveBinaryQuiet(path: string, pid: number): string | undefined {
+  try {
+    return resolveBinary(path, pid);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What {@link loadUsdtObject} needs from the BPF object. */
+export interface UsdtObjectOptions {
+  elf: Uint8Array;
+  objectName: string;
+  /** The functions enabled on probes (the ELF program names). */
+  fnNames: string[];
+  /** The BPF object's shared maps (name → fd): every one is reused, the USDT spec maps included. */
+  maps: Map<string, number>;
+  logLevel: number;
+  fileName: string;
+  source: string;
+  translated: string;
+}
+
+const LOG_SIZE = 16 * 1024 * 1024;
+
+/**
+ * Loads every USDT function of a BPF object into one libbpf object of their
+ * own (kprobe-type programs, which uprobes and USDT probes are), reusing the
+ * object's maps. All USDT attaches of the BPF object go through it, so one
+ * libbpf USDT manager hands out the spec ids.
+ */
+export function loadUsdtObject(o: UsdtObjectOptions): NativeObject {
+  const { NativeObject } = native();
+  const obj = new NativeObject(o.elf, o.objectName);
+  try {
+    const progs = obj.programs();
+    for (const fn of o.fnNames) {
+      if (!progs.some((p) => p.name === fn)) {
+        const names = progs.map((p) => p.name);
+        const close = closestNames(fn, names, 3);
+        throw new BpfError(
+          `no function ${fn} in ${o.fileName}` +
+            (close.length
+              ? `; did you mean ${close.join(", ")}?`
+              : `; its functions are: ${names.join(", ") || "(none)"}`),
+        );
+      }
+    }
+    for (const p of progs) {
+      const on = o.fnNames.includes(p.name);
+      obj.setAutoload(p.name, on);
+      if (on) obj.setProgramType(p.name, ProgType.KPROBE, 0);
+    }
+    for (const m of obj.maps()) {
+      const fd = o.maps.get(m.name);
+      if (fd !== undefined) obj.reuseMapFd(m.name, fd);
+    }
+    try {
+      obj.load({ logLevel: o.logLevel, logSize: LOG_SIZE });
+    } catch (err) {
+      if (!isNativeError(err)) throw err;
+      throw loadError(err, {
+        program: err.program ?? o.fnNames.join(", "),
+        fileName: o.fileName,
+        source: o.source,
+        translated: o.translated,
+        license: licenseOf(o.source),
+      });
+    }
+  } catch (err) {
+    obj.close();
+    throw err;
+  }
+  return obj;
+}
+
+/** The AttachError for a failed USDT attach, with libbpf's explanation. */
+export function usdtAttachError(
+  probe: EnabledUsdtProbe,
+  path: string,
+  pid: number | undefined,
+  cause: unknown,
+): AttachError {
+  const errno = isNativeError(cause) ? cause.errno : undefined;
+  const log = isNativeError(cause) ? cause.libbpfLog : "";
+  const why = /usdt: [^\n]*/.exec(log)?.[0];
+  let hint: string | undefined;
+  if (errno === 95 /* EOPNOTSUPP */ || errno === 524 /* ENOTSUPP */)
+    hint =
+      "the kernel lacks USDT semaphore counting (Linux 4.20+) or BPF cookies (Linux 5.15+; or give a pid)";
+  return new AttachError(
+    `USDT probe ${probe.provider}:${probe.name} in ${path}${pid !== undefined ? ` (pid ${pid})` : ""}`,
+    why ?? (cause as Error).message,
+    hint,
+    { errno, cause },
+  );
+}

@@ -1,0 +1,198 @@
+/**
+ * kfunc / kretfunc (fentry / fexit) and LSM programs. Where the kernel
+ * refuses them (this project's 6.18 machine: EPERM at load, a sandbox
+ * kernel policy), the typed error is asserted; the success paths run where
+ * they are available (the kernel matrix: Debian's 6.1 under qemu,
+ * `bash scripts/kernel-matrix.sh -- 'node --test dist/test/kernel/kfunc.test.js'`).
+ */
+import assert from "node:assert/strict";
+import { closeSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { AttachError, BPF, NotSupportedError } from "../../src/index.js";
+import { syscallPrefix } from "../../src/kernel/kernel_info.js";
+import { kernelObjects, leftSince, runChild, skipUnlessRoot, waitFor } from "../helpers.js";
+
+const kfuncs = skipUnlessRoot === false && BPF.supportKfunc();
+const lsm = skipUnlessRoot === false && BPF.supportLsm();
+
+/** Counts openat2-path calls per process, and their return values. */
+const OPEN_COUNTER = `
+BPF_HASH(calls, u32, u64);
+BPF_HASH(rets, u32, s64);
+KFUNC_PROBE(do_sys_openat2, int dfd, const char *filename)
+{
+    u32 pid = bpf_get_current_pid_tgid() >> 32;
+    calls.increment(pid);
+    return 0;
+}
+KRETFUNC_PROBE(do_sys_openat2, int dfd, const char *filename, struct open_how *how, long ret)
+{
+    u32 pid = bpf_get_current_pid_tgid() >> 32;
+    s64 r = ret;
+    rets.update(&pid, &r);
+    return 0;
+}`;
+
+describe("kfunc / kretfunc / LSM: refused", {
+  skip: skipUnlessRoot || (kfuncs ? "this kernel has fentry" : false),
+}, () => {
+  it("turns the kernel's refusal of fentry into a NotSupportedError naming what it refused and the alternative", async () => {
+    const before = kernelObjects();
+    await assert.rejects(BPF.load({ text: OPEN_COUNTER }), (err: unknown) => {
+      assert.ok(err instanceof NotSupportedError, String(err));
+      assert.equal(err.feature, "kfunc (fentry) programs");
+      if (err.errno === 1) {
+        assert.match(
+          err.reason,
+          /refused to load BPF_PROG_TYPE_TRACING programs with expected attach type BPF_TRACE_FENTRY with EPERM/,
+        );
+        assert.match(err.reason, /before the verifier ran/);
+        assert.match(err.reason, /root with every capability/);
+      }
+      assert.match(err.alternative ?? "", /tracepoint/);
+      assert.match(err.alternative ?? "", /tp_btf/);
+      return true;
+    });
+    assert.equal(leftSince(before).links.length, 0);
+    assert.equal(BPF.supports("fentry"), "no");
+    assert.equal(BPF.supports("kfunc"), "no");
+  });
+
+  it("names the syscall tracepoint for a kretfunc on a syscall function", async () => {
+    await using b = await BPF.load({
+      text: `KRETFUNC_PROBE(${syscallPrefix()}openat, struct pt_regs *regs, long ret) { return 0; }`,
+      autoAttach: false,
+    });
+    assert.throws(
+      () => b.attachKretfunc({ fnName: `kretfunc__${syscallPrefix()}openat` }),
+      (err: unknown) => {
+        assert.ok(err instanceof NotSupportedError, String(err));
+        assert.equal(err.feature, "kretfunc (fexit) programs");
+        assert.match(err.alternative ?? "", /tracepoint syscalls:sys_exit_openat/);
+        assert.match(err.alternative ?? "", /tp_btf raw tracepoint sys_exit/);
+        return true;
+      },
+    );
+  });
+
+  it("refuses LSM programs with a NotSupportedError", async () => {
+    await assert.rejects(
+      BPF.load({ text: "LSM_PROBE(file_open, struct file *file) { return 0; }" }),
+      (err: unknown) => {
+        assert.ok(err instanceof NotSupportedError, String(err));
+        assert.equal(err.feature, "BPF LSM programs");
+        assert.match(err.alternative ?? "", /tracepoint/);
+        return true;
+      },
+    );
+    assert.equal(BPF.supportLsm(), false);
+    assert.equal(BPF.supports("lsm"), "no");
+  });
+});
+
+describe("kfunc / kretfunc: targets", { skip: skipUnlessRoot }, () => {
+  it("says when the kernel's BTF has no such function (before loading anything)", async () => {
+    await using b = await BPF.load({
+      text: "KFUNC_PROBE(tsbpf_no_such_function) { return 0; }",
+      autoAttach: false,
+    });
+    assert.throws(
+      () => b.attachKfunc({ fnName: "kfunc__tsbpf_no_such_function" }),
+      (err: unknown) =>
+        err instanceof AttachError &&
+        /no kernel function tsbpf_no_such_function in the kernel's BTF/.test(err.message),
+    );
+  });
+
+  it("says what a function that does not name its target should do", async () => {
+    await using b = await BPF.load({ text: "int plain(void *ctx) { return 0; }", autoAttach: false });
+    assert.throws(() => b.attachKfunc({ fnName: "plain" }), /name it kfunc__TARGET .*or pass target/);
+    assert.throws(() => b.attachKfunc({ fnName: "nope" }), /no function nope/);
+  });
+});
+
+describe("kfunc / kretfunc", {
+  skip: skipUnlessRoot || (kfuncs ? false : "this kernel refuses fentry: runs in the kernel matrix"),
+}, () => {
+  it("auto-attaches KFUNC_PROBE and KRETFUNC_PROBE, with typed arguments and the return value", async () => {
+    const before = kernelObjects();
+    const b = await BPF.load({ text: OPEN_COUNTER });
+    try {
+      assert.equal(b.numOpenKfuncs(), 2);
+      assert.equal(leftSince(before).links.length, 2);
+      const pid = runChild(["/bin/cat", "/dev/null"]);
+      const calls = b.getTable("calls");
+      assert.ok(
+        await waitFor(() => ((calls.get(pid) as bigint | undefined) ?? 0n) > 0n, 3000),
+        "kfunc ran for the child",
+      );
+      // cat's last open (of /dev/null) succeeded: a file descriptor.
+      assert.ok((b.getTable("rets").get(pid) as bigint) >= 0n);
+      b.detachKfunc({ fnName: "kfunc__do_sys_openat2" });
+      b.detachKretfunc({ target: "do_sys_openat2" });
+      assert.equal(b.numOpenKfuncs(), 0);
+      assert.equal(leftSince(before).links.length, 0);
+    } finally {
+      b.close();
+    }
+  });
+
+  it('attaches a KFUNC_PROBE explicitly, and a libbpf-style SEC("fentry/…") function', async () => {
+    const before = kernelObjects();
+    const b = await BPF.load({
+      text: `
+BPF_ARRAY(hits, u64, 2);
+KFUNC_PROBE(do_sys_openat2) { hits.increment(0); return 0; }
+SEC("fentry/do_sys_openat2") int BPF_PROG(by_section) { hits.increment(1); return 0; }`,
+      autoAttach: false,
+    });
+    try {
+      b.attachKfunc({ fnName: "kfunc__do_sys_openat2" });
+      b.attachKfunc({ fnName: "by_section" });
+      runChild(["/bin/cat", "/dev/null"]);
+      const hits = b.getTable("hits");
+      assert.ok(await waitFor(() => (hits.get(0) as bigint) > 0n && (hits.get(1) as bigint) > 0n, 3000));
+      b.close();
+      assert.equal(leftSince(before).links.length, 0, "close() detaches them");
+    } finally {
+      b.close();
+    }
+    assert.equal(BPF.supports("fentry"), "yes");
+  });
+});
+
+describe("LSM", { skip: skipUnlessRoot || (lsm ? false : "this kernel cannot run BPF LSM programs") }, () => {
+  it("refuses an open from an LSM_PROBE program, until detached", async () => {
+    const dir = tmpdir();
+    const denied = join(dir, "tsbpf-lsm-deny");
+    const allowed = join(dir, "tsbpf-lsm-allow");
+    writeFileSync(denied, "x");
+    writeFileSync(allowed, "x");
+    const b = await BPF.load({
+      text: `
+LSM_PROBE(file_open, struct file *file)
+{
+    char name[16] = {};
+    const char want[] = "tsbpf-lsm-deny";
+    bpf_probe_read_kernel_str(name, sizeof(name), file->f_path.dentry->d_name.name);
+    for (int i = 0; i < sizeof(want); i++)
+        if (name[i] != want[i])
+            return 0;
+    return -1; /* -EPERM */
+}`,
+    });
+    try {
+      assert.equal(b.numOpenKfuncs(), 1);
+      assert.throws(() => openSync(denied, "r"), { code: "EPERM" });
+      closeSync(openSync(allowed, "r"));
+      b.detachLsm({ fnName: "lsm__file_open" });
+      closeSync(openSync(denied, "r"));
+    } finally {
+      b.close();
+      rmSync(denied, { force: true });
+      rmSync(allowed, { force: true });
+    }
+  });
+});

@@ -1,0 +1,234 @@
+/**
+ * XDP and socket filters on a veth pair the test creates: one end in a
+ * network namespace of its own (tsbpf-test-PID, address 10.213.X.1), the
+ * other in ours with no address, IPv4 forwarding off on it and IPv6 off on
+ * both. ICMP echo requests (TTL 1) sent from inside the namespace to
+ * 10.213.X.2 (a static neighbour entry: the host end's MAC) arrive on the
+ * host end, where the programs see them; nothing leaves the pair, and the
+ * host's own interfaces are never touched.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, readSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import {
+  AttachError,
+  BPF,
+  NotSupportedError,
+  XDP_FLAGS_DRV_MODE,
+  XDP_FLAGS_SKB_MODE,
+  XDP_FLAGS_UPDATE_IF_NOEXIST,
+} from "../../src/index.js";
+import { native } from "../../src/native.js";
+import { skipUnlessRoot } from "../helpers.js";
+
+const hasTools =
+  spawnSync("ip", ["-V"]).status === 0 && spawnSync("python3", ["-c", "pass"]).status === 0
+    ? false
+    : "needs iproute2 (ip) and python3";
+
+const ns = `tsbpf-test-${process.pid}`;
+const host = `tb${process.pid}h`;
+const peer = `tb${process.pid}n`;
+const net = `10.213.${(process.pid % 250) + 1}`;
+
+function ip(...args: string[]): string {
+  const r = spawnSync("ip", args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Sends n ICMP echo requests from inside the namespace to the host end (TTL 1: never routed further). */
+function sendIcmp(n: number): void {
+  const py = `
+import socket, struct, sys
+def csum(b):
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 1)
+for i in range(int(sys.argv[2])):
+    body = struct.pack('!BBHHH', 8, 0, 0, 0x7473, i) + b'tsbpf!'
+    s.sendto(struct.pack('!BBHHH', 8, 0, csum(body), 0x7473, i) + b'tsbpf!', (sys.argv[1], 0))
+`;
+  const r = spawnSync("ip", ["netns", "exec", ns, "python3", "-c", py, `${net}.2`, String(n)], {
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(`sending ICMP failed: ${r.stderr}`);
+}
+
+function sysctl(key: string, value: string): void {
+  spawnSync("sysctl", ["-q", "-w", `${key}=${value}`]);
+}
+
+const PROGRAMS = `
+#include <linux/bpf.h>
+BPF_HASH(icmp, u32, u64);
+int count_icmp(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data;
+    void *end = (void *)(long)ctx->data_end;
+    struct ethhdr *eth = data;
+    if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+        return XDP_PASS;
+    struct iphdr *iph = (void *)(eth + 1);
+    if ((void *)(iph + 1) > end || iph->protocol != IPPROTO_ICMP)
+        return XDP_PASS;
+    u32 src = iph->saddr;
+    icmp.increment(src);
+    return XDP_DROP;
+}
+int only_icmp(struct __sk_buff *skb)
+{
+    if (load_half(skb, 12) != ETH_P_IP)
+        return 0;
+    return load_byte(skb, ETH_HLEN + offsetof(struct iphdr, protocol)) == IPPROTO_ICMP ? -1 : 0;
+}`;
+
+/** The source address 10.213.X.1 as the map key (network order read as a little-endian u32). */
+function srcKey(): number {
+  const [a, b, c, d] = `${net}.1`.split(".").map(Number) as [number, number, number, number];
+  return (a | (b << 8) | (c << 16) | (d << 24)) >>> 0;
+}
+
+/** Reads every packet waiting on a non-blocking socket fd. */
+function drain(fd: number): Buffer[] {
+  const out: Buffer[] = [];
+  const buf = Buffer.alloc(4096);
+  for (;;) {
+    try {
+      const n = readSync(fd, buf);
+      out.push(Buffer.from(buf.subarray(0, n)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EAGAIN") return out;
+      throw err;
+    }
+  }
+}
+
+describe("XDP and socket filters", { skip: skipUnlessRoot || hasTools }, () => {
+  before(() => {
+    ip("netns", "add", ns);
+    ip("link", "add", host, "type", "veth", "peer", "name", peer);
+    ip("link", "set", peer, "netns", ns);
+    sysctl(`net.ipv6.conf.${host}.disable_ipv6`, "1");
+    sysctl(`net.ipv4.conf.${host}.forwarding`, "0");
+    spawnSync("ip", ["netns", "exec", ns, "sysctl", "-q", "-w", `net.ipv6.conf.${peer}.disable_ipv6=1`]);
+    ip("-n", ns, "addr", "add", `${net}.1/24`, "dev", peer);
+    ip("-n", ns, "link", "set", peer, "up");
+    ip("link", "set", host, "up");
+    const mac = readFileSync(`/sys/class/net/${host}/address`, "utf8").trim();
+    ip("-n", ns, "neigh", "add", `${net}.2`, "lladdr", mac, "dev", peer);
+  });
+  after(() => {
+    spawnSync("ip", ["netns", "del", ns]);
+    // Deleting the namespace deletes its end, and with it the pair.
+    if (existsSync(`/sys/class/net/${host}`)) spawnSync("ip", ["link", "del", host]);
+  });
+
+  it("counts ICMP with an XDP program, then removeXdp leaves the device without XDP", async () => {
+    const b = await BPF.load({ text: PROGRAMS });
+    try {
+      b.attachXdp(host, "count_icmp", XDP_FLAGS_SKB_MODE);
+      assert.match(ip("link", "show", host), /xdpgeneric/);
+      const id = /prog\/xdp id (\d+) name count_icmp/.exec(ip("link", "show", host))?.[1];
+      assert.ok(id !== undefined, "ip link shows the program");
+      const q = native().xdpQuery(native().ifNameToIndex(host));
+      assert.deepEqual([q.skbProgId, q.drvProgId, q.attachMode], [Number(id), 0, 2 /* XDP_ATTACHED_SKB */]);
+      sendIcmp(3);
+      const icmp = b.getTable("icmp");
+      assert.equal(icmp.get(srcKey()), 3n);
+      b.removeXdp(host, XDP_FLAGS_SKB_MODE);
+      assert.doesNotMatch(ip("link", "show", host), /xdp/);
+      sendIcmp(1);
+      assert.equal(icmp.get(srcKey()), 3n, "removed: no more counts");
+    } finally {
+      b.close();
+    }
+  });
+
+  it("attaches in the default mode (native XDP on veth), refuses a second program with UPDATE_IF_NOEXIST, and close() removes it", async () => {
+    const b = await BPF.load({ text: PROGRAMS });
+    try {
+      const fn = b.loadFunc("count_icmp", BPF.XDP);
+      b.attachXdp(host, fn);
+      assert.match(ip("link", "show", host), /\bxdp\b/);
+      assert.throws(
+        () => b.attachXdp(host, fn, XDP_FLAGS_UPDATE_IF_NOEXIST),
+        (err: unknown) => err instanceof AttachError && /already attached/.test(err.message),
+      );
+      sendIcmp(2);
+      assert.equal(b.getTable("icmp").get(srcKey()), 2n);
+    } finally {
+      b.close();
+    }
+    assert.doesNotMatch(ip("link", "show", host), /xdp/, "close() removed it");
+  });
+
+  it("close() leaves alone an XDP program that replaced its own", async () => {
+    const first = await BPF.load({ text: PROGRAMS });
+    const second = await BPF.load({ text: PROGRAMS });
+    try {
+      first.attachXdp(host, "count_icmp", XDP_FLAGS_SKB_MODE);
+      second.attachXdp(host, "count_icmp", XDP_FLAGS_SKB_MODE);
+      first.close();
+      assert.match(ip("link", "show", host), /xdpgeneric/, "the second object's program is still there");
+      sendIcmp(1);
+      assert.equal(second.getTable("icmp").get(srcKey()), 1n);
+      second.close();
+      assert.doesNotMatch(ip("link", "show", host), /xdp/);
+    } finally {
+      first.close();
+      second.close();
+    }
+  });
+
+  it("says which device does not exist, and which mode the driver lacks", async () => {
+    await using b = await BPF.load({ text: PROGRAMS });
+    assert.throws(
+      () => b.attachXdp(`${host}x`, "count_icmp"),
+      (err: unknown) =>
+        err instanceof AttachError && /no such device/.test(err.message) && /did you mean/.test(err.message),
+    );
+    // lo has no native XDP (the attach fails before anything is attached to it).
+    assert.throws(
+      () => b.attachXdp("lo", "count_icmp", XDP_FLAGS_DRV_MODE),
+      (err: unknown) => {
+        assert.ok(err instanceof NotSupportedError, String(err));
+        assert.equal(err.feature, "native (XDP_FLAGS_DRV_MODE) XDP on lo");
+        assert.match(err.alternative ?? "", /XDP_FLAGS_SKB_MODE/);
+        return true;
+      },
+    );
+    assert.throws(() => b.attachXdp(host, b.loadFunc("only_icmp", BPF.SOCKET_FILTER)), /not BPF.XDP/);
+  });
+
+  it("delivers the packets a socket filter keeps to the raw socket attachRawSocket returns", async () => {
+    const b = await BPF.load({ text: PROGRAMS });
+    try {
+      const sock = b.attachRawSocket("only_icmp", host);
+      assert.ok(sock > 0);
+      drain(sock);
+      sendIcmp(2);
+      const packets = drain(sock);
+      assert.equal(packets.length, 2);
+      for (const p of packets) {
+        assert.equal(p.readUInt16BE(12), 0x0800, "IPv4");
+        assert.equal(p[14 + 9], 1, "ICMP");
+        assert.equal(p.subarray(14 + 12, 14 + 16).join("."), `${net}.1`);
+        assert.equal(p[14 + 20], 8, "echo request");
+      }
+      b.close();
+      assert.throws(() => readSync(sock, Buffer.alloc(16)), { code: "EBADF" }, "close() closed the socket");
+    } finally {
+      b.close();
+    }
+  });
+
+  it("answers the feature probes", () => {
+    assert.equal(BPF.supports("xdp"), "yes");
+    assert.equal(BPF.supports("socket_filter"), "yes");
+    assert.equal(BPF.supports("helper:bpf_xdp_adjust_head@xdp"), "yes");
+  });
+});
