@@ -4,7 +4,7 @@
  * same load generator (bench/c/gen), a JS callback that reads one field of
  * each record. Prints one JSON line like bench/c/consumer.c.
  *
- *   node dist/bench/events_consumer.js SRC GEN ringbuf|perf EVENTS SETTING
+ *   node dist/bench/events_consumer.js SRC GEN ringbuf|perf EVENTS SETTING [PAGES]
  *     ringbuf SETTING: 0 (kernel wake-up per unseen record) or a threshold in bytes
  *     perf SETTING: wakeup_events (1 = every sample)
  */
@@ -12,7 +12,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { type ArrayTable, BPF, type PerfEventArray, type RingBuf } from "../src/index.js";
 
-const [src, gen, kind, eventsArg, settingArg] = process.argv.slice(2);
+const [src, gen, kind, eventsArg, settingArg, pagesArg] = process.argv.slice(2);
 if (!src || !gen || (kind !== "ringbuf" && kind !== "perf") || !eventsArg || settingArg === undefined) {
   process.stderr.write("usage: events_consumer SRC GEN ringbuf|perf EVENTS SETTING\n");
   process.exit(2);
@@ -44,7 +44,7 @@ if (kind === "ringbuf") {
   if (setting >= 4) drain = setInterval(() => b.ringBufferConsume(), 1);
 } else {
   b.getTable<PerfEventArray>("perf_events").openPerfBuffer((_cpu, data) => onRecord(data), {
-    pageCnt: 64,
+    pageCnt: Number(pagesArg ?? 64),
     wakeupEvents: setting,
   });
 }

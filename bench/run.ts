@@ -15,7 +15,10 @@
  *
  *   npm run bench                     human table
  *   npm run bench -- --json           JSON lines: { name, value, unit, baseline, … }
- *   npm run bench -- --runs=N --only=startup|events
+ *   npm run bench -- --runs=N --only=startup|compile|events
+ *
+ * compile: cold and warm compile of a bcc program with implicit kernel reads,
+ * against the same program written with BPF_CORE_READ and compiled by clang.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -215,19 +218,33 @@ async function eventsBench(): Promise<void> {
   execFileSync("gcc", ["-O2", join(cdir, "gen.c"), "-o", join(work, "gen")]);
 
   const configs = [
-    { name: "ring buffer, wake-up per record (flags 0)", kind: "ringbuf", setting: 0, events: 2_000_000 },
+    {
+      name: "ring buffer, wake-up per record (flags 0)",
+      kind: "ringbuf",
+      setting: 0,
+      events: 2_000_000,
+      pages: 0,
+    },
     {
       name: "ring buffer, batched wake-ups (64 KiB threshold)",
       kind: "ringbuf",
       setting: 65536,
       events: 2_000_000,
+      pages: 0,
     },
-    { name: "perf buffer, wake-up per sample (wakeup_events 1)", kind: "perf", setting: 1, events: 300_000 },
     {
-      name: "perf buffer, batched wake-ups (wakeup_events 64)",
+      name: "perf buffer, wake-up per sample (wakeup_events 1)",
+      kind: "perf",
+      setting: 1,
+      events: 300_000,
+      pages: 64,
+    },
+    {
+      name: "perf buffer, batched wake-ups (wakeup_events 64, 256 pages)",
       kind: "perf",
       setting: 64,
       events: 2_000_000,
+      pages: 256,
     },
   ] as const;
   const runs = Math.max(3, Math.min(RUNS, 5));
@@ -238,7 +255,7 @@ async function eventsBench(): Promise<void> {
       const settingArgs =
         c.kind === "ringbuf"
           ? ["--rb-flags", String(c.setting)]
-          : ["--wakeup", String(c.setting), "--pages", "64"];
+          : ["--wakeup", String(c.setting), "--pages", String(c.pages)];
       cr.push(
         lastJson(
           execFileSync(
@@ -274,6 +291,7 @@ async function eventsBench(): Promise<void> {
               c.kind,
               String(c.events),
               String(c.setting),
+              String(c.pages || 64),
             ],
             { encoding: "utf8", env: { ...process.env, GEN_CPU: "0" } },
           ),
@@ -301,7 +319,101 @@ async function eventsBench(): Promise<void> {
   rmSync(work, { recursive: true, force: true });
 }
 
+// ---------------------------------------------------------------- compile
+
+const IMPLICIT = `
+#include <linux/sched.h>
+RAW_TRACEPOINT_PROBE(sched_process_exec)
+{
+    struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+    u32 ppid = t->real_parent->tgid;
+    u32 uid = t->cred->uid.val;
+    bpf_trace_printk("ppid %d uid %d", ppid, uid);
+    return 0;
+}`;
+
+const CORE_READ = `
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+SEC("raw_tracepoint/sched_process_exec")
+int on_exec(void *ctx)
+{
+    struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+    u32 ppid = BPF_CORE_READ(t, real_parent, tgid);
+    u32 uid = BPF_CORE_READ(t, cred, uid.val);
+    bpf_printk("ppid %d uid %d", ppid, uid);
+    return 0;
+}
+char LICENSE[] SEC("license") = "GPL";`;
+
+/**
+ * The cost of bcc's implicit kernel reads: compiling a bcc program that
+ * dereferences kernel pointers directly (tsbpf rewrites them into probe
+ * reads, driven by clang's AST), cold (empty cache) and warm (cached),
+ * against the same program written by hand with BPF_CORE_READ and compiled
+ * straight with clang against the full vmlinux.h (libbpf's usual workflow).
+ */
+async function compileBench(): Promise<void> {
+  const { compileBcc } = await import("../src/compile/compile.js");
+  const runs = Math.max(3, Math.min(RUNS, 7));
+  const cold: number[] = [];
+  const warm: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-bench-cc-"));
+    process.env.TSBPF_CACHE_DIR = dir;
+    let t = performance.now();
+    await compileBcc({ text: IMPLICIT, fileName: "implicit.c" });
+    cold.push(performance.now() - t);
+    t = performance.now();
+    await compileBcc({ text: IMPLICIT, fileName: "implicit.c" });
+    warm.push(performance.now() - t);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  delete process.env.TSBPF_CACHE_DIR;
+  const work = mkdtempSync(join(tmpdir(), "tsbpf-bench-core-"));
+  writeFileSync(join(work, "vmlinux.h"), native().btfDumpHeader("/sys/kernel/btf/vmlinux"));
+  writeFileSync(join(work, "prog.bpf.c"), CORE_READ);
+  const clangRuns: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    execFileSync("clang", [
+      "-target",
+      "bpf",
+      "-O2",
+      "-g",
+      "-D__TARGET_ARCH_x86",
+      `-I${work}`,
+      "-c",
+      join(work, "prog.bpf.c"),
+      "-o",
+      join(work, "prog.bpf.o"),
+    ]);
+    clangRuns.push(performance.now() - t);
+  }
+  rmSync(work, { recursive: true, force: true });
+  const base = {
+    baseline: round(median(clangRuns)),
+    baseline_name: "BPF_CORE_READ by hand, clang with full vmlinux.h",
+  };
+  report({
+    name: "compile bcc program with implicit kernel reads, cold (empty cache)",
+    value: round(median(cold)),
+    unit: "ms",
+    ...base,
+    runs,
+  });
+  report({
+    name: "compile bcc program with implicit kernel reads, warm (cached)",
+    value: round(median(warm), 2),
+    unit: "ms",
+    ...base,
+    runs,
+  });
+}
+
 if (!only || only === "startup") await startup();
+if (!only || only === "compile") await compileBench();
 if (!only || only === "events") await eventsBench();
 
 if (!json) {

@@ -13,4 +13,9 @@ await build({
   target: "node20",
   sourcemap: true,
   logLevel: "warning",
+  // Comments and whitespace are most of the source: dropping them halves the
+  // parse time of a start. Names are kept (error classes report their name).
+  minifyWhitespace: true,
+  minifySyntax: true,
+  keepNames: true,
 });
