@@ -3,6 +3,8 @@
  * The tsbpf command.
  *
  *   tsbpf printk-sample [--duration S] [--strict]   the seed's printk_sample
+ *   tsbpf example CHAPTER/PROGRAM [--duration S] [--strict] [ARGS]   a tutorial program
+ *   tsbpf example --list                             the tutorial programs
  *   tsbpf tplist [REGEX]                             list tracepoints (bcc's tplist)
  *   tsbpf gen-types PROGRAM.c [-o OUT.d.ts]          TypeScript types of maps and events
  */
@@ -12,6 +14,9 @@ const USAGE = `usage: tsbpf <command> [options]
 
 commands:
   printk-sample [--duration SECONDS] [--strict]   run the seed's printk_sample
+  example CHAPTER/PROGRAM [--duration SECONDS] [--strict] [ARGS]
+                                                   run a program of the tutorial
+  example --list                                   list the tutorial's programs
   tplist [REGEX]                                   list tracepoints, optionally filtered
   gen-types PROGRAM.c [-o OUT.d.ts]                TypeScript types of a program's maps and events
   compile PROGRAM.c --emit c|obj|asm [-o OUT]      what tsbpf makes of a program
@@ -22,9 +27,14 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case "printk-sample": {
-      const { printkSample, parseArgs } = await import("../../examples/printk_sample.js");
-      await printkSample(parseArgs(rest));
+      const { example } = await import("../../examples/first_step/printk_sample.js");
+      const { runExample } = await import("../../examples/lib/example.js");
+      await runExample(example, rest);
       return 0;
+    }
+    case "example": {
+      const { exampleMain } = await import("./example_cmd.js");
+      return exampleMain(rest);
     }
     case "tplist": {
       const re = rest[0] === undefined ? undefined : new RegExp(rest[0]);

@@ -1,9 +1,8 @@
 /**
- * The seed end to end, as a user runs it: a child process running
- * printk_sample, real execve calls, rows read back from its stdout.
+ * Chapter 1, the seed end to end, as a user runs it: a child process running
+ * first_step/printk_sample, real execve calls, rows read back from its stdout.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import {
   kernelObjects,
@@ -13,18 +12,19 @@ import {
   skipUnlessRoot,
   startNode,
   waitFor,
-} from "../helpers.js";
+} from "../../helpers.js";
+import { runExampleSync } from "./run_example.js";
 
 const HEADER = "PID    COMM         OUTPUT";
 
 async function startSample(args: string[] = []): Promise<Running> {
-  const r = startNode("examples/printk_sample.js", args);
+  const r = startNode("examples/first_step/printk_sample.js", args);
   const ready = await waitFor(() => r.stdout().includes(HEADER) || r.child.exitCode !== null, 30_000);
   assert.ok(ready && r.stdout().includes(HEADER), `printk_sample did not start: ${r.stderr()}`);
   return r;
 }
 
-describe("printk_sample", { skip: skipUnlessRoot }, () => {
+describe("first_step/printk_sample", { skip: skipUnlessRoot }, () => {
   it("prints a row for an execve of a process we spawned, with its PID and comm", async () => {
     const r = await startSample();
     try {
@@ -96,14 +96,12 @@ describe("printk_sample", { skip: skipUnlessRoot }, () => {
   });
 
   it("fails with the typed error under --strict when the kernel has no kprobes", async (t) => {
-    const { kprobeSupport } = await import("../../src/kernel/features.js");
+    const { kprobeSupport } = await import("../../../src/kernel/features.js");
     if (kprobeSupport() === "yes") {
       t.skip("this kernel has kprobes: --strict runs the kprobe (covered by the kernel matrix)");
       return;
     }
-    const r = spawnSync(process.execPath, ["dist/examples/printk_sample.js", "--strict"], {
-      encoding: "utf8",
-    });
+    const r = runExampleSync("first_step/printk_sample", ["--strict"]);
     assert.equal(r.status, 1);
     assert.match(
       r.stderr,

@@ -1,0 +1,20 @@
+/** Chapter 3, kprobe / kretprobe: the programs of this chapter, for `tsbpf example --list` and the README. */
+import type { Chapter } from "../lib/catalog_types.js";
+
+export const chapter: Chapter = {
+  number: 3,
+  dir: "kprobe",
+  title: "kprobe / kretprobe",
+  programs: [
+    {
+      name: "tcpv4connect_simple",
+      summary: "kprobe__/kretprobe__tcp_v4_connect auto-attached, PT_REGS_RC",
+      here: "fallback: BTF tracepoint inet_sock_set_state",
+    },
+    {
+      name: "tcpv4connect_args",
+      summary: "kprobe with declared arguments mapped onto registers (addr_len)",
+      here: "fallback: tracepoint syscalls:sys_enter_connect",
+    },
+  ],
+};
