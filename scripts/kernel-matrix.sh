@@ -122,7 +122,8 @@ while [ $# -gt 0 ]; do
         shift
         break
         ;;
-    *) die "unknown argument: $1 (see --help)" ;;
+    -*) die "unknown argument: $1 (see --help)" ;;
+    *) break ;; # the COMMAND, without a "--" before it
     esac
 done
 

@@ -207,6 +207,7 @@ export class BPF {
       else if (a.kind === "tracepoint") this.attachTracepoint({ tp: a.target, fnName: p.name });
       else if (a.kind === "kfunc") this.attachKfunc({ fnName: p.name, target: a.target });
       else if (a.kind === "kretfunc") this.attachKretfunc({ fnName: p.name, target: a.target });
+      else if (a.kind === "kmod_ret") this.attachKmodRet({ fnName: p.name, target: a.target });
       else if (a.kind === "lsm") this.attachLsm({ fnName: p.name, target: a.target });
       else if (a.kind === "btf_tracepoint") this.attachBtfTracepoint({ tp: a.target, fnName: p.name });
       else this.attachRawTracepoint({ tp: a.target, fnName: p.name });
@@ -770,6 +771,19 @@ export class BPF {
   }
 
   /**
+   * Attaches fnName (KMOD_RET(fn, args…, ret), kmod_ret__fn, or libbpf-style
+   * SEC("fmod_ret/fn")) to a kernel function as fmod_ret: it runs after the
+   * kprobes and kfuncs on fn, and a non-zero return skips fn and becomes its
+   * return value (e.g. -EPERM). Only security_* functions and those on the
+   * kernel's error-injection list (ALLOW_ERROR_INJECTION) may be modified.
+   * Linux 5.7+ (x86-64); auto-attached for kmod_ret__ names.
+   * @throws AttachError when fn may not be modified; NotSupportedError as {@link attachKfunc}.
+   */
+  attachKmodRet(opts: { fnName: string; target?: string }): void {
+    this.attachTrampoline("kmod_ret", opts);
+  }
+
+  /**
    * Attaches fnName (LSM_PROBE(hook, args…), lsm__hook) to an LSM hook
    * (file_open, bprm_check_security, …): a non-zero return (-EPERM) refuses
    * the operation. Linux 5.7+ with CONFIG_BPF_LSM=y and the "bpf" LSM active
@@ -790,6 +804,11 @@ export class BPF {
     this.detachTrampoline("kretfunc", opts);
   }
 
+  /** Detaches a kmod_ret (fmod_ret): fnName's, or every one on target. Linux 5.7+. */
+  detachKmodRet(opts: { fnName?: string; target?: string }): void {
+    this.detachTrampoline("kmod_ret", opts);
+  }
+
   /** Detaches an LSM program: fnName's, or every one on hook target. Linux 5.7+. */
   detachLsm(opts: { fnName?: string; target?: string }): void {
     this.detachTrampoline("lsm", opts);
@@ -803,7 +822,7 @@ export class BPF {
     return btfAttachSupport("lsm") === "yes";
   }
 
-  /** Number of kfunc, kretfunc and LSM programs attached (Linux 5.5+). */
+  /** Number of kfunc, kretfunc, kmod_ret and LSM programs attached (Linux 5.5+). */
   numOpenKfuncs(): number {
     return this.trampolines.length;
   }
@@ -848,6 +867,7 @@ export class BPF {
     const prefixes: Record<string, string[]> = {
       kfunc: ["fentry/", "fentry.s/"],
       kretfunc: ["fexit/", "fexit.s/"],
+      kmod_ret: ["fmod_ret/", "fmod_ret.s/"],
       lsm: ["lsm/", "lsm.s/"],
       btf_tracepoint: ["tp_btf/"],
     };
@@ -855,7 +875,7 @@ export class BPF {
     for (const p of prefixes[kind] ?? []) if (sec.startsWith(p)) return sec.slice(p.length);
     if (!info) return this.loadFunc(fnName, 0).name; // throws the "no function" error
     throw new BpfError(
-      `${fnName} does not say what to attach to: name it ${kind}__TARGET (or use the ${kind === "btf_tracepoint" ? "BTF_TRACEPOINT_PROBE" : kind === "lsm" ? "LSM_PROBE" : kind === "kfunc" ? "KFUNC_PROBE" : "KRETFUNC_PROBE"} macro), or pass target`,
+      `${fnName} does not say what to attach to: name it ${kind}__TARGET (or use the ${kind === "btf_tracepoint" ? "BTF_TRACEPOINT_PROBE" : kind === "lsm" ? "LSM_PROBE" : kind === "kfunc" ? "KFUNC_PROBE" : kind === "kmod_ret" ? "KMOD_RET" : "KRETFUNC_PROBE"} macro), or pass target`,
     );
   }
 
@@ -870,13 +890,25 @@ export class BPF {
         ? [ProgType.TRACING, BpfAttachType.TRACE_FENTRY]
         : kind === "kretfunc"
           ? [ProgType.TRACING, BpfAttachType.TRACE_FEXIT]
-          : kind === "lsm"
-            ? [ProgType.LSM, BpfAttachType.LSM_MAC]
-            : [ProgType.TRACING, BpfAttachType.TRACE_RAW_TP];
+          : kind === "kmod_ret"
+            ? [ProgType.TRACING, BpfAttachType.MODIFY_RETURN]
+            : kind === "lsm"
+              ? [ProgType.LSM, BpfAttachType.LSM_MAC]
+              : [ProgType.TRACING, BpfAttachType.TRACE_RAW_TP];
     if (!this.loader.info(fnName)) return this.loadFunc(fnName, progType); // throws the "no function" error
     try {
       return this.loader.load(fnName, progType, fnName, attachType, target);
     } catch (err) {
+      // Linux 5.7+: the verifier logs "<fn>() is not modifiable" (neither security_* nor error-injectable).
+      const said = err instanceof VerifierError ? err.log : err instanceof Error ? err.message : "";
+      if (kind === "kmod_ret" && /is not modifiable/.test(said))
+        throw new AttachError(
+          `kmod_ret ${target}`,
+          `the kernel does not allow changing the return value of ${target}`,
+          "fmod_ret works only on security_* functions and, on kernels with CONFIG_FUNCTION_ERROR_INJECTION, " +
+            "on functions marked ALLOW_ERROR_INJECTION (listed in /sys/kernel/debug/error_injection/list)",
+          { errno: err instanceof BpfError ? err.errno : undefined, cause: err },
+        );
       if (err instanceof VerifierError) throw err;
       const errno = isNativeError(err) || err instanceof BpfError ? err.errno : undefined;
       const mapped =

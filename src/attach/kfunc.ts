@@ -18,8 +18,11 @@ export const BpfAttachType = {
   LSM_MAC: 27,
 } as const;
 
-/** The trampoline attachments, as tsbpf names them: kfunc (fentry) and kretfunc (fexit) 5.5+, lsm 5.7+. */
-export type TrampolineKind = "kfunc" | "kretfunc" | "lsm";
+/**
+ * The trampoline attachments, as tsbpf (and bcc) names them: kfunc (fentry) and
+ * kretfunc (fexit) 5.5+; kmod_ret (fmod_ret) and lsm 5.7+.
+ */
+export type TrampolineKind = "kfunc" | "kretfunc" | "kmod_ret" | "lsm";
 
 /** What to use instead of a kfunc/kretfunc on fn (or an LSM hook): tracepoints (4.7+), tp_btf (5.5+), raw tracepoints (4.17+). */
 export function trampolineAlternative(kind: TrampolineKind, target: string): string {
@@ -27,6 +30,13 @@ export function trampolineAlternative(kind: TrampolineKind, target: string): str
     return (
       "BPF LSM programs are the only BPF way to refuse an operation; to observe it instead, attach to a " +
       "tracepoint or a BTF tracepoint (tp_btf: BTF_TRACEPOINT_PROBE / attachBtfTracepoint) on the same path"
+    );
+  }
+  if (kind === "kmod_ret") {
+    return (
+      "the only other way to change a kernel function's return value is bpf_override_return in a kprobe " +
+      "(CONFIG_BPF_KPROBE_OVERRIDE, functions on the error-injection list); to observe the function instead, " +
+      trampolineAlternative("kretfunc", target)
     );
   }
   const sys = syscallOf(target);
@@ -55,7 +65,9 @@ function featureName(kind: TrampolineKind): string {
     ? "kfunc (fentry) programs"
     : kind === "kretfunc"
       ? "kretfunc (fexit) programs"
-      : "BPF LSM programs";
+      : kind === "kmod_ret"
+        ? "kmod_ret (fmod_ret) programs"
+        : "BPF LSM programs";
 }
 
 function programKind(kind: TrampolineKind): string {
@@ -63,7 +75,9 @@ function programKind(kind: TrampolineKind): string {
     ? "BPF_PROG_TYPE_TRACING programs with expected attach type BPF_TRACE_FENTRY"
     : kind === "kretfunc"
       ? "BPF_PROG_TYPE_TRACING programs with expected attach type BPF_TRACE_FEXIT"
-      : "BPF_PROG_TYPE_LSM programs (BPF_LSM_MAC)";
+      : kind === "kmod_ret"
+        ? "BPF_PROG_TYPE_TRACING programs with expected attach type BPF_MODIFY_RETURN"
+        : "BPF_PROG_TYPE_LSM programs (BPF_LSM_MAC)";
 }
 
 /**

@@ -3,7 +3,8 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { AttachError, NotSupportedError } from "../kernel/errors.js";
-import { KPROBE_MISSING_REASON } from "../kernel/features.js";
+import { btfAttachSupport, KPROBE_MISSING_REASON } from "../kernel/features.js";
+import { kernelBtf } from "../kernel/kernel_btf.js";
 import { syscallPrefix } from "../kernel/kernel_info.js";
 import { tracefsPath, tracepointExists } from "../kernel/tracefs.js";
 
@@ -16,13 +17,20 @@ export function syscallOf(fn: string): string | undefined {
 }
 
 /**
- * The NotSupportedError for a kprobe on a kernel without kprobes, naming the
- * tracepoint that can stand in when the target is a syscall.
+ * The NotSupportedError for a kprobe on a kernel without kprobes, naming what
+ * can stand in: the syscall's tracepoint when the target is a syscall;
+ * otherwise a kfunc/kretfunc (fentry/fexit: typed arguments, cheaper than a
+ * kprobe) when this kernel runs them and its BTF has the function, or else
+ * a (BTF) tracepoint.
  */
 export function kprobeNotSupported(event: string, retprobe: boolean): NotSupportedError {
   const feature = retprobe ? "kretprobes" : "kprobes";
   const sys = syscallOf(event);
-  let alternative = `attach to a tracepoint instead (list them with "tsbpf tplist"), or use a kernel with CONFIG_KPROBES=y`;
+  let alternative = `attach to a tracepoint instead (list them with "tsbpf tplist"; a BTF tracepoint, BTF_TRACEPOINT_PROBE, gives typed arguments), or use a kernel with CONFIG_KPROBES=y`;
+  if (sys === undefined && kfuncCanStandIn(event, retprobe)) {
+    const macro = retprobe ? "KRETFUNC_PROBE" : "KFUNC_PROBE";
+    alternative = `attach ${macro}(${event}, typed arguments…) instead (${retprobe ? "fexit" : "fentry"}, which this kernel runs: typed arguments, cheaper than a kprobe)`;
+  }
   if (sys !== undefined) {
     const tp = `syscalls:sys_${retprobe ? "exit" : "enter"}_${sys}`;
     let exists = false;
@@ -34,6 +42,16 @@ export function kprobeNotSupported(event: string, retprobe: boolean): NotSupport
     if (exists) alternative = `attach to tracepoint ${tp} instead`;
   }
   return new NotSupportedError(feature, KPROBE_MISSING_REASON, alternative);
+}
+
+/** Whether a kfunc/kretfunc on fn would work here: fentry/fexit load, and fn is in the kernel's BTF. */
+function kfuncCanStandIn(fn: string, retprobe: boolean): boolean {
+  if (btfAttachSupport(retprobe ? "fexit" : "fentry") !== "yes") return false;
+  try {
+    return kernelBtf().findByName(fn, "FUNC") !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 /** Kernel functions that can be kprobed, matching re (bcc's get_kprobe_functions). */

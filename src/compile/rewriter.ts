@@ -29,6 +29,7 @@ export interface AutoAttach {
     | "raw_tracepoint"
     | "kfunc"
     | "kretfunc"
+    | "kmod_ret"
     | "lsm"
     | "btf_tracepoint";
   /** Kernel function, "category:event", raw (or BTF) tracepoint name, or LSM hook. */
@@ -161,9 +162,13 @@ export function autoAttachFor(name: string): AutoAttach | undefined {
   if (m) return { kind: "tracepoint", target: `${m[1]}:${m[2]}` };
   m = /^raw_tracepoint__(.+)$/.exec(name);
   if (m) return { kind: "raw_tracepoint", target: m[1] as string };
-  // kfunc__X / kretfunc__X (bcc also writes kfunc__vmlinux__X), lsm__HOOK, btf_tracepoint__EVENT
-  m = /^(kfunc|kretfunc|lsm|btf_tracepoint)__(?:vmlinux__)?(.+)$/.exec(name);
-  if (m) return { kind: m[1] as "kfunc" | "kretfunc" | "lsm" | "btf_tracepoint", target: m[2] as string };
+  // kfunc__X / kretfunc__X / kmod_ret__X (bcc also writes kfunc__vmlinux__X), lsm__HOOK, btf_tracepoint__EVENT
+  m = /^(kfunc|kretfunc|kmod_ret|lsm|btf_tracepoint)__(?:vmlinux__)?(.+)$/.exec(name);
+  if (m)
+    return {
+      kind: m[1] as "kfunc" | "kretfunc" | "kmod_ret" | "lsm" | "btf_tracepoint",
+      target: m[2] as string,
+    };
   return undefined;
 }
 
@@ -340,6 +345,7 @@ interface FunctionCtx {
 const BTF_PROG_MACROS = new Map([
   ["KFUNC_PROBE", "kfunc__"],
   ["KRETFUNC_PROBE", "kretfunc__"],
+  ["KMOD_RET", "kmod_ret__"],
   ["LSM_PROBE", "lsm__"],
   ["BTF_TRACEPOINT_PROBE", "btf_tracepoint__"],
 ]);
@@ -379,7 +385,7 @@ function handleFunction(f: FunctionCtx): void {
     f.programs.push(program(name, nameTok.line, [], name));
     return;
   }
-  // KFUNC_PROBE(fn, args…), KRETFUNC_PROBE(fn, args…, ret), LSM_PROBE(hook, args…),
+  // KFUNC_PROBE(fn, args…), KRETFUNC_PROBE(fn, args…, ret), KMOD_RET(fn, args…, ret), LSM_PROBE(hook, args…),
   // BTF_TRACEPOINT_PROBE(event, args…): libbpf's BPF_PROG, typed arguments from the
   // BTF context, in a function named after the macro and its first argument.
   const btfPrefix = specifiers.length === 0 ? BTF_PROG_MACROS.get(nameTok.text) : undefined;

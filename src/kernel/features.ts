@@ -146,6 +146,12 @@ export function bpfLsmActive(): boolean | undefined {
 
 /** Kernel functions an fentry/fexit probe can find in the vmlinux BTF (bpf_fentry_test1 exists for that). */
 const FENTRY_PROBE_TARGETS = ["bpf_fentry_test1", "do_sys_openat2", "vfs_read", "ksys_read"];
+/**
+ * fmod_ret targets for the probe (Linux 5.7+): security_* functions may always have their
+ * return modified; bpf_modify_return_test (net/bpf/test_run.c) only with
+ * CONFIG_FUNCTION_ERROR_INJECTION, which Debian's 6.1 lacks (EINVAL at load), so it comes second.
+ */
+const FMOD_RET_PROBE_TARGETS = ["security_file_open", "bpf_modify_return_test"];
 /** LSM hooks for the probe (their BTF function is bpf_lsm_<hook>). */
 const LSM_PROBE_TARGETS = ["bpf_lsm_file_open", "bpf_lsm_task_alloc", "bpf_lsm_bpf"];
 /** tp_btf events for the probe (their BTF typedef is btf_trace_<event>). */
@@ -155,8 +161,8 @@ const TP_BTF_PROBE_TARGETS = [
   "btf_trace_sched_process_exec",
 ];
 
-/** The BTF-typed attach kinds {@link btfAttachSupport} probes: fentry, fexit, tp_btf 5.5+; lsm 5.7+. */
-export type BtfAttachKind = "fentry" | "fexit" | "lsm" | "tp_btf";
+/** The BTF-typed attach kinds {@link btfAttachSupport} probes: fentry, fexit, tp_btf 5.5+; fmod_ret, lsm 5.7+. */
+export type BtfAttachKind = "fentry" | "fexit" | "fmod_ret" | "lsm" | "tp_btf";
 
 /** What the probe of a BTF attach kind found (for error messages); fentry, fexit, tp_btf 5.5+, lsm 5.7+. */
 export interface BtfAttachProbe {
@@ -181,9 +187,11 @@ export function btfAttachProbe(kind: BtfAttachKind): BtfAttachProbe {
       ? [ProgType.TRACING, 24, FENTRY_PROBE_TARGETS]
       : kind === "fexit"
         ? [ProgType.TRACING, 25, FENTRY_PROBE_TARGETS]
-        : kind === "lsm"
-          ? [ProgType.LSM, 27, LSM_PROBE_TARGETS]
-          : [ProgType.TRACING, 23, TP_BTF_PROBE_TARGETS];
+        : kind === "fmod_ret"
+          ? [ProgType.TRACING, 26, FMOD_RET_PROBE_TARGETS]
+          : kind === "lsm"
+            ? [ProgType.LSM, 27, LSM_PROBE_TARGETS]
+            : [ProgType.TRACING, 23, TP_BTF_PROBE_TARGETS];
   let answer: BtfAttachProbe;
   try {
     const r = native().probeBtfAttach(progType, attachType, targets);

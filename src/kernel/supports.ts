@@ -114,6 +114,8 @@ const ATTACH_KINDS: Record<string, () => Support> = {
   fexit: () => btfAttachSupport("fexit"),
   kfunc: () => btfAttachSupport("fentry"),
   kretfunc: () => btfAttachSupport("fexit"),
+  fmod_ret: () => btfAttachSupport("fmod_ret"),
+  kmod_ret: () => btfAttachSupport("fmod_ret"),
   lsm: () => btfAttachSupport("lsm"),
   perf_event: () => progTypeSupport(PROG_TYPES.perf_event as number),
   "perf_event:software": () =>

@@ -1,5 +1,5 @@
 /**
- * kfunc / kretfunc (fentry / fexit) and LSM programs. Where the kernel
+ * kfunc / kretfunc / kmod_ret (fentry / fexit / fmod_ret) and LSM programs. Where the kernel
  * refuses them (this project's 6.18 machine: EPERM at load, a sandbox
  * kernel policy), the typed error is asserted; the success paths run where
  * they are available (the kernel matrix: Debian's 6.1 under qemu,
@@ -75,6 +75,22 @@ describe("kfunc / kretfunc / LSM: refused", {
         return true;
       },
     );
+  });
+
+  it("refuses KMOD_RET (fmod_ret) programs with a NotSupportedError", async () => {
+    const before = kernelObjects();
+    await assert.rejects(
+      BPF.load({ text: "KMOD_RET(security_file_open, struct file *file, int ret) { return 0; }" }),
+      (err: unknown) => {
+        assert.ok(err instanceof NotSupportedError, String(err));
+        assert.equal(err.feature, "kmod_ret (fmod_ret) programs");
+        if (err.errno === 1) assert.match(err.reason, /BPF_MODIFY_RETURN with EPERM/);
+        assert.match(err.alternative ?? "", /bpf_override_return/);
+        return true;
+      },
+    );
+    assert.equal(leftSince(before).links.length, 0);
+    assert.equal(BPF.supports("fmod_ret"), "no");
   });
 
   it("refuses LSM programs with a NotSupportedError", async () => {
@@ -160,6 +176,63 @@ SEC("fentry/do_sys_openat2") int BPF_PROG(by_section) { hits.increment(1); retur
       b.close();
     }
     assert.equal(BPF.supports("fentry"), "yes");
+  });
+});
+
+describe("kmod_ret (fmod_ret)", {
+  skip:
+    skipUnlessRoot ||
+    (BPF.supports("fmod_ret") === "yes" ? false : "this kernel refuses fmod_ret: runs in the kernel matrix"),
+}, () => {
+  it("makes security_file_open fail with -EACCES for one file, until detached", async () => {
+    const denied = join(tmpdir(), "tsbpf-fmodret-deny");
+    writeFileSync(denied, "x");
+    const before = kernelObjects();
+    const b = await BPF.load({
+      text: `
+BPF_ARRAY(refused, u64, 1);
+KMOD_RET(security_file_open, struct file *file, int ret)
+{
+    char name[24] = {};
+    const char want[] = "tsbpf-fmodret-deny";
+    if (ret)
+        return ret; /* already refused by someone else: keep that */
+    bpf_probe_read_kernel_str(name, sizeof(name), file->f_path.dentry->d_name.name);
+    for (int i = 0; i < sizeof(want); i++)
+        if (name[i] != want[i])
+            return 0;
+    refused.increment(0);
+    return -13; /* -EACCES: security_file_open is skipped and returns this */
+}`,
+    });
+    try {
+      assert.equal(b.numOpenKfuncs(), 1);
+      assert.throws(() => openSync(denied, "r"), { code: "EACCES" });
+      assert.equal(b.getTable("refused").get(0), 1n);
+      closeSync(openSync("/dev/null", "r"));
+      b.detachKmodRet({ target: "security_file_open" });
+      assert.equal(leftSince(before).links.length, 0);
+      closeSync(openSync(denied, "r"));
+    } finally {
+      b.close();
+      rmSync(denied, { force: true });
+    }
+  });
+
+  it("says which functions may have their return value changed", async () => {
+    await using b = await BPF.load({
+      text: "KMOD_RET(do_sys_openat2, int dfd, const char *filename, void *how, long ret) { return 0; }",
+      autoAttach: false,
+    });
+    assert.throws(
+      () => b.attachKmodRet({ fnName: "kmod_ret__do_sys_openat2" }),
+      (err: unknown) => {
+        assert.ok(err instanceof AttachError, String(err));
+        assert.match(err.message, /does not allow changing the return value of do_sys_openat2/);
+        assert.match(err.message, /security_\* functions.*ALLOW_ERROR_INJECTION/);
+        return true;
+      },
+    );
   });
 });
 

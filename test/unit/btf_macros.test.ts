@@ -1,6 +1,6 @@
 /**
  * The BPF_PROG-style probe macros of the bcc dialect (KFUNC_PROBE,
- * KRETFUNC_PROBE, LSM_PROBE, BTF_TRACEPOINT_PROBE) and the auto-attach
+ * KRETFUNC_PROBE, KMOD_RET, LSM_PROBE, BTF_TRACEPOINT_PROBE) and the auto-attach
  * rules of the functions they define.
  */
 import assert from "node:assert/strict";
@@ -52,6 +52,19 @@ describe("BPF_PROG-style probe macros", () => {
         ["kfunc__do_nanosleep", "tsbpf/kfunc__do_nanosleep", "kfunc", "do_nanosleep", 0],
       ],
     );
+  });
+
+  it("expands KMOD_RET (fmod_ret) to a kmod_ret__ function auto-attached to its target", () => {
+    const r = rewriteBcc("KMOD_RET(security_file_open, struct file *file, int ret) { return ret; }");
+    assert.equal(
+      r.code,
+      '__attribute__((section("tsbpf/kmod_ret__security_file_open"), used)) int BPF_PROG(kmod_ret__security_file_open, struct file *file, int ret) { return ret; }',
+    );
+    assert.deepEqual(r.programs[0]?.autoAttach, { kind: "kmod_ret", target: "security_file_open" });
+    assert.deepEqual(autoAttachFor("kmod_ret__vmlinux__security_bprm_check"), {
+      kind: "kmod_ret",
+      target: "security_bprm_check",
+    });
   });
 
   it("keeps line numbers when the macro's arguments span lines", () => {
