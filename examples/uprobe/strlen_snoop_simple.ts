@@ -46,6 +46,7 @@ export const example = defineExample({ name: "uprobe/strlen_snoop_simple", usage
   const arg = ctx.args[0];
   if (arg !== undefined && !/^[1-9]\d*$/.test(arg)) throw new Error(`PID must be a process id, not "${arg}"`);
   const filter = arg !== undefined ? `pid != ${arg}` : `pid == ${process.pid}`;
+  if (arg === undefined) ctx.note("tracing strlen in every process (give a PID to watch one)");
   await using b = await BPF.load({ text: bpfText.replace("FILTER", filter) });
   b.attachUprobe({ name: "c", sym: "strlen", fnName: "printarg" });
 

@@ -242,6 +242,7 @@ describe("uprobe", { skip }, () => {
     assert.equal(res.code, 0, res.stderr);
     const lines = res.stdout.split("\n");
     assert.equal(lines[0], "TIME(s)            COMM             PID    STRLEN");
+    assert.equal(res.stderr, "");
     // Lengths ("N" or "255+"); trace_pipe is global, so another program's lines may pass by.
     const all = rows(res.stdout).filter((r) => /^\d+\+?$/.test(r.msg));
     assert.deepEqual(
@@ -264,6 +265,10 @@ describe("uprobe", { skip }, () => {
       until: (out) => rows(out).filter((r) => r.pid === pid).length >= 4,
     });
     assert.ok(res.matched, `no rows for pid ${pid}:\n${res.stdout.slice(-2000)}${res.stderr}`);
+    assert.equal(
+      res.stderr,
+      "strlen_snoop_simple: tracing strlen in every process (give a PID to watch one)\n",
+    );
     const mine = rows(res.stdout).filter((r) => r.pid === pid);
     assert.ok(
       mine.every((r) => r.msg === "18" || r.msg === "255+"),
