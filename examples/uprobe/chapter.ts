@@ -8,7 +8,7 @@ export const chapter: Chapter = {
   programs: [
     {
       name: "target_sample",
-      summary: "the C target: calls int func(int) once a second",
+      summary: "builds and runs the C target, which calls int func(int) once a second",
       here: "native",
     },
     {
@@ -18,7 +18,7 @@ export const chapter: Chapter = {
     },
     {
       name: "strlen_snoop_simple",
-      summary: 'uprobe on libc\'s strlen (library name "c"), prints the string length',
+      summary: 'uprobe on libc\'s strlen (library name "c"), prints the length of each string',
       here: "native",
     },
   ],

@@ -8,7 +8,8 @@ export const chapter: Chapter = {
   programs: [
     {
       name: "target_sample",
-      summary: "the C target with USDT probe target-sample:test-probe (counter, string)",
+      summary:
+        "builds and runs the C target, which fires USDT probe target-sample:test-probe (counter, string)",
       here: "native",
     },
     {

@@ -1,0 +1,287 @@
+/**
+ * Chapter 4 end to end, as a user runs it: the C target started through its
+ * example, uprobe_simple tracing its func() (the default target and one
+ * given as an argument), strlen_snoop_simple on a program of ours that
+ * calls libc's strlen on known strings.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { uprobeSupport } from "../../../src/kernel/features.js";
+import { type Running, repoRoot, skipUnlessRoot, startNode, waitFor } from "../../helpers.js";
+import { runExample } from "./run_example.js";
+
+const hasCc = spawnSync(process.env.CC || "cc", ["--version"]).status === 0;
+const skip =
+  skipUnlessRoot ||
+  (hasCc ? false : "needs a C compiler (cc) to build the traced programs") ||
+  (uprobeSupport() === "yes" ? false : "this kernel has no uprobes (CONFIG_UPROBES)");
+
+const HEADER = "TIME(s)            COMM             PID    MESSAGE";
+const TARGET_PID = /^target_sample: pid (\d+), calling func\(\) once a second$/m;
+
+/** A trace row: "%-18.9f %-16s %-6d %s". */
+interface Row {
+  line: string;
+  ts: number;
+  task: string;
+  pid: number;
+  msg: string;
+}
+
+function rows(stdout: string): Row[] {
+  const out: Row[] = [];
+  for (const line of stdout.split("\n")) {
+    const m = /^(\d+\.\d{9}) +(.{16}) (\d+) +(.*)$/.exec(line);
+    if (!m) continue;
+    out.push({
+      line,
+      ts: Number(m[1]),
+      task: (m[2] as string).trimEnd(),
+      pid: Number(m[3]),
+      msg: m[4] as string,
+    });
+  }
+  return out;
+}
+
+/** Asserts the columns of a row: timestamp 18 wide, task 16, pid 6. */
+function assertLayout(r: Row): void {
+  assert.match(r.line.slice(0, 19), /^\d+\.\d{9} +$/, r.line);
+  assert.equal(r.line.slice(19, 36), `${r.task.padEnd(16)} `, r.line);
+  assert.equal(r.line.slice(36, 43), `${String(r.pid).padEnd(6)} `, r.line);
+  assert.equal(r.line.slice(43), r.msg, r.line);
+}
+
+/** Starts uprobe/target_sample (it builds the C target) and resolves with the target's pid. */
+async function startTarget(args: string[] = []): Promise<{ r: Running; pid: number }> {
+  const r = startNode("examples/uprobe/target_sample.js", args);
+  const ok = await waitFor(() => TARGET_PID.test(r.stdout()) || r.child.exitCode !== null, 60_000);
+  assert.ok(ok && TARGET_PID.test(r.stdout()), `target_sample did not start: ${r.stdout()}${r.stderr()}`);
+  return { r, pid: Number(TARGET_PID.exec(r.stdout())?.[1]) };
+}
+
+async function stop(r: Running): Promise<void> {
+  if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill("SIGINT");
+  await r.exited;
+}
+
+/** The args of "arg = N" rows and the values of "return value = N" rows of pid, in order. */
+function funcCalls(stdout: string, pid: number): { args: number[]; rets: number[]; mine: Row[] } {
+  const mine = rows(stdout).filter((r) => r.pid === pid);
+  const args: number[] = [];
+  const rets: number[] = [];
+  for (const r of mine) {
+    const a = /^arg = (\d+)$/.exec(r.msg);
+    const v = /^return value = (\d+)$/.exec(r.msg);
+    assert.ok(a || v, `unexpected message ${r.msg}`);
+    if (a) args.push(Number(a[1]));
+    else rets.push(Number(v?.[1]));
+  }
+  return { args, rets, mine };
+}
+
+/** uprobe_simple's output for the target with pid: header, rows, func(n) = 2n, n going up by one. */
+function assertTraced(stdout: string, pid: number, task = "target_sample"): void {
+  assert.equal(stdout.split("\n")[0], HEADER);
+  const { args, rets, mine } = funcCalls(stdout, pid);
+  assert.ok(args.length >= 3 && rets.length >= 3, `too few rows for ${pid}:\n${stdout.slice(-2000)}`);
+  for (const r of mine) {
+    assertLayout(r);
+    assert.equal(r.task, task);
+  }
+  for (let k = 1; k < args.length; k++) assert.equal(args[k], (args[k - 1] as number) + 1, `args ${args}`);
+  // Each return follows its call: the k-th return value is func(args[k]) = 2 * args[k]
+  // (a first return without its call when the uretprobe was attached mid-call aside).
+  const offset = rets.length > args.length ? 1 : 0;
+  for (let k = 0; k < Math.min(args.length, rets.length - offset); k++)
+    assert.equal(rets[k + offset], 2 * (args[k] as number), `return of func(${args[k]})`);
+  assert.ok(
+    mine.every((r, k) => k === 0 || r.ts >= (mine[k - 1] as Row).ts),
+    "timestamps go up",
+  );
+}
+
+/** Calls strlen on a short and a long string every 10 ms (through libc: no builtin); prints its pid first. */
+const STRLEN_C = `
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main(void) {
+  static char longer[301];
+  memset(longer, 'x', 300);
+  const char *volatile words[] = {"tsbpf-strlen-snoop", longer};
+  printf("%d\\n", getpid());
+  fflush(stdout);
+  for (unsigned i = 0;; i++) {
+    volatile size_t n = strlen(words[i % 2]);
+    (void)n;
+    usleep(10000);
+  }
+}
+`;
+
+describe("uprobe", { skip }, () => {
+  let dir = "";
+  const children: ChildProcess[] = [];
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "tsbpf-ex-uprobe-"));
+  });
+  after(() => {
+    for (const c of children) c.kill("SIGKILL");
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Builds a C program in dir, starts it and resolves with its pid (its first line). */
+  async function startC(name: string, source: string): Promise<number> {
+    const src = join(dir, `${name}.c`);
+    const exe = join(dir, name);
+    writeFileSync(src, source);
+    const b = spawnSync(process.env.CC || "cc", ["-O1", "-fno-builtin-strlen", "-o", exe, src], {
+      encoding: "utf8",
+    });
+    assert.equal(b.status, 0, b.stderr);
+    const child = spawn(exe, [], { stdio: ["ignore", "pipe", "inherit"] });
+    children.push(child);
+    return new Promise((resolve, reject) => {
+      let out = "";
+      child.stdout?.on("data", (d: Buffer) => {
+        out += d.toString();
+        const nl = out.indexOf("\n");
+        if (nl >= 0) resolve(Number(out.slice(0, nl)));
+      });
+      child.on("error", reject);
+    });
+  }
+
+  it('"uprobe/target_sample" builds the target and prints what it prints, func(n) returning 2n', async () => {
+    const res = await runExample("uprobe/target_sample", {
+      ready: (out) => TARGET_PID.test(out),
+      until: (out) => (out.match(/^func\(\d+\) returned \d+$/gm) ?? []).length >= 2,
+      timeoutMs: 60_000,
+    });
+    assert.ok(res.matched, res.stdout + res.stderr);
+    assert.equal(res.code, 0, res.stderr);
+    const lines = res.stdout.trimEnd().split("\n");
+    assert.match(lines[0] as string, TARGET_PID);
+    const calls = lines.slice(1).map((l) => {
+      const m = /^func\((\d+)\) returned (\d+)$/.exec(l);
+      assert.ok(m, l);
+      return [Number(m[1]), Number(m[2])];
+    });
+    calls.forEach(([n, ret], k) => {
+      assert.equal(n, k + 1);
+      assert.equal(ret, 2 * (n as number));
+    });
+    // The target ended with the example.
+    const pid = Number(TARGET_PID.exec(res.stdout)?.[1]);
+    assert.ok(await waitFor(() => !processExists(pid), 3000), `target ${pid} still runs`);
+  });
+
+  it('"uprobe/uprobe_simple" prints func\'s argument and return value in the default target', async () => {
+    const { r, pid } = await startTarget();
+    try {
+      const res = await runExample("uprobe/uprobe_simple", {
+        ready: (out) => out.startsWith(HEADER),
+        until: (out) => {
+          const { args, rets } = funcCalls(out, pid);
+          return args.length >= 3 && rets.length >= 3;
+        },
+        timeoutMs: 30_000,
+      });
+      assert.ok(res.matched, `no rows for pid ${pid}:\n${res.stdout}${res.stderr}`);
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(res.stderr, "");
+      assertTraced(res.stdout, pid);
+    } finally {
+      await stop(r);
+    }
+  });
+
+  it('"uprobe/uprobe_simple" TARGET traces the executable given', async () => {
+    // Our own copy of the target: the default one is not running, so every row is this one's.
+    const exe = join(dir, "target-sample");
+    const b = spawnSync(
+      process.env.CC || "cc",
+      ["-O2", "-o", exe, join(repoRoot, "examples", "uprobe", "target_sample.c")],
+      { encoding: "utf8" },
+    );
+    assert.equal(b.status, 0, b.stderr);
+    const child = spawn(exe, [], { stdio: ["ignore", "pipe", "ignore"] });
+    children.push(child);
+    let out = "";
+    child.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    assert.ok(await waitFor(() => TARGET_PID.test(out), 10_000), out);
+    const pid = Number(TARGET_PID.exec(out)?.[1]);
+    const res = await runExample("uprobe/uprobe_simple", {
+      args: [exe],
+      ready: (o) => o.startsWith(HEADER),
+      until: (o) => {
+        const { args, rets } = funcCalls(o, pid);
+        return args.length >= 3 && rets.length >= 3;
+      },
+    });
+    child.kill("SIGKILL");
+    assert.ok(res.matched, `no rows for pid ${pid}:\n${res.stdout}${res.stderr}`);
+    assertTraced(res.stdout, pid, "target-sample");
+  });
+
+  it('"uprobe/strlen_snoop_simple" PID prints the length of each string that process passes to strlen', async () => {
+    const pid = await startC("strlen_caller", STRLEN_C);
+    const res = await runExample("uprobe/strlen_snoop_simple", {
+      args: [String(pid)],
+      ready: (out) => out.startsWith("TIME(s)"),
+      until: (out) => rows(out).filter((r) => r.pid === pid).length >= 6,
+    });
+    assert.ok(res.matched, `no rows for pid ${pid}:\n${res.stdout}${res.stderr}`);
+    assert.equal(res.code, 0, res.stderr);
+    const lines = res.stdout.split("\n");
+    assert.equal(lines[0], "TIME(s)            COMM             PID    STRLEN");
+    assert.equal(res.stderr, "");
+    // Lengths ("N" or "255+"); trace_pipe is global, so another program's lines may pass by.
+    const all = rows(res.stdout).filter((r) => /^\d+\+?$/.test(r.msg));
+    assert.deepEqual(
+      [...new Set(all.map((r) => r.pid))],
+      [pid],
+      "with a PID, only that process's calls are printed",
+    );
+    for (const r of all) {
+      assertLayout(r);
+      assert.equal(r.task, "strlen_caller");
+    }
+    // The real lengths (not sizeof a pointer, the original's bug): 18, and 255+ for the 300-byte string.
+    assert.deepEqual([...new Set(all.map((r) => r.msg))].sort(), ["18", "255+"]);
+  });
+
+  it('"uprobe/strlen_snoop_simple" without a PID traces every process but itself', async () => {
+    const pid = await startC("strlen_caller2", STRLEN_C);
+    const res = await runExample("uprobe/strlen_snoop_simple", {
+      ready: (out) => out.startsWith("TIME(s)"),
+      until: (out) => rows(out).filter((r) => r.pid === pid).length >= 4,
+    });
+    assert.ok(res.matched, `no rows for pid ${pid}:\n${res.stdout.slice(-2000)}${res.stderr}`);
+    assert.equal(
+      res.stderr,
+      "strlen_snoop_simple: tracing strlen in every process (give a PID to watch one)\n",
+    );
+    const mine = rows(res.stdout).filter((r) => r.pid === pid);
+    assert.ok(
+      mine.every((r) => r.msg === "18" || r.msg === "255+"),
+      mine.map((r) => r.msg).join(" "),
+    );
+  });
+});
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
