@@ -12,8 +12,8 @@
  * uprobe/target_sample builds (the original used ./target-sample).
  */
 import { BPF, printf } from "../../src/index.js";
+import { buildTarget } from "../lib/c_target.js";
 import { defineExample, runIfMain } from "../lib/example.js";
-import { buildTarget } from "./target_sample.js";
 
 /** The C text; PID becomes this process's id before it is compiled. */
 export const bpfText = `

@@ -9,8 +9,9 @@
  *
  *   tsbpf example usdt/target_sample [--duration SECONDS]
  */
+
+import { buildTarget, runTarget } from "../lib/c_target.js";
 import { defineExample, runIfMain } from "../lib/example.js";
-import { buildTarget, runTarget } from "../uprobe/target_sample.js";
 
 export const example = defineExample({ name: "usdt/target_sample" }, async (ctx) => {
   const exe = buildTarget(

@@ -1,0 +1,92 @@
+/**
+ * Building and running the C target programs of the uprobe and USDT chapters
+ * (examples/<chapter>/<name>.c), shared by their examples.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ExampleContext } from "./example.js";
+
+/**
+ * examples/<chapter>/<file>: next to the module (run from source), or found
+ * walking up from it (built, the module is in dist/examples/<chapter>/).
+ */
+export function exampleSource(moduleUrl: string, chapter: string, file: string): string {
+  const here = dirname(fileURLToPath(moduleUrl));
+  if (existsSync(join(here, file))) return join(here, file);
+  for (let dir = here; ; ) {
+    const candidate = join(dir, "examples", chapter, file);
+    if (existsSync(candidate)) return candidate;
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`cannot find examples/${chapter}/${file} above ${here}`);
+    dir = up;
+  }
+}
+
+/** Where built targets go: $TSBPF_CACHE_DIR, else $XDG_CACHE_HOME/tsbpf, else ~/.cache/tsbpf; the temp dir if that is not writable. */
+function targetDir(chapter: string): string {
+  const base =
+    process.env.TSBPF_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "tsbpf");
+  for (const root of [base, join(tmpdir(), `tsbpf-${process.getuid?.() ?? "user"}`)]) {
+    const dir = join(root, "examples", chapter);
+    try {
+      mkdirSync(dir, { recursive: true });
+      accessSync(dir, constants.W_OK);
+      return dir;
+    } catch {}
+  }
+  throw new Error(`no writable directory to build the ${chapter} target in`);
+}
+
+/**
+ * Builds examples/<chapter>/<name>.c with cc ($CC) into the cache and
+ * returns the executable's path; the build is reused until the .c is newer.
+ * The new file replaces the old one by rename, so a process already running
+ * the old one keeps it (a uprobe, though, goes to the file now at the path).
+ */
+export function buildTarget(moduleUrl: string, chapter: string, name: string, hint = ""): string {
+  const src = exampleSource(moduleUrl, chapter, `${name}.c`);
+  const exe = join(targetDir(chapter), name);
+  const fresh = (): boolean => existsSync(exe) && statSync(exe).mtimeMs >= statSync(src).mtimeMs;
+  if (fresh()) return exe;
+  const tmp = `${exe}.${process.pid}.tmp`;
+  const cc = process.env.CC || "cc";
+  const r = spawnSync(cc, ["-O2", "-g", "-Wall", "-o", tmp, src], { encoding: "utf8" });
+  if (r.error || r.status !== 0) {
+    rmSync(tmp, { force: true });
+    const why = r.error ? `${r.error.message} (is a C compiler installed?)` : r.stderr.trim();
+    throw new Error(`cannot build ${src} with ${cc}: ${why}${hint ? `\n${hint}` : ""}`);
+  }
+  // Someone else built it meanwhile: keep theirs (a running target may use it).
+  if (fresh()) rmSync(tmp, { force: true });
+  else renameSync(tmp, exe);
+  return exe;
+}
+
+/**
+ * Runs a built target with our stdout and stderr until ctx stops (then
+ * SIGTERM) or the target exits; an exit other than by our SIGTERM or the
+ * user's Ctrl-C is an error.
+ */
+export async function runTarget(ctx: ExampleContext, exe: string, args: string[] = []): Promise<void> {
+  const child: ChildProcess = spawn(exe, args, { stdio: ["ignore", "inherit", "inherit"] });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("exit", (code, signal) => resolve({ code, signal }));
+  });
+  const stop = (): void => {
+    child.kill("SIGTERM");
+  };
+  ctx.signal.addEventListener("abort", stop);
+  if (ctx.signal.aborted) stop();
+  try {
+    const { code, signal } = await exited;
+    if (ctx.stopped && (signal === "SIGTERM" || signal === "SIGINT")) return;
+    if (signal === "SIGINT") return;
+    throw new Error(`${exe} ${signal ? `was killed by ${signal}` : `exited with status ${code}`}`);
+  } finally {
+    ctx.signal.removeEventListener("abort", stop);
+  }
+}
