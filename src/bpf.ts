@@ -314,7 +314,14 @@ export class BPF {
           : (() => {
               throw new BpfError(`attach${retprobe ? "Kretprobe" : "Kprobe"} needs event or eventRe`);
             })();
-    if (kprobeSupport() === "no") throw kprobeNotSupported(events[0] ?? opts.fnName, retprobe);
+    if (kprobeSupport() === "no") {
+      // bcc loads the function before it attaches. For a function that calls
+      // bpf_override_return, the load's error (no error injection in this
+      // kernel) is the one that matters: no tracepoint can stand in for it.
+      if (this.loader.info(opts.fnName) && callsHelper(this.dumpFunc(opts.fnName), HELPER_OVERRIDE_RETURN))
+        this.loadFunc(opts.fnName, ProgType.KPROBE);
+      throw kprobeNotSupported(events[0] ?? opts.fnName, retprobe);
+    }
     if (events.length === 0)
       throw new AttachError(`kprobes matching ${String(opts.eventRe)}`, "no kernel function matches");
     const fn = this.loadFunc(opts.fnName, ProgType.KPROBE);
@@ -1492,4 +1499,22 @@ export interface UprobeDetachOptions {
 /** The attachment key of a uprobe: kind, file, offset and pid. */
 function uprobeKey(retprobe: boolean, path: string, offset: bigint, pid: number): string {
   return `${retprobe ? "r" : "p"}:${path}:0x${offset.toString(16)}:${pid}`;
+}
+
+/** bpf_override_return's helper id (BPF_FUNC_override_return). */
+const HELPER_OVERRIDE_RETURN = 58;
+
+/** Whether BPF instructions (8 bytes each, as compiled) call helper `id`. */
+function callsHelper(insns: Uint8Array, id: number): boolean {
+  const view = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
+  for (let off = 0; off + 8 <= insns.byteLength; off += 8) {
+    // BPF_JMP | BPF_CALL with src_reg 0: a helper call, its id in imm.
+    if (
+      view.getUint8(off) === 0x85 &&
+      (view.getUint8(off + 1) & 0xf0) === 0 &&
+      view.getInt32(off + 4, true) === id
+    )
+      return true;
+  }
+  return false;
 }

@@ -9,12 +9,12 @@ export const chapter: Chapter = {
     {
       name: "tcpv4connect_simple",
       summary: "kprobe__/kretprobe__tcp_v4_connect auto-attached, PT_REGS_RC",
-      here: "fallback: BTF tracepoint inet_sock_set_state",
+      here: "fallback: tracepoints sock:inet_sock_set_state + syscalls:sys_exit_connect",
     },
     {
       name: "tcpv4connect_args",
       summary: "kprobe with declared arguments mapped onto registers (addr_len)",
-      here: "fallback: tracepoint syscalls:sys_enter_connect",
+      here: "fallback: tracepoints syscalls:sys_enter_connect + sock:inet_sock_set_state",
     },
   ],
 };

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { AttachError, NotSupportedError } from "../kernel/errors.js";
 import { btfAttachSupport, KPROBE_MISSING_REASON } from "../kernel/features.js";
+import { ksymname } from "../kernel/kallsyms.js";
 import { kernelBtf } from "../kernel/kernel_btf.js";
 import { syscallPrefix } from "../kernel/kernel_info.js";
 import { tracefsPath, tracepointExists } from "../kernel/tracefs.js";
@@ -17,15 +18,51 @@ export function syscallOf(fn: string): string | undefined {
 }
 
 /**
+ * When `event` is the bare name of a syscall ("execve") rather than a kernel
+ * function, the function that implements it on this kernel
+ * ("__x64_sys_execve" on x86-64 since 4.17): bcc's `kprobe__execve` attaches
+ * to nothing. Known when the tracepoint syscalls:sys_enter_<event> exists or,
+ * with `kallsymsToo`, when kallsyms has the function (that reads
+ * /proc/kallsyms, tens of milliseconds: for error paths only). Undefined
+ * when `event` already names a syscall function or no such syscall is found.
+ */
+export function syscallFunctionFor(event: string, kallsymsToo: boolean): string | undefined {
+  if (!/^[a-z_]\w*$/.test(event) || syscallOf(event) !== undefined) return undefined;
+  const fn = syscallPrefix() + event;
+  try {
+    if (tracepointExists("syscalls", `sys_enter_${event}`)) return fn;
+  } catch {
+    // no tracefs: try kallsyms
+  }
+  if (!kallsymsToo) return undefined;
+  try {
+    return ksymname(event) === undefined && ksymname(fn) !== undefined ? fn : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What to write instead of a kprobe on a syscall's bare name (see {@link syscallFunctionFor}). */
+function syscallNameHint(event: string, fn: string, retprobe: boolean): string {
+  const prefix = retprobe ? "kretprobe__" : "kprobe__";
+  return (
+    `there is no kernel function "${event}": the ${event} syscall is "${fn}" on this kernel ` +
+    `(name the function ${prefix}sys_${event}, or pass getSyscallFnname("${event}") to ${retprobe ? "attachKretprobe" : "attachKprobe"})`
+  );
+}
+
+/**
  * The NotSupportedError for a kprobe on a kernel without kprobes, naming what
- * can stand in: the syscall's tracepoint when the target is a syscall;
- * otherwise a kfunc/kretfunc (fentry/fexit: typed arguments, cheaper than a
- * kprobe) when this kernel runs them and its BTF has the function, or else
- * a (BTF) tracepoint.
+ * can stand in: the syscall's tracepoint when the target is a syscall (and
+ * the real syscall function when the target is a syscall's bare name, as in
+ * bcc's `kprobe__execve`); otherwise a kfunc/kretfunc (fentry/fexit: typed
+ * arguments, cheaper than a kprobe) when this kernel runs them and its BTF
+ * has the function, or else a (BTF) tracepoint.
  */
 export function kprobeNotSupported(event: string, retprobe: boolean): NotSupportedError {
   const feature = retprobe ? "kretprobes" : "kprobes";
-  const sys = syscallOf(event);
+  const bareSyscall = syscallFunctionFor(event, false);
+  const sys = syscallOf(event) ?? (bareSyscall === undefined ? undefined : event);
   let alternative = `attach to a tracepoint instead (list them with "tsbpf tplist"; a BTF tracepoint, BTF_TRACEPOINT_PROBE, gives typed arguments), or use a kernel with CONFIG_KPROBES=y`;
   if (sys === undefined && kfuncCanStandIn(event, retprobe)) {
     const macro = retprobe ? "KRETFUNC_PROBE" : "KFUNC_PROBE";
@@ -41,6 +78,8 @@ export function kprobeNotSupported(event: string, retprobe: boolean): NotSupport
     }
     if (exists) alternative = `attach to tracepoint ${tp} instead`;
   }
+  if (bareSyscall !== undefined)
+    alternative = `${syscallNameHint(event, bareSyscall, retprobe)}; without kprobes, ${alternative}`;
   return new NotSupportedError(feature, KPROBE_MISSING_REASON, alternative);
 }
 
@@ -98,14 +137,12 @@ export function kprobeAttachError(
 ): AttachError {
   const what = `${retprobe ? "kretprobe" : "kprobe"} ${event}`;
   if (errno === 2 /* ENOENT */ || errno === 22 /* EINVAL */) {
-    const sys = syscallOf(event) === undefined ? undefined : event;
-    const maybeSyscall =
-      sys === undefined && /^(execve|open|openat|read|write|clone|connect|accept|close)$/.test(event);
+    const fn = syscallFunctionFor(event, true);
     return new AttachError(
       what,
       `no traceable kernel function "${event}"`,
-      maybeSyscall
-        ? `syscall functions are named "${syscallPrefix()}${event}" on this kernel: use getSyscallFnname("${event}")`
+      fn !== undefined
+        ? syscallNameHint(event, fn, retprobe)
         : "it may not exist, be inlined, or be marked notrace",
       { errno, cause },
     );

@@ -68,6 +68,49 @@ describe("errors", { skip: skipUnlessRoot }, () => {
     );
   });
 
+  it("kprobe__execve without kprobes: the error names the syscall's real function and tracepoint", async (t) => {
+    if (!noKprobes) {
+      t.skip("this kernel has kprobes (kprobe.test.ts checks the AttachError there)");
+      return;
+    }
+    for (const [prefix, tp] of [
+      ["kprobe__", "sys_enter_execve"],
+      ["kretprobe__", "sys_exit_execve"],
+    ] as const) {
+      await assert.rejects(
+        BPF.load({ text: `int ${prefix}execve(struct pt_regs *ctx) { return 0; }` }),
+        (err: unknown) => {
+          assert.ok(err instanceof NotSupportedError, String(err));
+          assert.match(
+            err.alternative ?? "",
+            new RegExp(
+              `^there is no kernel function "execve": the execve syscall is "__\\w+_sys_execve" on this kernel ` +
+                `\\(name the function ${prefix}sys_execve, or pass getSyscallFnname\\("execve"\\) to attachK(ret)?probe\\); ` +
+                `without kprobes, attach to tracepoint syscalls:${tp} instead$`,
+            ),
+          );
+          return true;
+        },
+      );
+    }
+  });
+
+  it("a kprobe calling bpf_override_return without kprobes: the error-injection error, not the kprobe one", async (t) => {
+    if (!noKprobes || BPF.supports("override_return") === "yes") {
+      t.skip("this kernel has kprobes");
+      return;
+    }
+    await assert.rejects(
+      BPF.load({
+        text: "int kprobe__sys_execve(struct pt_regs *ctx) { bpf_override_return(ctx, -13); return 0; }",
+      }),
+      (err: unknown) =>
+        err instanceof NotSupportedError &&
+        err.feature === "error injection (bpf_override_return)" &&
+        /CONFIG_BPF_KPROBE_OVERRIDE/.test(err.reason),
+    );
+  });
+
   it("an unknown tracepoint: AttachError naming the closest ones", async () => {
     await using b = await BPF.load({ text: "int f(void *ctx) { return 0; }" });
     assert.throws(
