@@ -104,7 +104,7 @@ describe("kprobe", { skip: skipUnlessRoot }, () => {
         r.stderr,
         new RegExp(
           `^${program}: NotSupportedError: kprobes are not available on this kernel \\(.*CONFIG_KPROBES is off\\); ` +
-            `attach to a tracepoint instead \\(list them with "tsbpf tplist"\\), or use a kernel with CONFIG_KPROBES=y\\n$`,
+            `attach to a tracepoint instead \\(list them with "tsbpf tplist"; a BTF tracepoint, BTF_TRACEPOINT_PROBE, gives typed arguments\\), or use a kernel with CONFIG_KPROBES=y\\n$`,
         ),
       );
     });
