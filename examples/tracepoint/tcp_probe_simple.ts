@@ -9,9 +9,10 @@
  * User space prints one row per trace_pipe line: the task's PID and comm and
  * the message.
  *
- * The fields of args are those of the event's format file; list the
+ * The fields of args are those of the event's record, described in its
+ * format file (/sys/kernel/tracing/events/tcp/tcp_probe/format). List the
  * tracepoints with `tsbpf tplist` (bcc's tplist), e.g. `tsbpf tplist '^tcp:'`,
- * and read the fields in /sys/kernel/tracing/events/tcp/tcp_probe/format.
+ * and an event's fields with -v: `tsbpf tplist -v '^tcp:tcp_probe$'`.
  *
  *   tsbpf example tracepoint/tcp_probe_simple [--duration SECONDS]
  */

@@ -9,12 +9,12 @@
  * gives a row with the ports the other way round.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
-import { basename } from "node:path";
+import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { skipUnlessRoot } from "../../helpers.js";
+import { repoRoot, skipUnlessRoot } from "../../helpers.js";
 import { runExample } from "./run_example.js";
 
 /** One connection from a child: its PID and ports. */
@@ -107,6 +107,27 @@ describe("tracepoint", { skip: skipUnlessRoot }, () => {
     for (const s of sockets) s.destroy();
     v4.server.close();
     v6?.server.close();
+  });
+
+  it("tsbpf tplist -v lists tcp:tcp_probe with the fields the examples read", () => {
+    const r = spawnSync(
+      process.execPath,
+      [join(repoRoot, "dist/src/cli/main.js"), "tplist", "-v", "^tcp:tcp_probe$"],
+      { encoding: "utf8" },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.split("\n");
+    assert.equal(lines[0], "tcp:tcp_probe");
+    // The start of the record, as the explicit struct of tcp_probe_attach_tracepoint declares it
+    // (older kernels write the arrays' length as sizeof(struct sockaddr_in6)).
+    const len = "(28|sizeof\\(struct sockaddr_in6\\))";
+    assert.match(
+      lines.slice(1, 5).join("\n"),
+      new RegExp(
+        `^    __u8 saddr\\[${len}\\];\n    __u8 daddr\\[${len}\\];\n    __u16 sport;\n    __u16 dport;$`,
+      ),
+    );
+    assert.ok(!r.stdout.includes("common_"));
   });
 
   it("tracepoint/tcp_probe_simple: the peer's family and port bytes from args->daddr", async () => {
