@@ -19,7 +19,7 @@
 import { BPF, printf } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
-/** net/sock.h wants KBUILD_MODNAME defined, as in bcc. */
+/** bcc needs KBUILD_MODNAME defined before net/sock.h (the kernel headers use it); tsbpf does not, and accepts it. */
 export const bpfText = `
 #define KBUILD_MODNAME "tcp_probe_simple"
 #include <net/sock.h>
