@@ -18,7 +18,7 @@ export const chapter: Chapter = {
     },
     {
       name: "sched_switch_attach_tracepoint",
-      summary: "attach_raw_tracepoint by name; a misspelt name lists the close ones",
+      summary: "attachRawTracepoint by name; a misspelt name lists the close ones",
       here: "native",
     },
   ],

@@ -8,7 +8,7 @@ export const chapter: Chapter = {
   programs: [
     {
       name: "tcp_probe_simple",
-      summary: "TRACEPOINT_PROBE(tcp, tcp_probe) printing args->daddr",
+      summary: "TRACEPOINT_PROBE(tcp, tcp_probe) printing the first bytes of args->daddr",
       here: "native",
     },
     {
@@ -23,7 +23,7 @@ export const chapter: Chapter = {
     },
     {
       name: "tcp_probe_attach_tracepoint",
-      summary: "explicit args struct and attach_tracepoint(tcp:tcp_probe)",
+      summary: "explicit args struct and attachTracepoint(tcp:tcp_probe)",
       here: "native",
     },
   ],

@@ -5,10 +5,9 @@
  *   tsbpf printk-sample [--duration S] [--strict]   the seed's printk_sample
  *   tsbpf example CHAPTER/PROGRAM [--duration S] [--strict] [ARGS]   a tutorial program
  *   tsbpf example --list                             the tutorial programs
- *   tsbpf tplist [REGEX]                             list tracepoints (bcc's tplist)
+ *   tsbpf tplist [-v] [REGEX]                        list tracepoints (bcc's tplist; -v: their fields)
  *   tsbpf gen-types PROGRAM.c [-o OUT.d.ts]          TypeScript types of maps and events
  */
-import { BPF } from "../bpf.js";
 
 const USAGE = `usage: tsbpf <command> [options]
 
@@ -17,7 +16,7 @@ commands:
   example CHAPTER/PROGRAM [--duration SECONDS] [--strict] [ARGS]
                                                    run a program of the tutorial
   example --list                                   list the tutorial's programs
-  tplist [REGEX]                                   list tracepoints, optionally filtered
+  tplist [-v] [REGEX]                              list tracepoints, optionally filtered (-v: their fields)
   gen-types PROGRAM.c [-o OUT.d.ts]                TypeScript types of a program's maps and events
   compile PROGRAM.c --emit c|obj|asm [-o OUT]      what tsbpf makes of a program
   help                                             this text
@@ -37,9 +36,8 @@ async function main(argv: string[]): Promise<number> {
       return exampleMain(rest);
     }
     case "tplist": {
-      const re = rest[0] === undefined ? undefined : new RegExp(rest[0]);
-      for (const tp of BPF.getTracepoints(re)) process.stdout.write(`${tp}\n`);
-      return 0;
+      const { tplistMain } = await import("./tplist.js");
+      return tplistMain(rest, (t) => process.stdout.write(t));
     }
     case "compile": {
       const { compileMain } = await import("./compile_cmd.js");
