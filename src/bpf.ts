@@ -1354,6 +1354,9 @@ export class BPF {
       for (;;) {
         const line = await tracePipe().readline(opts.signal);
         if (line === undefined) return;
+        // Since bpf_trace_printk became a trace event (5.x), a message ending in "\n" is
+        // followed by the event's own newline: an empty line that says nothing.
+        if (line.trim() === "") continue;
         write(`${line}\n`);
       }
     }

@@ -117,6 +117,12 @@ export async function runExample(
   process.on("SIGTERM", onSignal);
   opts.signal?.addEventListener("abort", onSignal);
   const timer = parsed.duration === undefined ? undefined : setTimeout(onSignal, parsed.duration * 1000);
+  // `example | head`: when the reader goes away, stop quietly (as a closed pipe should end a tool).
+  const onStdoutError = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== "EPIPE") throw err;
+    stop.abort();
+  };
+  process.stdout.on("error", onStdoutError);
   const note = (msg: string): void => {
     process.stderr.write(`${program}: ${msg}\n`);
   };
@@ -159,6 +165,7 @@ export async function runExample(
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
     opts.signal?.removeEventListener("abort", onSignal);
+    // onStdoutError stays: writes still in flight may fail with EPIPE after this.
   }
 }
 

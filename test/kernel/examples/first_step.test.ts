@@ -89,6 +89,19 @@ describe("first_step/printk_sample", { skip: skipUnlessRoot }, () => {
     assert.ok(clean, JSON.stringify(leftSince(before)));
   });
 
+  it("ends quietly with status 0 when its reader goes away (printk_sample | head -1)", async () => {
+    const r = await startSample();
+    r.child.stdout?.destroy(); // the reader has gone: the next row fails with EPIPE
+    const end = Date.now() + 10_000;
+    while (r.child.exitCode === null && Date.now() < end) {
+      runChild();
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const { code } = await r.exited;
+    assert.equal(code, 0, r.stderr());
+    assert.doesNotMatch(r.stderr(), /EPIPE|Error/);
+  });
+
   it("stops by itself after --duration", async () => {
     const r = await startSample(["--duration", "1"]);
     const { code } = await r.exited;
