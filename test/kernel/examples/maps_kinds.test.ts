@@ -520,19 +520,21 @@ describe("maps", { skip: skipUnlessRoot }, () => {
       });
     }
 
-    it("maps/xdp_cpumap: frames redirected to a CPU's queue", async () => {
-      const send = once(() => sendIcmp(`${net}.2`, 4));
-      const r = await runExample("maps/xdp_cpumap", {
-        args: [h1, "0"],
-        ready: (out) => out.includes("Redirecting"),
-        activity: send.run,
-        until: (out) => send.done() && redirected(out) >= 4,
+    for (const mode of ["native", "generic"] as const) {
+      it(`maps/xdp_cpumap: frames redirected to a CPU's queue (${mode} XDP)`, async () => {
+        const send = once(() => sendIcmp(`${net}.2`, 4));
+        const r = await runExample("maps/xdp_cpumap", {
+          args: mode === "generic" ? ["-S", h1, "0"] : [h1, "0"],
+          ready: (out) => out.includes("Redirecting"),
+          activity: send.run,
+          until: (out) => send.done() && redirected(out) >= 4,
+        });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stderr, "");
+        assert.equal(lines(r.stdout)[0], `Redirecting packets of ${h1} to CPU 0, hit Ctrl-C to stop.`);
+        assert.equal(redirected(r.stdout), 4);
+        assert.doesNotMatch(ip("link", "show", h1), /xdp/);
       });
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stderr, "");
-      assert.equal(lines(r.stdout)[0], `Redirecting packets of ${h1} to CPU 0, hit Ctrl-C to stop.`);
-      assert.equal(redirected(r.stdout), 4);
-      assert.doesNotMatch(ip("link", "show", h1), /xdp/);
-    });
+    }
   });
 });
