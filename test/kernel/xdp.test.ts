@@ -226,6 +226,32 @@ describe("XDP and socket filters", { skip: skipUnlessRoot || hasTools }, () => {
     }
   });
 
+  it("has the kernel headers' htons, ntohs, htonl and ntohl (bcc's XDP programs call them)", async () => {
+    await using b = await BPF.load({
+      text: `
+BPF_HASH(seen, u32, u64);
+int by_host_order(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data;
+    void *end = (void *)(long)ctx->data_end;
+    struct ethhdr *eth = data;
+    if ((void *)(eth + 1) > end || eth->h_proto != htons(ETH_P_IP) || ntohs(eth->h_proto) != ETH_P_IP)
+        return XDP_PASS;
+    struct iphdr *iph = (void *)(eth + 1);
+    if ((void *)(iph + 1) > end || iph->protocol != IPPROTO_ICMP)
+        return XDP_PASS;
+    u32 src = ntohl(iph->saddr);
+    if (htonl(src) == iph->saddr)
+        seen.increment(src);
+    return XDP_PASS;
+}`,
+    });
+    b.attachXdp(host, "by_host_order", XDP_FLAGS_SKB_MODE);
+    sendIcmp(2);
+    const [a, b2, c, d] = `${net}.1`.split(".").map(Number) as [number, number, number, number];
+    assert.equal(b.getTable("seen").get(((a << 24) | (b2 << 16) | (c << 8) | d) >>> 0), 2n);
+  });
+
   it("answers the feature probes", () => {
     assert.equal(BPF.supports("xdp"), "yes");
     assert.equal(BPF.supports("socket_filter"), "yes");

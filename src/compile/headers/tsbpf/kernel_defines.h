@@ -24,6 +24,24 @@
 #define ETH_P_IPV6 0x86DD
 #define ETH_P_8021Q 0x8100
 
+/*
+ * linux/byteorder/generic.h: htons & co., which bcc programs (XDP, socket
+ * filters) call as the kernel headers define them; here libbpf's bpf_endian.h
+ * versions (constant-folded for constants).
+ */
+#ifndef htons
+#define htons(x) bpf_htons(x)
+#endif
+#ifndef ntohs
+#define ntohs(x) bpf_ntohs(x)
+#endif
+#ifndef htonl
+#define htonl(x) bpf_htonl(x)
+#endif
+#ifndef ntohl
+#define ntohl(x) bpf_ntohl(x)
+#endif
+
 /* linux/sched.h (task states; the kernel's are #defines) */
 #define TASK_RUNNING 0x0000
 #define TASK_INTERRUPTIBLE 0x0001
