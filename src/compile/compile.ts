@@ -75,6 +75,9 @@ function baseFlags(): string[] {
     "-Wno-tautological-compare",
     "-Wno-unknown-warning-option",
     "-Wno-incompatible-pointer-types-discards-qualifiers",
+    // A call to an undeclared function would compile to an extern that libbpf
+    // cannot resolve at open (a bare ENOENT): make it a compile error at its line.
+    "-Werror=implicit-function-declaration",
   ];
 }
 

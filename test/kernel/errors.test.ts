@@ -201,6 +201,18 @@ describe("errors", { skip: skipUnlessRoot }, () => {
     );
   });
 
+  it("a call to an undeclared function: CompileError at its line, not libbpf's bare ENOENT at open", async () => {
+    await assert.rejects(
+      BPF.load({ text: "int f(void *ctx)\n{\n    return htons_typo(1);\n}\n" }),
+      (err: unknown) => {
+        assert.ok(err instanceof CompileError, String(err));
+        assert.equal(err.diagnostics[0]?.line, 3);
+        assert.match(err.message, /implicit declaration of function 'htons_typo'/);
+        return true;
+      },
+    );
+  });
+
   it("a bpf_trace_printk the kernel cannot print: CompileError before clang runs", async () => {
     await assert.rejects(
       BPF.load({ text: 'int f(void *ctx) { bpf_trace_printk("%d %d %d %d\\n", 1, 2, 3, 4); return 0; }' }),
