@@ -83,7 +83,7 @@ async function runHash(id: string, comm: string, n: number, row: string) {
     // A burst in each round at most: bursts closer than a round could add up.
     everyMs: 1500,
     until: (out) => out.split("\n").includes(row),
-    timeoutMs: 40_000,
+    timeoutMs: 60_000,
   });
   assert.ok(r.matched, `no row ${JSON.stringify(row)} in:\n${r.stdout.slice(-3000)}\n${r.stderr}`);
   assert.equal(r.code, 0, r.stderr);
@@ -96,7 +96,8 @@ function withLoopDevice(t: TestContext): { dev: string; close: () => void } | un
   spawnSync("truncate", ["-s", "16M", file]);
   let r = spawnSync("losetup", ["--find", "--show", file], { encoding: "utf8" });
   if (r.status !== 0) {
-    spawnSync("modprobe", ["loop"]);
+    // The loop driver may be a module not loaded yet (the kernel matrix's guest has busybox's modprobe only).
+    if (spawnSync("modprobe", ["loop"]).status !== 0) spawnSync("busybox", ["modprobe", "loop"]);
     r = spawnSync("losetup", ["--find", "--show", file], { encoding: "utf8" });
   }
   if (r.status !== 0) {
@@ -187,7 +188,7 @@ async function runHist(t: TestContext, id: string): Promise<{ stdout: string; st
       },
       // Stopped (SIGINT) once the writes are done: the histograms print at the end.
       until: () => written,
-      timeoutMs: 40_000,
+      timeoutMs: 60_000,
     });
     assert.ok(written, `the example did not start: ${r.stderr}`);
     assert.equal(r.code, 0, r.stderr);
@@ -245,6 +246,7 @@ describe("maps", { skip: skipUnlessRoot }, () => {
         },
         everyMs: 100,
         until: (out) => rounds(out).some(([root, other]) => root >= 3 && other >= 3),
+        timeoutMs: 60_000,
       });
       assert.ok(r.matched, `no round with both counters grown:\n${r.stdout}\n${r.stderr}`);
       assert.equal(r.code, 0, r.stderr);
@@ -344,6 +346,7 @@ describe("maps", { skip: skipUnlessRoot }, () => {
           for (let i = 0; i < 3; i++) await connectOnce();
         },
         until: (out) => rowRe.test(out) && made >= 3,
+        timeoutMs: 60_000,
       });
       assert.ok(r.matched, `no trace row of our connects:\n${r.stdout}\n${r.stderr}`);
       assert.equal(r.code, 0, r.stderr);
