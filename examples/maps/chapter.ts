@@ -28,18 +28,18 @@ export const chapter: Chapter = {
     },
     {
       name: "map_hist",
-      summary: "linear and log2 BPF_HISTOGRAM of block I/O kbytes",
-      here: "native",
+      summary: "linear and log2 BPF_HISTOGRAM of block I/O kbytes (kprobe)",
+      here: "fallback: raw tracepoint block_rq_complete",
     },
     {
       name: "map_hist2",
-      summary: "the same histograms, second variant",
+      summary: "the same histograms from tracepoint block:block_rq_complete",
       here: "native",
     },
     {
       name: "map_cpu_array_simple",
       summary: "BPF_PERCPU_ARRAY: sum and per-CPU values",
-      here: "fallback: tracepoint syscalls:sys_enter_connect",
+      here: "fallback: tracepoint sock:inet_sock_set_state",
     },
     {
       name: "map_stack_trace",

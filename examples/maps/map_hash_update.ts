@@ -1,0 +1,75 @@
+/**
+ * Chapter 13, Maps: map_hash_update. map_hash_sample written with update()
+ * and insert(): the C reads the entry (lookup_or_try_init), adds one to a
+ * copy and writes it back with update(); once the count passes 10 it deletes
+ * the entry and insert()s it again at 0 (lookup_or_try_init would recreate it
+ * anyway; the insert is there to show the call). So the 11th call of a round
+ * leaves the program's row at 0 and the 12th makes it 1. Every round (5 s)
+ * the user side prints the entries sorted by count, as `%10d : "comm"`
+ * between two marker lines, and clears the table.
+ *
+ * INTERVAL (seconds, default 5 as in the original) sets the round length.
+ *
+ * On a kernel without kprobes (CONFIG_KPROBES off) it says so in one line on
+ * stderr and attaches the same function to the syscalls:sys_enter_execve
+ * tracepoint instead; with --strict it fails with the NotSupportedError.
+ *
+ *   tsbpf example maps/map_hash_update [--duration S] [--strict] [INTERVAL]
+ */
+import { BPF, type HashTable, printf } from "../../src/index.js";
+import { defineExample, runIfMain } from "../lib/example.js";
+
+export const bpfText = `
+#include <uapi/linux/ptrace.h>
+#include <linux/sched.h>
+
+struct key_t {
+    char comm[TASK_COMM_LEN];
+};
+BPF_HASH(uidcnt, struct key_t);
+
+int syscall__execve(struct pt_regs *ctx)
+{
+    struct key_t key = {};
+    u64 zero = 0, *value;
+
+    bpf_get_current_comm(&key.comm, sizeof(key.comm));
+    value = uidcnt.lookup_or_try_init(&key, &zero);
+    if (value) {
+        u64 val = *value;
+        val++;
+        uidcnt.update(&key, &val);
+        if (val > 10) {
+            /* past 10: remove the entry and create it again at zero */
+            uidcnt.delete(&key);
+            uidcnt.insert(&key, &zero);
+        }
+    }
+    return 0;
+}
+`;
+
+export const example = defineExample({ name: "maps/map_hash_update", usage: "[INTERVAL]" }, async (ctx) => {
+  const interval = ctx.args[0] === undefined ? 5 : Number(ctx.args[0]);
+  if (!(interval > 0)) throw new Error(`INTERVAL must be a number of seconds > 0, got ${ctx.args[0]}`);
+
+  await using b = await BPF.load({ text: bpfText });
+  const execve = b.getSyscallFnname("execve");
+  await ctx.fallback(
+    () => b.attachKprobe({ event: execve, fnName: "syscall__execve" }),
+    "tracepoint syscalls:sys_enter_execve",
+    () => b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "syscall__execve" }),
+  );
+
+  const uidcnt = b.getTable<HashTable<{ comm: string }, bigint>>("uidcnt");
+  while (await ctx.sleep(interval * 1000)) {
+    printf("--- counter : program name-----\n");
+    for (const [k, v] of [...uidcnt.items()].sort((x, y) => (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0))) {
+      printf('%10d : "%s"\n', v, k.comm);
+    }
+    printf("--- end of round -----\n");
+    uidcnt.clear();
+  }
+});
+
+runIfMain(import.meta.url, example);
