@@ -768,9 +768,29 @@ function declaredType(s: Token[], name: string, before: number): string | undefi
 function collectMaps(src: string, s: Token[], fileName: string, edits: Edit[]): Map<string, MapDecl> {
   const maps = new Map<string, MapDecl>();
   const sites: Array<{ decl: MapDecl; start: number; end: number }> = [];
+  // Where each declaration sits in #if/#elif/#else branches ("<#if number>:<branch>"), so
+  // that bcc code declaring a map once per branch (#ifdef USE_ARRAY … #else … #endif) is
+  // not taken for a duplicate: the preprocessor keeps one of them.
+  const conditionals: Array<{ id: number; branch: number }> = [];
+  let nextConditional = 0;
+  const branchesOf = new Map<string, string[][]>();
+  const exclusive = (a: string[], b: string[]): boolean =>
+    a.some((x) => {
+      const [id, branch] = x.split(":");
+      return b.some((y) => y.startsWith(`${id}:`) && y.split(":")[1] !== branch);
+    });
   let depth = 0;
   for (let i = 0; i < s.length; i++) {
     const t = s[i] as Token;
+    if (t.kind === "pp") {
+      const directive = /^#\s*(\w+)/.exec(t.text)?.[1];
+      if (directive === "if" || directive === "ifdef" || directive === "ifndef")
+        conditionals.push({ id: nextConditional++, branch: 0 });
+      else if ((directive === "elif" || directive === "else") && conditionals.length)
+        (conditionals[conditionals.length - 1] as { branch: number }).branch++;
+      else if (directive === "endif") conditionals.pop();
+      continue;
+    }
     if (t.kind === "punct" && (t.text === "{" || t.text === "(")) depth++;
     else if (t.kind === "punct" && (t.text === "}" || t.text === ")")) depth--;
     if (depth !== 0 || t.kind !== "ident" || s[i + 1]?.text !== "(") continue;
@@ -785,7 +805,10 @@ function collectMaps(src: string, s: Token[], fileName: string, edits: Edit[]): 
     if (typeof built === "string") fail(fileName, t, built);
     if (built.mapType === 0) fail(fileName, t, `unknown table type "${built.tableType}" in ${t.text}`);
     if (!/^[A-Za-z_]\w*$/.test(built.name)) fail(fileName, t, `"${built.name}" is not a valid map name`);
-    if (maps.has(built.name)) fail(fileName, t, `map ${built.name} is declared twice`);
+    const path = conditionals.map((c) => `${c.id}:${c.branch}`);
+    const earlier = branchesOf.get(built.name) ?? [];
+    if (earlier.some((p) => !exclusive(p, path))) fail(fileName, t, `map ${built.name} is declared twice`);
+    branchesOf.set(built.name, [...earlier, path]);
     const decl: MapDecl = {
       ...built,
       line: t.line,
@@ -793,7 +816,7 @@ function collectMaps(src: string, s: Token[], fileName: string, edits: Edit[]): 
       ...(t.text === "BPF_TABLE_PUBLIC" ? { shared: "public" as const } : {}),
       ...(t.text === "BPF_TABLE_SHARED" ? { shared: "shared" as const } : {}),
     };
-    maps.set(decl.name, decl);
+    if (!maps.has(decl.name)) maps.set(decl.name, decl); // the first branch's types drive the rewrites
     sites.push({ decl, start: t.start, end: (s[close] as Token).end });
     i = close;
   }

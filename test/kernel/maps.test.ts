@@ -102,6 +102,23 @@ int on_exec(void *ctx)
     assert.throws(() => counter.get(2), RangeError);
   });
 
+  it("a map declared once per #ifdef branch: the branch the cflags select is the map", async () => {
+    const text = `
+#ifdef USE_ARRAY
+BPF_ARRAY(cnt, u64, 4);
+#else
+BPF_HASH(cnt, u32, u64, 4);
+#endif
+int f(void *ctx) { return 0; }`;
+    {
+      await using b = await BPF.load({ text, cflags: ["-DUSE_ARRAY"] });
+      assert.ok(b.getTable("cnt") instanceof ArrayTable);
+    }
+    await using h = await BPF.load({ text });
+    assert.ok(!(h.getTable("cnt") instanceof ArrayTable));
+    assert.equal(h.getTable("cnt").maxEntries, 4);
+  });
+
   it("BPF_PERCPU_ARRAY: a value per possible CPU, summed like bcc's sum()", async () => {
     const b = await load(`
 BPF_PERCPU_ARRAY(cnt, long, 1);

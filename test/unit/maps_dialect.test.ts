@@ -69,6 +69,16 @@ describe("map declarations", () => {
     assert.throws(() => rewriteBcc("BPF_HASH(a);\nBPF_ARRAY(a);"), /declared twice/);
     assert.throws(() => rewriteBcc('BPF_TABLE("nope", u32, u64, a, 1);'), /unknown table type "nope"/);
   });
+
+  it("accepts one declaration per #if/#else branch, but not two in the same branch", () => {
+    const r = rewriteBcc(
+      '#ifdef USE_ARRAY\nBPF_ARRAY(cnt, u64, 2);\n#elif defined(X)\nBPF_TABLE("array", int, u64, cnt, 2);\n#else\nBPF_HASH(cnt, int, u64);\n#endif\n',
+    );
+    assert.equal(r.code.split("\n").length, 8, "line numbers kept");
+    assert.equal((r.code.match(/\bcnt SEC\("\.maps"\)/g) ?? []).length, 3, "every branch is translated");
+    assert.throws(() => rewriteBcc("#ifdef A\nBPF_HASH(a);\nBPF_ARRAY(a);\n#endif\n"), /declared twice/);
+    assert.throws(() => rewriteBcc("#ifdef A\nBPF_HASH(a);\n#endif\nBPF_ARRAY(a);\n"), /declared twice/);
+  });
 });
 
 describe("map methods", () => {
