@@ -13,7 +13,8 @@ export const chapter: Chapter = {
     },
     {
       name: "invalid_mem_access",
-      summary: "a direct kernel-memory dereference: VerifierError naming the line",
+      summary:
+        "a direct dereference of user memory (execve's filename): VerifierError naming the line and the helper",
       here: "error",
     },
   ],

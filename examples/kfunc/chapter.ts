@@ -13,7 +13,8 @@ export const chapter: Chapter = {
     },
     {
       name: "opensnoop_simple",
-      summary: "KRETFUNC_PROBE(do_sys_open): PID COMM FD ERR PATH",
+      summary:
+        "KRETFUNC_PROBE on do_sys_openat2 (the original's do_sys_open), perf buffer of 64 pages: PID COMM FD ERR PATH",
       here: "fallback: tracepoints syscalls:sys_enter_openat/sys_exit_openat",
     },
   ],

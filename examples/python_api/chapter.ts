@@ -8,7 +8,7 @@ export const chapter: Chapter = {
   programs: [
     {
       name: "trace_print",
-      summary: "trace_print() raw and with fmt",
+      summary: 'trace_print() raw and with fmt "{1} {5}"',
       here: "native",
     },
     {
@@ -18,7 +18,7 @@ export const chapter: Chapter = {
     },
     {
       name: "task_switch",
-      summary: "(prev, next) pid pairs on sched_switch in a BPF_HASH",
+      summary: "(prev, next) pid pairs on finish_task_switch in a BPF_HASH, printed from items()",
       here: "fallback: tracepoint sched:sched_switch",
     },
     {
@@ -28,8 +28,8 @@ export const chapter: Chapter = {
     },
     {
       name: "symbols",
-      summary: "ksym, ksymname, sym, num_open_kprobes",
-      here: "native",
+      summary: "ksymname and ksym, sym of a process's openat stacks, numOpenKprobes",
+      here: "fallback: tracepoint syscalls:sys_enter_openat",
     },
   ],
 };

@@ -72,6 +72,16 @@ function hintFor(reason: string, license: string | undefined): string | undefine
       'remove "#define BPF_LICENSE …" (tsbpf defaults to GPL) or set it to GPL'
     );
   }
+  if (/invalid mem access '\w*_or_null'/.test(reason)) {
+    return "a pointer that may be NULL is dereferenced: check map lookups for NULL before using the value (if (!v) return 0;)";
+  }
+  if (/invalid mem access '(scalar|inv)'/.test(reason)) {
+    // 'scalar' since Linux 5.18, 'inv' before: the register holds a plain number.
+    return (
+      "a pointer is dereferenced that is a plain number to the verifier (user-space memory, or kernel memory not read through a helper): " +
+      "read user memory with bpf_probe_read_user() / bpf_probe_read_user_str(), kernel memory with bpf_probe_read_kernel() (or BPF_CORE_READ)"
+    );
+  }
   if (/invalid mem access/.test(reason)) {
     return "a pointer is dereferenced that the verifier cannot prove valid: read kernel memory with bpf_probe_read_kernel() (or BPF_CORE_READ), and check map lookups for NULL";
   }
