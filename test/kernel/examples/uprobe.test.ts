@@ -91,7 +91,7 @@ function assertTraced(stdout: string, pid: number, task = "target_sample"): void
   assert.ok(args.length >= 3 && rets.length >= 3, `too few rows for ${pid}:\n${stdout.slice(-2000)}`);
   for (const r of mine) {
     assertLayout(r);
-    assert.equal(r.task, task);
+    assert.ok(r.task === task || r.task === "<...>", r.line); // <...>: trace_pipe's comm cache missed
   }
   for (let k = 1; k < args.length; k++) assert.equal(args[k], (args[k - 1] as number) + 1, `args ${args}`);
   // Each return follows its call: the k-th return value is func(args[k]) = 2 * args[k]
@@ -252,7 +252,7 @@ describe("uprobe", { skip }, () => {
     );
     for (const r of all) {
       assertLayout(r);
-      assert.equal(r.task, "strlen_caller");
+      assert.ok(r.task === "strlen_caller" || r.task === "<...>", r.line); // <...>: comm cache miss
     }
     // The real lengths (not sizeof a pointer, the original's bug): 18, and 255+ for the 300-byte string.
     assert.deepEqual([...new Set(all.map((r) => r.msg))].sort(), ["18", "255+"]);

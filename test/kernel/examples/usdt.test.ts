@@ -86,7 +86,7 @@ describe("usdt", { skip }, () => {
       assert.equal(res.stdout.split("\n")[0], HEADER);
       const mine = probeRows(res.stdout, pid);
       for (const row of mine) {
-        assert.equal(row.task, "target_sample");
+        assert.ok(row.task === "target_sample" || row.task === "<...>", row.line); // <...>: comm cache miss
         assert.equal(row.line.slice(19, 36), `${"target_sample".padEnd(16)} `, row.line);
         assert.equal(row.line.slice(36, 43), `${String(pid).padEnd(6)} `, row.line);
       }
