@@ -106,12 +106,7 @@ interface Data {
 export const example = defineExample({ name: "data_access/execve_simple" }, async (ctx) => {
   const stateField = BPF.kernelStructHasField("task_struct", "__state") ? "__state" : "state";
   await using b = await BPF.load({ text: bpfText.replace("STATE_FIELD", stateField) });
-  const execve = b.getSyscallFnname("execve");
-  await ctx.fallback(
-    () => b.attachKprobe({ event: execve, fnName: "syscall__execve" }),
-    "tracepoint syscalls:sys_enter_execve",
-    () => b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "syscall__execve" }),
-  );
+  await ctx.attachSyscallKprobe(b, "execve", "syscall__execve");
 
   const events = b.table<PerfEventArray>("events");
   printf(

@@ -38,13 +38,8 @@ int syscall__execve(struct pt_regs *ctx, const char __user *filename)
 
 export const example = defineExample({ name: "error/invalid_mem_access" }, async (ctx) => {
   await using b = await BPF.load({ text: bpfText });
-  const execve = b.getSyscallFnname("execve");
   // Loading happens at attach time: this is where the verifier refuses the program.
-  await ctx.fallback(
-    () => b.attachKprobe({ event: execve, fnName: "syscall__execve" }),
-    "tracepoint syscalls:sys_enter_execve",
-    () => b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "syscall__execve" }),
-  );
+  await ctx.attachSyscallKprobe(b, "execve", "syscall__execve");
 
   // Not reached: the verifier refuses the program above.
   printf("%-6s %-12s %s\n", "PID", "COMM", "OUTPUT");

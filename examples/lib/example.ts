@@ -14,7 +14,7 @@
 import { realpathSync } from "node:fs";
 import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
-import { NotSupportedError } from "../../src/index.js";
+import { type BPF, NotSupportedError } from "../../src/index.js";
 
 export interface ExampleSpec {
   /** "<chapter>/<program>", the name `tsbpf example` takes. */
@@ -51,6 +51,13 @@ export interface ExampleContext {
     alternative: string,
     equivalent: () => T | Promise<T>,
   ): Promise<T>;
+  /**
+   * bcc's `b.attach_kprobe(event=b.get_syscall_fnname(syscall), fn_name=fnName)`;
+   * on a kernel without kprobes, through {@link fallback}, the tracepoint
+   * syscalls:sys_enter_<syscall> (a syscall__ function's declared arguments
+   * are read from the tracepoint's fields there).
+   */
+  attachSyscallKprobe(b: BPF, syscall: string, fnName: string): Promise<void>;
   /** Prints "<program>: msg" on stderr. */
   note(msg: string): void;
 }
@@ -155,6 +162,13 @@ export async function runExample(
         process.stderr.write(`${fallbackNotice(program, err, alternative)}\n`);
         return await equivalent();
       }
+    },
+    attachSyscallKprobe(b, syscall, fnName) {
+      return ctx.fallback(
+        () => b.attachKprobe({ event: b.getSyscallFnname(syscall), fnName }),
+        `tracepoint syscalls:sys_enter_${syscall}`,
+        () => b.attachTracepoint({ tp: `syscalls:sys_enter_${syscall}`, fnName }),
+      );
     },
     note,
   };

@@ -52,12 +52,7 @@ export const example = defineExample({ name: "maps/map_array_of_maps_sample" }, 
   shells.set(0, b.getTable("bash_counts").fd);
   shells.set(1, b.getTable("sh_counts").fd);
 
-  const execve = b.getSyscallFnname("execve");
-  await ctx.fallback(
-    () => b.attachKprobe({ event: execve, fnName: "syscall__execve" }),
-    "tracepoint syscalls:sys_enter_execve",
-    () => b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "syscall__execve" }),
-  );
+  await ctx.attachSyscallKprobe(b, "execve", "syscall__execve");
 
   printf("Counting execve calls by bash and sh, root vs non-root... Hit Ctrl-C to end.\n");
   while (await ctx.sleep(1000));

@@ -49,12 +49,7 @@ export const example = defineExample({ name: "maps/map_hash_of_maps_sample" }, a
   shells.set({ comm: "bash" }, b.getTable("bash_counts").fd);
   shells.set({ comm: "sh" }, b.getTable("sh_counts").fd);
 
-  const execve = b.getSyscallFnname("execve");
-  await ctx.fallback(
-    () => b.attachKprobe({ event: execve, fnName: "syscall__execve" }),
-    "tracepoint syscalls:sys_enter_execve",
-    () => b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "syscall__execve" }),
-  );
+  await ctx.attachSyscallKprobe(b, "execve", "syscall__execve");
 
   printf("Counting execve calls by bash and sh, root vs non-root... Hit Ctrl-C to end.\n");
   while (await ctx.sleep(1000));

@@ -50,12 +50,7 @@ export const example = defineExample({ name: "maps/map_hash_sample", usage: "[IN
   if (!(interval > 0)) throw new Error(`INTERVAL must be a number of seconds > 0, got ${ctx.args[0]}`);
 
   await using b = await BPF.load({ text: bpfText });
-  const execve = b.getSyscallFnname("execve");
-  await ctx.fallback(
-    () => b.attachKprobe({ event: execve, fnName: "syscall__execve" }),
-    "tracepoint syscalls:sys_enter_execve",
-    () => b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "syscall__execve" }),
-  );
+  await ctx.attachSyscallKprobe(b, "execve", "syscall__execve");
 
   const uidcnt = b.getTable<HashTable<{ comm: string }, bigint>>("uidcnt");
   while (await ctx.sleep(interval * 1000)) {

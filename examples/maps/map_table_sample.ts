@@ -53,12 +53,7 @@ export const example = defineExample(
     // BPF_TABLE(type, key type, value type, name, entries); BPF_ARRAY(name, value type, entries)
     const decl = useArray ? "BPF_ARRAY(uidcnt, long, 2);" : 'BPF_TABLE("array", uint32_t, long, uidcnt, 2);';
     await using b = await BPF.load({ text: bpfText.replace("UIDCNT_DECL", decl) });
-    const execve = b.getSyscallFnname("execve");
-    await ctx.fallback(
-      () => b.attachKprobe({ event: execve, fnName: "syscall__execve" }),
-      "tracepoint syscalls:sys_enter_execve",
-      () => b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "syscall__execve" }),
-    );
+    await ctx.attachSyscallKprobe(b, "execve", "syscall__execve");
 
     const uidcnt = b.getTable<ArrayTable<bigint>>("uidcnt");
     printf(

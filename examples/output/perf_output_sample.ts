@@ -49,12 +49,7 @@ interface Data {
 
 export const example = defineExample({ name: "output/perf_output_sample" }, async (ctx) => {
   await using b = await BPF.load({ text: bpfText });
-  const execve = b.getSyscallFnname("execve");
-  await ctx.fallback(
-    () => b.attachKprobe({ event: execve, fnName: "syscall__execve" }),
-    "tracepoint syscalls:sys_enter_execve",
-    () => b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "syscall__execve" }),
-  );
+  await ctx.attachSyscallKprobe(b, "execve", "syscall__execve");
 
   printf("%-18s %-16s %-6s %s\n", "TIME(s)", "COMM", "PID", "MESSAGE");
 

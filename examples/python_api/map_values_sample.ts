@@ -28,12 +28,7 @@ int syscall__execve(struct pt_regs *ctx)
 
 export const example = defineExample({ name: "python_api/map_values_sample" }, async (ctx) => {
   await using b = await BPF.load({ text: bpfText });
-  const execve = b.getSyscallFnname("execve");
-  await ctx.fallback(
-    () => b.attachKprobe({ event: execve, fnName: "syscall__execve" }),
-    "tracepoint syscalls:sys_enter_execve",
-    () => b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "syscall__execve" }),
-  );
+  await ctx.attachSyscallKprobe(b, "execve", "syscall__execve");
 
   const counts = b.table("counts");
   while (await ctx.sleep(1000)) {
