@@ -21,41 +21,16 @@ import {
 } from "../../src/index.js";
 import { native } from "../../src/native.js";
 import { skipUnlessRoot } from "../helpers.js";
-
-const hasTools =
-  spawnSync("ip", ["-V"]).status === 0 && spawnSync("python3", ["-c", "pass"]).status === 0
-    ? false
-    : "needs iproute2 (ip) and python3";
+import { ip, netToolsMissing, sendIcmp as sendIcmpTo } from "../net.js";
 
 const ns = `tsbpf-test-${process.pid}`;
 const host = `tb${process.pid}h`;
 const peer = `tb${process.pid}n`;
 const net = `10.213.${(process.pid % 250) + 1}`;
 
-function ip(...args: string[]): string {
-  const r = spawnSync("ip", args, { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** Sends n ICMP echo requests from inside the namespace to the host end (TTL 1: never routed further). */
+/** Sends n ICMP echo requests from inside the namespace to the host end. */
 function sendIcmp(n: number): void {
-  const py = `
-import socket, struct, sys
-def csum(b):
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff); s += s >> 16
-    return ~s & 0xffff
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 1)
-for i in range(int(sys.argv[2])):
-    body = struct.pack('!BBHHH', 8, 0, 0, 0x7473, i) + b'tsbpf!'
-    s.sendto(struct.pack('!BBHHH', 8, 0, csum(body), 0x7473, i) + b'tsbpf!', (sys.argv[1], 0))
-`;
-  const r = spawnSync("ip", ["netns", "exec", ns, "python3", "-c", py, `${net}.2`, String(n)], {
-    encoding: "utf8",
-  });
-  if (r.status !== 0) throw new Error(`sending ICMP failed: ${r.stderr}`);
+  sendIcmpTo(`${net}.2`, n, ns);
 }
 
 function sysctl(key: string, value: string): void {
@@ -107,7 +82,7 @@ function drain(fd: number): Buffer[] {
   }
 }
 
-describe("XDP and socket filters", { skip: skipUnlessRoot || hasTools }, () => {
+describe("XDP and socket filters", { skip: skipUnlessRoot || netToolsMissing }, () => {
   before(() => {
     ip("netns", "add", ns);
     ip("link", "add", host, "type", "veth", "peer", "name", peer);

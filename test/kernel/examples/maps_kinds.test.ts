@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { repoRoot, runChild, skipUnlessRoot, waitFor } from "../../helpers.js";
+import { ip, netToolsMissing, sendIcmp as sendIcmpFrom } from "../../net.js";
 import { assertMechanism, kernelHas, runExample, runExampleSync } from "./run_example.js";
 
 /** Lines of stdout as an array (without the empty last one). */
@@ -73,23 +74,12 @@ function buildTarget(dir: string): string {
 
 // ---- the network namespace and veth pairs of the XDP drafts ----
 
-const hasNetTools =
-  spawnSync("ip", ["-V"]).status === 0 && spawnSync("python3", ["-c", "pass"]).status === 0
-    ? false
-    : "needs iproute2 (ip) and python3";
-
 const ns = `tsbpf-m2-${process.pid}`;
 const h1 = `m2${process.pid}a`;
 const n1 = `m2${process.pid}b`;
 const h2 = `m2${process.pid}c`;
 const n2 = `m2${process.pid}d`;
 const net = `10.214.${(process.pid % 250) + 1}`;
-
-function ip(...args: string[]): string {
-  const r = spawnSync("ip", args, { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
 
 function sysctl(key: string, value: string, inNs = false): void {
   const argv = ["sysctl", "-q", "-w", `${key}=${value}`];
@@ -109,30 +99,13 @@ function vethPair(host: string, peer: string, addr?: string): void {
   ip("link", "set", host, "up");
 }
 
-const SEND_ICMP = `
-import socket, struct, sys
-def csum(b):
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff); s += s >> 16
-    return ~s & 0xffff
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 1)
-for i in range(int(sys.argv[2])):
-    body = struct.pack('!BBHHH', 8, 0, 0, 0x6d32, i) + b'maps2!'
-    s.sendto(struct.pack('!BBHHH', 8, 0, csum(body), 0x6d32, i) + b'maps2!', (sys.argv[1], 0))
-`;
-
 /**
  * Sends n ICMP echo requests (TTL 1) to dst: from inside the namespace (out
  * of n1, to the host end h1 through a static neighbour entry) or, with
  * inNs false, from ours.
  */
 function sendIcmp(dst: string, n: number, inNs = true): void {
-  const argv = ["python3", "-c", SEND_ICMP, dst, String(n)];
-  const r = inNs
-    ? spawnSync("ip", ["netns", "exec", ns, ...argv], { encoding: "utf8" })
-    : spawnSync(argv[0] as string, argv.slice(1), { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`sending ICMP failed: ${r.stderr}`);
+  sendIcmpFrom(dst, n, inNs ? ns : undefined);
 }
 
 /** The "N pkt/s" lines of the XDP redirect examples, summed (optionally only "proto P: N pkt/s"). */
@@ -421,7 +394,7 @@ describe("maps", { skip: skipUnlessRoot }, () => {
     });
   }
 
-  describe("XDP drafts", { skip: hasNetTools }, () => {
+  describe("XDP drafts", { skip: netToolsMissing }, () => {
     before(() => {
       ip("netns", "add", ns);
       vethPair(h1, n1, `${net}.1/24`);
