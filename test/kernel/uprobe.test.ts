@@ -1,24 +1,23 @@
 /**
- * uprobes and uretprobes against programs built here with gcc: arguments and
+ * uprobes and uretprobes against programs built here with cc: arguments and
  * return values of a function in a PIE and a non-PIE executable (bcc's
  * tutorial, lesson 4), libc's strlen through the library name "c" (an
  * IFUNC, followed to the implementation glibc picked), symRe, the errors,
  * and the kernel left as it was found.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { AttachError, BPF, type TraceLine } from "../../src/index.js";
 import { uprobeSupport } from "../../src/kernel/features.js";
+import { CTargets, ccPresent } from "../c_targets.js";
 import { kernelObjects, leftSince, skipUnlessRoot, waitFor } from "../helpers.js";
 
-const hasGcc = spawnSync("gcc", ["--version"]).status === 0;
+const targets = new CTargets("tsbpf-uprobe");
+
 const skip =
   skipUnlessRoot ||
-  (hasGcc ? false : "needs gcc to build the traced programs") ||
+  (ccPresent ? false : "needs a C compiler to build the traced programs") ||
   (uprobeSupport() === "yes" ? false : "this kernel has no uprobes (CONFIG_UPROBES)");
 
 /** Calls func(counter) and other_func(counter) every 10 ms; prints its pid first. */
@@ -65,34 +64,6 @@ int probe_ret(struct pt_regs *ctx) {
     return 0;
 }`;
 
-let dir = "";
-const children: ChildProcess[] = [];
-
-function gcc(name: string, source: string, flags: string[]): string {
-  const src = join(dir, `${name}.c`);
-  const out = join(dir, name);
-  writeFileSync(src, source);
-  const r = spawnSync("gcc", ["-O1", "-fno-builtin-strlen", ...flags, "-o", out, src], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`gcc ${name}: ${r.stderr}`);
-  return out;
-}
-
-/** Starts a target and resolves with its pid (the first line it prints). */
-async function start(path: string): Promise<number> {
-  const child = spawn(path, [], { stdio: ["ignore", "pipe", "inherit"] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout?.on("data", (b: Buffer) => {
-      out += b.toString();
-      const nl = out.indexOf("\n");
-      if (nl >= 0) resolve(Number(out.slice(0, nl)));
-    });
-    child.on("error", reject);
-    child.on("exit", (code) => reject(new Error(`${path} exited (${code})`)));
-  });
-}
-
 /** trace_pipe lines of process pid until `until` says stop or the time is up. */
 async function linesOf(
   b: BPF,
@@ -124,20 +95,18 @@ describe("uprobes", { skip }, () => {
   let funcPie = "";
   let funcNoPie = "";
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), "tsbpf-uprobe-"));
-    funcPie = gcc("func_pie", FUNC_C, ["-fPIE", "-pie"]);
-    funcNoPie = gcc("func_nopie", FUNC_C, ["-fno-pie", "-no-pie"]);
+    funcPie = targets.build("func_pie", FUNC_C, ["-fPIE", "-pie"]);
+    funcNoPie = targets.build("func_nopie", FUNC_C, ["-fno-pie", "-no-pie"]);
   });
   after(() => {
     for (const b of open) b.close();
-    for (const c of children) c.kill("SIGKILL");
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    targets.cleanup();
   });
 
   for (const kind of ["PIE", "non-PIE"] as const) {
     it(`reads func's argument (PT_REGS_PARM1) and return value (PT_REGS_RC) in a ${kind} executable`, async () => {
       const exe = kind === "PIE" ? funcPie : funcNoPie;
-      const pid = await start(exe);
+      const pid = await targets.start(exe);
       const b = await BPF.load({ text: ARG_PROGRAM });
       open.push(b);
       b.attachUprobe({ name: exe, sym: "func", fnName: "probe_func" });
@@ -168,8 +137,8 @@ describe("uprobes", { skip }, () => {
   }
 
   it('traces libc\'s strlen through name "c" (an IFUNC: the implementation glibc picked)', async () => {
-    const exe = gcc("strlen_target", STRLEN_C, []);
-    const pid = await start(exe);
+    const exe = targets.build("strlen_target", STRLEN_C);
+    const pid = await targets.start(exe);
     assert.match(BPF.findLibrary("c") ?? "", /\/libc\.so\.6$/);
     const b = await BPF.load({
       text: `
@@ -192,7 +161,7 @@ int count_strlen(struct pt_regs *ctx) {
   });
 
   it("symRe attaches to every matching function", async () => {
-    const pid = await start(funcPie);
+    const pid = await targets.start(funcPie);
     assert.deepEqual(BPF.getUserFunctions(funcPie, /func$/).sort(), ["func", "other_func"]);
     const b = await BPF.load({
       text: `
@@ -218,8 +187,8 @@ int hit(struct pt_regs *ctx) {
   });
 
   it("traces only the given pid", async () => {
-    const pidA = await start(funcPie);
-    const pidB = await start(funcPie);
+    const pidA = await targets.start(funcPie);
+    const pidB = await targets.start(funcPie);
     const b = await BPF.load({ text: ARG_PROGRAM });
     open.push(b);
     b.attachUprobe({ name: funcPie, sym: "func", fnName: "probe_func", pid: pidB });
@@ -256,7 +225,7 @@ int hit(struct pt_regs *ctx) {
         /\$PATH/.test(err.message),
     );
     assert.throws(
-      () => b.attachUprobe({ name: join(dir, "missing"), sym: "f", fnName: "probe_func" }),
+      () => b.attachUprobe({ name: join(targets.path, "missing"), sym: "f", fnName: "probe_func" }),
       (err: unknown) => err instanceof AttachError && /no such file/.test(err.message),
     );
     assert.throws(

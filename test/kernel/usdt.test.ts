@@ -1,5 +1,5 @@
 /**
- * USDT probes in programs built here with gcc and <sys/sdt.h>: a probe
+ * USDT probes in programs built here with cc and <sys/sdt.h>: a probe
  * without a semaphore (provider "target-sample": sdt.h allows dashes when
  * there is no semaphore) and one with a semaphore (provider "target_sample":
  * the semaphore variable's name is made from the provider's), through
@@ -8,26 +8,21 @@
  * kernel left as it was found.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { elfFile } from "../../src/elf/elf.js";
 import { readProcMaps } from "../../src/elf/procmaps.js";
 import { AttachError, BPF, type TraceLine, USDT } from "../../src/index.js";
 import { uprobeSupport } from "../../src/kernel/features.js";
+import { CTargets, ccPresent, sdtHeaderPresent } from "../c_targets.js";
 import { kernelObjects, leftSince, skipUnlessRoot, waitFor } from "../helpers.js";
 
-const hasGcc = spawnSync("gcc", ["--version"]).status === 0;
-const hasSdt = [
-  "/usr/include/sys/sdt.h",
-  "/usr/include/x86_64-linux-gnu/sys/sdt.h",
-  "/usr/include/aarch64-linux-gnu/sys/sdt.h",
-].some((p) => existsSync(p));
+const targets = new CTargets("tsbpf-usdt");
+
 const skip =
   skipUnlessRoot ||
-  (hasGcc && hasSdt ? false : "needs gcc and <sys/sdt.h> (systemtap-sdt-dev)") ||
+  (ccPresent && sdtHeaderPresent ? false : "needs a C compiler and <sys/sdt.h> (systemtap-sdt-dev)") ||
   (uprobeSupport() === "yes" ? false : "this kernel has no uprobes (CONFIG_UPROBES)");
 
 const PLAIN_C = `
@@ -73,33 +68,6 @@ int do_trace(struct pt_regs *ctx) {
     bpf_trace_printk("counter:%d  text:%s", counter, buf);
     return 0;
 }`;
-
-let dir = "";
-const children: ChildProcess[] = [];
-
-function gcc(name: string, source: string): string {
-  const src = join(dir, `${name}.c`);
-  const out = join(dir, name);
-  writeFileSync(src, source);
-  const r = spawnSync("gcc", ["-O1", "-o", out, src], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`gcc ${name}: ${r.stderr}`);
-  return out;
-}
-
-async function start(path: string): Promise<number> {
-  const child = spawn(path, [], { stdio: ["ignore", "pipe", "inherit"] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout?.on("data", (b: Buffer) => {
-      out += b.toString();
-      const nl = out.indexOf("\n");
-      if (nl >= 0) resolve(Number(out.slice(0, nl)));
-    });
-    child.on("error", reject);
-    child.on("exit", (code) => reject(new Error(`${path} exited (${code})`)));
-  });
-}
 
 async function linesOf(b: BPF, pid: number, want: number, ms = 5000): Promise<TraceLine[]> {
   const ac = new AbortController();
@@ -153,14 +121,12 @@ describe("USDT", { skip }, () => {
   let plain = "";
   let withSemaphore = "";
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), "tsbpf-usdt-"));
-    plain = gcc("usdt_plain", PLAIN_C);
-    withSemaphore = gcc("usdt_semaphore", SEMAPHORE_C);
+    plain = targets.build("usdt_plain", PLAIN_C);
+    withSemaphore = targets.build("usdt_semaphore", SEMAPHORE_C);
   });
   after(() => {
     for (const b of open) b.close();
-    for (const c of children) c.kill("SIGKILL");
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    targets.cleanup();
   });
 
   it("enumerates the probes of a binary and of a process", async () => {
@@ -180,7 +146,7 @@ describe("USDT", { skip }, () => {
         args: undefined,
       },
     );
-    const pid = await start(withSemaphore);
+    const pid = await targets.start(withSemaphore);
     const inProcess = new USDT({ pid }).enumerateProbes();
     const mine = inProcess.find((p) => p.provider === "target_sample" && p.name === "test_probe");
     assert.ok(mine, `probes of ${pid}: ${inProcess.map((p) => `${p.provider}:${p.name}`).join(", ")}`);
@@ -189,7 +155,7 @@ describe("USDT", { skip }, () => {
   });
 
   it("USDT({ path }): reads an integer and a string argument (provider:probe)", async () => {
-    const pid = await start(plain);
+    const pid = await targets.start(plain);
     const u = new USDT({ path: plain });
     u.enableProbe({ probe: "target-sample:test-probe", fnName: "do_trace" });
     const b = await BPF.load({ text: PROGRAM, usdtContexts: [u] });
@@ -200,7 +166,7 @@ describe("USDT", { skip }, () => {
   });
 
   it("USDT({ pid }) with a semaphore: the kernel counts it while the probe is attached (bare probe name)", async () => {
-    const pid = await start(withSemaphore);
+    const pid = await targets.start(withSemaphore);
     assert.equal(semaphoreOf(pid, withSemaphore), 0);
     const u = new USDT({ pid });
     u.enableProbe({ probe: "test_probe", fnName: "do_trace" });
@@ -220,7 +186,7 @@ describe("USDT", { skip }, () => {
     u.enableProbe({ probe: "target_sample:test_probe", fnName: "do_trace" });
     const b = await BPF.load({ text: PROGRAM, usdtContexts: [u] });
     open.push(b);
-    const pid = await start(withSemaphore);
+    const pid = await targets.start(withSemaphore);
     assertCounting(await linesOf(b, pid, 5), 5);
     b.close();
   });
@@ -228,8 +194,8 @@ describe("USDT", { skip }, () => {
   // Three functions on probes whose arguments sit in different places: one
   // libbpf USDT manager must hand out their spec ids (src/attach/usdt.ts).
   it("several functions on several probes and contexts each read their own arguments", async () => {
-    const pidPlain = await start(plain);
-    const pidSem = await start(withSemaphore);
+    const pidPlain = await targets.start(plain);
+    const pidSem = await targets.start(withSemaphore);
     const u1 = new USDT({ pid: pidPlain });
     u1.enableProbe({ probe: "target-sample:test-probe", fnName: "first" });
     u1.enableProbe({ probe: "swapped", fnName: "second" });
@@ -295,14 +261,14 @@ int third(struct pt_regs *ctx) {
         /no such probe/.test(err.message) &&
         /did you mean target-sample:test-probe/.test(err.message),
     );
-    assert.throws(() => new USDT({ path: join(dir, "missing") }), AttachError);
+    assert.throws(() => new USDT({ path: join(targets.path, "missing") }), AttachError);
     assert.throws(() => new USDT({ pid: 0x3ffffff0 }), /cannot read the mappings of process/);
     u.enableProbe({ probe: "test-probe", fnName: "no_such_function" });
     await assert.rejects(BPF.load({ text: PROGRAM, usdtContexts: [u] }), /no function no_such_function/);
   });
 
   it("attach and close leave the kernel as they found it", async () => {
-    await start(plain);
+    await targets.start(plain);
     const before = kernelObjects();
     const u = new USDT({ path: plain });
     u.enableProbe({ probe: "test-probe", fnName: "do_trace" });

@@ -5,19 +5,17 @@
  * calls libc's strlen on known strings.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { uprobeSupport } from "../../../src/kernel/features.js";
+import { CTargets, ccPresent } from "../../c_targets.js";
 import { type Running, repoRoot, skipUnlessRoot, startNode, waitFor } from "../../helpers.js";
 import { runExample } from "./run_example.js";
 
-const hasCc = spawnSync(process.env.CC || "cc", ["--version"]).status === 0;
 const skip =
   skipUnlessRoot ||
-  (hasCc ? false : "needs a C compiler (cc) to build the traced programs") ||
+  (ccPresent ? false : "needs a C compiler (cc) to build the traced programs") ||
   (uprobeSupport() === "yes" ? false : "this kernel has no uprobes (CONFIG_UPROBES)");
 
 const HEADER = "TIME(s)            COMM             PID    MESSAGE";
@@ -125,36 +123,12 @@ int main(void) {
 `;
 
 describe("uprobe", { skip }, () => {
-  let dir = "";
-  const children: ChildProcess[] = [];
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), "tsbpf-ex-uprobe-"));
-  });
-  after(() => {
-    for (const c of children) c.kill("SIGKILL");
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const targets = new CTargets("tsbpf-ex-uprobe");
+  after(() => targets.cleanup());
 
-  /** Builds a C program in dir, starts it and resolves with its pid (its first line). */
+  /** Builds a C program, starts it and resolves with its pid (its first line). */
   async function startC(name: string, source: string): Promise<number> {
-    const src = join(dir, `${name}.c`);
-    const exe = join(dir, name);
-    writeFileSync(src, source);
-    const b = spawnSync(process.env.CC || "cc", ["-O1", "-fno-builtin-strlen", "-o", exe, src], {
-      encoding: "utf8",
-    });
-    assert.equal(b.status, 0, b.stderr);
-    const child = spawn(exe, [], { stdio: ["ignore", "pipe", "inherit"] });
-    children.push(child);
-    return new Promise((resolve, reject) => {
-      let out = "";
-      child.stdout?.on("data", (d: Buffer) => {
-        out += d.toString();
-        const nl = out.indexOf("\n");
-        if (nl >= 0) resolve(Number(out.slice(0, nl)));
-      });
-      child.on("error", reject);
-    });
+    return targets.start(targets.build(name, source));
   }
 
   it('"uprobe/target_sample" builds the target and prints what it prints, func(n) returning 2n', async () => {
@@ -203,15 +177,11 @@ describe("uprobe", { skip }, () => {
 
   it('"uprobe/uprobe_simple" TARGET traces the executable given', async () => {
     // Our own copy of the target: the default one is not running, so every row is this one's.
-    const exe = join(dir, "target-sample");
-    const b = spawnSync(
-      process.env.CC || "cc",
-      ["-O2", "-o", exe, join(repoRoot, "examples", "uprobe", "target_sample.c")],
-      { encoding: "utf8" },
+    const exe = targets.build(
+      "target-sample",
+      readFileSync(join(repoRoot, "examples", "uprobe", "target_sample.c"), "utf8"),
     );
-    assert.equal(b.status, 0, b.stderr);
-    const child = spawn(exe, [], { stdio: ["ignore", "pipe", "ignore"] });
-    children.push(child);
+    const child = targets.run(exe);
     let out = "";
     child.stdout?.on("data", (d: Buffer) => {
       out += d.toString();

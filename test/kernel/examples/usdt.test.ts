@@ -4,23 +4,18 @@
  * example, then probe_sample PID reading the probe's counter and string.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { describe, it } from "node:test";
 import { USDT } from "../../../src/index.js";
 import { uprobeSupport } from "../../../src/kernel/features.js";
+import { ccPresent, sdtHeaderPresent } from "../../c_targets.js";
 import { type Running, skipUnlessRoot, startNode, waitFor } from "../../helpers.js";
 import { runExample, runExampleSync } from "./run_example.js";
 
-const hasCc = spawnSync(process.env.CC || "cc", ["--version"]).status === 0;
-const hasSdt = [
-  "/usr/include/sys/sdt.h",
-  "/usr/include/x86_64-linux-gnu/sys/sdt.h",
-  "/usr/include/aarch64-linux-gnu/sys/sdt.h",
-].some((p) => existsSync(p));
 const skip =
   skipUnlessRoot ||
-  (hasCc && hasSdt ? false : "needs cc and <sys/sdt.h> (systemtap-sdt-dev) to build the target") ||
+  (ccPresent && sdtHeaderPresent
+    ? false
+    : "needs cc and <sys/sdt.h> (systemtap-sdt-dev) to build the target") ||
   (uprobeSupport() === "yes" ? false : "this kernel has no uprobes (CONFIG_UPROBES)");
 
 const TARGET_PID = /^target_sample: pid (\d+), firing target-sample:test-probe once a second$/m;
