@@ -19,18 +19,48 @@ static bool is_percpu(uint32_t type)
            type == BPF_MAP_TYPE_LRU_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
 }
 
-static bool get_sizes(napi_env env, int fd, struct map_sizes *s)
+/*
+ * The sizes of the map: from `known`, the caller's copy of the map's info
+ * (a Uint32Array [key_size, value_size, type], which tsbpf's tables read once
+ * when they open), or else asked of the kernel (one more syscall per call).
+ */
+static bool get_sizes(napi_env env, const char *op, int fd, napi_value known, struct map_sizes *s)
 {
-    struct bpf_map_info info = {0};
-    __u32 len = sizeof(info);
-    int err = bpf_obj_get_info_by_fd(fd, &info, &len);
-    if (err) {
-        tsbpf_throw(env, "bpf_obj_get_info_by_fd", err);
+    uint32_t key_size, value_size, type;
+    napi_valuetype t = napi_undefined;
+    if (known && napi_typeof(env, known, &t) != napi_ok) {
+        tsbpf_throw_napi(env, "napi_typeof");
         return false;
     }
-    s->key = info.key_size;
-    s->value = info.value_size;
-    if (is_percpu(info.type)) {
+    if (t != napi_undefined) {
+        void *data;
+        size_t len;
+        if (!tsbpf_arg_bytes(env, known, op, "sizes", false, &data, &len))
+            return false;
+        if (len < 3 * sizeof(uint32_t)) {
+            tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL",
+                               "sizes is %zu bytes, [key_size, value_size, type] needs 12", len);
+            return false;
+        }
+        const uint32_t *v = data;
+        key_size = v[0];
+        value_size = v[1];
+        type = v[2];
+    } else {
+        struct bpf_map_info info = {0};
+        __u32 len = sizeof(info);
+        int err = bpf_obj_get_info_by_fd(fd, &info, &len);
+        if (err) {
+            tsbpf_throw(env, "bpf_obj_get_info_by_fd", err);
+            return false;
+        }
+        key_size = info.key_size;
+        value_size = info.value_size;
+        type = info.type;
+    }
+    s->key = key_size;
+    s->value = value_size;
+    if (is_percpu(type)) {
         int cpus = libbpf_num_possible_cpus();
         if (cpus < 0) {
             tsbpf_throw(env, "libbpf_num_possible_cpus", cpus);
@@ -55,7 +85,7 @@ static bool check_size(napi_env env, const char *op, const char *what, size_t ha
  * (queue, stack, bloom filter) take a NULL key whatever is passed.
  */
 static bool map_args(napi_env env, const char *op, napi_value *argv, bool key_nullable,
-                     bool with_value, int32_t *fd, void **key, void **value,
+                     bool with_value, napi_value known, int32_t *fd, void **key, void **value,
                      struct map_sizes *out_sizes)
 {
     size_t key_len = 0, value_len = 0;
@@ -64,7 +94,7 @@ static bool map_args(napi_env env, const char *op, napi_value *argv, bool key_nu
         !tsbpf_arg_bytes(env, argv[1], op, "key", key_nullable, key, &key_len) ||
         (with_value && !tsbpf_arg_bytes(env, argv[2], op, "value", false, value, &value_len)))
         return false;
-    if (!get_sizes(env, *fd, &sizes))
+    if (!get_sizes(env, op, *fd, known, &sizes))
         return false;
     if (sizes.key == 0)
         *key = NULL;
@@ -77,15 +107,15 @@ static bool map_args(napi_env env, const char *op, napi_value *argv, bool key_nu
     return true;
 }
 
-/* mapLookup(fd, key, value): false when there is no such key. */
+/* mapLookup(fd, key, value[, sizes]): false when there is no such key. */
 napi_value tsbpf_map_lookup(napi_env env, napi_callback_info info)
 {
     static const char op[] = "mapLookup";
-    napi_value argv[3];
+    napi_value argv[4];
     int32_t fd;
     void *key, *value;
-    if (!tsbpf_get_args(env, info, op, 3, argv, NULL) ||
-        !map_args(env, op, argv, false, true, &fd, &key, &value, NULL))
+    if (!tsbpf_get_args_opt(env, info, op, 3, 4, argv) ||
+        !map_args(env, op, argv, false, true, argv[3], &fd, &key, &value, NULL))
         return NULL;
     tsbpf_log_reset();
     int err = bpf_map_lookup_elem(fd, key, value);
@@ -96,16 +126,16 @@ napi_value tsbpf_map_lookup(napi_env env, napi_callback_info info)
     return tsbpf_bool(env, true);
 }
 
-/* mapUpdate(fd, key, value, flags) */
+/* mapUpdate(fd, key, value, flags[, sizes]) */
 napi_value tsbpf_map_update(napi_env env, napi_callback_info info)
 {
     static const char op[] = "mapUpdate";
-    napi_value argv[4];
+    napi_value argv[5];
     int32_t fd;
     int64_t flags;
     void *key, *value;
-    if (!tsbpf_get_args(env, info, op, 4, argv, NULL) ||
-        !map_args(env, op, argv, false, true, &fd, &key, &value, NULL) ||
+    if (!tsbpf_get_args_opt(env, info, op, 4, 5, argv) ||
+        !map_args(env, op, argv, false, true, argv[4], &fd, &key, &value, NULL) ||
         !tsbpf_arg_int64(env, argv[3], op, "flags", &flags))
         return NULL;
     tsbpf_log_reset();
@@ -116,17 +146,17 @@ napi_value tsbpf_map_update(napi_env env, napi_callback_info info)
 }
 
 /*
- * mapLookupAndDelete(fd, key, value): false when there is nothing. With a
+ * mapLookupAndDelete(fd, key, value[, sizes]): false when there is nothing. With a
  * NULL key on a queue or stack this is a pop (Linux 4.20+).
  */
 napi_value tsbpf_map_lookup_and_delete(napi_env env, napi_callback_info info)
 {
     static const char op[] = "mapLookupAndDelete";
-    napi_value argv[3];
+    napi_value argv[4];
     int32_t fd;
     void *key, *value;
-    if (!tsbpf_get_args(env, info, op, 3, argv, NULL) ||
-        !map_args(env, op, argv, true, true, &fd, &key, &value, NULL))
+    if (!tsbpf_get_args_opt(env, info, op, 3, 4, argv) ||
+        !map_args(env, op, argv, true, true, argv[3], &fd, &key, &value, NULL))
         return NULL;
     tsbpf_log_reset();
     int err = bpf_map_lookup_and_delete_elem(fd, key, value);
@@ -138,7 +168,7 @@ napi_value tsbpf_map_lookup_and_delete(napi_env env, napi_callback_info info)
 }
 
 /*
- * mapLookupBatch(fd, inBatch, outBatch, keys, values, count) → { count, done }:
+ * mapLookupBatch(fd, inBatch, outBatch, keys, values, count[, sizes]) → { count, done }:
  * up to count entries starting after inBatch (null: from the start), keys and
  * values packed back to back (Linux 5.6+). The batch tokens are opaque and
  * must be at least key_size (and 8) bytes.
@@ -146,13 +176,13 @@ napi_value tsbpf_map_lookup_and_delete(napi_env env, napi_callback_info info)
 napi_value tsbpf_map_lookup_batch(napi_env env, napi_callback_info info)
 {
     static const char op[] = "mapLookupBatch";
-    napi_value argv[6];
+    napi_value argv[7];
     int32_t fd;
     uint32_t count;
     void *in_batch = NULL, *out_batch, *keys, *values;
     size_t in_len = 0, out_len, keys_len, values_len;
     struct map_sizes sizes;
-    if (!tsbpf_get_args(env, info, op, 6, argv, NULL) ||
+    if (!tsbpf_get_args_opt(env, info, op, 6, 7, argv) ||
         !tsbpf_arg_int32(env, argv[0], op, "fd", &fd) ||
         !tsbpf_arg_bytes(env, argv[1], op, "inBatch", true, &in_batch, &in_len) ||
         !tsbpf_arg_bytes(env, argv[2], op, "outBatch", false, &out_batch, &out_len) ||
@@ -160,7 +190,7 @@ napi_value tsbpf_map_lookup_batch(napi_env env, napi_callback_info info)
         !tsbpf_arg_bytes(env, argv[4], op, "values", false, &values, &values_len) ||
         !tsbpf_arg_uint32(env, argv[5], op, "count", &count))
         return NULL;
-    if (!get_sizes(env, fd, &sizes))
+    if (!get_sizes(env, op, fd, argv[6], &sizes))
         return NULL;
     size_t token = sizes.key > 8 ? sizes.key : 8;
     if (!check_size(env, op, "outBatch", out_len, token) ||
@@ -186,15 +216,15 @@ napi_value tsbpf_map_lookup_batch(napi_env env, napi_callback_info info)
     return result;
 }
 
-/* mapDelete(fd, key): false when there is no such key. */
+/* mapDelete(fd, key[, sizes]): false when there is no such key. */
 napi_value tsbpf_map_delete(napi_env env, napi_callback_info info)
 {
     static const char op[] = "mapDelete";
-    napi_value argv[2];
+    napi_value argv[3];
     int32_t fd;
     void *key;
-    if (!tsbpf_get_args(env, info, op, 2, argv, NULL) ||
-        !map_args(env, op, argv, false, false, &fd, &key, NULL, NULL))
+    if (!tsbpf_get_args_opt(env, info, op, 2, 3, argv) ||
+        !map_args(env, op, argv, false, false, argv[2], &fd, &key, NULL, NULL))
         return NULL;
     tsbpf_log_reset();
     int err = bpf_map_delete_elem(fd, key);
@@ -205,17 +235,17 @@ napi_value tsbpf_map_delete(napi_env env, napi_callback_info info)
     return tsbpf_bool(env, true);
 }
 
-/* mapNextKey(fd, key | null, next): false after the last key. */
+/* mapNextKey(fd, key | null, next[, sizes]): false after the last key. */
 napi_value tsbpf_map_next_key(napi_env env, napi_callback_info info)
 {
     static const char op[] = "mapNextKey";
-    napi_value argv[3];
+    napi_value argv[4];
     int32_t fd;
     void *key, *next;
     size_t next_len;
     struct map_sizes sizes;
-    if (!tsbpf_get_args(env, info, op, 3, argv, NULL) ||
-        !map_args(env, op, argv, true, false, &fd, &key, NULL, &sizes) ||
+    if (!tsbpf_get_args_opt(env, info, op, 3, 4, argv) ||
+        !map_args(env, op, argv, true, false, argv[3], &fd, &key, NULL, &sizes) ||
         !tsbpf_arg_bytes(env, argv[2], op, "next", false, &next, &next_len) ||
         !check_size(env, op, "next", next_len, sizes.key))
         return NULL;

@@ -407,6 +407,22 @@ bool tsbpf_get_args(napi_env env, napi_callback_info info, const char *op, size_
     return true;
 }
 
+bool tsbpf_get_args_opt(napi_env env, napi_callback_info info, const char *op, size_t min,
+                        size_t max, napi_value *argv)
+{
+    size_t got = max;
+    if (napi_get_cb_info(env, info, &got, argv, NULL, NULL) != napi_ok) {
+        tsbpf_throw_napi(env, "napi_get_cb_info");
+        return false;
+    }
+    if (got < min) {
+        tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "expected %zu argument(s), got %zu",
+                           min, got);
+        return false;
+    }
+    return true;
+}
+
 static bool check_type(napi_env env, napi_value v, napi_valuetype want, const char *op,
                        const char *what, const char *want_name)
 {

@@ -80,6 +80,9 @@ napi_value tsbpf_throw_napi(napi_env env, const char *what);
  * Fetch exactly `argc` arguments (missing ones are an error) plus `this`.
  * Returns false with an exception pending on failure.
  */
+/* Like tsbpf_get_args for `min` required and up to `max` arguments; missing ones are undefined. */
+bool tsbpf_get_args_opt(napi_env env, napi_callback_info info, const char *op, size_t min,
+                        size_t max, napi_value *argv);
 bool tsbpf_get_args(napi_env env, napi_callback_info info, const char *op, size_t argc,
                     napi_value *argv, napi_value *this_arg);
 

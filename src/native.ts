@@ -322,9 +322,14 @@ export interface NativeAddon {
   progIds(): number[];
   mapIds(): number[];
   linkIds(): number[];
-  mapLookup(fd: number, key: Uint8Array, value: Uint8Array): boolean;
-  mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags: number): void;
-  mapDelete(fd: number, key: Uint8Array): boolean;
+  /*
+   * Map element calls. `sizes` is the caller's copy of the map's
+   * [key_size, value_size, type] (what the buffers are checked against);
+   * without it the addon asks the kernel on every call.
+   */
+  mapLookup(fd: number, key: Uint8Array, value: Uint8Array, sizes?: Uint32Array): boolean;
+  mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags: number, sizes?: Uint32Array): void;
+  mapDelete(fd: number, key: Uint8Array, sizes?: Uint32Array): boolean;
   /**
    * Up to count entries after inBatch (null: from the start), keys and values
    * packed back to back (bpf_map_lookup_batch, Linux 5.6+; hash and array
@@ -338,11 +343,12 @@ export interface NativeAddon {
     keys: Uint8Array,
     values: Uint8Array,
     count: number,
+    sizes?: Uint32Array,
   ): { count: number; done: boolean };
   /** Looks up and deletes in one step (a pop, with a null key, on queues and stacks; Linux 4.20+). */
-  mapLookupAndDelete(fd: number, key: Uint8Array | null, value: Uint8Array): boolean;
+  mapLookupAndDelete(fd: number, key: Uint8Array | null, value: Uint8Array, sizes?: Uint32Array): boolean;
   /** Writes the key after `key` (or the first key when key is null) into next; false at the end. */
-  mapNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): boolean;
+  mapNextKey(fd: number, key: Uint8Array | null, next: Uint8Array, sizes?: Uint32Array): boolean;
   closeFd(fd: number): void;
   /**
    * perf_event_open(2) with PERF_FLAG_FD_CLOEXEC → the event's fd. A

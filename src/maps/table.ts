@@ -107,6 +107,8 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
   protected readonly keyView: DataView;
   protected readonly valueBuf: Uint8Array;
   protected readonly valueView: DataView;
+  /** [key_size, value_size, type] for the addon, which checks buffers against them (no syscall to ask). */
+  protected readonly sizes: Uint32Array;
 
   constructor(info: TableInfo) {
     this.info = info;
@@ -121,6 +123,7 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
     this.keyView = new DataView(this.keyBuf.buffer);
     this.valueBuf = new Uint8Array(this.valueBytes());
     this.valueView = new DataView(this.valueBuf.buffer);
+    this.sizes = Uint32Array.of(info.keySize, info.valueSize, info.mapType);
   }
 
   /** The map's fd (valid while the BPF object is open). */
@@ -167,7 +170,8 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
   get(key: K): V | undefined {
     const fd = this.fd;
     this.keyCodec.encode(key, this.keyView, 0);
-    if (!this.call("lookup", () => native().mapLookup(fd, this.keyBuf, this.valueBuf))) return undefined;
+    if (!this.call("lookup", () => native().mapLookup(fd, this.keyBuf, this.valueBuf, this.sizes)))
+      return undefined;
     return this.decodeStored();
   }
 
@@ -181,7 +185,7 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
     const fd = this.fd;
     const k = this.encodeKey(key);
     const v = this.encodeValue(value);
-    this.call("update", () => native().mapUpdate(fd, k, v, flags));
+    this.call("update", () => native().mapUpdate(fd, k, v, flags, this.sizes));
   }
 
   /** bcc's insert: set only when the key is not there yet. */
@@ -198,7 +202,7 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
   delete(key: K): boolean {
     const fd = this.fd;
     const k = this.encodeKey(key);
-    return this.call("delete", () => native().mapDelete(fd, k));
+    return this.call("delete", () => native().mapDelete(fd, k, this.sizes));
   }
 
   /** True when key is in the map. */
@@ -218,7 +222,7 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
     let prev: Uint8Array | null = null;
     for (let n = 0; ; n++) {
       const next = new Uint8Array(this.keySize);
-      if (!this.call("next key", () => native().mapNextKey(fd, prev, next))) break;
+      if (!this.call("next key", () => native().mapNextKey(fd, prev, next, this.sizes))) break;
       out.push(next);
       prev = next;
       // A hash map being changed while walked can restart; never loop forever.
@@ -244,7 +248,7 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
     }
     const fd = this.fd;
     for (const raw of this.rawKeys()) {
-      if (!this.call("lookup", () => native().mapLookup(fd, raw, this.valueBuf))) continue; // deleted meanwhile
+      if (!this.call("lookup", () => native().mapLookup(fd, raw, this.valueBuf, this.sizes))) continue; // deleted meanwhile
       yield [this.decodeKey(raw), this.decodeStored()];
     }
   }
@@ -265,7 +269,7 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
       const outBatch = new Uint8Array(token);
       let r: { count: number; done: boolean };
       try {
-        r = native().mapLookupBatch(fd, inBatch, outBatch, keys, values, n);
+        r = native().mapLookupBatch(fd, inBatch, outBatch, keys, values, n, this.sizes);
       } catch (err) {
         // EINVAL/ENOTSUPP before 5.6 or for this map kind: fall back, and remember.
         if (isNativeError(err) && (err.errno === 22 || err.errno === 524 || err.errno === 95)) {
@@ -305,7 +309,7 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
   /** Deletes every entry. */
   clear(): void {
     const fd = this.fd;
-    for (const raw of this.rawKeys()) this.call("delete", () => native().mapDelete(fd, raw));
+    for (const raw of this.rawKeys()) this.call("delete", () => native().mapDelete(fd, raw, this.sizes));
   }
 
   /** Histogram entries: [{ key, value }] with numeric values. */
@@ -543,20 +547,22 @@ export class QueueStack<V = unknown> extends Table<never, V> {
   push(value: V, flags = BPF_ANY): void {
     const fd = this.fd;
     const v = this.encodeValue(value);
-    this.call("push", () => native().mapUpdate(fd, new Uint8Array(0), v, flags));
+    this.call("push", () => native().mapUpdate(fd, new Uint8Array(0), v, flags, this.sizes));
   }
 
   /** Removes and returns the next value, or undefined when empty. */
   pop(): V | undefined {
     const fd = this.fd;
-    if (!this.call("pop", () => native().mapLookupAndDelete(fd, null, this.valueBuf))) return undefined;
+    if (!this.call("pop", () => native().mapLookupAndDelete(fd, null, this.valueBuf, this.sizes)))
+      return undefined;
     return this.decodeStored();
   }
 
   /** The next value without removing it, or undefined when empty. */
   peek(): V | undefined {
     const fd = this.fd;
-    if (!this.call("peek", () => native().mapLookup(fd, new Uint8Array(0), this.valueBuf))) return undefined;
+    if (!this.call("peek", () => native().mapLookup(fd, new Uint8Array(0), this.valueBuf, this.sizes)))
+      return undefined;
     return this.decodeStored();
   }
 
@@ -585,14 +591,15 @@ export class MapInMap<K = unknown> extends Table<K, number> {
     view.setUint32(0, fd, true);
     const fdm = this.fd;
     const k = this.encodeKey(key);
-    this.call("update", () => native().mapUpdate(fdm, k, new Uint8Array(view.buffer), flags));
+    this.call("update", () => native().mapUpdate(fdm, k, new Uint8Array(view.buffer), flags, this.sizes));
   }
 
   /** The kernel reports the inner map's id on lookup. */
   override get(key: K): number | undefined {
     const fd = this.fd;
     this.keyCodec.encode(key, this.keyView, 0);
-    if (!this.call("lookup", () => native().mapLookup(fd, this.keyBuf, this.valueBuf))) return undefined;
+    if (!this.call("lookup", () => native().mapLookup(fd, this.keyBuf, this.valueBuf, this.sizes)))
+      return undefined;
     return this.valueView.getUint32(0, true);
   }
 }
