@@ -793,6 +793,21 @@ export interface BtfMapDef {
   valuesTypeId?: number;
 }
 
+/** The `__uint(name, N)` members of a BTF map definition and the BtfMapDef fields they fill. */
+const MAP_DEF_UINTS = new Map<
+  string,
+  "type" | "maxEntries" | "flags" | "numaNode" | "pinning" | "mapExtra" | "keySize" | "valueSize"
+>([
+  ["type", "type"],
+  ["max_entries", "maxEntries"],
+  ["map_flags", "flags"],
+  ["numa_node", "numaNode"],
+  ["pinning", "pinning"],
+  ["map_extra", "mapExtra"],
+  ["key_size", "keySize"],
+  ["value_size", "valueSize"],
+]);
+
 /**
  * Reads a BTF-defined map's definition from the `.maps` DATASEC: the map is a
  * variable whose struct type has members made by libbpf's macros.
@@ -830,31 +845,12 @@ export function mapDefFromBtf(btf: Btf, mapName: string): BtfMapDef {
       }
       return mt.type;
     };
+    const numeric = MAP_DEF_UINTS.get(m.name);
+    if (numeric !== undefined) {
+      out[numeric] = uint();
+      continue;
+    }
     switch (m.name) {
-      case "type":
-        out.type = uint();
-        break;
-      case "max_entries":
-        out.maxEntries = uint();
-        break;
-      case "map_flags":
-        out.flags = uint();
-        break;
-      case "numa_node":
-        out.numaNode = uint();
-        break;
-      case "pinning":
-        out.pinning = uint();
-        break;
-      case "map_extra":
-        out.mapExtra = uint();
-        break;
-      case "key_size":
-        out.keySize = uint();
-        break;
-      case "value_size":
-        out.valueSize = uint();
-        break;
       case "key":
         out.keyTypeId = typeRef();
         break;

@@ -196,19 +196,18 @@ function arity(macro: string, args: string[], min: number, max: number): string 
 
 const unquote = (s: string): string => s.trim().replace(/^"(.*)"$/, "$1");
 
+/** BPF_TABLE-shaped macros: ("type", key_type, leaf_type, name, max_entries[, flags]). */
+function tableMacro(macro: string, min: number, max: number): Builder {
+  return (a) =>
+    arity(macro, a, min, max) ??
+    decl(unquote(a[0] as string), a[3] as string, a[1], a[2], a[4] as string, a[5]);
+}
+
 export const MAP_MACROS: Record<string, Builder> = {
-  BPF_TABLE: (a) =>
-    arity("BPF_TABLE", a, 5, 6) ??
-    decl(unquote(a[0] as string), a[3] as string, a[1], a[2], a[4] as string, a[5]),
-  BPF_F_TABLE: (a) =>
-    arity("BPF_F_TABLE", a, 6, 6) ??
-    decl(unquote(a[0] as string), a[3] as string, a[1], a[2], a[4] as string, a[5]),
-  BPF_TABLE_PUBLIC: (a) =>
-    arity("BPF_TABLE_PUBLIC", a, 5, 6) ??
-    decl(unquote(a[0] as string), a[3] as string, a[1], a[2], a[4] as string, a[5]),
-  BPF_TABLE_SHARED: (a) =>
-    arity("BPF_TABLE_SHARED", a, 5, 6) ??
-    decl(unquote(a[0] as string), a[3] as string, a[1], a[2], a[4] as string, a[5]),
+  BPF_TABLE: tableMacro("BPF_TABLE", 5, 6),
+  BPF_F_TABLE: tableMacro("BPF_F_TABLE", 6, 6),
+  BPF_TABLE_PUBLIC: tableMacro("BPF_TABLE_PUBLIC", 5, 6),
+  BPF_TABLE_SHARED: tableMacro("BPF_TABLE_SHARED", 5, 6),
   BPF_TABLE_PINNED: (a) =>
     arity("BPF_TABLE_PINNED", a, 6, 7) ??
     decl(
