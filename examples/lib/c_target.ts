@@ -4,9 +4,10 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { cacheDir } from "../../src/compile/cache.js";
 import type { ExampleContext } from "./example.js";
 
 /**
@@ -25,11 +26,9 @@ export function exampleSource(moduleUrl: string, chapter: string, file: string):
   }
 }
 
-/** Where built targets go: $TSBPF_CACHE_DIR, else $XDG_CACHE_HOME/tsbpf, else ~/.cache/tsbpf; the temp dir if that is not writable. */
+/** Where built targets go: tsbpf's cache directory (cacheDir()); the temp dir if that is not writable. */
 function targetDir(chapter: string): string {
-  const base =
-    process.env.TSBPF_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "tsbpf");
-  for (const root of [base, join(tmpdir(), `tsbpf-${process.getuid?.() ?? "user"}`)]) {
+  for (const root of [cacheDir(), join(tmpdir(), `tsbpf-${process.getuid?.() ?? "user"}`)]) {
     const dir = join(root, "examples", chapter);
     try {
       mkdirSync(dir, { recursive: true });

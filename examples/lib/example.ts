@@ -76,8 +76,7 @@ export function defineExample(spec: ExampleSpec, main: ExampleMain): Example {
 
 /** The line printed when an example uses an equivalent of what the kernel lacks. */
 export function fallbackNotice(program: string, err: NotSupportedError, alternative: string): string {
-  const verb = err.feature.endsWith("s") ? "are" : "is";
-  return `${program}: ${err.feature} ${verb} not available on this kernel (${err.reason}); using ${alternative} instead`;
+  return `${program}: ${NotSupportedError.summary(err.feature, err.reason)}; using ${alternative} instead`;
 }
 
 function usageLine(ex: Example): string {

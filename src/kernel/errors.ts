@@ -89,14 +89,15 @@ export class NotSupportedError extends BpfError {
     alternative?: string,
     opts: { errno?: number; cause?: unknown } = {},
   ) {
-    super(
-      `${feature} ${feature.endsWith("s") ? "are" : "is"} not available on this kernel (${reason})` +
-        (alternative ? `; ${alternative}` : ""),
-      opts,
-    );
+    super(NotSupportedError.summary(feature, reason) + (alternative ? `; ${alternative}` : ""), opts);
     this.feature = feature;
     this.reason = reason;
     this.alternative = alternative;
+  }
+
+  /** "<feature> is (are) not available on this kernel (<reason>)": the message without the alternative. */
+  static summary(feature: string, reason: string): string {
+    return `${feature} ${feature.endsWith("s") ? "are" : "is"} not available on this kernel (${reason})`;
   }
 }
 
