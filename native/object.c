@@ -241,6 +241,11 @@ static napi_value maps(napi_env env, napi_callback_info info)
             !tsbpf_set_prop(env, item, "btfValueTypeId",
                             tsbpf_uint32(env, bpf_map__btf_value_type_id(map))))
             return NULL;
+        /* Set by bpf_map__set_pin_path, or at open for a BTF map definition
+         * with __uint(pinning, LIBBPF_PIN_BY_NAME). */
+        const char *pin = bpf_map__pin_path(map);
+        if (!tsbpf_set_prop(env, item, "pinPath", pin ? tsbpf_string(env, pin) : tsbpf_null(env)))
+            return NULL;
         TSBPF_NAPI(env, napi_set_element(env, list, i++, item));
     }
     return list;

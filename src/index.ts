@@ -29,6 +29,7 @@ export {
   type Diagnostic,
   NotSupportedError,
   PermissionError,
+  PinError,
   VerifierError,
 } from "./kernel/errors.js";
 export type { Support } from "./kernel/features.js";

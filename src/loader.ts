@@ -7,6 +7,7 @@
  */
 import type { MapDecl } from "./compile/maps_dialect.js";
 import type { ProgramInfo } from "./compile/rewriter.js";
+import { preparePinPath } from "./kernel/bpffs.js";
 import { BpfError, ClosedError, isNativeError } from "./kernel/errors.js";
 import { loadError } from "./kernel/verifier.js";
 import { publicTableFd, publishTable, withdrawTables } from "./maps/registry.js";
@@ -167,6 +168,8 @@ export class ProgramLoader {
       if (d.tableType === "extern") obj.reuseMapFd(d.name, publicTableFd(d.name));
       else if (d.pinnedPath !== undefined) obj.setMapPinPath(d.name, d.pinnedPath);
     }
+    // BPF_TABLE_PINNED's paths, and LIBBPF_PIN_BY_NAME maps' (set at open).
+    for (const m of obj.maps()) if (m.pinPath !== null) preparePinPath(m.pinPath, `map ${m.name}`);
   }
 
   /** After the first object loaded: its maps are the shared set; public tables are published. */

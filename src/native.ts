@@ -46,6 +46,8 @@ export interface NativeMapInfo {
   /** BTF type ids of key and value in the object's BTF (0 when none). */
   btfKeyTypeId: number;
   btfValueTypeId: number;
+  /** Where libbpf will pin or find the map (null when it is not pinned). */
+  pinPath: string | null;
 }
 
 export interface NativeLoadOptions {

@@ -151,3 +151,30 @@ export function permissionErrorFor(what: string, errno: number): PermissionError
     { errno },
   );
 }
+
+/**
+ * A map (or program) cannot be pinned at a path: the path is not on a bpf file
+ * system, or it cannot be created there. Says the path, why, and the command
+ * that fixes it.
+ */
+export class PinError extends BpfError {
+  /** The pin path asked for. */
+  readonly path: string;
+  /** Why it cannot hold a pin, e.g. "/tmp is a tmpfs file system, not a bpf file system". */
+  readonly reason: string;
+  /** What to run or change, e.g. 'mount -t bpf bpf /sys/fs/bpf'. */
+  readonly fix: string;
+
+  constructor(
+    what: string,
+    path: string,
+    reason: string,
+    fix: string,
+    opts: { errno?: number; cause?: unknown } = {},
+  ) {
+    super(`cannot pin ${what} at ${path}: ${reason}; ${fix}`, opts);
+    this.path = path;
+    this.reason = reason;
+    this.fix = fix;
+  }
+}

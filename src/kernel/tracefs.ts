@@ -4,35 +4,24 @@
  */
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import { BpfError, NotSupportedError, PermissionError } from "./errors.js";
+import { debug, mountFs, mounts } from "./mounts.js";
 
 let cachedRoot: string | undefined;
 
 function mountedTracefs(): string | undefined {
-  let mounts = "";
-  try {
-    mounts = readFileSync("/proc/self/mounts", "utf8");
-  } catch {
-    return undefined;
-  }
-  for (const line of mounts.split("\n")) {
-    const [, dir, type] = line.split(" ");
-    if (type === "tracefs" && dir) return dir;
-  }
+  const all = mounts();
+  const tracefs = all.find((m) => m.type === "tracefs");
+  if (tracefs) return tracefs.dir;
   // Kernels before 4.1 (or tracefs mounted only under debugfs) show it there.
-  for (const line of mounts.split("\n")) {
-    const [, dir, type] = line.split(" ");
-    if (type === "debugfs" && dir && existsSync(join(dir, "tracing", "trace_pipe")))
-      return join(dir, "tracing");
-  }
-  return undefined;
+  const debugfs = all.find((m) => m.type === "debugfs" && existsSync(join(m.dir, "tracing", "trace_pipe")));
+  return debugfs ? join(debugfs.dir, "tracing") : undefined;
 }
 
 /**
  * The tracefs mount point. tracefs is not mounted at boot on every system
- * (it is not here); as root we mount it at /sys/kernel/tracing, the place
+ * (a fresh Debian 12 without systemd's sys-kernel-tracing.mount); as root we mount it at /sys/kernel/tracing, the place
  * libbpf also looks.
  */
 export function tracefsRoot(): string {
@@ -53,11 +42,8 @@ export function tracefsRoot(): string {
     throw new NotSupportedError("tracefs", `${target} does not exist (CONFIG_TRACING is off)`);
   }
   try {
-    // child_process loads only here: most starts find tracefs mounted.
-    const { execFileSync } = createRequire(import.meta.url)(
-      "node:child_process",
-    ) as typeof import("node:child_process");
-    execFileSync("mount", ["-t", "tracefs", "nodev", target], { stdio: "pipe" });
+    mountFs("tracefs", "nodev", target);
+    debug("mounted tracefs at %s", target);
   } catch (err) {
     throw new BpfError(`could not mount tracefs at ${target}: ${String((err as Error).message).trim()}`, {
       cause: err,

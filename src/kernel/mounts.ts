@@ -1,0 +1,68 @@
+/**
+ * Pseudo file systems tsbpf needs (tracefs, bpffs): which mount holds a path,
+ * and mounting one when the process may.
+ */
+import { readFileSync, realpathSync } from "node:fs";
+import { createRequire } from "node:module";
+import { debuglog } from "node:util";
+
+/** `NODE_DEBUG=tsbpf` prints what tsbpf does to the machine (mounts it makes). */
+export const debug = debuglog("tsbpf");
+
+export interface MountEntry {
+  /** Where it is mounted. */
+  dir: string;
+  /** File system type ("tmpfs", "sysfs", "bpf", …). */
+  type: string;
+}
+
+/** /proc/self/mountinfo's escapes (\040 for a space, …). */
+function unescapeOctal(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+}
+
+/** Every mount of this process's mount namespace, in mount order. */
+export function mounts(): MountEntry[] {
+  let text = "";
+  try {
+    text = readFileSync("/proc/self/mountinfo", "utf8");
+  } catch {
+    return [];
+  }
+  const out: MountEntry[] = [];
+  for (const line of text.split("\n")) {
+    // id parent major:minor root mount-point options [optional…] - type source super-options
+    const fields = line.split(" ");
+    const sep = fields.indexOf("-");
+    if (sep < 5 || fields[4] === undefined || fields[sep + 1] === undefined) continue;
+    out.push({ dir: unescapeOctal(fields[4]), type: fields[sep + 1] as string });
+  }
+  return out;
+}
+
+/** The mount that holds an existing path (the last, i.e. topmost, of the longest matching mount point). */
+export function mountOf(path: string): MountEntry | undefined {
+  let real = path;
+  try {
+    real = realpathSync(path);
+  } catch {
+    // keep the path as given
+  }
+  let best: MountEntry | undefined;
+  for (const m of mounts()) {
+    const inside = m.dir === "/" || real === m.dir || real.startsWith(`${m.dir}/`);
+    if (inside && (!best || m.dir.length >= best.dir.length)) best = m;
+  }
+  return best;
+}
+
+/**
+ * Runs mount(8): `mount -t type source target`. Throws mount's own message.
+ * (child_process loads only here: most starts find everything mounted.)
+ */
+export function mountFs(type: string, source: string, target: string): void {
+  const { execFileSync } = createRequire(import.meta.url)(
+    "node:child_process",
+  ) as typeof import("node:child_process");
+  execFileSync("mount", ["-t", type, source, target], { stdio: "pipe" });
+}
