@@ -15,7 +15,8 @@ as_root() {
 }
 
 # Debian packages: the compiler, libbpf and what the addon links against.
-pkgs="clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 clang-format iproute2 systemtap-sdt-dev"
+# kmod: modprobe, for the tests' loop device on kernels where loop is a module.
+pkgs="clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 clang-format iproute2 systemtap-sdt-dev kmod"
 if [ "${1:-}" = "--bench" ]; then pkgs="$pkgs bpftrace"; fi
 missing=""
 for p in $pkgs; do
@@ -50,7 +51,15 @@ node_modules/.bin/tsc -p .
 node scripts/bundle.mjs
 
 # tracefs is not mounted at boot on every machine; tsbpf mounts it itself
-# too, but doing it here keeps the first run's timing honest.
-if [ -d /sys/kernel/tracing ] && [ ! -e /sys/kernel/tracing/trace_pipe ] && [ "$(id -u)" -eq 0 ]; then
-    mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+# too, but doing it here keeps the first run's timing honest. securityfs
+# (which says whether the kernel runs the BPF LSM) only systemd mounts.
+# bpffs is left alone: tsbpf mounts it when a pin needs it, and a test checks
+# that it does.
+if [ "$(id -u)" -eq 0 ]; then
+    if [ -d /sys/kernel/tracing ] && [ ! -e /sys/kernel/tracing/trace_pipe ]; then
+        mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+    fi
+    if [ -d /sys/kernel/security ] && [ ! -e /sys/kernel/security/lsm ]; then
+        mount -t securityfs securityfs /sys/kernel/security 2>/dev/null || true
+    fi
 fi

@@ -1,6 +1,6 @@
 /** Shared helpers for the kernel tests. */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -59,9 +59,17 @@ export interface Running {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `node dist/<script> args` with collected output. */
-export function startNode(script: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Running {
-  const child = spawn(process.execPath, [join(repoRoot, "dist", script), ...args], {
+/** Starts `node dist/<script> args` with collected output (in network namespace `netns` when given). */
+export function startNode(
+  script: string,
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  netns?: string,
+): Running {
+  const argv = [process.execPath, join(repoRoot, "dist", script), ...args];
+  // (`ip netns exec` execs the command: the child's pid is node's.)
+  if (netns !== undefined) argv.unshift("ip", "netns", "exec", netns);
+  const child = spawn(argv[0] as string, argv.slice(1), {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -79,9 +87,16 @@ export function startNode(script: string, args: string[] = [], env: NodeJS.Proce
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
+/** A new directory under the system's temporary directory, removed when this test file's process exits. */
+export function testTempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 /** A fresh cache directory (so a test can measure or exercise a cold start). */
 export function freshCacheDir(): string {
-  return mkdtempSync(join(tmpdir(), "tsbpf-cache-"));
+  return testTempDir("tsbpf-cache");
 }
 
 /**
@@ -97,3 +112,11 @@ export async function execTargeted(setTarget: (pid: number) => void, cmd = "/bin
   await exited;
   return child.pid as number;
 }
+
+/**
+ * The skip option of a test that behaves the same on every kernel, among the
+ * tests the kernel matrix picks (scripts/matrix-tests.mjs): it runs on the
+ * host only, since a test there takes 10-20 times as long under emulation.
+ */
+export const sameOnEveryKernel: string | false =
+  process.env.TSBPF_MATRIX === "1" ? "behaves the same on every kernel: runs on the host only" : false;

@@ -7,6 +7,20 @@ export const netToolsMissing: string | false =
     ? false
     : "needs iproute2 (ip) and python3";
 
+/**
+ * Sets a sysctl (dotted key) by writing /proc/sys, in network namespace `ns`
+ * when given: procps's sysctl is not on every machine. Throws when it fails.
+ */
+export function setSysctl(key: string, value: string, ns?: string): void {
+  const path = `/proc/sys/${key.replace(/\./g, "/")}`;
+  const argv = ["sh", "-c", 'echo "$1" > "$2"', "sh", value, path];
+  const r =
+    ns === undefined
+      ? spawnSync(argv[0] as string, argv.slice(1), { encoding: "utf8" })
+      : spawnSync("ip", ["netns", "exec", ns, ...argv], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`setting ${key}=${value}${ns ? ` in ${ns}` : ""} failed: ${r.stderr}`);
+}
+
 /** Runs `ip args…` and returns its stdout; throws with ip's stderr when it fails. */
 export function ip(...args: string[]): string {
   const r = spawnSync("ip", args, { encoding: "utf8" });

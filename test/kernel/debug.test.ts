@@ -4,12 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { BPF, DEBUG_BPF, DEBUG_BPF_REGISTER_STATE } from "../../src/index.js";
-import { repoRoot, skipUnlessRoot } from "../helpers.js";
+import { repoRoot, skipUnlessRoot, testTempDir } from "../helpers.js";
 
 const PROG = "int f(void *ctx)\n{\n    return bpf_get_smp_processor_id() > 1000;\n}\n";
 
@@ -56,7 +55,7 @@ describe("debugging a program", { skip: skipUnlessRoot }, () => {
   });
 
   it("tsbpf compile --emit c|obj|asm shows the translated C, the object and its disassembly", () => {
-    const dir = mkdtempSync(join(tmpdir(), "tsbpf-compile-"));
+    const dir = testTempDir("tsbpf-compile");
     const src = join(dir, "prog.c");
     writeFileSync(
       src,

@@ -3,8 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
@@ -17,7 +16,7 @@ import {
   VerifierError,
 } from "../../src/index.js";
 import { kprobeSupport } from "../../src/kernel/features.js";
-import { repoRoot, skipUnlessRoot } from "../helpers.js";
+import { repoRoot, skipUnlessRoot, testTempDir } from "../helpers.js";
 
 const noKprobes = kprobeSupport() === "no";
 
@@ -238,7 +237,7 @@ describe("errors", { skip: skipUnlessRoot }, () => {
 
   it("not root: PermissionError naming the capability", () => {
     // Run a small script as nobody, with a cache it can write.
-    const dir = mkdtempSync(join(tmpdir(), "tsbpf-nobody-"));
+    const dir = testTempDir("tsbpf-nobody");
     chmodSync(dir, 0o777);
     const script = join(dir, "load.mjs");
     writeFileSync(

@@ -2,6 +2,7 @@
  * BPF.supports(feature): three-valued answers for attach kinds, program and
  * map types and helpers, consistent with what actually loads and attaches;
  * "unknown" (never a false "no") for a process that may not use bpf().
+ * @kernel-matrix its answers differ on a kernel with kprobes, fentry and error injection.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";

@@ -1,9 +1,10 @@
 /**
  * kfunc / kretfunc / kmod_ret (fentry / fexit / fmod_ret) and LSM programs. Where the kernel
- * refuses them (this project's 6.18 machine: EPERM at load, a sandbox
- * kernel policy), the typed error is asserted; the success paths run where
+ * refuses them (the 6.18 kernel tsbpf is developed on refuses them with EPERM
+ * at load, by a local policy), the typed error is asserted; the success paths run where
  * they are available (the kernel matrix: Debian's 6.1 under qemu,
  * `bash scripts/kernel-matrix.sh -- 'node --test dist/test/kernel/kfunc.test.js'`).
+ * @kernel-matrix fentry, fexit, fmod_ret and LSM programs load there.
  */
 import assert from "node:assert/strict";
 import { closeSync, openSync, rmSync, writeFileSync } from "node:fs";

@@ -3,6 +3,7 @@
  * off): the success paths run in the kernel matrix (npm run test:kernels,
  * Debian's 6.1 under qemu), the errors in errors.test.ts. The kprobe
  * *programs* still load here, which checks what the verifier thinks of them.
+ * @kernel-matrix kprobes and kretprobes attach there.
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";

@@ -4,17 +4,16 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { kernelObjects, leftSince, repoRoot, skipUnlessRoot, waitFor } from "../helpers.js";
+import { kernelObjects, leftSince, repoRoot, skipUnlessRoot, testTempDir, waitFor } from "../helpers.js";
 
 const index = JSON.stringify(join(repoRoot, "dist/src/index.js"));
 
 /** A script that loads and attaches a program, prints "attached", then does `then`. */
 function script(then: string): string {
-  const dir = mkdtempSync(join(tmpdir(), "tsbpf-life-"));
+  const dir = testTempDir("tsbpf-life");
   const path = join(dir, "prog.mjs");
   writeFileSync(
     path,

@@ -17,7 +17,7 @@ import {
   type QueueStack,
   type StackTrace,
 } from "../../src/index.js";
-import { execTargeted, runChild, skipUnlessRoot, waitFor } from "../helpers.js";
+import { execTargeted, runChild, skipUnlessRoot, testTempDir, waitFor } from "../helpers.js";
 
 /** Runs `argv` and returns its pid (the program filters on it). */
 function execOnce(argv: string[] = ["/bin/true"]): number {
@@ -331,12 +331,11 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
   });
 
   it("tsbpf gen-types writes the .d.ts of a program's maps and events", async () => {
-    const { mkdtempSync, writeFileSync, readFileSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
+    const { writeFileSync, readFileSync } = await import("node:fs");
     const { join } = await import("node:path");
     const { spawnSync } = await import("node:child_process");
     const { repoRoot } = await import("../helpers.js");
-    const dir = mkdtempSync(join(tmpdir(), "tsbpf-gt-"));
+    const dir = testTempDir("tsbpf-gt");
     writeFileSync(
       join(dir, "prog.c"),
       "struct key_t { u32 pid; char comm[16]; };\nstruct data_t { u32 pid; u64 ts; };\nBPF_HASH(counts, struct key_t, u64);\nBPF_PERF_OUTPUT(events);\nint f(void *ctx) { struct data_t d = {}; events.perf_submit(ctx, &d, sizeof(d)); return 0; }\n",

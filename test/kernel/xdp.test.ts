@@ -21,7 +21,7 @@ import {
 } from "../../src/index.js";
 import { native } from "../../src/native.js";
 import { skipUnlessRoot } from "../helpers.js";
-import { ip, netToolsMissing, sendIcmp as sendIcmpTo } from "../net.js";
+import { ip, netToolsMissing, sendIcmp as sendIcmpTo, setSysctl } from "../net.js";
 
 const ns = `tsbpf-test-${process.pid}`;
 const host = `tb${process.pid}h`;
@@ -31,10 +31,6 @@ const net = `10.213.${(process.pid % 250) + 1}`;
 /** Sends n ICMP echo requests from inside the namespace to the host end. */
 function sendIcmp(n: number): void {
   sendIcmpTo(`${net}.2`, n, ns);
-}
-
-function sysctl(key: string, value: string): void {
-  spawnSync("sysctl", ["-q", "-w", `${key}=${value}`]);
 }
 
 const PROGRAMS = `
@@ -87,9 +83,9 @@ describe("XDP and socket filters", { skip: skipUnlessRoot || netToolsMissing }, 
     ip("netns", "add", ns);
     ip("link", "add", host, "type", "veth", "peer", "name", peer);
     ip("link", "set", peer, "netns", ns);
-    sysctl(`net.ipv6.conf.${host}.disable_ipv6`, "1");
-    sysctl(`net.ipv4.conf.${host}.forwarding`, "0");
-    spawnSync("ip", ["netns", "exec", ns, "sysctl", "-q", "-w", `net.ipv6.conf.${peer}.disable_ipv6=1`]);
+    setSysctl(`net.ipv6.conf.${host}.disable_ipv6`, "1");
+    setSysctl(`net.ipv4.conf.${host}.forwarding`, "0");
+    setSysctl(`net.ipv6.conf.${peer}.disable_ipv6`, "1", ns);
     ip("-n", ns, "addr", "add", `${net}.1/24`, "dev", peer);
     ip("-n", ns, "link", "set", peer, "up");
     ip("link", "set", host, "up");

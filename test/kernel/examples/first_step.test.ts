@@ -9,6 +9,7 @@ import {
   leftSince,
   type Running,
   runChild,
+  sameOnEveryKernel,
   skipUnlessRoot,
   startNode,
   waitFor,
@@ -89,7 +90,9 @@ describe("first_step/printk_sample", { skip: skipUnlessRoot }, () => {
     assert.ok(clean, JSON.stringify(leftSince(before)));
   });
 
-  it("ends quietly with status 0 when its reader goes away (printk_sample | head -1)", async () => {
+  it("ends quietly with status 0 when its reader goes away (printk_sample | head -1)", {
+    skip: sameOnEveryKernel,
+  }, async () => {
     const r = await startSample();
     r.child.stdout?.destroy(); // the reader has gone: the next row fails with EPIPE
     const end = Date.now() + 10_000;
@@ -102,7 +105,7 @@ describe("first_step/printk_sample", { skip: skipUnlessRoot }, () => {
     assert.doesNotMatch(r.stderr(), /EPIPE|Error/);
   });
 
-  it("stops by itself after --duration", async () => {
+  it("stops by itself after --duration", { skip: sameOnEveryKernel }, async () => {
     const r = await startSample(["--duration", "1"]);
     const { code } = await r.exited;
     assert.equal(code, 0, r.stderr());

@@ -32,6 +32,8 @@ export interface ExampleRunOptions {
   timeoutMs?: number;
   /** Assert that nothing the example loaded is left in the kernel (default true). */
   assertClean?: boolean;
+  /** Run it inside this network namespace (`ip netns exec`). */
+  netns?: string;
 }
 
 /**
@@ -43,7 +45,7 @@ export async function runExample(id: string, opts: ExampleRunOptions = {}): Prom
   const before = kernelObjects();
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const end = Date.now() + timeoutMs;
-  const r = startNode(`examples/${id}.js`, opts.args ?? [], opts.env ?? {});
+  const r = startNode(`examples/${id}.js`, opts.args ?? [], opts.env ?? {}, opts.netns);
   const exited = (): boolean => r.child.exitCode !== null || r.child.signalCode !== null;
   const ready = opts.ready ?? ((out: string) => out.length > 0);
   await waitFor(() => ready(r.stdout(), r.stderr()) || exited(), timeoutMs);
