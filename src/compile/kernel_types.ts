@@ -34,7 +34,8 @@ const LIBBPF_NEEDS = [
 
 let ownHeaderNames: string[] | undefined;
 
-function identifiers(text: string, into: Set<string>): void {
+/** Adds the identifiers of C text (macro bodies of directives included) to `into`. */
+export function identifiers(text: string, into: Set<string>): void {
   for (const t of significant(tokenize(text))) {
     if (t.kind === "ident") into.add(t.text);
     else if (t.kind === "pp") {
@@ -44,7 +45,11 @@ function identifiers(text: string, into: Set<string>): void {
   }
 }
 
-/** Identifiers of tsbpf's shim headers (read once per process). */
+/**
+ * Identifiers of tsbpf's own included headers (tsbpf/, bcc/; read once per
+ * process). The kernel-macro shims are not among them: the macros a program
+ * uses are in its generated header, whose text is one of the subset's inputs.
+ */
 function headerNames(headersDir: string): string[] {
   if (ownHeaderNames === undefined) {
     const names = new Set<string>();
@@ -55,7 +60,7 @@ function headerNames(headersDir: string): string[] {
         else if (e.endsWith(".h")) identifiers(readFileSync(p, "utf8"), names);
       }
     };
-    walk(headersDir);
+    for (const d of ["tsbpf", "bcc"]) walk(join(headersDir, d));
     ownHeaderNames = [...names];
   }
   return ownHeaderNames;
@@ -73,4 +78,51 @@ export function subsetVmlinuxHeader(
   for (const n of exclude) names.delete(n);
   const { header, types } = native().btfDumpSubset(VMLINUX_BTF, [...names]);
   return { header, types };
+}
+
+/**
+ * The header without the kernel's definitions of the types the program
+ * defines itself ("struct X", "union X", "enum X", "typedef X", as
+ * RewriteResult.definedTypes lists them): a struct or union becomes a forward
+ * declaration (kernel types may point to it), the rest goes. btf_dump writes
+ * each top-level definition from column 0 to a "};" or "} NAME;" line at
+ * column 0, and a typedef of a named type on one line.
+ */
+export function withoutTypes(
+  header: string,
+  defined: Iterable<string>,
+): { header: string; removed: string[] } {
+  const drop = new Set(defined);
+  if (drop.size === 0) return { header, removed: [] };
+  const lines = header.split("\n");
+  const out: string[] = [];
+  const removed: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const block = /^(struct|union|enum) (\w+) \{$/.exec(line);
+    if (block && drop.has(`${block[1]} ${block[2]}`)) {
+      while (i < lines.length && lines[i] !== "};") i++;
+      if (block[1] !== "enum") out.push(`${block[1]} ${block[2]};`);
+      removed.push(`${block[1]} ${block[2]}`);
+      continue;
+    }
+    if (/^typedef (struct|union|enum) \{$/.test(line)) {
+      let j = i + 1;
+      while (j < lines.length && !/^\} \w+;$/.test(lines[j] as string)) j++;
+      const name = /^\} (\w+);$/.exec(lines[j] ?? "")?.[1];
+      if (name !== undefined && drop.has(`typedef ${name}`)) {
+        removed.push(`typedef ${name}`);
+        i = j;
+        continue;
+      }
+    } else if (line.startsWith("typedef ") && line.endsWith(";")) {
+      const name = (/\(\*\s*(\w+)\)\s*\(/.exec(line) ?? /(\w+)(\[[^\]]*\])*;$/.exec(line))?.[1];
+      if (name !== undefined && drop.has(`typedef ${name}`)) {
+        removed.push(`typedef ${name}`);
+        continue;
+      }
+    }
+    out.push(line);
+  }
+  return { header: out.join("\n"), removed };
 }

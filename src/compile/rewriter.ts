@@ -77,25 +77,21 @@ export interface RewriteResult {
    * its vmlinux.h, or they would clash (vmlinux has e.g. `typedef … config`).
    */
   definedNames: string[];
+  /**
+   * The types the program defines at file scope, as "struct X", "union X",
+   * "enum X" or "typedef X": the program's own definition wins over the
+   * kernel's (kernel_types.ts withoutTypes), as it does with kernel headers,
+   * where private structs (fs/mount.h's mnt_namespace) are not in any header.
+   */
+  definedTypes: string[];
 }
 
-/** Headers tsbpf ships a shim for; other kernel includes become vmlinux.h. */
-export const SHIM_HEADERS = new Set([
-  "linux/sched.h",
-  "uapi/linux/ptrace.h",
-  "linux/ptrace.h",
-  "linux/fs.h",
-  "linux/blkdev.h",
-  "linux/blk-mq.h",
-  "net/sock.h",
-  "linux/socket.h",
-  "linux/tcp.h",
-  "linux/bpf.h",
-  "uapi/linux/bpf.h",
-  "bcc/proto.h",
-  "bcc/helpers.h",
-  "linux/errno.h",
-]);
+/**
+ * Headers that tsbpf ships as real headers. Every other kernel include is
+ * covered by vmlinux.h (types) and the program's kernel macros (kernel_macros.ts,
+ * whose shims are named after the headers they stand in for).
+ */
+export const SHIM_HEADERS = new Set(["bcc/proto.h", "bcc/helpers.h"]);
 
 const KERNEL_INCLUDE =
   /^(linux|uapi|net|asm|asm-generic|bcc|trace|generated|xen|crypto|scsi|video|media|sound)\//;
@@ -189,7 +185,11 @@ export function rewriteBcc(src: string, fileName = "<text>"): RewriteResult {
     if (inc) {
       const header = inc[1] as string;
       if (!SHIM_HEADERS.has(header) && KERNEL_INCLUDE.test(header)) {
-        edits.push({ start: t.start, end: t.end, text: `/* tsbpf: <${header}> is covered by vmlinux.h */` });
+        edits.push({
+          start: t.start,
+          end: t.end,
+          text: `/* tsbpf: <${header}> is covered by vmlinux.h and tsbpf's kernel macros */`,
+        });
       }
       continue;
     }
@@ -309,6 +309,7 @@ export function rewriteBcc(src: string, fileName = "<text>"): RewriteResult {
     maps: [...maps.values()],
     ringbufs,
     definedNames: [...definedNames(sig, maps)],
+    definedTypes: definedTypes(sig),
   };
 }
 
@@ -410,8 +411,18 @@ function handleFunction(f: FunctionCtx): void {
   }
   if (specifiers.length === 0) return; // a macro invocation followed by a block: not ours to judge
   const specTexts = specifiers.map((s) => s.text);
-  if (specTexts.includes("static") || specTexts.includes("inline") || specTexts.includes("__always_inline"))
+  if (specTexts.includes("static") || specTexts.includes("inline") || specTexts.includes("__always_inline")) {
+    // A helper function, inlined into its callers as bcc does (its programs
+    // were written for it: a string constant passed to a helper is then
+    // folded into the caller instead of being read from .rodata, and older
+    // kernels have no BPF-to-BPF calls). An explicit noinline is kept.
+    const inlining = specTexts.some((t) => /^(__always_inline|always_inline|noinline|__noinline)$/.test(t));
+    if (!inlining && !specTexts.includes("typedef") && !specTexts.includes("extern")) {
+      const first = specifiers[0] as Token;
+      edits.push({ start: first.start, end: first.start, text: "__attribute__((always_inline)) " });
+    }
     return;
+  }
   if (specTexts.includes("typedef") || specTexts.includes("extern")) return;
 
   const name = nameTok.text;
@@ -837,6 +848,21 @@ function collectMaps(src: string, s: Token[], fileName: string, edits: Edit[]): 
     });
   }
   return maps;
+}
+
+/** Types defined at file scope: "struct X", "union X", "enum X" (with a body) and "typedef X". */
+function definedTypes(s: Token[]): string[] {
+  const out = new Set<string>();
+  for (const t of topLevelTypes(s)) out.add(t.includes(" ") ? t : `typedef ${t}`);
+  let depth = 0;
+  for (let i = 0; i < s.length; i++) {
+    const t = s[i] as Token;
+    if (t.text === "{") depth++;
+    else if (t.text === "}") depth--;
+    else if (depth === 0 && t.text === "enum" && s[i + 1]?.kind === "ident" && s[i + 2]?.text === "{")
+      out.add(`enum ${(s[i + 1] as Token).text}`);
+  }
+  return [...out];
 }
 
 /** Names defined at file scope: maps, functions, variables, struct/union/enum tags and typedefs. */

@@ -33,7 +33,7 @@ describe("tokenizer", () => {
 });
 
 describe("rewriteBcc", () => {
-  it("turns every non-static function into a program and keeps static ones as they are", () => {
+  it("turns every non-static function into a program and inlines static ones, as bcc does", () => {
     const src = [
       "static int helper(int x) { return x; }",
       "int syscall__execve(struct pt_regs *ctx)",
@@ -51,8 +51,12 @@ describe("rewriteBcc", () => {
       r.code,
       /__attribute__\(\(section\("tsbpf\/syscall__execve"\), used\)\) int syscall__execve/,
     );
-    assert.match(r.code, /^static int helper/);
+    assert.match(r.code, /^__attribute__\(\(always_inline\)\) static int helper/);
+    assert.match(r.code, /^__attribute__\(\(always_inline\)\) static inline int other/m);
     assert.equal(lines(r.code), lines(src));
+    // An explicit noinline is the user's choice.
+    const kept = rewriteBcc("static __attribute__((noinline)) int f(int x) { return x; }").code;
+    assert.doesNotMatch(kept, /always_inline/);
   });
 
   it("ignores braces in comments, strings and struct definitions", () => {
@@ -139,10 +143,13 @@ describe("rewriteBcc", () => {
     );
   });
 
-  it("redirects kernel includes without a shim to vmlinux.h and keeps shims", () => {
-    const r = rewriteBcc('#include <linux/sched.h>\n#include <linux/nsproxy.h>\n#include "mine.h"\n');
-    assert.match(r.code, /^#include <linux\/sched.h>/);
+  it("redirects kernel includes to vmlinux.h and the kernel macros, and keeps bcc's own headers", () => {
+    const r = rewriteBcc(
+      '#include <linux/sched.h>\n#include <linux/nsproxy.h>\n#include <bcc/proto.h>\n#include "mine.h"\n',
+    );
+    assert.match(r.code, /^\/\* tsbpf: <linux\/sched.h> is covered by vmlinux.h and tsbpf's kernel macros \*\//);
     assert.match(r.code, /tsbpf: <linux\/nsproxy.h> is covered by vmlinux.h/);
+    assert.match(r.code, /^#include <bcc\/proto.h>/m);
     assert.match(r.code, /#include "mine.h"/);
   });
 

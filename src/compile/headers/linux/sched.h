@@ -1,2 +1,37 @@
-/* tsbpf shim for <linux/sched.h>: everything comes from vmlinux.h and tsbpf/prelude.h. */
-#include "tsbpf/prelude.h"
+/*
+ * tsbpf shim for <linux/sched.h>: task states (task_struct.__state, .state
+ * before 5.14) and process flags (task_struct.flags), which the kernel
+ * defines as macros, so BTF does not carry them. TASK_COMM_LEN is an enum in
+ * the BTF of 5.x kernels (and derived from task_struct.comm before).
+ */
+#define TASK_RUNNING 0x00000000
+#define TASK_INTERRUPTIBLE 0x00000001
+#define TASK_UNINTERRUPTIBLE 0x00000002
+#define __TASK_STOPPED 0x00000004
+#define __TASK_TRACED 0x00000008
+#define EXIT_DEAD 0x00000010
+#define EXIT_ZOMBIE 0x00000020
+#define EXIT_TRACE (EXIT_ZOMBIE | EXIT_DEAD)
+#define TASK_PARKED 0x00000040
+#define TASK_DEAD 0x00000080
+#define TASK_WAKEKILL 0x00000100
+#define TASK_WAKING 0x00000200
+#define TASK_NOLOAD 0x00000400
+#define TASK_NEW 0x00000800
+#define TASK_KILLABLE (TASK_WAKEKILL | TASK_UNINTERRUPTIBLE)
+#define TASK_STOPPED (TASK_WAKEKILL | __TASK_STOPPED)
+#define TASK_IDLE (TASK_UNINTERRUPTIBLE | TASK_NOLOAD)
+#define TASK_NORMAL (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)
+
+#define PF_IDLE 0x00000002
+#define PF_EXITING 0x00000004
+#define PF_VCPU 0x00000010
+#define PF_WQ_WORKER 0x00000020
+#define PF_FORKNOEXEC 0x00000040
+#define PF_SUPERPRIV 0x00000100
+#define PF_DUMPCORE 0x00000200
+#define PF_SIGNALED 0x00000400
+#define PF_MEMALLOC 0x00000800
+#define PF_KSWAPD 0x00020000
+#define PF_KTHREAD 0x00200000
+#define PF_RANDOMIZE 0x00400000

@@ -1,2 +1,9 @@
-/* tsbpf shim for <linux/tcp.h>: everything comes from vmlinux.h and tsbpf/prelude.h. */
-#include "tsbpf/prelude.h"
+/*
+ * tsbpf shim for <linux/tcp.h>: a TCP socket (struct tcp_sock) begins with
+ * its inet_connection_sock, which begins with its inet_sock and struct sock;
+ * tcp_sk() is the socket seen as a tcp_sock, tcp_rsk() a request sock as a
+ * tcp_request_sock.
+ */
+#define tcp_sk(sk) ((struct tcp_sock *)(sk))
+#define tcp_rsk(req) ((struct tcp_request_sock *)(req))
+#define tcp_twsk(sk) ((struct tcp_timewait_sock *)(sk))

@@ -63,7 +63,44 @@
 #define NULL ((void *)0)
 #endif
 
-#include "tsbpf/kernel_defines.h"
+/* libbpf's usdt.bpf.h includes <linux/errno.h> (tsbpf's: headers/linux/errno.h). */
+
+/*
+ * The sixth argument register, which libbpf's bpf_tracing.h has only since
+ * libbpf 1.2 (Debian 12 ships 1.1), and bcc's PT_REGS_SYSCALL_CTX: the
+ * user's registers of a syscall, which the probed __x64_sys_X function gets
+ * as its only argument where the kernel has syscall wrappers (x86-64 4.17+).
+ */
+#if defined(__TARGET_ARCH_x86)
+#ifndef PT_REGS_PARM6
+#define PT_REGS_PARM6(x) (((const struct pt_regs *)(x))->r9)
+#endif
+#ifndef PT_REGS_PARM6_CORE
+#define PT_REGS_PARM6_CORE(x) BPF_CORE_READ((const struct pt_regs *)(x), r9)
+#endif
+#elif defined(__TARGET_ARCH_arm64)
+#ifndef PT_REGS_PARM6
+#define PT_REGS_PARM6(x) (((const struct user_pt_regs *)(x))->regs[5])
+#endif
+#ifndef PT_REGS_PARM6_CORE
+#define PT_REGS_PARM6_CORE(x) BPF_CORE_READ((const struct user_pt_regs *)(x), regs[5])
+#endif
+#endif
+#ifndef PT_REGS_PARM6_SYSCALL
+#define PT_REGS_PARM6_SYSCALL(x) PT_REGS_PARM6(x)
+#endif
+#ifndef PT_REGS_PARM6_CORE_SYSCALL
+#define PT_REGS_PARM6_CORE_SYSCALL(x) PT_REGS_PARM6_CORE(x)
+#endif
+#if defined(__TSBPF_SYSCALL_WRAPPER) && __TSBPF_SYSCALL_WRAPPER
+#define PT_REGS_SYSCALL_CTX(ctx) ((struct pt_regs *)PT_REGS_PARM1(ctx))
+#else
+#define PT_REGS_SYSCALL_CTX(ctx) (ctx)
+#endif
+
+/* bcc's 64-bit byte order helpers (libbpf's bpf_endian.h names them bpf_cpu_to_be64 & co.). */
+#define bpf_htonll(x) bpf_cpu_to_be64(x)
+#define bpf_ntohll(x) bpf_be64_to_cpu(x)
 
 /* bcc's helpers that are macros or inline functions, not kernel helpers. */
 #define lock_xadd(ptr, val) ((void)__sync_fetch_and_add(ptr, val))
