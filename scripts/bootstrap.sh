@@ -2,7 +2,10 @@
 # Installs what tsbpf needs on a fresh Debian/Ubuntu machine, builds the
 # native addon and the TypeScript, and mounts tracefs. Idempotent and quick
 # when everything is already in place, so `npm start` and `npm test` run it
-# every time. Pass --bench to also install the benchmark baselines (bpftrace).
+# every time. Pass --bench to also install the benchmark baselines (bpftrace),
+# --test to also install what the tests measure tsbpf against (Debian's bcc
+# tools, whose programs the compatibility test replays; never needed to run
+# tsbpf).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -18,6 +21,7 @@ as_root() {
 # kmod: modprobe, for the tests' loop device on kernels where loop is a module.
 pkgs="clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 clang-format iproute2 systemtap-sdt-dev kmod"
 if [ "${1:-}" = "--bench" ]; then pkgs="$pkgs bpftrace"; fi
+if [ "${1:-}" = "--test" ]; then pkgs="$pkgs bpfcc-tools python3-bpfcc"; fi
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

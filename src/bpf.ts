@@ -8,6 +8,7 @@ import { btfTracepointError } from "./attach/btf_tracepoint.js";
 import { BpfAttachType, lsmInactiveError, type TrampolineKind, trampolineRefusal } from "./attach/kfunc.js";
 import { kprobeAttachError, kprobeFunctions, kprobeNotSupported } from "./attach/kprobe.js";
 import { openPerfEvents, perfEventCpus, perfEventName } from "./attach/perf_event.js";
+import { functionSource, rawTracepointArgsError } from "./attach/raw_tracepoint.js";
 import {
   resolveUprobe,
   resolveUprobeRe,
@@ -449,10 +450,16 @@ export class BPF {
         const close = closestNames(opts.tp, [...new Set(events)], 3);
         throw new AttachError(
           `raw tracepoint ${opts.tp}`,
-          "no such raw tracepoint",
+          "no such raw tracepoint on this kernel",
           close.length ? `did you mean ${close.join(", ")}?` : undefined,
           { errno: err.errno, cause: err },
         );
+      }
+      if (err.errno === 22 /* EINVAL */) {
+        const info = this.loader.info(opts.fnName);
+        const text = info ? functionSource(this.compiled.source, info.line) : "";
+        const e = rawTracepointArgsError(opts.tp, opts.fnName, text, { errno: err.errno, cause: err });
+        if (e) throw e;
       }
       throw new AttachError(`raw tracepoint ${opts.tp}`, err.message, undefined, {
         errno: err.errno,

@@ -10,7 +10,7 @@
  *
  *   tsbpf example raw_tracepoint/sched_switch_attach_tracepoint sched_swich
  *   sched_switch_attach_tracepoint: AttachError: cannot attach to raw tracepoint
- *     sched_swich: no such raw tracepoint (did you mean sched_switch, ...?)
+ *     sched_swich: no such raw tracepoint on this kernel (did you mean sched_switch, ...?)
  *
  *   tsbpf example raw_tracepoint/sched_switch_attach_tracepoint [--duration SECONDS] [TRACEPOINT]
  */

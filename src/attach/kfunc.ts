@@ -6,7 +6,8 @@
 import { constants } from "node:os";
 import { AttachError, type BpfError, NotSupportedError } from "../kernel/errors.js";
 import { lockdownMode, securityfsFile } from "../kernel/features.js";
-import { tracepointExists } from "../kernel/tracefs.js";
+import { kernelBtf } from "../kernel/kernel_btf.js";
+import { closestNames, tracepointExists } from "../kernel/tracefs.js";
 import { syscallOf } from "./kprobe.js";
 
 /** bpf_attach_type values of BTF-typed programs (uapi/linux/bpf.h): RAW_TP, FENTRY, FEXIT 5.5+; MODIFY_RETURN 5.7+; LSM_MAC 5.7+. */
@@ -123,13 +124,15 @@ export function trampolineRefusal(
     );
   }
   if (errno === E.ESRCH || errno === E.ENOENT) {
-    const what = kind === "lsm" ? `LSM hook ${target}` : `kernel function ${target}`;
+    const what = kind === "lsm" ? `LSM hook ${target}` : `function ${target}`;
+    const close = kind === "lsm" ? [] : closestKernelFunctions(target);
     return new AttachError(
       `${kind} ${target}`,
-      `no ${what} in the kernel's BTF`,
+      `this kernel has no ${what} in its BTF`,
       kind === "lsm"
         ? `LSM hooks are named without the bpf_lsm_ prefix (file_open, bprm_check_security, …); ${alternative}`
-        : "it may not exist, be static or inlined (not in BTF), or live in a module",
+        : "functions come and go across kernel versions, and a static or inlined one is not in BTF, nor one of a module that is not loaded" +
+            (close.length ? `; the closest this kernel has: ${close.join(", ")}` : ""),
       { errno, cause },
     );
   }
@@ -144,4 +147,15 @@ export function lsmInactiveError(hook: string): NotSupportedError {
     'boot a kernel built with CONFIG_BPF_LSM=y with "bpf" in its lsm= boot parameter (or CONFIG_LSM); ' +
       trampolineAlternative("lsm", hook),
   );
+}
+
+/** The kernel functions in this kernel's BTF whose names are closest to `name`. */
+function closestKernelFunctions(name: string): string[] {
+  try {
+    const names = new Set<string>();
+    for (const t of kernelBtf().all()) if (t.kind === "FUNC") names.add(t.name);
+    return closestNames(name, [...names], 3);
+  } catch {
+    return [];
+  }
 }

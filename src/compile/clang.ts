@@ -7,6 +7,8 @@ import { accessSync, constants, realpathSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { delimiter, join } from "node:path";
 import { CompileError, type Diagnostic, NotSupportedError } from "../kernel/errors.js";
+import { kernelDriftNotes } from "./kernel_drift.js";
+import { byteColumnToCharColumn } from "./offsets.js";
 
 /** The clang binary and an identity that changes when it is upgraded. */
 export interface Clang {
@@ -79,15 +81,24 @@ const DIAG = /^(.*?):(\d+):(\d+): (fatal error|error|warning|note): (.*)$/;
  * Parses clang's diagnostics. Paths equal to `translatedPath` are reported as
  * `userFile` (the translation keeps line numbers, so lines carry over).
  */
-export function parseDiagnostics(stderr: string, translatedPath: string, userFile: string): Diagnostic[] {
+export function parseDiagnostics(
+  stderr: string,
+  translatedPath: string,
+  userFile: string,
+  userSource?: string,
+): Diagnostic[] {
   const out: Diagnostic[] = [];
+  const lines = userSource?.split("\n");
   for (const line of stderr.split("\n")) {
     const m = DIAG.exec(line);
     if (!m) continue;
+    const own = m[1] === translatedPath;
+    const text = own ? lines?.[Number(m[2]) - 1] : undefined;
     out.push({
-      file: m[1] === translatedPath ? userFile : (m[1] as string),
+      file: own ? userFile : (m[1] as string),
       line: Number(m[2]),
-      column: Number(m[3]),
+      // clang counts bytes of UTF-8; the user's editor counts characters.
+      column: text === undefined ? Number(m[3]) : byteColumnToCharColumn(text, Number(m[3])),
       severity: m[4] as Diagnostic["severity"],
       message: m[5] as string,
     });
@@ -102,7 +113,7 @@ export function compileErrorFrom(
   userFile: string,
   userSource: string,
 ): CompileError {
-  const diags = parseDiagnostics(run.stderr, translatedPath, userFile);
+  const diags = parseDiagnostics(run.stderr, translatedPath, userFile, userSource);
   const errors = diags.filter((d) => d.severity === "error" || d.severity === "fatal error");
   const lines = userSource.split("\n");
   const shown = (errors.length ? errors : diags).slice(0, 5).map((d) => {
@@ -115,9 +126,11 @@ export function compileErrorFrom(
   const more = errors.length > 5 ? `\n(${errors.length - 5} more errors)` : "";
   const head = errors.length === 1 ? "1 error" : `${errors.length} errors`;
   const output = run.stderr.split(translatedPath).join(userFile);
+  const drift = kernelDriftNotes(errors);
   return new CompileError(
     `clang could not compile the program (${head}):\n${shown.join("\n")}${more}` +
-      (shown.length === 0 ? `\n${output.trim()}` : ""),
+      (shown.length === 0 ? `\n${output.trim()}` : "") +
+      drift.map((n) => `\nnote: ${n}`).join(""),
     diags,
     output,
   );

@@ -12,7 +12,7 @@ import {
   possibleCpus,
   targetArch,
 } from "../kernel/kernel_info.js";
-import { closestNames, listTracepoints, readTracepointFormat, tracepointExists } from "../kernel/tracefs.js";
+import { readTracepointFormat, tracepointExists, unknownTracepointMessage } from "../kernel/tracefs.js";
 import { packageRoot } from "../paths.js";
 import { cacheSubdir, hashKey, readIfExists, writeAtomic } from "./cache.js";
 import { findClang } from "./clang.js";
@@ -155,10 +155,7 @@ async function generatedHeader(
   for (const { category, event } of tracepoints) {
     if (!tracepointExists(category, event)) {
       const line = source.split("\n").findIndex((l) => l.includes(event)) + 1;
-      const close = closestNames(`${category}:${event}`, listTracepoints(), 3);
-      const msg =
-        `tracepoint ${category}:${event} does not exist` +
-        (close.length ? `; did you mean ${close.join(", ")}?` : "");
+      const msg = unknownTracepointMessage(`${category}:${event}`);
       throw new CompileError(`${fileName}:${line}: error: ${msg}`, [
         { file: fileName, line, column: 1, severity: "error", message: msg },
       ]);

@@ -29,6 +29,16 @@ export interface MacroEnv {
   macros: Map<string, SimpleMacro>;
   /** Names that may or may not be defined (set by an undecided branch). */
   unknown: Set<string>;
+  /** Macros looked up when `macros` lacks a name (the kernel macros: too many to copy). */
+  base?: (name: string) => SimpleMacro | undefined;
+  /** Names #undef'd since (they hide `base`). */
+  removed?: Set<string>;
+}
+
+function lookup(env: MacroEnv, name: string): SimpleMacro | undefined {
+  const m = env.macros.get(name);
+  if (m || env.removed?.has(name)) return m;
+  return env.base?.(name);
 }
 
 class Undecidable extends Error {}
@@ -61,7 +71,7 @@ function expand(tokens: Token[], env: MacroEnv, hide: Set<string> = new Set(), b
       }
       if (name === undefined) throw new Undecidable("defined without a name");
       if (env.unknown.has(name)) throw new Undecidable(`${name} may or may not be defined`);
-      out.push(num(env.macros.has(name) ? 1n : 0n));
+      out.push(num(lookup(env, name) ? 1n : 0n));
       continue;
     }
     if (/^__has_|^__is_identifier$/.test(t.text)) throw new Undecidable(`${t.text} is left to clang`);
@@ -70,8 +80,8 @@ function expand(tokens: Token[], env: MacroEnv, hide: Set<string> = new Set(), b
     const kconfigTest = /^IS_(ENABLED|BUILTIN|MODULE|REACHABLE)$/.exec(t.text);
     if (kconfigTest && tokens[i + 1]?.text === "(" && tokens[i + 3]?.text === ")") {
       const option = tokens[i + 2]?.text ?? "";
-      const builtin = env.macros.get(option)?.body === "1";
-      const module = env.macros.get(`${option}_MODULE`)?.body === "1";
+      const builtin = lookup(env, option)?.body === "1";
+      const module = lookup(env, `${option}_MODULE`)?.body === "1";
       const kind = kconfigTest[1];
       const v = kind === "BUILTIN" ? builtin : kind === "MODULE" ? module : builtin || module;
       out.push(num(v ? 1n : 0n));
@@ -79,7 +89,7 @@ function expand(tokens: Token[], env: MacroEnv, hide: Set<string> = new Set(), b
       continue;
     }
     if (env.unknown.has(t.text)) throw new Undecidable(`${t.text} may or may not be defined`);
-    const m = hide.has(t.text) ? undefined : env.macros.get(t.text);
+    const m = hide.has(t.text) ? undefined : lookup(env, t.text);
     if (!m) {
       out.push(t);
       continue;
@@ -322,7 +332,12 @@ export function resolveConditionals(
   src: string,
   initial: MacroEnv,
 ): { text: string; decided: number; undecided: number } {
-  const env: MacroEnv = { macros: new Map(initial.macros), unknown: new Set(initial.unknown) };
+  const env: MacroEnv = {
+    macros: new Map(initial.macros),
+    unknown: new Set(initial.unknown),
+    removed: new Set(initial.removed),
+    ...(initial.base ? { base: initial.base } : {}),
+  };
   const pp = tokenize(src).filter((t) => t.kind === "pp");
   const shapes = groupShapes(pp);
   const blank: Array<[number, number]> = [];
@@ -339,7 +354,7 @@ export function resolveConditionals(
       if (b.name === "if" || b.name === "elif") return evaluateCondition(b.rest, env);
       const id = b.rest.trim();
       if (env.unknown.has(id)) return undefined;
-      return env.macros.has(id) === (b.name === "ifdef" || b.name === "elifdef");
+      return (lookup(env, id) !== undefined) === (b.name === "ifdef" || b.name === "elifdef");
     } catch (err) {
       if (err instanceof Undecidable) return undefined;
       throw err;
@@ -405,8 +420,13 @@ export function resolveConditionals(
       if (inUndecided()) env.unknown.add(macroName);
       else {
         env.unknown.delete(macroName);
-        if (def) env.macros.set(def.name, def.macro);
-        else env.macros.delete(macroName);
+        if (def) {
+          env.macros.set(def.name, def.macro);
+          env.removed?.delete(def.name);
+        } else {
+          env.macros.delete(macroName);
+          env.removed?.add(macroName);
+        }
       }
     }
   }

@@ -39,6 +39,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type Clang, runClang } from "./clang.js";
+import { byteToIndex } from "./offsets.js";
 import type { ProgramInfo } from "./rewriter.js";
 import { significant, type Token, tokenize } from "./tokenizer.js";
 
@@ -183,6 +184,62 @@ function annotate(root: unknown, run: number, state: { file: string }): void {
     }
   };
   visit(root);
+}
+
+/**
+ * Turns clang's locations (UTF-8 byte offsets and token lengths) into indexes
+ * of the JavaScript strings of those files, which is what every offset here
+ * is compared with: they differ wherever a comment or string before holds a
+ * non-ASCII character.
+ */
+function toStringOffsets(root: unknown, textOf: (path: string) => string | undefined): void {
+  const maps = new Map<string, (byte: number) => number>();
+  const mapFor = (path: string): ((byte: number) => number) | undefined => {
+    let m = maps.get(path);
+    if (!m) {
+      const text = textOf(path);
+      if (text === undefined) return undefined;
+      m = byteToIndex(text);
+      maps.set(path, m);
+    }
+    return m;
+  };
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      for (const x of v) visit(x);
+      return;
+    }
+    if (v === null || typeof v !== "object") return;
+    const o = v as Record<string, unknown>;
+    if (typeof o.offset === "number" && typeof o.file === "string") {
+      const m = mapFor(o.file);
+      if (m) {
+        const start = m(o.offset);
+        if (typeof o.tokLen === "number") o.tokLen = m(o.offset + o.tokLen) - start;
+        o.offset = start;
+      }
+    }
+    for (const k of Object.keys(o)) {
+      const c = o[k];
+      if (c !== null && typeof c === "object") visit(c);
+    }
+  };
+  visit(root);
+}
+
+/** File texts for toStringOffsets, read once per pass. */
+function fileTexts(): (path: string) => string | undefined {
+  const cache = new Map<string, string | undefined>();
+  return (path) => {
+    if (!cache.has(path)) {
+      try {
+        cache.set(path, readFileSync(path, "utf8"));
+      } catch {
+        cache.set(path, undefined);
+      }
+    }
+    return cache.get(path);
+  };
 }
 
 const children = (n: JNode): JNode[] => n.inner ?? [];
@@ -1138,13 +1195,14 @@ async function dumpFunctions(
 ): Promise<{ decls: JNode[] } | { error: string }> {
   const base = [...args, "-fsyntax-only", "-Wno-everything", "-Xclang", "-ast-dump=json"];
   const filters = filtersFor(names);
+  const texts = fileTexts();
   const small =
     !args.includes("-include-pch") &&
     vmlinuxHeaders(args).every((h) => h.endsWith(".h") && fileSize(h) < 1e6);
   if (small && filters.length > 2) {
     const r = await runClang(clang, [...base, srcPath]);
     if (r.code !== 0) return { error: r.stderr };
-    return { decls: functionChunks(r.stdout) };
+    return { decls: functionChunks(r.stdout, texts) };
   }
   const runs = await Promise.all(
     filters.map((f) => runClang(clang, [...base, "-Xclang", `-ast-dump-filter=${f}`, srcPath])),
@@ -1158,6 +1216,7 @@ async function dumpFunctions(
     // Each match is dumped as its own object.
     const objs = JSON.parse(`[${out.replace(/\n\}\n\{\n/g, "\n},\n{\n")}]`) as JNode[];
     annotate(objs, run, { file: "" });
+    toStringOffsets(objs, texts);
     decls.push(...objs);
   });
   return { decls };
@@ -1176,7 +1235,7 @@ function fileSize(path: string): number {
  * by one: the top-level declarations are the objects at indentation 4, and
  * the file a location is in is the last "file" clang printed before it.
  */
-function functionChunks(out: string): JNode[] {
+function functionChunks(out: string, texts: (path: string) => string | undefined): JNode[] {
   const starts: number[] = [];
   for (let i = out.indexOf("\n    {\n"); i >= 0; i = out.indexOf("\n    {\n", i + 1)) starts.push(i + 1);
   const files: Array<{ at: number; file: string }> = [];
@@ -1195,6 +1254,7 @@ function functionChunks(out: string): JNode[] {
     if (!text.includes('"kind": "CompoundStmt"')) return;
     const node = JSON.parse(text) as JNode;
     annotate(node, 0, { file });
+    toStringOffsets(node, texts);
     decls.push(node);
   });
   return decls;

@@ -21,8 +21,8 @@ import { cacheSubdir, hashKey, readIfExists, writeAtomic } from "./cache.js";
 import { type Clang, runClang } from "./clang.js";
 import type { MacroEnv, SimpleMacro } from "./conditionals.js";
 import { identifiers } from "./kernel_types.js";
-import { emitMacros, type MacroDef, macro, macroClosure, parseDefines } from "./macros.js";
-import { uapiMacros } from "./uapi_macros.js";
+import { emitMacros, type MacroDef, type MacroLookup, macro, macroClosure, parseDefines } from "./macros.js";
+import { type UapiMacros, uapiMacros } from "./uapi_macros.js";
 
 /** Directories of the headers dir that are real headers (force-included or #included), not macro shims. */
 const INCLUDED = new Set(["tsbpf", "bcc"]);
@@ -62,20 +62,51 @@ function cachedBtfMacros(): MacroDef[] {
   return defs;
 }
 
-let table: Map<string, MacroDef> | undefined;
+/**
+ * Every kernel macro tsbpf knows for this kernel, looked up by name: this
+ * kernel's BTF first, then tsbpf's shims, the kernel configuration and the
+ * UAPI headers.
+ */
+export class KernelMacros implements MacroLookup {
+  private readonly small = new Map<string, MacroDef>();
+  private readonly kconfig: Map<string, string>;
+  private readonly made = new Map<string, MacroDef | undefined>();
 
-/** Every kernel macro tsbpf knows for this kernel: name → definition. */
-export async function kernelMacroTable(clang: Clang, headersDir: string): Promise<Map<string, MacroDef>> {
-  if (table) return table;
-  const t = new Map(await uapiMacros(clang));
-  for (const m of shimMacros(headersDir)) t.set(m.name, m);
-  for (const m of cachedBtfMacros()) t.set(m.name, m);
-  for (const [name, value] of kernelConfig().config) {
-    const m = macro(`${name} ${value}`, "kernel configuration");
-    if (m) t.set(name, m);
+  constructor(
+    private readonly uapi: UapiMacros,
+    shims: MacroDef[],
+    btf: MacroDef[],
+  ) {
+    for (const m of shims) this.small.set(m.name, m);
+    for (const m of btf) this.small.set(m.name, m);
+    this.kconfig = kernelConfig().config;
   }
-  table = t;
-  return t;
+
+  get(name: string): MacroDef | undefined {
+    const s = this.small.get(name);
+    if (s) return s;
+    if (this.made.has(name)) return this.made.get(name);
+    const v = this.kconfig.get(name);
+    const m = v !== undefined ? macro(`${name} ${v}`, "kernel configuration") : this.uapi.get(name);
+    this.made.set(name, m);
+    return m;
+  }
+
+  has(name: string): boolean {
+    return this.small.has(name) || this.kconfig.has(name) || this.uapi.has(name);
+  }
+
+  keys(): Iterable<string> {
+    return new Set([...this.small.keys(), ...this.kconfig.keys(), ...this.uapi.keys()]);
+  }
+}
+
+let table: KernelMacros | undefined;
+
+/** The kernel macros of this kernel (made once per process). */
+export async function kernelMacroTable(clang: Clang, headersDir: string): Promise<KernelMacros> {
+  table ??= new KernelMacros(await uapiMacros(clang), shimMacros(headersDir), cachedBtfMacros());
+  return table;
 }
 
 /**
@@ -98,7 +129,10 @@ export async function programMacros(
   const own = new Set<string>(defined);
   for (const m of parseDefines(translated, "program")) own.add(m.name);
   for (const h of ownHeaders) for (const m of parseDefines(h, "tsbpf")) own.add(m.name);
-  const usable = new Map([...all].filter(([name]) => !own.has(name)));
+  const usable: MacroLookup = {
+    get: (name) => (own.has(name) ? undefined : all.get(name)),
+    keys: () => all.keys(),
+  };
   const picked = macroClosure(usable, seeds);
   return { text: emitMacros(picked), names: picked.map((m) => m.name) };
 }
@@ -114,11 +148,17 @@ const LIBBPF_HEADERS = [
 
 let predefined: Map<string, SimpleMacro> | undefined;
 
-/** clang's predefined macros for tsbpf's flags (-target bpf, -D…), once per process. */
+/** clang's predefined macros for tsbpf's flags (-target bpf, -D…), cached per clang and flags. */
 async function clangPredefined(clang: Clang, flags: string[]): Promise<Map<string, SimpleMacro>> {
   if (predefined) return predefined;
-  const r = await runClang(clang, [...flags, "-dM", "-E", "-x", "c", "/dev/null"]);
-  predefined = toSimple(parseDefines(r.stdout, "clang"));
+  const path = join(cacheSubdir("macros"), `clang-${hashKey(clang.identity, ...flags).slice(0, 24)}.txt`);
+  let text = readIfExists(path)?.toString("utf8");
+  if (text === undefined) {
+    const r = await runClang(clang, [...flags, "-dM", "-E", "-x", "c", "/dev/null"]);
+    text = r.stdout;
+    if (r.code === 0) writeAtomic(path, text);
+  }
+  predefined = toSimple(parseDefines(text, "clang"));
   return predefined;
 }
 
@@ -135,6 +175,25 @@ function toSimple(defs: Iterable<MacroDef>): Map<string, SimpleMacro> {
     out.set(m.name, { body: m.body, ...(params ? { params } : {}) });
   }
   return out;
+}
+
+/** A header's #defines, cached by its path, size and mtime (libbpf's take ~15 ms to tokenize). */
+function headerDefines(path: string): Map<string, SimpleMacro> {
+  let st: { size: number; mtimeMs: number };
+  try {
+    st = statSync(path);
+  } catch {
+    return new Map();
+  }
+  const cache = join(
+    cacheSubdir("macros"),
+    `hdr-${hashKey(path, String(st.size), String(st.mtimeMs)).slice(0, 24)}.json`,
+  );
+  const hit = readIfExists(cache);
+  if (hit) return new Map(JSON.parse(hit.toString("utf8")) as Array<[string, SimpleMacro]>);
+  const defs = toSimple(parseDefines(readFileSync(path, "utf8"), path));
+  writeAtomic(cache, JSON.stringify([...defs]));
+  return defs;
 }
 
 /** -D/-U flags' effect, in order. */
@@ -172,16 +231,16 @@ export async function conditionalEnv(
   applyFlags(macros, cflags);
   for (const [k, v] of toSimple(parseDefines(generated, "tsbpf"))) macros.set(k, v);
   for (const h of ["tsbpf/prelude.h", "bcc/helpers.h"])
-    for (const [k, v] of toSimple(parseDefines(readIfExists(join(headersDir, h))?.toString("utf8") ?? "", h)))
-      macros.set(k, v);
+    for (const [k, v] of headerDefines(join(headersDir, h))) macros.set(k, v);
   for (const h of LIBBPF_HEADERS)
-    for (const [k, v] of toSimple(
-      parseDefines(readIfExists(join("/usr/include/bpf", h))?.toString("utf8") ?? "", h),
-    ))
-      if (!macros.has(k)) macros.set(k, v);
+    for (const [k, v] of headerDefines(join("/usr/include/bpf", h))) if (!macros.has(k)) macros.set(k, v);
   macros.set("__VMLINUX_H__", { body: "" });
-  for (const [k, v] of toSimple((await kernelMacroTable(clang, headersDir)).values()))
-    if (!programDefines.has(k) && !macros.has(k)) macros.set(k, v);
   applyFlags(macros, cflags);
-  return { macros, unknown: new Set() };
+  const kernel = await kernelMacroTable(clang, headersDir);
+  const base = (name: string): SimpleMacro | undefined => {
+    if (programDefines.has(name)) return undefined;
+    const m = kernel.get(name);
+    return m ? toSimple([m]).get(name) : undefined;
+  };
+  return { macros, unknown: new Set(), base };
 }

@@ -67,8 +67,14 @@ export function parseDefines(text: string, origin: string): MacroDef[] {
   return [...out.values()];
 }
 
+/** What macroClosure needs of a table: lookup by name, and every name (for pasted prefixes, rarely). */
+export interface MacroLookup {
+  get(name: string): MacroDef | undefined;
+  keys(): Iterable<string>;
+}
+
 /** The definitions `seeds` need: the macros they name and, transitively, the macros those name. */
-export function macroClosure(table: ReadonlyMap<string, MacroDef>, seeds: Iterable<string>): MacroDef[] {
+export function macroClosure(table: MacroLookup, seeds: Iterable<string>): MacroDef[] {
   const picked = new Map<string, MacroDef>();
   const todo = [...seeds];
   while (todo.length > 0) {

@@ -372,11 +372,15 @@ export function methodCall(
       return need(1) ?? `bpf_map_delete_elem((void *)&${n}, (${a0}))`;
     case "lookup_or_try_init":
     case "lookup_or_init":
+      // lookup_or_init returns from the enclosing function (with 0) when the
+      // entry can be neither found nor created, as bcc's does: its value is
+      // never NULL, and programs use it without a check.
       return (
         need(2) ??
         `({ __typeof__(${a0}) __k = (${a0}); ${vt} __v = (${vt})bpf_map_lookup_elem((void *)&${n}, __k); ` +
           `if (!__v) { bpf_map_update_elem((void *)&${n}, __k, (${a1}), 1 /* BPF_NOEXIST */); ` +
-          `__v = (${vt})bpf_map_lookup_elem((void *)&${n}, __k); } __v; })`
+          `__v = (${vt})bpf_map_lookup_elem((void *)&${n}, __k); ` +
+          `${method === "lookup_or_init" ? "if (!__v) return 0; " : ""}} __v; })`
       );
     case "increment":
     case "atomic_increment": {

@@ -1,7 +1,10 @@
 /**
  * A C tokenizer for the bcc dialect rewriter: enough of C's lexical grammar to
- * never mistake a comment, string or preprocessor line for code.
+ * never mistake a comment, string or preprocessor line for code. Offsets are
+ * JavaScript string indexes; lines end at LF (a CR before it is whitespace,
+ * and a backslash before CR LF continues the line, as before LF).
  */
+import { charColumn } from "./offsets.js";
 
 /** Kinds of token. "pp" is a whole preprocessor directive, continuation lines included. */
 export type TokenKind = "ident" | "number" | "string" | "char" | "punct" | "pp" | "comment" | "space";
@@ -15,7 +18,7 @@ export interface Token {
   end: number;
   /** 1-based line of the first character. */
   line: number;
-  /** 1-based column of the first character. */
+  /** 1-based column of the first character, in characters (code points), as editors count. */
   column: number;
 }
 
@@ -74,10 +77,12 @@ export function tokenize(src: string): Token[] {
     }
   };
 
+  // Columns count characters: UTF-16 units only match them for text without surrogate pairs.
+  const pairs = /[\ud800-\udfff]/.test(src);
   while (i < src.length) {
     const start = i;
     const tokLine = line;
-    const tokCol = i - lineStart + 1;
+    const tokCol = pairs ? charColumn(src, lineStart, i) : i - lineStart + 1;
     const c = src[i] as string;
     const next = src[i + 1];
 
@@ -92,6 +97,7 @@ export function tokenize(src: string): Token[] {
     if (c === "/" && next === "/") {
       while (i < src.length && src[i] !== "\n") {
         if (src[i] === "\\" && src[i + 1] === "\n") i++;
+        else if (src[i] === "\\" && src[i + 1] === "\r" && src[i + 2] === "\n") i += 2;
         i++;
       }
       countLines(start, i);
@@ -112,6 +118,10 @@ export function tokenize(src: string): Token[] {
       while (i < src.length && src[i] !== "\n") {
         if (src[i] === "\\" && src[i + 1] === "\n") {
           i += 2;
+          continue;
+        }
+        if (src[i] === "\\" && src[i + 1] === "\r" && src[i + 2] === "\n") {
+          i += 3;
           continue;
         }
         if (src[i] === "/" && src[i + 1] === "*") {
@@ -167,8 +177,8 @@ export function tokenize(src: string): Token[] {
       push("number", start, i, tokLine, tokCol);
       continue;
     }
-    if (c === "\\" && next === "\n") {
-      i += 2;
+    if (c === "\\" && (next === "\n" || (next === "\r" && src[i + 2] === "\n"))) {
+      i += next === "\n" ? 2 : 3;
       countLines(start, i);
       push("space", start, i, tokLine, tokCol);
       continue;

@@ -159,31 +159,108 @@ async function preprocess(clang: Clang, headers: string[]): Promise<MacroDef[]> 
   }
 }
 
-let loaded: Map<string, MacroDef> | undefined;
+/**
+ * The UAPI macros, looked up lazily: there are ~26,000 and a program uses a
+ * handful, so they are kept as the cache file's bytes (one line per macro,
+ * "name TAB params TAB body TAB origin", sorted by name) and found by binary
+ * search; a MacroDef is made only for a name looked up.
+ */
+export class UapiMacros {
+  private readonly made = new Map<string, MacroDef | undefined>();
+  /** Offset of each line's start in `data`. */
+  private readonly lines: number[] = [];
+
+  constructor(private readonly data: Buffer) {
+    for (let i = 0; i < data.length; ) {
+      this.lines.push(i);
+      const nl = data.indexOf(10, i);
+      i = nl < 0 ? data.length : nl + 1;
+    }
+  }
+
+  private line(k: number): string {
+    const start = this.lines[k] as number;
+    const end = k + 1 < this.lines.length ? (this.lines[k + 1] as number) - 1 : this.data.length;
+    return this.data.toString("utf8", start, end);
+  }
+
+  private nameAt(k: number): string {
+    const start = this.lines[k] as number;
+    const tab = this.data.indexOf(9, start);
+    return this.data.toString("latin1", start, tab < 0 ? this.data.length : tab);
+  }
+
+  private find(name: string): number {
+    let lo = 0;
+    let hi = this.lines.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const n = this.nameAt(mid);
+      if (n === name) return mid;
+      if (n < name) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  get(name: string): MacroDef | undefined {
+    if (this.made.has(name)) return this.made.get(name);
+    const k = this.find(name);
+    let m: MacroDef | undefined;
+    if (k >= 0) {
+      const [, params = "", body = "", origin = ""] = this.line(k).split("\t");
+      m = macro(`${name}${params} ${body}`, origin);
+    }
+    this.made.set(name, m);
+    return m;
+  }
+
+  has(name: string): boolean {
+    return this.made.has(name) ? this.made.get(name) !== undefined : this.find(name) >= 0;
+  }
+
+  keys(): string[] {
+    return this.lines.map((_, k) => this.nameAt(k));
+  }
+}
+
+/** The file form of the macros (see UapiMacros). */
+export function uapiFile(defs: Iterable<MacroDef>): string {
+  const rows = [...defs]
+    .map((m) => `${m.name}\t${m.params}\t${m.body}\t${m.origin}`)
+    .sort((a, b) => {
+      const x = a.slice(0, a.indexOf("\t"));
+      const y = b.slice(0, b.indexOf("\t"));
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
+  return rows.join("\n");
+}
+
+let loaded: UapiMacros | undefined;
 
 /**
- * The UAPI macros (name → definition) that do not clash with this kernel's
- * BTF; empty when the system has no UAPI headers (install linux-libc-dev).
+ * The UAPI macros that do not clash with this kernel's BTF; none when the
+ * system has no UAPI headers (install linux-libc-dev).
  */
-export async function uapiMacros(clang: Clang): Promise<Map<string, MacroDef>> {
+export async function uapiMacros(clang: Clang): Promise<UapiMacros> {
   if (loaded) return loaded;
   const identity = uapiIdentity();
   if (identity === undefined) {
-    loaded = new Map();
+    loaded = new UapiMacros(Buffer.alloc(0));
     return loaded;
   }
   const path = join(
     cacheSubdir("macros"),
-    `uapi-${hashKey("uapi-1", identity, kernelBtfId()).slice(0, 24)}.json`,
+    `uapi-${hashKey("uapi-3", identity, kernelBtfId()).slice(0, 24)}.tsv`,
   );
   const cached = readIfExists(path);
   if (cached) {
-    loaded = new Map((JSON.parse(cached.toString("utf8")) as MacroDef[]).map((m) => [m.name, m]));
+    loaded = new UapiMacros(cached);
     return loaded;
   }
   const clash = kernelNames();
-  const defs = (await preprocess(clang, uapiHeaders())).filter((m) => !clash.has(m.name));
-  writeAtomic(path, JSON.stringify(defs));
-  loaded = new Map(defs.map((m) => [m.name, m]));
+  const text = uapiFile((await preprocess(clang, uapiHeaders())).filter((m) => !clash.has(m.name)));
+  writeAtomic(path, text);
+  loaded = new UapiMacros(Buffer.from(text, "utf8"));
   return loaded;
 }

@@ -88,10 +88,13 @@ export function readTracepointFormat(category: string, event: string): string {
   }
 }
 
-/** "tracepoint x:y does not exist; did you mean …" */
+/**
+ * "tracepoint x:y does not exist on this kernel; did you mean …" (tracepoints
+ * come and go across kernel versions: random:urandom_read went in 5.18).
+ */
 export function unknownTracepointMessage(name: string): string {
   const close = closestNames(name, listTracepoints(), 3);
-  return `tracepoint ${name} does not exist${close.length ? `; did you mean ${close.join(", ")}?` : ""}`;
+  return `tracepoint ${name} does not exist on this kernel${close.length ? `; did you mean ${close.join(", ")}?` : ""}`;
 }
 
 /** Levenshtein distance (small strings). */

@@ -73,7 +73,11 @@ export interface ProgramResult {
   failedAt: Stage;
   /** The error, one line. */
   error?: string;
-  /** The failure is the running kernel's: a NotSupportedError (it lacks the feature). */
+  /**
+   * The failure names a difference of the running kernel: a NotSupportedError
+   * (it lacks a feature), or an error that says what "this kernel" lacks
+   * (a function, tracepoint, struct member or module).
+   */
   kernelLacks?: boolean;
   /** Functions loaded in the verify stage. */
   verified: number;
@@ -138,11 +142,13 @@ export function recordTool(name: string, args: string[] = [], timeoutMs = 30_000
   });
 }
 
-/** The error in one line (a compile error: its headline and first diagnostic). */
+/** The error in one line (a compile error: its headline, first diagnostic and notes). */
 const oneLine = (err: unknown): string => {
   const text = err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err);
   const lines = text.split("\n");
-  return (lines[0]?.endsWith(":") ? `${lines[0]} ${lines[1]?.trim() ?? ""}` : (lines[0] ?? "")).trim();
+  const head = (lines[0]?.endsWith(":") ? `${lines[0]} ${lines[1]?.trim() ?? ""}` : (lines[0] ?? "")).trim();
+  const notes = lines.filter((l) => l.startsWith("note: ")).map((l) => l.slice(6));
+  return [head, ...notes].join("; ");
 };
 
 /** The program type a bcc attach call loads its function as. */
@@ -252,7 +258,8 @@ export async function replayProgram(tool: string, index: number, p: RecordedProg
   const fail = (stage: Stage, err: unknown): ProgramResult => {
     result.failedAt = stage;
     result.error = oneLine(err);
-    result.kernelLacks = err instanceof NotSupportedError;
+    result.kernelLacks =
+      err instanceof NotSupportedError || /\bthis kernel\b/.test(String((err as Error)?.message));
     return result;
   };
   let b: BPF;

@@ -116,7 +116,7 @@ describe("errors", { skip: skipUnlessRoot }, () => {
       () => b.attachTracepoint({ tp: "syscalls:sys_enter_execv", fnName: "f" }),
       (err: unknown) =>
         err instanceof AttachError &&
-        /does not exist; did you mean syscalls:sys_enter_execve/.test(err.message),
+        /does not exist on this kernel; did you mean syscalls:sys_enter_execve/.test(err.message),
     );
     assert.throws(() => b.attachTracepoint({ tp: "execve", fnName: "f" }), /category:event/);
   });

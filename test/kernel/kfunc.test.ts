@@ -119,7 +119,7 @@ describe("kfunc / kretfunc: targets", { skip: skipUnlessRoot }, () => {
       () => b.attachKfunc({ fnName: "kfunc__tsbpf_no_such_function" }),
       (err: unknown) =>
         err instanceof AttachError &&
-        /no kernel function tsbpf_no_such_function in the kernel's BTF/.test(err.message),
+        /this kernel has no function tsbpf_no_such_function in its BTF/.test(err.message),
     );
   });
 

@@ -147,7 +147,10 @@ describe("rewriteBcc", () => {
     const r = rewriteBcc(
       '#include <linux/sched.h>\n#include <linux/nsproxy.h>\n#include <bcc/proto.h>\n#include "mine.h"\n',
     );
-    assert.match(r.code, /^\/\* tsbpf: <linux\/sched.h> is covered by vmlinux.h and tsbpf's kernel macros \*\//);
+    assert.match(
+      r.code,
+      /^\/\* tsbpf: <linux\/sched.h> is covered by vmlinux.h and tsbpf's kernel macros \*\//,
+    );
     assert.match(r.code, /tsbpf: <linux\/nsproxy.h> is covered by vmlinux.h/);
     assert.match(r.code, /^#include <bcc\/proto.h>/m);
     assert.match(r.code, /#include "mine.h"/);

@@ -52,7 +52,7 @@ describe("raw_tracepoint", { skip: skipUnlessRoot }, () => {
     assert.equal(r.stdout, "");
     assert.match(
       r.stderr,
-      /^sched_switch_attach_tracepoint: AttachError: cannot attach to raw tracepoint sched_swich: no such raw tracepoint \(did you mean sched_switch(, [a-z_0-9]+)*\?\)\n$/,
+      /^sched_switch_attach_tracepoint: AttachError: cannot attach to raw tracepoint sched_swich: no such raw tracepoint on this kernel \(did you mean sched_switch(, [a-z_0-9]+)*\?\)\n$/,
     );
     await waitFor(() => {
       const left = leftSince(before);

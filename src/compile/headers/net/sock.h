@@ -3,7 +3,8 @@
  * time-wait and request sockets in its first member, __sk_common (struct
  * sock_common, whose names start with skc_); the kernel reaches them through
  * these sk_ names. sk_fullsock() tells a full socket from the lighter
- * time-wait and request-sock (SYN_RECV) ones.
+ * time-wait and request-sock (SYN_RECV) ones; it reads the socket (kernel
+ * memory) with BPF_CORE_READ, since reads in a macro body are not rewritten.
  */
 #define sk_node __sk_common.skc_node
 #define sk_nulls_node __sk_common.skc_nulls_node
@@ -36,4 +37,4 @@
 #define sk_flags __sk_common.skc_flags
 #define sk_rxhash __sk_common.skc_rxhash
 
-#define sk_fullsock(sk) ((1 << (sk)->sk_state) & ~(TCPF_TIME_WAIT | TCPF_NEW_SYN_RECV))
+#define sk_fullsock(sk) ((1 << BPF_CORE_READ((struct sock *)(sk), __sk_common.skc_state)) & ~(TCPF_TIME_WAIT | TCPF_NEW_SYN_RECV))
