@@ -95,7 +95,15 @@ export function listTools(): string[] {
 }
 
 /** Runs one tool under record.py (default arguments unless given); resolves its record. */
-export function recordTool(name: string, args: string[] = [], timeoutMs = 30_000): Promise<ToolRecord> {
+export async function recordTool(name: string, args: string[] = [], timeoutMs = 30_000): Promise<ToolRecord> {
+  const rec = await recordOnce(name, args, timeoutMs, false);
+  // A curses tool (cachetop, …) needs a terminal: run it again on one (script(1) makes a pty).
+  if (rec.status === "failed" && /nocbreak|setupterm|curses/.test(rec.error ?? ""))
+    return recordOnce(name, args, timeoutMs, true);
+  return rec;
+}
+
+function recordOnce(name: string, args: string[], timeoutMs: number, terminal: boolean): Promise<ToolRecord> {
   // Debian's language tools (javacalls, rubyflow, …) are shell wrappers around
   // lib/ucalls & co., which the package does not install: not bcc programs.
   const first = readFileSync(join(TOOLS_DIR, `${name}-bpfcc`), "utf8").split("\n", 1)[0] ?? "";
@@ -111,8 +119,16 @@ export function recordTool(name: string, args: string[] = [], timeoutMs = 30_000
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-compat-"));
   const out = join(dir, "record.json");
   return new Promise((resolve) => {
-    const child = spawn(PYTHON, [RECORDER, join(TOOLS_DIR, `${name}-bpfcc`), ...args], {
-      env: { ...process.env, TSBPF_COMPAT_OUT: out, PYTHONDONTWRITEBYTECODE: "1" },
+    const argv = [PYTHON, RECORDER, join(TOOLS_DIR, `${name}-bpfcc`), ...args];
+    const quote = (a: string): string => `'${a.replace(/'/g, "'\\''")}'`;
+    const [cmd, ...rest] = terminal ? ["script", "-qec", argv.map(quote).join(" "), "/dev/null"] : argv;
+    const child = spawn(cmd as string, rest, {
+      env: {
+        ...process.env,
+        TSBPF_COMPAT_OUT: out,
+        PYTHONDONTWRITEBYTECODE: "1",
+        ...(terminal ? { TERM: "xterm" } : {}),
+      },
       stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";

@@ -7,3 +7,6 @@
 #define tcp_sk(sk) ((struct tcp_sock *)(sk))
 #define tcp_rsk(req) ((struct tcp_request_sock *)(req))
 #define tcp_twsk(sk) ((struct tcp_timewait_sock *)(sk))
+/* A TCP time-wait socket (its tw_sk first) keeps two sequence numbers in its common part. */
+#define tw_rcv_nxt tw_sk.__tw_common.skc_tw_rcv_nxt
+#define tw_snd_nxt tw_sk.__tw_common.skc_tw_snd_nxt

@@ -19,4 +19,7 @@
 #define ir_v6_loc_addr req.__req_common.skc_v6_rcv_saddr
 #define ir_iif req.__req_common.skc_bound_dev_if
 #define ir_cookie req.__req_common.skc_cookie
+#define ireq_net req.__req_common.skc_net
+#define ireq_state req.__req_common.skc_state
+#define ireq_family req.__req_common.skc_family
 #define inet_rsk(sk) ((struct inet_request_sock *)(sk))
