@@ -19,7 +19,8 @@ as_root() {
 
 # Debian packages: the compiler, libbpf and what the addon links against.
 # kmod: modprobe, for the tests' loop device on kernels where loop is a module.
-pkgs="clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 clang-format iproute2 systemtap-sdt-dev kmod"
+# linux-libc-dev: the UAPI headers whose #defines tsbpf offers programs (src/compile/uapi_macros.ts).
+pkgs="clang llvm libbpf-dev libelf-dev zlib1g-dev linux-libc-dev pkg-config make g++ python3 clang-format iproute2 systemtap-sdt-dev kmod"
 if [ "${1:-}" = "--bench" ]; then pkgs="$pkgs bpftrace"; fi
 if [ "${1:-}" = "--test" ]; then pkgs="$pkgs bpfcc-tools python3-bpfcc"; fi
 missing=""

@@ -28,7 +28,7 @@
 # compile in the guest). Mounted: proc, sysfs, devtmpfs, devpts, /dev/shm,
 # /run, tracefs, debugfs, bpffs, securityfs, cgroup2; loopback is up; there is
 # no other network device. The guest's /lib/modules/<version> is the extracted
-# package's module tree.
+# package's module tree, and its /boot is the package's (config-<version>).
 #
 # Requirements: root (apt-get, and qemu reads the whole root file system),
 # Debian 12 or similar with apt. Installed when missing: qemu-system-x86
@@ -311,7 +311,7 @@ build_initramfs() {
         esac
         echo "$m" >>"$t/etc/modules"
     done
-    printf 'KVER=%s\nMODTREE=%s\n' "$KVER" "$MODTREE" >"$t/etc/matrix.conf"
+    printf 'KVER=%s\nMODTREE=%s\nBOOTDIR=%s\n' "$KVER" "$MODTREE" "$ROOT/boot" >"$t/etc/matrix.conf"
     install -m 755 "$INIT_TEMPLATE" "$t/init"
     (cd "$t" && find . -mindepth 1 | LC_ALL=C sort | "$BUSYBOX" cpio -o -H newc 2>/dev/null) |
         gzip -9 >"$INITRD.tmp"

@@ -1279,8 +1279,8 @@ export async function rewriteImplicitReads(opts: ImplicitReadsOptions): Promise<
   let tmpDir: string | undefined;
   if (srcPath === undefined) {
     const { mkdtempSync, writeFileSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
-    tmpDir = mkdtempSync(join(tmpdir(), "tsbpf-ast-"));
+    const { cacheSubdir } = await import("./cache.js");
+    tmpDir = mkdtempSync(join(cacheSubdir("tmp"), "ast-"));
     srcPath = join(tmpDir, "prog.c");
     writeFileSync(srcPath, translated);
   }

@@ -21,7 +21,6 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { kernelBtf } from "../kernel/kernel_btf.js";
 import { kernelBtfId } from "../kernel/kernel_info.js";
@@ -82,7 +81,9 @@ const GUARD = /_H_*$/;
 
 /** Runs the preprocessor over the headers; the #defines of the kernel's directories. */
 async function preprocess(clang: Clang, headers: string[]): Promise<MacroDef[]> {
-  const work = mkdtempSync(join(tmpdir(), "tsbpf-uapi-"));
+  // In the cache's tmp/, like every compile's work files (the kernel matrix
+  // runs clang on its host, which sees that directory at the same path).
+  const work = mkdtempSync(join(cacheSubdir("tmp"), "uapi-"));
   try {
     const farm = join(work, "include");
     const stubs = join(work, "stubs");
@@ -259,8 +260,10 @@ export async function uapiMacros(clang: Clang): Promise<UapiMacros> {
     return loaded;
   }
   const clash = kernelNames();
-  const text = uapiFile((await preprocess(clang, uapiHeaders())).filter((m) => !clash.has(m.name)));
-  writeAtomic(path, text);
+  const defs = await preprocess(clang, uapiHeaders());
+  const text = uapiFile(defs.filter((m) => !clash.has(m.name)));
+  // None at all means the preprocessor failed: use none now, try again next time.
+  if (defs.length > 0) writeAtomic(path, text);
   loaded = new UapiMacros(Buffer.from(text, "utf8"));
   return loaded;
 }

@@ -1,8 +1,9 @@
 /**
  * The running kernel's build configuration (CONFIG_*), as kernel headers'
  * autoconf.h gives it to programs: from /proc/config.gz (CONFIG_IKCONFIG_PROC)
- * or /boot/config-<release>. Where neither exists, the few options tsbpf can
- * tell from the running kernel itself.
+ * or /boot/config-<release>. Where neither exists (Debian's kernels have no
+ * config.gz; a container may have no /boot), the few options tsbpf can tell
+ * from the running kernel itself.
  */
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
@@ -42,7 +43,23 @@ export function kernelConfig(): { config: Kconfig; source: string } {
       // try the next one
     }
   }
-  const derived: Kconfig = new Map();
+  // What the running kernel shows of itself: BPF (tsbpf is using it), BTF,
+  // the kprobe and uprobe PMUs, the syscall wrappers.
+  const derived: Kconfig = new Map([
+    ["CONFIG_BPF", "1"],
+    ["CONFIG_BPF_SYSCALL", "1"],
+  ]);
+  const has = (path: string): boolean => {
+    try {
+      readFileSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (has("/sys/kernel/btf/vmlinux")) derived.set("CONFIG_DEBUG_INFO_BTF", "1");
+  if (has("/sys/bus/event_source/devices/kprobe/type")) derived.set("CONFIG_KPROBES", "1");
+  if (has("/sys/bus/event_source/devices/uprobe/type")) derived.set("CONFIG_UPROBES", "1");
   if (hasSyscallWrapper()) derived.set("CONFIG_ARCH_HAS_SYSCALL_WRAPPER", "1");
   if (process.arch === "x64") {
     derived.set("CONFIG_X86", "1");

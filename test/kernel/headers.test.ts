@@ -4,6 +4,7 @@
  * (each value checked where the program computed it: in the kernel), private
  * kernel structs, a function per #if branch, text in Japanese with CRLF and
  * tabs, lookup_or_init, and the errors that name what this kernel lacks.
+ * @kernel-matrix the macros' values come from the running kernel (BTF, version, configuration), and 6.1's differ.
  */
 import assert from "node:assert/strict";
 import { createServer, type Server, connect as tcpConnect } from "node:net";
