@@ -162,10 +162,26 @@ interface Fn {
 }
 
 /**
- * Fills in the "file" of every location (clang prints it only when it changes)
- * and makes ids unique across clang runs.
+ * Fills in the "file" of every location (clang prints it only when it
+ * changes), makes ids unique across clang runs, and turns clang's locations
+ * (UTF-8 byte offsets and token lengths) into indexes of the JavaScript
+ * strings of those files, which is what every offset here is compared with:
+ * they differ wherever a comment or string before holds a non-ASCII character.
  */
-function annotate(root: unknown, run: number, state: { file: string }): void {
+function annotate(
+  root: unknown,
+  run: number,
+  state: { file: string },
+  textOf: (path: string) => string | undefined,
+): void {
+  const maps = new Map<string, ((byte: number) => number) | undefined>();
+  const mapFor = (path: string): ((byte: number) => number) | undefined => {
+    if (!maps.has(path)) {
+      const text = textOf(path);
+      maps.set(path, text === undefined ? undefined : byteToIndex(text));
+    }
+    return maps.get(path);
+  };
   const visit = (v: unknown): void => {
     if (Array.isArray(v)) {
       for (const x of v) visit(x);
@@ -176,6 +192,12 @@ function annotate(root: unknown, run: number, state: { file: string }): void {
     if (typeof o.offset === "number") {
       if (typeof o.file === "string") state.file = o.file;
       else o.file = state.file;
+      const m = mapFor(o.file as string);
+      if (m) {
+        const start = m(o.offset);
+        if (typeof o.tokLen === "number") o.tokLen = m(o.offset + o.tokLen) - start;
+        o.offset = start;
+      }
     }
     if (typeof o.id === "string") o.id = `${run}/${o.id}`;
     for (const k of Object.keys(o)) {
@@ -186,48 +208,7 @@ function annotate(root: unknown, run: number, state: { file: string }): void {
   visit(root);
 }
 
-/**
- * Turns clang's locations (UTF-8 byte offsets and token lengths) into indexes
- * of the JavaScript strings of those files, which is what every offset here
- * is compared with: they differ wherever a comment or string before holds a
- * non-ASCII character.
- */
-function toStringOffsets(root: unknown, textOf: (path: string) => string | undefined): void {
-  const maps = new Map<string, (byte: number) => number>();
-  const mapFor = (path: string): ((byte: number) => number) | undefined => {
-    let m = maps.get(path);
-    if (!m) {
-      const text = textOf(path);
-      if (text === undefined) return undefined;
-      m = byteToIndex(text);
-      maps.set(path, m);
-    }
-    return m;
-  };
-  const visit = (v: unknown): void => {
-    if (Array.isArray(v)) {
-      for (const x of v) visit(x);
-      return;
-    }
-    if (v === null || typeof v !== "object") return;
-    const o = v as Record<string, unknown>;
-    if (typeof o.offset === "number" && typeof o.file === "string") {
-      const m = mapFor(o.file);
-      if (m) {
-        const start = m(o.offset);
-        if (typeof o.tokLen === "number") o.tokLen = m(o.offset + o.tokLen) - start;
-        o.offset = start;
-      }
-    }
-    for (const k of Object.keys(o)) {
-      const c = o[k];
-      if (c !== null && typeof c === "object") visit(c);
-    }
-  };
-  visit(root);
-}
-
-/** File texts for toStringOffsets, read once per pass. */
+/** File texts for annotate, read once per pass. */
 function fileTexts(): (path: string) => string | undefined {
   const cache = new Map<string, string | undefined>();
   return (path) => {
@@ -1215,8 +1196,7 @@ async function dumpFunctions(
     if (out === "") return;
     // Each match is dumped as its own object.
     const objs = JSON.parse(`[${out.replace(/\n\}\n\{\n/g, "\n},\n{\n")}]`) as JNode[];
-    annotate(objs, run, { file: "" });
-    toStringOffsets(objs, texts);
+    annotate(objs, run, { file: "" }, texts);
     decls.push(...objs);
   });
   return { decls };
@@ -1253,8 +1233,7 @@ function functionChunks(out: string, texts: (path: string) => string | undefined
     const text = out.slice(start, end).replace(/,\s*$/, "");
     if (!text.includes('"kind": "CompoundStmt"')) return;
     const node = JSON.parse(text) as JNode;
-    annotate(node, 0, { file });
-    toStringOffsets(node, texts);
+    annotate(node, 0, { file }, texts);
     decls.push(node);
   });
   return decls;
