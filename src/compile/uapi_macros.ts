@@ -3,8 +3,8 @@
  * IPPROTO_*, TC_ACT_*, …), taken from the headers the system has installed
  * (Debian's linux-libc-dev) by clang's preprocessor, not from a hand list.
  *
- * All of linux/**.h are preprocessed in one run with `-E -dD` (each #define
- * and the file it comes from). Only the kernel's own directories are visible
+ * All of linux/**.h are preprocessed in one run with `-E -dM` (the macros
+ * defined at the end, less clang's own). Only the kernel's own directories are visible
  * (a directory of links to them), so the C library's macros never get in;
  * a header they include that is not there (glibc's, libdrm's) is replaced by
  * an empty one and the run repeated. Macros that name a type or enum constant
@@ -79,7 +79,7 @@ function kernelNames(): Set<string> {
 /** An include guard: empty body, named like the header. */
 const GUARD = /_H_*$/;
 
-/** Runs the preprocessor over the headers; the #defines of the kernel's directories. */
+/** Runs the preprocessor over the headers; the macros of the kernel's directories. */
 async function preprocess(clang: Clang, headers: string[]): Promise<MacroDef[]> {
   // In the cache's tmp/, like every compile's work files (the kernel matrix
   // runs clang on its host, which sees that directory at the same path).
@@ -98,7 +98,7 @@ async function preprocess(clang: Clang, headers: string[]): Promise<MacroDef[]> 
     writeFileSync(tu, `${headers.map((h) => `#include <${h}>`).join("\n")}\n`);
     const args = [
       "-E",
-      "-dD",
+      "-dM",
       "-nostdinc",
       "-target",
       "bpf",
@@ -106,7 +106,6 @@ async function preprocess(clang: Clang, headers: string[]): Promise<MacroDef[]> 
       "-Wno-everything",
       `-I${farm}`,
       `-I${stubs}`,
-      tu,
     ];
     // Headers the kernel's directories do not have (the C library's, libdrm's):
     // empty stand-ins, found by scanning the includes first, then by running
@@ -123,10 +122,12 @@ async function preprocess(clang: Clang, headers: string[]): Promise<MacroDef[]> 
         writeFileSync(join(stubs, inc), "");
       }
     }
-    // (To stdout: with -o, clang deletes the output when a header has an error.)
+    // -dM: every macro defined at the end (the headers' and clang's own, which
+    // an empty file gives). To stdout: with -o, clang deletes the output when a
+    // header has an error.
     let text = "";
     for (let round = 0; round < 200; round++) {
-      const r = await runClang(clang, args);
+      const r = await runClang(clang, [...args, tu]);
       text = r.stdout;
       const missing = /fatal error: '([^']+)' file not found/.exec(r.stderr);
       if (!missing) break;
@@ -135,23 +136,14 @@ async function preprocess(clang: Clang, headers: string[]): Promise<MacroDef[]> 
       mkdirSync(dirname(stub), { recursive: true });
       writeFileSync(stub, "");
     }
+    const empty = join(work, "empty.c");
+    writeFileSync(empty, "");
+    const builtin = new Set((await runClang(clang, [...args, empty])).stdout.split("\n"));
     const defs = new Map<string, MacroDef>();
-    let file = "";
     for (const line of text.split("\n")) {
-      if (line.startsWith("# ")) {
-        const m = /^# \d+ "([^"]*)"/.exec(line);
-        if (m) file = m[1] as string;
-        continue;
-      }
-      if (!file.startsWith(`${farm}/`)) continue;
-      if (line.startsWith("#undef ")) {
-        defs.delete(line.slice(7).trim());
-        continue;
-      }
-      if (!line.startsWith("#define ")) continue;
-      const d = macro(line.slice(8), file.slice(farm.length + 1));
-      if (!d || defs.has(d.name)) continue;
-      if (d.body === "" && GUARD.test(d.name)) continue;
+      if (!line.startsWith("#define ") || builtin.has(line)) continue;
+      const d = macro(line.slice(8), "UAPI headers");
+      if (!d || (d.body === "" && GUARD.test(d.name))) continue;
       defs.set(d.name, d);
     }
     return [...defs.values()];

@@ -118,16 +118,17 @@ export function editDistance(a: string, b: string): number {
  */
 export function closestNames(name: string, candidates: string[], n: number): string[] {
   const ev = name.includes(":") ? name.slice(name.indexOf(":") + 1) : name;
-  const scored = candidates.map((c) => {
+  const limit = Math.max(3, Math.floor(ev.length / 2));
+  const scored: Array<{ c: string; d: number }> = [];
+  for (const c of candidates) {
     const cev = c.includes(":") ? c.slice(c.indexOf(":") + 1) : c;
+    // An edit distance is at least the difference in length: most of a long
+    // list (the kernel's ~60,000 functions) is ruled out without computing one.
+    if (Math.abs(name.length - c.length) > limit + 1 && Math.abs(ev.length - cev.length) > limit) continue;
     const d = Math.min(editDistance(name, c), editDistance(ev, cev) + 1);
     const contains = cev.includes(ev) || ev.includes(cev) ? -1 : 0;
-    return { c, d: d + contains };
-  });
+    if (d + contains <= limit) scored.push({ c, d: d + contains });
+  }
   scored.sort((x, y) => x.d - y.d || x.c.localeCompare(y.c));
-  const limit = Math.max(3, Math.floor(ev.length / 2));
-  return scored
-    .filter((s) => s.d <= limit)
-    .slice(0, n)
-    .map((s) => s.c);
+  return scored.slice(0, n).map((s) => s.c);
 }
