@@ -7,7 +7,6 @@ import { accessSync, constants, realpathSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { delimiter, join } from "node:path";
 import { CompileError, type Diagnostic, NotSupportedError } from "../kernel/errors.js";
-import { kernelDriftNotes } from "./kernel_drift.js";
 import { byteColumnToCharColumn } from "./offsets.js";
 
 /** The clang binary and an identity that changes when it is upgraded. */
@@ -106,12 +105,16 @@ export function parseDiagnostics(
   return out;
 }
 
-/** A CompileError for a failed clang run, quoting the user's lines. */
+/**
+ * A CompileError for a failed clang run, quoting the user's lines, with the
+ * notes `notesFor` adds (kernel_drift.ts: what this kernel has instead).
+ */
 export function compileErrorFrom(
   run: ClangRun,
   translatedPath: string,
   userFile: string,
   userSource: string,
+  notesFor: (errors: Diagnostic[]) => string[] = () => [],
 ): CompileError {
   const diags = parseDiagnostics(run.stderr, translatedPath, userFile, userSource);
   const errors = diags.filter((d) => d.severity === "error" || d.severity === "fatal error");
@@ -126,7 +129,7 @@ export function compileErrorFrom(
   const more = errors.length > 5 ? `\n(${errors.length - 5} more errors)` : "";
   const head = errors.length === 1 ? "1 error" : `${errors.length} errors`;
   const output = run.stderr.split(translatedPath).join(userFile);
-  const drift = kernelDriftNotes(errors);
+  const drift = notesFor(errors);
   return new CompileError(
     `clang could not compile the program (${head}):\n${shown.join("\n")}${more}` +
       (shown.length === 0 ? `\n${output.trim()}` : "") +

@@ -13,9 +13,9 @@ import {
   targetArch,
 } from "../kernel/kernel_info.js";
 import { readTracepointFormat, tracepointExists, unknownTracepointMessage } from "../kernel/tracefs.js";
-import { packageRoot } from "../paths.js";
 import { cacheSubdir, hashKey, readIfExists, writeAtomic } from "./cache.js";
 import { findClang } from "./clang.js";
+import { HEADERS_DIR, headerStamps } from "./headers_dir.js";
 import type { MapDecl } from "./maps_dialect.js";
 import type { ProgramInfo } from "./rewriter.js";
 
@@ -28,7 +28,7 @@ export const DEBUG_BPF_REGISTER_STATE = 0x10;
 export const DEBUG_BTF = 0x20;
 
 /** Where tsbpf's shim headers live (shipped as source, not compiled). */
-export const HEADERS_DIR = join(packageRoot(), "src", "compile", "headers");
+export { HEADERS_DIR };
 
 /** A compiled program: the ELF and what the rewriter learnt about it. */
 export interface CompiledObject {
@@ -83,23 +83,11 @@ function baseFlags(): string[] {
 
 let translatorId: string | undefined;
 
-/** Every file of the headers directory, relative path and text, in a fixed order. */
-function headerFiles(dir = HEADERS_DIR, base = ""): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const rel = base ? `${base}/${e.name}` : e.name;
-    if (e.isDirectory()) out.push(...headerFiles(join(dir, e.name), rel));
-    else out.push([rel, readFileSync(join(dir, e.name), "utf8")]);
-  }
-  return out;
-}
-
 /** Changes whenever the shim headers or the UAPI headers change, so stale objects are never reused. */
 function translatorVersion(): string {
   if (translatorId === undefined) {
     // Bump when the pipeline changes what it emits (flags, rewrites), so cached objects are rebuilt.
-    const parts: string[] = ["tsbpf-translator-7", JSON.stringify(baseFlags())];
-    for (const [rel, text] of headerFiles()) parts.push(rel, text);
+    const parts: string[] = ["tsbpf-translator-7", JSON.stringify(baseFlags()), ...headerStamps()];
     try {
       const st = statSync("/usr/include/linux/version.h");
       parts.push(`uapi:${st.size}:${st.mtimeMs}`);
@@ -113,9 +101,10 @@ function translatorVersion(): string {
 
 /** The texts of tsbpf's own force-included headers (their names seed the program's macros). */
 function ownHeaderTexts(): string[] {
-  return headerFiles()
-    .filter(([rel]) => rel.startsWith("tsbpf/"))
-    .map(([, text]) => text);
+  const dir = join(HEADERS_DIR, "tsbpf");
+  return readdirSync(dir)
+    .sort()
+    .map((f) => readFileSync(join(dir, f), "utf8"));
 }
 
 /** The #defines at the top of a program's generated header. */
@@ -355,7 +344,11 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
         run = await runClang(clang, [...flags, ...full], work);
       }
     }
-    if (run.code !== 0) throw compileErrorFrom(run, srcName, fileName, opts.text);
+    if (run.code !== 0) {
+      // The kernel's BTF is read only on this path: the notes that name kernel drift.
+      const { kernelDriftNotes } = await import("./kernel_drift.js");
+      throw compileErrorFrom(run, srcName, fileName, opts.text, kernelDriftNotes);
+    }
     const elf = readFileSync(outPath);
     writeAtomic(objPath, elf);
     writeAtomic(

@@ -16,10 +16,10 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { kernelConfig } from "../kernel/kconfig.js";
 import { kernelBtfId } from "../kernel/kernel_info.js";
-import { btfMacros } from "./btf_macros.js";
 import { cacheSubdir, hashKey, readIfExists, writeAtomic } from "./cache.js";
 import { type Clang, runClang } from "./clang.js";
 import type { MacroEnv, SimpleMacro } from "./conditionals.js";
+import { headerStamps } from "./headers_dir.js";
 import { identifiers } from "./kernel_types.js";
 import { emitMacros, type MacroDef, type MacroLookup, macro, macroClosure, parseDefines } from "./macros.js";
 import { type UapiMacros, uapiMacros } from "./uapi_macros.js";
@@ -41,22 +41,32 @@ function shimFiles(headersDir: string): string[] {
   return out;
 }
 
-/** The hand-written shims' macros (parsed once per process). */
+/** The hand-written shims' macros (parsed once per set of header files, then cached). */
 let shims: MacroDef[] | undefined;
 export function shimMacros(headersDir: string): MacroDef[] {
-  if (shims === undefined) {
-    shims = [];
-    for (const f of shimFiles(headersDir))
-      shims.push(...parseDefines(readFileSync(f, "utf8"), relative(headersDir, f)));
+  if (shims) return shims;
+  const path = join(
+    cacheSubdir("macros"),
+    `shims-${hashKey(headersDir, ...headerStamps(headersDir)).slice(0, 24)}.json`,
+  );
+  const hit = readIfExists(path);
+  if (hit) {
+    shims = JSON.parse(hit.toString("utf8")) as MacroDef[];
+    return shims;
   }
+  shims = [];
+  for (const f of shimFiles(headersDir))
+    shims.push(...parseDefines(readFileSync(f, "utf8"), relative(headersDir, f)));
+  writeAtomic(path, JSON.stringify(shims));
   return shims;
 }
 
 /** The BTF-derived macros, cached per kernel (parsing the kernel's BTF costs ~130 ms). */
-function cachedBtfMacros(): MacroDef[] {
+async function cachedBtfMacros(): Promise<MacroDef[]> {
   const path = join(cacheSubdir("macros"), `btf-${hashKey("btf-macros-1", kernelBtfId()).slice(0, 24)}.json`);
   const hit = readIfExists(path);
   if (hit) return JSON.parse(hit.toString("utf8")) as MacroDef[];
+  const { btfMacros } = await import("./btf_macros.js");
   const defs = btfMacros();
   writeAtomic(path, JSON.stringify(defs));
   return defs;
@@ -105,7 +115,7 @@ let table: KernelMacros | undefined;
 
 /** The kernel macros of this kernel (made once per process). */
 export async function kernelMacroTable(clang: Clang, headersDir: string): Promise<KernelMacros> {
-  table ??= new KernelMacros(await uapiMacros(clang), shimMacros(headersDir), cachedBtfMacros());
+  table ??= new KernelMacros(await uapiMacros(clang), shimMacros(headersDir), await cachedBtfMacros());
   return table;
 }
 
@@ -151,14 +161,15 @@ let predefined: Map<string, SimpleMacro> | undefined;
 /** clang's predefined macros for tsbpf's flags (-target bpf, -D…), cached per clang and flags. */
 async function clangPredefined(clang: Clang, flags: string[]): Promise<Map<string, SimpleMacro>> {
   if (predefined) return predefined;
-  const path = join(cacheSubdir("macros"), `clang-${hashKey(clang.identity, ...flags).slice(0, 24)}.txt`);
-  let text = readIfExists(path)?.toString("utf8");
-  if (text === undefined) {
-    const r = await runClang(clang, [...flags, "-dM", "-E", "-x", "c", "/dev/null"]);
-    text = r.stdout;
-    if (r.code === 0) writeAtomic(path, text);
+  const path = join(cacheSubdir("macros"), `clang-${hashKey(clang.identity, ...flags).slice(0, 24)}.json`);
+  const hit = readIfExists(path);
+  if (hit) {
+    predefined = new Map(JSON.parse(hit.toString("utf8")) as Array<[string, SimpleMacro]>);
+    return predefined;
   }
-  predefined = toSimple(parseDefines(text, "clang"));
+  const r = await runClang(clang, [...flags, "-dM", "-E", "-x", "c", "/dev/null"]);
+  predefined = toSimple(parseDefines(r.stdout, "clang"));
+  if (r.code === 0) writeAtomic(path, JSON.stringify([...predefined]));
   return predefined;
 }
 

@@ -6,7 +6,6 @@
  * kernel-internal headers (headers/linux/dcache.h, net/inet_sock.h, …) and
  * values read from this kernel's BTF (btf_macros.ts).
  */
-import { significant, tokenize } from "./tokenizer.js";
 
 /** One macro definition. */
 export interface MacroDef {
@@ -50,12 +49,30 @@ export function macro(definition: string, origin: string): MacroDef | undefined 
   return { name, params, body, deps, origin, ...(pasted.length ? { pasted } : {}) };
 }
 
+/**
+ * The #define and #undef directives of a text, continuation lines joined.
+ * Line-based (much faster than tokenizing whole headers): block comments are
+ * blanked first, so a directive inside one is not taken.
+ */
+function directives(text: string): string[] {
+  if (!text.includes("#")) return [];
+  const src = text.replace(/\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, " "));
+  const lines = src.split("\n");
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i] as string;
+    if (!/^\s*#\s*(define|undef)\b/.test(line)) continue;
+    while (/\\\r?$/.test(line) && i + 1 < lines.length) line = `${line.replace(/\\\r?$/, " ")}${lines[++i]}`;
+    out.push(line);
+  }
+  return out;
+}
+
 /** Every #define of a header's text, in order; #undef removes an earlier one. */
 export function parseDefines(text: string, origin: string): MacroDef[] {
   const out = new Map<string, MacroDef>();
-  for (const t of significant(tokenize(text))) {
-    if (t.kind !== "pp") continue;
-    const d = /^#\s*(define|undef)\s+(.*)$/s.exec(flatten(t.text));
+  for (const directive of directives(text)) {
+    const d = /^#\s*(define|undef)\s+(.*)$/s.exec(flatten(directive.trim()));
     if (!d) continue;
     if (d[1] === "undef") {
       out.delete((d[2] as string).trim());

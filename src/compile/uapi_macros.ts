@@ -22,7 +22,6 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import { kernelBtf } from "../kernel/kernel_btf.js";
 import { kernelBtfId } from "../kernel/kernel_info.js";
 import { cacheSubdir, hashKey, readIfExists, writeAtomic } from "./cache.js";
 import { type Clang, runClang } from "./clang.js";
@@ -67,7 +66,8 @@ function uapiIdentity(): string | undefined {
 }
 
 /** Every name of this kernel's BTF a macro must not shadow: types and enum constants. */
-function kernelNames(): Set<string> {
+async function kernelNames(): Promise<Set<string>> {
+  const { kernelBtf } = await import("../kernel/kernel_btf.js");
   const names = new Set<string>();
   for (const t of kernelBtf().all()) {
     if (t.name) names.add(t.name);
@@ -160,48 +160,46 @@ async function preprocess(clang: Clang, headers: string[]): Promise<MacroDef[]> 
  */
 export class UapiMacros {
   private readonly made = new Map<string, MacroDef | undefined>();
-  /** Offset of each line's start in `data`. */
-  private readonly lines: number[] = [];
 
-  constructor(private readonly data: Buffer) {
-    for (let i = 0; i < data.length; ) {
-      this.lines.push(i);
-      const nl = data.indexOf(10, i);
-      i = nl < 0 ? data.length : nl + 1;
-    }
+  constructor(private readonly data: Buffer) {}
+
+  /** The start of the line holding byte `at`. */
+  private lineStart(at: number): number {
+    return at <= 0 ? 0 : this.data.lastIndexOf(10, at - 1) + 1;
   }
 
-  private line(k: number): string {
-    const start = this.lines[k] as number;
-    const end = k + 1 < this.lines.length ? (this.lines[k + 1] as number) - 1 : this.data.length;
-    return this.data.toString("utf8", start, end);
-  }
-
-  private nameAt(k: number): string {
-    const start = this.lines[k] as number;
+  /** The name on the line starting at `start`, and where that line ends. */
+  private nameAt(start: number): { name: string; end: number } {
     const tab = this.data.indexOf(9, start);
-    return this.data.toString("latin1", start, tab < 0 ? this.data.length : tab);
+    const nl = this.data.indexOf(10, start);
+    const end = nl < 0 ? this.data.length : nl;
+    return { name: this.data.toString("latin1", start, tab < 0 || tab > end ? end : tab), end };
   }
 
-  private find(name: string): number {
+  /** The line of `name` (binary search over byte offsets: the lines are sorted), or undefined. */
+  private find(name: string): string | undefined {
+    const key = Buffer.from(name, "latin1");
     let lo = 0;
-    let hi = this.lines.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const n = this.nameAt(mid);
-      if (n === name) return mid;
-      if (n < name) lo = mid + 1;
-      else hi = mid - 1;
+    let hi = this.data.length;
+    while (lo < hi) {
+      const start = this.lineStart((lo + hi) >> 1);
+      const tab = this.data.indexOf(9, start);
+      const nl = this.data.indexOf(10, start);
+      const end = nl < 0 ? this.data.length : nl;
+      const c = key.compare(this.data, start, tab < 0 || tab > end ? end : tab);
+      if (c === 0) return this.data.toString("utf8", start, end);
+      if (c > 0) lo = end + 1;
+      else hi = start;
     }
-    return -1;
+    return undefined;
   }
 
   get(name: string): MacroDef | undefined {
     if (this.made.has(name)) return this.made.get(name);
-    const k = this.find(name);
+    const line = this.find(name);
     let m: MacroDef | undefined;
-    if (k >= 0) {
-      const [, params = "", body = "", origin = ""] = this.line(k).split("\t");
+    if (line !== undefined) {
+      const [, params = "", body = "", origin = ""] = line.split("\t");
       m = macro(`${name}${params} ${body}`, origin);
     }
     this.made.set(name, m);
@@ -209,11 +207,17 @@ export class UapiMacros {
   }
 
   has(name: string): boolean {
-    return this.made.has(name) ? this.made.get(name) !== undefined : this.find(name) >= 0;
+    return this.get(name) !== undefined;
   }
 
   keys(): string[] {
-    return this.lines.map((_, k) => this.nameAt(k));
+    const out: string[] = [];
+    for (let start = 0; start < this.data.length; ) {
+      const { name, end } = this.nameAt(start);
+      out.push(name);
+      start = end + 1;
+    }
+    return out;
   }
 }
 
@@ -251,7 +255,7 @@ export async function uapiMacros(clang: Clang): Promise<UapiMacros> {
     loaded = new UapiMacros(cached);
     return loaded;
   }
-  const clash = kernelNames();
+  const clash = await kernelNames();
   const defs = await preprocess(clang, uapiHeaders());
   const text = uapiFile(defs.filter((m) => !clash.has(m.name)));
   // None at all means the preprocessor failed: use none now, try again next time.

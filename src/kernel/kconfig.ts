@@ -35,13 +35,14 @@ export function kernelConfig(): { config: Kconfig; source: string } {
     ["/proc/config.gz", true],
     [`/boot/config-${kernelRelease()}`, false],
   ] as const) {
+    let raw: Buffer;
     try {
-      const raw = readFileSync(path);
-      cached = { config: parseKconfig((gz ? gunzipSync(raw) : raw).toString("utf8")), source: path };
-      return cached;
+      raw = readFileSync(path);
     } catch {
-      // try the next one
+      continue; // try the next one
     }
+    cached = { config: parseKconfig((gz ? gunzipSync(raw) : raw).toString("utf8")), source: path };
+    return cached;
   }
   // What the running kernel shows of itself: BPF (tsbpf is using it), BTF,
   // the kprobe and uprobe PMUs, the syscall wrappers.
