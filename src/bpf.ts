@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { btfTracepointError } from "./attach/btf_tracepoint.js";
-import { BpfAttachType, lsmInactiveError, type TrampolineKind, trampolineRefusal } from "./attach/kfunc.js";
+import { lsmInactiveError, type TrampolineKind, trampolineRefusal } from "./attach/kfunc.js";
 import { kprobeAttachError, kprobeFunctions, kprobeNotSupported } from "./attach/kprobe.js";
 import { openPerfEvents, perfEventCpus, perfEventName } from "./attach/perf_event.js";
 import { functionSource, rawTracepointArgsError } from "./attach/raw_tracepoint.js";
@@ -31,8 +31,8 @@ import {
 import { Btf, mapDefFromBtf } from "./btf/btf.js";
 import { type CompiledObject, compileBcc, DEBUG_BPF, DEBUG_BPF_REGISTER_STATE } from "./compile/compile.js";
 import { disassemble, sectionBytes } from "./compile/disasm.js";
-import { MapType } from "./compile/maps_dialect.js";
 import { findExe, findLibrary, sym } from "./elf/procmaps.js";
+import { AttachType, Errno, MapType, ProgType } from "./kernel/constants.js";
 import {
   AttachError,
   BpfError,
@@ -46,7 +46,6 @@ import {
   bpfLsmActive,
   btfAttachSupport,
   kprobeSupport,
-  ProgType,
   progTypeSupport,
   type Support,
   uprobeSupport,
@@ -445,7 +444,7 @@ export class BPF {
       this.rawTracepoints.push({ target: opts.tp, fnName: opts.fnName, link });
     } catch (err) {
       if (!isNativeError(err)) throw err;
-      if (err.errno === 2 /* ENOENT */) {
+      if (err.errno === Errno.ENOENT) {
         const events = listTracepoints().map((t) => t.slice(t.indexOf(":") + 1));
         const close = closestNames(opts.tp, [...new Set(events)], 3);
         throw new AttachError(
@@ -455,7 +454,7 @@ export class BPF {
           { errno: err.errno, cause: err },
         );
       }
-      if (err.errno === 22 /* EINVAL */) {
+      if (err.errno === Errno.EINVAL) {
         const info = this.loader.info(opts.fnName);
         const text = info ? functionSource(this.compiled.source, info.line) : "";
         const e = rawTracepointArgsError(opts.tp, opts.fnName, text, { errno: err.errno, cause: err });
@@ -901,14 +900,14 @@ export class BPF {
   ): LoadedFunction {
     const [progType, attachType] =
       kind === "kfunc"
-        ? [ProgType.TRACING, BpfAttachType.TRACE_FENTRY]
+        ? [ProgType.TRACING, AttachType.TRACE_FENTRY]
         : kind === "kretfunc"
-          ? [ProgType.TRACING, BpfAttachType.TRACE_FEXIT]
+          ? [ProgType.TRACING, AttachType.TRACE_FEXIT]
           : kind === "kmod_ret"
-            ? [ProgType.TRACING, BpfAttachType.MODIFY_RETURN]
+            ? [ProgType.TRACING, AttachType.MODIFY_RETURN]
             : kind === "lsm"
-              ? [ProgType.LSM, BpfAttachType.LSM_MAC]
-              : [ProgType.TRACING, BpfAttachType.TRACE_RAW_TP];
+              ? [ProgType.LSM, AttachType.LSM_MAC]
+              : [ProgType.TRACING, AttachType.TRACE_RAW_TP];
     if (!this.loader.info(fnName)) return this.loadFunc(fnName, progType); // throws the "no function" error
     try {
       return this.loader.load(fnName, progType, fnName, attachType, target);
@@ -1086,7 +1085,7 @@ export class BPF {
         native().xdpDetach(x.ifindex, mode | XDP_FLAGS_REPLACE, x.progFd);
       } catch (err) {
         // Before 5.7 the kernel does not know XDP_FLAGS_REPLACE.
-        if (isNativeError(err) && err.errno === 22 /* EINVAL */) {
+        if (isNativeError(err) && err.errno === Errno.EINVAL) {
           try {
             native().xdpDetach(x.ifindex, mode, -1);
           } catch {

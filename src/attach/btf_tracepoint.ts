@@ -4,7 +4,7 @@
  * tracepoint's own, typed from the kernel's BTF (typedef btf_trace_<event>),
  * so pointers in them can be dereferenced directly.
  */
-import { constants } from "node:os";
+import { Errno } from "../kernel/constants.js";
 import { AttachError, type BpfError, NotSupportedError } from "../kernel/errors.js";
 import { closestNames, listTracepoints } from "../kernel/tracefs.js";
 
@@ -15,7 +15,7 @@ export function btfTracepointError(
   stage: "load" | "attach",
   cause: unknown,
 ): BpfError | undefined {
-  const E = constants.errno;
+  const E = Errno;
   if (errno === E.ESRCH || errno === E.ENOENT) {
     let close: string[] = [];
     try {
@@ -31,7 +31,7 @@ export function btfTracepointError(
       { errno, cause },
     );
   }
-  if (errno === 524 /* ENOTSUPP */ || errno === E.EOPNOTSUPP || (errno === E.EINVAL && stage === "load")) {
+  if (errno === E.ENOTSUPP || errno === E.EOPNOTSUPP || (errno === E.EINVAL && stage === "load")) {
     return new NotSupportedError(
       "BTF tracepoints (tp_btf)",
       `the kernel refused a BPF_TRACE_RAW_TP tracing program at ${stage} (errno ${errno}): it needs Linux 5.5+ with CONFIG_DEBUG_INFO_BTF`,

@@ -3,21 +3,12 @@
  * and BPF LSM programs (Linux 5.7+): what the kernel needs, why it refused,
  * and what to use instead.
  */
-import { constants } from "node:os";
+import { Errno } from "../kernel/constants.js";
 import { AttachError, type BpfError, NotSupportedError } from "../kernel/errors.js";
 import { lockdownMode, securityfsFile } from "../kernel/features.js";
 import { kernelBtf } from "../kernel/kernel_btf.js";
 import { closestNames, tracepointExists } from "../kernel/tracefs.js";
 import { syscallOf } from "./kprobe.js";
-
-/** bpf_attach_type values of BTF-typed programs (uapi/linux/bpf.h): RAW_TP, FENTRY, FEXIT 5.5+; MODIFY_RETURN 5.7+; LSM_MAC 5.7+. */
-export const BpfAttachType = {
-  TRACE_RAW_TP: 23,
-  TRACE_FENTRY: 24,
-  TRACE_FEXIT: 25,
-  MODIFY_RETURN: 26,
-  LSM_MAC: 27,
-} as const;
 
 /**
  * The trampoline attachments, as tsbpf (and bcc) names them: kfunc (fentry) and
@@ -109,16 +100,16 @@ export function trampolineRefusal(
   stage: "load" | "attach",
   cause?: unknown,
 ): BpfError | undefined {
-  const E = constants.errno;
+  const E = Errno;
   const feature = featureName(kind);
   const alternative = trampolineAlternative(kind, target);
   if (errno === E.EPERM && process.getuid?.() === 0) {
     return new NotSupportedError(feature, epermReason(kind, stage), alternative, { errno, cause });
   }
-  if (errno === 524 /* ENOTSUPP */ || errno === E.EOPNOTSUPP) {
+  if (errno === E.ENOTSUPP || errno === E.EOPNOTSUPP) {
     return new NotSupportedError(
       feature,
-      `the kernel cannot build BPF trampolines here (${errno === 524 ? "ENOTSUPP" : "EOPNOTSUPP"} at ${stage}: no JIT support for them on this architecture or kernel, Linux 5.5+ on x86-64, 5.18+ on arm64)`,
+      `the kernel cannot build BPF trampolines here (${errno === E.ENOTSUPP ? "ENOTSUPP" : "EOPNOTSUPP"} at ${stage}: no JIT support for them on this architecture or kernel, Linux 5.5+ on x86-64, 5.18+ on arm64)`,
       alternative,
       { errno, cause },
     );

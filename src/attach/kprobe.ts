@@ -2,6 +2,7 @@
  * kprobes and kretprobes: what the kernel needs, and the error when it lacks it.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { Errno } from "../kernel/constants.js";
 import { AttachError, NotSupportedError } from "../kernel/errors.js";
 import { btfAttachSupport, KPROBE_MISSING_REASON } from "../kernel/features.js";
 import { ksymname } from "../kernel/kallsyms.js";
@@ -136,7 +137,7 @@ export function kprobeAttachError(
   cause: unknown,
 ): AttachError {
   const what = `${retprobe ? "kretprobe" : "kprobe"} ${event}`;
-  if (errno === 2 /* ENOENT */ || errno === 22 /* EINVAL */) {
+  if (errno === Errno.ENOENT || errno === Errno.EINVAL) {
     const fn = syscallFunctionFor(event, true);
     return new AttachError(
       what,

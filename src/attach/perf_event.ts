@@ -2,7 +2,7 @@
  * Perf events: the constants bcc names them by, opening one per CPU, and the
  * errors when the hardware (or the kernel) has no such event.
  */
-import { constants } from "node:os";
+import { Errno } from "../kernel/constants.js";
 import { BpfError, isNativeError, NotSupportedError, PermissionError } from "../kernel/errors.js";
 import { onlineCpus } from "../kernel/kernel_info.js";
 import { native } from "../native.js";
@@ -98,7 +98,7 @@ function isHardwareType(evType: number): boolean {
  */
 export function perfEventOpenError(spec: PerfEventSpec, errno: number, cause: unknown): BpfError {
   const name = perfEventName(spec.evType, spec.evConfig);
-  const E = constants.errno;
+  const E = Errno;
   if ((errno === E.ENOENT || errno === E.EOPNOTSUPP || errno === E.ENODEV) && isHardwareType(spec.evType)) {
     return new NotSupportedError(
       `hardware perf event ${name}`,

@@ -21,6 +21,7 @@ import {
   symbolToFileOffset,
 } from "../elf/elf.js";
 import { findExe, findLibrary, type MapEntry, readProcMaps } from "../elf/procmaps.js";
+import { Errno } from "../kernel/constants.js";
 import { AttachError, NotSupportedError } from "../kernel/errors.js";
 import { closestNames } from "../kernel/tracefs.js";
 
@@ -399,9 +400,9 @@ export function uprobeAttachError(
   const what = `${retprobe ? "uretprobe" : "uprobe"} ${t.path}:${t.sym ?? ""}+0x${t.offset.toString(16)}`;
   const reason = (cause as Error).message;
   let hint: string | undefined;
-  if (errno === 22 /* EINVAL */)
+  if (errno === Errno.EINVAL)
     hint = "the offset may not be an instruction boundary, or lie beyond the file's executable code";
-  else if (errno === 2 /* ENOENT */) hint = "the file is gone";
-  else if (errno === 3 /* ESRCH */) hint = "no such process";
+  else if (errno === Errno.ENOENT) hint = "the file is gone";
+  else if (errno === Errno.ESRCH) hint = "no such process";
   return new AttachError(what, reason, hint, { errno, cause });
 }

@@ -20,8 +20,8 @@
 
 import { elfFile, type UsdtNote } from "../elf/elf.js";
 import { readProcMaps } from "../elf/procmaps.js";
+import { Errno, ProgType } from "../kernel/constants.js";
 import { AttachError, BpfError, isNativeError } from "../kernel/errors.js";
-import { ProgType } from "../kernel/features.js";
 import { closestNames } from "../kernel/tracefs.js";
 import { loadError } from "../kernel/verifier.js";
 import { licenseOf } from "../loader.js";
@@ -309,7 +309,7 @@ export function usdtAttachError(
   const log = isNativeError(cause) ? cause.libbpfLog : "";
   const why = /usdt: [^\n]*/.exec(log)?.[0];
   let hint: string | undefined;
-  if (errno === 95 /* EOPNOTSUPP */ || errno === 524 /* ENOTSUPP */)
+  if (errno === Errno.EOPNOTSUPP || errno === Errno.ENOTSUPP)
     hint =
       "the kernel lacks USDT semaphore counting (Linux 4.20+) or BPF cookies (Linux 5.15+; or give a pid)";
   return new AttachError(

@@ -4,7 +4,7 @@
  * devices by name, bcc's flags, and the errors a user can act on.
  */
 import { readdirSync } from "node:fs";
-import { constants } from "node:os";
+import { Errno } from "../kernel/constants.js";
 import { AttachError, type BpfError, NotSupportedError } from "../kernel/errors.js";
 import { closestNames } from "../kernel/tracefs.js";
 import { native } from "../native.js";
@@ -60,7 +60,7 @@ function modeName(flags: number): string {
 
 /** The error for a failed XDP attach (Linux 4.8+). */
 export function xdpAttachError(dev: string, flags: number, errno: number, cause: unknown): BpfError {
-  const E = constants.errno;
+  const E = Errno;
   const what = `XDP on ${dev}`;
   if (errno === E.EBUSY || errno === E.EEXIST) {
     return new AttachError(
@@ -72,7 +72,7 @@ export function xdpAttachError(dev: string, flags: number, errno: number, cause:
       { errno, cause },
     );
   }
-  if ((errno === E.EOPNOTSUPP || errno === 524) && flags & (XDP_FLAGS_DRV_MODE | XDP_FLAGS_HW_MODE)) {
+  if ((errno === E.EOPNOTSUPP || errno === E.ENOTSUPP) && flags & (XDP_FLAGS_DRV_MODE | XDP_FLAGS_HW_MODE)) {
     return new NotSupportedError(
       `${modeName(flags)} XDP on ${dev}`,
       "the device's driver does not support that mode",

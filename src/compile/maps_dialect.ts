@@ -4,34 +4,9 @@
  * rewriter, on its tokens.
  */
 
-/** bpf_map_type values (uapi/linux/bpf.h); numeric so generated code needs no enum names. */
-export const MapType = {
-  HASH: 1,
-  ARRAY: 2,
-  PROG_ARRAY: 3,
-  PERF_EVENT_ARRAY: 4,
-  PERCPU_HASH: 5,
-  PERCPU_ARRAY: 6,
-  STACK_TRACE: 7,
-  CGROUP_ARRAY: 8,
-  LRU_HASH: 9,
-  LRU_PERCPU_HASH: 10,
-  LPM_TRIE: 11,
-  ARRAY_OF_MAPS: 12,
-  HASH_OF_MAPS: 13,
-  DEVMAP: 14,
-  SOCKMAP: 15,
-  CPUMAP: 16,
-  XSKMAP: 17,
-  SOCKHASH: 18,
-  QUEUE: 22,
-  STACK: 23,
-  SK_STORAGE: 24,
-  DEVMAP_HASH: 25,
-  RINGBUF: 27,
-  INODE_STORAGE: 28,
-  TASK_STORAGE: 29,
-} as const;
+import { MapType } from "../kernel/constants.js";
+
+export { MapType };
 
 /** bcc's table type names (BPF_TABLE's first argument) → map type. */
 export const TABLE_TYPES: Record<string, number> = {

@@ -2,17 +2,10 @@
  * tsbpf's error model: one base class and a few subclasses a caller can act on.
  * Never a bare EINVAL: every error says what failed, why, and what to do instead.
  */
-import { constants } from "node:os";
 import type { NativeError } from "../native.js";
+import { Errno, errnoName } from "./constants.js";
 
-const errnoNames = new Map<number, string>(
-  Object.entries(constants.errno).map(([name, value]) => [value as number, name]),
-);
-
-/** Symbolic name of a positive errno ("EPERM"), or "" when unknown. */
-export function errnoName(errno: number): string {
-  return errnoNames.get(errno) ?? "";
-}
+export { errnoName };
 
 /** Base class of every error tsbpf throws. */
 export class BpfError extends Error {
@@ -139,7 +132,7 @@ export function isNativeError(err: unknown): err is NativeError {
 
 /** True when we are not privileged enough for bpf(): not root and no CAP_BPF. */
 export function isPermissionErrno(errno: number | undefined): boolean {
-  return errno === constants.errno.EPERM || errno === constants.errno.EACCES;
+  return errno === Errno.EPERM || errno === Errno.EACCES;
 }
 
 /** The PermissionError to throw when a bpf() call failed with EPERM as non-root. */

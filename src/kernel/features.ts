@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { native } from "../native.js";
+import { AttachType, Errno, ProgType } from "./constants.js";
 import { tracefsRoot } from "./tracefs.js";
 
 /** The answer of a feature probe. */
@@ -23,30 +24,6 @@ function cached(name: string, probe: () => Support): Support {
 function fromLibbpf(rc: number): Support {
   return rc === 1 ? "yes" : rc === 0 ? "no" : "unknown";
 }
-
-/** bpf_prog_type values (uapi/linux/bpf.h). */
-export const ProgType = {
-  SOCKET_FILTER: 1,
-  KPROBE: 2,
-  SCHED_CLS: 3,
-  SCHED_ACT: 4,
-  TRACEPOINT: 5,
-  XDP: 6,
-  PERF_EVENT: 7,
-  CGROUP_SKB: 8,
-  CGROUP_SOCK: 9,
-  LWT_IN: 10,
-  LWT_OUT: 11,
-  LWT_XMIT: 12,
-  SOCK_OPS: 13,
-  SK_SKB: 14,
-  CGROUP_DEVICE: 15,
-  SK_MSG: 16,
-  RAW_TRACEPOINT: 17,
-  CGROUP_SOCK_ADDR: 18,
-  TRACING: 26,
-  LSM: 29,
-} as const;
 
 /**
  * kprobes: the kernel has them when it has the kprobe PMU (4.17+) or the
@@ -184,20 +161,24 @@ export function btfAttachProbe(kind: BtfAttachKind): BtfAttachProbe {
   if (hit) return hit;
   const [progType, attachType, targets] =
     kind === "fentry"
-      ? [ProgType.TRACING, 24, FENTRY_PROBE_TARGETS]
+      ? [ProgType.TRACING, AttachType.TRACE_FENTRY, FENTRY_PROBE_TARGETS]
       : kind === "fexit"
-        ? [ProgType.TRACING, 25, FENTRY_PROBE_TARGETS]
+        ? [ProgType.TRACING, AttachType.TRACE_FEXIT, FENTRY_PROBE_TARGETS]
         : kind === "fmod_ret"
-          ? [ProgType.TRACING, 26, FMOD_RET_PROBE_TARGETS]
+          ? [ProgType.TRACING, AttachType.MODIFY_RETURN, FMOD_RET_PROBE_TARGETS]
           : kind === "lsm"
-            ? [ProgType.LSM, 27, LSM_PROBE_TARGETS]
-            : [ProgType.TRACING, 23, TP_BTF_PROBE_TARGETS];
+            ? [ProgType.LSM, AttachType.LSM_MAC, LSM_PROBE_TARGETS]
+            : [ProgType.TRACING, AttachType.TRACE_RAW_TP, TP_BTF_PROBE_TARGETS];
   let answer: BtfAttachProbe;
   try {
     const r = native().probeBtfAttach(progType, attachType, targets);
     answer = { support: fromLibbpf(r.result), errno: r.errno, stage: r.stage };
     // EPERM/EACCES say something about the kernel only for a process that may use bpf().
-    if (answer.support === "no" && (r.errno === 1 || r.errno === 13) && bpfPrivileged() !== "yes")
+    if (
+      answer.support === "no" &&
+      (r.errno === Errno.EPERM || r.errno === Errno.EACCES) &&
+      bpfPrivileged() !== "yes"
+    )
       answer = { ...answer, support: "unknown" };
   } catch {
     answer = { support: "unknown", errno: 0, stage: "" };
@@ -239,7 +220,13 @@ export function perfEventSupport(kind: "hardware" | "software"): Support {
     } catch (err) {
       const errno = (err as { errno?: number }).errno;
       // ENOENT/EOPNOTSUPP/ENODEV: no such event; ENOSYS: no perf_event_open at all.
-      if (errno === 2 || errno === 95 || errno === 19 || errno === 38) return "no";
+      if (
+        errno === Errno.ENOENT ||
+        errno === Errno.EOPNOTSUPP ||
+        errno === Errno.ENODEV ||
+        errno === Errno.ENOSYS
+      )
+        return "no";
       return "unknown";
     }
   });

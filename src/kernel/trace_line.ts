@@ -23,6 +23,7 @@
  */
 
 import { formatFloatBody } from "../format/printf.js";
+import { pyFloatRepr, pyStrRepr } from "../format/pyrepr.js";
 
 /** One parsed `trace_pipe` line. */
 export interface TraceLine {
@@ -201,52 +202,12 @@ export function formatTraceFields(line: TraceLine, fmt: string): string {
     }
     if (fm[2] !== undefined) {
       const text =
-        typeof value.v === "string" ? value.v : value.float ? pythonFloatRepr(value.v) : String(value.v);
-      value = str(fm[2] === "r" && typeof value.v === "string" ? pythonRepr(text) : text);
+        typeof value.v === "string" ? value.v : value.float ? pyFloatRepr(value.v) : String(value.v);
+      value = str(fm[2] === "r" && typeof value.v === "string" ? pyStrRepr(text) : text);
     }
     out += formatValue(value, fm[3] ?? "");
   }
   return out;
-}
-
-function pythonRepr(s: string): string {
-  const q = s.includes("'") && !s.includes('"') ? '"' : "'";
-  let body = "";
-  for (const c of s) {
-    if (c === "\\") body += "\\\\";
-    else if (c === q) body += `\\${q}`;
-    else if (c === "\n") body += "\\n";
-    else if (c === "\t") body += "\\t";
-    else if (c === "\r") body += "\\r";
-    else body += c;
-  }
-  return q + body + q;
-}
-
-/** Python's `repr(float)`: shortest round-trip digits, exponent outside [1e-4, 1e16). */
-function pythonFloatRepr(x: number): string {
-  if (Number.isNaN(x)) return "nan";
-  if (!Number.isFinite(x)) return x < 0 ? "-inf" : "inf";
-  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
-  const [mant = "0", expStr = "0"] = x.toExponential().split("e");
-  const exp = Number(expStr);
-  const neg = mant.startsWith("-");
-  const digits = mant.replace("-", "").replace(".", "");
-  let s: string;
-  if (exp >= -4 && exp < 16) {
-    if (exp >= 0) {
-      const intPart = digits.slice(0, exp + 1).padEnd(exp + 1, "0");
-      const frac = digits.slice(exp + 1);
-      s = `${intPart}.${frac === "" ? "0" : frac}`;
-    } else {
-      s = `0.${"0".repeat(-exp - 1)}${digits}`;
-    }
-  } else {
-    const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-    const e = Math.abs(exp);
-    s = `${m}e${exp < 0 ? "-" : "+"}${e < 10 ? "0" : ""}${e}`;
-  }
-  return neg ? `-${s}` : s;
 }
 
 const SPEC_RE = /^(?:([\s\S])?([<>=^]))?([-+ ])?(#)?(0)?(\d+)?([,_])?(?:\.(\d+))?([sdboxXceEfFgG%])?$/;
@@ -290,7 +251,7 @@ function formatValue(value: FieldValue, spec: string): string {
     if (type !== undefined) {
       throw new Error(`formatTraceFields: unknown format code '${type}' for the float field ts`);
     }
-    if (precision === undefined) body = pythonFloatRepr(abs);
+    if (precision === undefined) body = pyFloatRepr(abs);
     else {
       body = formatFloatBody(abs, "g", precision, alt);
       if (/^\d+$/.test(body)) body += ".0";

@@ -6,7 +6,7 @@
 import type { Btf } from "../btf/btf.js";
 import { type Codec, codecFor } from "../btf/codec.js";
 import type { MapDecl } from "../compile/maps_dialect.js";
-import { MapType } from "../compile/maps_dialect.js";
+import { Errno, MapType } from "../kernel/constants.js";
 import { BpfError, ClosedError, isNativeError } from "../kernel/errors.js";
 import { possibleCpus } from "../kernel/kernel_info.js";
 import { native } from "../native.js";
@@ -272,9 +272,12 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
         r = native().mapLookupBatch(fd, inBatch, outBatch, keys, values, n, this.sizes);
       } catch (err) {
         // EINVAL/ENOTSUPP before 5.6 or for this map kind: fall back, and remember.
-        if (isNativeError(err) && (err.errno === 22 || err.errno === 524 || err.errno === 95)) {
+        if (
+          isNativeError(err) &&
+          (err.errno === Errno.EINVAL || err.errno === Errno.ENOTSUPP || err.errno === Errno.EOPNOTSUPP)
+        ) {
           if (out.length === 0) {
-            if (err.errno !== 22) Table.noBatch = true;
+            if (err.errno !== Errno.EINVAL) Table.noBatch = true;
             return undefined;
           }
         }
@@ -409,10 +412,22 @@ export class ArrayTable<V = unknown> extends Table<number, V> {
   }
 }
 
+/**
+ * A per-CPU map's value as bpf() reads and writes it: one slot per possible
+ * CPU, each rounded up to 8 bytes (the kernel's bpf_map_value_size; the addon
+ * sizes its buffers the same way, native/map.c).
+ */
+export function perCpuValueLayout(valueSize: number): { stride: number; cpus: number; bytes: number } {
+  const stride = Math.ceil(valueSize / 8) * 8;
+  const cpus = possibleCpus();
+  return { stride, cpus, bytes: stride * cpus };
+}
+
 /** Per-CPU maps: a value per possible CPU. */
 export class PerCpuTable<K = unknown, V = unknown> extends Table<K, V[]> {
-  private readonly ncpus = possibleCpus();
-  private readonly stride = Math.ceil(this.info.valueSize / 8) * 8;
+  private readonly layout = perCpuValueLayout(this.info.valueSize);
+  private readonly ncpus = this.layout.cpus;
+  private readonly stride = this.layout.stride;
   private readonly elemCodec = codecOrBytes(
     this.info.btf,
     this.info.valueTypeId,
@@ -420,7 +435,7 @@ export class PerCpuTable<K = unknown, V = unknown> extends Table<K, V[]> {
   ) as Codec<V>;
 
   protected override valueBytes(): number {
-    return Math.ceil(this.info.valueSize / 8) * 8 * possibleCpus();
+    return perCpuValueLayout(this.info.valueSize).bytes;
   }
 
   protected override decodeStored(): V[] {

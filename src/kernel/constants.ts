@@ -1,0 +1,147 @@
+/**
+ * The kernel's numbers that tsbpf uses, in one place: program, map and
+ * attach types (uapi/linux/bpf.h's enums: stable ABI, values never change)
+ * and error numbers (the platform's, plus the kernel-internal ENOTSUPP that
+ * the BPF syscall returns for some unsupported operations).
+ */
+import { constants } from "node:os";
+
+/** enum bpf_prog_type. */
+export const ProgType = {
+  UNSPEC: 0,
+  SOCKET_FILTER: 1,
+  KPROBE: 2,
+  SCHED_CLS: 3,
+  SCHED_ACT: 4,
+  TRACEPOINT: 5,
+  XDP: 6,
+  PERF_EVENT: 7,
+  CGROUP_SKB: 8,
+  CGROUP_SOCK: 9,
+  LWT_IN: 10,
+  LWT_OUT: 11,
+  LWT_XMIT: 12,
+  SOCK_OPS: 13,
+  SK_SKB: 14,
+  CGROUP_DEVICE: 15,
+  SK_MSG: 16,
+  RAW_TRACEPOINT: 17,
+  CGROUP_SOCK_ADDR: 18,
+  LWT_SEG6LOCAL: 19,
+  LIRC_MODE2: 20,
+  SK_REUSEPORT: 21,
+  FLOW_DISSECTOR: 22,
+  CGROUP_SYSCTL: 23,
+  RAW_TRACEPOINT_WRITABLE: 24,
+  CGROUP_SOCKOPT: 25,
+  TRACING: 26,
+  STRUCT_OPS: 27,
+  EXT: 28,
+  LSM: 29,
+  SK_LOOKUP: 30,
+  SYSCALL: 31,
+  NETFILTER: 32,
+} as const;
+
+/** enum bpf_map_type; numeric so generated code needs no enum names. */
+export const MapType = {
+  UNSPEC: 0,
+  HASH: 1,
+  ARRAY: 2,
+  PROG_ARRAY: 3,
+  PERF_EVENT_ARRAY: 4,
+  PERCPU_HASH: 5,
+  PERCPU_ARRAY: 6,
+  STACK_TRACE: 7,
+  CGROUP_ARRAY: 8,
+  LRU_HASH: 9,
+  LRU_PERCPU_HASH: 10,
+  LPM_TRIE: 11,
+  ARRAY_OF_MAPS: 12,
+  HASH_OF_MAPS: 13,
+  DEVMAP: 14,
+  SOCKMAP: 15,
+  CPUMAP: 16,
+  XSKMAP: 17,
+  SOCKHASH: 18,
+  CGROUP_STORAGE: 19,
+  REUSEPORT_SOCKARRAY: 20,
+  PERCPU_CGROUP_STORAGE: 21,
+  QUEUE: 22,
+  STACK: 23,
+  SK_STORAGE: 24,
+  DEVMAP_HASH: 25,
+  STRUCT_OPS: 26,
+  RINGBUF: 27,
+  INODE_STORAGE: 28,
+  TASK_STORAGE: 29,
+  BLOOM_FILTER: 30,
+  USER_RINGBUF: 31,
+  CGRP_STORAGE: 32,
+} as const;
+
+/** enum bpf_attach_type (a program's expected attach type). */
+export const AttachType = {
+  CGROUP_INET_INGRESS: 0,
+  CGROUP_INET_EGRESS: 1,
+  CGROUP_INET_SOCK_CREATE: 2,
+  CGROUP_SOCK_OPS: 3,
+  SK_SKB_STREAM_PARSER: 4,
+  SK_SKB_STREAM_VERDICT: 5,
+  CGROUP_DEVICE: 6,
+  SK_MSG_VERDICT: 7,
+  CGROUP_INET4_BIND: 8,
+  CGROUP_INET6_BIND: 9,
+  CGROUP_INET4_CONNECT: 10,
+  CGROUP_INET6_CONNECT: 11,
+  CGROUP_INET4_POST_BIND: 12,
+  CGROUP_INET6_POST_BIND: 13,
+  CGROUP_UDP4_SENDMSG: 14,
+  CGROUP_UDP6_SENDMSG: 15,
+  LIRC_MODE2: 16,
+  FLOW_DISSECTOR: 17,
+  CGROUP_SYSCTL: 18,
+  CGROUP_UDP4_RECVMSG: 19,
+  CGROUP_UDP6_RECVMSG: 20,
+  CGROUP_GETSOCKOPT: 21,
+  CGROUP_SETSOCKOPT: 22,
+  TRACE_RAW_TP: 23,
+  TRACE_FENTRY: 24,
+  TRACE_FEXIT: 25,
+  MODIFY_RETURN: 26,
+  LSM_MAC: 27,
+  TRACE_ITER: 28,
+  CGROUP_INET4_GETPEERNAME: 29,
+  CGROUP_INET6_GETPEERNAME: 30,
+  CGROUP_INET4_GETSOCKNAME: 31,
+  CGROUP_INET6_GETSOCKNAME: 32,
+  XDP_DEVMAP: 33,
+  CGROUP_INET_SOCK_RELEASE: 34,
+  XDP_CPUMAP: 35,
+  SK_LOOKUP: 36,
+  XDP: 37,
+  SK_SKB_VERDICT: 38,
+  SK_REUSEPORT_SELECT: 39,
+  SK_REUSEPORT_SELECT_OR_MIGRATE: 40,
+  PERF_EVENT: 41,
+  TRACE_KPROBE_MULTI: 42,
+  LSM_CGROUP: 43,
+} as const;
+
+/**
+ * Error numbers by name: the platform's (Linux's, where tsbpf runs) and the
+ * kernel-internal ENOTSUPP (524), which bpf() returns for some operations a
+ * kernel or map type does not support (batch map calls, trampolines on
+ * architectures without them).
+ */
+export const Errno: Readonly<Record<string, number>> & { ENOTSUPP: 524 } & typeof constants.errno = {
+  ...constants.errno,
+  ENOTSUPP: 524,
+};
+
+const errnoNames = new Map<number, string>(Object.entries(Errno).map(([name, value]) => [value, name]));
+
+/** Symbolic name of a positive errno ("EPERM"), or "" when unknown. */
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? "";
+}
