@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.c",
         "native/btf.c",
+        "native/demangle.c",
         "native/evpoll.c",
         "native/link.c",
         "native/map.c",
@@ -20,7 +21,7 @@
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "<!@(pkg-config --cflags libbpf)"],
       "cflags_c": ["-std=gnu11"],
-      "libraries": ["<!@(pkg-config --libs libbpf)", "-lelf", "-lz"]
+      "libraries": ["<!@(pkg-config --libs libbpf)", "-lelf", "-lz", "-lstdc++"]
     }
   ]
 }

@@ -407,6 +407,8 @@ export interface NativeAddon {
   openRawSocket(ifindex: number): number;
   /** setsockopt(SO_ATTACH_BPF): runs the socket filter program progFd on sockFd. */
   attachSocketFilter(sockFd: number, progFd: number): void;
+  /** libstdc++'s abi::__cxa_demangle: the demangled name, or null when it is not a mangled C++ name. */
+  demangle(name: string): string | null;
 }
 
 let addon: NativeAddon | undefined;

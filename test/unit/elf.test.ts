@@ -448,15 +448,13 @@ describe("/proc/kallsyms parser", () => {
 const SAMPLES: [string, string][] = [
   ["_Z6func_bi", "func_b(int)"],
   ["_ZN3foo3barEv", "foo::bar()"],
-  [
-    "_ZNK3foo3barEPKcRKSs",
-    "foo::bar(char const*, std::basic_string<char, std::char_traits<char>, std::allocator<char> > const&) const",
-  ],
+  ["_ZNK3foo3barEPKcRKSs", "foo::bar(char const*, std::string const&) const"],
   ["_ZN2ns5KlassC2Ei", "ns::Klass::Klass(int)"],
   ["_ZN2ns5KlassD0Ev", "ns::Klass::~Klass()"],
   ["_ZNSt6vectorIiSaIiEE9push_backERKi", "std::vector<int, std::allocator<int> >::push_back(int const&)"],
   ["_Z1fIiEvT_", "void f<int>(int)"],
-  ["_ZlsRSoRK3Foo", "operator<<(std::basic_ostream<char, std::char_traits<char> >&, Foo const&)"],
+  ["_ZlsRSoRK3Foo", "operator<<(std::ostream&, Foo const&)"],
+  ["_Z1fIXadL_Z1gvEEEvv", "void f<&(g())>()"],
   ["_Z1fPFviEPA10_i", "f(void (*)(int), int (*) [10])"],
   ["_Z1fM1AFivE", "f(int (A::*)())"],
   ["_ZTV3Foo", "vtable for Foo"],
@@ -475,19 +473,32 @@ const SAMPLES: [string, string][] = [
   ],
 ];
 
+/**
+ * c++filt prints the standard library's abbreviations (Ss, So, …) in full;
+ * libstdc++'s demangler, which tsbpf uses as bcc does, keeps them short
+ * (except as the class of a constructor): both are compared in short form.
+ */
+function abbreviated(cxxfilt: string): string {
+  return cxxfilt
+    .replaceAll("std::basic_string<char, std::char_traits<char>, std::allocator<char> >", "std::string")
+    .replaceAll("std::basic_iostream<char, std::char_traits<char> >", "std::iostream")
+    .replaceAll("std::basic_istream<char, std::char_traits<char> >", "std::istream")
+    .replaceAll("std::basic_ostream<char, std::char_traits<char> >", "std::ostream")
+    .replace(/(std::(?:string|iostream|istream|ostream)) >/g, "$1>");
+}
+
 describe("demangle", () => {
-  it("prints what c++filt prints", () => {
+  it("prints what bcc prints (libstdc++'s demangler)", () => {
     for (const [mangled, want] of SAMPLES) assert.equal(demangle(mangled), want, mangled);
   });
 
-  it("leaves C names and what it does not cover unchanged", () => {
-    for (const s of ["main", "func_b", "_Z", "_Zfoo", "_Z1fIXadL_Z1gvEEEvv", "_Z3foov.Bad"])
-      assert.equal(demangle(s), s);
+  it("leaves C names and malformed names unchanged", () => {
+    for (const s of ["main", "func_b", "_Z", "_Zfoo", "_Z3foov.Bad"]) assert.equal(demangle(s), s);
   });
 
   const libstdcxx = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6";
   const cxxfilt = spawnSync("c++filt", ["--version"]).status === 0;
-  it("agrees with c++filt on every libstdc++ symbol it demangles", {
+  it("agrees with c++filt on every libstdc++ symbol, but for the standard abbreviations", {
     skip: existsSync(libstdcxx) && cxxfilt ? false : "needs libstdc++ and c++filt",
   }, () => {
     const names = [...new Set(readElfSymbols(libstdcxx).map((s) => s.name))].filter((n) =>
@@ -496,12 +507,7 @@ describe("demangle", () => {
     const ref = execFileSync("c++filt", { input: `${names.join("\n")}\n`, maxBuffer: 1 << 28 })
       .toString()
       .split("\n");
-    let same = 0;
-    for (const [i, n] of names.entries()) {
-      const mine = demangle(n);
-      if (mine === ref[i]) same++;
-      else assert.equal(mine, n, `${n}: c++filt says "${ref[i]}", not "${mine}"`);
-    }
-    assert.ok(same / names.length > 0.99, `demangled ${same} of ${names.length}`);
+    for (const [i, n] of names.entries())
+      assert.equal(abbreviated(demangle(n)), abbreviated(ref[i] as string), n);
   });
 });
