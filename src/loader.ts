@@ -5,10 +5,21 @@
  * loaded object creates the maps, later ones reuse them by fd
  * (bpf_map__reuse_fd), so all programs share one set of maps.
  */
+import { basename } from "node:path";
+import { DEBUG_BPF, DEBUG_BPF_REGISTER_STATE } from "./compile/compile.js";
+import { disassemble } from "./compile/disasm.js";
 import type { MapDecl } from "./compile/maps_dialect.js";
 import type { ProgramInfo } from "./compile/rewriter.js";
 import { preparePinPath } from "./kernel/bpffs.js";
-import { BpfError, ClosedError, isNativeError } from "./kernel/errors.js";
+import { ProgType } from "./kernel/constants.js";
+import {
+  BpfError,
+  ClosedError,
+  isNativeError,
+  isPermissionErrno,
+  permissionErrorFor,
+} from "./kernel/errors.js";
+import { closestNames } from "./kernel/tracefs.js";
 import { loadError } from "./kernel/verifier.js";
 import { publicTableFd, publishTable, withdrawTables } from "./maps/registry.js";
 import { type NativeMapInfo, type NativeObject, native } from "./native.js";
@@ -38,10 +49,8 @@ export interface LoaderOptions {
   source: string;
   /** The translated C (line for line with source). */
   translated?: string;
-  /** Verifier log level (bcc's DEBUG_BPF_REGISTER_STATE sets 2). */
-  logLevel: number;
-  /** Called after each successful load, with the verifier's log when logLevel > 0. */
-  onLoaded?: (fn: LoadedFunction, verifierLog: string) => void;
+  /** bcc's debug flags: DEBUG_BPF prints each function's instructions as it loads, DEBUG_BPF_REGISTER_STATE its verifier log (level 2). */
+  debug: number;
 }
 
 const LOG_SIZE = 16 * 1024 * 1024;
@@ -53,7 +62,12 @@ export class ProgramLoader {
   private sharedMaps: Map<string, number> | undefined;
   private closed = false;
 
-  constructor(private readonly opts: LoaderOptions) {}
+  constructor(readonly opts: LoaderOptions) {}
+
+  /** The libbpf object name of every object this loader opens. */
+  get objectName(): string {
+    return this.opts.objectName;
+  }
 
   /** Every function that can be loaded (the user's names). */
   functionNames(): string[] {
@@ -95,7 +109,7 @@ export class ProgramLoader {
       if (attachTarget !== undefined) obj.setAttachTarget(elfName, attachTarget);
       this.prepareMaps(obj);
       try {
-        obj.load({ logLevel: this.opts.logLevel, logSize: LOG_SIZE });
+        obj.load({ logLevel: this.logLevel, logSize: LOG_SIZE });
       } catch (err) {
         if (!isNativeError(err)) throw err;
         throw loadError(err, {
@@ -114,8 +128,51 @@ export class ProgramLoader {
     this.objects.push(obj);
     const fn: LoadedFunction = { name, fd: obj.programFd(elfName), type: progType, object: obj, elfName };
     this.loaded.set(key, fn);
-    this.opts.onLoaded?.(fn, this.opts.logLevel > 0 ? obj.verifierLog(elfName) : "");
+    this.reportLoaded(fn);
     return fn;
+  }
+
+  /** The verifier log level of every load (bcc's DEBUG_BPF_REGISTER_STATE: 2). */
+  get logLevel(): number {
+    return this.opts.debug & DEBUG_BPF_REGISTER_STATE ? 2 : 0;
+  }
+
+  /** What bcc prints of a function it has just loaded: its instructions (DEBUG_BPF), its verifier log. */
+  reportLoaded(fn: LoadedFunction): void {
+    const section = this.info(fn.name)?.section;
+    if (this.opts.debug & DEBUG_BPF && section)
+      process.stderr.write(`; ${fn.name}: ${fn.elfName}\n${disassemble(this.opts.elf, section)}\n`);
+    if (this.opts.debug & DEBUG_BPF_REGISTER_STATE)
+      process.stderr.write(`; verifier log of ${fn.name}\n${fn.object.verifierLog(fn.elfName)}\n`);
+  }
+
+  /**
+   * bcc's load_func: loads the user's function fnName as progType (a
+   * syscall__X function on syscalls:sys_enter_X as its tracepoint variant),
+   * with a BpfError naming the close names for an unknown function and a
+   * PermissionError when the process may not load programs.
+   */
+  loadFunc(fnName: string, progType: number): LoadedFunction {
+    const info = this.info(fnName);
+    if (!info) {
+      const names = this.functionNames();
+      const close = closestNames(fnName, names, 3);
+      throw new BpfError(
+        `no function ${fnName} in ${this.opts.fileName}` +
+          (close.length
+            ? `; did you mean ${close.join(", ")}?`
+            : `; its functions are: ${names.join(", ") || "(none)"}`),
+      );
+    }
+    const elfName =
+      progType === ProgType.TRACEPOINT && info.variants.tracepoint ? info.variants.tracepoint : fnName;
+    try {
+      return this.load(fnName, progType, elfName);
+    } catch (err) {
+      if (isNativeError(err) && isPermissionErrno(err.errno))
+        throw permissionErrorFor(`loading ${fnName}`, err.errno) ?? err;
+      throw err;
+    }
   }
 
   /** Map name → fd of the shared set (empty before the first load). */
@@ -210,4 +267,12 @@ export class ProgramLoader {
 export function licenseOf(source: string): string {
   const m = /^\s*#\s*define\s+BPF_LICENSE\s+(.+?)\s*$/m.exec(source);
   return m ? (m[1] as string) : "GPL";
+}
+
+/** A libbpf object name from a file name (internal maps are named after its first 8 characters). */
+export function objectNameOf(fileName: string): string {
+  const base = basename(fileName)
+    .replace(/\.[^.]*$/, "")
+    .replace(/[^\w]/g, "_");
+  return base === "" || base === "_text_" ? "tsbpf" : base;
 }

@@ -1,14 +1,19 @@
 /**
- * kprobes and kretprobes: what the kernel needs, and the error when it lacks it.
+ * kprobes and kretprobes (Linux 4.1+; the fd-based kprobe PMU 4.17+): attaching,
+ * what the kernel needs, and the error when it lacks it.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { Errno } from "../kernel/constants.js";
-import { AttachError, NotSupportedError } from "../kernel/errors.js";
-import { btfAttachSupport, KPROBE_MISSING_REASON } from "../kernel/features.js";
+import { sectionBytes } from "../compile/disasm.js";
+import { Errno, HelperId, ProgType } from "../kernel/constants.js";
+import { AttachError, BpfError, NotSupportedError } from "../kernel/errors.js";
+import { btfAttachSupport, KPROBE_MISSING_REASON, kprobeSupport } from "../kernel/features.js";
 import { ksymname } from "../kernel/kallsyms.js";
 import { kernelBtf } from "../kernel/kernel_btf.js";
 import { syscallPrefix } from "../kernel/kernel_info.js";
 import { tracefsPath, tracepointExists } from "../kernel/tracefs.js";
+import { native } from "../native.js";
+import type { AttachContext } from "./context.js";
+import { attachFailure, type Link, nativeLink } from "./link.js";
 
 /** The syscall a kernel function implements ("__x64_sys_execve" → "execve"), if it is one. */
 export function syscallOf(fn: string): string | undefined {
@@ -165,4 +170,75 @@ function kallsymsFunctions(): string {
     if ((type === "t" || type === "T") && name && mod === undefined) out.push(name);
   }
   return out.join("\n");
+}
+
+/** Whether BPF instructions (8 bytes each, as compiled) call helper `id`. */
+function callsHelper(insns: Uint8Array, id: number): boolean {
+  const view = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
+  for (let off = 0; off + 8 <= insns.byteLength; off += 8) {
+    // BPF_JMP | BPF_CALL with src_reg 0: a helper call, its id in imm.
+    if (
+      view.getUint8(off) === 0x85 &&
+      (view.getUint8(off + 1) & 0xf0) === 0 &&
+      view.getInt32(off + 4, true) === id
+    )
+      return true;
+  }
+  return false;
+}
+
+/** Options of attachKprobe / attachKretprobe (bcc's attach_kprobe). */
+export interface KprobeOptions {
+  /** The kernel function. */
+  event?: string;
+  /** Every kprobe-able function matching (instead of event). */
+  eventRe?: RegExp | string;
+  /** Bytes past the function's start (kprobe only). */
+  eventOff?: number;
+  fnName: string;
+}
+
+/**
+ * Attaches fnName to kernel functions' entries (or returns): one link per
+ * function, through the kprobe PMU (Linux 4.17+), which leaves nothing in
+ * tracefs; libbpf falls back to kprobe_events before.
+ */
+export function attachKprobes(ctx: AttachContext, opts: KprobeOptions, retprobe: boolean): Link[] {
+  const events =
+    opts.eventRe !== undefined
+      ? kprobeFunctions(typeof opts.eventRe === "string" ? new RegExp(opts.eventRe) : opts.eventRe)
+      : opts.event !== undefined
+        ? [opts.event]
+        : undefined;
+  if (events === undefined)
+    throw new BpfError(`attach${retprobe ? "Kretprobe" : "Kprobe"} needs event or eventRe`);
+  if (kprobeSupport() === "no") {
+    // bcc loads the function before it attaches. For a function that calls
+    // bpf_override_return, the load's error (no error injection in this
+    // kernel) is the one that matters: no tracepoint can stand in for it.
+    const info = ctx.loader.info(opts.fnName);
+    if (info && callsHelper(sectionBytes(ctx.compiled.elf, info.section), HelperId.OVERRIDE_RETURN))
+      ctx.loadFunc(opts.fnName, ProgType.KPROBE);
+    throw kprobeNotSupported(events[0] ?? opts.fnName, retprobe);
+  }
+  if (events.length === 0)
+    throw new AttachError(`kprobes matching ${String(opts.eventRe)}`, "no kernel function matches");
+  const fn = ctx.loadFunc(opts.fnName, ProgType.KPROBE);
+  const links: Link[] = [];
+  for (const event of events) {
+    try {
+      const link = native().attachKprobe(fn.object, fn.elfName, {
+        func: event,
+        offset: opts.eventOff ?? 0,
+        retprobe,
+      });
+      links.push(
+        nativeLink(retprobe ? "kretprobe" : "kprobe", `${retprobe ? "r" : "p"}:${event}`, opts.fnName, link),
+      );
+    } catch (err) {
+      for (const l of links) l.close();
+      throw attachFailure(err, event, (e) => kprobeAttachError(event, e.errno, retprobe, e));
+    }
+  }
+  return links;
 }

@@ -2,10 +2,12 @@
  * Perf events: the constants bcc names them by, opening one per CPU, and the
  * errors when the hardware (or the kernel) has no such event.
  */
-import { Errno } from "../kernel/constants.js";
+import { Errno, ProgType } from "../kernel/constants.js";
 import { BpfError, isNativeError, NotSupportedError, PermissionError } from "../kernel/errors.js";
 import { onlineCpus } from "../kernel/kernel_info.js";
 import { native } from "../native.js";
+import type { AttachContext } from "./context.js";
+import { attachFailure, type Link, nativeLink } from "./link.js";
 
 /** perf_event_attr.type values (enum perf_type_id), as bcc's PerfType names them. Linux 2.6.31+. */
 export const PerfType = {
@@ -164,4 +166,53 @@ export function openPerfEvents(spec: PerfEventSpec, cpus: number[]): number[] {
     throw err;
   }
   return fds;
+}
+
+/** Options of attachPerfEvent (bcc's attach_perf_event). */
+export interface PerfEventOptions {
+  evType: number;
+  evConfig: number;
+  fnName: string;
+  /** Run once every samplePeriod events… */
+  samplePeriod?: number;
+  /** …or sampleFreq times a second (exactly one of the two). */
+  sampleFreq?: number;
+  /** Only this process (default -1: every process). */
+  pid?: number;
+  /** Only this CPU (default -1: every online CPU). */
+  cpu?: number;
+  groupFd?: number;
+}
+
+/** Attaches fnName (a perf-event program) to a perf event on each CPU: a link per CPU. */
+export function attachPerfEvent(ctx: AttachContext, opts: PerfEventOptions): Link[] {
+  const period = opts.samplePeriod ?? 0;
+  const freq = opts.sampleFreq ?? 0;
+  if (period > 0 === freq > 0)
+    throw new BpfError("attachPerfEvent needs exactly one of samplePeriod and sampleFreq (above 0)");
+  const pid = opts.pid ?? -1;
+  const cpu = opts.cpu ?? -1;
+  const spec = { ...opts, samplePeriod: period, sampleFreq: freq, pid, disabled: true };
+  const fn = ctx.loadFunc(opts.fnName, ProgType.PERF_EVENT);
+  const fds = openPerfEvents(spec, perfEventCpus(pid, cpu));
+  const links: Link[] = [];
+  const key = `${opts.evType}:${opts.evConfig}`;
+  for (let i = 0; i < fds.length; i++) {
+    try {
+      // The link owns the fd from here (and closes it when the attach fails).
+      links.push(
+        nativeLink(
+          "perf_event",
+          key,
+          opts.fnName,
+          native().attachPerfEvent(fn.object, fn.elfName, fds[i] as number),
+        ),
+      );
+    } catch (err) {
+      for (const fd of fds.slice(i + 1)) native().closeFd(fd);
+      for (const l of links) l.close();
+      throw attachFailure(err, `perf event ${perfEventName(opts.evType, opts.evConfig)}`);
+    }
+  }
+  return links;
 }

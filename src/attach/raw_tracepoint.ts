@@ -1,6 +1,7 @@
 /**
- * Why a raw tracepoint refused a program. The kernel checks at attach time
- * that the program reads no more of ctx->args[] than the tracepoint passes
+ * Raw tracepoints (Linux 4.17+): the tracepoint's own arguments in
+ * ctx->args[], through a bpf_link. And why one refused a program: the
+ * kernel checks at attach time that the program reads no more of ctx->args[] than the tracepoint passes
  * (bpf_probe_register: the program's highest context offset against
  * num_args * 8) and fails with a bare EINVAL otherwise. Tracepoints change
  * their arguments across kernel versions (mm_compaction_begin lost two in
@@ -8,8 +9,13 @@
  */
 import type { BtfFuncProto, BtfModifier } from "../btf/btf.js";
 import { significant, tokenize } from "../compile/tokenizer.js";
+import { Errno, ProgType } from "../kernel/constants.js";
 import { AttachError } from "../kernel/errors.js";
 import { kernelBtf } from "../kernel/kernel_btf.js";
+import { closestNames, listTracepoints } from "../kernel/tracefs.js";
+import { native } from "../native.js";
+import type { AttachContext } from "./context.js";
+import { attachFailure, type Link, nativeLink } from "./link.js";
 
 /** The tracepoint's arguments in this kernel's BTF (btf_trace_<name>), or undefined. */
 export function rawTracepointArgs(tp: string): string[] | undefined {
@@ -75,4 +81,34 @@ export function rawTracepointArgsError(
     "the tracepoint's arguments differ on this kernel version: read only those it has",
     opts,
   );
+}
+
+/** Attaches fnName to a raw tracepoint (e.g. "sched_switch"). */
+export function attachRawTracepoint(ctx: AttachContext, opts: { tp: string; fnName: string }): Link {
+  const fn = ctx.loadFunc(opts.fnName, ProgType.RAW_TRACEPOINT);
+  try {
+    return nativeLink(
+      "raw_tracepoint",
+      opts.tp,
+      opts.fnName,
+      native().attachRawTracepoint(fn.object, fn.elfName, opts.tp),
+    );
+  } catch (err) {
+    throw attachFailure(err, `raw tracepoint ${opts.tp}`, (e) => {
+      if (e.errno === Errno.ENOENT) {
+        const events = listTracepoints().map((t) => t.slice(t.indexOf(":") + 1));
+        const close = closestNames(opts.tp, [...new Set(events)], 3);
+        return new AttachError(
+          `raw tracepoint ${opts.tp}`,
+          "no such raw tracepoint on this kernel",
+          close.length ? `did you mean ${close.join(", ")}?` : undefined,
+          { errno: e.errno, cause: e },
+        );
+      }
+      if (e.errno !== Errno.EINVAL) return undefined;
+      const info = ctx.loader.info(opts.fnName);
+      const text = info ? functionSource(ctx.compiled.source, info.line) : "";
+      return rawTracepointArgsError(opts.tp, opts.fnName, text, { errno: e.errno, cause: e });
+    });
+  }
 }

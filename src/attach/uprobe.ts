@@ -21,9 +21,13 @@ import {
   symbolToFileOffset,
 } from "../elf/elf.js";
 import { findExe, findLibrary, type MapEntry, readProcMaps } from "../elf/procmaps.js";
-import { Errno } from "../kernel/constants.js";
-import { AttachError, NotSupportedError } from "../kernel/errors.js";
+import { Errno, ProgType } from "../kernel/constants.js";
+import { AttachError, BpfError, NotSupportedError } from "../kernel/errors.js";
+import { uprobeSupport } from "../kernel/features.js";
 import { closestNames } from "../kernel/tracefs.js";
+import { native } from "../native.js";
+import type { AttachContext } from "./context.js";
+import { attachFailure, type Link, nativeLink } from "./link.js";
 
 /** Why uprobes are missing, for error messages. */
 export const UPROBE_MISSING_REASON = "no uprobe PMU and no uprobe_events: CONFIG_UPROBES is off";
@@ -405,4 +409,94 @@ export function uprobeAttachError(
   else if (errno === Errno.ENOENT) hint = "the file is gone";
   else if (errno === Errno.ESRCH) hint = "no such process";
   return new AttachError(what, reason, hint, { errno, cause });
+}
+
+/** Options of attachUprobe / attachUretprobe (bcc's attach_uprobe). */
+export interface UprobeOptions {
+  /** A path, a library name ("c" for libc) or an executable in $PATH. */
+  name: string;
+  /** The function (from .symtab or .dynsym). */
+  sym?: string;
+  /** Every function whose name matches (instead of sym). */
+  symRe?: RegExp | string;
+  /** A link-time virtual address in the binary (instead of sym). */
+  addr?: bigint | number;
+  /** The BPF function to run. */
+  fnName: string;
+  /** Trace only this process (default -1: every process running the binary). */
+  pid?: number;
+  /** Bytes past the symbol's start (with sym). */
+  symOff?: number;
+}
+
+/** Options of detachUprobe / detachUretprobe. */
+export interface UprobeDetachOptions {
+  name: string;
+  sym?: string;
+  addr?: bigint | number;
+  pid?: number;
+  symOff?: number;
+  /** Detach only this function's probes. */
+  fnName?: string;
+}
+
+/** The link key of a uprobe: kind, file, offset and pid. */
+function uprobeKey(retprobe: boolean, path: string, offset: bigint, pid: number): string {
+  return `${retprobe ? "r" : "p"}:${path}:0x${offset.toString(16)}:${pid}`;
+}
+
+/** The link key and a description of the uprobe a detach call names, resolved as attach resolved it. */
+export function uprobeDetachKey(opts: UprobeDetachOptions, retprobe: boolean): { key: string; what: string } {
+  const pid = opts.pid === undefined || opts.pid < 0 ? -1 : opts.pid;
+  const t = resolveUprobe({ name: opts.name, sym: opts.sym, addr: opts.addr, pid, symOff: opts.symOff });
+  return {
+    key: uprobeKey(retprobe, t.path, t.offset, pid),
+    what: `${retprobe ? "uretprobe" : "uprobe"} ${t.path}:${t.sym ?? `0x${t.offset.toString(16)}`}`,
+  };
+}
+
+/**
+ * Attaches fnName (a kprobe-type program) to a user-space function's entry
+ * or return, one link per function (symRe matches several), through the
+ * uprobe PMU (Linux 4.17+; libbpf falls back to uprobe_events before).
+ */
+export function attachUprobes(ctx: AttachContext, opts: UprobeOptions, retprobe: boolean): Link[] {
+  if (uprobeSupport() === "no") throw uprobeNotSupported(retprobe);
+  const pid = opts.pid === undefined || opts.pid < 0 ? -1 : opts.pid;
+  let targets: UprobeTarget[];
+  if (opts.symRe !== undefined) {
+    if (opts.sym !== undefined || opts.addr !== undefined)
+      throw new BpfError("attachUprobe: give symRe alone, not with sym or addr");
+    const re = typeof opts.symRe === "string" ? new RegExp(opts.symRe) : opts.symRe;
+    targets = resolveUprobeRe(opts.name, re, pid);
+    if (targets.length === 0)
+      throw new AttachError(`uprobes on ${opts.name} matching ${String(re)}`, "no function matches");
+  } else {
+    targets = [resolveUprobe({ name: opts.name, sym: opts.sym, addr: opts.addr, pid, symOff: opts.symOff })];
+  }
+  const fn = ctx.loadFunc(opts.fnName, ProgType.KPROBE);
+  const links: Link[] = [];
+  for (const t of targets) {
+    try {
+      const link = native().attachUprobe(fn.object, fn.elfName, {
+        path: t.path,
+        offset: Number(t.offset),
+        pid,
+        retprobe,
+        refCtrOffset: 0,
+      });
+      links.push(
+        nativeLink(
+          retprobe ? "uretprobe" : "uprobe",
+          uprobeKey(retprobe, t.path, t.offset, pid),
+          opts.fnName,
+          link,
+        ),
+      );
+    } catch (err) {
+      for (const l of links) l.close();
+      throw attachFailure(err, t.path, (e) => uprobeAttachError(t, e.errno, retprobe, e));
+    }
+  }
+  return links;
 }

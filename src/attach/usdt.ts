@@ -22,11 +22,14 @@ import { elfFile, type UsdtNote } from "../elf/elf.js";
 import { readProcMaps } from "../elf/procmaps.js";
 import { Errno, ProgType } from "../kernel/constants.js";
 import { AttachError, BpfError, isNativeError } from "../kernel/errors.js";
+import { uprobeSupport } from "../kernel/features.js";
 import { closestNames } from "../kernel/tracefs.js";
 import { loadError } from "../kernel/verifier.js";
 import { licenseOf } from "../loader.js";
 import { type NativeObject, native } from "../native.js";
-import { resolveBinary } from "./uprobe.js";
+import type { AttachContext } from "./context.js";
+import { attachFailure, type Link, nativeLink } from "./link.js";
+import { resolveBinary, uprobeNotSupported } from "./uprobe.js";
 
 /** One USDT probe of one binary, as {@link USDT.enumerateProbes} lists it. */
 export interface UsdtProbe {
@@ -318,4 +321,66 @@ export function usdtAttachError(
     hint,
     { errno, cause },
   );
+}
+
+/**
+ * Attaches every enabled probe of the contexts: their functions load
+ * together into one object (see loadUsdtObject), sharing the BPF object's
+ * maps. The object's link comes first, so that closing the links newest
+ * first closes it after its probes (each returns its spec ids to it).
+ */
+export function attachUsdtContexts(ctx: AttachContext, contexts: readonly USDT[]): Link[] {
+  const probes = contexts.flatMap((u) => u.enabledProbes().map((p) => ({ u, p })));
+  if (probes.length === 0) return [];
+  if (uprobeSupport() === "no") throw uprobeNotSupported(false);
+  const fnNames = [...new Set(probes.map(({ p }) => p.fnName))];
+  const obj = loadUsdtObject({
+    elf: ctx.compiled.elf,
+    objectName: ctx.loader.objectName,
+    fnNames,
+    maps: ctx.loader.ensureMaps(),
+    logLevel: ctx.loader.logLevel,
+    fileName: ctx.compiled.fileName,
+    source: ctx.compiled.source,
+    translated: ctx.compiled.translated,
+  });
+  const links: Link[] = [{ kind: "usdt_object", target: "", fnName: "", close: () => obj.close() }];
+  // What the loader reports of every function it loads (bcc's DEBUG_BPF output), for these too.
+  for (const fn of fnNames)
+    ctx.loader.reportLoaded({
+      name: fn,
+      fd: obj.programFd(fn),
+      type: ProgType.KPROBE,
+      object: obj,
+      elfName: fn,
+    });
+  try {
+    for (const { u, p } of probes) {
+      const pid = u.pid ?? -1;
+      for (const path of p.paths) {
+        try {
+          const link = native().attachUsdt(obj, p.fnName, {
+            pid,
+            path,
+            provider: p.provider,
+            name: p.name,
+            cookie: 0,
+          });
+          links.push(nativeLink("usdt", `usdt:${p.provider}:${p.name}:${path}:${pid}`, p.fnName, link));
+        } catch (err) {
+          throw attachFailure(err, path, (e) => usdtAttachError(p, path, u.pid, e));
+        }
+      }
+    }
+  } catch (err) {
+    for (let k = links.length - 1; k >= 0; k--) (links[k] as Link).close();
+    throw err;
+  }
+  return links;
+}
+
+/** The clang flags a program with USDT probes needs (usdt.bpf.h in tsbpf/prelude.h). */
+export function usdtCflags(text: string, contexts: readonly USDT[]): string[] {
+  const used = contexts.some((u) => u.enabledProbes().length > 0) || /\bbpf_usdt_\w+\s*\(/.test(text);
+  return used ? ["-D__TSBPF_USDT=1"] : [];
 }

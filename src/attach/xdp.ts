@@ -4,10 +4,19 @@
  * devices by name, bcc's flags, and the errors a user can act on.
  */
 import { readdirSync } from "node:fs";
-import { Errno } from "../kernel/constants.js";
-import { AttachError, type BpfError, NotSupportedError } from "../kernel/errors.js";
+import { Errno, ProgType } from "../kernel/constants.js";
+import {
+  AttachError,
+  BpfError,
+  isNativeError,
+  NotSupportedError,
+  permissionErrorFor,
+} from "../kernel/errors.js";
 import { closestNames } from "../kernel/tracefs.js";
+import type { LoadedFunction } from "../loader.js";
 import { native } from "../native.js";
+import type { AttachContext } from "./context.js";
+import { attachFailure, type Link } from "./link.js";
 
 /** Only attach when no XDP program is attached yet (Linux 4.8+). */
 export const XDP_FLAGS_UPDATE_IF_NOEXIST = 1;
@@ -89,4 +98,97 @@ export function xdpAttachError(dev: string, flags: number, errno: number, cause:
     );
   }
   return new AttachError(what, (cause as Error).message, undefined, { errno, cause });
+}
+
+/**
+ * Attaches an XDP program to device dev (netlink, as bcc does: it stays when
+ * the process ends, until removed). The link removes it again, but only if it
+ * is still the program there (XDP_FLAGS_REPLACE, Linux 5.7+; before, whatever
+ * program is there).
+ */
+export function attachXdp(ctx: AttachContext, dev: string, fn: string | LoadedFunction, flags: number): Link {
+  const ifindex = ifindexOf(dev);
+  const f = typeof fn === "string" ? ctx.loadFunc(fn, ProgType.XDP) : fn;
+  if (f.type !== ProgType.XDP)
+    throw new BpfError(`attachXdp: ${f.name} is loaded as program type ${f.type}, not BPF.XDP`);
+  try {
+    native().xdpAttach(ifindex, f.fd, flags, -1);
+  } catch (err) {
+    throw attachFailure(err, `XDP on ${dev}`, (e) => xdpAttachError(dev, flags, e.errno, e));
+  }
+  const mode = flags & XDP_FLAGS_MODES;
+  return {
+    kind: "xdp",
+    target: `xdp:${ifindex}`,
+    fnName: f.name,
+    close: () => {
+      try {
+        native().xdpDetach(ifindex, mode | XDP_FLAGS_REPLACE, f.fd);
+      } catch (err) {
+        // Before 5.7 the kernel does not know XDP_FLAGS_REPLACE.
+        if (isNativeError(err) && err.errno === Errno.EINVAL) native().xdpDetach(ifindex, mode, -1);
+      }
+    },
+  };
+}
+
+/** Removes device dev's XDP program, whichever it is (bcc's remove_xdp); returns its link key. */
+export function removeXdp(dev: string, flags: number): string {
+  const ifindex = ifindexOf(dev);
+  try {
+    native().xdpDetach(ifindex, flags & XDP_FLAGS_MODES, -1);
+  } catch (err) {
+    if (!isNativeError(err)) throw err;
+    throw new AttachError(`XDP on ${dev}`, `removing it failed: ${err.message}`, undefined, {
+      errno: err.errno,
+      cause: err,
+    });
+  }
+  return `xdp:${ifindex}`;
+}
+
+/**
+ * Opens a raw AF_PACKET socket bound to dev receiving every packet
+ * (ETH_P_ALL) and attaches socket filter fn to it (SO_ATTACH_BPF, Linux
+ * 3.19+): the socket's fd, and the link that closes it.
+ */
+export function attachRawSocket(
+  ctx: AttachContext,
+  fn: string | LoadedFunction,
+  dev: string,
+): { fd: number; link: Link } {
+  const ifindex = ifindexOf(dev);
+  const f = typeof fn === "string" ? ctx.loadFunc(fn, ProgType.SOCKET_FILTER) : fn;
+  let sock: number;
+  try {
+    sock = native().openRawSocket(ifindex);
+  } catch (err) {
+    throw attachFailure(err, `raw socket on ${dev}`, (e) =>
+      permissionErrorFor(`opening a raw socket on ${dev}`, e.errno),
+    );
+  }
+  try {
+    native().attachSocketFilter(sock, f.fd);
+  } catch (err) {
+    native().closeFd(sock);
+    if (!isNativeError(err)) throw err;
+    throw new AttachError(
+      `socket filter ${f.name} on ${dev}`,
+      err.message,
+      "was the function loaded as BPF.SOCKET_FILTER?",
+      {
+        errno: err.errno,
+        cause: err,
+      },
+    );
+  }
+  return {
+    fd: sock,
+    link: {
+      kind: "socket_filter",
+      target: `socket:${sock}`,
+      fnName: f.name,
+      close: () => native().closeFd(sock),
+    },
+  };
 }

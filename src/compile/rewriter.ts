@@ -7,6 +7,8 @@
  * and generated programs are appended after a function's closing brace on the
  * same line, so clang's diagnostics and BTF line info point at the user's lines.
  */
+
+import { type AttachKindName, bccMacroPrefix, kindOfBccName, kindOfSection } from "../attach/kinds.js";
 import { CompileError } from "../kernel/errors.js";
 import {
   ALL_METHODS,
@@ -20,19 +22,13 @@ import {
 import { checkTracePrintk, decodeCStringLiteral } from "./printk_check.js";
 import { significant, type Token, tokenize } from "./tokenizer.js";
 
-/** How a program is attached automatically at load, from its name (bcc's rules). */
+/**
+ * How a program is attached automatically at load: from its name (bcc's
+ * prefixes) or its libbpf section (src/attach/kinds.ts).
+ */
 export interface AutoAttach {
-  kind:
-    | "kprobe"
-    | "kretprobe"
-    | "tracepoint"
-    | "raw_tracepoint"
-    | "kfunc"
-    | "kretfunc"
-    | "kmod_ret"
-    | "lsm"
-    | "btf_tracepoint";
-  /** Kernel function, "category:event", raw (or BTF) tracepoint name, or LSM hook. */
+  kind: AttachKindName;
+  /** Kernel function, "category:event", raw (or BTF) tracepoint name, LSM hook, or "path:function" for uprobes. */
   target: string;
 }
 
@@ -150,23 +146,23 @@ function spanText(src: string, a: Token, b: Token): string {
 
 /** bcc's auto-attach rules for a function name. */
 export function autoAttachFor(name: string): AutoAttach | undefined {
-  let m = /^kprobe__(.+)$/.exec(name);
-  if (m) return { kind: "kprobe", target: m[1] as string };
-  m = /^kretprobe__(.+)$/.exec(name);
-  if (m) return { kind: "kretprobe", target: m[1] as string };
-  m = /^tracepoint__(.+?)__(.+)$/.exec(name);
-  if (m) return { kind: "tracepoint", target: `${m[1]}:${m[2]}` };
-  m = /^raw_tracepoint__(.+)$/.exec(name);
-  if (m) return { kind: "raw_tracepoint", target: m[1] as string };
-  // kfunc__X / kretfunc__X / kmod_ret__X (bcc also writes kfunc__vmlinux__X), lsm__HOOK, btf_tracepoint__EVENT
-  m = /^(kfunc|kretfunc|kmod_ret|lsm|btf_tracepoint)__(?:vmlinux__)?(.+)$/.exec(name);
-  if (m)
-    return {
-      kind: m[1] as "kfunc" | "kretfunc" | "kmod_ret" | "lsm" | "btf_tracepoint",
-      target: m[2] as string,
-    };
-  return undefined;
+  return kindOfBccName(name);
 }
+
+/** The kinds a libbpf-style section attaches at load, as libbpf's auto-attach does. */
+const SECTION_AUTO_ATTACH = new Set<AttachKindName>([
+  "kprobe",
+  "kretprobe",
+  "uprobe",
+  "uretprobe",
+  "tracepoint",
+  "raw_tracepoint",
+  "btf_tracepoint",
+  "kfunc",
+  "kretfunc",
+  "kmod_ret",
+  "lsm",
+]);
 
 /** Translates bcc-dialect C into C that clang and libbpf accept, keeping line numbers. */
 export function rewriteBcc(src: string, fileName = "<text>"): RewriteResult {
@@ -343,14 +339,6 @@ interface FunctionCtx {
 }
 
 /** bcc's BPF_PROG-style probe macros → the prefix of the function they define. */
-const BTF_PROG_MACROS = new Map([
-  ["KFUNC_PROBE", "kfunc__"],
-  ["KRETFUNC_PROBE", "kretfunc__"],
-  ["KMOD_RET", "kmod_ret__"],
-  ["LSM_PROBE", "lsm__"],
-  ["BTF_TRACEPOINT_PROBE", "btf_tracepoint__"],
-]);
-
 function sectionAttr(name: string): string {
   return `__attribute__((section("tsbpf/${name}"), used)) `;
 }
@@ -389,7 +377,7 @@ function handleFunction(f: FunctionCtx): void {
   // KFUNC_PROBE(fn, args…), KRETFUNC_PROBE(fn, args…, ret), KMOD_RET(fn, args…, ret), LSM_PROBE(hook, args…),
   // BTF_TRACEPOINT_PROBE(event, args…): libbpf's BPF_PROG, typed arguments from the
   // BTF context, in a function named after the macro and its first argument.
-  const btfPrefix = specifiers.length === 0 ? BTF_PROG_MACROS.get(nameTok.text) : undefined;
+  const btfPrefix = specifiers.length === 0 ? bccMacroPrefix(nameTok.text) : undefined;
   if (btfPrefix !== undefined) {
     const target = splitArgs(sig, f.parenOpen + 1, f.parenClose)[0];
     const tok = target?.[0];
@@ -442,7 +430,13 @@ function handleFunction(f: FunctionCtx): void {
       /^[A-Za-z_]\w*$/.test(macroArgs[0] ?? "")
         ? (macroArgs[0] as string)
         : name;
-    f.programs.push({ ...program(progName, nameTok.line, [], progName), section: sec?.[1] ?? "" });
+    const section = sec?.[1] ?? "";
+    const fromSection = kindOfSection(section);
+    f.programs.push({
+      ...program(progName, nameTok.line, [], progName),
+      section,
+      autoAttach: fromSection && SECTION_AUTO_ATTACH.has(fromSection.kind) ? fromSection : undefined,
+    });
     return;
   }
 

@@ -78,7 +78,23 @@ export const MapType = {
   BLOOM_FILTER: 30,
   USER_RINGBUF: 31,
   CGRP_STORAGE: 32,
+  ARENA: 33,
 } as const;
+
+/** enum bpf_func_id: the helpers tsbpf looks for by number. */
+export const HelperId = {
+  /** bpf_override_return (kprobes, CONFIG_BPF_KPROBE_OVERRIDE). */
+  OVERRIDE_RETURN: 58,
+} as const;
+
+/** A constants table as lower-case names ("ringbuf" → 27), for names users type. */
+export function lowerCaseNames(table: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(table)
+      .filter(([k]) => k !== "UNSPEC")
+      .map(([k, v]) => [k.toLowerCase(), v]),
+  );
+}
 
 /** enum bpf_attach_type (a program's expected attach type). */
 export const AttachType = {

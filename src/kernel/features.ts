@@ -3,8 +3,9 @@
  * "could not tell" (e.g. no privileges); only definite answers are cached.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { type AttachKindName, attachKind } from "../attach/kinds.js";
 import { native } from "../native.js";
-import { AttachType, Errno, ProgType } from "./constants.js";
+import { Errno } from "./constants.js";
 import { tracefsRoot } from "./tracefs.js";
 
 /** The answer of a feature probe. */
@@ -141,6 +142,23 @@ const TP_BTF_PROBE_TARGETS = [
 /** The BTF-typed attach kinds {@link btfAttachSupport} probes: fentry, fexit, tp_btf 5.5+; fmod_ret, lsm 5.7+. */
 export type BtfAttachKind = "fentry" | "fexit" | "fmod_ret" | "lsm" | "tp_btf";
 
+/** Each probed kind's row of the attach-kind table (its program and attach types). */
+const PROBED_KINDS: Record<BtfAttachKind, AttachKindName> = {
+  fentry: "kfunc",
+  fexit: "kretfunc",
+  fmod_ret: "kmod_ret",
+  lsm: "lsm",
+  tp_btf: "btf_tracepoint",
+};
+
+const PROBE_TARGETS: Record<BtfAttachKind, string[]> = {
+  fentry: FENTRY_PROBE_TARGETS,
+  fexit: FENTRY_PROBE_TARGETS,
+  fmod_ret: FMOD_RET_PROBE_TARGETS,
+  lsm: LSM_PROBE_TARGETS,
+  tp_btf: TP_BTF_PROBE_TARGETS,
+};
+
 /** What the probe of a BTF attach kind found (for error messages); fentry, fexit, tp_btf 5.5+, lsm 5.7+. */
 export interface BtfAttachProbe {
   support: Support;
@@ -159,16 +177,8 @@ const btfProbes = new Map<BtfAttachKind, BtfAttachProbe>();
 export function btfAttachProbe(kind: BtfAttachKind): BtfAttachProbe {
   const hit = btfProbes.get(kind);
   if (hit) return hit;
-  const [progType, attachType, targets] =
-    kind === "fentry"
-      ? [ProgType.TRACING, AttachType.TRACE_FENTRY, FENTRY_PROBE_TARGETS]
-      : kind === "fexit"
-        ? [ProgType.TRACING, AttachType.TRACE_FEXIT, FENTRY_PROBE_TARGETS]
-        : kind === "fmod_ret"
-          ? [ProgType.TRACING, AttachType.MODIFY_RETURN, FMOD_RET_PROBE_TARGETS]
-          : kind === "lsm"
-            ? [ProgType.LSM, AttachType.LSM_MAC, LSM_PROBE_TARGETS]
-            : [ProgType.TRACING, AttachType.TRACE_RAW_TP, TP_BTF_PROBE_TARGETS];
+  const { progType, expectedAttachType: attachType } = attachKind(PROBED_KINDS[kind]);
+  const targets = PROBE_TARGETS[kind];
   let answer: BtfAttachProbe;
   try {
     const r = native().probeBtfAttach(progType, attachType, targets);

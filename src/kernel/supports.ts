@@ -4,6 +4,7 @@
  * come from src/kernel/features.ts, which caches only definite ones.
  */
 import type { BtfEnum, BtfEnum64 } from "../btf/btf.js";
+import { HelperId, lowerCaseNames, MapType, ProgType } from "./constants.js";
 import { BpfError } from "./errors.js";
 import {
   btfAttachProbe,
@@ -19,81 +20,12 @@ import {
 import { kernelBtf } from "./kernel_btf.js";
 import { tracefsRoot } from "./tracefs.js";
 
-/** enum bpf_prog_type (uapi/linux/bpf.h), lower case without BPF_PROG_TYPE_. */
-const PROG_TYPES: Record<string, number> = {
-  socket_filter: 1,
-  kprobe: 2,
-  sched_cls: 3,
-  sched_act: 4,
-  tracepoint: 5,
-  xdp: 6,
-  perf_event: 7,
-  cgroup_skb: 8,
-  cgroup_sock: 9,
-  lwt_in: 10,
-  lwt_out: 11,
-  lwt_xmit: 12,
-  sock_ops: 13,
-  sk_skb: 14,
-  cgroup_device: 15,
-  sk_msg: 16,
-  raw_tracepoint: 17,
-  cgroup_sock_addr: 18,
-  lwt_seg6local: 19,
-  lirc_mode2: 20,
-  sk_reuseport: 21,
-  flow_dissector: 22,
-  cgroup_sysctl: 23,
-  raw_tracepoint_writable: 24,
-  cgroup_sockopt: 25,
-  tracing: 26,
-  struct_ops: 27,
-  ext: 28,
-  lsm: 29,
-  sk_lookup: 30,
-  syscall: 31,
-  netfilter: 32,
-};
+/** enum bpf_prog_type and bpf_map_type, lower case without BPF_PROG_TYPE_ / BPF_MAP_TYPE_. */
+const PROG_TYPES = lowerCaseNames(ProgType);
+const MAP_TYPES = lowerCaseNames(MapType);
 
-/** enum bpf_map_type (uapi/linux/bpf.h), lower case without BPF_MAP_TYPE_. */
-const MAP_TYPES: Record<string, number> = {
-  hash: 1,
-  array: 2,
-  prog_array: 3,
-  perf_event_array: 4,
-  percpu_hash: 5,
-  percpu_array: 6,
-  stack_trace: 7,
-  cgroup_array: 8,
-  lru_hash: 9,
-  lru_percpu_hash: 10,
-  lpm_trie: 11,
-  array_of_maps: 12,
-  hash_of_maps: 13,
-  devmap: 14,
-  sockmap: 15,
-  cpumap: 16,
-  xskmap: 17,
-  sockhash: 18,
-  cgroup_storage: 19,
-  reuseport_sockarray: 20,
-  percpu_cgroup_storage: 21,
-  queue: 22,
-  stack: 23,
-  sk_storage: 24,
-  devmap_hash: 25,
-  struct_ops: 26,
-  ringbuf: 27,
-  inode_storage: 28,
-  task_storage: 29,
-  bloom_filter: 30,
-  user_ringbuf: 31,
-  cgrp_storage: 32,
-  arena: 33,
-};
-
-/** Attach kinds, each with the probe that answers it. */
-const ATTACH_KINDS: Record<string, () => Support> = {
+/** Attach kinds (and their aliases), each with the probe that answers it. */
+const ATTACH_PROBES: Record<string, () => Support> = {
   kprobe: kprobeSupport,
   kretprobe: kprobeSupport,
   uprobe: uprobeSupport,
@@ -125,7 +57,7 @@ const ATTACH_KINDS: Record<string, () => Support> = {
   xdp: () => progTypeSupport(PROG_TYPES.xdp as number),
   socket_filter: () => progTypeSupport(PROG_TYPES.socket_filter as number),
   ringbuf: () => mapTypeSupport(MAP_TYPES.ringbuf as number),
-  override_return: () => helperSupport(PROG_TYPES.kprobe as number, 58),
+  override_return: () => helperSupport(ProgType.KPROBE, HelperId.OVERRIDE_RETURN),
 };
 
 /** "yes" only when both are; "no" when either is. */
@@ -168,7 +100,7 @@ function helperId(name: string): number | "absent" | undefined {
 /** The feature names {@link supports} knows (helpers and types as patterns). Any kernel. */
 export function featureNames(): string[] {
   return [
-    ...Object.keys(ATTACH_KINDS),
+    ...Object.keys(ATTACH_PROBES),
     ...Object.keys(PROG_TYPES).map((p) => `prog:${p}`),
     ...Object.keys(MAP_TYPES).map((m) => `map:${m}`),
     "helper:<name>[@<prog type>]",
@@ -192,7 +124,7 @@ export function featureNames(): string[] {
  */
 export function supports(feature: string): Support {
   const f = feature.trim().toLowerCase();
-  const attach = ATTACH_KINDS[f];
+  const attach = ATTACH_PROBES[f];
   if (attach) return attach();
   const m = /^(prog|map|helper):([\w]+)(?:@(\w+))?$/.exec(f);
   if (m) {

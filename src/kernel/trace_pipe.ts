@@ -10,7 +10,7 @@ import { closeSync, constants, openSync, readSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BpfError } from "./errors.js";
-import { isLostEvents, parseTraceLine, type TraceLine } from "./trace_line.js";
+import { formatTraceFields, isLostEvents, parseTraceLine, type TraceLine } from "./trace_line.js";
 import { tracefsPath } from "./tracefs.js";
 
 export type { TraceLine } from "./trace_line.js";
@@ -124,4 +124,43 @@ export class TracePipe {
       this.fd = undefined;
     }
   }
+}
+
+/** The process's one trace_pipe reader (trace_pipe is global and destructive). */
+let shared: TracePipe | undefined;
+export function sharedTracePipe(): TracePipe {
+  shared ??= new TracePipe();
+  return shared;
+}
+
+/** Releases the shared reader: the kernel lets one process at a time hold trace_pipe open. */
+export function closeSharedTracePipe(): void {
+  shared?.close();
+}
+
+/** Events the kernel dropped from trace_pipe, as its markers counted them. */
+export function traceLostEvents(): number {
+  return shared?.lostEvents ?? 0;
+}
+
+/**
+ * Prints trace_pipe lines until signal aborts: raw, or formatted with bcc's
+ * fields {0}..{5} = task, pid, cpu, flags, ts, msg (bcc's trace_print).
+ */
+export async function tracePrint(
+  opts: { fmt?: string; signal?: AbortSignal; write?: (s: string) => void } = {},
+): Promise<void> {
+  const write = opts.write ?? ((s: string) => process.stdout.write(s));
+  const pipe = sharedTracePipe();
+  if (opts.fmt === undefined) {
+    for (;;) {
+      const line = await pipe.readline(opts.signal);
+      if (line === undefined) return;
+      // Since bpf_trace_printk became a trace event (5.x), a message ending in "\n" is
+      // followed by the event's own newline: an empty line that says nothing.
+      if (line.trim() === "") continue;
+      write(`${line}\n`);
+    }
+  }
+  for await (const f of pipe.fields(opts.signal)) write(`${formatTraceFields(f, opts.fmt)}\n`);
 }

@@ -128,6 +128,49 @@ RAW_TRACEPOINT_PROBE(sched_process_exec)
     b.close();
   });
 
+  it("auto-attaches libbpf-style functions by their section, as libbpf does", async () => {
+    const before = kernelObjects();
+    const b = await BPF.load({
+      text: `
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 64);
+    __type(key, u32);
+    __type(value, u64);
+} execs SEC(".maps");
+SEC("tracepoint/syscalls/sys_enter_execve")
+int on_execve(void *ctx)
+{
+    u32 pid = bpf_get_current_pid_tgid() >> 32;
+    u64 one = 1;
+    bpf_map_update_elem(&execs, &pid, &one, BPF_ANY);
+    return 0;
+}
+SEC("raw_tp/sched_process_exec")
+int on_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+    u32 pid = bpf_get_current_pid_tgid() >> 32;
+    u64 *v = bpf_map_lookup_elem(&execs, &pid);
+    if (v)
+        *v += 1;
+    return 0;
+}`,
+    });
+    open.push(b);
+    assert.equal(b.numOpenTracepoints(), 1);
+    const pid = runChild();
+    const execs = b.getTable("execs");
+    assert.ok(await waitFor(() => execs.get(pid) === 2n), "both functions ran for our child's execve");
+    b.close();
+    // A program's maps are released after an RCU grace period, in a
+    // workqueue (bpf_prog_free_deferred, kernel/bpf/core.c), so map ids linger.
+    await waitFor(() => {
+      const left = leftSince(before);
+      return left.progs.length + left.links.length + left.maps.length === 0;
+    }, 3000);
+    assert.deepEqual(leftSince(before), { progs: [], links: [], maps: [] });
+  });
+
   it("leaves the kernel as it found it after each attach/detach pair and after close", async () => {
     const before = kernelObjects();
     const b = await BPF.load({

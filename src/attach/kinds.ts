@@ -1,0 +1,246 @@
+/**
+ * Every attach kind tsbpf knows, in one table (in the spirit of libbpf's
+ * section definitions): the program type and expected attach type a function
+ * is loaded as, the libbpf section prefixes and bcc name prefix or macro that
+ * select it, the oldest kernel that has it and the feature name
+ * BPF.supports() answers for it. The rewriter's auto-attach names, the BTF
+ * target of a trampoline function, libbpf-style auto-attach by section and
+ * the feature probes all read it; each hook's module (kprobe.ts,
+ * tracepoint.ts, …) does the attaching.
+ */
+import { AttachType, ProgType } from "../kernel/constants.js";
+
+export type AttachKindName =
+  | "kprobe"
+  | "kretprobe"
+  | "uprobe"
+  | "uretprobe"
+  | "usdt"
+  | "tracepoint"
+  | "raw_tracepoint"
+  | "btf_tracepoint"
+  | "kfunc"
+  | "kretfunc"
+  | "kmod_ret"
+  | "lsm"
+  | "perf_event"
+  | "xdp"
+  | "socket_filter";
+
+export interface AttachKind {
+  name: AttachKindName;
+  /** enum bpf_prog_type the function is loaded as. */
+  progType: number;
+  /** enum bpf_attach_type it is loaded with (0 when the kind has none). */
+  expectedAttachType: number;
+  /** libbpf's section names: "prefix/" followed by the target, or a bare name. */
+  sections: readonly string[];
+  /** bcc's function-name prefix that attaches at load ("kprobe__" + target). */
+  bccPrefix?: string;
+  /** bcc's macro that defines such a function (TRACEPOINT_PROBE(cat, ev), KFUNC_PROBE(fn, …)). */
+  bccMacro?: string;
+  /** The oldest kernel that has it. */
+  minKernel: string;
+  /** BPF.supports() name. */
+  feature: string;
+  /** Whether the target is a kernel BTF name (trampolines and tp_btf: loaded with it). */
+  btfTarget?: boolean;
+}
+
+export const ATTACH_KINDS: readonly AttachKind[] = [
+  {
+    name: "kprobe",
+    progType: ProgType.KPROBE,
+    expectedAttachType: 0,
+    sections: ["kprobe/"],
+    bccPrefix: "kprobe__",
+    minKernel: "4.1",
+    feature: "kprobe",
+  },
+  {
+    name: "kretprobe",
+    progType: ProgType.KPROBE,
+    expectedAttachType: 0,
+    sections: ["kretprobe/"],
+    bccPrefix: "kretprobe__",
+    minKernel: "4.1",
+    feature: "kretprobe",
+  },
+  {
+    name: "uprobe",
+    progType: ProgType.KPROBE,
+    expectedAttachType: 0,
+    sections: ["uprobe/"],
+    minKernel: "4.3",
+    feature: "uprobe",
+  },
+  {
+    name: "uretprobe",
+    progType: ProgType.KPROBE,
+    expectedAttachType: 0,
+    sections: ["uretprobe/"],
+    minKernel: "4.3",
+    feature: "uretprobe",
+  },
+  {
+    name: "usdt",
+    progType: ProgType.KPROBE,
+    expectedAttachType: 0,
+    sections: ["usdt/"],
+    bccMacro: "USDT",
+    minKernel: "4.3",
+    feature: "uprobe",
+  },
+  {
+    name: "tracepoint",
+    progType: ProgType.TRACEPOINT,
+    expectedAttachType: 0,
+    sections: ["tracepoint/", "tp/"],
+    bccPrefix: "tracepoint__",
+    bccMacro: "TRACEPOINT_PROBE",
+    minKernel: "4.7",
+    feature: "tracepoint",
+  },
+  {
+    name: "raw_tracepoint",
+    progType: ProgType.RAW_TRACEPOINT,
+    expectedAttachType: 0,
+    sections: ["raw_tracepoint/", "raw_tp/"],
+    bccPrefix: "raw_tracepoint__",
+    bccMacro: "RAW_TRACEPOINT_PROBE",
+    minKernel: "4.17",
+    feature: "raw_tracepoint",
+  },
+  {
+    name: "btf_tracepoint",
+    progType: ProgType.TRACING,
+    expectedAttachType: AttachType.TRACE_RAW_TP,
+    sections: ["tp_btf/"],
+    bccPrefix: "btf_tracepoint__",
+    bccMacro: "BTF_TRACEPOINT_PROBE",
+    minKernel: "5.5",
+    feature: "tp_btf",
+    btfTarget: true,
+  },
+  {
+    name: "kfunc",
+    progType: ProgType.TRACING,
+    expectedAttachType: AttachType.TRACE_FENTRY,
+    sections: ["fentry/", "fentry.s/"],
+    bccPrefix: "kfunc__",
+    bccMacro: "KFUNC_PROBE",
+    minKernel: "5.5",
+    feature: "fentry",
+    btfTarget: true,
+  },
+  {
+    name: "kretfunc",
+    progType: ProgType.TRACING,
+    expectedAttachType: AttachType.TRACE_FEXIT,
+    sections: ["fexit/", "fexit.s/"],
+    bccPrefix: "kretfunc__",
+    bccMacro: "KRETFUNC_PROBE",
+    minKernel: "5.5",
+    feature: "fexit",
+    btfTarget: true,
+  },
+  {
+    name: "kmod_ret",
+    progType: ProgType.TRACING,
+    expectedAttachType: AttachType.MODIFY_RETURN,
+    sections: ["fmod_ret/", "fmod_ret.s/"],
+    bccPrefix: "kmod_ret__",
+    bccMacro: "KMOD_RET",
+    minKernel: "5.7",
+    feature: "fmod_ret",
+    btfTarget: true,
+  },
+  {
+    name: "lsm",
+    progType: ProgType.LSM,
+    expectedAttachType: AttachType.LSM_MAC,
+    sections: ["lsm/", "lsm.s/"],
+    bccPrefix: "lsm__",
+    bccMacro: "LSM_PROBE",
+    minKernel: "5.7",
+    feature: "lsm",
+    btfTarget: true,
+  },
+  {
+    name: "perf_event",
+    progType: ProgType.PERF_EVENT,
+    expectedAttachType: 0,
+    sections: ["perf_event"],
+    minKernel: "4.9",
+    feature: "perf_event",
+  },
+  {
+    name: "xdp",
+    progType: ProgType.XDP,
+    expectedAttachType: 0,
+    sections: ["xdp"],
+    minKernel: "4.8",
+    feature: "xdp",
+  },
+  {
+    name: "socket_filter",
+    progType: ProgType.SOCKET_FILTER,
+    expectedAttachType: 0,
+    sections: ["socket"],
+    minKernel: "3.19",
+    feature: "socket_filter",
+  },
+];
+
+const BY_NAME = new Map(ATTACH_KINDS.map((k) => [k.name, k]));
+
+/** The attach kind called `name`. */
+export function attachKind(name: AttachKindName): AttachKind {
+  return BY_NAME.get(name) as AttachKind;
+}
+
+/** A function's kind and target from bcc's name prefix (kprobe__X, tracepoint__cat__ev, kfunc__vmlinux__X). */
+export function kindOfBccName(fnName: string): { kind: AttachKindName; target: string } | undefined {
+  for (const k of ATTACH_KINDS) {
+    if (!k.bccPrefix || !fnName.startsWith(k.bccPrefix)) continue;
+    let target = fnName.slice(k.bccPrefix.length);
+    if (target === "") return undefined;
+    if (k.name === "tracepoint") {
+      // tracepoint__<category>__<event>
+      const i = target.indexOf("__");
+      if (i <= 0 || i + 2 >= target.length) return undefined;
+      target = `${target.slice(0, i)}:${target.slice(i + 2)}`;
+    }
+    // bcc also writes kfunc__vmlinux__X (X in vmlinux rather than a module).
+    if (k.btfTarget && target.startsWith("vmlinux__")) target = target.slice("vmlinux__".length);
+    return { kind: k.name, target };
+  }
+  return undefined;
+}
+
+/**
+ * A libbpf-style function's kind and target from its section
+ * (SEC("kprobe/do_sys_openat2"), SEC("tracepoint/syscalls/sys_enter_execve")),
+ * for kinds whose section names the target; undefined otherwise.
+ */
+export function kindOfSection(section: string): { kind: AttachKindName; target: string } | undefined {
+  for (const k of ATTACH_KINDS) {
+    for (const p of k.sections) {
+      if (!p.endsWith("/") || !section.startsWith(p)) continue;
+      let target = section.slice(p.length);
+      if (target === "") return undefined;
+      if (k.name === "tracepoint") {
+        const i = target.indexOf("/");
+        if (i <= 0) return undefined;
+        target = `${target.slice(0, i)}:${target.slice(i + 1)}`;
+      }
+      return { kind: k.name, target };
+    }
+  }
+  return undefined;
+}
+
+/** The function-name prefix a bcc macro (KFUNC_PROBE, LSM_PROBE, …) gives the function it defines. */
+export function bccMacroPrefix(macro: string): string | undefined {
+  return ATTACH_KINDS.find((k) => k.bccMacro === macro && k.btfTarget)?.bccPrefix;
+}

@@ -1,0 +1,185 @@
+/**
+ * What BPF objects share and that needs no object: bcc's constants, what
+ * the running kernel has, syscall names, symbols and trace_pipe (one global
+ * reader). class BPF extends it; as in bcc, these are reached through BPF
+ * (BPF.supports(…), b.traceFields(), b.ksym(…)).
+ */
+
+import { attachKind } from "./attach/kinds.js";
+import { kprobeFunctions } from "./attach/kprobe.js";
+import { tracepointsMatching } from "./attach/tracepoint.js";
+import { userFunctions } from "./attach/uprobe.js";
+import * as xdp from "./attach/xdp.js";
+import { findExe, findLibrary, sym } from "./elf/procmaps.js";
+import { ProgType } from "./kernel/constants.js";
+import { btfAttachSupport, kprobeSupport, progTypeSupport, type Support } from "./kernel/features.js";
+import { ksym, ksymname } from "./kernel/kallsyms.js";
+import { kernelEnumHasVal, kernelStructHasField } from "./kernel/kernel_btf.js";
+import { syscallPrefix } from "./kernel/kernel_info.js";
+import { supports } from "./kernel/supports.js";
+import { sharedTracePipe, type TraceLine, traceLostEvents, tracePrint } from "./kernel/trace_pipe.js";
+import { tracepointExists } from "./kernel/tracefs.js";
+import { native } from "./native.js";
+
+export class BpfBase {
+  /** Program types for {@link BPF.loadFunc}, as bcc names them. */
+  static readonly SOCKET_FILTER = ProgType.SOCKET_FILTER;
+  static readonly KPROBE = ProgType.KPROBE;
+  static readonly SCHED_CLS = ProgType.SCHED_CLS;
+  static readonly SCHED_ACT = ProgType.SCHED_ACT;
+  static readonly TRACEPOINT = ProgType.TRACEPOINT;
+  static readonly XDP = ProgType.XDP;
+  static readonly PERF_EVENT = ProgType.PERF_EVENT;
+  static readonly CGROUP_SKB = ProgType.CGROUP_SKB;
+  static readonly CGROUP_SOCK = ProgType.CGROUP_SOCK;
+  static readonly SOCK_OPS = ProgType.SOCK_OPS;
+  static readonly RAW_TRACEPOINT = ProgType.RAW_TRACEPOINT;
+  static readonly TRACING = ProgType.TRACING;
+  static readonly LSM = ProgType.LSM;
+  /** bcc's XDP flags: attach only if none is there (4.8+), generic (4.12+), native, offloaded (4.13+), replace (5.7+). */
+  static readonly XDP_FLAGS_UPDATE_IF_NOEXIST = xdp.XDP_FLAGS_UPDATE_IF_NOEXIST;
+  static readonly XDP_FLAGS_SKB_MODE = xdp.XDP_FLAGS_SKB_MODE;
+  static readonly XDP_FLAGS_DRV_MODE = xdp.XDP_FLAGS_DRV_MODE;
+  static readonly XDP_FLAGS_HW_MODE = xdp.XDP_FLAGS_HW_MODE;
+  static readonly XDP_FLAGS_REPLACE = xdp.XDP_FLAGS_REPLACE;
+
+  /** The prefix of syscall functions on this kernel, e.g. "__x64_sys_". */
+  getSyscallPrefix(): string {
+    return syscallPrefix();
+  }
+
+  /** The kernel function of a syscall: getSyscallFnname("execve") → "__x64_sys_execve". */
+  getSyscallFnname(name: string): string {
+    return syscallPrefix() + name;
+  }
+
+  // ---- what the kernel has ----
+
+  /** Kernel functions matching re that can be kprobed (bcc's get_kprobe_functions). */
+  static getKprobeFunctions(re: RegExp | string): string[] {
+    return kprobeFunctions(typeof re === "string" ? new RegExp(re) : re);
+  }
+
+  /** Every tracepoint "category:event" matching re (all when omitted). */
+  static getTracepoints(re?: RegExp | string): string[] {
+    return tracepointsMatching(re);
+  }
+
+  /** True when tracepoint category:event exists. */
+  static tracepointExists(category: string, event: string): boolean {
+    return tracepointExists(category, event);
+  }
+
+  /** True when this kernel's `struct name` has member `field`, from its BTF (bcc's kernel_struct_has_field). */
+  static kernelStructHasField(name: string, field: string): boolean {
+    return kernelStructHasField(name, field);
+  }
+
+  /** True when this kernel's `enum name` has enumerator `value` (bcc's kernel_enum_has_val). */
+  static kernelEnumHasVal(name: string, value: string): boolean {
+    return kernelEnumHasVal(name, value);
+  }
+
+  /** True when this kernel has kprobes (CONFIG_KPROBES). */
+  static supportKprobe(): boolean {
+    return kprobeSupport() === "yes";
+  }
+
+  /** True when this kernel has raw tracepoints (Linux 4.17+). */
+  static supportRawTracepoint(): boolean {
+    return progTypeSupport(attachKind("raw_tracepoint").progType) === "yes";
+  }
+
+  /** True when this kernel loads and attaches fentry/fexit programs (5.5+ on x86-64, with BTF, and not refused). */
+  static supportKfunc(): boolean {
+    return progTypeSupport(ProgType.TRACING) === "yes" && native().probeTracing() === 1;
+  }
+
+  /** True when this kernel loads, attaches and runs BPF LSM programs (5.7+, "bpf" LSM active). */
+  static supportLsm(): boolean {
+    return btfAttachSupport("lsm") === "yes";
+  }
+
+  /** True when this kernel loads and attaches tp_btf programs (5.5+ with BTF). */
+  static supportBtfTracepoint(): boolean {
+    return btfAttachSupport("tp_btf") === "yes";
+  }
+
+  /**
+   * Whether this kernel supports a feature: "yes", "no" or "unknown" (only
+   * definite answers are cached). Names: attach kinds (kprobe, tracepoint,
+   * fentry, lsm, perf_event:hardware, xdp, ringbuf, override_return, …),
+   * "prog:TYPE", "map:TYPE", "helper:NAME" and "helper:NAME@TYPE".
+   * @throws BpfError for a name it does not know (listing the known ones).
+   */
+  static supports(feature: string): Support {
+    return supports(feature);
+  }
+
+  /** A shared library's path as the loader would find it (bcc's find_library): "c" → libc; with pid, that process's. */
+  static findLibrary(name: string, pid?: number): string | undefined {
+    return findLibrary(name, pid);
+  }
+
+  /** The executable called name in $PATH, or name when it is a path to one (bcc's find_exe). */
+  static findExe(name: string): string | undefined {
+    return findExe(name);
+  }
+
+  /** Names of a binary's functions matching re (bcc's get_user_functions). */
+  static getUserFunctions(path: string, re: RegExp | string): string[] {
+    return userFunctions(path, typeof re === "string" ? new RegExp(re) : re);
+  }
+
+  // ---- symbols and trace_pipe ----
+
+  /** The kernel function containing addr (bcc's ksym): "[unknown]" when none. */
+  ksym(addr: bigint | number, opts: { showModule?: boolean; showOffset?: boolean } = {}): string {
+    return ksym(BigInt(addr), opts);
+  }
+
+  /** The address of a kernel symbol (bcc's ksymname; undefined where bcc returns -1). */
+  ksymname(name: string): bigint | undefined {
+    return ksymname(name);
+  }
+
+  /** The user-space function containing addr in process pid (bcc's sym), demangled. "[unknown]" when none. */
+  sym(
+    addr: bigint | number,
+    pid: number,
+    opts: { showModule?: boolean; showOffset?: boolean; demangle?: boolean } = {},
+  ): string {
+    return sym(BigInt(addr), pid, opts);
+  }
+
+  /** The next bpf_trace_printk line as bcc's trace_fields() gives it (waits for one). */
+  async traceFieldsOnce(signal?: AbortSignal): Promise<TraceLine | undefined> {
+    for await (const f of sharedTracePipe().fields(signal)) return f;
+    return undefined;
+  }
+
+  /** trace_pipe lines as { task, pid, cpu, flags, ts, msg }, as they arrive, until signal aborts. */
+  traceFields(opts: { signal?: AbortSignal } = {}): AsyncGenerator<TraceLine> {
+    return sharedTracePipe().fields(opts.signal);
+  }
+
+  /** The next parsed line if one is there now, else undefined (bcc's nonblocking=True). */
+  traceFieldsNonBlocking(): TraceLine | undefined {
+    return sharedTracePipe().fieldsNow();
+  }
+
+  /** The next raw trace_pipe line (waits for one; undefined when aborted). */
+  traceReadline(opts: { signal?: AbortSignal } = {}): Promise<string | undefined> {
+    return sharedTracePipe().readline(opts.signal);
+  }
+
+  /** Prints trace_pipe lines until signal aborts: raw, or with bcc's format fields {0}..{5} (bcc's trace_print). */
+  tracePrint(opts: { fmt?: string; signal?: AbortSignal; write?: (s: string) => void } = {}): Promise<void> {
+    return tracePrint(opts);
+  }
+
+  /** Events the kernel dropped from trace_pipe (its "[LOST N EVENTS]" markers). */
+  static traceLostEvents(): number {
+    return traceLostEvents();
+  }
+}
