@@ -57,6 +57,7 @@ NAPI_MODULE_INIT()
         FN("libbpfVersion", libbpf_version),
         FN("btfDumpHeader", tsbpf_btf_dump_header),
         FN("btfDumpSubset", tsbpf_btf_dump_subset),
+        FN("btfBitfield", tsbpf_btf_bitfield),
         {"NativeObject", NULL, NULL, NULL, NULL, object_ctor, napi_enumerable, NULL},
         {"NativeRingBuffer", NULL, NULL, NULL, NULL, ringbuf_ctor, napi_enumerable, NULL},
         {"NativePerfBuffer", NULL, NULL, NULL, NULL, perfbuf_ctor, napi_enumerable, NULL},

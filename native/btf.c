@@ -625,3 +625,124 @@ done:
     free(path);
     return result;
 }
+
+/* ---- bit-field questions ----------------------------------------------------- */
+
+/*
+ * The member `name` of the struct or union `id`, looking inside anonymous
+ * members as C does (their members are named as the parent's). NULL when
+ * there is none; *owner gets the struct or union that holds it.
+ */
+static const struct btf_member *find_member(const struct btf *btf, __u32 id, const char *name,
+                                            const struct btf_type **owner, int depth)
+{
+    int resolved = btf__resolve_type(btf, id);
+    const struct btf_type *t = resolved > 0 ? btf__type_by_id(btf, (__u32)resolved) : NULL;
+    if (!t || !btf_is_composite(t) || depth > 16)
+        return NULL;
+    const struct btf_member *m = btf_members(t);
+    for (__u16 i = 0; i < btf_vlen(t); i++, m++) {
+        const char *n = btf__name_by_offset(btf, m->name_off);
+        if (n && n[0]) {
+            if (strcmp(n, name) == 0) {
+                *owner = t;
+                return m;
+            }
+            continue;
+        }
+        const struct btf_member *inner = find_member(btf, m->type, name, owner, depth + 1);
+        if (inner)
+            return inner;
+    }
+    return NULL;
+}
+
+/*
+ * Width of the member reached from the record `kind name` through `fields`
+ * (each looked up in the type of the one before): > 0 for a bit-field, 0 for
+ * another member, -1 when the record or a member is not in the BTF. `kind` is
+ * "struct", "union", or "" for a typedef name.
+ */
+static int member_bitfield(const struct btf *btf, const char *kind, const char *name, char **fields,
+                           uint32_t n)
+{
+    struct name_slot *slot = table_slot(&cache.index, name);
+    for (__u32 e = slot->name ? slot->val : 0; e; e = cache.entries[e].next) {
+        __u32 id = cache.entries[e].id;
+        const struct btf_type *t = btf__type_by_id(btf, id);
+        bool match = (strcmp(kind, "struct") == 0 && btf_is_struct(t)) ||
+                     (strcmp(kind, "union") == 0 && btf_is_union(t)) ||
+                     (kind[0] == 0 && btf_is_typedef(t));
+        if (!match)
+            continue;
+        int width = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            const struct btf_type *owner = NULL;
+            const struct btf_member *m = find_member(btf, id, fields[i], &owner, 0);
+            if (!m) {
+                width = -1;
+                break;
+            }
+            width = btf_member_bitfield_size(owner, (__u32)(m - btf_members(owner)));
+            id = m->type;
+        }
+        if (width >= 0)
+            return width;
+    }
+    return -1;
+}
+
+/* btfBitfield(path, kind, name, fields) */
+napi_value tsbpf_btf_bitfield(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "btfBitfield";
+    napi_value argv[4];
+    if (!tsbpf_get_args(env, info, op, 4, argv, NULL))
+        return NULL;
+    bool is_array = false;
+    if (napi_is_array(env, argv[3], &is_array) != napi_ok)
+        return tsbpf_throw_napi(env, "napi_is_array");
+    if (!is_array)
+        return tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "fields must be an array");
+    uint32_t n = 0;
+    TSBPF_NAPI(env, napi_get_array_length(env, argv[3], &n));
+
+    char *path = NULL, *kind = NULL, *name = NULL;
+    char **fields = calloc(n ? n : 1, sizeof(*fields));
+    uint32_t got = 0;
+    napi_value result = NULL, v;
+    if (!fields) {
+        tsbpf_throw(env, op, ENOMEM);
+        goto done;
+    }
+    if (!tsbpf_arg_string(env, argv[0], op, "btfPath", &path) ||
+        !tsbpf_arg_string(env, argv[1], op, "kind", &kind) ||
+        !tsbpf_arg_string(env, argv[2], op, "name", &name))
+        goto done;
+    for (; got < n; got++) {
+        char what[32];
+        snprintf(what, sizeof(what), "fields[%u]", got);
+        if (napi_get_element(env, argv[3], got, &v) != napi_ok) {
+            tsbpf_throw_napi(env, "napi_get_element");
+            goto done;
+        }
+        if (!tsbpf_arg_string(env, v, op, what, &fields[got]))
+            goto done;
+    }
+
+    pthread_mutex_lock(&cache_lock);
+    bool loaded = cache_load(env, path);
+    int width = loaded ? member_bitfield(cache.btf, kind, name, fields, n) : -1;
+    pthread_mutex_unlock(&cache_lock);
+    if (loaded && napi_create_int32(env, width, &v) == napi_ok)
+        result = v;
+
+done:
+    for (uint32_t i = 0; i < got; i++)
+        free(fields[i]);
+    free(fields);
+    free(path);
+    free(kind);
+    free(name);
+    return result;
+}

@@ -255,6 +255,12 @@ export interface NativeAddon {
    * the names that selected nothing (each once, in order), for diagnostics.
    */
   btfDumpSubset(btfPath: string, names: string[]): { header: string; types: number; missing: string[] };
+  /**
+   * Width of the member reached from the record `kind name` ("struct",
+   * "union", or "" for a typedef) through `fields`, anonymous members looked
+   * into: > 0 a bit-field, 0 another member, -1 not in the BTF.
+   */
+  btfBitfield(btfPath: string, kind: string, name: string, fields: string[]): number;
   NativeObject: new (elf: Uint8Array, name: string) => NativeObject;
   /**
    * A batching consumer of the ring buffer map `mapFd` (which it dups: the

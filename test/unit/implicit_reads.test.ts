@@ -10,7 +10,11 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { findClang, runClang } from "../../src/compile/clang.js";
 import { HEADERS_DIR } from "../../src/compile/compile.js";
-import { filtersFor, needsImplicitReads, rewriteImplicitReads } from "../../src/compile/implicit_reads.js";
+import {
+  filtersFor,
+  needsImplicitReads,
+  rewriteImplicitReads,
+} from "../../src/compile/implicit_reads/index.js";
 import { subsetVmlinuxHeader } from "../../src/compile/kernel_types.js";
 import { rewriteBcc } from "../../src/compile/rewriter.js";
 import { targetArch } from "../../src/kernel/kernel_info.js";
@@ -375,6 +379,31 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
     assert.equal(line(p.code, 8), line(p.translated, 8), "a bit-field of the program's own struct");
     assert.ok(
       p.notes.some((n) => /^t\.c:8:.*bit-field b/.test(n)),
+      JSON.stringify(p.notes),
+    );
+  });
+
+  it("finds bit-fields inside anonymous members of kernel structs, from the kernel's BTF", async () => {
+    // sk_buff's pkt_type sits in an anonymous struct inside an anonymous union (__struct_group, 5.19+).
+    const src = `#include <linux/skbuff.h>
+typedef struct { unsigned int lo: 4, hi: 4; } own_t;
+int on_skb(struct bpf_raw_tracepoint_args *ctx)
+{
+    struct sk_buff *skb = (struct sk_buff *)ctx->args[0];
+    u32 t = skb->pkt_type;
+    u32 len = skb->len;
+    own_t *o = (own_t *)ctx->args[1];
+    return t + len + o->hi;
+}`;
+    const p = await pass(src);
+    assertCompiles(p);
+    assertLinesKept(p);
+    assert.match(line(p.code, 6), /BPF_CORE_READ_BITFIELD_PROBED\(__tsbpf_v\d+p, pkt_type\)/);
+    assert.match(line(p.code, 7), /bpf_probe_read_kernel\(/);
+    assert.doesNotMatch(line(p.code, 7), /BITFIELD/);
+    assert.equal(line(p.code, 9), line(p.translated, 9), "a bit-field of the program's own typedef'd struct");
+    assert.ok(
+      p.notes.some((n) => /^t\.c:9:.*bit-field hi/.test(n)),
       JSON.stringify(p.notes),
     );
   });
