@@ -20,7 +20,6 @@ export {
   DEBUG_PREPROCESSOR,
   DEBUG_SOURCE,
 } from "./compile/compile.js";
-export { printf, sprintf } from "./format/printf.js";
 export {
   AttachError,
   BpfError,

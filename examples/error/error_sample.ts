@@ -17,7 +17,8 @@
  *
  *   tsbpf example error/error_sample [--strict]
  */
-import { BPF, printf } from "../../src/index.js";
+import { BPF } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** The C text: a proprietary license and a GPL-only helper. */

@@ -18,7 +18,8 @@
  *
  *   tsbpf example error/invalid_mem_access [--strict]
  */
-import { BPF, printf } from "../../src/index.js";
+import { BPF } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /**

@@ -9,7 +9,8 @@
  *
  *   tsbpf example first_step/printk_sample [--duration SECONDS] [--strict]
  */
-import { BPF, printf } from "../../src/index.js";
+import { BPF } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** The C text of the original, unchanged. */

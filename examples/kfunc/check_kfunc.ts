@@ -8,7 +8,8 @@
  *
  *   tsbpf example kfunc/check_kfunc
  */
-import { BPF, printf } from "../../src/index.js";
+import { BPF } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const example = defineExample({ name: "kfunc/check_kfunc" }, async () => {

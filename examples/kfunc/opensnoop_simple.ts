@@ -21,7 +21,8 @@
  *
  *   tsbpf example kfunc/opensnoop_simple [--duration SECONDS] [--strict]
  */
-import { BPF, type PerfEventArray, printf } from "../../src/index.js";
+import { BPF, type PerfEventArray } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** What both versions send for each open. */

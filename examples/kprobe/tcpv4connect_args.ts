@@ -15,7 +15,8 @@
  *
  *   tsbpf example kprobe/tcpv4connect_args [--duration SECONDS] [--strict]
  */
-import { BPF, printf } from "../../src/index.js";
+import { BPF } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** The C text, as a bcc user writes it. */

@@ -15,15 +15,8 @@
  *
  *   tsbpf example maps/map_perf_array_simple [--duration SECONDS] [--strict]
  */
-import {
-  BPF,
-  type PerfEventArray,
-  PerfHWConfig,
-  PerfSWConfig,
-  PerfType,
-  possibleCpus,
-  printf,
-} from "../../src/index.js";
+import { BPF, type PerfEventArray, PerfHWConfig, PerfSWConfig, PerfType, possibleCpus } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = (numCpus: number): string => `

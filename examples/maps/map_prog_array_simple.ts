@@ -14,7 +14,8 @@
  *
  *   tsbpf example maps/map_prog_array_simple [--duration SECONDS] [--strict]
  */
-import { BPF, type ProgArray, printf } from "../../src/index.js";
+import { BPF, type ProgArray } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

@@ -14,7 +14,8 @@
  *
  *   tsbpf example maps/map_stack_trace [--duration SECONDS] PID
  */
-import { BPF, type HashTable, printf, type StackTrace } from "../../src/index.js";
+import { BPF, type HashTable, type StackTrace } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

@@ -11,7 +11,8 @@
  *
  *   tsbpf example maps/xdp_icmp_count [--duration SECONDS] [DEVICE]
  */
-import { BPF, type HashTable, printf } from "../../src/index.js";
+import { BPF, type HashTable } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

@@ -12,7 +12,8 @@
  *
  *   tsbpf example output/perf_output_sample [--duration SECONDS] [--strict]
  */
-import { BPF, type PerfEventArray, printf } from "../../src/index.js";
+import { BPF, type PerfEventArray } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** The C text, as a bcc user writes it. */

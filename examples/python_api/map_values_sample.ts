@@ -10,7 +10,8 @@
  *
  *   tsbpf example python_api/map_values_sample [--duration SECONDS] [--strict]
  */
-import { BPF, printf } from "../../src/index.js";
+import { BPF } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

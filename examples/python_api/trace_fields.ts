@@ -6,7 +6,8 @@
  *
  *   tsbpf example python_api/trace_fields [--duration SECONDS]
  */
-import { BPF, printf } from "../../src/index.js";
+import { BPF } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

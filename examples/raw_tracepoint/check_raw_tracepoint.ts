@@ -5,7 +5,8 @@
  *
  *   tsbpf example raw_tracepoint/check_raw_tracepoint
  */
-import { BPF, printf } from "../../src/index.js";
+import { BPF } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const example = defineExample({ name: "raw_tracepoint/check_raw_tracepoint" }, async () => {

@@ -9,7 +9,8 @@
  *
  *   tsbpf example raw_tracepoint/sched_switch_simple [--duration SECONDS]
  */
-import { BPF, printf } from "../../src/index.js";
+import { BPF } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

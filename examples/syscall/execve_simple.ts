@@ -11,7 +11,8 @@
  *
  *   tsbpf example syscall/execve_simple [--duration SECONDS] [--strict]
  */
-import { BPF, printf } from "../../src/index.js";
+import { BPF } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** The C text, as a bcc user writes it. */

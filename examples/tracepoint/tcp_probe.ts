@@ -9,7 +9,8 @@
  *
  *   tsbpf example tracepoint/tcp_probe [--duration SECONDS]
  */
-import { BPF, type PerfEventArray, printf } from "../../src/index.js";
+import { BPF, type PerfEventArray } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

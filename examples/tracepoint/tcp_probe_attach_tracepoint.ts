@@ -11,7 +11,8 @@
  *
  *   tsbpf example tracepoint/tcp_probe_attach_tracepoint [--duration SECONDS]
  */
-import { BPF, type PerfEventArray, printf } from "../../src/index.js";
+import { BPF, type PerfEventArray } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 import { type DataT, ntohs } from "./tcp_probe.js";
 

@@ -10,7 +10,8 @@
  *
  *   tsbpf example tracepoint/tcp_probe_filter [--duration SECONDS]
  */
-import { BPF, printf } from "../../src/index.js";
+import { BPF } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

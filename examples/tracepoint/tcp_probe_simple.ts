@@ -16,7 +16,8 @@
  *
  *   tsbpf example tracepoint/tcp_probe_simple [--duration SECONDS]
  */
-import { BPF, printf } from "../../src/index.js";
+import { BPF } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** bcc needs KBUILD_MODNAME defined before net/sock.h (the kernel headers use it); tsbpf does not, and accepts it. */

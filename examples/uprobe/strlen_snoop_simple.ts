@@ -9,7 +9,8 @@
  *
  *   tsbpf example uprobe/strlen_snoop_simple [--duration SECONDS] [PID]
  */
-import { BPF, printf } from "../../src/index.js";
+import { BPF } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /**

@@ -9,7 +9,8 @@
  *
  *   tsbpf example usdt/probe_sample [--duration SECONDS] PID
  */
-import { BPF, printf, USDT } from "../../src/index.js";
+import { BPF, USDT } from "../../src/index.js";
+import { printf } from "../../src/format/printf.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /**

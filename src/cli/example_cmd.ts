@@ -2,16 +2,34 @@
  * `tsbpf example CHAPTER/PROGRAM [--duration S] [--strict] [ARGS]` runs one
  * of the tutorial's programs (examples/<chapter>/<program>.ts, built to
  * dist/examples); `tsbpf example --list` lists them.
+ *
+ * The CLI does not import the examples: it finds them at run time through
+ * their registry (dist/examples/catalog.js), and runs each with the runner
+ * next to it. The examples import the unbundled library (dist/src); the CLI
+ * is a bundle with its own copies of the library's classes, and errors are
+ * told apart by class, so the runner must come from the examples' side.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { chapters, exampleIds, findExample } from "../../examples/catalog.js";
+import type * as Catalog from "../../examples/catalog.js";
 import type * as ExampleLib from "../../examples/lib/example.js";
 import { packageRoot } from "../paths.js";
 
+const examplesDir = (): string => join(packageRoot(), "dist", "examples");
+
+async function importFrom<T>(file: string): Promise<T> {
+  if (!existsSync(file)) throw new Error(`${file} is missing: build the project first (npm run build)`);
+  return (await import(pathToFileURL(file).href)) as T;
+}
+
+/** The registry of the tutorial's programs. */
+export function exampleRegistry(): Promise<typeof Catalog> {
+  return importFrom<typeof Catalog>(join(examplesDir(), "catalog.js"));
+}
+
 /** The --list text: one line per program, grouped by chapter. */
-export function exampleList(): string {
+export function exampleList({ chapters, exampleIds }: typeof Catalog): string {
   const ids = exampleIds();
   const width = Math.max(...ids.map((id) => id.length)) + 2;
   let out = "";
@@ -25,7 +43,7 @@ export function exampleList(): string {
   return out;
 }
 
-function closeNames(id: string): string[] {
+function closeNames({ exampleIds }: typeof Catalog, id: string): string[] {
   const [dir, name] = id.split("/");
   const sameName = exampleIds().filter((e) => name !== undefined && e.endsWith(`/${name}`));
   if (sameName.length) return sameName;
@@ -36,30 +54,22 @@ function closeNames(id: string): string[] {
 
 export async function exampleMain(argv: string[]): Promise<number> {
   const [id, ...rest] = argv;
+  const registry = await exampleRegistry();
   if (id === undefined || id === "--list" || id === "-l") {
-    process.stdout.write(exampleList());
+    process.stdout.write(exampleList(registry));
     return id === undefined ? 2 : 0;
   }
-  if (!findExample(id)) {
-    const close = closeNames(id);
+  if (!registry.findExample(id)) {
+    const close = closeNames(registry, id);
     process.stderr.write(
       `tsbpf: no example "${id}"${close.length ? `; did you mean ${close.join(", ")}?` : ""} (tsbpf example --list shows them all)\n`,
     );
     return 2;
   }
-  const file = join(packageRoot(), "dist", "examples", `${id}.js`);
-  if (!existsSync(file)) {
-    process.stderr.write(`tsbpf: ${file} is missing: build the project first (npm run build)\n`);
-    return 1;
-  }
-  const mod = (await import(pathToFileURL(file).href)) as { example?: ExampleLib.Example };
+  const file = join(examplesDir(), `${id}.js`);
+  const mod = await importFrom<{ example?: ExampleLib.Example }>(file);
   if (!mod.example) throw new Error(`${file} does not export an example`);
-  // The example runs on the unbundled library (dist/src) that it imports, so
-  // its runner must come from there too: error classes are compared by
-  // identity, and this CLI is a bundle with its own copies.
-  const lib = (await import(
-    pathToFileURL(join(packageRoot(), "dist", "examples", "lib", "example.js")).href
-  )) as typeof ExampleLib;
+  const lib = await importFrom<typeof ExampleLib>(join(examplesDir(), "lib", "example.js"));
   try {
     await lib.runExample(mod.example, rest);
   } catch (err) {

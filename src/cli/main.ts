@@ -26,10 +26,8 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case "printk-sample": {
-      const { example } = await import("../../examples/first_step/printk_sample.js");
-      const { runExample } = await import("../../examples/lib/example.js");
-      await runExample(example, rest);
-      return 0;
+      const { exampleMain } = await import("./example_cmd.js");
+      return exampleMain(["first_step/printk_sample", ...rest]);
     }
     case "example": {
       const { exampleMain } = await import("./example_cmd.js");

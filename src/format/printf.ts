@@ -6,6 +6,9 @@
  * double (via BigInt) and rounded half-to-even like glibc and CPython, so
  * `sprintf("%.2f", 0.125)` gives `"0.12"` rather than JavaScript's `"0.13"`.
  *
+ * Not part of the library's core: importers reach it as `tsbpf/printf`
+ * (package.json "exports"), as the tutorial and the tools do.
+ *
  * @module
  */
 

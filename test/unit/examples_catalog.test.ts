@@ -11,7 +11,7 @@ import { pathToFileURL } from "node:url";
 import { chapters, exampleIds } from "../../examples/catalog.js";
 import type { Example } from "../../examples/lib/example.js";
 import { examplesTable } from "../../examples/lib/table.js";
-import { exampleList } from "../../src/cli/example_cmd.js";
+import { exampleList, exampleRegistry } from "../../src/cli/example_cmd.js";
 import { repoRoot } from "../helpers.js";
 
 describe("example catalog", () => {
@@ -60,8 +60,8 @@ describe("example catalog", () => {
     );
   });
 
-  it("--list prints one line per program", () => {
-    const lines = exampleList()
+  it("--list prints one line per program, from the registry the CLI finds at run time", async () => {
+    const lines = exampleList(await exampleRegistry())
       .split("\n")
       .filter((l) => l.startsWith("  "));
     assert.equal(lines.length, exampleIds().length);
