@@ -19,8 +19,9 @@
  *
  *   tsbpf example data_access/execve_simple [--duration SECONDS] [--strict]
  */
-import { BPF, type PerfEventArray } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF, type PerfEventArray } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** The C text; STATE_FIELD is replaced before loading. */

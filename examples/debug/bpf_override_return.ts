@@ -14,8 +14,9 @@
  *
  *   tsbpf example debug/bpf_override_return [--duration SECONDS]
  */
-import { BPF } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** The C text, as a bcc user writes it. */

@@ -17,8 +17,9 @@
  *
  *   tsbpf example error/error_sample [--strict]
  */
-import { BPF } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** The C text: a proprietary license and a GPL-only helper. */

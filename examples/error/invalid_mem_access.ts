@@ -18,8 +18,9 @@
  *
  *   tsbpf example error/invalid_mem_access [--strict]
  */
-import { BPF } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /**

@@ -9,8 +9,9 @@
  *
  *   tsbpf example first_step/printk_sample [--duration SECONDS] [--strict]
  */
-import { BPF } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** The C text of the original, unchanged. */

@@ -8,8 +8,9 @@
  *
  *   tsbpf example kfunc/check_kfunc
  */
-import { BPF } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const example = defineExample({ name: "kfunc/check_kfunc" }, async () => {

@@ -21,8 +21,9 @@
  *
  *   tsbpf example kfunc/opensnoop_simple [--duration SECONDS] [--strict]
  */
-import { BPF, type PerfEventArray } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF, type PerfEventArray } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** What both versions send for each open. */

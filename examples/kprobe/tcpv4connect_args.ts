@@ -15,8 +15,9 @@
  *
  *   tsbpf example kprobe/tcpv4connect_args [--duration SECONDS] [--strict]
  */
-import { BPF } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** The C text, as a bcc user writes it. */

@@ -17,8 +17,9 @@
  *
  *   tsbpf example maps/map_cpu_array_simple [--duration S] [--strict]
  */
-import { BPF, onlineCpus, type PerCpuArray } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF, onlineCpus, type PerCpuArray } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

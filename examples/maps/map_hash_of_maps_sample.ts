@@ -12,8 +12,9 @@
  *
  *   tsbpf example maps/map_hash_of_maps_sample [--duration SECONDS] [--strict]
  */
-import { type ArrayTable, BPF, type MapInMap } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { type ArrayTable, BPF, type MapInMap } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

@@ -15,8 +15,9 @@
  *
  *   tsbpf example maps/map_hash_sample [--duration S] [--strict] [INTERVAL]
  */
-import { BPF, type HashTable } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF, type HashTable } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

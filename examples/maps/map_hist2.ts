@@ -9,8 +9,9 @@
  *
  *   tsbpf example maps/map_hist2 [--duration S]
  */
-import { BPF } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

@@ -11,8 +11,9 @@
  *   tsbpf example maps/map_lpm_trie [--duration SECONDS] [PREFIX...]
  *   (default prefixes: 127.0.0.0/8 127.0.0.1/32 10.0.0.0/8 0.0.0.0/0)
  */
-import { BPF, type LpmTrie } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF, type LpmTrie } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

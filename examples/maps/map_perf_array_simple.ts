@@ -15,8 +15,16 @@
  *
  *   tsbpf example maps/map_perf_array_simple [--duration SECONDS] [--strict]
  */
-import { BPF, type PerfEventArray, PerfHWConfig, PerfSWConfig, PerfType, possibleCpus } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import {
+  BPF,
+  type PerfEventArray,
+  PerfHWConfig,
+  PerfSWConfig,
+  PerfType,
+  possibleCpus,
+} from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = (numCpus: number): string => `

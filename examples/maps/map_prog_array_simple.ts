@@ -14,8 +14,9 @@
  *
  *   tsbpf example maps/map_prog_array_simple [--duration SECONDS] [--strict]
  */
-import { BPF, type ProgArray } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF, type ProgArray } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

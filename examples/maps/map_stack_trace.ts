@@ -14,8 +14,9 @@
  *
  *   tsbpf example maps/map_stack_trace [--duration SECONDS] PID
  */
-import { BPF, type HashTable, type StackTrace } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF, type HashTable, type StackTrace } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

@@ -17,8 +17,9 @@
  *
  *   tsbpf example maps/map_table_sample [--duration S] [--strict] [--array] [INTERVAL]
  */
-import { type ArrayTable, BPF } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { type ArrayTable, BPF } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** The C text: the array is declared one way or the other, the code is the same. */

@@ -10,8 +10,9 @@
  *
  *   tsbpf example maps/xdp_cpumap [--duration SECONDS] [-S] IN_IFACE CPU
  */
-import { type ArrayTable, BPF, type PerCpuArray, possibleCpus, XDP_FLAGS_SKB_MODE } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { type ArrayTable, BPF, type PerCpuArray, possibleCpus, XDP_FLAGS_SKB_MODE } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = (maxCpu: number): string => `

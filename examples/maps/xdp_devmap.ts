@@ -13,8 +13,8 @@
  *   tsbpf example maps/xdp_devmap [--duration SECONDS] [-S] IN_IFACE OUT_IFACE
  */
 import { readFileSync } from "node:fs";
-import { BPF, type PerCpuArray, XDP_FLAGS_SKB_MODE } from "../../src/index.js";
 import { printf } from "../../src/format/printf.js";
+import { BPF, type PerCpuArray, XDP_FLAGS_SKB_MODE } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

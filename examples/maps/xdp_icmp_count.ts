@@ -11,8 +11,9 @@
  *
  *   tsbpf example maps/xdp_icmp_count [--duration SECONDS] [DEVICE]
  */
-import { BPF, type HashTable } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF, type HashTable } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

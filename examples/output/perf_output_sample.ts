@@ -12,8 +12,9 @@
  *
  *   tsbpf example output/perf_output_sample [--duration SECONDS] [--strict]
  */
-import { BPF, type PerfEventArray } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF, type PerfEventArray } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** The C text, as a bcc user writes it. */

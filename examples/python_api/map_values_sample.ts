@@ -10,8 +10,9 @@
  *
  *   tsbpf example python_api/map_values_sample [--duration SECONDS] [--strict]
  */
-import { BPF } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

@@ -17,8 +17,9 @@
  *
  *   tsbpf example python_api/symbols [--duration SECONDS] [--strict] PID
  */
-import { BPF, type StackTrace } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF, type StackTrace } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** The C text; PID_FILTER is replaced before loading. */

@@ -6,8 +6,9 @@
  *
  *   tsbpf example python_api/trace_fields [--duration SECONDS]
  */
-import { BPF } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

@@ -5,8 +5,9 @@
  *
  *   tsbpf example raw_tracepoint/check_raw_tracepoint
  */
-import { BPF } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const example = defineExample({ name: "raw_tracepoint/check_raw_tracepoint" }, async () => {

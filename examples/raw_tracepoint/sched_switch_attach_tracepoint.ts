@@ -14,8 +14,9 @@
  *
  *   tsbpf example raw_tracepoint/sched_switch_attach_tracepoint [--duration SECONDS] [TRACEPOINT]
  */
-import { BPF } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

@@ -15,8 +15,9 @@
  *
  *   tsbpf example syscall/execve_kprobe_simple [--duration SECONDS]
  */
-import { BPF } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** The C text, as a bcc user writes it (and as it fails). */

@@ -9,8 +9,9 @@
  *
  *   tsbpf example tracepoint/tcp_probe [--duration SECONDS]
  */
-import { BPF, type PerfEventArray } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF, type PerfEventArray } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

@@ -11,8 +11,9 @@
  *
  *   tsbpf example tracepoint/tcp_probe_attach_tracepoint [--duration SECONDS]
  */
-import { BPF, type PerfEventArray } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF, type PerfEventArray } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 import { type DataT, ntohs } from "./tcp_probe.js";
 

@@ -10,8 +10,9 @@
  *
  *   tsbpf example tracepoint/tcp_probe_filter [--duration SECONDS]
  */
-import { BPF } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 export const bpfText = `

@@ -16,8 +16,9 @@
  *
  *   tsbpf example tracepoint/tcp_probe_simple [--duration SECONDS]
  */
-import { BPF } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** bcc needs KBUILD_MODNAME defined before net/sock.h (the kernel headers use it); tsbpf does not, and accepts it. */

@@ -9,8 +9,9 @@
  *
  *   tsbpf example uprobe/strlen_snoop_simple [--duration SECONDS] [PID]
  */
-import { BPF } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /**

@@ -11,8 +11,9 @@
  * TARGET is the traced executable: by default the target_sample that
  * uprobe/target_sample builds (the original used ./target-sample).
  */
-import { BPF } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF } from "../../src/index.js";
 import { buildTarget } from "../lib/c_target.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 

@@ -9,8 +9,9 @@
  *
  *   tsbpf example usdt/probe_sample [--duration SECONDS] PID
  */
-import { BPF, USDT } from "../../src/index.js";
+
 import { printf } from "../../src/format/printf.js";
+import { BPF, USDT } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /**
