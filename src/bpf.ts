@@ -12,6 +12,7 @@ import { attachKprobes, type KprobeOptions } from "./attach/kprobe.js";
 import { LinkSet } from "./attach/link.js";
 import { attachPerfEvent, type PerfEventOptions, perfEventName } from "./attach/perf_event.js";
 import { attachRawTracepoint } from "./attach/raw_tracepoint.js";
+import { attachRawSocket } from "./attach/socket.js";
 import { attachTracepoints } from "./attach/tracepoint.js";
 import { attachBtfTracepoint, attachTrampoline, trampolineKey } from "./attach/tracing.js";
 import {
@@ -21,7 +22,7 @@ import {
   uprobeDetachKey,
 } from "./attach/uprobe.js";
 import { attachUsdtContexts, type USDT, usdtCflags } from "./attach/usdt.js";
-import * as xdp from "./attach/xdp.js";
+import { attachXdp, removeXdp } from "./attach/xdp.js";
 import { BpfBase } from "./bpf_base.js";
 import { type CompiledObject, compileBcc } from "./compile/compile.js";
 import { disassemble, sectionBytes } from "./compile/disasm.js";
@@ -347,7 +348,7 @@ export class BPF extends BpfBase {
    */
   attachXdp(dev: string, fn: string | LoadedFunction, flags = 0): void {
     this.check();
-    const link = xdp.attachXdp(this.ctx, dev, fn, flags);
+    const link = attachXdp(this.ctx, dev, fn, flags);
     this.links.forget("xdp", link.target);
     this.links.add(link);
   }
@@ -355,17 +356,16 @@ export class BPF extends BpfBase {
   /** Removes device dev's XDP program, whichever it is (bcc's remove_xdp). */
   removeXdp(dev: string, flags = 0): void {
     this.check();
-    this.links.forget("xdp", xdp.removeXdp(dev, flags));
+    this.links.forget("xdp", removeXdp(dev, flags));
   }
 
   /**
-   * Opens a raw AF_PACKET socket on dev and attaches socket filter fn to it
-   * (bcc's attach_raw_socket): the socket's fd (non-blocking), closed by
-   * close(). Linux 3.19+.
+   * Opens a raw AF_PACKET socket on dev and attaches socket filter fn to it (bcc's
+   * attach_raw_socket): the socket's fd (non-blocking), closed by close(). Linux 3.19+.
    */
   attachRawSocket(fn: string | LoadedFunction, dev: string): number {
     this.check();
-    const { fd, link } = xdp.attachRawSocket(this.ctx, fn, dev);
+    const { fd, link } = attachRawSocket(this.ctx, fn, dev);
     this.links.add(link);
     return fd;
   }

@@ -10,7 +10,8 @@ import { kprobeFunctions } from "./attach/kprobe.js";
 import { tracepointsMatching } from "./attach/tracepoint.js";
 import { userFunctions } from "./attach/uprobe.js";
 import * as xdp from "./attach/xdp.js";
-import { findExe, findLibrary, sym } from "./elf/procmaps.js";
+import { clearElfCache } from "./elf/elf.js";
+import { findExe, findLibrary, forgetProcessSymbols, sym } from "./elf/procmaps.js";
 import { ProgType } from "./kernel/constants.js";
 import { btfAttachSupport, kprobeSupport, progTypeSupport, type Support } from "./kernel/features.js";
 import { ksym, ksymname } from "./kernel/kallsyms.js";
@@ -150,6 +151,17 @@ export class BpfBase {
     opts: { showModule?: boolean; showOffset?: boolean; demangle?: boolean } = {},
   ): string {
     return sym(BigInt(addr), pid, opts);
+  }
+
+  /**
+   * Drops the symbols cached for process pid (its mappings are kept after it
+   * exits, so that late stacks still resolve), or with no pid those of every
+   * process and every binary read: a long-running profiler calls it for the
+   * pids it has seen exit, or now and then, to bound its memory.
+   */
+  static forgetSymbols(pid?: number): void {
+    forgetProcessSymbols(pid);
+    if (pid === undefined) clearElfCache();
   }
 
   /** The next bpf_trace_printk line as bcc's trace_fields() gives it (waits for one). */

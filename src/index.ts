@@ -23,9 +23,11 @@ export {
 export {
   AttachError,
   BpfError,
+  BtfError,
   ClosedError,
   CompileError,
   type Diagnostic,
+  ElfError,
   NotSupportedError,
   PermissionError,
   PinError,

@@ -24,6 +24,15 @@ import { loadError } from "./kernel/verifier.js";
 import { publicTableFd, publishTable, withdrawTables } from "./maps/registry.js";
 import { type NativeMapInfo, type NativeObject, native } from "./native.js";
 
+/** What {@link ProgramLoader.loadObject} loads: the user's name, the ELF program and how to load it. */
+interface ProgramToLoad {
+  name: string;
+  elfName: string;
+  progType: number;
+  expectedAttachType: number;
+  attachTarget: string | undefined;
+}
+
 /** A function loaded as a program of one type (bcc's load_func result). */
 export interface LoadedFunction {
   /** The function's name in the user's source. */
@@ -94,38 +103,7 @@ export class ProgramLoader {
     const key = `${elfName}/${progType}/${expectedAttachType}/${attachTarget ?? ""}`;
     const hit = this.loaded.get(key);
     if (hit) return hit;
-    const { NativeObject } = native();
-    const obj = new NativeObject(this.opts.elf, this.opts.objectName);
-    try {
-      const progs = obj.programs();
-      if (!progs.some((p) => p.name === elfName)) {
-        throw new BpfError(
-          `no function ${name} in ${this.opts.fileName}; its functions are: ${this.functionNames().join(", ") || "(none)"}`,
-        );
-      }
-      for (const p of progs) obj.setAutoload(p.name, p.name === elfName);
-      obj.setProgramType(elfName, progType, expectedAttachType);
-      // After the type: libbpf looks the target up in the BTF by attach type.
-      if (attachTarget !== undefined) obj.setAttachTarget(elfName, attachTarget);
-      this.prepareMaps(obj);
-      try {
-        obj.load({ logLevel: this.logLevel, logSize: LOG_SIZE });
-      } catch (err) {
-        if (!isNativeError(err)) throw err;
-        throw loadError(err, {
-          program: name,
-          fileName: this.opts.fileName,
-          source: this.opts.source,
-          translated: this.opts.translated,
-          license: licenseOf(this.opts.source),
-        });
-      }
-      if (!this.sharedMaps) this.mapsCreated(obj);
-    } catch (err) {
-      obj.close();
-      throw err;
-    }
-    this.objects.push(obj);
+    const obj = this.loadObject([{ name, elfName, progType, expectedAttachType, attachTarget }]);
     const fn: LoadedFunction = { name, fd: obj.programFd(elfName), type: progType, object: obj, elfName };
     this.loaded.set(key, fn);
     this.reportLoaded(fn);
@@ -154,16 +132,7 @@ export class ProgramLoader {
    */
   loadFunc(fnName: string, progType: number): LoadedFunction {
     const info = this.info(fnName);
-    if (!info) {
-      const names = this.functionNames();
-      const close = closestNames(fnName, names, 3);
-      throw new BpfError(
-        `no function ${fnName} in ${this.opts.fileName}` +
-          (close.length
-            ? `; did you mean ${close.join(", ")}?`
-            : `; its functions are: ${names.join(", ") || "(none)"}`),
-      );
-    }
+    if (!info) throw this.noFunction(fnName);
     const elfName =
       progType === ProgType.TRACEPOINT && info.variants.tracepoint ? info.variants.tracepoint : fnName;
     try {
@@ -173,6 +142,40 @@ export class ProgramLoader {
         throw permissionErrorFor(`loading ${fnName}`, err.errno) ?? err;
       throw err;
     }
+  }
+
+  /**
+   * Loads several functions as progType into one object of their own,
+   * sharing the maps: USDT probes, so that one libbpf USDT manager hands out
+   * the spec ids of all of them.
+   */
+  loadGroup(fnNames: string[], progType: number): NativeObject {
+    const missing = fnNames.find((n) => !this.info(n));
+    if (missing !== undefined) throw this.noFunction(missing);
+    const obj = this.loadObject(
+      fnNames.map((name) => ({
+        name,
+        elfName: name,
+        progType,
+        expectedAttachType: 0,
+        attachTarget: undefined,
+      })),
+    );
+    for (const name of fnNames)
+      this.reportLoaded({ name, fd: obj.programFd(name), type: progType, object: obj, elfName: name });
+    return obj;
+  }
+
+  /** The error for a function the program does not define, naming the closest it does. */
+  private noFunction(fnName: string): BpfError {
+    const names = this.functionNames();
+    const close = closestNames(fnName, names, 3);
+    return new BpfError(
+      `no function ${fnName} in ${this.opts.fileName}` +
+        (close.length
+          ? `; did you mean ${close.join(", ")}?`
+          : `; its functions are: ${names.join(", ") || "(none)"}`),
+    );
   }
 
   /** Map name → fd of the shared set (empty before the first load). */
@@ -187,25 +190,59 @@ export class ProgramLoader {
    */
   ensureMaps(): Map<string, number> {
     if (this.closed) throw new ClosedError("BPF object");
-    if (this.sharedMaps) return this.sharedMaps;
+    if (!this.sharedMaps) this.loadObject([]);
+    return this.sharedMaps as Map<string, number>;
+  }
+
+  /**
+   * Opens a copy of the object and loads it: with the programs in `progs`, or
+   * with none, which creates just the maps. Every load goes through here: the
+   * first one's maps become the shared set, later ones reuse it.
+   */
+  private loadObject(progs: ProgramToLoad[]): NativeObject {
     const { NativeObject } = native();
     const obj = new NativeObject(this.opts.elf, this.opts.objectName);
     try {
-      for (const p of obj.programs()) obj.setAutoload(p.name, false);
+      const inElf = new Set(obj.programs().map((p) => p.name));
+      const missing = progs.find((p) => !inElf.has(p.elfName));
+      if (missing) throw this.noFunction(missing.name);
+      for (const name of inElf)
+        obj.setAutoload(
+          name,
+          progs.some((p) => p.elfName === name),
+        );
+      for (const p of progs) {
+        obj.setProgramType(p.elfName, p.progType, p.expectedAttachType);
+        // After the type: libbpf looks the target up in the BTF by attach type.
+        if (p.attachTarget !== undefined) obj.setAttachTarget(p.elfName, p.attachTarget);
+      }
       this.prepareMaps(obj);
-      obj.load({ logLevel: 0, logSize: 0 });
-    } catch (err) {
-      obj.close();
-      if (isNativeError(err)) {
-        throw new BpfError(`creating the maps of ${this.opts.fileName} failed: ${err.message}`, {
-          errno: err.errno,
-          cause: err,
+      try {
+        obj.load(progs.length ? { logLevel: this.logLevel, logSize: LOG_SIZE } : { logLevel: 0, logSize: 0 });
+      } catch (err) {
+        if (!isNativeError(err)) throw err;
+        if (!progs.length)
+          throw new BpfError(`creating the maps of ${this.opts.fileName} failed: ${err.message}`, {
+            errno: err.errno,
+            cause: err,
+          });
+        const failed =
+          progs.find((p) => p.elfName === err.program) ?? (progs.length === 1 ? progs[0] : undefined);
+        throw loadError(err, {
+          program: failed?.name ?? progs.map((p) => p.name).join(", "),
+          fileName: this.opts.fileName,
+          source: this.opts.source,
+          translated: this.opts.translated,
+          license: licenseOf(this.opts.source),
         });
       }
+      if (!this.sharedMaps) this.mapsCreated(obj);
+    } catch (err) {
+      obj.close();
       throw err;
     }
     this.objects.push(obj);
-    return this.mapsCreated(obj);
+    return obj;
   }
 
   /**

@@ -7,6 +7,7 @@
 import { Errno } from "../kernel/constants.js";
 import { AttachError, type BpfError, NotSupportedError } from "../kernel/errors.js";
 import { closestNames, listTracepoints } from "../kernel/tracefs.js";
+import { attachKind } from "./kinds.js";
 
 /** The error for a tp_btf program (Linux 5.5+) whose event the kernel's BTF lacks, or that the kernel refused. */
 export function btfTracepointError(
@@ -36,7 +37,7 @@ export function btfTracepointError(
       "BTF tracepoints (tp_btf)",
       `the kernel refused a BPF_TRACE_RAW_TP tracing program at ${stage} (errno ${errno}): it needs Linux 5.5+ with CONFIG_DEBUG_INFO_BTF`,
       `use a raw tracepoint (RAW_TRACEPOINT_PROBE(${event}) / attachRawTracepoint) and read its arguments with bpf_probe_read_kernel / BPF_CORE_READ`,
-      { errno, cause },
+      { errno, cause, minKernel: attachKind("btf_tracepoint").minKernel },
     );
   }
   return undefined;

@@ -8,6 +8,7 @@ import { AttachError, type BpfError, NotSupportedError } from "../kernel/errors.
 import { lockdownMode, securityfsFile } from "../kernel/features.js";
 import { kernelBtf } from "../kernel/kernel_btf.js";
 import { closestNames, tracepointExists } from "../kernel/tracefs.js";
+import { attachKind } from "./kinds.js";
 import { syscallOf } from "./kprobe.js";
 
 /**
@@ -83,8 +84,7 @@ function epermReason(kind: TrampolineKind, stage: "load" | "attach"): string {
     (stage === "load" ? "before the verifier ran (empty verifier log) " : "") +
     "although this process is root with every capability: a kernel policy forbids BPF trampoline programs " +
     "(fentry/fexit/fmod_ret, freplace, LSM) to this process" +
-    (lockdown !== undefined ? ` (kernel lockdown is "${lockdown}", which does not cover them)` : "") +
-    "; the 6.18 sandbox kernel tsbpf is developed on, for one, allows them only to PID 1"
+    (lockdown !== undefined ? ` (kernel lockdown is "${lockdown}", which does not cover them)` : "")
   );
 }
 
@@ -103,15 +103,16 @@ export function trampolineRefusal(
   const E = Errno;
   const feature = featureName(kind);
   const alternative = trampolineAlternative(kind, target);
+  const minKernel = attachKind(kind).minKernel;
   if (errno === E.EPERM && process.getuid?.() === 0) {
-    return new NotSupportedError(feature, epermReason(kind, stage), alternative, { errno, cause });
+    return new NotSupportedError(feature, epermReason(kind, stage), alternative, { errno, cause, minKernel });
   }
   if (errno === E.ENOTSUPP || errno === E.EOPNOTSUPP) {
     return new NotSupportedError(
       feature,
       `the kernel cannot build BPF trampolines here (${errno === E.ENOTSUPP ? "ENOTSUPP" : "EOPNOTSUPP"} at ${stage}: no JIT support for them on this architecture or kernel, Linux 5.5+ on x86-64, 5.18+ on arm64)`,
       alternative,
-      { errno, cause },
+      { errno, cause, minKernel },
     );
   }
   if (errno === E.ESRCH || errno === E.ENOENT) {
@@ -137,6 +138,7 @@ export function lsmInactiveError(hook: string): NotSupportedError {
     `the "bpf" LSM is not active (/sys/kernel/security/lsm: ${securityfsFile("lsm") ?? "?"}), so a program on LSM hook ${hook} would never run`,
     'boot a kernel built with CONFIG_BPF_LSM=y with "bpf" in its lsm= boot parameter (or CONFIG_LSM); ' +
       trampolineAlternative("lsm", hook),
+    { minKernel: attachKind("lsm").minKernel },
   );
 }
 

@@ -105,9 +105,9 @@ export function kprobeFunctions(re: RegExp): string[] {
   try {
     text = readFileSync(tracefsPath("available_filter_functions"), "utf8");
   } catch {
-    // Some kernels refuse to read the ftrace function list (EPERM even for
-    // root, as on this project's 6.18 machine): fall back to the text symbols
-    // of /proc/kallsyms, which is what kprobes resolve against anyway.
+    // The ftrace function list can be unreadable (no CONFIG_FUNCTION_TRACER,
+    // or EPERM even for root under a security policy): fall back to the text
+    // symbols of /proc/kallsyms, which is what kprobes resolve against anyway.
     text = kallsymsFunctions();
   }
   const blacklist = new Set<string>();

@@ -11,7 +11,7 @@ import type { NativeError, NativeLink } from "../native.js";
 import type { AttachKindName } from "./kinds.js";
 
 export interface Link {
-  readonly kind: AttachKindName | "usdt_object";
+  readonly kind: AttachKindName;
   /** What detach calls name: "p:do_nanosleep", "syscalls:sys_enter_execve", "kfunc:vfs_read", … */
   readonly target: string;
   /** The BPF function attached ("" for what belongs to no one function). */

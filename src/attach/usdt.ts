@@ -15,7 +15,7 @@
  * sharing one set of maps, so two functions attached through two objects
  * would hand out the same spec ids into the one shared specs map. So every
  * USDT function of a BPF object is loaded into one object of their own
- * ({@link loadUsdtObject}), and every USDT attach goes through it.
+ * (ProgramLoader.loadGroup), and every USDT attach goes through it.
  */
 
 import { elfFile, type UsdtNote } from "../elf/elf.js";
@@ -24,9 +24,7 @@ import { Errno, ProgType } from "../kernel/constants.js";
 import { AttachError, BpfError, isNativeError } from "../kernel/errors.js";
 import { uprobeSupport } from "../kernel/features.js";
 import { closestNames } from "../kernel/tracefs.js";
-import { loadError } from "../kernel/verifier.js";
-import { licenseOf } from "../loader.js";
-import { type NativeObject, native } from "../native.js";
+import { native } from "../native.js";
 import type { AttachContext } from "./context.js";
 import { attachFailure, type Link, nativeLink } from "./link.js";
 import { resolveBinary, uprobeNotSupported } from "./uprobe.js";
@@ -234,73 +232,6 @@ function resolveBinaryQuiet(path: string, pid: number): string | undefined {
   }
 }
 
-/** What {@link loadUsdtObject} needs from the BPF object. */
-export interface UsdtObjectOptions {
-  elf: Uint8Array;
-  objectName: string;
-  /** The functions enabled on probes (the ELF program names). */
-  fnNames: string[];
-  /** The BPF object's shared maps (name → fd): every one is reused, the USDT spec maps included. */
-  maps: Map<string, number>;
-  logLevel: number;
-  fileName: string;
-  source: string;
-  translated: string;
-}
-
-const LOG_SIZE = 16 * 1024 * 1024;
-
-/**
- * Loads every USDT function of a BPF object into one libbpf object of their
- * own (kprobe-type programs, which uprobes and USDT probes are), reusing the
- * object's maps. All USDT attaches of the BPF object go through it, so one
- * libbpf USDT manager hands out the spec ids.
- */
-export function loadUsdtObject(o: UsdtObjectOptions): NativeObject {
-  const { NativeObject } = native();
-  const obj = new NativeObject(o.elf, o.objectName);
-  try {
-    const progs = obj.programs();
-    for (const fn of o.fnNames) {
-      if (!progs.some((p) => p.name === fn)) {
-        const names = progs.map((p) => p.name);
-        const close = closestNames(fn, names, 3);
-        throw new BpfError(
-          `no function ${fn} in ${o.fileName}` +
-            (close.length
-              ? `; did you mean ${close.join(", ")}?`
-              : `; its functions are: ${names.join(", ") || "(none)"}`),
-        );
-      }
-    }
-    for (const p of progs) {
-      const on = o.fnNames.includes(p.name);
-      obj.setAutoload(p.name, on);
-      if (on) obj.setProgramType(p.name, ProgType.KPROBE, 0);
-    }
-    for (const m of obj.maps()) {
-      const fd = o.maps.get(m.name);
-      if (fd !== undefined) obj.reuseMapFd(m.name, fd);
-    }
-    try {
-      obj.load({ logLevel: o.logLevel, logSize: LOG_SIZE });
-    } catch (err) {
-      if (!isNativeError(err)) throw err;
-      throw loadError(err, {
-        program: err.program ?? o.fnNames.join(", "),
-        fileName: o.fileName,
-        source: o.source,
-        translated: o.translated,
-        license: licenseOf(o.source),
-      });
-    }
-  } catch (err) {
-    obj.close();
-    throw err;
-  }
-  return obj;
-}
-
 /** The AttachError for a failed USDT attach, with libbpf's explanation. */
 export function usdtAttachError(
   probe: EnabledUsdtProbe,
@@ -325,35 +256,18 @@ export function usdtAttachError(
 
 /**
  * Attaches every enabled probe of the contexts: their functions load
- * together into one object (see loadUsdtObject), sharing the BPF object's
- * maps. The object's link comes first, so that closing the links newest
- * first closes it after its probes (each returns its spec ids to it).
+ * together into one object (ProgramLoader.loadGroup), sharing the BPF
+ * object's maps, which the loader closes after every link (each probe
+ * returns its spec ids to the object's USDT manager as it closes).
  */
 export function attachUsdtContexts(ctx: AttachContext, contexts: readonly USDT[]): Link[] {
   const probes = contexts.flatMap((u) => u.enabledProbes().map((p) => ({ u, p })));
   if (probes.length === 0) return [];
   if (uprobeSupport() === "no") throw uprobeNotSupported(false);
   const fnNames = [...new Set(probes.map(({ p }) => p.fnName))];
-  const obj = loadUsdtObject({
-    elf: ctx.compiled.elf,
-    objectName: ctx.loader.objectName,
-    fnNames,
-    maps: ctx.loader.ensureMaps(),
-    logLevel: ctx.loader.logLevel,
-    fileName: ctx.compiled.fileName,
-    source: ctx.compiled.source,
-    translated: ctx.compiled.translated,
-  });
-  const links: Link[] = [{ kind: "usdt_object", target: "", fnName: "", close: () => obj.close() }];
-  // What the loader reports of every function it loads (bcc's DEBUG_BPF output), for these too.
-  for (const fn of fnNames)
-    ctx.loader.reportLoaded({
-      name: fn,
-      fd: obj.programFd(fn),
-      type: ProgType.KPROBE,
-      object: obj,
-      elfName: fn,
-    });
+  // One object for all of them, owned by the loader (closed after every link).
+  const obj = ctx.loader.loadGroup(fnNames, ProgType.KPROBE);
+  const links: Link[] = [];
   try {
     for (const { u, p } of probes) {
       const pid = u.pid ?? -1;

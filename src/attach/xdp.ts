@@ -1,22 +1,14 @@
 /**
- * XDP programs on network devices (Linux 4.8+; generic "SKB" mode 4.12+)
- * and socket filters on raw AF_PACKET sockets (SO_ATTACH_BPF, Linux 3.19+):
- * devices by name, bcc's flags, and the errors a user can act on.
+ * XDP programs on network devices (Linux 4.8+; generic "SKB" mode 4.12+):
+ * bcc's flags, and the errors a user can act on.
  */
-import { readdirSync } from "node:fs";
 import { Errno, ProgType } from "../kernel/constants.js";
-import {
-  AttachError,
-  BpfError,
-  isNativeError,
-  NotSupportedError,
-  permissionErrorFor,
-} from "../kernel/errors.js";
-import { closestNames } from "../kernel/tracefs.js";
+import { AttachError, BpfError, isNativeError, NotSupportedError } from "../kernel/errors.js";
 import type { LoadedFunction } from "../loader.js";
 import { native } from "../native.js";
 import type { AttachContext } from "./context.js";
 import { attachFailure, type Link } from "./link.js";
+import { ifindexOf } from "./netdev.js";
 
 /** Only attach when no XDP program is attached yet (Linux 4.8+). */
 export const XDP_FLAGS_UPDATE_IF_NOEXIST = 1;
@@ -31,34 +23,6 @@ export const XDP_FLAGS_REPLACE = 16;
 
 /** The attach mode bits of flags (Linux 4.12+). */
 export const XDP_FLAGS_MODES = XDP_FLAGS_SKB_MODE | XDP_FLAGS_DRV_MODE | XDP_FLAGS_HW_MODE;
-
-/** Network devices of this network namespace (from /sys/class/net). */
-function deviceNames(): string[] {
-  try {
-    return readdirSync("/sys/class/net");
-  } catch {
-    return [];
-  }
-}
-
-/** The ifindex of device `dev` in this process's network namespace (any kernel). */
-export function ifindexOf(dev: string): number {
-  const idx = native().ifNameToIndex(dev);
-  if (idx === 0) {
-    const names = deviceNames();
-    const close = closestNames(dev, names, 3);
-    throw new AttachError(
-      `network device ${dev}`,
-      "no such device in this network namespace",
-      close.length
-        ? `did you mean ${close.join(", ")}?`
-        : names.length
-          ? `devices: ${names.join(", ")}`
-          : undefined,
-    );
-  }
-  return idx;
-}
 
 function modeName(flags: number): string {
   if (flags & XDP_FLAGS_HW_MODE) return "offloaded (XDP_FLAGS_HW_MODE)";
@@ -145,50 +109,4 @@ export function removeXdp(dev: string, flags: number): string {
     });
   }
   return `xdp:${ifindex}`;
-}
-
-/**
- * Opens a raw AF_PACKET socket bound to dev receiving every packet
- * (ETH_P_ALL) and attaches socket filter fn to it (SO_ATTACH_BPF, Linux
- * 3.19+): the socket's fd, and the link that closes it.
- */
-export function attachRawSocket(
-  ctx: AttachContext,
-  fn: string | LoadedFunction,
-  dev: string,
-): { fd: number; link: Link } {
-  const ifindex = ifindexOf(dev);
-  const f = typeof fn === "string" ? ctx.loadFunc(fn, ProgType.SOCKET_FILTER) : fn;
-  let sock: number;
-  try {
-    sock = native().openRawSocket(ifindex);
-  } catch (err) {
-    throw attachFailure(err, `raw socket on ${dev}`, (e) =>
-      permissionErrorFor(`opening a raw socket on ${dev}`, e.errno),
-    );
-  }
-  try {
-    native().attachSocketFilter(sock, f.fd);
-  } catch (err) {
-    native().closeFd(sock);
-    if (!isNativeError(err)) throw err;
-    throw new AttachError(
-      `socket filter ${f.name} on ${dev}`,
-      err.message,
-      "was the function loaded as BPF.SOCKET_FILTER?",
-      {
-        errno: err.errno,
-        cause: err,
-      },
-    );
-  }
-  return {
-    fd: sock,
-    link: {
-      kind: "socket_filter",
-      target: `socket:${sock}`,
-      fnName: f.name,
-      close: () => native().closeFd(sock),
-    },
-  };
 }

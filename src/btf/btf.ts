@@ -6,6 +6,7 @@
  * Layout reference: include/uapi/linux/btf.h and
  * Documentation/bpf/btf.rst in the kernel tree.
  */
+import { BtfError } from "../kernel/errors.js";
 
 /** The BTF kind numbers (BTF_KIND_* in include/uapi/linux/btf.h); VOID is type id 0. */
 export const BTF_KIND = {
@@ -41,11 +42,6 @@ export const BTF_MAGIC = 0xeb9f;
 
 /** Size in bytes of a pointer in BPF programs (BTF has no pointer size of its own). */
 export const BTF_PTR_SIZE = 8;
-
-/** Thrown for malformed BTF and for queries BTF cannot answer (unknown id, sizeless type, ...). */
-export class BtfError extends Error {
-  override name = "BtfError";
-}
 
 /** Fields every BTF type has. */
 export interface BtfTypeBase {

@@ -14,7 +14,8 @@
  * code generation is not allowed (`--disallow-code-generation-from-strings`)
  * or not wanted, the same plan is run by closures instead.
  */
-import { type Btf, BtfError, type BtfType } from "./btf.js";
+import { BtfError } from "../kernel/errors.js";
+import type { Btf, BtfType } from "./btf.js";
 
 /** Reads and writes values of one type. */
 export interface Codec<T> {

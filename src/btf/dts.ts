@@ -3,7 +3,8 @@
  * a type into, as TypeScript text, and a whole `.d.ts` module with an
  * interface per named struct/union and a `Maps` interface.
  */
-import { type Btf, BtfError } from "./btf.js";
+import { BtfError } from "../kernel/errors.js";
+import type { Btf } from "./btf.js";
 import { type Plan, planFor } from "./codec.js";
 
 /** Options of {@link tsTypeFor}. */

@@ -5,8 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { NotSupportedError } from "../kernel/errors.js";
-import { kernelBtfId, VMLINUX_BTF } from "../kernel/kernel_info.js";
+import { kernelBtfId, missingKernelBtf, VMLINUX_BTF } from "../kernel/kernel_info.js";
 import { native } from "../native.js";
 import { cacheSubdir, hashKey, writeAtomic } from "./cache.js";
 import { type Clang, runClang } from "./clang.js";
@@ -16,13 +15,7 @@ export function vmlinuxDir(): string {
   const dir = cacheSubdir("kernels", kernelBtfId());
   const header = join(dir, "vmlinux.h");
   if (!existsSync(header)) {
-    if (!existsSync(VMLINUX_BTF)) {
-      throw new NotSupportedError(
-        "kernel BTF",
-        `${VMLINUX_BTF} is missing (CONFIG_DEBUG_INFO_BTF is off)`,
-        "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since 2020), or load a prebuilt object with BPF.open()",
-      );
-    }
+    if (!existsSync(VMLINUX_BTF)) throw missingKernelBtf();
     writeAtomic(header, native().btfDumpHeader(VMLINUX_BTF));
   }
   return dir;

@@ -9,18 +9,7 @@
  * as the vDSO read from /proc/PID/mem) is read the same way.
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { BpfError } from "../kernel/errors.js";
-
-/** An ELF file that is malformed, truncated or of a kind this reader does not handle (ELF32, big-endian). */
-export class ElfError extends BpfError {
-  /** The file. */
-  readonly path: string;
-
-  constructor(path: string, reason: string, opts: { cause?: unknown } = {}) {
-    super(`${path}: ${reason}`, opts);
-    this.path = path;
-  }
-}
+import { ElfError } from "../kernel/errors.js";
 
 /** e_type, by name: EXEC is a fixed-address executable, DYN a shared object or a PIE. */
 export type ElfType = "NONE" | "REL" | "EXEC" | "DYN" | "CORE" | "UNKNOWN";

@@ -75,17 +75,24 @@ export class NotSupportedError extends BpfError {
   readonly reason: string;
   /** What to use instead, when there is an alternative. */
   readonly alternative: string | undefined;
+  /**
+   * The oldest Linux version that has the feature ("5.5"), where one
+   * applies; undefined when the kernel's configuration, not its version,
+   * decides (a missing CONFIG_KPROBES on any version).
+   */
+  readonly minKernel: string | undefined;
 
   constructor(
     feature: string,
     reason: string,
     alternative?: string,
-    opts: { errno?: number; cause?: unknown } = {},
+    opts: { errno?: number; cause?: unknown; minKernel?: string } = {},
   ) {
     super(NotSupportedError.summary(feature, reason) + (alternative ? `; ${alternative}` : ""), opts);
     this.feature = feature;
     this.reason = reason;
     this.alternative = alternative;
+    this.minKernel = opts.minKernel;
   }
 
   /** "<feature> is (are) not available on this kernel (<reason>)": the message without the alternative. */
@@ -122,6 +129,20 @@ export class AttachError extends BpfError {
 export class ClosedError extends BpfError {
   constructor(what: string) {
     super(`${what} is closed`);
+  }
+}
+
+/** Malformed BTF, or a question BTF cannot answer (an unknown id, a type without a size, …). */
+export class BtfError extends BpfError {}
+
+/** An ELF file that is malformed, truncated or of a kind tsbpf's reader does not handle (ELF32, big-endian). */
+export class ElfError extends BpfError {
+  /** The file. */
+  readonly path: string;
+
+  constructor(path: string, reason: string, opts: { cause?: unknown } = {}) {
+    super(`${path}: ${reason}`, opts);
+    this.path = path;
   }
 }
 

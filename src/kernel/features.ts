@@ -28,8 +28,8 @@ function fromLibbpf(rc: number): Support {
 
 /**
  * kprobes: the kernel has them when it has the kprobe PMU (4.17+) or the
- * legacy kprobe_events file. Kernels built without CONFIG_KPROBES (like
- * this project's 6.18 development machine) have neither.
+ * legacy kprobe_events file. Kernels built without CONFIG_KPROBES have
+ * neither.
  */
 export function kprobeSupport(): Support {
   return cached("kprobe", () => {

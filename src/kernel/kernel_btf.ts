@@ -5,8 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Btf, type BtfComposite, type BtfEnum, type BtfEnum64 } from "../btf/btf.js";
-import { NotSupportedError } from "./errors.js";
-import { VMLINUX_BTF } from "./kernel_info.js";
+import { missingKernelBtf, VMLINUX_BTF } from "./kernel_info.js";
 
 let vmlinux: Btf | undefined;
 
@@ -17,11 +16,7 @@ export function kernelBtf(): Btf {
     try {
       raw = readFileSync(VMLINUX_BTF);
     } catch {
-      throw new NotSupportedError(
-        "kernel BTF",
-        `${VMLINUX_BTF} is missing (CONFIG_DEBUG_INFO_BTF is off)`,
-        "use a kernel built with CONFIG_DEBUG_INFO_BTF=y",
-      );
+      throw missingKernelBtf();
     }
     vmlinux = Btf.parse(raw);
   }

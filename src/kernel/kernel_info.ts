@@ -4,9 +4,20 @@
 import { readFileSync, statSync } from "node:fs";
 import { arch } from "node:os";
 import { hashKey } from "../compile/cache.js";
+import { NotSupportedError } from "./errors.js";
 
 /** Where the running kernel exposes its BTF. */
 export const VMLINUX_BTF = "/sys/kernel/btf/vmlinux";
+
+/** The error when the kernel publishes no BTF of its own (the file exists since Linux 5.4). */
+export function missingKernelBtf(): NotSupportedError {
+  return new NotSupportedError(
+    "kernel BTF",
+    `${VMLINUX_BTF} is missing (CONFIG_DEBUG_INFO_BTF is off)`,
+    "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since 2020), or load a prebuilt object with BPF.open()",
+    { minKernel: "5.4" },
+  );
+}
 
 let cachedId: string | undefined;
 

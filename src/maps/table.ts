@@ -7,7 +7,7 @@ import type { Btf } from "../btf/btf.js";
 import { type Codec, codecFor } from "../btf/codec.js";
 import type { MapDecl } from "../compile/maps_dialect.js";
 import { Errno, MapType } from "../kernel/constants.js";
-import { BpfError, ClosedError, isNativeError } from "../kernel/errors.js";
+import { BpfError, isNativeError } from "../kernel/errors.js";
 import { possibleCpus } from "../kernel/kernel_info.js";
 import { native } from "../native.js";
 import {
@@ -644,11 +644,4 @@ export function makeTable(info: TableInfo): Table {
     default:
       return new HashTable(info);
   }
-}
-
-/** Throws ClosedError for a closed owner. */
-export function closedCheck(isClosed: () => boolean): () => void {
-  return () => {
-    if (isClosed()) throw new ClosedError("BPF object");
-  };
 }

@@ -18,6 +18,7 @@ import {
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { BPF } from "../../src/bpf.js";
 import { readElf, readElfSymbols } from "../../src/elf/elf.js";
 import {
   findExe,
@@ -231,6 +232,20 @@ describe("user-space symbols of a running process", { skip: hasGcc ? false : "ne
     await exited;
     ps.refresh();
     assert.equal(ps.resolve(funcB)?.name, "func_b");
+  });
+
+  it("BPF.forgetSymbols drops an exited process's cached symbols", async () => {
+    const { child, words } = await startAndRead(join(dir, "prog-pie"));
+    const pid = child.pid as number;
+    const funcB = BigInt(words[0] as string);
+    assert.equal(sym(funcB, pid), "func_b");
+    const exited = new Promise((r) => child.on("exit", r));
+    child.kill("SIGKILL");
+    await exited;
+    assert.equal(sym(funcB, pid), "func_b", "cached after the exit");
+    BPF.forgetSymbols(pid);
+    assert.equal(sym(funcB, pid), "[unknown]", "the process is gone and so are its symbols");
+    BPF.forgetSymbols();
   });
 });
 

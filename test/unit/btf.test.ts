@@ -5,9 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import ts from "typescript";
-import { BTF_KIND, Btf, BtfError, type BtfType, mapDefFromBtf } from "../../src/btf/btf.js";
+import { BTF_KIND, Btf, type BtfType, mapDefFromBtf } from "../../src/btf/btf.js";
 import { type Codec, codecFor, decodeFromBytes, encodeToBytes } from "../../src/btf/codec.js";
 import { emitDts, tsTypeFor } from "../../src/btf/dts.js";
+import { BtfError } from "../../src/kernel/errors.js";
 import { type NativeMapInfo, native } from "../../src/native.js";
 
 /* ------------------------------------------------------------------------ */
