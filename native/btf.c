@@ -561,35 +561,18 @@ napi_value tsbpf_btf_dump_subset(napi_env env, napi_callback_info info)
     napi_value argv[2];
     if (!tsbpf_get_args(env, info, op, 2, argv, NULL))
         return NULL;
-    bool is_array = false;
-    if (napi_is_array(env, argv[1], &is_array) != napi_ok)
-        return tsbpf_throw_napi(env, "napi_is_array");
-    if (!is_array)
-        return tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "names must be an array");
-    uint32_t n = 0;
-    TSBPF_NAPI(env, napi_get_array_length(env, argv[1], &n));
-
     char *path = NULL;
-    char **names = calloc(n ? n : 1, sizeof(*names));
-    uint32_t *missing = calloc(n ? n : 1, sizeof(*missing));
-    uint32_t missing_cnt = 0, roots = 0, got = 0;
+    char **names = NULL;
+    uint32_t *missing = NULL;
+    uint32_t n = 0, missing_cnt = 0, roots = 0;
     napi_value result = NULL, header, list, v;
-    if (!names || !missing) {
+    if (!tsbpf_arg_string(env, argv[0], op, "btfPath", &path) ||
+        !tsbpf_arg_strings(env, argv[1], op, "names", &names, &n))
+        goto done;
+    missing = calloc(n ? n : 1, sizeof(*missing));
+    if (!missing) {
         tsbpf_throw(env, op, ENOMEM);
         goto done;
-    }
-    if (!tsbpf_arg_string(env, argv[0], op, "btfPath", &path))
-        goto done;
-    /* All of the array first: its getters could run JavaScript that calls back in. */
-    for (; got < n; got++) {
-        char what[32];
-        snprintf(what, sizeof(what), "names[%u]", got);
-        if (napi_get_element(env, argv[1], got, &v) != napi_ok) {
-            tsbpf_throw_napi(env, "napi_get_element");
-            goto done;
-        }
-        if (!tsbpf_arg_string(env, v, op, what, &names[got]))
-            goto done;
     }
 
     tsbpf_log_reset();
@@ -618,9 +601,7 @@ napi_value tsbpf_btf_dump_subset(napi_env env, napi_callback_info info)
         result = v;
 
 done:
-    for (uint32_t i = 0; i < got; i++)
-        free(names[i]);
-    free(names);
+    tsbpf_free_strings(names, n);
     free(missing);
     free(path);
     return result;
@@ -699,36 +680,15 @@ napi_value tsbpf_btf_bitfield(napi_env env, napi_callback_info info)
     napi_value argv[4];
     if (!tsbpf_get_args(env, info, op, 4, argv, NULL))
         return NULL;
-    bool is_array = false;
-    if (napi_is_array(env, argv[3], &is_array) != napi_ok)
-        return tsbpf_throw_napi(env, "napi_is_array");
-    if (!is_array)
-        return tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "fields must be an array");
-    uint32_t n = 0;
-    TSBPF_NAPI(env, napi_get_array_length(env, argv[3], &n));
-
     char *path = NULL, *kind = NULL, *name = NULL;
-    char **fields = calloc(n ? n : 1, sizeof(*fields));
-    uint32_t got = 0;
+    char **fields = NULL;
+    uint32_t n = 0;
     napi_value result = NULL, v;
-    if (!fields) {
-        tsbpf_throw(env, op, ENOMEM);
-        goto done;
-    }
     if (!tsbpf_arg_string(env, argv[0], op, "btfPath", &path) ||
         !tsbpf_arg_string(env, argv[1], op, "kind", &kind) ||
-        !tsbpf_arg_string(env, argv[2], op, "name", &name))
+        !tsbpf_arg_string(env, argv[2], op, "name", &name) ||
+        !tsbpf_arg_strings(env, argv[3], op, "fields", &fields, &n))
         goto done;
-    for (; got < n; got++) {
-        char what[32];
-        snprintf(what, sizeof(what), "fields[%u]", got);
-        if (napi_get_element(env, argv[3], got, &v) != napi_ok) {
-            tsbpf_throw_napi(env, "napi_get_element");
-            goto done;
-        }
-        if (!tsbpf_arg_string(env, v, op, what, &fields[got]))
-            goto done;
-    }
 
     pthread_mutex_lock(&cache_lock);
     bool loaded = cache_load(env, path);
@@ -738,9 +698,7 @@ napi_value tsbpf_btf_bitfield(napi_env env, napi_callback_info info)
         result = v;
 
 done:
-    for (uint32_t i = 0; i < got; i++)
-        free(fields[i]);
-    free(fields);
+    tsbpf_free_strings(fields, n);
     free(path);
     free(kind);
     free(name);

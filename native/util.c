@@ -438,6 +438,57 @@ static bool check_type(napi_env env, napi_value v, napi_valuetype want, const ch
     return true;
 }
 
+bool tsbpf_arg_strings(napi_env env, napi_value v, const char *op, const char *what, char ***out,
+                       uint32_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    bool is_array = false;
+    if (napi_is_array(env, v, &is_array) != napi_ok) {
+        tsbpf_throw_napi(env, "napi_is_array");
+        return false;
+    }
+    if (!is_array) {
+        tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "%s must be an array", what);
+        return false;
+    }
+    uint32_t len = 0;
+    if (napi_get_array_length(env, v, &len) != napi_ok) {
+        tsbpf_throw_napi(env, "napi_get_array_length");
+        return false;
+    }
+    char **list = calloc(len ? len : 1, sizeof(*list));
+    if (!list) {
+        tsbpf_throw(env, op, ENOMEM);
+        return false;
+    }
+    /* Every element first: their getters could run JavaScript that calls back in. */
+    for (uint32_t i = 0; i < len; i++) {
+        char name[64];
+        napi_value e;
+        snprintf(name, sizeof(name), "%s[%u]", what, i);
+        if (napi_get_element(env, v, i, &e) != napi_ok) {
+            tsbpf_throw_napi(env, "napi_get_element");
+            tsbpf_free_strings(list, i);
+            return false;
+        }
+        if (!tsbpf_arg_string(env, e, op, name, &list[i])) {
+            tsbpf_free_strings(list, i);
+            return false;
+        }
+    }
+    *out = list;
+    *n = len;
+    return true;
+}
+
+void tsbpf_free_strings(char **list, uint32_t n)
+{
+    for (uint32_t i = 0; list && i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
 bool tsbpf_arg_string(napi_env env, napi_value v, const char *op, const char *what, char **out)
 {
     *out = NULL;

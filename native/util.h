@@ -88,6 +88,10 @@ bool tsbpf_get_args(napi_env env, napi_callback_info info, const char *op, size_
 
 /* Argument conversions; false with an exception pending on failure. */
 bool tsbpf_arg_string(napi_env env, napi_value v, const char *op, const char *what, char **out);
+/* An array of strings; free it with tsbpf_free_strings(*out, *n). */
+bool tsbpf_arg_strings(napi_env env, napi_value v, const char *op, const char *what, char ***out,
+                       uint32_t *n);
+void tsbpf_free_strings(char **list, uint32_t n);
 bool tsbpf_arg_int32(napi_env env, napi_value v, const char *op, const char *what, int32_t *out);
 bool tsbpf_arg_uint32(napi_env env, napi_value v, const char *op, const char *what, uint32_t *out);
 bool tsbpf_arg_int64(napi_env env, napi_value v, const char *op, const char *what, int64_t *out);

@@ -168,14 +168,7 @@ export class ProgramLoader {
 
   /** The error for a function the program does not define, naming the closest it does. */
   private noFunction(fnName: string): BpfError {
-    const names = this.functionNames();
-    const close = closestNames(fnName, names, 3);
-    return new BpfError(
-      `no function ${fnName} in ${this.opts.fileName}` +
-        (close.length
-          ? `; did you mean ${close.join(", ")}?`
-          : `; its functions are: ${names.join(", ") || "(none)"}`),
-    );
+    return unknownNameError("function", fnName, this.functionNames(), this.opts.fileName);
   }
 
   /** Map name → fd of the shared set (empty before the first load). */
@@ -298,6 +291,22 @@ export class ProgramLoader {
     this.objects.length = 0;
     this.loaded.clear();
   }
+}
+
+/** "no map x in f.c; did you mean y?" (or the whole list when nothing is close). */
+export function unknownNameError(
+  kind: "function" | "map",
+  name: string,
+  known: string[],
+  fileName: string,
+): BpfError {
+  const close = closestNames(name, known, 3);
+  return new BpfError(
+    `no ${kind} ${name} in ${fileName}` +
+      (close.length
+        ? `; did you mean ${close.join(", ")}?`
+        : `; its ${kind}s are: ${known.join(", ") || "(none)"}`),
+  );
 }
 
 /** The license a bcc program asks for with `#define BPF_LICENSE X` (GPL when absent). */

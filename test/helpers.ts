@@ -1,4 +1,5 @@
 /** Shared helpers for the kernel tests. */
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,6 +40,20 @@ export function leftSince(before: ReturnType<typeof kernelObjects>): {
     links: [...now.links].filter((id) => !before.links.has(id)),
     maps: [...now.maps].filter((id) => !before.maps.has(id)),
   };
+}
+
+/**
+ * Asserts that every program, link and map made since `before` is gone. A
+ * program's maps are released after an RCU grace period, in a workqueue
+ * (bpf_prog_free_deferred, kernel/bpf/core.c), so this waits up to 3 s.
+ */
+export async function assertNothingLeft(before: ReturnType<typeof kernelObjects>): Promise<void> {
+  const empty = (): boolean => {
+    const left = leftSince(before);
+    return left.progs.length + left.links.length + left.maps.length === 0;
+  };
+  await waitFor(empty, 3000);
+  assert.deepEqual(leftSince(before), { progs: [], links: [], maps: [] });
 }
 
 /** Polls until check() is true or the time is up. */

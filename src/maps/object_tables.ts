@@ -8,8 +8,7 @@ import type { CompiledObject } from "../compile/compile.js";
 import { MapType } from "../kernel/constants.js";
 import { BpfError } from "../kernel/errors.js";
 import { possibleCpus } from "../kernel/kernel_info.js";
-import { closestNames } from "../kernel/tracefs.js";
-import type { ProgramLoader } from "../loader.js";
+import { type ProgramLoader, unknownNameError } from "../loader.js";
 import { native } from "../native.js";
 import { type EventReader, PerfEventArray, RingBuf } from "./event_tables.js";
 import { makeTable, type Table, type TableInfo } from "./table.js";
@@ -66,16 +65,7 @@ export class ObjectTables {
     const fds = this.loader.ensureMaps();
     const m = this.loader.mapInfos().find((x) => x.name === name);
     const fd = fds.get(name);
-    if (!m || fd === undefined) {
-      const names = this.names();
-      const close = closestNames(name, names, 3);
-      throw new BpfError(
-        `no map ${name} in ${this.compiled.fileName}` +
-          (close.length
-            ? `; did you mean ${close.join(", ")}?`
-            : `; its maps are: ${names.join(", ") || "(none)"}`),
-      );
-    }
+    if (!m || fd === undefined) throw unknownNameError("map", name, this.names(), this.compiled.fileName);
     const btf = this.btf();
     let eventTypeId = 0;
     let keyTypeId = m.btfKeyTypeId;

@@ -6,7 +6,14 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { AttachError, BPF, type TraceLine } from "../../src/index.js";
-import { kernelObjects, leftSince, runChild, skipUnlessRoot, waitFor } from "../helpers.js";
+import {
+  assertNothingLeft,
+  kernelObjects,
+  leftSince,
+  runChild,
+  skipUnlessRoot,
+  waitFor,
+} from "../helpers.js";
 
 /** Collects trace_pipe lines until `want` matches one of them or the time is up. */
 async function collectUntil(
@@ -162,13 +169,7 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
     const execs = b.getTable("execs");
     assert.ok(await waitFor(() => execs.get(pid) === 2n), "both functions ran for our child's execve");
     b.close();
-    // A program's maps are released after an RCU grace period, in a
-    // workqueue (bpf_prog_free_deferred, kernel/bpf/core.c), so map ids linger.
-    await waitFor(() => {
-      const left = leftSince(before);
-      return left.progs.length + left.links.length + left.maps.length === 0;
-    }, 3000);
-    assert.deepEqual(leftSince(before), { progs: [], links: [], maps: [] });
+    await assertNothingLeft(before);
   });
 
   it("leaves the kernel as it found it after each attach/detach pair and after close", async () => {
@@ -202,11 +203,7 @@ int on_switch(struct bpf_raw_tracepoint_args *ctx) { return 0; }`,
     b.attachTracepoint({ tp: "syscalls:sys_enter_execve", fnName: "on_exec" });
     b.close();
     b.close(); // idempotent
-    await waitFor(() => {
-      const left = leftSince(before);
-      return left.progs.length + left.links.length + left.maps.length === 0;
-    }, 3000);
-    assert.deepEqual(leftSince(before), { progs: [], links: [], maps: [] });
+    await assertNothingLeft(before);
   });
 
   it("loads a function once per program type and returns its fd (loadFunc)", async () => {

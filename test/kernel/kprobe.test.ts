@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { AttachError, BPF, type TraceLine } from "../../src/index.js";
 import { kprobeSupport } from "../../src/kernel/features.js";
-import { kernelObjects, leftSince, runChild, skipUnlessRoot, waitFor } from "../helpers.js";
+import { assertNothingLeft, kernelObjects, runChild, skipUnlessRoot } from "../helpers.js";
 
 const noKprobes =
   kprobeSupport() !== "yes"
@@ -134,11 +134,7 @@ int kprobe__do_sys_openat2(struct pt_regs *ctx, int dfd, const char __user *file
     b.attachKprobe({ eventRe: /^vfs_(read|write)$/, fnName: "f" });
     assert.equal(b.numOpenKprobes(), 2);
     b.close();
-    await waitFor(() => {
-      const left = leftSince(before);
-      return left.progs.length + left.links.length + left.maps.length === 0;
-    }, 3000);
-    assert.deepEqual(leftSince(before), { progs: [], links: [], maps: [] });
+    await assertNothingLeft(before);
   });
 
   it("a kprobe on a function that is not there: AttachError; kprobe__execve names the syscall function", async () => {

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { kernelObjects, leftSince, repoRoot, skipUnlessRoot, testTempDir, waitFor } from "../helpers.js";
+import { assertNothingLeft, kernelObjects, repoRoot, skipUnlessRoot, testTempDir } from "../helpers.js";
 
 const index = JSON.stringify(join(repoRoot, "dist/src/index.js"));
 
@@ -47,20 +47,12 @@ async function run(
   );
 }
 
-async function assertClean(before: ReturnType<typeof kernelObjects>): Promise<void> {
-  await waitFor(() => {
-    const left = leftSince(before);
-    return left.progs.length + left.links.length + left.maps.length === 0;
-  }, 3000);
-  assert.deepEqual(leftSince(before), { progs: [], links: [], maps: [] });
-}
-
 describe("lifecycle", { skip: skipUnlessRoot }, () => {
   it("a normal return leaves nothing", async () => {
     const before = kernelObjects();
     const r = await run(script(""));
     assert.equal(r.code, 0, r.stderr);
-    await assertClean(before);
+    await assertNothingLeft(before);
   });
 
   it("an uncaught exception leaves nothing", async () => {
@@ -68,7 +60,7 @@ describe("lifecycle", { skip: skipUnlessRoot }, () => {
     const r = await run(script('throw new Error("boom");'));
     assert.equal(r.code, 1);
     assert.match(r.stderr, /boom/);
-    await assertClean(before);
+    await assertNothingLeft(before);
   });
 
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
@@ -76,7 +68,7 @@ describe("lifecycle", { skip: skipUnlessRoot }, () => {
       const before = kernelObjects();
       const r = await run(script("setInterval(() => {}, 1000);"), sig);
       assert.equal(r.signal, sig, r.stderr);
-      await assertClean(before);
+      await assertNothingLeft(before);
     });
   }
 
@@ -93,6 +85,6 @@ setInterval(() => {}, 1000);`),
     );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /handler sees 1 tracepoint\(s\)/);
-    await assertClean(before);
+    await assertNothingLeft(before);
   });
 });

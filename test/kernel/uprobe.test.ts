@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { AttachError, BPF, type TraceLine } from "../../src/index.js";
 import { uprobeSupport } from "../../src/kernel/features.js";
 import { CTargets, ccPresent } from "../c_targets.js";
-import { kernelObjects, leftSince, skipUnlessRoot, waitFor } from "../helpers.js";
+import { assertNothingLeft, kernelObjects, skipUnlessRoot } from "../helpers.js";
 
 const targets = new CTargets("tsbpf-uprobe");
 
@@ -252,10 +252,6 @@ int hit(struct pt_regs *ctx) {
     b.attachUprobe({ name: funcPie, symRe: "func$", fnName: "probe_func" });
     assert.equal(b.numOpenUprobes(), 2);
     b.close();
-    await waitFor(() => {
-      const left = leftSince(before);
-      return left.progs.length + left.links.length + left.maps.length === 0;
-    }, 3000);
-    assert.deepEqual(leftSince(before), { progs: [], links: [], maps: [] });
+    await assertNothingLeft(before);
   });
 });

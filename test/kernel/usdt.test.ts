@@ -16,7 +16,7 @@ import { readProcMaps } from "../../src/elf/procmaps.js";
 import { AttachError, BPF, type TraceLine, USDT } from "../../src/index.js";
 import { uprobeSupport } from "../../src/kernel/features.js";
 import { CTargets, ccPresent, sdtHeaderPresent } from "../c_targets.js";
-import { kernelObjects, leftSince, skipUnlessRoot, waitFor } from "../helpers.js";
+import { assertNothingLeft, kernelObjects, skipUnlessRoot, waitFor } from "../helpers.js";
 
 const targets = new CTargets("tsbpf-usdt");
 
@@ -280,10 +280,6 @@ int probe_func(struct pt_regs *ctx) { return 0; }`,
     b.attachUprobe({ name: "c", sym: "usleep", fnName: "probe_func" });
     assert.equal(b.numOpenUprobes(), 2);
     b.close();
-    await waitFor(() => {
-      const left = leftSince(before);
-      return left.progs.length + left.links.length + left.maps.length === 0;
-    }, 3000);
-    assert.deepEqual(leftSince(before), { progs: [], links: [], maps: [] });
+    await assertNothingLeft(before);
   });
 });
