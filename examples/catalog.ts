@@ -1,7 +1,7 @@
 /**
  * Every tutorial program ported to tsbpf, chapter by chapter (the chapters
  * of ../shared/TUTORIAL.md). `tsbpf example --list` prints it and the README's
- * example table is generated from it (scripts/examples-table.mjs).
+ * example table is generated from it (scripts/readme-tables.mjs).
  */
 
 import { chapter as c11 } from "./data_access/chapter.js";

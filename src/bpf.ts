@@ -14,7 +14,7 @@ import { attachPerfEvent, type PerfEventOptions, perfEventName } from "./attach/
 import { attachRawTracepoint } from "./attach/raw_tracepoint.js";
 import { attachRawSocket } from "./attach/socket.js";
 import { attachTracepoints } from "./attach/tracepoint.js";
-import { attachBtfTracepoint, attachTrampoline, trampolineKey } from "./attach/tracing.js";
+import { attachBtfTracepoint, attachTrampoline, loadBtfFuncByType, trampolineKey } from "./attach/tracing.js";
 import {
   attachUprobes,
   type UprobeDetachOptions,
@@ -112,15 +112,15 @@ export class BPF extends BpfBase {
     if (this.closed) throw new ClosedError("BPF object");
   }
 
-  /** Loads a function as a program of the given type (bcc's load_func). */
+  /** Loads a function as a program of the given type (bcc's load_func); a kfunc__X as BPF.TRACING targets X. */
   loadFunc(fnName: string, progType: number): LoadedFunction {
     this.check();
-    return this.loader.loadFunc(fnName, progType);
+    return loadBtfFuncByType(this.ctx, fnName, progType) ?? this.loader.loadFunc(fnName, progType);
   }
 
   private sectionOf(fnName: string): string {
     const info = this.loader.info(fnName);
-    if (!info) throw new BpfError(`no function ${fnName} in ${this.compiled.fileName}`);
+    if (!info) throw this.loader.noFunction(fnName);
     return info.section;
   }
 

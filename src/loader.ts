@@ -167,7 +167,7 @@ export class ProgramLoader {
   }
 
   /** The error for a function the program does not define, naming the closest it does. */
-  private noFunction(fnName: string): BpfError {
+  noFunction(fnName: string): BpfError {
     return unknownNameError("function", fnName, this.functionNames(), this.opts.fileName);
   }
 

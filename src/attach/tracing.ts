@@ -77,6 +77,24 @@ export function loadBtfFunc(
   }
 }
 
+/**
+ * bcc's load_func for BTF-typed programs: a function whose name or section
+ * makes it a BTF-typed kind of this program type (kfunc__vfs_read or
+ * SEC("fentry/vfs_read") with BPF.TRACING) loads with that kind's attach type
+ * and target, as the kernel requires; undefined for every other function.
+ */
+export function loadBtfFuncByType(
+  ctx: AttachContext,
+  fnName: string,
+  progType: number,
+): LoadedFunction | undefined {
+  const a = ctx.loader.info(fnName)?.autoAttach;
+  if (!a) return undefined;
+  const k = attachKind(a.kind);
+  if (!k.btfTarget || k.progType !== progType) return undefined;
+  return loadBtfFunc(ctx, fnName, a.kind as BtfKind, a.target);
+}
+
 /** Attaches a kfunc, kretfunc, kmod_ret or LSM program to its target through a BPF trampoline. */
 export function attachTrampoline(
   ctx: AttachContext,

@@ -18,7 +18,7 @@ import {
 import { createRequire } from "node:module";
 import { basename, join } from "node:path";
 import { ksym } from "../kernel/kallsyms.js";
-import { demangle as demangleName } from "./demangle.js";
+import { native } from "../native.js";
 import {
   type ElfFile,
   elfFunctionIndex,
@@ -349,15 +349,33 @@ export class ProcessSymbols {
   resolve(addr: bigint, opts: { demangle?: boolean } = {}): ResolvedSymbol | undefined {
     const r = this.lookup(addr);
     if (r.name === undefined || r.module === undefined) return undefined;
-    return { name: opts.demangle ? demangleName(r.name) : r.name, offset: r.offset, module: r.module };
+    return { name: opts.demangle ? demangle(r.name) : r.name, offset: r.offset, module: r.module };
   }
 
   /** bcc's BPF.sym(addr, pid, show_module, show_offset, demangle) for this process. */
   sym(addr: bigint, opts: SymOptions = {}): string {
     const r = this.lookup(addr);
-    const name = r.name !== undefined && opts.demangle !== false ? demangleName(r.name) : r.name;
+    const name = r.name !== undefined && opts.demangle !== false ? demangle(r.name) : r.name;
     return format(name, r.offset, r.module, opts);
   }
+}
+
+const demangled = new Map<string, string>();
+const DEMANGLED_MAX = 50_000;
+
+/**
+ * A C++ symbol name as c++filt prints it ("_ZN3foo3barEi" → "foo::bar(int)",
+ * clone suffixes included), by libstdc++'s Itanium ABI demangler in the addon,
+ * as bcc demangles; anything else (a C name, a malformed one) unchanged.
+ */
+export function demangle(name: string): string {
+  if (!name.startsWith("_Z")) return name;
+  const hit = demangled.get(name);
+  if (hit !== undefined) return hit;
+  const out = native().demangle(name) ?? name;
+  if (demangled.size >= DEMANGLED_MAX) demangled.clear();
+  demangled.set(name, out);
+  return out;
 }
 
 const processes = new Map<number, ProcessSymbols>();

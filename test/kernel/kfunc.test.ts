@@ -78,6 +78,14 @@ describe("kfunc / kretfunc / LSM: refused", {
     );
   });
 
+  it("loadFunc(kfunc__X, BPF.TRACING) asks for fentry on X, and gets the same typed refusal", async () => {
+    await using b = await BPF.load({ text: OPEN_COUNTER, autoAttach: false });
+    assert.throws(
+      () => b.loadFunc("kfunc__do_sys_openat2", BPF.TRACING),
+      (err: unknown) => err instanceof NotSupportedError && err.feature === "kfunc (fentry) programs",
+    );
+  });
+
   it("refuses KMOD_RET (fmod_ret) programs with a NotSupportedError", async () => {
     const before = kernelObjects();
     await assert.rejects(
@@ -177,6 +185,19 @@ SEC("fentry/do_sys_openat2") int BPF_PROG(by_section) { hits.increment(1); retur
       b.close();
     }
     assert.equal(BPF.supports("fentry"), "yes");
+  });
+
+  it('loadFunc loads a kfunc__X or SEC("fexit/X") function as BPF.TRACING for X, as bcc\'s load_func does', async () => {
+    await using b = await BPF.load({
+      text: `${OPEN_COUNTER}
+SEC("fexit/do_sys_openat2") int BPF_PROG(on_exit) { return 0; }`,
+      autoAttach: false,
+    });
+    for (const name of ["kfunc__do_sys_openat2", "on_exit"]) {
+      const fn = b.loadFunc(name, BPF.TRACING);
+      assert.ok(fn.fd > 0, name);
+      assert.equal(fn.type, BPF.TRACING);
+    }
   });
 });
 

@@ -1,5 +1,7 @@
 /** The attach-kind table: bcc's name prefixes and libbpf's sections to a kind and target. */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
   ATTACH_KINDS,
@@ -8,8 +10,10 @@ import {
   kindOfBccName,
   kindOfSection,
 } from "../../src/attach/kinds.js";
+import { attachKindsTable } from "../../src/attach/kinds_doc.js";
 import { autoAttachFor, rewriteBcc } from "../../src/compile/rewriter.js";
 import { AttachType, ProgType } from "../../src/kernel/constants.js";
+import { repoRoot } from "../helpers.js";
 
 describe("attach kinds", () => {
   it("one row per kind, each with its program type, attach type, sections and minimum kernel", () => {
@@ -88,5 +92,16 @@ describe("attach kinds", () => {
       target: "do_nanosleep",
     });
     assert.equal(r.programs.find((p) => p.name === "x")?.autoAttach, undefined);
+  });
+
+  it("is the README's attach-kind table, one row per kind", () => {
+    const table = attachKindsTable();
+    assert.equal(table.trim().split("\n").length, ATTACH_KINDS.length + 2);
+    assert.match(table, /\| kfunc \| BPF_PROG_TYPE_TRACING \| BPF_TRACE_FENTRY \| `SEC\("fentry\/…"\)`/);
+    const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+    assert.ok(
+      readme.includes(table),
+      "README.md's attach-kind table is out of date: regenerate it with node scripts/readme-tables.mjs --write",
+    );
   });
 });

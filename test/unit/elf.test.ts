@@ -9,7 +9,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as zlib from "node:zlib";
-import { demangle } from "../../src/elf/demangle.js";
 import {
   type ElfSymbol,
   elfSymbols,
@@ -21,7 +20,7 @@ import {
   readElfSymbols,
   symbolToFileOffset,
 } from "../../src/elf/elf.js";
-import { parseProcMaps } from "../../src/elf/procmaps.js";
+import { demangle, parseProcMaps } from "../../src/elf/procmaps.js";
 import { PermissionError } from "../../src/kernel/errors.js";
 import { Kallsyms } from "../../src/kernel/kallsyms.js";
 

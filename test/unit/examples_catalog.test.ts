@@ -56,7 +56,7 @@ describe("example catalog", () => {
     const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
     assert.ok(
       readme.includes(examplesTable()),
-      "README.md's example table is out of date: regenerate it with node scripts/examples-table.mjs --write",
+      "README.md's example table is out of date: regenerate it with node scripts/readme-tables.mjs --write",
     );
   });
 
