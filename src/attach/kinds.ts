@@ -45,6 +45,8 @@ export interface AttachKind {
   feature: string;
   /** Whether the target is a kernel BTF name (trampolines and tp_btf: loaded with it). */
   btfTarget?: boolean;
+  /** Whether a function whose section names a target ("prefix/target") attaches at load, as libbpf's auto-attach does. */
+  sectionAttaches?: boolean;
 }
 
 export const ATTACH_KINDS: readonly AttachKind[] = [
@@ -56,6 +58,7 @@ export const ATTACH_KINDS: readonly AttachKind[] = [
     bccPrefix: "kprobe__",
     minKernel: "4.1",
     feature: "kprobe",
+    sectionAttaches: true,
   },
   {
     name: "kretprobe",
@@ -65,6 +68,7 @@ export const ATTACH_KINDS: readonly AttachKind[] = [
     bccPrefix: "kretprobe__",
     minKernel: "4.1",
     feature: "kretprobe",
+    sectionAttaches: true,
   },
   {
     name: "uprobe",
@@ -73,6 +77,7 @@ export const ATTACH_KINDS: readonly AttachKind[] = [
     sections: ["uprobe/"],
     minKernel: "4.3",
     feature: "uprobe",
+    sectionAttaches: true,
   },
   {
     name: "uretprobe",
@@ -81,6 +86,7 @@ export const ATTACH_KINDS: readonly AttachKind[] = [
     sections: ["uretprobe/"],
     minKernel: "4.3",
     feature: "uretprobe",
+    sectionAttaches: true,
   },
   {
     name: "usdt",
@@ -100,6 +106,7 @@ export const ATTACH_KINDS: readonly AttachKind[] = [
     bccMacro: "TRACEPOINT_PROBE",
     minKernel: "4.7",
     feature: "tracepoint",
+    sectionAttaches: true,
   },
   {
     name: "raw_tracepoint",
@@ -110,6 +117,7 @@ export const ATTACH_KINDS: readonly AttachKind[] = [
     bccMacro: "RAW_TRACEPOINT_PROBE",
     minKernel: "4.17",
     feature: "raw_tracepoint",
+    sectionAttaches: true,
   },
   {
     name: "btf_tracepoint",
@@ -121,6 +129,7 @@ export const ATTACH_KINDS: readonly AttachKind[] = [
     minKernel: "5.5",
     feature: "tp_btf",
     btfTarget: true,
+    sectionAttaches: true,
   },
   {
     name: "kfunc",
@@ -132,6 +141,7 @@ export const ATTACH_KINDS: readonly AttachKind[] = [
     minKernel: "5.5",
     feature: "fentry",
     btfTarget: true,
+    sectionAttaches: true,
   },
   {
     name: "kretfunc",
@@ -143,6 +153,7 @@ export const ATTACH_KINDS: readonly AttachKind[] = [
     minKernel: "5.5",
     feature: "fexit",
     btfTarget: true,
+    sectionAttaches: true,
   },
   {
     name: "kmod_ret",
@@ -154,6 +165,7 @@ export const ATTACH_KINDS: readonly AttachKind[] = [
     minKernel: "5.7",
     feature: "fmod_ret",
     btfTarget: true,
+    sectionAttaches: true,
   },
   {
     name: "lsm",
@@ -165,6 +177,7 @@ export const ATTACH_KINDS: readonly AttachKind[] = [
     minKernel: "5.7",
     feature: "lsm",
     btfTarget: true,
+    sectionAttaches: true,
   },
   {
     name: "perf_event",

@@ -12,7 +12,8 @@ function nameOf(table: Readonly<Record<string, number>>, value: number): string 
 }
 
 function sectionsOf(k: AttachKind): string {
-  return k.sections.map((s) => `\`SEC("${s.endsWith("/") ? `${s}…` : s}")\``).join(", ");
+  const names = k.sections.map((s) => `\`SEC("${s.endsWith("/") ? `${s}…` : s}")\``).join(", ");
+  return k.sectionAttaches ? `${names} (attaches at load)` : names;
 }
 
 function bccFormOf(k: AttachKind): string {
@@ -36,7 +37,7 @@ export function attachKindsTable(): string {
     ].join(" | "),
   );
   return [
-    "| kind | program type | expected attach type | libbpf sections (auto-attach) | bcc name prefix, macro | min. kernel | `BPF.supports` |",
+    "| kind | program type | expected attach type | libbpf sections | bcc name prefix, macro | min. kernel | `BPF.supports` |",
     "|---|---|---|---|---|---|---|",
     ...rows.map((r) => `| ${r} |`),
     "",

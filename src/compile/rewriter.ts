@@ -8,7 +8,13 @@
  * same line, so clang's diagnostics and BTF line info point at the user's lines.
  */
 
-import { type AttachKindName, bccMacroPrefix, kindOfBccName, kindOfSection } from "../attach/kinds.js";
+import {
+  type AttachKindName,
+  attachKind,
+  bccMacroPrefix,
+  kindOfBccName,
+  kindOfSection,
+} from "../attach/kinds.js";
 import { CompileError } from "../kernel/errors.js";
 import {
   ALL_METHODS,
@@ -148,21 +154,6 @@ function spanText(src: string, a: Token, b: Token): string {
 export function autoAttachFor(name: string): AutoAttach | undefined {
   return kindOfBccName(name);
 }
-
-/** The kinds a libbpf-style section attaches at load, as libbpf's auto-attach does. */
-const SECTION_AUTO_ATTACH = new Set<AttachKindName>([
-  "kprobe",
-  "kretprobe",
-  "uprobe",
-  "uretprobe",
-  "tracepoint",
-  "raw_tracepoint",
-  "btf_tracepoint",
-  "kfunc",
-  "kretfunc",
-  "kmod_ret",
-  "lsm",
-]);
 
 /** Translates bcc-dialect C into C that clang and libbpf accept, keeping line numbers. */
 export function rewriteBcc(src: string, fileName = "<text>"): RewriteResult {
@@ -435,7 +426,7 @@ function handleFunction(f: FunctionCtx): void {
     f.programs.push({
       ...program(progName, nameTok.line, [], progName),
       section,
-      autoAttach: fromSection && SECTION_AUTO_ATTACH.has(fromSection.kind) ? fromSection : undefined,
+      autoAttach: fromSection && attachKind(fromSection.kind).sectionAttaches ? fromSection : undefined,
     });
     return;
   }

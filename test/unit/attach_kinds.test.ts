@@ -80,6 +80,18 @@ describe("attach kinds", () => {
       target: "/bin/bash:readline",
     });
     assert.equal(kindOfSection("xdp"), undefined, "no target: attached by call");
+    assert.equal(attachKind("usdt").sectionAttaches, undefined, "usdt/ needs a USDT context");
+    assert.equal(
+      rewriteBcc('SEC("usdt/x") int f(void *ctx) { return 0; }').programs[0]?.autoAttach,
+      undefined,
+    );
+    assert.deepEqual(
+      rewriteBcc('SEC("tp/sched/sched_switch") int f(void *ctx) { return 0; }').programs[0]?.autoAttach,
+      {
+        kind: "tracepoint",
+        target: "sched:sched_switch",
+      },
+    );
     assert.equal(kindOfSection("tsbpf/f"), undefined);
   });
 
