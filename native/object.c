@@ -352,6 +352,76 @@ static napi_value set_map_pin_path(napi_env env, napi_callback_info info)
     return tsbpf_undefined(env);
 }
 
+/*
+ * mapInitialValue(map): a copy of the data a global-data map (.rodata,
+ * .data, .bss, .kconfig) starts with, or null for a map that has none.
+ */
+static napi_value map_initial_value(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "NativeObject.mapInitialValue";
+    napi_value argv[1];
+    struct tsbpf_object *o = method(env, info, op, 1, argv);
+    if (!o)
+        return NULL;
+    struct bpf_map *map = map_arg(env, o, op, argv[0]);
+    if (!map)
+        return NULL;
+    size_t size = 0;
+    const void *value = bpf_map__initial_value(map, &size);
+    if (!value)
+        return tsbpf_null(env);
+    void *data;
+    napi_value ab, array;
+    TSBPF_NAPI(env, napi_create_arraybuffer(env, size, &data, &ab));
+    memcpy(data, value, size);
+    TSBPF_NAPI(env, napi_create_typedarray(env, napi_uint8_array, size, ab, 0, &array));
+    return array;
+}
+
+/*
+ * setMapInitialValue(map, bytes): what a global-data map holds when it is
+ * created (before load; bytes must be the map's value size). The kernel
+ * freezes .rodata after load, and the verifier then treats its values as
+ * constants.
+ */
+static napi_value set_map_initial_value(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "NativeObject.setMapInitialValue";
+    napi_value argv[2];
+    struct tsbpf_object *o = method(env, info, op, 2, argv);
+    if (!o)
+        return NULL;
+    struct bpf_map *map = map_arg(env, o, op, argv[0]);
+    void *data;
+    size_t len;
+    if (!map || !tsbpf_arg_bytes(env, argv[1], op, "value", false, &data, &len))
+        return NULL;
+    tsbpf_log_reset();
+    int err = bpf_map__set_initial_value(map, data, len);
+    if (err)
+        return tsbpf_throw(env, "bpf_map__set_initial_value", err);
+    return tsbpf_undefined(env);
+}
+
+/* setMapMaxEntries(map, n): the map's size, before load. */
+static napi_value set_map_max_entries(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "NativeObject.setMapMaxEntries";
+    napi_value argv[2];
+    struct tsbpf_object *o = method(env, info, op, 2, argv);
+    if (!o)
+        return NULL;
+    struct bpf_map *map = map_arg(env, o, op, argv[0]);
+    uint32_t n;
+    if (!map || !tsbpf_arg_uint32(env, argv[1], op, "maxEntries", &n))
+        return NULL;
+    tsbpf_log_reset();
+    int err = bpf_map__set_max_entries(map, n);
+    if (err)
+        return tsbpf_throw(env, "bpf_map__set_max_entries", err);
+    return tsbpf_undefined(env);
+}
+
 /* Per-program verifier log buffers of one load. */
 struct load_buf {
     struct bpf_program *prog;
@@ -600,6 +670,9 @@ napi_value tsbpf_object_class(napi_env env)
         METHOD("setAttachTarget", set_attach_target),
         METHOD("reuseMapFd", reuse_map_fd),
         METHOD("setMapPinPath", set_map_pin_path),
+        METHOD("mapInitialValue", map_initial_value),
+        METHOD("setMapInitialValue", set_map_initial_value),
+        METHOD("setMapMaxEntries", set_map_max_entries),
         METHOD("load", load),
         METHOD("verifierLog", verifier_log),
         METHOD("programFd", program_fd),

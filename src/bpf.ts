@@ -32,26 +32,8 @@ import { track, untrack } from "./lifecycle.js";
 import { type LoadedFunction, objectNameOf, ProgramLoader } from "./loader.js";
 import { ObjectTables } from "./maps/object_tables.js";
 import type { Table } from "./maps/table.js";
-
-export type { UprobeDetachOptions, UprobeOptions } from "./attach/uprobe.js";
-export type { TraceLine } from "./kernel/trace_pipe.js";
-export type { LoadedFunction } from "./loader.js";
-
-/** Options of {@link BPF.load}. */
-export interface LoadOptions {
-  /** The C program, in bcc's dialect or libbpf style. */
-  text?: string;
-  /** A file holding the C program. */
-  srcFile?: string;
-  /** Extra clang flags. */
-  cflags?: string[];
-  /** bcc's debug flags (DEBUG_SOURCE, DEBUG_BPF_REGISTER_STATE, …). */
-  debug?: number;
-  /** Attach kprobe__X, tracepoint__cat__ev, SEC("kprobe/X"), … functions at load, as bcc and libbpf do (default true). */
-  autoAttach?: boolean;
-  /** USDT contexts whose enabled probes are attached at load, before the auto-attach functions (bcc's usdt_contexts). */
-  usdtContexts?: USDT[];
-}
+import type { LoadOptions, OpenOptions } from "./options.js";
+import { type MapSetup, openPrebuilt } from "./prebuilt.js";
 
 /** BPF objects open in this process (trace_pipe is released when none is). */
 let openObjects = 0;
@@ -67,19 +49,12 @@ export class BPF extends BpfBase {
   private constructor(
     /** The compiled object and what tsbpf learnt about its functions. */
     readonly compiled: CompiledObject,
-    debug: number,
+    opts: { debug?: number },
+    setup?: MapSetup,
   ) {
     super();
-    this.loader = new ProgramLoader({
-      elf: compiled.elf,
-      programs: compiled.programs,
-      maps: compiled.maps,
-      objectName: objectNameOf(compiled.fileName),
-      fileName: compiled.fileName,
-      source: compiled.source,
-      translated: compiled.translated,
-      debug,
-    });
+    const objectName = objectNameOf(compiled.fileName);
+    this.loader = new ProgramLoader({ ...compiled, objectName, debug: opts.debug ?? 0, setup });
     this.tables = new ObjectTables(this.loader, compiled, () => this.check());
     this.ctx = { compiled, loader: this.loader, loadFunc: (n, t) => this.loadFunc(n, t) };
     track(this);
@@ -97,7 +72,23 @@ export class BPF extends BpfBase {
     const text = opts.text ?? readFileSync(opts.srcFile as string, "utf8");
     const fileName = opts.text === undefined ? (opts.srcFile as string) : "<text>.c";
     const cflags = [...(opts.cflags ?? []), ...usdtCflags(text, opts.usdtContexts ?? [])];
-    const b = new BPF(await compileBcc({ text, fileName, cflags, debug: opts.debug ?? 0 }), opts.debug ?? 0);
+    return BPF.start(
+      new BPF(await compileBcc({ text, fileName, cflags, debug: opts.debug ?? 0 }), opts),
+      opts,
+    );
+  }
+
+  /**
+   * A prebuilt object (`tsbpf compile -o`, or a libbpf-style CO-RE object):
+   * no compiler runs. Its read-only globals are set and its maps resized
+   * before they are created; its functions attach as BPF.load's do.
+   */
+  static async open(opts: OpenOptions): Promise<BPF> {
+    const { compiled, setup } = openPrebuilt(opts);
+    return BPF.start(new BPF(compiled, opts, setup), opts);
+  }
+
+  private static start(b: BPF, opts: { autoAttach?: boolean; usdtContexts?: USDT[] }): BPF {
     try {
       b.links.add(...attachUsdtContexts(b.ctx, opts.usdtContexts ?? []));
       if (opts.autoAttach !== false) b.links.add(...autoAttach(b.ctx));

@@ -2,6 +2,7 @@
  * tsbpf: bcc, reborn in TypeScript. The public surface, nothing else.
  */
 export { PerfHWConfig, PerfSWConfig, PerfType } from "./attach/perf_event.js";
+export type { UprobeDetachOptions, UprobeOptions } from "./attach/uprobe.js";
 export { type EnabledUsdtProbe, USDT, type UsdtProbe } from "./attach/usdt.js";
 export {
   XDP_FLAGS_DRV_MODE,
@@ -10,8 +11,7 @@ export {
   XDP_FLAGS_SKB_MODE,
   XDP_FLAGS_UPDATE_IF_NOEXIST,
 } from "./attach/xdp.js";
-export type { UprobeDetachOptions, UprobeOptions } from "./bpf.js";
-export { BPF, type LoadedFunction, type LoadOptions, type TraceLine } from "./bpf.js";
+export { BPF } from "./bpf.js";
 export {
   DEBUG_BPF,
   DEBUG_BPF_REGISTER_STATE,
@@ -35,6 +35,8 @@ export {
 } from "./kernel/errors.js";
 export type { Support } from "./kernel/features.js";
 export { onlineCpus, possibleCpus } from "./kernel/kernel_info.js";
+export type { TraceLine } from "./kernel/trace_pipe.js";
+export type { LoadedFunction } from "./loader.js";
 export {
   type PerfBufferOptions,
   PerfEventArray,
@@ -56,3 +58,4 @@ export {
   StackTrace,
   Table,
 } from "./maps/table.js";
+export type { LoadOptions, OpenOptions } from "./options.js";

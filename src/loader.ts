@@ -23,6 +23,7 @@ import { closestNames } from "./kernel/tracefs.js";
 import { loadError } from "./kernel/verifier.js";
 import { publicTableFd, publishTable, withdrawTables } from "./maps/registry.js";
 import { type NativeMapInfo, type NativeObject, native } from "./native.js";
+import type { MapSetup } from "./prebuilt.js";
 
 /** What {@link ProgramLoader.loadObject} loads: the user's name, the ELF program and how to load it. */
 interface ProgramToLoad {
@@ -60,6 +61,8 @@ export interface LoaderOptions {
   translated?: string;
   /** bcc's debug flags: DEBUG_BPF prints each function's instructions as it loads, DEBUG_BPF_REGISTER_STATE its verifier log (level 2). */
   debug: number;
+  /** Initial values of global-data maps and map sizes, applied before the maps are created (BPF.open). */
+  setup?: MapSetup;
 }
 
 const LOG_SIZE = 16 * 1024 * 1024;
@@ -255,6 +258,8 @@ export class ProgramLoader {
       if (d.tableType === "extern") obj.reuseMapFd(d.name, publicTableFd(d.name));
       else if (d.pinnedPath !== undefined) obj.setMapPinPath(d.name, d.pinnedPath);
     }
+    for (const [name, value] of this.opts.setup?.initialValues ?? []) obj.setMapInitialValue(name, value);
+    for (const [name, n] of this.opts.setup?.maxEntries ?? []) obj.setMapMaxEntries(name, n);
     // BPF_TABLE_PINNED's paths, and LIBBPF_PIN_BY_NAME maps' (set at open).
     for (const m of obj.maps()) if (m.pinPath !== null) preparePinPath(m.pinPath, `map ${m.name}`);
   }

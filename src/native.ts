@@ -67,6 +67,12 @@ export interface NativeObject {
   reuseMapFd(map: string, fd: number): void;
   /** At load, reuse the map pinned at path (it must match) or create and pin it there (bpf_map__set_pin_path). */
   setMapPinPath(map: string, path: string): void;
+  /** A copy of what a global-data map (.rodata, .data, .bss) starts with; null for other maps. */
+  mapInitialValue(map: string): Uint8Array | null;
+  /** Before load: what a global-data map starts with (exactly its value size). */
+  setMapInitialValue(map: string, value: Uint8Array): void;
+  /** Before load: the map's maximum number of entries. */
+  setMapMaxEntries(map: string, maxEntries: number): void;
   load(opts: NativeLoadOptions): void;
   /** Verifier log of a successful load when logLevel > 0 ("" otherwise). */
   verifierLog(program: string): string;

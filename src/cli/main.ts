@@ -18,7 +18,7 @@ commands:
   example --list                                   list the tutorial's programs
   tplist [-v] [REGEX]                              list tracepoints, optionally filtered (-v: their fields)
   gen-types PROGRAM.c [-o OUT.d.ts]                TypeScript types of a program's maps and events
-  compile PROGRAM.c --emit c|obj|asm [-o OUT]      what tsbpf makes of a program
+  compile PROGRAM.c [-o OUT] [--emit obj|c|asm]   a BPF object for BPF.open (or the C, the assembly)
   help                                             this text
 `;
 
