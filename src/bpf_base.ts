@@ -33,16 +33,46 @@ export class BpfBase {
   static readonly PERF_EVENT = ProgType.PERF_EVENT;
   static readonly CGROUP_SKB = ProgType.CGROUP_SKB;
   static readonly CGROUP_SOCK = ProgType.CGROUP_SOCK;
+  static readonly LWT_IN = ProgType.LWT_IN;
+  static readonly LWT_OUT = ProgType.LWT_OUT;
+  static readonly LWT_XMIT = ProgType.LWT_XMIT;
   static readonly SOCK_OPS = ProgType.SOCK_OPS;
+  static readonly SK_SKB = ProgType.SK_SKB;
+  static readonly CGROUP_DEVICE = ProgType.CGROUP_DEVICE;
+  static readonly SK_MSG = ProgType.SK_MSG;
   static readonly RAW_TRACEPOINT = ProgType.RAW_TRACEPOINT;
+  static readonly CGROUP_SOCK_ADDR = ProgType.CGROUP_SOCK_ADDR;
+  static readonly CGROUP_SYSCTL = ProgType.CGROUP_SYSCTL;
+  static readonly CGROUP_SOCKOPT = ProgType.CGROUP_SOCKOPT;
   static readonly TRACING = ProgType.TRACING;
   static readonly LSM = ProgType.LSM;
+  /** What an XDP program returns, as bcc names it (XDPAction). */
+  static readonly XDP_ABORTED = xdp.XDPAction.XDP_ABORTED;
+  static readonly XDP_DROP = xdp.XDPAction.XDP_DROP;
+  static readonly XDP_PASS = xdp.XDPAction.XDP_PASS;
+  static readonly XDP_TX = xdp.XDPAction.XDP_TX;
+  static readonly XDP_REDIRECT = xdp.XDPAction.XDP_REDIRECT;
   /** bcc's XDP flags: attach only if none is there (4.8+), generic (4.12+), native, offloaded (4.13+), replace (5.7+). */
   static readonly XDP_FLAGS_UPDATE_IF_NOEXIST = xdp.XDP_FLAGS_UPDATE_IF_NOEXIST;
   static readonly XDP_FLAGS_SKB_MODE = xdp.XDP_FLAGS_SKB_MODE;
   static readonly XDP_FLAGS_DRV_MODE = xdp.XDP_FLAGS_DRV_MODE;
   static readonly XDP_FLAGS_HW_MODE = xdp.XDP_FLAGS_HW_MODE;
   static readonly XDP_FLAGS_REPLACE = xdp.XDP_FLAGS_REPLACE;
+
+  /**
+   * CLOCK_MONOTONIC in nanoseconds: the clock of bpf_ktime_get_ns(), so
+   * timestamps a program records compare with it (bcc's monotonic_time,
+   * which returns a float; this is exact).
+   */
+  static monotonicTime(): bigint {
+    // libuv's hrtime reads CLOCK_MONOTONIC on Linux (uv__hrtime).
+    return process.hrtime.bigint();
+  }
+
+  /** Removes device dev's XDP program, whichever it is, with no BPF object needed (bcc's static remove_xdp). */
+  static removeXdp(dev: string, flags = 0): void {
+    xdp.removeXdp(dev, flags);
+  }
 
   /** The prefix of syscall functions on this kernel, e.g. "__x64_sys_". */
   getSyscallPrefix(): string {

@@ -1,7 +1,7 @@
 /**
  * tsbpf: bcc, reborn in TypeScript. The public surface, nothing else.
  */
-export { PerfHWConfig, PerfSWConfig, PerfType } from "./attach/perf_event.js";
+export { PerfEventSampleFormat, PerfHWConfig, PerfSWConfig, PerfType } from "./attach/perf_event.js";
 export type { UprobeDetachOptions, UprobeOptions } from "./attach/uprobe.js";
 export { type EnabledUsdtProbe, USDT, type UsdtProbe } from "./attach/usdt.js";
 export {
@@ -10,6 +10,8 @@ export {
   XDP_FLAGS_REPLACE,
   XDP_FLAGS_SKB_MODE,
   XDP_FLAGS_UPDATE_IF_NOEXIST,
+  XDPAction,
+  XDPFlags,
 } from "./attach/xdp.js";
 export { BPF } from "./bpf.js";
 export {
@@ -20,6 +22,7 @@ export {
   DEBUG_PREPROCESSOR,
   DEBUG_SOURCE,
 } from "./compile/compile.js";
+export { AttachType as BPFAttachType, ProgType as BPFProgType } from "./kernel/constants.js";
 export {
   AttachError,
   BpfError,

@@ -6,6 +6,7 @@
  * leaves nothing; close() releases them earlier.
  */
 
+import { Errno } from "../kernel/constants.js";
 import { AttachError, type BpfError, isNativeError } from "../kernel/errors.js";
 import type { NativeError, NativeLink } from "../native.js";
 import type { AttachKindName } from "./kinds.js";
@@ -35,7 +36,18 @@ export function attachFailure(
   typed?: (e: NativeError) => BpfError | undefined,
 ): unknown {
   if (!isNativeError(err)) return err;
-  return typed?.(err) ?? new AttachError(target, err.message, undefined, { errno: err.errno, cause: err });
+  const mapped = typed?.(err);
+  if (mapped) return mapped;
+  // The kernel keeps one program at most once per event: perf_event_attach_bpf_prog (Linux 4.9+) fails with EEXIST.
+  if (err.errno === Errno.EEXIST)
+    return new AttachError(
+      target,
+      "the function is already attached there (the kernel attaches a program to an event once)",
+      'functions named kprobe__…, tracepoint__… or defined with TRACEPOINT_PROBE or SEC("…/target") attach ' +
+        "themselves at load: pass autoAttach: false to attach them yourself",
+      { errno: err.errno, cause: err },
+    );
+  return new AttachError(target, err.message, undefined, { errno: err.errno, cause: err });
 }
 
 /** The links of one BPF object, in the order they were made. */

@@ -54,6 +54,38 @@ export const PerfSWConfig = {
   BPF_OUTPUT: 10,
 } as const;
 
+/**
+ * What a perf sample records (perf_event_attr.sample_type bits; enum
+ * perf_event_sample_format), as bcc's PerfEventSampleFormat names them.
+ */
+export const PerfEventSampleFormat = {
+  IP: 1 << 0,
+  TID: 1 << 1,
+  TIME: 1 << 2,
+  ADDR: 1 << 3,
+  READ: 1 << 4,
+  CALLCHAIN: 1 << 5,
+  ID: 1 << 6,
+  CPU: 1 << 7,
+  PERIOD: 1 << 8,
+  STREAM_ID: 1 << 9,
+  RAW: 1 << 10,
+  BRANCH_STACK: 1 << 11,
+  REGS_USER: 1 << 12,
+  STACK_USER: 1 << 13,
+  WEIGHT: 1 << 14,
+  DATA_SRC: 1 << 15,
+  IDENTIFIER: 1 << 16,
+  TRANSACTION: 1 << 17,
+  REGS_INTR: 1 << 18,
+  PHYS_ADDR: 1 << 19,
+  AUX: 1 << 20,
+  CGROUP: 1 << 21,
+  DATA_PAGE_SIZE: 1 << 22,
+  CODE_PAGE_SIZE: 1 << 23,
+  WEIGHT_STRUCT: 1 << 24,
+} as const;
+
 /** What {@link openPerfEvents} opens (perf_event_open(2), Linux 2.6.31+). */
 export interface PerfEventSpec {
   evType: number;

@@ -218,6 +218,53 @@ export class USDT {
     });
   }
 
+  /**
+   * bcc's enable_probe_or_bail: {@link enableProbe}, or, when the probe is
+   * not there, the reason on stderr and exit status 1 (for tools whose
+   * target runtime may lack its probes).
+   */
+  enableProbeOrBail(opts: { probe: string; fnName: string }): void {
+    try {
+      this.enableProbe(opts);
+    } catch (err) {
+      if (!(err instanceof AttachError)) throw err;
+      process.stderr.write(
+        `Error attaching USDT probes: ${err.message}. The process may not run the runtime that has this probe, ` +
+          "or the runtime was built without USDT probes (look for a configure flag such as --enable-dtrace or " +
+          "--with-dtrace); USDT.enumerateProbes() lists the probes it has.\n",
+      );
+      process.exit(1);
+    }
+  }
+
+  /**
+   * The C type of argument `index` (from 0) of a probe, from its locations'
+   * sizes, the largest over all its sites, as bcc's get_probe_arg_ctype says
+   * it: "int32_t" for "-4@%eax", "uint64_t" for "8@%rdi".
+   * @throws AttachError when there is no such probe or argument.
+   */
+  getProbeArgCtype(probe: string, index: number): string {
+    const { provider, name } = splitProbe(probe);
+    const sites = this.notes().flatMap(({ notes }) =>
+      notes.filter((n) => n.name === name && (provider === undefined || n.provider === provider)),
+    );
+    let best: number | undefined;
+    for (const n of sites) {
+      const arg = argsOf(n)[index];
+      if (arg === undefined) continue;
+      const m = /^(-?\d+)@/.exec(arg);
+      // A location without a size is a machine word (SystemTap's sdt.h before v3 notes).
+      const size = m ? Number(m[1]) : 8;
+      if (best === undefined || Math.abs(size) > Math.abs(best)) best = size;
+    }
+    if (best === undefined)
+      throw new AttachError(
+        `USDT probe ${probe}`,
+        sites.length === 0 ? "no such probe" : `it has no argument ${index} (arguments count from 0)`,
+      );
+    return `${best < 0 ? "int" : "uint"}${Math.abs(best) * 8}_t`;
+  }
+
   /** The probes enabled so far, in order. */
   enabledProbes(): readonly EnabledUsdtProbe[] {
     return this.enabled;

@@ -14,7 +14,8 @@ export function missingKernelBtf(): NotSupportedError {
   return new NotSupportedError(
     "kernel BTF",
     `${VMLINUX_BTF} is missing (CONFIG_DEBUG_INFO_BTF is off)`,
-    "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since 2020), or load a prebuilt object with BPF.open()",
+    "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since 2020); an object built elsewhere " +
+      "(BPF.open) runs here only if it reads no kernel types through CO-RE",
     { minKernel: "5.4" },
   );
 }

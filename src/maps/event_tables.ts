@@ -307,14 +307,15 @@ export class RingBuf extends Table<never, never> {
 
   /**
    * Opens the ring buffer: cb(ctx, data, size) runs for every record (bcc's
-   * signature; ctx is 0), in batches on the event loop and from
-   * b.ringBufferPoll / ringBufferConsume. `data` is valid during the
-   * callback only; decode it with {@link event}.
+   * signature; ctx is `opts.ctx`, 0 when not given), in batches on the event
+   * loop and from b.ringBufferPoll / ringBufferConsume. `data` is valid
+   * during the callback only; decode it with {@link event}.
    */
-  openRingBuffer(
-    cb: (ctx: number, data: Uint8Array, size: number) => void,
-    opts: RingBufferOptions = {},
+  openRingBuffer<C = number>(
+    cb: (ctx: C, data: Uint8Array, size: number) => void,
+    opts: RingBufferOptions & { ctx?: C } = {},
   ): void {
+    const ctx = (opts.ctx ?? 0) as C;
     const fd = this.fd;
     if (this.reader) throw new BpfError(`ring buffer ${this.name} is already open`);
     let bytes: Uint8Array | undefined;
@@ -332,7 +333,7 @@ export class RingBuf extends Table<never, never> {
           for (let i = 0; i < count; i++) {
             const off = index[2 * i] as number;
             const len = index[2 * i + 1] as number;
-            cb(0, b.subarray(off, off + len), len);
+            cb(ctx, b.subarray(off, off + len), len);
           }
         },
       });

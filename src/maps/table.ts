@@ -18,6 +18,7 @@ import {
   printLinearHist,
   printLog2Hist,
 } from "./histogram.js";
+import { scanfValue, sprintfValue } from "./sprintf.js";
 
 /** What a table knows about its map. */
 export interface TableInfo {
@@ -159,6 +160,39 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
   /** Decodes a value from its bytes. */
   decodeValue(bytes: Uint8Array): V {
     return this.valueCodec.decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0);
+  }
+
+  /** The key in bcc's text form ("0x1f", "{ 0x1 \"bash\" }"): bcc's key_sprintf. */
+  keySprintf(key: K): string {
+    return sprintfValue(this.info.btf, this.info.keyTypeId, this.encodeKey(key));
+  }
+
+  /** A value (for per-CPU maps: one CPU's) in bcc's text form: bcc's leaf_sprintf. */
+  leafSprintf(value: unknown): string {
+    const one = codecOrBytes(this.info.btf, this.info.valueTypeId, this.info.valueSize);
+    const bytes = new Uint8Array(Math.max(this.info.valueSize, 1));
+    one.encode(value, new DataView(bytes.buffer), 0);
+    return sprintfValue(this.info.btf, this.info.valueTypeId, bytes);
+  }
+
+  /** A key from bcc's text form (bcc's key_scanf). @throws BpfError naming what it expected where. */
+  keyScanf(text: string): K {
+    return this.decodeKey(
+      scanfValue(this.info.btf, this.info.keyTypeId, this.keySize, text, `${this.name} key`),
+    );
+  }
+
+  /** A value (for per-CPU maps: one CPU's) from bcc's text form (bcc's leaf_scanf). */
+  leafScanf(text: string): unknown {
+    const bytes = scanfValue(
+      this.info.btf,
+      this.info.valueTypeId,
+      this.info.valueSize,
+      text,
+      `${this.name} value`,
+    );
+    const one = codecOrBytes(this.info.btf, this.info.valueTypeId, this.info.valueSize);
+    return one.decode(new DataView(bytes.buffer), 0);
   }
 
   /** A value whose bytes are all zero (bcc's Leaf()). */

@@ -237,6 +237,28 @@ describe("ring buffer", { skip: skipUnlessRoot }, () => {
     b.close();
   });
 
+  it("passes openRingBuffer's ctx to the callback, as bcc's open_ring_buffer(cb, ctx) does", async () => {
+    const b = await BPF.load({ text: RING });
+    open.push(b);
+    b.getTable<ArrayTable<number>>("target").set(0, process.pid);
+    b.attachTracepoint({ tp: "syscalls:sys_enter_getppid", fnName: "on_getppid" });
+    const rb = b.getTable<RingBuf>("rb");
+    const ctxs: Array<{ name: string }> = [];
+    const mine = { name: "my context" };
+    rb.openRingBuffer(
+      (ctx, _data, size) => {
+        assert.ok(size > 0);
+        ctxs.push(ctx);
+      },
+      { ctx: mine },
+    );
+    getppidLoop(3);
+    assert.equal(b.ringBufferPoll(100), 3);
+    assert.deepEqual(ctxs, [mine, mine, mine]);
+    assert.ok(ctxs.every((c) => c === mine));
+    b.close();
+  });
+
   it("counts records dropped when the ring is full", async () => {
     const b = await BPF.load({
       text: RING.replace("BPF_RINGBUF_OUTPUT(rb, 64)", "BPF_RINGBUF_OUTPUT(rb, 1)"),

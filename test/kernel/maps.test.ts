@@ -520,6 +520,56 @@ int on_exec(void *ctx)
     }
   });
 
+  it("keys and values in bcc's text form (key_sprintf, leaf_sprintf) and back (key_scanf, leaf_scanf)", async () => {
+    const b = await load(`
+struct key_t { u32 pid; char comm[16]; s16 delta[2]; struct { u8 flag : 1; u8 level : 3; } bits; };
+BPF_HASH(seen, struct key_t, s64);
+BPF_PERCPU_ARRAY(ts, u64, 1);
+TRACEPOINT_PROBE(syscalls, sys_enter_execve)
+{
+    u32 zero = 0;
+    u64 now = bpf_ktime_get_ns();
+    ts.update(&zero, &now);
+    return 0;
+}`);
+    type Key = { pid: number; comm: string; delta: number[]; bits: { flag: number; level: number } };
+    const seen = b.getTable<HashTable<Key, bigint>>("seen");
+    const key: Key = { pid: 31, comm: "bash", delta: [-1, 2], bits: { flag: 1, level: 5 } };
+    const text = seen.keySprintf(key);
+    assert.equal(text, '{ 0x1f "bash" [ 0xffff 0x2 ] { 0x1 0x5 } }');
+    assert.deepEqual(seen.keyScanf(text), key);
+    // As bcc's sscanf reads them: any spacing, decimal, octal and negative integers.
+    assert.deepEqual(seen.keyScanf('{31 "bash" [-1 02] {1 5}}'), key);
+    assert.equal(seen.leafSprintf(-2n), "0xfffffffffffffffe");
+    assert.equal(seen.leafScanf("0xfffffffffffffffe"), -2n);
+    seen.set(seen.keyScanf('{ 0x1 "from-text" [ 0x0 0x0 ] { 0x0 0x0 } }'), seen.leafScanf("42") as bigint);
+    assert.equal(seen.get({ pid: 1, comm: "from-text", delta: [0, 0], bits: { flag: 0, level: 0 } }), 42n);
+    assert.throws(() => seen.keyScanf('{ 0x1f "bash" }'), /seen key: expected "\[" at offset 14/);
+    assert.throws(
+      () => seen.keyScanf(`{ 1 "${"x".repeat(17)}" [ 0 0 ] { 0 0 } }`),
+      /a string of at most 16 bytes/,
+    );
+    assert.throws(() => seen.leafScanf("0x1 0x2"), /expected the end of the text/);
+
+    // BPF.monotonicTime() is the clock of bpf_ktime_get_ns() (the TRACEPOINT_PROBE attached itself at load).
+    assert.throws(
+      () =>
+        b.attachTracepoint({
+          tp: "syscalls:sys_enter_execve",
+          fnName: "tracepoint__syscalls__sys_enter_execve",
+        }),
+      /already attached there .*pass autoAttach: false/,
+    );
+    const before = BPF.monotonicTime();
+    execOnce();
+    const after = BPF.monotonicTime();
+    const stamps = (b.getTable("ts").get(0) as bigint[]).filter((t) => t > 0n);
+    assert.ok(
+      stamps.some((t) => t >= before && t <= after),
+      `${before} <= ${stamps.join(",")} <= ${after}`,
+    );
+  });
+
   it("an unknown table name: BpfError naming the close ones", async () => {
     const b = await load("BPF_HASH(counts);\nint f(void *ctx) { return 0; }");
     assert.throws(

@@ -8,6 +8,7 @@
  * kernel left as it was found.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { closeSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -16,7 +17,7 @@ import { readProcMaps } from "../../src/elf/procmaps.js";
 import { AttachError, BPF, type TraceLine, USDT } from "../../src/index.js";
 import { uprobeSupport } from "../../src/kernel/features.js";
 import { CTargets, ccPresent, sdtHeaderPresent } from "../c_targets.js";
-import { assertNothingLeft, kernelObjects, skipUnlessRoot, waitFor } from "../helpers.js";
+import { assertNothingLeft, kernelObjects, repoRoot, skipUnlessRoot, waitFor } from "../helpers.js";
 
 const targets = new CTargets("tsbpf-usdt");
 
@@ -152,6 +153,39 @@ describe("USDT", { skip }, () => {
     assert.ok(mine, `probes of ${pid}: ${inProcess.map((p) => `${p.provider}:${p.name}`).join(", ")}`);
     assert.equal(mine.path, withSemaphore);
     assert.ok(mine.semaphore !== 0n && mine.semaphoreOffset !== undefined);
+  });
+
+  it("getProbeArgCtype names each argument's C type from its size; enableProbeOrBail exits 1 for a missing probe", async () => {
+    const u = new USDT({ path: plain });
+    const probe = u.enumerateProbes().find((p) => p.name === "test-probe");
+    const expected = (probe?.args ?? []).map((a) => {
+      const size = Number(/^(-?\d+)@/.exec(a)?.[1]);
+      return `${size < 0 ? "int" : "uint"}${Math.abs(size) * 8}_t`;
+    });
+    assert.equal(expected.length, 2);
+    assert.deepEqual(
+      [0, 1].map((i) => u.getProbeArgCtype("target-sample:test-probe", i)),
+      expected,
+    );
+    assert.match(expected[1] ?? "", /^uint64_t$/, "the string argument is a pointer");
+    assert.throws(() => u.getProbeArgCtype("test-probe", 2), /it has no argument 2/);
+    assert.throws(() => u.getProbeArgCtype("nope", 0), /no such probe/);
+    const r = spawnSync(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import { USDT } from ${JSON.stringify(join(repoRoot, "dist/src/index.js"))};
+         const u = new USDT({ path: ${JSON.stringify(plain)} });
+         u.enableProbeOrBail({ probe: "test-probe", fnName: "f" });
+         u.enableProbeOrBail({ probe: "no-such-probe", fnName: "f" });
+         console.log("not reached");`,
+      ],
+      { encoding: "utf8" },
+    );
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /Error attaching USDT probes: .*no-such-probe.*enumerateProbes/);
   });
 
   it("USDT({ path }): reads an integer and a string argument (provider:probe)", async () => {

@@ -18,6 +18,7 @@ import {
   XDP_FLAGS_DRV_MODE,
   XDP_FLAGS_SKB_MODE,
   XDP_FLAGS_UPDATE_IF_NOEXIST,
+  XDPAction,
 } from "../../src/index.js";
 import { native } from "../../src/native.js";
 import { skipUnlessRoot } from "../helpers.js";
@@ -152,6 +153,46 @@ describe("XDP and socket filters", { skip: skipUnlessRoot || netToolsMissing }, 
     } finally {
       first.close();
       second.close();
+    }
+  });
+
+  it("BPF.removeXdp needs no BPF object, and the XDP actions have the kernel's values", async () => {
+    const b = await BPF.load({ text: PROGRAMS });
+    try {
+      b.attachXdp(host, "count_icmp", XDP_FLAGS_SKB_MODE);
+      BPF.removeXdp(host, XDP_FLAGS_SKB_MODE);
+      assert.doesNotMatch(ip("link", "show", host), /xdp/);
+    } finally {
+      b.close();
+    }
+    assert.deepEqual(
+      [BPF.XDP_ABORTED, BPF.XDP_DROP, BPF.XDP_PASS, BPF.XDP_TX, BPF.XDP_REDIRECT],
+      [
+        XDPAction.XDP_ABORTED,
+        XDPAction.XDP_DROP,
+        XDPAction.XDP_PASS,
+        XDPAction.XDP_TX,
+        XDPAction.XDP_REDIRECT,
+      ],
+    );
+    // A program that returns the action it is compiled with; a raw socket on the device (whose
+    // taps run after generic XDP) sees what XDP_PASS lets through and nothing of what XDP_DROP drops.
+    const verdict = `
+#include <linux/bpf.h>
+BPF_ARRAY(seen, u64, 1);
+int v(struct xdp_md *ctx) { seen.increment(0); return VERDICT; }`;
+    await using tap = await BPF.load({ text: PROGRAMS });
+    const fd = tap.attachRawSocket("only_icmp", host);
+    for (const [action, passed] of [
+      [BPF.XDP_PASS, 2],
+      [BPF.XDP_DROP, 0],
+    ] as const) {
+      await using p = await BPF.load({ text: verdict, cflags: [`-DVERDICT=${action}`] });
+      p.attachXdp(host, "v", XDP_FLAGS_SKB_MODE);
+      drain(fd);
+      sendIcmp(2);
+      assert.equal(p.getTable("seen").get(0), 2n);
+      assert.equal(drain(fd).length, passed, `action ${action}`);
     }
   });
 
