@@ -15,6 +15,9 @@ napi_value tsbpf_map_update(napi_env env, napi_callback_info info);
 napi_value tsbpf_map_delete(napi_env env, napi_callback_info info);
 napi_value tsbpf_map_lookup_and_delete(napi_env env, napi_callback_info info);
 napi_value tsbpf_map_lookup_batch(napi_env env, napi_callback_info info);
+napi_value tsbpf_map_lookup_and_delete_batch(napi_env env, napi_callback_info info);
+napi_value tsbpf_map_update_batch(napi_env env, napi_callback_info info);
+napi_value tsbpf_map_delete_batch(napi_env env, napi_callback_info info);
 napi_value tsbpf_map_next_key(napi_env env, napi_callback_info info);
 napi_value tsbpf_close_fd(napi_env env, napi_callback_info info);
 

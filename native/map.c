@@ -171,11 +171,12 @@ napi_value tsbpf_map_lookup_and_delete(napi_env env, napi_callback_info info)
  * mapLookupBatch(fd, inBatch, outBatch, keys, values, count[, sizes]) → { count, done }:
  * up to count entries starting after inBatch (null: from the start), keys and
  * values packed back to back (Linux 5.6+). The batch tokens are opaque and
- * must be at least key_size (and 8) bytes.
+ * must be at least key_size (and 8) bytes. mapLookupAndDeleteBatch does the
+ * same and deletes what it returns, each bucket under its lock (hash maps).
  */
-napi_value tsbpf_map_lookup_batch(napi_env env, napi_callback_info info)
+static napi_value lookup_batch(napi_env env, napi_callback_info info, const char *op,
+                               bool and_delete)
 {
-    static const char op[] = "mapLookupBatch";
     napi_value argv[7];
     int32_t fd;
     uint32_t count;
@@ -201,12 +202,15 @@ napi_value tsbpf_map_lookup_batch(napi_env env, napi_callback_info info)
     LIBBPF_OPTS(bpf_map_batch_opts, opts);
     tsbpf_log_reset();
     __u32 n = count;
-    int err = bpf_map_lookup_batch(fd, in_batch, out_batch, keys, values, &n, &opts);
+    int err = and_delete ? bpf_map_lookup_and_delete_batch(fd, in_batch, out_batch, keys, values,
+                                                           &n, &opts)
+                         : bpf_map_lookup_batch(fd, in_batch, out_batch, keys, values, &n, &opts);
     bool done = false;
     if (err == -ENOENT)
         done = true; /* the last batch: n entries were still returned */
     else if (err)
-        return tsbpf_throw(env, "bpf_map_lookup_batch", err);
+        return tsbpf_throw(
+            env, and_delete ? "bpf_map_lookup_and_delete_batch" : "bpf_map_lookup_batch", err);
     napi_value result, v;
     if (napi_create_object(env, &result) != napi_ok || napi_create_uint32(env, n, &v) != napi_ok ||
         napi_set_named_property(env, result, "count", v) != napi_ok ||
@@ -214,6 +218,77 @@ napi_value tsbpf_map_lookup_batch(napi_env env, napi_callback_info info)
         napi_set_named_property(env, result, "done", v) != napi_ok)
         return tsbpf_throw_napi(env, op);
     return result;
+}
+
+napi_value tsbpf_map_lookup_batch(napi_env env, napi_callback_info info)
+{
+    return lookup_batch(env, info, "mapLookupBatch", false);
+}
+
+napi_value tsbpf_map_lookup_and_delete_batch(napi_env env, napi_callback_info info)
+{
+    return lookup_batch(env, info, "mapLookupAndDeleteBatch", true);
+}
+
+/*
+ * mapUpdateBatch(fd, keys, values, count, flags[, sizes]) and
+ * mapDeleteBatch(fd, keys, count[, sizes]) → how many entries were written or
+ * deleted (Linux 5.6+). On an error the entries before the failing one are
+ * done: the error carries that count as `done`.
+ */
+static napi_value write_batch(napi_env env, napi_callback_info info, const char *op, bool update)
+{
+    napi_value argv[6];
+    size_t base = update ? 5 : 3;
+    int32_t fd;
+    uint32_t count, flags = 0;
+    void *keys, *values = NULL;
+    size_t keys_len, values_len = 0;
+    struct map_sizes sizes;
+    if (!tsbpf_get_args_opt(env, info, op, base, base + 1, argv) ||
+        !tsbpf_arg_int32(env, argv[0], op, "fd", &fd) ||
+        !tsbpf_arg_bytes(env, argv[1], op, "keys", false, &keys, &keys_len))
+        return NULL;
+    if (update) {
+        if (!tsbpf_arg_bytes(env, argv[2], op, "values", false, &values, &values_len) ||
+            !tsbpf_arg_uint32(env, argv[3], op, "count", &count) ||
+            !tsbpf_arg_uint32(env, argv[4], op, "flags", &flags))
+            return NULL;
+    } else if (!tsbpf_arg_uint32(env, argv[2], op, "count", &count)) {
+        return NULL;
+    }
+    if (!get_sizes(env, op, fd, argv[base], &sizes))
+        return NULL;
+    if (!check_size(env, op, "keys", keys_len, (size_t)sizes.key * count) ||
+        (update && !check_size(env, op, "values", values_len, sizes.value * count)))
+        return NULL;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = flags);
+    tsbpf_log_reset();
+    __u32 n = count;
+    int err = update ? bpf_map_update_batch(fd, keys, values, &n, &opts)
+                     : bpf_map_delete_batch(fd, keys, &n, &opts);
+    if (err) {
+        tsbpf_throw(env, update ? "bpf_map_update_batch" : "bpf_map_delete_batch", err);
+        napi_value exc, v;
+        if (napi_get_and_clear_last_exception(env, &exc) == napi_ok &&
+            napi_create_uint32(env, n, &v) == napi_ok)
+            napi_set_named_property(env, exc, "done", v);
+        napi_throw(env, exc);
+        return NULL;
+    }
+    napi_value v;
+    TSBPF_NAPI(env, napi_create_uint32(env, n, &v));
+    return v;
+}
+
+napi_value tsbpf_map_update_batch(napi_env env, napi_callback_info info)
+{
+    return write_batch(env, info, "mapUpdateBatch", true);
+}
+
+napi_value tsbpf_map_delete_batch(napi_env env, napi_callback_info info)
+{
+    return write_batch(env, info, "mapDeleteBatch", false);
 }
 
 /* mapDelete(fd, key[, sizes]): false when there is no such key. */

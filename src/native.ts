@@ -359,6 +359,30 @@ export interface NativeAddon {
     count: number,
     sizes?: Uint32Array,
   ): { count: number; done: boolean };
+  /** As mapLookupBatch, deleting what it returns (bpf_map_lookup_and_delete_batch, Linux 5.6+; hash maps). */
+  mapLookupAndDeleteBatch(
+    fd: number,
+    inBatch: Uint8Array | null,
+    outBatch: Uint8Array,
+    keys: Uint8Array,
+    values: Uint8Array,
+    count: number,
+    sizes?: Uint32Array,
+  ): { count: number; done: boolean };
+  /**
+   * Writes count entries, keys and values packed back to back (bpf_map_update_batch, Linux 5.6+);
+   * returns how many. A failure's NativeError carries `done`: the entries written before it.
+   */
+  mapUpdateBatch(
+    fd: number,
+    keys: Uint8Array,
+    values: Uint8Array,
+    count: number,
+    flags: number,
+    sizes?: Uint32Array,
+  ): number;
+  /** Deletes count keys packed back to back (bpf_map_delete_batch, Linux 5.6+); a missing key fails with ENOENT and `done`. */
+  mapDeleteBatch(fd: number, keys: Uint8Array, count: number, sizes?: Uint32Array): number;
   /** Looks up and deletes in one step (a pop, with a null key, on queues and stacks; Linux 4.20+). */
   mapLookupAndDelete(fd: number, key: Uint8Array | null, value: Uint8Array, sizes?: Uint32Array): boolean;
   /** Writes the key after `key` (or the first key when key is null) into next; false at the end. */

@@ -11,6 +11,14 @@ import { BpfError, isNativeError } from "../kernel/errors.js";
 import { possibleCpus } from "../kernel/kernel_info.js";
 import { native } from "../native.js";
 import {
+  hasDeleteBatch,
+  hasReadBatch,
+  isArray,
+  type RawMap,
+  readInBatches,
+  writeInBatches,
+} from "./batch.js";
+import {
   type JsonHistOptions,
   type LinearHistOptions,
   type Log2HistOptions,
@@ -288,51 +296,98 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
   }
 
   /** Reads the map with bpf_map_lookup_batch; undefined when the kernel or map kind cannot. */
-  private batchItems(): Array<[K, V]> | undefined {
-    if (Table.noBatch || !BATCH_TYPES.has(this.mapType)) return undefined;
-    const fd = this.fd;
-    const n = 256;
-    const token = Math.max(this.keySize, 8);
-    const vbytes = this.valueBytes();
-    const keys = new Uint8Array(this.keySize * n);
-    const values = new Uint8Array(vbytes * n);
-    const vview = new DataView(values.buffer);
-    let inBatch: Uint8Array | null = null;
+  private batchItems(andDelete = false): Array<[K, V]> | undefined {
+    const m = this.raw();
+    if (!(andDelete ? hasDeleteBatch(m) : hasReadBatch(m))) return undefined;
     const out: Array<[K, V]> = [];
-    for (;;) {
-      const outBatch = new Uint8Array(token);
-      let r: { count: number; done: boolean };
+    const ok = readInBatches(m, andDelete, (keys, values, i) => {
+      const key = this.keyCodec.decode(new DataView(keys.buffer, i * this.keySize, this.keySize), 0);
+      out.push([key, this.decodeAt(values, i * m.valueBytes)]);
+    });
+    return ok ? out : undefined;
+  }
+
+  private raw(): RawMap {
+    const { name, fd, mapType, keySize, sizes } = this;
+    return { name, fd, mapType, keySize, valueBytes: this.valueBytes(), sizes };
+  }
+
+  /** Every entry, read in batches (bcc's items_lookup_batch); key by key where the kernel (before 5.6) or the map kind has no batch reads. */
+  itemsLookupBatch(): Array<[K, V]> {
+    return [...this.items()];
+  }
+
+  /**
+   * Every entry, read and deleted in batches of one syscall each (bcc's
+   * items_lookup_and_delete_batch), hash maps: an entry the program adds
+   * meanwhile is either returned or left in the map, never lost (reading
+   * with items() and then calling clear() loses what comes in between).
+   * Where the kernel has no batches: each key read and deleted in one
+   * syscall (Linux 5.14+), else read then deleted.
+   */
+  itemsLookupAndDeleteBatch(): Array<[K, V]> {
+    const m = this.raw();
+    if (isArray(m))
+      throw new BpfError(
+        `map ${this.name}: an array's entries cannot be deleted; read them with itemsLookupBatch()`,
+      );
+    const batched = this.batchItems(true);
+    if (batched) return batched;
+    const out: Array<[K, V]> = [];
+    for (const raw of this.rawKeys()) {
+      let found: boolean;
       try {
-        r = native().mapLookupBatch(fd, inBatch, outBatch, keys, values, n, this.sizes);
+        found = native().mapLookupAndDelete(m.fd, raw, this.valueBuf, this.sizes);
       } catch (err) {
-        // EINVAL/ENOTSUPP before 5.6 or for this map kind: fall back, and remember.
-        if (
-          isNativeError(err) &&
-          (err.errno === Errno.EINVAL || err.errno === Errno.ENOTSUPP || err.errno === Errno.EOPNOTSUPP)
-        ) {
-          if (out.length === 0) {
-            if (err.errno !== Errno.EINVAL) Table.noBatch = true;
-            return undefined;
-          }
-        }
-        throw err;
+        if (!isNativeError(err) || (err.errno !== Errno.EINVAL && err.errno !== Errno.ENOTSUPP)) throw err;
+        // Before 5.14 hash maps have no single-key lookup-and-delete.
+        found = this.call("lookup", () => native().mapLookup(m.fd, raw, this.valueBuf, this.sizes));
+        if (found) this.call("delete", () => native().mapDelete(m.fd, raw, this.sizes));
       }
-      for (let i = 0; i < r.count; i++) {
-        const key = this.keyCodec.decode(new DataView(keys.buffer, i * this.keySize, this.keySize), 0);
-        out.push([key, this.decodeAt(vview, i * vbytes)]);
-      }
-      if (r.done) return out;
-      inBatch = outBatch;
+      if (found) out.push([this.decodeKey(raw), this.decodeStored()]);
     }
+    return out;
+  }
+
+  /** Deletes these keys (every key when omitted) in batches (bcc's items_delete_batch). @throws BpfError when a key is not there. */
+  itemsDeleteBatch(keys?: K[]): void {
+    const m = this.raw();
+    if (isArray(m))
+      throw new BpfError(`map ${this.name}: an array's entries cannot be deleted; use clear() to zero them`);
+    const raws = keys === undefined ? this.rawKeys() : keys.map((k) => this.encodeKey(k));
+    const packed = new Uint8Array(raws.length * this.keySize);
+    for (const [i, r] of raws.entries()) packed.set(r.subarray(0, this.keySize), i * this.keySize);
+    if (hasDeleteBatch(m) && writeInBatches(m, packed, null, raws.length)) return;
+    for (const [i, r] of raws.entries())
+      if (!this.call("delete", () => native().mapDelete(m.fd, r, this.sizes)))
+        throw new BpfError(
+          `map ${this.name}: delete batch failed after ${i} entries (a key is not in the map)`,
+          {
+            errno: Errno.ENOENT,
+          },
+        );
+  }
+
+  /** Sets keys[i] to values[i] in batches (bcc's items_update_batch). */
+  itemsUpdateBatch(keys: K[], values: V[], flags = BPF_ANY): void {
+    if (keys.length !== values.length)
+      throw new BpfError(
+        `map ${this.name}: itemsUpdateBatch got ${keys.length} keys and ${values.length} values`,
+      );
+    const m = this.raw();
+    const k = new Uint8Array(keys.length * this.keySize);
+    const v = new Uint8Array(values.length * m.valueBytes);
+    for (const [i, key] of keys.entries())
+      k.set(this.encodeKey(key).subarray(0, this.keySize), i * this.keySize);
+    for (const [i, value] of values.entries()) v.set(this.encodeValue(value), i * m.valueBytes);
+    if (hasReadBatch(m) && writeInBatches(m, k, v, keys.length, flags)) return;
+    for (const [i, key] of keys.entries()) this.set(key, values[i] as V, flags);
   }
 
   /** Decodes a value stored at offset of view (per-CPU tables override). */
   protected decodeAt(view: DataView, offset: number): V {
     return this.valueCodec.decode(view, offset);
   }
-
-  /** Set when the kernel has no batch operations at all. */
-  private static noBatch = false;
 
   [Symbol.iterator](): Iterator<[K, V]> {
     return this.items();
@@ -399,16 +454,6 @@ function histValue(v: unknown): number | bigint {
   }
   throw new BpfError(`histogram values must be integers, got ${typeof v}`);
 }
-
-/** Map kinds whose entries bpf_map_lookup_batch can read. */
-const BATCH_TYPES = new Set<number>([
-  MapType.HASH,
-  MapType.PERCPU_HASH,
-  MapType.LRU_HASH,
-  MapType.LRU_PERCPU_HASH,
-  MapType.ARRAY,
-  MapType.PERCPU_ARRAY,
-]);
 
 /** A hash map (BPF_HASH, LRU hash, histogram keyed by a struct). */
 export class HashTable<K = unknown, V = unknown> extends Table<K, V> {}

@@ -3,6 +3,7 @@
  * from JS, written from JS and read by BPF, with BTF-typed keys and values.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { after, describe, it } from "node:test";
 import {
   ArrayTable,
@@ -568,6 +569,109 @@ TRACEPOINT_PROBE(syscalls, sys_enter_execve)
       stamps.some((t) => t >= before && t <= after),
       `${before} <= ${stamps.join(",")} <= ${after}`,
     );
+  });
+
+  it("itemsLookupAndDeleteBatch reads and resets a map that a program keeps filling, losing nothing", async () => {
+    // Every getppid of the child gets a sequence number and an entry of its own.
+    const b = await load(`
+BPF_ARRAY(seq, u64, 1);
+BPF_ARRAY(target, u32, 1);
+BPF_HASH(events, u64, u32, 200000);
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
+{
+    u32 zero = 0;
+    u32 *t = target.lookup(&zero);
+    u32 pid = bpf_get_current_pid_tgid() >> 32;
+    if (!t || *t != pid)
+        return 0;
+    u64 *s = seq.lookup(&zero);
+    if (!s)
+        return 0;
+    u64 n = __sync_fetch_and_add(s, 1);
+    events.update(&n, &pid);
+    return 0;
+}`);
+    const events = b.getTable<HashTable<bigint, number>>("events");
+    const child = spawn(process.execPath, [
+      "-e",
+      "process.stdin.once('data', () => { const end = Date.now() + 1500; let x = 0; while (Date.now() < end) x += process.ppid; process.exit(x === -1 ? 1 : 0); });",
+    ]);
+    const exited = new Promise((r) => child.on("exit", r));
+    b.getTable<ArrayTable<number>>("target").set(0, child.pid as number);
+    child.stdin?.write("go\n");
+    let running = true;
+    void exited.then(() => {
+      running = false;
+    });
+    const drained: bigint[] = [];
+    let drains = 0;
+    while (running) {
+      for (const [k, pid] of events.itemsLookupAndDeleteBatch()) {
+        assert.equal(pid, child.pid);
+        drained.push(k);
+      }
+      drains++;
+      await new Promise((r) => setImmediate(r));
+    }
+    for (const [k] of events.itemsLookupAndDeleteBatch()) drained.push(k);
+    const total = Number(b.getTable("seq").get(0));
+    assert.ok(total > 1000 && drains > 10, `${total} events in ${drains} drains`);
+    assert.equal(drained.length, total, "every event read exactly once");
+    assert.equal(new Set(drained).size, total);
+    assert.equal(events.size, 0);
+  });
+
+  it("itemsLookupBatch, itemsUpdateBatch and itemsDeleteBatch, batched on hash and array maps, key by key on others", async () => {
+    const b = await load(`
+struct lpm_key { u32 prefixlen; u8 addr[4]; };
+BPF_HASH(h, u32, u64, 1024);
+BPF_ARRAY(a, u64, 600);
+BPF_LPM_TRIE(t, struct lpm_key, u64, 16);
+int f(void *ctx) { return 0; }`);
+    const h = b.getTable<HashTable<number, bigint>>("h");
+    const keys = Array.from({ length: 600 }, (_, i) => i * 7);
+    h.itemsUpdateBatch(
+      keys,
+      keys.map((k) => BigInt(k) * 2n),
+    );
+    assert.equal(h.size, 600);
+    assert.deepEqual(new Map(h.itemsLookupBatch()), new Map(keys.map((k) => [k, BigInt(k) * 2n])));
+    h.itemsDeleteBatch(keys.slice(0, 300));
+    assert.equal(h.size, 300);
+    assert.equal(h.get(0), undefined);
+    assert.equal(h.get(300 * 7), 4200n);
+    assert.throws(
+      () => h.itemsDeleteBatch([0]),
+      /delete batch failed after 0 entries \(a key is not in the map\)/,
+    );
+    h.itemsDeleteBatch();
+    assert.equal(h.size, 0);
+    assert.throws(() => h.itemsUpdateBatch([1, 2], [1n]), /got 2 keys and 1 values/);
+
+    const a = b.getTable<ArrayTable<bigint>>("a");
+    a.itemsUpdateBatch([1, 599], [11n, 599n]);
+    const all = a.itemsLookupBatch();
+    assert.equal(all.length, 600);
+    assert.deepEqual(
+      [all[1], all[599], all[2]],
+      [
+        [1, 11n],
+        [599, 599n],
+        [2, 0n],
+      ],
+    );
+    assert.throws(() => a.itemsLookupAndDeleteBatch(), /an array's entries cannot be deleted/);
+
+    // An LPM trie has no batch operations: the same calls, key by key.
+    type K = { prefixlen: number; addr: number[] };
+    const t = b.getTable<HashTable<K, bigint>>("t");
+    const k1: K = { prefixlen: 8, addr: [10, 0, 0, 0] };
+    const k2: K = { prefixlen: 24, addr: [10, 1, 2, 0] };
+    t.itemsUpdateBatch([k1, k2], [1n, 2n]);
+    assert.equal(t.itemsLookupBatch().length, 2);
+    const got = t.itemsLookupAndDeleteBatch();
+    assert.deepEqual(got.map(([, v]) => v).sort(), [1n, 2n]);
+    assert.equal(t.size, 0);
   });
 
   it("an unknown table name: BpfError naming the close ones", async () => {
