@@ -56,7 +56,8 @@ export class BPF extends BpfBase {
     const objectName = objectNameOf(compiled.fileName);
     this.loader = new ProgramLoader({ ...compiled, objectName, debug: opts.debug ?? 0, setup });
     this.tables = new ObjectTables(this.loader, compiled, () => this.check());
-    this.ctx = { compiled, loader: this.loader, loadFunc: (n, t) => this.loadFunc(n, t) };
+    const openProbes = () => this.links.count("kprobe", "kretprobe", "uprobe", "uretprobe", "tracepoint");
+    this.ctx = { compiled, loader: this.loader, loadFunc: (n, t) => this.loadFunc(n, t), openProbes };
     track(this);
     openObjects++;
   }

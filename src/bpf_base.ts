@@ -11,7 +11,16 @@ import { tracepointsMatching } from "./attach/tracepoint.js";
 import { userFunctions } from "./attach/uprobe.js";
 import * as xdp from "./attach/xdp.js";
 import { clearElfCache } from "./elf/elf.js";
-import { findExe, findLibrary, forgetProcessSymbols, sym } from "./elf/procmaps.js";
+import {
+  findExe,
+  findLibrary,
+  forgetProcessSymbols,
+  getUserAddresses,
+  getUserFunctionsAndAddresses,
+  resolveName,
+  sym,
+  type UserFunctionAddress,
+} from "./elf/procmaps.js";
 import { ProgType } from "./kernel/constants.js";
 import { btfAttachSupport, kprobeSupport, progTypeSupport, type Support } from "./kernel/features.js";
 import { ksym, ksymname } from "./kernel/kallsyms.js";
@@ -160,6 +169,30 @@ export class BpfBase {
   /** Names of a binary's functions matching re (bcc's get_user_functions). */
   static getUserFunctions(path: string, re: RegExp | string): string[] {
     return userFunctions(path, typeof re === "string" ? new RegExp(re) : re);
+  }
+
+  /** Addresses of a binary's functions matching re (bcc's get_user_addresses). */
+  static getUserAddresses(path: string, re: RegExp | string): bigint[] {
+    return getUserAddresses(path, re);
+  }
+
+  /** Names and addresses of a binary's functions matching re (bcc's get_user_functions_and_addresses). */
+  static getUserFunctionsAndAddresses(path: string, re: RegExp | string): UserFunctionAddress[] {
+    return getUserFunctionsAndAddresses(path, re);
+  }
+
+  /**
+   * A function's address: its link-time address in a binary (a path or a
+   * library name), or where it is in a running process (a pid; `module`
+   * narrows to one of its files), as bcc's SymbolCache.resolve_name; stripped
+   * binaries through their separate debug files. undefined when not found.
+   */
+  static resolveName(
+    target: string | number,
+    name: string,
+    opts: { module?: string } = {},
+  ): bigint | undefined {
+    return resolveName(target, name, opts);
   }
 
   // ---- symbols and trace_pipe ----

@@ -22,6 +22,7 @@ export {
   DEBUG_PREPROCESSOR,
   DEBUG_SOURCE,
 } from "./compile/compile.js";
+export type { UserFunctionAddress } from "./elf/procmaps.js";
 export { AttachType as BPFAttachType, ProgType as BPFProgType } from "./kernel/constants.js";
 export {
   AttachError,

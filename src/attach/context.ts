@@ -9,4 +9,6 @@ export interface AttachContext {
   readonly loader: ProgramLoader;
   /** bcc's load_func: loads fnName as progType, with tsbpf's typed errors. */
   loadFunc(fnName: string, progType: number): LoadedFunction;
+  /** Kernel and user probes and tracepoints the object has open (for the probe cap, quota.ts). */
+  openProbes(): number;
 }

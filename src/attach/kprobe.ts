@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { sectionBytes } from "../compile/disasm.js";
 import { Errno, HelperId, ProgType } from "../kernel/constants.js";
-import { AttachError, BpfError, NotSupportedError } from "../kernel/errors.js";
+import { AttachError, BpfError, isNativeError, NotSupportedError } from "../kernel/errors.js";
 import { btfAttachSupport, KPROBE_MISSING_REASON, kprobeSupport } from "../kernel/features.js";
 import { ksymname } from "../kernel/kallsyms.js";
 import { kernelBtf } from "../kernel/kernel_btf.js";
@@ -13,7 +13,9 @@ import { syscallPrefix } from "../kernel/kernel_info.js";
 import { tracefsPath, tracepointExists } from "../kernel/tracefs.js";
 import { native } from "../native.js";
 import type { AttachContext } from "./context.js";
+import { attachKretprobeMaxactive } from "./kprobe_events.js";
 import { attachFailure, type Link, nativeLink } from "./link.js";
+import { checkProbeQuota } from "./quota.js";
 
 /** The syscall a kernel function implements ("__x64_sys_execve" → "execve"), if it is one. */
 export function syscallOf(fn: string): string | undefined {
@@ -195,6 +197,12 @@ export interface KprobeOptions {
   eventRe?: RegExp | string;
   /** Bytes past the function's start (kprobe only). */
   eventOff?: number;
+  /**
+   * kretprobe only: calls that may be in flight at once before returns go
+   * uncounted (the kernel's default is about twice the CPUs); through
+   * tracefs' kprobe_events (Linux 4.12+), as bcc does.
+   */
+  maxactive?: number;
   fnName: string;
 }
 
@@ -223,20 +231,37 @@ export function attachKprobes(ctx: AttachContext, opts: KprobeOptions, retprobe:
   }
   if (events.length === 0)
     throw new AttachError(`kprobes matching ${String(opts.eventRe)}`, "no kernel function matches");
+  if (opts.eventRe !== undefined)
+    checkProbeQuota(`kprobes matching ${String(opts.eventRe)}`, events.length, ctx.openProbes());
   const fn = ctx.loadFunc(opts.fnName, ProgType.KPROBE);
   const links: Link[] = [];
+  const maxactive = retprobe ? (opts.maxactive ?? 0) : 0;
+  if (!Number.isInteger(maxactive) || maxactive < 0)
+    throw new BpfError(`maxactive must be a non-negative integer, not ${String(opts.maxactive)}`);
   for (const event of events) {
     try {
-      const link = native().attachKprobe(fn.object, fn.elfName, {
-        func: event,
-        offset: opts.eventOff ?? 0,
-        retprobe,
-      });
+      const link =
+        maxactive > 0
+          ? attachKretprobeMaxactive(fn, event, maxactive)
+          : native().attachKprobe(fn.object, fn.elfName, {
+              func: event,
+              offset: opts.eventOff ?? 0,
+              retprobe,
+            });
       links.push(
         nativeLink(retprobe ? "kretprobe" : "kprobe", `${retprobe ? "r" : "p"}:${event}`, opts.fnName, link),
       );
     } catch (err) {
       for (const l of links) l.close();
+      const code = (err as NodeJS.ErrnoException).code;
+      if (!isNativeError(err) && (code === "ENOENT" || code === "EINVAL"))
+        // kprobe_events refuses a function that cannot be probed.
+        throw new AttachError(
+          `kretprobe ${event}`,
+          `kprobe_events refused it (${code})`,
+          "check the name with BPF.getKprobeFunctions",
+          { cause: err },
+        );
       throw attachFailure(err, event, (e) => kprobeAttachError(event, e.errno, retprobe, e));
     }
   }

@@ -8,6 +8,7 @@ import { listTracepoints, tracepointExists, unknownTracepointMessage } from "../
 import { native } from "../native.js";
 import type { AttachContext } from "./context.js";
 import { attachFailure, type Link, nativeLink } from "./link.js";
+import { checkProbeQuota } from "./quota.js";
 
 /** "category:event" split in two; a BpfError saying how to write it otherwise. */
 export function splitTracepoint(tp: string): [string, string] {
@@ -35,6 +36,7 @@ export function attachTracepoints(
     tps = tracepointsMatching(opts.tpRe);
     if (tps.length === 0)
       throw new AttachError(`tracepoints matching ${String(opts.tpRe)}`, "no tracepoint matches");
+    checkProbeQuota(`tracepoints matching ${String(opts.tpRe)}`, tps.length, ctx.openProbes());
   } else if (opts.tp !== undefined) tps = [opts.tp];
   else throw new BpfError("attachTracepoint needs tp or tpRe");
   const links: Link[] = [];

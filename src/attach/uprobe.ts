@@ -28,6 +28,7 @@ import { closestNames } from "../kernel/tracefs.js";
 import { native } from "../native.js";
 import type { AttachContext } from "./context.js";
 import { attachFailure, type Link, nativeLink } from "./link.js";
+import { checkProbeQuota } from "./quota.js";
 
 /** Why uprobes are missing, for error messages. */
 export const UPROBE_MISSING_REASON = "no uprobe PMU and no uprobe_events: CONFIG_UPROBES is off";
@@ -471,6 +472,7 @@ export function attachUprobes(ctx: AttachContext, opts: UprobeOptions, retprobe:
     targets = resolveUprobeRe(opts.name, re, pid);
     if (targets.length === 0)
       throw new AttachError(`uprobes on ${opts.name} matching ${String(re)}`, "no function matches");
+    checkProbeQuota(`uprobes on ${opts.name} matching ${String(re)}`, targets.length, ctx.openProbes());
   } else {
     targets = [resolveUprobe({ name: opts.name, sym: opts.sym, addr: opts.addr, pid, symOff: opts.symOff })];
   }

@@ -7,9 +7,13 @@
  * symbol tables are read at their offsets with positional reads, so a 100 MB
  * binary costs what its symbol table costs. An in-memory image (a Buffer, such
  * as the vDSO read from /proc/PID/mem) is read the same way.
+ *
+ * The cached readers ({@link elfSymbols}, {@link elfFunctionIndex}) give a
+ * stripped binary the symbols of its separate debug file (debuginfo.ts).
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { ElfError } from "../kernel/errors.js";
+import { debuglinkCrc, debugSearchKey, loadDebugSymbols, symfsPath } from "./debuginfo.js";
 
 /** e_type, by name: EXEC is a fixed-address executable, DYN a shared object or a PIE. */
 export type ElfType = "NONE" | "REL" | "EXEC" | "DYN" | "CORE" | "UNKNOWN";
@@ -670,25 +674,45 @@ export class FunctionIndex {
 /** What the cache keeps per file. */
 interface CacheEntry {
   elf: ElfFile;
+  /** File size in bytes. */
+  size: number;
+  /** Its own symbols, plus those of its debug file when it has no .symtab functions. */
   symbols?: readonly ElfSymbol[];
   index?: FunctionIndex;
+  /** The debug file `symbols` took symbols from. */
+  debugFile?: string;
+  /** debugSearchKey() when `symbols` came out of a debug file search (redone when it changes). */
+  debugKey?: string;
+  /** CRC32 of the whole file, when it was a debuglink candidate. */
+  crc?: number;
 }
 
 const MAX_CACHED = 256;
 const cache = new Map<string, CacheEntry>();
 
-/**
- * Opens `path`, identifies the file by (dev, inode, size, mtime) — so two
- * paths to one file (/proc/PID/root/...) share an entry and a rebuilt file
- * gets a new one — and returns the cached entry, filling it with `fill`.
- */
-function cached<T>(path: string, fill: (e: CacheEntry, src: Source) => T): T {
-  let fd: number;
+function openForRead(path: string): number {
   try {
-    fd = openSync(path, "r");
+    return openSync(path, "r");
   } catch (err) {
+    // BCC_SYMFS: a binary of another root that is not here is read from the symbol file system.
+    const alt = (err as NodeJS.ErrnoException).code === "ENOENT" ? symfsPath(path) : undefined;
+    if (alt !== undefined) {
+      try {
+        return openSync(alt, "r");
+      } catch {}
+    }
     throw new ElfError(path, `cannot open: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * Opens `path` (or its copy under BCC_SYMFS when there is no such file),
+ * identifies the file by (dev, inode, size, mtime) — so two paths to one
+ * file (/proc/PID/root/...) share an entry and a rebuilt file gets a new
+ * one — and returns the cached entry, filling it with `fill`.
+ */
+function cached<T>(path: string, fill: (e: CacheEntry, src: Source) => T): T {
+  const fd = openForRead(path);
   try {
     const st = fstatSync(fd, { bigint: true });
     const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
@@ -697,7 +721,7 @@ function cached<T>(path: string, fill: (e: CacheEntry, src: Source) => T): T {
     if (e) {
       cache.delete(key);
     } else {
-      e = { elf: parse(src) };
+      e = { elf: parse(src), size: Number(st.size) };
       if (cache.size >= MAX_CACHED) {
         const oldest = cache.keys().next().value;
         if (oldest !== undefined) cache.delete(oldest);
@@ -708,6 +732,45 @@ function cached<T>(path: string, fill: (e: CacheEntry, src: Source) => T): T {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Candidate debug files are read through the cache too (so {@link clearElfCache} frees them). */
+const debugIo = {
+  buildId: (p: string) => cached(p, (e) => e.elf.buildId),
+  crc: (p: string) =>
+    cached(p, (e, src) => (e.crc ??= debuglinkCrc((pos, len) => src.read(pos, len), e.size))),
+  symbols: (p: string) => cached(p, (e, src) => readSymbolsFrom(src, e.elf)),
+};
+
+function isDefinedFunction(s: ElfSymbol): boolean {
+  return (
+    (s.type === "FUNC" || s.type === "IFUNC") && s.shndx !== SHN_UNDEF && s.value !== 0n && s.name !== ""
+  );
+}
+
+/**
+ * The entry's symbols: .symtab then .dynsym; for a binary without .symtab
+ * functions (stripped), its debug file's .symtab first (see debuginfo.ts),
+ * then its own. The search is redone when its settings (debug root,
+ * BCC_SYMFS) change; the entry of a file reached by two paths keeps the
+ * first path's result.
+ */
+function symbolsOf(path: string, e: CacheEntry, src: Source): readonly ElfSymbol[] {
+  if (e.symbols !== undefined && (e.debugKey === undefined || e.debugKey === debugSearchKey()))
+    return e.symbols;
+  const own = readSymbolsFrom(src, e.elf);
+  e.index = undefined;
+  e.debugFile = undefined;
+  e.debugKey = undefined;
+  if (own.some((s) => s.table === "symtab" && isDefinedFunction(s))) {
+    e.symbols = Object.freeze(own);
+    return e.symbols;
+  }
+  e.debugKey = debugSearchKey();
+  const dbg = loadDebugSymbols(path, e.elf, debugIo);
+  e.debugFile = dbg?.file;
+  e.symbols = Object.freeze(dbg ? [...dbg.symbols, ...own] : own);
+  return e.symbols;
 }
 
 /** {@link readElf}, cached per file (dev, inode, size, mtime). Treat the result as read-only. */
@@ -727,14 +790,14 @@ export interface ElfSymbolsOptions {
 
 /**
  * The symbols of .symtab then .dynsym, cached per file (dev, inode, size,
- * mtime: a rebuilt binary is read again). The returned array is frozen;
- * filtering options make a new array from the cached one.
+ * mtime: a rebuilt binary is read again). A binary with no .symtab function
+ * (stripped) gets the .symtab of its separate debug file first (found by
+ * BCC_SYMFS, build-id or .gnu_debuglink, see debuginfo.ts; those symbols
+ * have table "symtab" and the debug file's section indexes). The returned
+ * array is frozen; filtering options make a new array from the cached one.
  */
 export function elfSymbols(path: string, opts: ElfSymbolsOptions = {}): readonly ElfSymbol[] {
-  const all = cached(path, (e, src) => {
-    e.symbols ??= Object.freeze(readSymbolsFrom(src, e.elf));
-    return e.symbols;
-  });
+  const all = cached(path, (e, src) => symbolsOf(path, e, src));
   if (!opts.types && !opts.definedOnly && !opts.table) return all;
   const types = opts.types ? new Set(opts.types) : undefined;
   return Object.freeze(
@@ -748,8 +811,21 @@ export function elfSymbols(path: string, opts: ElfSymbolsOptions = {}): readonly
 }
 
 /**
+ * The separate debug file whose symbols {@link elfSymbols} gives for
+ * `path`, or undefined (the binary has its own .symtab, or no debug file was
+ * found or usable).
+ */
+export function elfDebugFile(path: string): string | undefined {
+  return cached(path, (e, src) => {
+    symbolsOf(path, e, src);
+    return e.debugFile;
+  });
+}
+
+/**
  * The defined symbol called `name` (FUNC, IFUNC or OBJECT by default),
- * preferring .symtab to .dynsym and a GLOBAL to a WEAK or LOCAL one.
+ * preferring .symtab (a debug file's included) to .dynsym and a GLOBAL to a
+ * WEAK or LOCAL one.
  */
 export function findElfSymbol(
   path: string,
@@ -764,16 +840,16 @@ export function findElfSymbol(
   return best;
 }
 
-/** The cached headers and function index of one file (for address → symbol lookups). */
+/** The cached headers and function index of one file (for address → symbol lookups), debug file included. */
 export function elfFunctionIndex(path: string): { elf: ElfFile; index: FunctionIndex } {
   return cached(path, (e, src) => {
-    e.symbols ??= Object.freeze(readSymbolsFrom(src, e.elf));
-    e.index ??= new FunctionIndex(e.symbols);
+    const symbols = symbolsOf(path, e, src);
+    e.index ??= new FunctionIndex(symbols);
     return { elf: e.elf, index: e.index };
   });
 }
 
-/** Empties the ELF cache (tests; or to free memory). */
+/** Empties the ELF cache, debug files included (tests; or to free memory). */
 export function clearElfCache(): void {
   cache.clear();
 }

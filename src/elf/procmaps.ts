@@ -1,7 +1,9 @@
 /**
  * User-space symbol resolution: /proc/PID/maps, bcc's per-process symbol
- * cache (`BPF.sym`), and bcc's library and executable lookup
- * (`BPF.find_library`, `BPF.find_exe`).
+ * cache (`BPF.sym`) and its inverse (`bcc_symcache_resolve_name`), bcc's
+ * `get_user_addresses`, and bcc's library and executable lookup
+ * (`BPF.find_library`, `BPF.find_exe`). Stripped binaries resolve through
+ * their separate debug files (debuginfo.ts) by way of the ELF cache.
  */
 
 import {
@@ -20,12 +22,17 @@ import { basename, join } from "node:path";
 import { ksym } from "../kernel/kallsyms.js";
 import { native } from "../native.js";
 import {
+  addrToFileOffset,
   type ElfFile,
+  elfFile,
   elfFunctionIndex,
+  elfSymbols,
   FunctionIndex,
   fileOffsetToAddr,
+  findElfSymbol,
   readElf,
   readElfSymbols,
+  SHN_UNDEF,
 } from "./elf.js";
 
 /** One line of /proc/PID/maps. */
@@ -358,6 +365,62 @@ export class ProcessSymbols {
     const name = r.name !== undefined && opts.demangle !== false ? demangle(r.name) : r.name;
     return format(name, r.offset, r.module, opts);
   }
+
+  /**
+   * The inverse of {@link sym} (bcc's `bcc_symcache_resolve_name`): the
+   * address in this process of function `name` (a mangled name as the
+   * symbol table has it; "@VERSION" ignored), searched in the module
+   * `module` (its path as the process maps it, its basename, or a library
+   * name as findLibrary takes it: "c") or else in every mapped file in
+   * address order. The symbol's link-time address goes through its PT_LOAD
+   * segment to a file offset, and from there through the mapping of that
+   * offset to the address it is mapped at. Undefined when no mapped file
+   * defines it, or the code holding it is not mapped; unreadable files are
+   * skipped. Mappings are re-read once (at most every 200 ms) before giving
+   * up, for libraries loaded since.
+   */
+  resolveName(name: string, module?: string): bigint | undefined {
+    const found = this.findName(name, module);
+    if (found !== undefined || Date.now() - this.loadedAt < AUTO_REFRESH_MS) return found;
+    this.refresh();
+    return this.findName(name, module);
+  }
+
+  private findName(name: string, module: string | undefined): bigint | undefined {
+    const bare = name.replace(/@.*$/, "");
+    const maps = this.mappings();
+    const tried = new Set<string>();
+    for (const m of maps) {
+      if (!m.path.startsWith("/") || tried.has(m.path)) continue;
+      tried.add(m.path);
+      if (module !== undefined && !isModule(m.path, module)) continue;
+      let off: bigint | undefined;
+      try {
+        const file = this.hostPath(m);
+        const s = findElfSymbol(file, bare, ["FUNC", "IFUNC"]);
+        off = s && addrToFileOffset(elfFile(file), s.value);
+      } catch {
+        continue;
+      }
+      if (off === undefined) continue;
+      for (const mm of maps) {
+        if (mm.path === m.path && mm.offset <= off && off < mm.offset + (mm.end - mm.start))
+          return mm.start + (off - mm.offset);
+      }
+    }
+    return undefined;
+  }
+}
+
+/** Whether mapped file `path` is the module a caller named: its path, its basename, or a library name ("c"). */
+function isModule(path: string, module: string): boolean {
+  if (path === module) return true;
+  if (module.includes("/")) return false;
+  const base = basename(path);
+  if (base === module) return true;
+  const bare =
+    module.startsWith("lib") && module.includes(".so") ? module.slice(3).replace(/\.so.*$/, "") : module;
+  return base.startsWith(`lib${bare}.`) || base.startsWith(`lib${bare}-`);
 }
 
 const demangled = new Map<string, string>();
@@ -406,6 +469,83 @@ export function forgetProcessSymbols(pid?: number): void {
 export function sym(addr: bigint, pid: number, opts: SymOptions = {}): string {
   if (pid < 0) return ksym(addr, opts);
   return processSymbols(pid).sym(addr, opts);
+}
+
+// --- names to addresses ----------------------------------------------------
+
+/** A binary named as bcc names one: a path (with a "/"), else a library (findLibrary), else an executable in $PATH. */
+function binaryPath(name: string): string {
+  if (name.includes("/")) return name;
+  return findLibrary(name) ?? findExe(name) ?? name;
+}
+
+/**
+ * bcc's symbol name → address (`bcc_symcache_resolve_name`; the inverse of
+ * {@link sym}). With a pid: the function's address in that process (see
+ * {@link ProcessSymbols.resolveName}; `opts.module` narrows the search to
+ * one mapped file). With a binary (a path, a library name such as "c", or an
+ * executable in $PATH): the function's link-time address (st_value, what
+ * `nm` prints and what a uprobe's `addr` takes). Functions of a stripped
+ * binary come from its separate debug file (debuginfo.ts). Undefined when
+ * there is no such function.
+ * @throws ElfError when the binary cannot be read as ELF.
+ */
+export function resolveName(
+  target: string | number,
+  name: string,
+  opts: { module?: string } = {},
+): bigint | undefined {
+  if (typeof target === "number") return processSymbols(target).resolveName(name, opts.module);
+  return findElfSymbol(binaryPath(target), name.replace(/@.*$/, ""), ["FUNC", "IFUNC"])?.value;
+}
+
+/** A copy of re without the g and y flags (whose lastIndex would make test() skip matches). */
+function stateless(re: RegExp | string): RegExp {
+  if (typeof re === "string") return new RegExp(re);
+  return re.global || re.sticky ? new RegExp(re.source, re.flags.replace(/[gy]/g, "")) : re;
+}
+
+/** A function of a binary and its link-time address. */
+export interface UserFunctionAddress {
+  /** The symbol's name (mangled). */
+  name: string;
+  /** Its link-time address (st_value). */
+  address: bigint;
+}
+
+/**
+ * bcc's `BPF.get_user_functions_and_addresses(name, sym_re)`: every function
+ * (FUNC, IFUNC) of binary `name` (a path, a library name, or an executable
+ * in $PATH) whose name matches `re` (RegExp.test, unanchored as
+ * getUserFunctions matches; anchor with ^ for bcc's re.match), each
+ * (name, address) pair once, in symbol table order; a stripped binary's
+ * from its debug file first.
+ * @throws ElfError when the binary cannot be read as ELF.
+ */
+export function getUserFunctionsAndAddresses(name: string, re: RegExp | string): UserFunctionAddress[] {
+  const r = stateless(re);
+  const out: UserFunctionAddress[] = [];
+  const seen = new Set<string>();
+  for (const s of elfSymbols(binaryPath(name))) {
+    if ((s.type !== "FUNC" && s.type !== "IFUNC") || s.shndx === SHN_UNDEF || s.value === 0n || s.name === "")
+      continue;
+    const key = `${s.name}\0${s.value}`;
+    if (seen.has(key) || !r.test(s.name)) continue;
+    seen.add(key);
+    out.push({ name: s.name, address: s.value });
+  }
+  return out;
+}
+
+/**
+ * bcc's `BPF.get_user_addresses(name, sym_re)`: the distinct link-time
+ * addresses of the functions of binary `name` whose names match `re`
+ * (aliases share one), in ascending order. A uprobe can go on each once.
+ * @throws ElfError when the binary cannot be read as ELF.
+ */
+export function getUserAddresses(name: string, re: RegExp | string): bigint[] {
+  const addrs = new Set(getUserFunctionsAndAddresses(name, re).map((f) => f.address));
+  return [...addrs].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 // --- finding libraries and executables ------------------------------------

@@ -218,6 +218,35 @@ int on_switch(struct bpf_raw_tracepoint_args *ctx) { return 0; }`,
     b.close();
   });
 
+  it("caps the probes a pattern opens, as bcc's BCC_PROBE_LIMIT does, and says how many matched", async () => {
+    await using b = await BPF.load({ text: "int f(void *ctx) { return 0; }" });
+    const matching = BPF.getTracepoints(/^syscalls:sys_enter_/).length;
+    assert.ok(matching > 100);
+    process.env.TSBPF_PROBE_LIMIT = "100";
+    try {
+      const before = kernelObjects();
+      assert.throws(
+        () => b.attachTracepoint({ tpRe: /^syscalls:sys_enter_/, fnName: "f" }),
+        (err: unknown) =>
+          err instanceof AttachError &&
+          err.message.includes(`${matching} match`) &&
+          /more than the limit of 100 probes/.test(err.message) &&
+          /TSBPF_PROBE_LIMIT=N \(or bcc's BCC_PROBE_LIMIT\)/.test(err.message),
+      );
+      assert.equal(leftSince(before).links.length, 0, "nothing was attached");
+      // Under the cap, counting the probes already open.
+      b.attachTracepoint({ tpRe: /^sched:sched_process_(exec|exit)$/, fnName: "f" });
+      assert.equal(b.numOpenTracepoints(), 2);
+      process.env.TSBPF_PROBE_LIMIT = "3";
+      assert.throws(
+        () => b.attachTracepoint({ tpRe: /^sched:sched_process_(fork|free)$/, fnName: "f" }),
+        /2 match, and with the 2 probes already open that is more than the limit of 3 probes/,
+      );
+    } finally {
+      delete process.env.TSBPF_PROBE_LIMIT;
+    }
+  });
+
   it("lists and checks tracepoints", () => {
     assert.equal(BPF.tracepointExists("syscalls", "sys_enter_execve"), true);
     assert.equal(BPF.tracepointExists("syscalls", "sys_enter_nope"), false);

@@ -6,10 +6,12 @@
  * @kernel-matrix kprobes and kretprobes attach there.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { AttachError, BPF, type TraceLine } from "../../src/index.js";
 import { kprobeSupport } from "../../src/kernel/features.js";
-import { assertNothingLeft, kernelObjects, runChild, skipUnlessRoot } from "../helpers.js";
+import { tracefsPath } from "../../src/kernel/tracefs.js";
+import { assertNothingLeft, kernelObjects, runChild, skipUnlessRoot, waitFor } from "../helpers.js";
 
 const noKprobes =
   kprobeSupport() !== "yes"
@@ -134,6 +136,43 @@ int kprobe__do_sys_openat2(struct pt_regs *ctx, int dfd, const char __user *file
     b.attachKprobe({ eventRe: /^vfs_(read|write)$/, fnName: "f" });
     assert.equal(b.numOpenKprobes(), 2);
     b.close();
+    await assertNothingLeft(before);
+  });
+
+  it("attachKretprobe with maxactive goes through kprobe_events, counts returns, and close() removes the event", async () => {
+    const before = kernelObjects();
+    const kprobeEvents = () => readFileSync(tracefsPath("kprobe_events"), "utf8");
+    const b = await BPF.load({
+      text: `
+BPF_HASH(rets, u32, u64);
+int on_ret(struct pt_regs *ctx)
+{
+    u32 pid = bpf_get_current_pid_tgid() >> 32;
+    rets.increment(pid);
+    return 0;
+}`,
+    });
+    try {
+      b.attachKretprobe({ event: "do_sys_openat2", fnName: "on_ret", maxactive: 32 });
+      assert.equal(b.numOpenKprobes(), 1);
+      assert.match(
+        kprobeEvents(),
+        new RegExp(`^r32:tsbpf/r_do_sys_openat2_${process.pid}_\\d+ do_sys_openat2$`, "m"),
+      );
+      const pid = runChild(["/bin/cat", "/dev/null"]);
+      const rets = b.getTable("rets");
+      assert.ok(
+        await waitFor(() => ((rets.get(pid) as bigint | undefined) ?? 0n) > 0n, 5000),
+        "returns counted",
+      );
+      assert.throws(
+        () => b.attachKretprobe({ event: "do_sys_openat2", fnName: "on_ret", maxactive: -1 }),
+        /maxactive must be a non-negative integer/,
+      );
+    } finally {
+      b.close();
+    }
+    assert.doesNotMatch(kprobeEvents(), new RegExp(`tsbpf/r_do_sys_openat2_${process.pid}_`));
     await assertNothingLeft(before);
   });
 
