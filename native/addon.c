@@ -86,6 +86,8 @@ NAPI_MODULE_INIT()
         FN("perfEventOpen", tsbpf_perf_event_open),
         FN("attachPerfEvent", tsbpf_attach_perf_event),
         FN("attachTrace", tsbpf_attach_trace),
+        FN("attachIter", tsbpf_attach_iter),
+        FN("iterCreate", tsbpf_iter_create),
         FN("attachLsm", tsbpf_attach_lsm),
         FN("probeBtfAttach", tsbpf_probe_btf_attach),
         FN("ifNameToIndex", tsbpf_if_name_to_index),

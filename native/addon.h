@@ -35,6 +35,10 @@ napi_value tsbpf_probe_btf_attach(napi_env env, napi_callback_info info);
 napi_value tsbpf_perf_event_open(napi_env env, napi_callback_info info);
 napi_value tsbpf_attach_perf_event(napi_env env, napi_callback_info info);
 
+/* iter.c */
+napi_value tsbpf_attach_iter(napi_env env, napi_callback_info info);
+napi_value tsbpf_iter_create(napi_env env, napi_callback_info info);
+
 /* trampoline.c */
 napi_value tsbpf_attach_trace(napi_env env, napi_callback_info info);
 napi_value tsbpf_attach_lsm(napi_env env, napi_callback_info info);

@@ -235,7 +235,10 @@ napi_value tsbpf_probe_btf_attach(napi_env env, napi_callback_info info)
         goto done;
     }
     stage = "attach";
-    int link = bpf_raw_tracepoint_open(NULL, prog);
+    /* Iterators attach as a link of their own kind (Linux 5.8+); the other
+     * BTF kinds through raw_tracepoint_open, which every kernel with them has. */
+    int link = attach_type == BPF_TRACE_ITER ? bpf_link_create(prog, 0, BPF_TRACE_ITER, NULL)
+                                             : bpf_raw_tracepoint_open(NULL, prog);
     if (link < 0) {
         err = -link;
         result = inconclusive(err) ? -err : 0;

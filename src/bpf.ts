@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { autoAttach } from "./attach/auto.js";
 import type { AttachContext } from "./attach/context.js";
+import { attachIter, type Iter, iterTargetOf } from "./attach/iter.js";
 import type { TrampolineKind } from "./attach/kfunc.js";
 import { attachKprobes, type KprobeOptions } from "./attach/kprobe.js";
 import { LinkSet } from "./attach/link.js";
@@ -110,22 +111,16 @@ export class BPF extends BpfBase {
     return loadBtfFuncByType(this.ctx, fnName, progType) ?? this.loader.loadFunc(fnName, progType);
   }
 
-  private sectionOf(fnName: string): string {
-    const info = this.loader.info(fnName);
-    if (!info) throw this.loader.noFunction(fnName);
-    return info.section;
-  }
-
   /** A function's instructions as compiled (8 bytes each), before libbpf's relocations (bcc's dump_func). */
   dumpFunc(fnName: string): Uint8Array {
     this.check();
-    return sectionBytes(this.compiled.elf, this.sectionOf(fnName));
+    return sectionBytes(this.compiled.elf, this.loader.sectionOf(fnName));
   }
 
   /** A function's disassembly, with source lines (bcc's disassemble_func). */
   disassembleFunc(fnName: string): string {
     this.check();
-    return disassemble(this.compiled.elf, this.sectionOf(fnName));
+    return disassemble(this.compiled.elf, this.loader.sectionOf(fnName));
   }
 
   // ---- attaching: each delegates to its hook's module (attach/) ----
@@ -196,11 +191,8 @@ export class BPF extends BpfBase {
   }
 
   /**
-   * Attaches fnName (loaded as BPF.KPROBE) to a user-space function's entry
-   * (bcc's attach_uprobe): `name` a path, a library ("c") or an executable in
-   * $PATH; `sym` (+ `symOff`), `addr` or `symRe`; `pid` one process (default
-   * -1: all). PIE, shared libraries and IFUNCs (glibc's strlen) are handled.
-   * Linux 4.3+ (the fd-based uprobe PMU: 4.17+).
+   * Attaches fnName to a user function's entry (bcc's attach_uprobe): `name` a path, library ("c") or
+   * program in $PATH; `sym` (+ `symOff`), `addr` or `symRe`; `pid` (default -1: all). Linux 4.3+.
    * @throws AttachError for an unknown binary or symbol (naming the closest); NotSupportedError without uprobes.
    */
   attachUprobe(opts: UprobeOptions): void {
@@ -232,9 +224,8 @@ export class BPF extends BpfBase {
   }
 
   /**
-   * Attaches fnName (BPF.PERF_EVENT) to a perf event: once every samplePeriod
-   * events or sampleFreq times a second, on every CPU or one, for every
-   * process or one (bcc's attach_perf_event). Linux 4.9+.
+   * Runs fnName once every samplePeriod events or sampleFreq times a second of a perf event, on one
+   * CPU or all, for one process or all (bcc's attach_perf_event). Linux 4.9+.
    * @throws NotSupportedError for a hardware event the CPU lacks, naming PERF_COUNT_SW_CPU_CLOCK.
    */
   attachPerfEvent(opts: PerfEventOptions): void {
@@ -249,9 +240,8 @@ export class BPF extends BpfBase {
   }
 
   /**
-   * Attaches fnName (KFUNC_PROBE(fn, args…), kfunc__fn, SEC("fentry/fn")) to a
-   * kernel function's entry through a BPF trampoline; `target` defaults to
-   * the one fnName names. Linux 5.5+ (x86-64), with BTF.
+   * Attaches fnName (KFUNC_PROBE(fn, …), kfunc__fn, SEC("fentry/fn")) to a kernel function's entry;
+   * `target` defaults to the one fnName names. Linux 5.5+ (x86-64), with BTF.
    * @throws NotSupportedError when the kernel refuses fentry (saying what it refused and what can stand in).
    */
   attachKfunc(opts: { fnName: string; target?: string }): void {
@@ -330,6 +320,24 @@ export class BPF extends BpfBase {
   /** Detaches a BTF tracepoint (fnName's only, when given). */
   detachBtfTracepoint(opts: { tp: string; fnName?: string }): void {
     this.detach(["btf_tracepoint"], opts.tp, opts.fnName, `BTF tracepoint ${opts.tp}`);
+  }
+
+  /**
+   * Attaches an iterator (BPF_ITER(task), SEC("iter/task"); over a table's elements: `map`); each read
+   * runs it over the kernel's objects (iter.lines(), iter.records("struct info_t")). Linux 5.8+.
+   * @throws AttachError listing this kernel's iterators when it lacks the target.
+   */
+  attachIter(opts: { fnName: string; map?: string }): Iter {
+    this.check();
+    const mapFd = opts.map === undefined ? undefined : this.getTable(opts.map).fd;
+    const { link, iter } = attachIter(this.ctx, { fnName: opts.fnName, mapFd });
+    this.links.add(link);
+    return iter;
+  }
+
+  /** Detaches an iterator (fnName's). */
+  detachIter(opts: { fnName: string }): void {
+    this.detach(["iter"], iterTargetOf(this.ctx, opts.fnName), opts.fnName, `iterator ${opts.fnName}`);
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * tsbpf: bcc, reborn in TypeScript. The public surface, nothing else.
  */
+export { Iter, kernelIterTargets } from "./attach/iter.js";
 export { PerfEventSampleFormat, PerfHWConfig, PerfSWConfig, PerfType } from "./attach/perf_event.js";
 export type { UprobeDetachOptions, UprobeOptions } from "./attach/uprobe.js";
 export { type EnabledUsdtProbe, USDT, type UsdtProbe } from "./attach/usdt.js";

@@ -90,6 +90,13 @@ export class ProgramLoader {
     return this.opts.programs.find((p) => p.name === name);
   }
 
+  /** The ELF section of a function; the "no function" error when there is none. */
+  sectionOf(name: string): string {
+    const info = this.info(name);
+    if (!info) throw this.noFunction(name);
+    return info.section;
+  }
+
   /**
    * Loads `name` as `progType` (once per type, attach type and target).
    * BTF-typed programs (fentry/fexit, LSM, tp_btf) name their attachTarget:

@@ -412,6 +412,10 @@ export interface NativeAddon {
   /** fentry, fexit or tp_btf program on the target set before load (bpf_program__attach_trace). */
   attachTrace(obj: NativeObject, program: string): NativeLink;
   /** A BPF LSM program on the hook set before load (bpf_program__attach_lsm). */
+  /** A BPF iterator's link (bpf_program__attach_iter, Linux 5.8+); mapFd for map iterators, else -1. */
+  attachIter(obj: NativeObject, program: string, mapFd: number): NativeLink;
+  /** A new iterator fd on an iterator link (bpf_iter_create): read it to the end, then close it. */
+  iterCreate(linkFd: number): number;
   attachLsm(obj: NativeObject, program: string): NativeLink;
   /**
    * Loads a minimal program of progType / attachType on the first of

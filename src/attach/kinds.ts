@@ -23,6 +23,7 @@ export type AttachKindName =
   | "kretfunc"
   | "kmod_ret"
   | "lsm"
+  | "iter"
   | "perf_event"
   | "xdp"
   | "socket_filter";
@@ -178,6 +179,16 @@ export const ATTACH_KINDS: readonly AttachKind[] = [
     feature: "lsm",
     btfTarget: true,
     sectionAttaches: true,
+  },
+  {
+    name: "iter",
+    progType: ProgType.TRACING,
+    expectedAttachType: AttachType.TRACE_ITER,
+    sections: ["iter/", "iter.s/"],
+    bccMacro: "BPF_ITER",
+    minKernel: "5.8",
+    feature: "iter",
+    btfTarget: true,
   },
   {
     name: "perf_event",

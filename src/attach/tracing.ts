@@ -6,6 +6,7 @@
  * attach-kind table; refusals become typed errors (kfunc.ts,
  * btf_tracepoint.ts).
  */
+import { Errno } from "../kernel/constants.js";
 import {
   AttachError,
   BpfError,
@@ -23,7 +24,15 @@ import { lsmInactiveError, type TrampolineKind, trampolineRefusal } from "./kfun
 import { attachKind } from "./kinds.js";
 import { attachFailure, type Link, nativeLink } from "./link.js";
 
-type BtfKind = TrampolineKind | "btf_tracepoint";
+type BtfKind = TrampolineKind | "btf_tracepoint" | "iter";
+
+/** A kind's own error for the kernel's refusal of its program (undefined: the generic error). */
+type Refusal = (
+  target: string,
+  errno: number | undefined,
+  stage: "load" | "attach",
+  cause: unknown,
+) => BpfError | undefined;
 
 /**
  * The target of a BTF-typed function: from its name (kfunc__fn, lsm__hook,
@@ -48,6 +57,7 @@ export function loadBtfFunc(
   fnName: string,
   kind: BtfKind,
   target: string,
+  refusal?: Refusal,
 ): LoadedFunction {
   const { progType, expectedAttachType } = attachKind(kind);
   if (!ctx.loader.info(fnName)) return ctx.loadFunc(fnName, progType); // throws the "no function" error
@@ -64,12 +74,18 @@ export function loadBtfFunc(
           "on functions marked ALLOW_ERROR_INJECTION (listed in /sys/kernel/debug/error_injection/list)",
         { errno: err instanceof BpfError ? err.errno : undefined, cause: err },
       );
-    if (err instanceof VerifierError) throw err;
+    // EPERM with no instruction examined: a policy refused the program, the verifier never judged it.
+    const refusedUnread =
+      err instanceof VerifierError && err.errno === Errno.EPERM && /processed 0 insns/.test(err.log);
+    if (err instanceof VerifierError && !refusedUnread) throw err;
     const errno = isNativeError(err) || err instanceof BpfError ? err.errno : undefined;
-    const mapped =
-      kind === "btf_tracepoint"
+    const mapped = refusal
+      ? refusal(target, errno, "load", err)
+      : kind === "btf_tracepoint"
         ? btfTracepointError(target, errno, "load", err)
-        : trampolineRefusal(kind, target, errno, "load", err);
+        : kind === "iter"
+          ? undefined
+          : trampolineRefusal(kind, target, errno, "load", err);
     if (mapped) throw mapped;
     if (isNativeError(err) && isPermissionErrno(err.errno))
       throw permissionErrorFor(`loading ${fnName}`, err.errno) ?? err;

@@ -286,6 +286,12 @@ export function rewriteBcc(src: string, fileName = "<text>"): RewriteResult {
   const anchors = [...maps.values()]
     .filter((m) => m.eventType !== undefined)
     .map((m) => `${m.eventType} *__tsbpf_type__${m.name} __attribute__((section(".tsbpf.types"), used));`);
+  // And every type the program defines at file scope, so that JS can decode
+  // records of it that reach user space by other ways (an iterator's
+  // bpf_seq_write, a value read with bpf_probe_read_user into a map).
+  const anchored = new Set([...maps.values()].map((m) => m.eventType));
+  for (const [i, t] of [...calls.structs].filter((x) => !anchored.has(x)).entries())
+    anchors.push(`${t} *__tsbpf_type__defined_${i} __attribute__((section(".tsbpf.types"), used));`);
   if (anchors.length > 0) code += `\n${anchors.join("\n")}\n`;
   return {
     code,
@@ -361,6 +367,21 @@ function handleFunction(f: FunctionCtx): void {
       start: nameTok.start,
       end: (sig[f.parenClose] as Token).end,
       text: `${sectionAttr(name)}int ${name}(struct bpf_raw_tracepoint_args *ctx)`,
+    });
+    f.programs.push(program(name, nameTok.line, [], name));
+    return;
+  }
+  if (specifiers.length === 0 && nameTok.text === "BPF_ITER") {
+    // bcc's BPF_ITER(target): an iterator program over the kernel's <target> objects, its context struct bpf_iter__<target>.
+    const target = splitArgs(sig, f.parenOpen + 1, f.parenClose)[0];
+    const tok = target?.[0];
+    if (target?.length !== 1 || tok?.kind !== "ident")
+      fail(f.fileName, nameTok, "BPF_ITER takes (target), e.g. BPF_ITER(task)");
+    const name = `bpf_iter__${tok.text}`;
+    edits.push({
+      start: nameTok.start,
+      end: (sig[f.parenClose] as Token).end,
+      text: `${sectionAttr(name)}int ${name}(struct bpf_iter__${tok.text} *ctx)`,
     });
     f.programs.push(program(name, nameTok.line, [], name));
     return;

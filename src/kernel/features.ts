@@ -139,8 +139,11 @@ const TP_BTF_PROBE_TARGETS = [
   "btf_trace_sched_process_exec",
 ];
 
-/** The BTF-typed attach kinds {@link btfAttachSupport} probes: fentry, fexit, tp_btf 5.5+; fmod_ret, lsm 5.7+. */
-export type BtfAttachKind = "fentry" | "fexit" | "fmod_ret" | "lsm" | "tp_btf";
+/** Iterator targets for the probe (their BTF function is bpf_iter_<target>; task and bpf_map since 5.8). */
+const ITER_PROBE_TARGETS = ["bpf_iter_task", "bpf_iter_bpf_map"];
+
+/** The BTF-typed attach kinds {@link btfAttachSupport} probes: fentry, fexit, tp_btf 5.5+; fmod_ret, lsm 5.7+; iter 5.8+. */
+export type BtfAttachKind = "fentry" | "fexit" | "fmod_ret" | "lsm" | "tp_btf" | "iter";
 
 /** Each probed kind's row of the attach-kind table (its program and attach types). */
 const PROBED_KINDS: Record<BtfAttachKind, AttachKindName> = {
@@ -149,6 +152,7 @@ const PROBED_KINDS: Record<BtfAttachKind, AttachKindName> = {
   fmod_ret: "kmod_ret",
   lsm: "lsm",
   tp_btf: "btf_tracepoint",
+  iter: "iter",
 };
 
 const PROBE_TARGETS: Record<BtfAttachKind, string[]> = {
@@ -157,6 +161,7 @@ const PROBE_TARGETS: Record<BtfAttachKind, string[]> = {
   fmod_ret: FMOD_RET_PROBE_TARGETS,
   lsm: LSM_PROBE_TARGETS,
   tp_btf: TP_BTF_PROBE_TARGETS,
+  iter: ITER_PROBE_TARGETS,
 };
 
 /** What the probe of a BTF attach kind found (for error messages); fentry, fexit, tp_btf 5.5+, lsm 5.7+. */

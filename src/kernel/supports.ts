@@ -49,6 +49,7 @@ const ATTACH_PROBES: Record<string, () => Support> = {
   fmod_ret: () => btfAttachSupport("fmod_ret"),
   kmod_ret: () => btfAttachSupport("fmod_ret"),
   lsm: () => btfAttachSupport("lsm"),
+  iter: () => btfAttachSupport("iter"),
   perf_event: () => progTypeSupport(PROG_TYPES.perf_event as number),
   "perf_event:software": () =>
     both(progTypeSupport(PROG_TYPES.perf_event as number), perfEventSupport("software")),
@@ -111,7 +112,7 @@ export function featureNames(): string[] {
  * Whether the running kernel supports a feature: "yes", "no", or "unknown"
  * when it could not tell (e.g. not privileged enough to probe). Names:
  * - attach kinds: kprobe, kretprobe, uprobe, uretprobe, tracepoint,
- *   raw_tracepoint, tp_btf, fentry (kfunc), fexit (kretfunc), lsm,
+ *   raw_tracepoint, tp_btf, fentry (kfunc), fexit (kretfunc), lsm, iter,
  *   perf_event, perf_event:software, perf_event:hardware, xdp,
  *   socket_filter, ringbuf, override_return;
  * - "prog:TYPE" (prog:xdp, prog:tracing, …) and "map:TYPE" (map:ringbuf,
