@@ -14,6 +14,7 @@
         "native/perfbuf.c",
         "native/probe.c",
         "native/ringbuf.c",
+        "native/cgroup.c",
         "native/iter.c",
         "native/trampoline.c",
         "native/util.c",

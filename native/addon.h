@@ -35,6 +35,11 @@ napi_value tsbpf_probe_btf_attach(napi_env env, napi_callback_info info);
 napi_value tsbpf_perf_event_open(napi_env env, napi_callback_info info);
 napi_value tsbpf_attach_perf_event(napi_env env, napi_callback_info info);
 
+/* cgroup.c */
+napi_value tsbpf_attach_cgroup(napi_env env, napi_callback_info info);
+napi_value tsbpf_prog_attach(napi_env env, napi_callback_info info);
+napi_value tsbpf_prog_detach(napi_env env, napi_callback_info info);
+
 /* iter.c */
 napi_value tsbpf_attach_iter(napi_env env, napi_callback_info info);
 napi_value tsbpf_iter_create(napi_env env, napi_callback_info info);

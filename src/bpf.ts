@@ -7,13 +7,11 @@
 import { readFileSync } from "node:fs";
 import { autoAttach } from "./attach/auto.js";
 import type { AttachContext } from "./attach/context.js";
-import { attachIter, type Iter, iterTargetOf } from "./attach/iter.js";
 import type { TrampolineKind } from "./attach/kfunc.js";
 import { attachKprobes, type KprobeOptions } from "./attach/kprobe.js";
 import { LinkSet } from "./attach/link.js";
 import { attachPerfEvent, type PerfEventOptions, perfEventName } from "./attach/perf_event.js";
 import { attachRawTracepoint } from "./attach/raw_tracepoint.js";
-import { attachRawSocket } from "./attach/socket.js";
 import { attachTracepoints } from "./attach/tracepoint.js";
 import { attachBtfTracepoint, attachTrampoline, loadBtfFuncByType, trampolineKey } from "./attach/tracing.js";
 import {
@@ -23,8 +21,7 @@ import {
   uprobeDetachKey,
 } from "./attach/uprobe.js";
 import { attachUsdtContexts, type USDT, usdtCflags } from "./attach/usdt.js";
-import { attachXdp, removeXdp } from "./attach/xdp.js";
-import { BpfBase } from "./bpf_base.js";
+import { BpfTargets } from "./bpf_targets.js";
 import { type CompiledObject, compileBcc } from "./compile/compile.js";
 import { disassemble, sectionBytes } from "./compile/disasm.js";
 import { BpfError, ClosedError } from "./kernel/errors.js";
@@ -40,11 +37,11 @@ import { type MapSetup, openPrebuilt } from "./prebuilt.js";
 let openObjects = 0;
 
 /** A compiled BPF program set, its loaded functions, attachments and tables. */
-export class BPF extends BpfBase {
+export class BPF extends BpfTargets {
   private readonly loader: ProgramLoader;
-  private readonly links = new LinkSet();
+  protected readonly links = new LinkSet();
   private readonly tables: ObjectTables;
-  private readonly ctx: AttachContext;
+  protected readonly ctx: AttachContext;
   private closed = false;
 
   private constructor(
@@ -101,13 +98,17 @@ export class BPF extends BpfBase {
     return b;
   }
 
-  private check(): void {
+  protected check(): void {
     if (this.closed) throw new ClosedError("BPF object");
   }
 
-  /** Loads a function as a program of the given type (bcc's load_func); a kfunc__X as BPF.TRACING targets X. */
-  loadFunc(fnName: string, progType: number): LoadedFunction {
+  /**
+   * Loads a function as a program of the given type (bcc's load_func); `attachType`: the expected attach
+   * type (cgroup_sock_addr, cgroup_sockopt need one). A kfunc__X as BPF.TRACING targets X.
+   */
+  loadFunc(fnName: string, progType: number, opts: { attachType?: number } = {}): LoadedFunction {
     this.check();
+    if (opts.attachType !== undefined) return this.loader.load(fnName, progType, fnName, opts.attachType);
     return loadBtfFuncByType(this.ctx, fnName, progType) ?? this.loader.loadFunc(fnName, progType);
   }
 
@@ -320,59 +321,6 @@ export class BPF extends BpfBase {
   /** Detaches a BTF tracepoint (fnName's only, when given). */
   detachBtfTracepoint(opts: { tp: string; fnName?: string }): void {
     this.detach(["btf_tracepoint"], opts.tp, opts.fnName, `BTF tracepoint ${opts.tp}`);
-  }
-
-  /**
-   * Attaches an iterator (BPF_ITER(task), SEC("iter/task"); over a table's elements: `map`); each read
-   * runs it over the kernel's objects (iter.lines(), iter.records("struct info_t")). Linux 5.8+.
-   * @throws AttachError listing this kernel's iterators when it lacks the target.
-   */
-  attachIter(opts: { fnName: string; map?: string }): Iter {
-    this.check();
-    const mapFd = opts.map === undefined ? undefined : this.getTable(opts.map).fd;
-    const { link, iter } = attachIter(this.ctx, { fnName: opts.fnName, mapFd });
-    this.links.add(link);
-    return iter;
-  }
-
-  /** Detaches an iterator (fnName's). */
-  detachIter(opts: { fnName: string }): void {
-    this.detach(["iter"], iterTargetOf(this.ctx, opts.fnName), opts.fnName, `iterator ${opts.fnName}`);
-  }
-
-  /**
-   * Attaches an XDP program (a function name, or a function loaded as
-   * BPF.XDP) to device dev (bcc's attach_xdp); flags: XDP_FLAGS_SKB_MODE,
-   * XDP_FLAGS_DRV_MODE, …; close() removes it if it is still there. Linux 4.8+.
-   * @throws AttachError for an unknown or busy device; NotSupportedError when the driver lacks the mode.
-   */
-  attachXdp(dev: string, fn: string | LoadedFunction, flags = 0): void {
-    this.check();
-    const link = attachXdp(this.ctx, dev, fn, flags);
-    this.links.forget("xdp", link.target);
-    this.links.add(link);
-  }
-
-  /** Removes device dev's XDP program, whichever it is (bcc's remove_xdp). */
-  removeXdp(dev: string, flags = 0): void {
-    this.check();
-    this.links.forget("xdp", removeXdp(dev, flags));
-  }
-
-  /**
-   * Opens a raw AF_PACKET socket on dev and attaches socket filter fn to it (bcc's
-   * attach_raw_socket): the socket's fd (non-blocking), closed by close(). Linux 3.19+.
-   */
-  attachRawSocket(fn: string | LoadedFunction, dev: string): number {
-    this.check();
-    const { fd, link } = attachRawSocket(this.ctx, fn, dev);
-    this.links.add(link);
-    return fd;
-  }
-
-  private detach(kinds: string[], target: string, fnName: string | undefined, what: string): void {
-    this.check();
-    this.links.remove(kinds, target, fnName, what);
   }
 
   // ---- maps ----

@@ -412,6 +412,12 @@ export interface NativeAddon {
   /** fentry, fexit or tp_btf program on the target set before load (bpf_program__attach_trace). */
   attachTrace(obj: NativeObject, program: string): NativeLink;
   /** A BPF LSM program on the hook set before load (bpf_program__attach_lsm). */
+  /** A program on a cgroup as a bpf_link (bpf_program__attach_cgroup, Linux 5.7+), given the cgroup directory's fd. */
+  attachCgroup(obj: NativeObject, program: string, cgroupFd: number): NativeLink;
+  /** BPF_PROG_ATTACH: a program fd on a target fd (cgroup, sockmap, netns) with an attach type; stays until detached. */
+  progAttach(progFd: number, targetFd: number, attachType: number, flags: number): void;
+  /** BPF_PROG_DETACH of that program from the target. */
+  progDetach(progFd: number, targetFd: number, attachType: number): void;
   /** A BPF iterator's link (bpf_program__attach_iter, Linux 5.8+); mapFd for map iterators, else -1. */
   attachIter(obj: NativeObject, program: string, mapFd: number): NativeLink;
   /** A new iterator fd on an iterator link (bpf_iter_create): read it to the end, then close it. */

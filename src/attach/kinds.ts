@@ -24,6 +24,15 @@ export type AttachKindName =
   | "kmod_ret"
   | "lsm"
   | "iter"
+  | "cgroup_skb"
+  | "cgroup_sock"
+  | "cgroup_sock_addr"
+  | "cgroup_sockopt"
+  | "cgroup_sysctl"
+  | "cgroup_device"
+  | "sock_ops"
+  | "sk_skb"
+  | "sk_msg"
   | "perf_event"
   | "xdp"
   | "socket_filter";
@@ -48,6 +57,14 @@ export interface AttachKind {
   btfTarget?: boolean;
   /** Whether a function whose section names a target ("prefix/target") attaches at load, as libbpf's auto-attach does. */
   sectionAttaches?: boolean;
+  /**
+   * For kinds attached to a cgroup or a socket map: the attach type each of
+   * the kind's sections names ("cgroup/connect4" → BPF_CGROUP_INET4_CONNECT),
+   * which is also the expected attach type the program is loaded with.
+   */
+  attachTypes?: Readonly<Record<string, number>>;
+  /** What the program is attached to: a cgroup (attachCgroup) or a sockmap/sockhash (attachFunc). */
+  attachedTo?: "cgroup" | "sockmap";
 }
 
 export const ATTACH_KINDS: readonly AttachKind[] = [
@@ -191,6 +208,152 @@ export const ATTACH_KINDS: readonly AttachKind[] = [
     btfTarget: true,
   },
   {
+    name: "cgroup_skb",
+    progType: ProgType.CGROUP_SKB,
+    expectedAttachType: 0,
+    sections: ["cgroup_skb/ingress", "cgroup_skb/egress"],
+    attachTypes: {
+      "cgroup_skb/ingress": AttachType.CGROUP_INET_INGRESS,
+      "cgroup_skb/egress": AttachType.CGROUP_INET_EGRESS,
+    },
+    attachedTo: "cgroup",
+    minKernel: "4.10",
+    feature: "cgroup_skb",
+  },
+  {
+    name: "cgroup_sock",
+    progType: ProgType.CGROUP_SOCK,
+    expectedAttachType: 0,
+    sections: [
+      "cgroup/sock_create",
+      "cgroup/sock",
+      "cgroup/sock_release",
+      "cgroup/post_bind4",
+      "cgroup/post_bind6",
+    ],
+    attachTypes: {
+      "cgroup/sock_create": AttachType.CGROUP_INET_SOCK_CREATE,
+      "cgroup/sock": AttachType.CGROUP_INET_SOCK_CREATE,
+      "cgroup/sock_release": AttachType.CGROUP_INET_SOCK_RELEASE,
+      "cgroup/post_bind4": AttachType.CGROUP_INET4_POST_BIND,
+      "cgroup/post_bind6": AttachType.CGROUP_INET6_POST_BIND,
+    },
+    attachedTo: "cgroup",
+    minKernel: "4.10",
+    feature: "cgroup_sock",
+  },
+  {
+    name: "cgroup_sock_addr",
+    progType: ProgType.CGROUP_SOCK_ADDR,
+    expectedAttachType: 0,
+    sections: [
+      "cgroup/bind4",
+      "cgroup/bind6",
+      "cgroup/connect4",
+      "cgroup/connect6",
+      "cgroup/sendmsg4",
+      "cgroup/sendmsg6",
+      "cgroup/recvmsg4",
+      "cgroup/recvmsg6",
+      "cgroup/getpeername4",
+      "cgroup/getpeername6",
+      "cgroup/getsockname4",
+      "cgroup/getsockname6",
+    ],
+    attachTypes: {
+      "cgroup/bind4": AttachType.CGROUP_INET4_BIND,
+      "cgroup/bind6": AttachType.CGROUP_INET6_BIND,
+      "cgroup/connect4": AttachType.CGROUP_INET4_CONNECT,
+      "cgroup/connect6": AttachType.CGROUP_INET6_CONNECT,
+      "cgroup/sendmsg4": AttachType.CGROUP_UDP4_SENDMSG,
+      "cgroup/sendmsg6": AttachType.CGROUP_UDP6_SENDMSG,
+      "cgroup/recvmsg4": AttachType.CGROUP_UDP4_RECVMSG,
+      "cgroup/recvmsg6": AttachType.CGROUP_UDP6_RECVMSG,
+      "cgroup/getpeername4": AttachType.CGROUP_INET4_GETPEERNAME,
+      "cgroup/getpeername6": AttachType.CGROUP_INET6_GETPEERNAME,
+      "cgroup/getsockname4": AttachType.CGROUP_INET4_GETSOCKNAME,
+      "cgroup/getsockname6": AttachType.CGROUP_INET6_GETSOCKNAME,
+    },
+    attachedTo: "cgroup",
+    minKernel: "4.17",
+    feature: "cgroup_sock_addr",
+  },
+  {
+    name: "cgroup_sockopt",
+    progType: ProgType.CGROUP_SOCKOPT,
+    expectedAttachType: 0,
+    sections: ["cgroup/getsockopt", "cgroup/setsockopt"],
+    attachTypes: {
+      "cgroup/getsockopt": AttachType.CGROUP_GETSOCKOPT,
+      "cgroup/setsockopt": AttachType.CGROUP_SETSOCKOPT,
+    },
+    attachedTo: "cgroup",
+    minKernel: "5.3",
+    feature: "cgroup_sockopt",
+  },
+  {
+    name: "cgroup_sysctl",
+    progType: ProgType.CGROUP_SYSCTL,
+    expectedAttachType: 0,
+    sections: ["cgroup/sysctl"],
+    attachTypes: {
+      "cgroup/sysctl": AttachType.CGROUP_SYSCTL,
+    },
+    attachedTo: "cgroup",
+    minKernel: "5.2",
+    feature: "cgroup_sysctl",
+  },
+  {
+    name: "cgroup_device",
+    progType: ProgType.CGROUP_DEVICE,
+    expectedAttachType: 0,
+    sections: ["cgroup/dev"],
+    attachTypes: {
+      "cgroup/dev": AttachType.CGROUP_DEVICE,
+    },
+    attachedTo: "cgroup",
+    minKernel: "4.15",
+    feature: "cgroup_device",
+  },
+  {
+    name: "sock_ops",
+    progType: ProgType.SOCK_OPS,
+    expectedAttachType: 0,
+    sections: ["sockops"],
+    attachTypes: {
+      sockops: AttachType.CGROUP_SOCK_OPS,
+    },
+    attachedTo: "cgroup",
+    minKernel: "4.13",
+    feature: "sock_ops",
+  },
+  {
+    name: "sk_skb",
+    progType: ProgType.SK_SKB,
+    expectedAttachType: 0,
+    sections: ["sk_skb/stream_parser", "sk_skb/stream_verdict", "sk_skb/verdict"],
+    attachTypes: {
+      "sk_skb/stream_parser": AttachType.SK_SKB_STREAM_PARSER,
+      "sk_skb/stream_verdict": AttachType.SK_SKB_STREAM_VERDICT,
+      "sk_skb/verdict": AttachType.SK_SKB_VERDICT,
+    },
+    attachedTo: "sockmap",
+    minKernel: "4.14",
+    feature: "sk_skb",
+  },
+  {
+    name: "sk_msg",
+    progType: ProgType.SK_MSG,
+    expectedAttachType: 0,
+    sections: ["sk_msg"],
+    attachTypes: {
+      sk_msg: AttachType.SK_MSG_VERDICT,
+    },
+    attachedTo: "sockmap",
+    minKernel: "4.17",
+    feature: "sk_msg",
+  },
+  {
     name: "perf_event",
     progType: ProgType.PERF_EVENT,
     expectedAttachType: 0,
@@ -267,4 +430,18 @@ export function kindOfSection(section: string): { kind: AttachKindName; target: 
 /** The function-name prefix a bcc macro (KFUNC_PROBE, LSM_PROBE, …) gives the function it defines. */
 export function bccMacroPrefix(macro: string): string | undefined {
   return ATTACH_KINDS.find((k) => k.bccMacro === macro && k.btfTarget)?.bccPrefix;
+}
+
+/** The kind and attach type a section names ("cgroup/connect4", "sk_msg"), for kinds whose sections do. */
+export function attachTypeOfSection(section: string): { kind: AttachKind; attachType: number } | undefined {
+  for (const k of ATTACH_KINDS) {
+    const t = k.attachTypes?.[section];
+    if (t !== undefined) return { kind: k, attachType: t };
+  }
+  return undefined;
+}
+
+/** The kind whose programs attach with this attach type (BPF_CGROUP_INET4_CONNECT → cgroup_sock_addr). */
+export function kindOfAttachType(attachType: number): AttachKind | undefined {
+  return ATTACH_KINDS.find((k) => k.attachTypes && Object.values(k.attachTypes).includes(attachType));
 }

@@ -29,7 +29,13 @@ export function attachKindsTable(): string {
     [
       k.name,
       `BPF_PROG_TYPE_${nameOf(ProgType, k.progType)}`,
-      k.expectedAttachType === 0 && !k.btfTarget ? "—" : `BPF_${nameOf(AttachType, k.expectedAttachType)}`,
+      k.attachTypes
+        ? "the section's (" +
+          [...new Set(Object.values(k.attachTypes))].map((t) => `BPF_${nameOf(AttachType, t)}`).join(", ") +
+          ")"
+        : k.expectedAttachType === 0 && !k.btfTarget
+          ? "—"
+          : `BPF_${nameOf(AttachType, k.expectedAttachType)}`,
       sectionsOf(k),
       bccFormOf(k),
       k.minKernel,

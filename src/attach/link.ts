@@ -12,7 +12,8 @@ import type { NativeError, NativeLink } from "../native.js";
 import type { AttachKindName } from "./kinds.js";
 
 export interface Link {
-  readonly kind: AttachKindName;
+  /** The attach kind ("func": bcc's attach_func of a program type tsbpf has no row for). */
+  readonly kind: AttachKindName | "func";
   /** What detach calls name: "p:do_nanosleep", "syscalls:sys_enter_execve", "kfunc:vfs_read", … */
   readonly target: string;
   /** The BPF function attached ("" for what belongs to no one function). */

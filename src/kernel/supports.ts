@@ -56,6 +56,15 @@ const ATTACH_PROBES: Record<string, () => Support> = {
   "perf_event:hardware": () =>
     both(progTypeSupport(PROG_TYPES.perf_event as number), perfEventSupport("hardware")),
   xdp: () => progTypeSupport(PROG_TYPES.xdp as number),
+  cgroup_skb: () => progTypeSupport(ProgType.CGROUP_SKB),
+  cgroup_sock: () => progTypeSupport(ProgType.CGROUP_SOCK),
+  cgroup_sock_addr: () => progTypeSupport(ProgType.CGROUP_SOCK_ADDR),
+  cgroup_sockopt: () => progTypeSupport(ProgType.CGROUP_SOCKOPT),
+  cgroup_sysctl: () => progTypeSupport(ProgType.CGROUP_SYSCTL),
+  cgroup_device: () => progTypeSupport(ProgType.CGROUP_DEVICE),
+  sock_ops: () => progTypeSupport(ProgType.SOCK_OPS),
+  sk_skb: () => progTypeSupport(ProgType.SK_SKB),
+  sk_msg: () => progTypeSupport(ProgType.SK_MSG),
   socket_filter: () => progTypeSupport(PROG_TYPES.socket_filter as number),
   ringbuf: () => mapTypeSupport(MAP_TYPES.ringbuf as number),
   override_return: () => helperSupport(ProgType.KPROBE, HelperId.OVERRIDE_RETURN),
@@ -114,7 +123,8 @@ export function featureNames(): string[] {
  * - attach kinds: kprobe, kretprobe, uprobe, uretprobe, tracepoint,
  *   raw_tracepoint, tp_btf, fentry (kfunc), fexit (kretfunc), lsm, iter,
  *   perf_event, perf_event:software, perf_event:hardware, xdp,
- *   socket_filter, ringbuf, override_return;
+ *   socket_filter, cgroup_skb, cgroup_sock, cgroup_sock_addr, cgroup_sockopt,
+ *   cgroup_sysctl, cgroup_device, sock_ops, sk_skb, sk_msg, ringbuf, override_return;
  * - "prog:TYPE" (prog:xdp, prog:tracing, …) and "map:TYPE" (map:ringbuf,
  *   map:lpm_trie, …): bpf_prog_type / bpf_map_type names in lower case;
  * - "helper:NAME" (helper:bpf_probe_read_kernel), for a kprobe program, or
