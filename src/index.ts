@@ -53,6 +53,7 @@ export {
   BPF_ANY,
   BPF_EXIST,
   BPF_NOEXIST,
+  CgroupArray,
   HashTable,
   LpmTrie,
   MapInMap,

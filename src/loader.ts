@@ -224,11 +224,15 @@ export class ProgramLoader {
         obj.load(progs.length ? { logLevel: this.logLevel, logSize: LOG_SIZE } : { logLevel: 0, logSize: 0 });
       } catch (err) {
         if (!isNativeError(err)) throw err;
-        if (!progs.length)
-          throw new BpfError(`creating the maps of ${this.opts.fileName} failed: ${err.message}`, {
+        if (!progs.length) {
+          // libbpf names the map it could not create ("map 'q': failed to create: Invalid argument(-22)").
+          const which = /map '([^']+)': failed to create[^\n]*/.exec(err.libbpfLog ?? "");
+          const map = which ? `: map ${which[1]} (${mapHint(err.errno)})` : "";
+          throw new BpfError(`creating the maps of ${this.opts.fileName} failed${map}: ${err.message}`, {
             errno: err.errno,
             cause: err,
           });
+        }
         const failed =
           progs.find((p) => p.elfName === err.program) ?? (progs.length === 1 ? progs[0] : undefined);
         throw loadError(err, {
@@ -303,6 +307,14 @@ export class ProgramLoader {
     this.objects.length = 0;
     this.loaded.clear();
   }
+}
+
+/** What a map creation's errno usually means. */
+function mapHint(errno: number): string {
+  if (errno === 22) return "the kernel refused its type, sizes or flags for this map kind";
+  if (errno === 1) return "not permitted: root or CAP_BPF is needed, and some map kinds need CAP_NET_ADMIN";
+  if (errno === 12 || errno === 7) return "too large for the kernel's memory limits";
+  return "the kernel refused it";
 }
 
 /** "no map x in f.c; did you mean y?" (or the whole list when nothing is close). */

@@ -39,6 +39,8 @@ export const TABLE_TYPES: Record<string, number> = {
   extern: MapType.HASH,
   inode_storage: MapType.INODE_STORAGE,
   task_storage: MapType.TASK_STORAGE,
+  cgroup_storage: MapType.CGROUP_STORAGE,
+  percpu_cgroup_storage: MapType.PERCPU_CGROUP_STORAGE,
 };
 
 /** A map as the program declares it. */
@@ -122,6 +124,8 @@ const METHODS: Record<number, string[]> = {
   [MapType.SK_STORAGE]: ["sk_storage_get", "sk_storage_delete"],
   [MapType.INODE_STORAGE]: ["inode_storage_get", "inode_storage_delete"],
   [MapType.TASK_STORAGE]: ["task_storage_get", "task_storage_delete"],
+  [MapType.CGROUP_STORAGE]: ["lookup", "update", "get_local_storage"],
+  [MapType.PERCPU_CGROUP_STORAGE]: ["lookup", "update", "get_local_storage"],
 };
 
 /** Every method name bcc's dialect knows. */
@@ -133,9 +137,7 @@ export function methodsOf(mapType: number): string[] {
 }
 
 /** The declaration macros, with bcc's defaults. Each returns the declaration or an error message. */
-type Builder = (
-  args: string[],
-) => (Omit<MapDecl, "name" | "line" | "pinnedPath"> & { name: string }) | string;
+type Builder = (args: string[]) => (Omit<MapDecl, "name" | "line"> & { name: string }) | string;
 
 const U64 = "u64";
 
@@ -147,7 +149,7 @@ function decl(
   maxEntries: string,
   flags?: string,
   inner?: string,
-): Omit<MapDecl, "line" | "pinnedPath"> {
+): Omit<MapDecl, "line"> {
   let mapType = TABLE_TYPES[tableType] ?? 0;
   if (
     tableType === "histogram" &&
@@ -156,7 +158,25 @@ function decl(
   ) {
     mapType = MapType.HASH; // bcc: a histogram keyed by anything but int is a hash
   }
-  return { tableType, name, mapType, keyType, leafType, maxEntries, flags, inner };
+  return { tableType, name, mapType, keyType, leafType, maxEntries, flags, inner, pinnedPath: undefined };
+}
+
+/** The same declaration, kept in a bpf file system at `path` (bcc's pinned forms). */
+function pinned(d: Omit<MapDecl, "line"> | string, path: string | undefined): Omit<MapDecl, "line"> | string {
+  return typeof d === "string" || path === undefined ? d : { ...d, pinnedPath: unquote(path) };
+}
+
+/** The same declaration, made public or shared to the process's other BPF objects. */
+function sharedAs(
+  d: Omit<MapDecl, "line"> | string,
+  shared: "public" | "shared",
+): Omit<MapDecl, "line"> | string {
+  return typeof d === "string" ? d : { ...d, shared };
+}
+
+/** bcc's BPF_QUEUESTACK(type, name, leaf, max_entries, flags). */
+function queueStack(type: string, a: string[], at: number): Omit<MapDecl, "line"> {
+  return decl(unquote(type), a[at] as string, undefined, a[at + 1], a[at + 2] as string, a[at + 3]);
 }
 
 /** argument count check */
@@ -181,17 +201,20 @@ function tableMacro(macro: string, min: number, max: number): Builder {
 export const MAP_MACROS: Record<string, Builder> = {
   BPF_TABLE: tableMacro("BPF_TABLE", 5, 6),
   BPF_F_TABLE: tableMacro("BPF_F_TABLE", 6, 6),
-  BPF_TABLE_PUBLIC: tableMacro("BPF_TABLE_PUBLIC", 5, 6),
-  BPF_TABLE_SHARED: tableMacro("BPF_TABLE_SHARED", 5, 6),
+  BPF_TABLE_PUBLIC: (a) => sharedAs(tableMacro("BPF_TABLE_PUBLIC", 5, 6)(a), "public"),
+  BPF_TABLE_SHARED: (a) => sharedAs(tableMacro("BPF_TABLE_SHARED", 5, 6)(a), "shared"),
   BPF_TABLE_PINNED: (a) =>
     arity("BPF_TABLE_PINNED", a, 6, 7) ??
-    decl(
-      unquote(a[0] as string),
-      a[3] as string,
-      a[1],
-      a[2],
-      a[4] as string,
-      a.length === 7 ? a[6] : undefined,
+    pinned(
+      decl(
+        unquote(a[0] as string),
+        a[3] as string,
+        a[1],
+        a[2],
+        a[4] as string,
+        a.length === 7 ? a[6] : undefined,
+      ),
+      a[5],
     ),
   BPF_HASH: (a) =>
     arity("BPF_HASH", a, 1, 4) ?? decl("hash", a[0] as string, a[1] ?? U64, a[2] ?? U64, a[3] ?? "10240"),
@@ -226,23 +249,33 @@ export const MAP_MACROS: Record<string, Builder> = {
   BPF_ARRAY_OF_MAPS: (a) =>
     arity("BPF_ARRAY_OF_MAPS", a, 3, 3) ??
     decl("array_of_maps", a[0] as string, "int", "int", a[2] as string, undefined, unquote(a[1] as string)),
-  BPF_HASH_OF_MAPS: (a) =>
-    // bcc ≥ 0.20: (name, key_type, inner_map_name, max_entries); older: (name, inner_map_name, max_entries)
-    (arity("BPF_HASH_OF_MAPS", a, 3, 4) ?? a.length === 4)
-      ? decl("hash_of_maps", a[0] as string, a[1], "int", a[3] as string, undefined, unquote(a[2] as string))
-      : decl(
-          "hash_of_maps",
-          a[0] as string,
-          "int",
-          "int",
-          a[2] as string,
-          undefined,
-          unquote(a[1] as string),
-        ),
-  BPF_QUEUE: (a) =>
-    arity("BPF_QUEUE", a, 3, 3) ?? decl("queue", a[0] as string, undefined, a[1], a[2] as string),
-  BPF_STACK: (a) =>
-    arity("BPF_STACK", a, 3, 3) ?? decl("stack", a[0] as string, undefined, a[1], a[2] as string),
+  BPF_HASH_OF_MAPS: (a) => {
+    // bcc today: (name, "inner"), (name, key_type, "inner"), (name, key_type, "inner", max_entries), 10240
+    // entries unless given; bcc before 0.20: (name, "inner", max_entries), told apart by the quoted second argument.
+    const bad = arity("BPF_HASH_OF_MAPS", a, 2, 4);
+    if (bad) return bad;
+    const oldForm = a.length === 3 && /^\s*"/.test(a[1] as string);
+    const [key, inner, max] =
+      a.length === 2 ? ["int", a[1], "10240"] : oldForm ? ["int", a[1], a[2]] : [a[1], a[2], a[3] ?? "10240"];
+    return decl(
+      "hash_of_maps",
+      a[0] as string,
+      key,
+      "int",
+      max as string,
+      undefined,
+      unquote(inner as string),
+    );
+  },
+  BPF_QUEUE: (a) => arity("BPF_QUEUE", a, 3, 4) ?? queueStack("queue", a, 0),
+  BPF_STACK: (a) => arity("BPF_STACK", a, 3, 4) ?? queueStack("stack", a, 0),
+  BPF_QUEUESTACK: (a) => arity("BPF_QUEUESTACK", a, 5, 5) ?? queueStack(a[0] as string, a, 1),
+  BPF_QUEUESTACK_PINNED: (a) =>
+    arity("BPF_QUEUESTACK_PINNED", a, 6, 6) ?? pinned(queueStack(a[0] as string, a, 1), a[5]),
+  BPF_QUEUESTACK_PUBLIC: (a) =>
+    arity("BPF_QUEUESTACK_PUBLIC", a, 5, 5) ?? sharedAs(queueStack(a[0] as string, a, 1), "public"),
+  BPF_QUEUESTACK_SHARED: (a) =>
+    arity("BPF_QUEUESTACK_SHARED", a, 5, 5) ?? sharedAs(queueStack(a[0] as string, a, 1), "shared"),
   BPF_CGROUP_ARRAY: (a) =>
     arity("BPF_CGROUP_ARRAY", a, 2, 2) ?? decl("cgroup_array", a[0] as string, "int", "u32", a[1] as string),
   BPF_DEVMAP: (a) =>
@@ -250,7 +283,14 @@ export const MAP_MACROS: Record<string, Builder> = {
   BPF_CPUMAP: (a) =>
     arity("BPF_CPUMAP", a, 2, 2) ?? decl("cpumap", a[0] as string, "u32", "u32", a[1] as string),
   BPF_XSKMAP: (a) =>
-    arity("BPF_XSKMAP", a, 2, 2) ?? decl("xskmap", a[0] as string, "int", "int", a[1] as string),
+    arity("BPF_XSKMAP", a, 2, 3) ??
+    pinned(decl("xskmap", a[0] as string, "int", "int", a[1] as string), a[2]),
+  BPF_CGROUP_STORAGE: (a) =>
+    arity("BPF_CGROUP_STORAGE", a, 2, 2) ??
+    decl("cgroup_storage", a[0] as string, "struct bpf_cgroup_storage_key", a[1], "0"),
+  BPF_PERCPU_CGROUP_STORAGE: (a) =>
+    arity("BPF_PERCPU_CGROUP_STORAGE", a, 2, 2) ??
+    decl("percpu_cgroup_storage", a[0] as string, "struct bpf_cgroup_storage_key", a[1], "0"),
   BPF_SOCKMAP: (a) =>
     arity("BPF_SOCKMAP", a, 2, 2) ?? decl("sockmap", a[0] as string, "int", "int", a[1] as string),
   BPF_SOCKHASH: (a) =>
@@ -431,6 +471,9 @@ export function methodCall(
       return need(3) ?? `((${vt})bpf_task_storage_get((void *)&${n}, (${a0}), (${a1}), (${a2})))`;
     case "task_storage_delete":
       return need(1) ?? `bpf_task_storage_delete((void *)&${n}, (${a0}))`;
+    case "get_local_storage":
+      // The storage of the cgroup (and attach type) the program runs for (Linux 4.19+).
+      return need(1) ?? `((${vt})bpf_get_local_storage((void *)&${n}, (${a0})))`;
     default:
       return { error: `unknown map method ${method}` };
   }

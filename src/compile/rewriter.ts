@@ -826,13 +826,7 @@ function collectMaps(src: string, s: Token[], fileName: string, edits: Edit[]): 
     const earlier = branchesOf.get(built.name) ?? [];
     if (earlier.some((p) => !exclusive(p, path))) fail(fileName, t, `map ${built.name} is declared twice`);
     branchesOf.set(built.name, [...earlier, path]);
-    const decl: MapDecl = {
-      ...built,
-      line: t.line,
-      pinnedPath: t.text === "BPF_TABLE_PINNED" ? args[5]?.replace(/^"(.*)"$/, "$1") : undefined,
-      ...(t.text === "BPF_TABLE_PUBLIC" ? { shared: "public" as const } : {}),
-      ...(t.text === "BPF_TABLE_SHARED" ? { shared: "shared" as const } : {}),
-    };
+    const decl: MapDecl = { ...built, line: t.line };
     if (!maps.has(decl.name)) maps.set(decl.name, decl); // the first branch's types drive the rewrites
     sites.push({ decl, start: t.start, end: (s[close] as Token).end });
     i = close;

@@ -3,6 +3,7 @@
  * from the object's BTF into plain JS (numbers, bigint for 64-bit, strings
  * for char[], nested objects and arrays) and encoded back the same way.
  */
+import { closeSync, constants, openSync } from "node:fs";
 import type { Btf } from "../btf/btf.js";
 import { type Codec, codecFor } from "../btf/codec.js";
 import type { MapDecl } from "../compile/maps_dialect.js";
@@ -627,6 +628,33 @@ export class StackTrace extends Table<number, unknown> {
   }
 }
 
+/**
+ * A cgroup array (BPF_CGROUP_ARRAY): cgroups by index, for
+ * bpf_current_task_under_cgroup (`check_current_task`) and bpf_skb_under_cgroup.
+ */
+export class CgroupArray extends Table<number, number> {
+  /** Puts a cgroup at index: its v2 directory (bcc's CgroupArray[i] = path), or an fd of one. */
+  override set(index: number, cgroup: string | number, flags = BPF_ANY): void {
+    if (typeof cgroup === "number") {
+      super.set(index, cgroup, flags);
+      return;
+    }
+    let fd: number;
+    try {
+      fd = openSync(cgroup, constants.O_RDONLY | constants.O_DIRECTORY);
+    } catch (err) {
+      throw new BpfError(`map ${this.name}: cannot open cgroup ${cgroup}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    try {
+      super.set(index, fd, flags);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
 /** A program array for tail calls (BPF_PROG_ARRAY). */
 export class ProgArray extends Table<number, number> {
   /** Puts a program (its fd, or a loadFunc result) at index. */
@@ -707,7 +735,10 @@ export function makeTable(info: TableInfo): Table {
       return new PerCpuArray(info) as unknown as Table;
     case MapType.PERCPU_HASH:
     case MapType.LRU_PERCPU_HASH:
+    case MapType.PERCPU_CGROUP_STORAGE:
       return new PerCpuHash(info) as unknown as Table;
+    case MapType.CGROUP_ARRAY:
+      return new CgroupArray(info) as unknown as Table;
     case MapType.LPM_TRIE:
       return new LpmTrie(info);
     case MapType.STACK_TRACE:

@@ -8,11 +8,18 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmdirSync } from "node:fs";
+import { mkdirSync, readFileSync, rmdirSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { AttachError, BPF, BPFAttachType } from "../../src/index.js";
+import {
+  AttachError,
+  BPF,
+  BPFAttachType,
+  type CgroupArray,
+  type HashTable,
+  type PerCpuHash,
+} from "../../src/index.js";
 import { assertNothingLeft, kernelObjects, skipUnlessRoot, testTempDir } from "../helpers.js";
 
 /** The cgroup v2 mount, or one made for this test file. */
@@ -123,6 +130,54 @@ int plain(void *ctx) { return 0; }`,
       () => b.attachCgroup({ fnName: "plain", cgroup: cg, attachType: "sk_msg" }),
       /attach to a socket map \(attachFunc\), not a cgroup/,
     );
+  });
+
+  it("BPF_CGROUP_STORAGE: a cgroup_skb program counts the cgroup's packets in its storage, read from JS by cgroup and attach type", async () => {
+    await using b = await BPF.load({
+      text: `
+BPF_CGROUP_STORAGE(packets, u64);
+BPF_PERCPU_CGROUP_STORAGE(bytes, u64);
+SEC("cgroup_skb/egress")
+int count(struct __sk_buff *skb)
+{
+    u64 *n = packets.get_local_storage(0);
+    __sync_fetch_and_add(n, 1);
+    u64 *b = bytes.get_local_storage(0);
+    *b += skb->len;
+    return 1;
+}`,
+    });
+    b.attachCgroup({ fnName: "count", cgroup: cg });
+    assert.equal(runInCgroup(cg, CONNECT(port)).trim(), "connected");
+    type Key = { cgroup_inode_id: bigint; attach_type: number };
+    const packets = [...b.getTable<HashTable<Key, bigint>>("packets").items()];
+    assert.equal(packets.length, 1);
+    const [key, n] = packets[0] as [Key, bigint];
+    assert.equal(key.cgroup_inode_id, BigInt(statSync(cg).ino));
+    assert.equal(key.attach_type, BPFAttachType.CGROUP_INET_EGRESS);
+    assert.ok(n >= 2n, `${n} packets (at least the SYN and the ACK)`);
+    const perCpu = b.getTable<PerCpuHash<Key, bigint>>("bytes").get(key) as bigint[];
+    assert.ok(perCpu.reduce((a, x) => a + x, 0n) >= 40n * n, "per-CPU byte counts");
+  });
+
+  it("CgroupArray.set(i, path) puts a cgroup where check_current_task looks", async () => {
+    await using b = await BPF.load({
+      text: `
+BPF_CGROUP_ARRAY(cgroups, 1);
+BPF_ARRAY(execs, u64, 1);
+TRACEPOINT_PROBE(sched, sched_process_exec)
+{
+    if (cgroups.check_current_task(0) == 1)
+        execs.increment(0);
+    return 0;
+}`,
+    });
+    b.getTable<CgroupArray>("cgroups").set(0, cg);
+    spawnSync("/bin/true");
+    assert.equal(b.getTable("execs").get(0), 0n, "an exec outside the cgroup");
+    runInCgroup(cg, "0");
+    assert.equal(b.getTable("execs").get(0), 1n, "the exec of node inside it");
+    assert.throws(() => b.getTable<CgroupArray>("cgroups").set(0, join(cg, "missing")), /cannot open cgroup/);
   });
 
   it("sock_ops fills a sockhash, and an sk_msg program redirects one connection's sends into another's receive queue", async () => {

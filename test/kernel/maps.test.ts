@@ -391,6 +391,10 @@ BPF_ARRAY_OF_MAPS(t_aom, "t_inner", 2);
 BPF_HASH_OF_MAPS(t_hom, u32, "t_inner", 2);
 BPF_SK_STORAGE(t_sk, u64);
 BPF_TASK_STORAGE(t_task, u64);
+BPF_CGROUP_STORAGE(t_cgs, u64);
+BPF_PERCPU_CGROUP_STORAGE(t_pcgs, u64);
+BPF_QUEUE(t_queue_f, u32, 4, BPF_F_RDONLY_PROG);
+BPF_HASH_OF_MAPS(t_hom2, "t_inner");
 int f(void *ctx) { return 0; }`);
     // The map type libbpf created each map with, through the table objects.
     const byName = new Map<string, number>();
@@ -420,9 +424,22 @@ int f(void *ctx) { return 0; }`);
       t_hom: 13,
       t_sk: 24,
       t_task: 29,
+      t_cgs: 19,
+      t_pcgs: 21,
+      t_queue_f: 22,
+      t_hom2: 13,
     };
     for (const name of Object.keys(want)) byName.set(name, b.getTable(name).mapType);
     assert.deepEqual(Object.fromEntries(byName), want);
+    // A map the kernel refuses is named (queues take no BPF_F_NO_PREALLOC).
+    const bad = await load("BPF_QUEUE(q, u32, 4, BPF_F_NO_PREALLOC);\nint f(void *ctx) { return 0; }");
+    assert.throws(
+      () => bad.getTable("q"),
+      (err: unknown) =>
+        err instanceof BpfError &&
+        err.errno === 22 &&
+        /failed: map q \(the kernel refused its type, sizes or flags/.test(err.message),
+    );
   });
 
   it("BPF_LPM_TRIE: longest-prefix match from BPF on keys written from JS; BPF_STACK is last in, first out", async () => {

@@ -51,6 +51,40 @@ describe("map declarations", () => {
     assert.deepEqual(r.ringbufs, ["i"]);
   });
 
+  it("reads every form current bcc has of the map-in-map, queue, XSK map and cgroup storage macros", () => {
+    const r = rewriteBcc(
+      [
+        "BPF_ARRAY(inner, u64, 4);",
+        'BPF_HASH_OF_MAPS(m2, "inner");',
+        'BPF_HASH_OF_MAPS(m3, struct key_t, "inner");',
+        'BPF_HASH_OF_MAPS(m4, u32, "inner", 8);',
+        'BPF_HASH_OF_MAPS(old, "inner", 16);',
+        "BPF_QUEUE(q, u32, 8, BPF_F_NO_PREALLOC);",
+        'BPF_QUEUESTACK_PINNED("stack", s, u64, 4, 0, "/sys/fs/bpf/s");',
+        'BPF_QUEUESTACK_PUBLIC("queue", pq, u64, 4, 0);',
+        'BPF_XSKMAP(x, 4, "/sys/fs/bpf/x");',
+        "BPF_CGROUP_STORAGE(cs, u64);",
+        "BPF_PERCPU_CGROUP_STORAGE(pcs, struct v);",
+      ].join("\n"),
+    );
+    const m = new Map(r.maps.map((d) => [d.name, d]));
+    const pick = (n: string) => {
+      const d = m.get(n);
+      return [d?.mapType, d?.keyType, d?.maxEntries, d?.inner ?? d?.flags ?? d?.pinnedPath ?? d?.shared];
+    };
+    assert.deepEqual(pick("m2"), [MapType.HASH_OF_MAPS, "int", "10240", "inner"]);
+    assert.deepEqual(pick("m3"), [MapType.HASH_OF_MAPS, "struct key_t", "10240", "inner"]);
+    assert.deepEqual(pick("m4"), [MapType.HASH_OF_MAPS, "u32", "8", "inner"]);
+    assert.deepEqual(pick("old"), [MapType.HASH_OF_MAPS, "int", "16", "inner"]);
+    assert.deepEqual(pick("q"), [MapType.QUEUE, undefined, "8", "BPF_F_NO_PREALLOC"]);
+    assert.deepEqual([m.get("s")?.mapType, m.get("s")?.pinnedPath], [MapType.STACK, "/sys/fs/bpf/s"]);
+    assert.deepEqual([m.get("pq")?.mapType, m.get("pq")?.shared], [MapType.QUEUE, "public"]);
+    assert.deepEqual([m.get("x")?.mapType, m.get("x")?.pinnedPath], [MapType.XSKMAP, "/sys/fs/bpf/x"]);
+    assert.deepEqual(pick("cs"), [MapType.CGROUP_STORAGE, "struct bpf_cgroup_storage_key", "0", undefined]);
+    assert.equal(m.get("pcs")?.mapType, MapType.PERCPU_CGROUP_STORAGE);
+    assert.throws(() => rewriteBcc('BPF_HASH_OF_MAPS(m, "inner", 1, 2, 3);'), /takes 2 to 4 arguments/);
+  });
+
   it("keeps line numbers for declarations spread over lines", () => {
     const src = "BPF_HASH(counts,\n         struct key_t,\n         u64);\nint x;\n";
     const r = rewriteBcc(src);
