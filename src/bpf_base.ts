@@ -10,6 +10,7 @@ import { kprobeFunctions } from "./attach/kprobe.js";
 import { tracepointsMatching } from "./attach/tracepoint.js";
 import { userFunctions } from "./attach/uprobe.js";
 import * as xdp from "./attach/xdp.js";
+import { addModule, type BuildIdFrame, symBuildId } from "./elf/buildid_syms.js";
 import { clearElfCache } from "./elf/elf.js";
 import {
   findExe,
@@ -209,11 +210,21 @@ export class BpfBase {
 
   /** The user-space function containing addr in process pid (bcc's sym), demangled. "[unknown]" when none. */
   sym(
-    addr: bigint | number,
+    addr: bigint | number | BuildIdFrame,
     pid: number,
     opts: { showModule?: boolean; showOffset?: boolean; demangle?: boolean } = {},
   ): string {
+    if (typeof addr === "object") return symBuildId(addr, opts);
     return sym(BigInt(addr), pid, opts);
+  }
+
+  /**
+   * Registers a binary whose frames build-id stacks (BPF_STACK_TRACE_BUILDID)
+   * may hold, for sym() to resolve them (bcc's add_module); stripped ones
+   * through their debug files. Returns its build-id.
+   */
+  static addModule(path: string): string {
+    return addModule(path);
   }
 
   /**

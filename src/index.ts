@@ -23,6 +23,7 @@ export {
   DEBUG_PREPROCESSOR,
   DEBUG_SOURCE,
 } from "./compile/compile.js";
+export type { BuildIdFrame } from "./elf/buildid_syms.js";
 export type { UserFunctionAddress } from "./elf/procmaps.js";
 export { AttachType as BPFAttachType, ProgType as BPFProgType } from "./kernel/constants.js";
 export {

@@ -237,6 +237,16 @@ export const MAP_MACROS: Record<string, Builder> = {
   BPF_STACK_TRACE: (a) =>
     arity("BPF_STACK_TRACE", a, 2, 2) ??
     decl("stacktrace", a[0] as string, "int", "struct bpf_stacktrace", a[1] as string),
+  BPF_STACK_TRACE_BUILDID: (a) =>
+    arity("BPF_STACK_TRACE_BUILDID", a, 2, 2) ??
+    decl(
+      "stacktrace",
+      a[0] as string,
+      "int",
+      "struct bpf_stacktrace_buildid",
+      a[1] as string,
+      "32 /* BPF_F_STACK_BUILD_ID */",
+    ),
   BPF_PERF_OUTPUT: (a) =>
     arity("BPF_PERF_OUTPUT", a, 1, 1) ?? decl("perf_output", a[0] as string, "int", "u32", "0"),
   BPF_RINGBUF_OUTPUT: (a) =>

@@ -7,6 +7,7 @@ import { closeSync, constants, openSync } from "node:fs";
 import type { Btf } from "../btf/btf.js";
 import { type Codec, codecFor } from "../btf/codec.js";
 import type { MapDecl } from "../compile/maps_dialect.js";
+import { type BuildIdFrame, decodeBuildIdFrames } from "../elf/buildid_syms.js";
 import { Errno, MapType } from "../kernel/constants.js";
 import { BpfError, isNativeError } from "../kernel/errors.js";
 import { possibleCpus } from "../kernel/kernel_info.js";
@@ -611,10 +612,36 @@ export class PerCpuHash<K = unknown, V = unknown> extends PerCpuTable<K, V> {}
 /** A longest-prefix-match trie (BPF_LPM_TRIE): keys are { prefixlen, data… }. */
 export class LpmTrie<K = unknown, V = unknown> extends Table<K, V> {}
 
-/** A stack trace map (BPF_STACK_TRACE). */
+/** BPF_F_STACK_BUILD_ID: the map holds build-id frames (BPF_STACK_TRACE_BUILDID, Linux 4.17+). */
+const BPF_F_STACK_BUILD_ID = 1 << 5;
+
+/** A stack trace map (BPF_STACK_TRACE, BPF_STACK_TRACE_BUILDID). */
 export class StackTrace extends Table<number, unknown> {
+  /** Whether its frames are build-ids and file offsets (BPF_STACK_TRACE_BUILDID): read them with walkBuildId. */
+  get buildId(): boolean {
+    return (this.info.flags & BPF_F_STACK_BUILD_ID) !== 0;
+  }
+
+  /**
+   * The frames of a BPF_STACK_TRACE_BUILDID stack, innermost first: each a
+   * module's build-id and file offset ("valid"), or an address where the
+   * kernel could not read the build-id ("ip"). Resolve them with b.sym(frame).
+   */
+  walkBuildId(stackId: number): BuildIdFrame[] {
+    if (!this.buildId) throw new BpfError(`map ${this.name} holds addresses, not build-ids: use walk()`);
+    if (stackId < 0) return [];
+    const fd = this.fd;
+    const key = this.encodeKey(stackId);
+    if (!this.call("lookup", () => native().mapLookup(fd, key, this.valueBuf, this.sizes))) return [];
+    return decodeBuildIdFrames(this.valueBuf);
+  }
+
   /** The instruction pointers of stack id, innermost first, without the zero padding. */
   walk(stackId: number): bigint[] {
+    if (this.buildId)
+      throw new BpfError(
+        `map ${this.name} holds build-id frames (BPF_STACK_TRACE_BUILDID): use walkBuildId()`,
+      );
     if (stackId < 0) return [];
     const v = this.get(stackId) as { ip?: bigint[] } | bigint[] | undefined;
     if (v === undefined) return [];
