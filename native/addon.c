@@ -83,6 +83,7 @@ NAPI_MODULE_INIT()
         FN("mapDeleteBatch", tsbpf_map_delete_batch),
         FN("mapNextKey", tsbpf_map_next_key),
         FN("closeFd", tsbpf_close_fd),
+        FN("libbpfLog", tsbpf_libbpf_log),
         FN("perfEventOpen", tsbpf_perf_event_open),
         FN("attachPerfEvent", tsbpf_attach_perf_event),
         FN("attachTrace", tsbpf_attach_trace),

@@ -20,6 +20,7 @@ napi_value tsbpf_map_update_batch(napi_env env, napi_callback_info info);
 napi_value tsbpf_map_delete_batch(napi_env env, napi_callback_info info);
 napi_value tsbpf_map_next_key(napi_env env, napi_callback_info info);
 napi_value tsbpf_close_fd(napi_env env, napi_callback_info info);
+napi_value tsbpf_libbpf_log(napi_env env, napi_callback_info info);
 
 /* probe.c */
 napi_value tsbpf_probe_prog_type(napi_env env, napi_callback_info info);

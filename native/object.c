@@ -422,6 +422,23 @@ static napi_value set_map_max_entries(napi_env env, napi_callback_info info)
     return tsbpf_undefined(env);
 }
 
+/* setKversion(version): the kernel version kprobe programs are loaded with (kernels before 5.0
+ * check it). */
+static napi_value set_kversion(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "NativeObject.setKversion";
+    napi_value argv[1];
+    struct tsbpf_object *o = method(env, info, op, 1, argv);
+    uint32_t version;
+    if (!o || !tsbpf_arg_uint32(env, argv[0], op, "version", &version))
+        return NULL;
+    tsbpf_log_reset();
+    int err = bpf_object__set_kversion(o->obj, version);
+    if (err)
+        return tsbpf_throw(env, "bpf_object__set_kversion", err);
+    return tsbpf_undefined(env);
+}
+
 /* Per-program verifier log buffers of one load. */
 struct load_buf {
     struct bpf_program *prog;
@@ -673,6 +690,7 @@ napi_value tsbpf_object_class(napi_env env)
         METHOD("mapInitialValue", map_initial_value),
         METHOD("setMapInitialValue", set_map_initial_value),
         METHOD("setMapMaxEntries", set_map_max_entries),
+        METHOD("setKversion", set_kversion),
         METHOD("load", load),
         METHOD("verifierLog", verifier_log),
         METHOD("programFd", program_fd),

@@ -723,3 +723,11 @@ bool tsbpf_set_prop(napi_env env, napi_value obj, const char *name, napi_value v
     }
     return true;
 }
+
+/* libbpfLog(): what libbpf printed (every level) during the last addon call that reset the log. */
+napi_value tsbpf_libbpf_log(napi_env env, napi_callback_info info)
+{
+    if (!tsbpf_get_args(env, info, "libbpfLog", 0, NULL, NULL))
+        return NULL;
+    return tsbpf_string(env, tsbpf_log_text());
+}

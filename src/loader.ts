@@ -6,7 +6,7 @@
  * (bpf_map__reuse_fd), so all programs share one set of maps.
  */
 import { basename } from "node:path";
-import { DEBUG_BPF, DEBUG_BPF_REGISTER_STATE } from "./compile/compile.js";
+import { DEBUG_BPF, DEBUG_BPF_REGISTER_STATE, DEBUG_BTF } from "./compile/compile.js";
 import { disassemble } from "./compile/disasm.js";
 import type { MapDecl } from "./compile/maps_dialect.js";
 import type { ProgramInfo } from "./compile/rewriter.js";
@@ -120,9 +120,9 @@ export class ProgramLoader {
     return fn;
   }
 
-  /** The verifier log level of every load (bcc's DEBUG_BPF_REGISTER_STATE: 2). */
+  /** The verifier log level of every load: bcc's DEBUG_BPF 1 (states at branches), DEBUG_BPF_REGISTER_STATE 2 (every instruction). */
   get logLevel(): number {
-    return this.opts.debug & DEBUG_BPF_REGISTER_STATE ? 2 : 0;
+    return this.opts.debug & DEBUG_BPF_REGISTER_STATE ? 2 : this.opts.debug & DEBUG_BPF ? 1 : 0;
   }
 
   /** What bcc prints of a function it has just loaded: its instructions (DEBUG_BPF), its verifier log. */
@@ -130,7 +130,7 @@ export class ProgramLoader {
     const section = this.info(fn.name)?.section;
     if (this.opts.debug & DEBUG_BPF && section)
       process.stderr.write(`; ${fn.name}: ${fn.elfName}\n${disassemble(this.opts.elf, section)}\n`);
-    if (this.opts.debug & DEBUG_BPF_REGISTER_STATE)
+    if (this.opts.debug & (DEBUG_BPF | DEBUG_BPF_REGISTER_STATE))
       process.stderr.write(`; verifier log of ${fn.name}\n${fn.object.verifierLog(fn.elfName)}\n`);
   }
 
@@ -181,6 +181,12 @@ export class ProgramLoader {
     return unknownNameError("function", fnName, this.functionNames(), this.opts.fileName);
   }
 
+  /** bcc's DEBUG_BTF: what libbpf said while it opened or loaded an object (BTF sanitizing, CO-RE relocations). */
+  private reportLibbpf(what: string): void {
+    if (this.opts.debug & DEBUG_BTF)
+      process.stderr.write(`; libbpf, ${what} ${this.opts.objectName}:\n${native().libbpfLog()}`);
+  }
+
   /** Map name → fd of the shared set (empty before the first load). */
   maps(): Map<string, number> {
     return new Map(this.sharedMaps ?? []);
@@ -205,7 +211,11 @@ export class ProgramLoader {
   private loadObject(progs: ProgramToLoad[]): NativeObject {
     const { NativeObject } = native();
     const obj = new NativeObject(this.opts.elf, this.opts.objectName);
+    this.reportLibbpf("opening");
     try {
+      // BCC_LINUX_VERSION_CODE: the version kprobe programs load with (kernels before 5.0 refuse a mismatch).
+      const kv = process.env.BCC_LINUX_VERSION_CODE;
+      if (kv !== undefined && /^\d+$/.test(kv)) obj.setKversion(Number(kv));
       const inElf = new Set(obj.programs().map((p) => p.name));
       const missing = progs.find((p) => !inElf.has(p.elfName));
       if (missing) throw this.noFunction(missing.name);
@@ -243,6 +253,7 @@ export class ProgramLoader {
           license: licenseOf(this.opts.source),
         });
       }
+      this.reportLibbpf("loading");
       if (!this.sharedMaps) this.mapsCreated(obj);
     } catch (err) {
       obj.close();

@@ -73,6 +73,8 @@ export interface NativeObject {
   setMapInitialValue(map: string, value: Uint8Array): void;
   /** Before load: the map's maximum number of entries. */
   setMapMaxEntries(map: string, maxEntries: number): void;
+  /** Before load: the kernel version (LINUX_VERSION_CODE) kprobe programs load with; kernels before 5.0 check it. */
+  setKversion(version: number): void;
   load(opts: NativeLoadOptions): void;
   /** Verifier log of a successful load when logLevel > 0 ("" otherwise). */
   verifierLog(program: string): string;
@@ -388,6 +390,8 @@ export interface NativeAddon {
   /** Writes the key after `key` (or the first key when key is null) into next; false at the end. */
   mapNextKey(fd: number, key: Uint8Array | null, next: Uint8Array, sizes?: Uint32Array): boolean;
   closeFd(fd: number): void;
+  /** What libbpf printed, every level, during the last addon call that started a new log (an open, a load). */
+  libbpfLog(): string;
   /**
    * perf_event_open(2) with PERF_FLAG_FD_CLOEXEC → the event's fd. A
    * sampleFreq above 0 samples at that frequency (attr.freq); otherwise one

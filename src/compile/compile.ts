@@ -14,6 +14,7 @@ import {
 } from "../kernel/kernel_info.js";
 import { readTracepointFormat, tracepointExists, unknownTracepointMessage } from "../kernel/tracefs.js";
 import { cacheSubdir, hashKey, readIfExists, writeAtomic } from "./cache.js";
+import type { Clang } from "./clang.js";
 import { findClang } from "./clang.js";
 import { HEADERS_DIR, headerStamps } from "./headers_dir.js";
 import type { MapDecl } from "./maps_dialect.js";
@@ -197,8 +198,10 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
         })
       : undefined;
   // The file name is a 128-bit hash; the entry also records what it was made from.
-  if (cachedElf && meta && meta.key === keyMaterial) {
-    if ((opts.debug ?? 0) & (DEBUG_SOURCE | DEBUG_PREPROCESSOR)) process.stderr.write(meta.translated);
+  // (What clang makes of the text, DEBUG_LLVM_IR and DEBUG_PREPROCESSOR, needs clang to run again.)
+  const debug = opts.debug ?? 0;
+  if (cachedElf && meta && meta.key === keyMaterial && !(debug & (DEBUG_LLVM_IR | DEBUG_PREPROCESSOR))) {
+    if (debug & DEBUG_SOURCE) await reportSource(meta.translated, cachedElf);
     return {
       elf: cachedElf,
       programs: meta.programs,
@@ -331,17 +334,22 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
         writeFileSync(srcPath, translated);
       }
     }
-    if ((opts.debug ?? 0) & (DEBUG_SOURCE | DEBUG_PREPROCESSOR)) process.stderr.write(translated);
+    if (debug & DEBUG_PREPROCESSOR) process.stderr.write(translated);
+    let lastArgs: string[] = [];
+    const clangRun = (args: string[]) => {
+      lastArgs = args;
+      return runClang(clang, args, work);
+    };
     let run = subsetFailed
       ? { code: 1, stdout: "", stderr: "" }
-      : await runClang(clang, [...flags, `-I${HEADERS_DIR}`, `-I${subsetDir}`, ...rest], work);
+      : await clangRun([...flags, `-I${HEADERS_DIR}`, `-I${subsetDir}`, ...rest]);
     if (run.code !== 0) {
       const { dir: fullIncludeDir, own } = fullHeader();
       const full = [`-I${HEADERS_DIR}`, `-I${fullIncludeDir}`, ...rest];
       const pch = cflags.length === 0 && !own ? await vmlinuxPch(clang, flags) : undefined;
-      run = await runClang(clang, [...flags, ...(pch ? ["-include-pch", pch] : []), ...full], work);
+      run = await clangRun([...flags, ...(pch ? ["-include-pch", pch] : []), ...full]);
       if (run.code !== 0 && pch && /precompiled header|PCH/i.test(run.stderr)) {
-        run = await runClang(clang, [...flags, ...full], work);
+        run = await clangRun([...flags, ...full]);
       }
     }
     if (run.code !== 0) {
@@ -350,6 +358,8 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
       throw compileErrorFrom(run, srcName, fileName, opts.text, kernelDriftNotes);
     }
     const elf = readFileSync(outPath);
+    if (debug & (DEBUG_LLVM_IR | DEBUG_PREPROCESSOR)) await reportClang(clang, lastArgs, work, debug);
+    if (debug & DEBUG_SOURCE) await reportSource(translated, elf);
     writeAtomic(objPath, elf);
     writeAtomic(
       metaPath,
@@ -373,6 +383,39 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
     };
   } finally {
     rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * bcc's DEBUG_PREPROCESSOR (the clang command and the preprocessed text) and
+ * DEBUG_LLVM_IR (the LLVM IR), from the compile that made the object: the
+ * same arguments with -E, or -S -emit-llvm, instead of -c.
+ */
+async function reportClang(clang: Clang, args: string[], cwd: string, debug: number): Promise<void> {
+  const { runClang } = await import("./clang.js");
+  const c = args.indexOf("-c");
+  const o = args.indexOf("-o");
+  const src = args[c + 1] as string;
+  const base = args.filter((_, i) => i !== c && i !== c + 1 && i !== o && i !== o + 1);
+  if (debug & DEBUG_PREPROCESSOR) {
+    process.stderr.write(`; clang (in ${cwd}): ${[clang.path, ...args].join(" ")}\n`);
+    const pre = await runClang(clang, [...base, "-E", src, "-o", "-"], cwd);
+    process.stderr.write(pre.code === 0 ? pre.stdout : `; clang -E failed:\n${pre.stderr}`);
+  }
+  if (debug & DEBUG_LLVM_IR) {
+    const ir = await runClang(clang, [...base, "-S", "-emit-llvm", src, "-o", "-"], cwd);
+    process.stderr.write(ir.code === 0 ? ir.stdout : `; clang -emit-llvm failed:\n${ir.stderr}`);
+  }
+}
+
+/** bcc's DEBUG_SOURCE: the translated C, then the object's instructions with the source lines they come from. */
+async function reportSource(translated: string, elf: Uint8Array): Promise<void> {
+  const { disassemble } = await import("./disasm.js");
+  process.stderr.write(translated);
+  try {
+    process.stderr.write(disassemble(elf));
+  } catch (err) {
+    process.stderr.write(`; no disassembly: ${(err as Error).message}\n`);
   }
 }
 

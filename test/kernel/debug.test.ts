@@ -54,6 +54,64 @@ describe("debugging a program", { skip: skipUnlessRoot }, () => {
     assert.equal(DEBUG_BPF_REGISTER_STATE, 16);
   });
 
+  it("DEBUG_BPF alone: the verifier log at level 1 for every load", () => {
+    const branchy =
+      "int f(void *ctx)\n{\n    if (bpf_get_smp_processor_id() > 1000)\n        return 1;\n    return 0;\n}\n";
+    const r = runScript(
+      `const b = await BPF.load({ text: ${JSON.stringify(branchy)}, debug: DEBUG_BPF });
+       b.loadFunc("f", BPF.TRACEPOINT); b.close();`,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /; verifier log of f\n/);
+    assert.match(r.stderr, /processed \d+ insns/);
+  });
+
+  it("BCC_LINUX_VERSION_CODE is the program's LINUX_VERSION_CODE (and the version its kprobes load with)", () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import { BPF } from ${JSON.stringify(join(repoRoot, "dist/src/index.js"))};
+         import { spawnSync } from "node:child_process";
+         const b = await BPF.load({ text: "BPF_ARRAY(v, u32, 1);\\nTRACEPOINT_PROBE(sched, sched_process_exec) { u32 z = 0; u32 x = LINUX_VERSION_CODE; v.update(&z, &x); return 0; }\\nint k(struct pt_regs *ctx) { return 0; }" });
+         spawnSync("/bin/true");
+         b.loadFunc("k", BPF.KPROBE);
+         console.log(b.getTable("v").get(0));
+         b.close();`,
+      ],
+      { encoding: "utf8", env: { ...process.env, BCC_LINUX_VERSION_CODE: String((4 << 16) + (4 << 8)) } },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), String((4 << 16) + (4 << 8)));
+  });
+
+  it("DEBUG_LLVM_IR, DEBUG_PREPROCESSOR, DEBUG_SOURCE and DEBUG_BTF print what bcc's do", () => {
+    const text = "#define ANSWER 42\nint f(void *ctx)\n{\n    return ANSWER;\n}\n";
+    const run = (flags: string) =>
+      runScript(
+        `import { DEBUG_LLVM_IR, DEBUG_PREPROCESSOR, DEBUG_SOURCE, DEBUG_BTF } from ${JSON.stringify(join(repoRoot, "dist/src/index.js"))};
+         const b = await BPF.load({ text: ${JSON.stringify(text)}, debug: ${flags} });
+         b.loadFunc("f", BPF.TRACEPOINT); b.close();`,
+      );
+    const ir = run("DEBUG_LLVM_IR");
+    assert.equal(ir.status, 0, ir.stderr);
+    assert.match(ir.stderr, /define dso_local (noundef )?i32 @f\(/, "the LLVM IR of f");
+    assert.match(ir.stderr, /ret i32 42/);
+    const pre = run("DEBUG_PREPROCESSOR");
+    assert.equal(pre.status, 0, pre.stderr);
+    assert.match(pre.stderr, /; clang \(in .*\): \S*clang\S* .*-target bpf/, "the clang command");
+    assert.match(pre.stderr, /return 42;/, "the preprocessed text: ANSWER expanded");
+    const src = run("DEBUG_SOURCE");
+    assert.equal(src.status, 0, src.stderr);
+    assert.match(src.stderr, /<f>:/, "the object's instructions");
+    assert.match(src.stderr, /return ANSWER;/, "with the source line they come from");
+    const btf = run("DEBUG_BTF");
+    assert.equal(btf.status, 0, btf.stderr);
+    assert.match(btf.stderr, /; libbpf, opening \w+:\n/);
+    assert.match(btf.stderr, /libbpf: .*(BTF|btf)/i);
+  });
+
   it("tsbpf compile --emit c|obj|asm shows the translated C, the object and its disassembly", () => {
     const dir = testTempDir("tsbpf-compile");
     const src = join(dir, "prog.c");
