@@ -185,24 +185,33 @@ napi_value tsbpf_link_wrap(napi_env env, struct bpf_link *link, int err, const c
     return wrap_link(env, link, err, op);
 }
 
-/* attachTracepoint(obj, program, category, event) */
+/*
+ * attachTracepoint(obj, program, category, event[, cookie]): the cookie is
+ * what bpf_get_attach_cookie() returns in the program (Linux 5.15+).
+ */
 napi_value tsbpf_attach_tracepoint(napi_env env, napi_callback_info info)
 {
     static const char op[] = "attachTracepoint";
-    napi_value argv[4];
+    napi_value argv[5];
     char *name = NULL, *category = NULL, *event = NULL;
+    uint64_t cookie = 0;
+    napi_valuetype t = napi_undefined;
     napi_value result = NULL;
-    if (!tsbpf_get_args(env, info, op, 4, argv, NULL) ||
+    if (!tsbpf_get_args_opt(env, info, op, 4, 5, argv) ||
         !tsbpf_arg_string(env, argv[1], op, "program", &name) ||
         !tsbpf_arg_string(env, argv[2], op, "category", &category) ||
         !tsbpf_arg_string(env, argv[3], op, "event", &event))
+        goto out;
+    if (argv[4] && napi_typeof(env, argv[4], &t) == napi_ok && t != napi_undefined &&
+        !tsbpf_arg_uint64(env, argv[4], op, "cookie", &cookie))
         goto out;
     struct bpf_program *prog = tsbpf_object_program(env, argv[0], op, name);
     if (!prog)
         goto out;
     tsbpf_log_reset();
     errno = 0;
-    struct bpf_link *link = bpf_program__attach_tracepoint(prog, category, event);
+    LIBBPF_OPTS(bpf_tracepoint_opts, opts, .bpf_cookie = (__u64)cookie);
+    struct bpf_link *link = bpf_program__attach_tracepoint_opts(prog, category, event, &opts);
     result = wrap_link(env, link, errno, "bpf_program__attach_tracepoint");
 out:
     free(name);
@@ -235,17 +244,20 @@ out:
     return result;
 }
 
-/* attachKprobe(obj, program, { func, offset, retprobe }) */
+/* attachKprobe(obj, program, { func, offset, retprobe, cookie }) */
 napi_value tsbpf_attach_kprobe(napi_env env, napi_callback_info info)
 {
     static const char op[] = "attachKprobe";
     napi_value argv[3], v;
     char *name = NULL, *func = NULL;
     int64_t offset;
+    uint64_t cookie;
     bool retprobe;
     napi_value result = NULL;
     if (!tsbpf_get_args(env, info, op, 3, argv, NULL) ||
         !tsbpf_arg_string(env, argv[1], op, "program", &name) ||
+        !tsbpf_get_prop(env, argv[2], op, "cookie", &v) ||
+        !tsbpf_arg_uint64(env, v, op, "cookie", &cookie) ||
         !tsbpf_get_prop(env, argv[2], op, "func", &v) ||
         !tsbpf_arg_string(env, v, op, "func", &func) ||
         !tsbpf_get_prop(env, argv[2], op, "offset", &v) ||
@@ -261,7 +273,8 @@ napi_value tsbpf_attach_kprobe(napi_env env, napi_callback_info info)
     if (!prog)
         goto out;
     tsbpf_log_reset();
-    LIBBPF_OPTS(bpf_kprobe_opts, opts, .offset = (size_t)offset, .retprobe = retprobe);
+    LIBBPF_OPTS(bpf_kprobe_opts, opts, .offset = (size_t)offset, .retprobe = retprobe,
+                .bpf_cookie = (__u64)cookie);
     errno = 0;
     struct bpf_link *link = bpf_program__attach_kprobe_opts(prog, func, &opts);
     result = wrap_link(env, link, errno, "bpf_program__attach_kprobe_opts");
@@ -271,18 +284,21 @@ out:
     return result;
 }
 
-/* attachUprobe(obj, program, { path, offset, pid, retprobe, refCtrOffset }) */
+/* attachUprobe(obj, program, { path, offset, pid, retprobe, refCtrOffset, cookie }) */
 napi_value tsbpf_attach_uprobe(napi_env env, napi_callback_info info)
 {
     static const char op[] = "attachUprobe";
     napi_value argv[3], v;
     char *name = NULL, *path = NULL;
     int64_t offset, ref_ctr_offset;
+    uint64_t cookie;
     int32_t pid;
     bool retprobe;
     napi_value result = NULL;
     if (!tsbpf_get_args(env, info, op, 3, argv, NULL) ||
         !tsbpf_arg_string(env, argv[1], op, "program", &name) ||
+        !tsbpf_get_prop(env, argv[2], op, "cookie", &v) ||
+        !tsbpf_arg_uint64(env, v, op, "cookie", &cookie) ||
         !tsbpf_get_prop(env, argv[2], op, "path", &v) ||
         !tsbpf_arg_string(env, v, op, "path", &path) ||
         !tsbpf_get_prop(env, argv[2], op, "offset", &v) ||
@@ -309,7 +325,7 @@ napi_value tsbpf_attach_uprobe(napi_env env, napi_callback_info info)
     tsbpf_log_reset();
     /* func_name stays NULL: the offset is a file offset resolved by the caller. */
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .ref_ctr_offset = (size_t)ref_ctr_offset,
-                .retprobe = retprobe);
+                .retprobe = retprobe, .bpf_cookie = (__u64)cookie);
     errno = 0;
     struct bpf_link *link =
         bpf_program__attach_uprobe_opts(prog, (pid_t)pid, path, (size_t)offset, &opts);
@@ -326,7 +342,7 @@ napi_value tsbpf_attach_usdt(napi_env env, napi_callback_info info)
     static const char op[] = "attachUsdt";
     napi_value argv[3], v;
     char *prog_name = NULL, *path = NULL, *provider = NULL, *probe = NULL;
-    int64_t cookie;
+    uint64_t cookie;
     int32_t pid;
     napi_value result = NULL;
     if (!tsbpf_get_args(env, info, op, 3, argv, NULL) ||
@@ -339,7 +355,7 @@ napi_value tsbpf_attach_usdt(napi_env env, napi_callback_info info)
         !tsbpf_get_prop(env, argv[2], op, "name", &v) ||
         !tsbpf_arg_string(env, v, op, "name", &probe) ||
         !tsbpf_get_prop(env, argv[2], op, "cookie", &v) ||
-        !tsbpf_arg_int64(env, v, op, "cookie", &cookie))
+        !tsbpf_arg_uint64(env, v, op, "cookie", &cookie))
         goto out;
     if (pid < -1 || pid == 0) {
         tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL",

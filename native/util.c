@@ -570,6 +570,37 @@ bool tsbpf_arg_int64(napi_env env, napi_value v, const char *op, const char *wha
     return true;
 }
 
+bool tsbpf_arg_uint64(napi_env env, napi_value v, const char *op, const char *what, uint64_t *out)
+{
+    napi_valuetype t;
+    if (napi_typeof(env, v, &t) != napi_ok) {
+        tsbpf_throw_napi(env, "napi_typeof");
+        return false;
+    }
+    if (t == napi_bigint) {
+        bool lossless = false;
+        if (napi_get_value_bigint_uint64(env, v, out, &lossless) != napi_ok) {
+            tsbpf_throw_napi(env, "napi_get_value_bigint_uint64");
+            return false;
+        }
+        if (!lossless) {
+            tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "%s must fit in 64 unsigned bits",
+                               what);
+            return false;
+        }
+        return true;
+    }
+    int64_t n;
+    if (!tsbpf_arg_int64(env, v, op, what, &n))
+        return false;
+    if (n < 0) {
+        tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "%s must not be negative", what);
+        return false;
+    }
+    *out = (uint64_t)n;
+    return true;
+}
+
 bool tsbpf_arg_bool(napi_env env, napi_value v, const char *op, const char *what, bool *out)
 {
     if (!check_type(env, v, napi_boolean, op, what, "boolean"))

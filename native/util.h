@@ -95,6 +95,8 @@ void tsbpf_free_strings(char **list, uint32_t n);
 bool tsbpf_arg_int32(napi_env env, napi_value v, const char *op, const char *what, int32_t *out);
 bool tsbpf_arg_uint32(napi_env env, napi_value v, const char *op, const char *what, uint32_t *out);
 bool tsbpf_arg_int64(napi_env env, napi_value v, const char *op, const char *what, int64_t *out);
+/* A number (a safe integer, not negative) or a BigInt that fits in 64 unsigned bits. */
+bool tsbpf_arg_uint64(napi_env env, napi_value v, const char *op, const char *what, uint64_t *out);
 bool tsbpf_arg_bool(napi_env env, napi_value v, const char *op, const char *what, bool *out);
 /* A TypedArray, DataView or ArrayBuffer; null/undefined give NULL/0 when allow_null. */
 bool tsbpf_arg_bytes(napi_env env, napi_value v, const char *op, const char *what, bool allow_null,

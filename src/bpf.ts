@@ -162,7 +162,12 @@ export class BPF extends BpfTargets {
    * matching tpRe. Linux 4.7+.
    * @throws AttachError naming the closest tracepoints when it does not exist.
    */
-  attachTracepoint(opts: { tp?: string; tpRe?: RegExp | string; fnName: string }): void {
+  attachTracepoint(opts: {
+    tp?: string;
+    tpRe?: RegExp | string;
+    fnName: string;
+    cookie?: number | bigint;
+  }): void {
     this.check();
     this.links.add(...attachTracepoints(this.ctx, opts));
   }

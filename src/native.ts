@@ -288,12 +288,19 @@ export interface NativeAddon {
     mapFd: number,
     opts: NativePerfBufferOptions,
   ) => NativePerfBuffer;
-  attachTracepoint(obj: NativeObject, program: string, category: string, event: string): NativeLink;
+  /** cookie: what bpf_get_attach_cookie() returns in the program (Linux 5.15+; 0 when not given). */
+  attachTracepoint(
+    obj: NativeObject,
+    program: string,
+    category: string,
+    event: string,
+    cookie?: number | bigint,
+  ): NativeLink;
   attachRawTracepoint(obj: NativeObject, program: string, event: string): NativeLink;
   attachKprobe(
     obj: NativeObject,
     program: string,
-    opts: { func: string; offset: number; retprobe: boolean },
+    opts: { func: string; offset: number; retprobe: boolean; cookie: number | bigint },
   ): NativeLink;
   /**
    * Attaches a uprobe (retprobe: a uretprobe) at a file offset of the ELF
@@ -306,7 +313,14 @@ export interface NativeAddon {
   attachUprobe(
     obj: NativeObject,
     program: string,
-    opts: { path: string; offset: number; pid: number; retprobe: boolean; refCtrOffset: number },
+    opts: {
+      path: string;
+      offset: number;
+      pid: number;
+      retprobe: boolean;
+      refCtrOffset: number;
+      cookie: number | bigint;
+    },
   ): NativeLink;
   /**
    * Attaches a USDT probe (bpf_program__attach_usdt): a uprobe at every
@@ -319,7 +333,7 @@ export interface NativeAddon {
   attachUsdt(
     obj: NativeObject,
     program: string,
-    opts: { pid: number; path: string; provider: string; name: string; cookie: number },
+    opts: { pid: number; path: string; provider: string; name: string; cookie: number | bigint },
   ): NativeLink;
   /** libbpf_probe_bpf_prog_type: 1 yes, 0 no, negative errno when it could not tell. */
   probeProgType(progType: number): number;

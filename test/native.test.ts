@@ -427,7 +427,12 @@ test("load, attach a tracepoint, see execve in the map, and clean up", async (t)
 
     // No kprobes here (and no such function anywhere): the attach throws.
     const kp = nativeError(() =>
-      n.attachKprobe(obj, "on_execve", { func: "tsbpf_no_such_function", offset: 0, retprobe: false }),
+      n.attachKprobe(obj, "on_execve", {
+        func: "tsbpf_no_such_function",
+        offset: 0,
+        retprobe: false,
+        cookie: 0,
+      }),
     );
     assert.equal(kp.op, "bpf_program__attach_kprobe_opts");
     assert.ok(kp.errno > 0);

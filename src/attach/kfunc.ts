@@ -116,6 +116,14 @@ export function trampolineRefusal(
     );
   }
   if (errno === E.ESRCH || errno === E.ENOENT) {
+    const mod = /^([A-Za-z0-9_-]+?)__(\w+)$/.exec(target);
+    if (mod && kind !== "lsm")
+      return new AttachError(
+        `${kind} ${target}`,
+        `no loaded module ${mod[1]} has BTF for ${mod[2]} (MODULE_${kind === "kfunc" ? "KFUNC" : "KRETFUNC"}_PROBE names its function ${kind}__<module>__<function>)`,
+        `load the module (modprobe ${mod[1]}): its BTF appears at /sys/kernel/btf/${mod[1]} on kernels built with CONFIG_DEBUG_INFO_BTF_MODULES (Linux 5.11+)`,
+        { errno, cause },
+      );
     const what = kind === "lsm" ? `LSM hook ${target}` : `function ${target}`;
     const close = kind === "lsm" ? [] : closestKernelFunctions(target);
     return new AttachError(

@@ -197,6 +197,8 @@ export interface KprobeOptions {
   eventRe?: RegExp | string;
   /** Bytes past the function's start (kprobe only). */
   eventOff?: number;
+  /** What bpf_get_attach_cookie() returns in the program (Linux 5.15+). */
+  cookie?: number | bigint;
   /**
    * kretprobe only: calls that may be in flight at once before returns go
    * uncounted (the kernel's default is about twice the CPUs); through
@@ -244,6 +246,7 @@ export function attachKprobes(ctx: AttachContext, opts: KprobeOptions, retprobe:
         maxactive > 0
           ? attachKretprobeMaxactive(fn, event, maxactive)
           : native().attachKprobe(fn.object, fn.elfName, {
+              cookie: opts.cookie ?? 0,
               func: event,
               offset: opts.eventOff ?? 0,
               retprobe,

@@ -29,7 +29,7 @@ export function tracepointsMatching(re?: RegExp | string): string[] {
 /** Attaches fnName to a tracepoint, or to every tracepoint matching tpRe: a link each. */
 export function attachTracepoints(
   ctx: AttachContext,
-  opts: { tp?: string; tpRe?: RegExp | string; fnName: string },
+  opts: { tp?: string; tpRe?: RegExp | string; fnName: string; cookie?: number | bigint },
 ): Link[] {
   let tps: string[];
   if (opts.tpRe !== undefined) {
@@ -50,7 +50,7 @@ export function attachTracepoints(
         );
       const fn = ctx.loadFunc(opts.fnName, ProgType.TRACEPOINT);
       try {
-        const link = native().attachTracepoint(fn.object, fn.elfName, category, event);
+        const link = native().attachTracepoint(fn.object, fn.elfName, category, event, opts.cookie ?? 0);
         links.push(nativeLink("tracepoint", `${category}:${event}`, opts.fnName, link));
       } catch (err) {
         throw attachFailure(err, `tracepoint ${tp}`);

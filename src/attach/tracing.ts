@@ -6,6 +6,7 @@
  * attach-kind table; refusals become typed errors (kfunc.ts,
  * btf_tracepoint.ts).
  */
+import { existsSync } from "node:fs";
 import { Errno } from "../kernel/constants.js";
 import {
   AttachError,
@@ -111,13 +112,24 @@ export function loadBtfFuncByType(
   return loadBtfFunc(ctx, fnName, a.kind as BtfKind, a.target);
 }
 
+/**
+ * A kfunc target named module__function (bcc's MODULE_KFUNC_PROBE names its
+ * function kfunc__<module>__<function>): the function, when a loaded module
+ * of that name publishes BTF (/sys/kernel/btf/<module>, Linux 5.11+), which
+ * libbpf searches after vmlinux's; any other target as it is.
+ */
+export function moduleFunction(target: string): string {
+  const m = /^([A-Za-z0-9_-]+?)__(\w+)$/.exec(target);
+  return m && existsSync(`/sys/kernel/btf/${m[1]}`) ? (m[2] as string) : target;
+}
+
 /** Attaches a kfunc, kretfunc, kmod_ret or LSM program to its target through a BPF trampoline. */
 export function attachTrampoline(
   ctx: AttachContext,
   kind: TrampolineKind,
   opts: { fnName: string; target?: string },
 ): Link {
-  const target = opts.target ?? btfTargetOf(ctx, opts.fnName, kind);
+  const target = moduleFunction(opts.target ?? btfTargetOf(ctx, opts.fnName, kind));
   if (kind === "lsm" && bpfLsmActive() === false) throw lsmInactiveError(target);
   const fn = loadBtfFunc(ctx, opts.fnName, kind, target);
   try {
@@ -141,7 +153,7 @@ export function trampolineKey(
 ): string {
   const target = opts.target ?? (opts.fnName === undefined ? undefined : btfTargetOf(ctx, opts.fnName, kind));
   if (target === undefined) throw new BpfError(`detach ${kind} needs fnName or target`);
-  return `${kind}:${target}`;
+  return `${kind}:${moduleFunction(target)}`;
 }
 
 /** Attaches a tp_btf program to its BTF tracepoint (the event, without its category). */

@@ -428,6 +428,8 @@ export interface UprobeOptions {
   pid?: number;
   /** Bytes past the symbol's start (with sym). */
   symOff?: number;
+  /** What bpf_get_attach_cookie() returns in the program (Linux 5.15+). */
+  cookie?: number | bigint;
 }
 
 /** Options of detachUprobe / detachUretprobe. */
@@ -481,6 +483,7 @@ export function attachUprobes(ctx: AttachContext, opts: UprobeOptions, retprobe:
   for (const t of targets) {
     try {
       const link = native().attachUprobe(fn.object, fn.elfName, {
+        cookie: opts.cookie ?? 0,
         path: t.path,
         offset: Number(t.offset),
         pid,

@@ -57,6 +57,8 @@ export interface EnabledUsdtProbe {
   fnName: string;
   /** The binaries that hold it. */
   paths: string[];
+  /** What bpf_usdt_cookie(ctx) returns in the program. */
+  cookie?: number | bigint;
 }
 
 /** Splits "provider:name" (or a bare name). */
@@ -182,7 +184,7 @@ export class USDT {
    * library of the process) is attached in each.
    * @throws AttachError naming the closest probes when there is no such probe, or when a bare name is ambiguous.
    */
-  enableProbe(opts: { probe: string; fnName: string }): void {
+  enableProbe(opts: { probe: string; fnName: string; cookie?: number | bigint }): void {
     const { provider, name } = splitProbe(opts.probe);
     const probes = this.enumerateProbes();
     const matches = probes.filter(
@@ -215,6 +217,7 @@ export class USDT {
       name,
       fnName: opts.fnName,
       paths: [...new Set(matches.map((p) => p.path))],
+      cookie: opts.cookie,
     });
   }
 
@@ -223,7 +226,7 @@ export class USDT {
    * not there, the reason on stderr and exit status 1 (for tools whose
    * target runtime may lack its probes).
    */
-  enableProbeOrBail(opts: { probe: string; fnName: string }): void {
+  enableProbeOrBail(opts: { probe: string; fnName: string; cookie?: number | bigint }): void {
     try {
       this.enableProbe(opts);
     } catch (err) {
@@ -325,7 +328,7 @@ export function attachUsdtContexts(ctx: AttachContext, contexts: readonly USDT[]
             path,
             provider: p.provider,
             name: p.name,
-            cookie: 0,
+            cookie: p.cookie ?? 0,
           });
           links.push(nativeLink("usdt", `usdt:${p.provider}:${p.name}:${path}:${pid}`, p.fnName, link));
         } catch (err) {

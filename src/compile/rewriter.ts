@@ -386,6 +386,26 @@ function handleFunction(f: FunctionCtx): void {
     f.programs.push(program(name, nameTok.line, [], name));
     return;
   }
+  if (
+    specifiers.length === 0 &&
+    (nameTok.text === "MODULE_KFUNC_PROBE" || nameTok.text === "MODULE_KRETFUNC_PROBE")
+  ) {
+    // bcc's MODULE_KFUNC_PROBE(module, fn, args…): kfunc__<module>__<fn>, a function of a kernel module's BTF.
+    const [mod, fn] = splitArgs(sig, f.parenOpen + 1, f.parenClose);
+    const m = mod?.[0];
+    const fnTok = fn?.[0];
+    if (mod?.length !== 1 || fn?.length !== 1 || m?.kind !== "ident" || fnTok?.kind !== "ident")
+      fail(f.fileName, nameTok, `${nameTok.text} takes (module, function, typed arguments…)`);
+    const name = `${nameTok.text === "MODULE_KFUNC_PROBE" ? "kfunc__" : "kretfunc__"}${m.text}__${fnTok.text}`;
+    const spanned = src.slice(nameTok.start, fnTok.end).split("\n").length - 1;
+    edits.push({
+      start: nameTok.start,
+      end: fnTok.end,
+      text: `${sectionAttr(name)}int BPF_PROG(${name}${"\n".repeat(spanned)}`,
+    });
+    f.programs.push(program(name, nameTok.line, [], name));
+    return;
+  }
   // KFUNC_PROBE(fn, args…), KRETFUNC_PROBE(fn, args…, ret), KMOD_RET(fn, args…, ret), LSM_PROBE(hook, args…),
   // BTF_TRACEPOINT_PROBE(event, args…): libbpf's BPF_PROG, typed arguments from the
   // BTF context, in a function named after the macro and its first argument.

@@ -247,6 +247,17 @@ int on_switch(struct bpf_raw_tracepoint_args *ctx) { return 0; }`,
     }
   });
 
+  it("passes attachTracepoint's cookie to bpf_get_attach_cookie", async () => {
+    await using b = await BPF.load({
+      text: `
+BPF_ARRAY(seen, u64, 1);
+int on_exec(void *ctx) { u32 zero = 0; u64 c = bpf_get_attach_cookie(ctx); seen.update(&zero, &c); return 0; }`,
+    });
+    b.attachTracepoint({ tp: "sched:sched_process_exec", fnName: "on_exec", cookie: 0x1234_5678_9abc_def0n });
+    runChild(["/bin/true"]);
+    assert.ok(await waitFor(() => b.getTable("seen").get(0) === 0x1234_5678_9abc_def0n, 3000));
+  });
+
   it("lists and checks tracepoints", () => {
     assert.equal(BPF.tracepointExists("syscalls", "sys_enter_execve"), true);
     assert.equal(BPF.tracepointExists("syscalls", "sys_enter_nope"), false);

@@ -131,6 +131,24 @@ describe("kfunc / kretfunc: targets", { skip: skipUnlessRoot }, () => {
     );
   });
 
+  it("MODULE_KFUNC_PROBE(module, fn, …) names kfunc__<module>__<fn>, and says to load a module that is not", async () => {
+    await using b = await BPF.load({
+      text: "MODULE_KFUNC_PROBE(tsbpf_no_module, some_function, int x) { return 0; }\nMODULE_KRETFUNC_PROBE(tsbpf_no_module, some_function, int x, int ret) { return 0; }",
+      autoAttach: false,
+    });
+    for (const [fnName, attach] of [
+      ["kfunc__tsbpf_no_module__some_function", (o: { fnName: string }) => b.attachKfunc(o)],
+      ["kretfunc__tsbpf_no_module__some_function", (o: { fnName: string }) => b.attachKretfunc(o)],
+    ] as const)
+      assert.throws(
+        () => attach({ fnName }),
+        (err: unknown) =>
+          err instanceof AttachError &&
+          /no loaded module tsbpf_no_module has BTF for some_function/.test(err.message) &&
+          /modprobe tsbpf_no_module/.test(err.message),
+      );
+  });
+
   it("says what a function that does not name its target should do", async () => {
     await using b = await BPF.load({ text: "int plain(void *ctx) { return 0; }", autoAttach: false });
     assert.throws(() => b.attachKfunc({ fnName: "plain" }), /name it kfunc__TARGET .*or pass target/);

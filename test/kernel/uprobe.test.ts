@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { AttachError, BPF, type TraceLine } from "../../src/index.js";
 import { uprobeSupport } from "../../src/kernel/features.js";
 import { CTargets, ccPresent } from "../c_targets.js";
-import { assertNothingLeft, kernelObjects, skipUnlessRoot } from "../helpers.js";
+import { assertNothingLeft, kernelObjects, skipUnlessRoot, waitFor } from "../helpers.js";
 
 const targets = new CTargets("tsbpf-uprobe");
 
@@ -183,6 +183,26 @@ int hit(struct pt_regs *ctx) {
       }),
     );
     assert.deepEqual([...fns].sort(), ["func", "other_func"]);
+    b.close();
+  });
+
+  it("gives each attachment its cookie (bpf_get_attach_cookie): one function on two symbols", async () => {
+    const pid = await targets.start(funcPie);
+    const b = await BPF.load({
+      text: `
+BPF_HASH(by_cookie, u64, u64);
+int hit(struct pt_regs *ctx) {
+    u64 cookie = bpf_get_attach_cookie(ctx);
+    by_cookie.increment(cookie);
+    return 0;
+}`,
+    });
+    open.push(b);
+    b.attachUprobe({ name: funcPie, sym: "func", fnName: "hit", pid, cookie: 0xf00dn });
+    b.attachUprobe({ name: funcPie, sym: "other_func", fnName: "hit", pid, cookie: 0xffff_ffff_ffff_fff0n });
+    const t = b.getTable("by_cookie");
+    assert.ok(await waitFor(() => t.size === 2 && (t.get(0xf00dn) as bigint) > 2n, 5000), `${[...t.keys()]}`);
+    assert.deepEqual(new Set(t.keys()), new Set([0xf00dn, 0xffff_ffff_ffff_fff0n]));
     b.close();
   });
 

@@ -199,6 +199,24 @@ describe("USDT", { skip }, () => {
     b.close();
   });
 
+  it("enableProbe's cookie is what bpf_usdt_cookie returns, per probe", async () => {
+    const pid = await targets.start(plain);
+    const u = new USDT({ pid });
+    u.enableProbe({ probe: "test-probe", fnName: "by_cookie", cookie: 7 });
+    u.enableProbe({ probe: "swapped", fnName: "by_cookie", cookie: 0xffff_0000_0000_0001n });
+    const b = await BPF.load({
+      text: `
+BPF_HASH(seen, u64, u64);
+int by_cookie(struct pt_regs *ctx) { u64 c = bpf_usdt_cookie(ctx); seen.increment(c); return 0; }`,
+      usdtContexts: [u],
+    });
+    open.push(b);
+    const seen = b.getTable("seen");
+    assert.ok(await waitFor(() => seen.size === 2, 5000));
+    assert.deepEqual(new Set(seen.keys()), new Set([7n, 0xffff_0000_0000_0001n]));
+    b.close();
+  });
+
   it("USDT({ pid }) with a semaphore: the kernel counts it while the probe is attached (bare probe name)", async () => {
     const pid = await targets.start(withSemaphore);
     assert.equal(semaphoreOf(pid, withSemaphore), 0);
