@@ -102,6 +102,11 @@ export class BPF extends BpfTargets {
     if (this.closed) throw new ClosedError("BPF object");
   }
 
+  /** Loads every function of the program as progType (bcc's load_funcs). */
+  loadFuncs(progType: number = BPF.KPROBE): LoadedFunction[] {
+    return this.loader.functionNames().map((n) => this.loadFunc(n, progType));
+  }
+
   /**
    * Loads a function as a program of the given type (bcc's load_func); `attachType`: the expected attach
    * type (cgroup_sock_addr, cgroup_sockopt need one). A kfunc__X as BPF.TRACING targets X.
@@ -355,6 +360,11 @@ export class BPF extends BpfTargets {
   perfBufferPoll(timeoutMs = -1): number {
     this.check();
     return this.tables.poll("perf", timeoutMs);
+  }
+
+  /** bcc's kprobe_poll, the old name of perf_buffer_poll. */
+  kprobePoll(timeoutMs = -1): number {
+    return this.perfBufferPoll(timeoutMs);
   }
 
   /** Delivers waiting perf buffer records without waiting (bcc's perf_buffer_consume). */

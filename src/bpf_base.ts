@@ -7,6 +7,7 @@
 
 import { attachKind } from "./attach/kinds.js";
 import { kprobeFunctions } from "./attach/kprobe.js";
+import { probeLimit } from "./attach/quota.js";
 import { tracepointsMatching } from "./attach/tracepoint.js";
 import { userFunctions } from "./attach/uprobe.js";
 import * as xdp from "./attach/xdp.js";
@@ -94,6 +95,22 @@ export class BpfBase {
     return syscallPrefix() + name;
   }
 
+  /** A syscall function named for another kernel ("sys_execve", "__x64_sys_execve") as this one names it (bcc's fix_syscall_fnname). */
+  fixSyscallFnname(name: string): string {
+    const m = /^(?:__(?:x64|x32_compat|ia32_compat|arm64|s390x|s390)_sys_|sys_)(\w+)$/.exec(name);
+    return m ? syscallPrefix() + m[1] : name;
+  }
+
+  /** prefix + name, unless name already starts with prefix (bcc's add_prefix). */
+  static addPrefix(prefix: string, name: string): string {
+    return name.startsWith(prefix) ? name : prefix + name;
+  }
+
+  /** The cap on the probes a pattern may open (TSBPF_PROBE_LIMIT, BCC_PROBE_LIMIT, default 1000; bcc's get_probe_limit). */
+  static getProbeLimit(): number {
+    return probeLimit();
+  }
+
   // ---- what the kernel has ----
 
   /** Kernel functions matching re that can be kprobed (bcc's get_kprobe_functions). */
@@ -129,6 +146,11 @@ export class BpfBase {
   /** True when this kernel has raw tracepoints (Linux 4.17+). */
   static supportRawTracepoint(): boolean {
     return progTypeSupport(attachKind("raw_tracepoint").progType) === "yes";
+  }
+
+  /** True when raw tracepoints of kernel modules can be attached (Linux 5.0+: the kernel has bpf_trace_modules). */
+  static supportRawTracepointInModule(): boolean {
+    return BpfBase.supportRawTracepoint() && ksymname("bpf_trace_modules") !== undefined;
   }
 
   /** True when this kernel loads and attaches fentry/fexit programs (5.5+ on x86-64, with BTF, and not refused). */

@@ -23,7 +23,12 @@ export {
   DEBUG_PREPROCESSOR,
   DEBUG_SOURCE,
 } from "./compile/compile.js";
-export type { BuildIdFrame } from "./elf/buildid_syms.js";
+export {
+  BPF_STACK_BUILD_ID_EMPTY,
+  BPF_STACK_BUILD_ID_IP,
+  BPF_STACK_BUILD_ID_VALID,
+  type BuildIdFrame,
+} from "./elf/buildid_syms.js";
 export type { UserFunctionAddress } from "./elf/procmaps.js";
 export { AttachType as BPFAttachType, ProgType as BPFProgType } from "./kernel/constants.js";
 export {

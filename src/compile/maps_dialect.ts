@@ -288,6 +288,9 @@ export const MAP_MACROS: Record<string, Builder> = {
     arity("BPF_QUEUESTACK_SHARED", a, 5, 5) ?? sharedAs(queueStack(a[0] as string, a, 1), "shared"),
   BPF_CGROUP_ARRAY: (a) =>
     arity("BPF_CGROUP_ARRAY", a, 2, 2) ?? decl("cgroup_array", a[0] as string, "int", "u32", a[1] as string),
+  BPF_XDP_REDIRECT_MAP: (a) =>
+    arity("BPF_XDP_REDIRECT_MAP", a, 4, 4) ??
+    decl(unquote(a[0] as string), a[2] as string, "int", a[1], a[3] as string),
   BPF_DEVMAP: (a) =>
     arity("BPF_DEVMAP", a, 2, 2) ?? decl("devmap", a[0] as string, "int", "int", a[1] as string),
   BPF_CPUMAP: (a) =>

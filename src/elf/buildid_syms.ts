@@ -29,6 +29,11 @@ export interface BuildIdFrame {
   ip: bigint;
 }
 
+/** enum bpf_stack_build_id_status: what a build-id frame holds. */
+export const BPF_STACK_BUILD_ID_EMPTY = 0;
+export const BPF_STACK_BUILD_ID_VALID = 1;
+export const BPF_STACK_BUILD_ID_IP = 2;
+
 /** struct bpf_stack_build_id: s32 status, u8 build_id[20], union { u64 offset; u64 ip; } (32 bytes). */
 export const BUILD_ID_FRAME_SIZE = 32;
 

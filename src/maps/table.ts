@@ -249,6 +249,16 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
     return this.call("delete", () => native().mapDelete(fd, k, this.sizes));
   }
 
+  /** The key after `key` in the kernel's order (the first with none), or undefined at the end (bcc's next). */
+  next(key?: K): K | undefined {
+    const fd = this.fd;
+    const out = new Uint8Array(Math.max(this.keySize, 1));
+    const prev = key === undefined ? null : this.encodeKey(key);
+    return this.call("next key", () => native().mapNextKey(fd, prev, out, this.sizes))
+      ? this.decodeKey(out)
+      : undefined;
+  }
+
   /** True when key is in the map. */
   has(key: K): boolean {
     return this.get(key) !== undefined;
@@ -462,9 +472,21 @@ export class HashTable<K = unknown, V = unknown> extends Table<K, V> {}
 
 /** An array map: every index exists; delete sets the entry to zero. */
 export class ArrayTable<V = unknown> extends Table<number, V> {
+  /** An index, negative ones counting from the end as in bcc (-1: the last). */
+  protected index(key: number): number {
+    const i = Number.isInteger(key) && key < 0 ? key + this.maxEntries : key;
+    if (!Number.isInteger(i) || i < 0 || i >= this.maxEntries)
+      throw new RangeError(`map ${this.name}: index ${key} is out of range 0..${this.maxEntries - 1}`);
+    return i;
+  }
+
   override delete(key: number): boolean {
     this.set(key, this.zero());
     return true;
+  }
+
+  override set(key: number, value: V, flags = BPF_ANY): void {
+    super.set(this.index(key), value, flags);
   }
 
   override clear(): void {
@@ -481,10 +503,7 @@ export class ArrayTable<V = unknown> extends Table<number, V> {
   }
 
   override get(key: number): V | undefined {
-    if (!Number.isInteger(key) || key < 0 || key >= this.maxEntries) {
-      throw new RangeError(`map ${this.name}: index ${key} is out of range 0..${this.maxEntries - 1}`);
-    }
-    return super.get(key);
+    return super.get(this.index(key));
   }
 
   /** The value at index (arrays always have one). */
@@ -636,8 +655,21 @@ export class StackTrace extends Table<number, unknown> {
     return decodeBuildIdFrames(this.valueBuf);
   }
 
-  /** The instruction pointers of stack id, innermost first, without the zero padding. */
-  walk(stackId: number): bigint[] {
+  /** The most frames a stack holds (the kernel's sysctl kernel.perf_event_max_stack default, bcc's MAX_DEPTH). */
+  static readonly MAX_DEPTH = 127;
+
+  /**
+   * The instruction pointers of stack id, innermost first, without the zero
+   * padding; with `resolve`, what it makes of each (bcc's walk(id, resolve)).
+   */
+  walk(stackId: number): bigint[];
+  walk<T>(stackId: number, resolve: (ip: bigint) => T): T[];
+  walk<T>(stackId: number, resolve?: (ip: bigint) => T): Array<bigint | T> {
+    const ips = this.ips(stackId);
+    return resolve ? ips.map(resolve) : ips;
+  }
+
+  private ips(stackId: number): bigint[] {
     if (this.buildId)
       throw new BpfError(
         `map ${this.name} holds build-id frames (BPF_STACK_TRACE_BUILDID): use walkBuildId()`,

@@ -258,6 +258,34 @@ int on_exec(void *ctx) { u32 zero = 0; u64 c = bpf_get_attach_cookie(ctx); seen.
     assert.ok(await waitFor(() => b.getTable("seen").get(0) === 0x1234_5678_9abc_def0n, 3000));
   });
 
+  it("bcc's helpers: loadFuncs, fixSyscallFnname, addPrefix, getProbeLimit, supportRawTracepointInModule", async () => {
+    await using b = await BPF.load({
+      text: "int f(void *ctx) { return 0; }\nint g(void *ctx) { return 1; }",
+    });
+    const fns = b.loadFuncs(BPF.TRACEPOINT);
+    assert.deepEqual(
+      fns.map((f) => f.name),
+      ["f", "g"],
+    );
+    assert.ok(fns.every((f) => f.fd > 0 && f.type === BPF.TRACEPOINT));
+    const prefix = b.getSyscallPrefix();
+    assert.equal(b.fixSyscallFnname("sys_execve"), `${prefix}execve`);
+    assert.equal(b.fixSyscallFnname("__x64_sys_clone"), `${prefix}clone`);
+    assert.equal(b.fixSyscallFnname("vfs_read"), "vfs_read");
+    assert.equal(BPF.addPrefix("kprobe__", "vfs_read"), "kprobe__vfs_read");
+    assert.equal(BPF.addPrefix("kprobe__", "kprobe__vfs_read"), "kprobe__vfs_read");
+    assert.equal(BPF.getProbeLimit(), 1000);
+    process.env.BCC_PROBE_LIMIT = "12";
+    try {
+      assert.equal(BPF.getProbeLimit(), 12);
+    } finally {
+      delete process.env.BCC_PROBE_LIMIT;
+    }
+    assert.equal(BPF.supportRawTracepointInModule(), b.ksymname("bpf_trace_modules") !== undefined);
+    // kprobe_poll: perf_buffer_poll's old name, the same answer
+    assert.throws(() => b.kprobePoll(0), /no perf buffer is open: call openPerfBuffer\(\) on a table first/);
+  });
+
   it("lists and checks tracepoints", () => {
     assert.equal(BPF.tracepointExists("syscalls", "sys_enter_execve"), true);
     assert.equal(BPF.tracepointExists("syscalls", "sys_enter_nope"), false);

@@ -1,7 +1,7 @@
 /**
  * BPF iterators (Linux 5.8+): bcc's BPF_ITER and libbpf's SEC("iter/…"),
- * read from JS as records or lines; a map's elements through an iterator.
- * @kernel-matrix element iterators, which some kernels' policies refuse.
+ * read from JS as records or lines; a map's elements through an iterator
+ * (where the kernel's policy allows element iterators; the typed error where not).
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";

@@ -16,7 +16,7 @@ import {
   PerCpuArray,
   type ProgArray,
   type QueueStack,
-  type StackTrace,
+  StackTrace,
 } from "../../src/index.js";
 import { execTargeted, runChild, skipUnlessRoot, testTempDir, waitFor } from "../helpers.js";
 
@@ -308,6 +308,27 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
       names.every((n) => n !== "[unknown]"),
       names.join(" "),
     );
+    assert.deepEqual(
+      stacks.walk(id, (ip) => b.ksym(ip)),
+      names,
+      "walk(id, resolve)",
+    );
+    assert.equal(StackTrace.MAX_DEPTH, 127);
+  });
+
+  it("Table.next walks the keys as bcc's next does; arrays take negative indices from the end", async () => {
+    const b = await load("BPF_HASH(h, u32, u64, 8);\nBPF_ARRAY(a, u64, 4);\nint f(void *ctx) { return 0; }");
+    const h = b.getTable<HashTable<number, bigint>>("h");
+    for (const k of [3, 5, 9]) h.set(k, BigInt(k));
+    const walked: number[] = [];
+    for (let k = h.next(); k !== undefined; k = h.next(k)) walked.push(k);
+    assert.deepEqual(walked.sort(), [3, 5, 9]);
+    const a = b.getTable<ArrayTable<bigint>>("a");
+    a.set(-1, 42n);
+    assert.equal(a.get(3), 42n);
+    assert.equal(a.get(-1), 42n);
+    assert.equal(a.get(-4), 0n);
+    assert.throws(() => a.get(-5), /index -5 is out of range 0\.\.3/);
   });
 
   it("items() reads big maps in batches, the same as key by key", async () => {

@@ -65,6 +65,7 @@ describe("map declarations", () => {
         'BPF_XSKMAP(x, 4, "/sys/fs/bpf/x");',
         "BPF_CGROUP_STORAGE(cs, u64);",
         "BPF_PERCPU_CGROUP_STORAGE(pcs, struct v);",
+        'BPF_XDP_REDIRECT_MAP("devmap_hash", int, dh, 8);',
       ].join("\n"),
     );
     const m = new Map(r.maps.map((d) => [d.name, d]));
@@ -82,6 +83,7 @@ describe("map declarations", () => {
     assert.deepEqual([m.get("x")?.mapType, m.get("x")?.pinnedPath], [MapType.XSKMAP, "/sys/fs/bpf/x"]);
     assert.deepEqual(pick("cs"), [MapType.CGROUP_STORAGE, "struct bpf_cgroup_storage_key", "0", undefined]);
     assert.equal(m.get("pcs")?.mapType, MapType.PERCPU_CGROUP_STORAGE);
+    assert.deepEqual(pick("dh"), [MapType.DEVMAP_HASH, "int", "8", undefined]);
     assert.throws(() => rewriteBcc('BPF_HASH_OF_MAPS(m, "inner", 1, 2, 3);'), /takes 2 to 4 arguments/);
   });
 
