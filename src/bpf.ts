@@ -20,7 +20,7 @@ import {
   type UprobeOptions,
   uprobeDetachKey,
 } from "./attach/uprobe.js";
-import { attachUsdtContexts, type USDT, usdtCflags } from "./attach/usdt.js";
+import { attachUsdtContexts, usdtCflags } from "./attach/usdt.js";
 import { BpfTargets } from "./bpf_targets.js";
 import { type CompiledObject, compileBcc } from "./compile/compile.js";
 import { disassemble, sectionBytes } from "./compile/disasm.js";
@@ -87,9 +87,11 @@ export class BPF extends BpfTargets {
     return BPF.start(new BPF(compiled, opts, setup), opts);
   }
 
-  private static start(b: BPF, opts: { autoAttach?: boolean; usdtContexts?: USDT[] }): BPF {
+  private static start(b: BPF, opts: LoadOptions | OpenOptions): BPF {
     try {
-      b.links.add(...attachUsdtContexts(b.ctx, opts.usdtContexts ?? []));
+      b.links.add(
+        ...attachUsdtContexts(b.ctx, opts.usdtContexts ?? [], { ignorePid: opts.attachUsdtIgnorePid }),
+      );
       if (opts.autoAttach !== false) b.links.add(...autoAttach(b.ctx));
     } catch (err) {
       b.close();

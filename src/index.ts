@@ -4,7 +4,14 @@
 export { Iter, kernelIterTargets } from "./attach/iter.js";
 export { PerfEventSampleFormat, PerfHWConfig, PerfSWConfig, PerfType } from "./attach/perf_event.js";
 export type { UprobeDetachOptions, UprobeOptions } from "./attach/uprobe.js";
-export { type EnabledUsdtProbe, USDT, type UsdtProbe } from "./attach/usdt.js";
+export {
+  type EnabledUsdtProbe,
+  parseUsdtArgument,
+  USDT,
+  type UsdtArgument,
+  type UsdtLocation,
+  type UsdtProbe,
+} from "./attach/usdt.js";
 export {
   XDP_FLAGS_DRV_MODE,
   XDP_FLAGS_HW_MODE,
@@ -30,7 +37,12 @@ export {
   type BuildIdFrame,
 } from "./elf/buildid_syms.js";
 export type { UserFunctionAddress } from "./elf/procmaps.js";
-export { AttachType as BPFAttachType, ProgType as BPFProgType } from "./kernel/constants.js";
+export {
+  AttachType as BPFAttachType,
+  MapType as BPFMapType,
+  mapTypeName,
+  ProgType as BPFProgType,
+} from "./kernel/constants.js";
 export {
   AttachError,
   BpfError,

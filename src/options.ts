@@ -15,6 +15,8 @@ export interface LoadOptions {
   autoAttach?: boolean;
   /** USDT contexts whose enabled probes are attached at load, before the auto-attach functions (bcc's usdt_contexts). */
   usdtContexts?: USDT[];
+  /** Attach USDT contexts made for a pid to every process running the binaries (bcc's attach_usdt_ignore_pid). */
+  attachUsdtIgnorePid?: boolean;
 }
 
 /** Options of BPF.open: a BPF object built ahead of time; no compiler runs. */
@@ -35,4 +37,6 @@ export interface OpenOptions {
   autoAttach?: boolean;
   /** USDT contexts whose enabled probes are attached at open. */
   usdtContexts?: USDT[];
+  /** As for BPF.load. */
+  attachUsdtIgnorePid?: boolean;
 }

@@ -49,6 +49,62 @@ export interface UsdtProbe {
   args: string[];
 }
 
+/**
+ * One argument of a USDT site, from SystemTap's spec ("-4@%esi", "8@-16(%rbp)",
+ * "4@$5", "8@8(%rax,%rdx,4)"), as bcc's USDTProbeArgument describes it.
+ */
+export interface UsdtArgument {
+  /** The spec as the note writes it. */
+  spec: string;
+  /** Bytes (1, 2, 4 or 8). */
+  size: number;
+  signed: boolean;
+  /** An immediate ("$5"). */
+  constant?: bigint;
+  /** The register holding it, or holding the address it is at ("rbp"). */
+  register?: string;
+  /** Read from memory at register + offset (+ indexRegister * scale). */
+  deref: boolean;
+  offset?: number;
+  indexRegister?: string;
+  scale?: number;
+}
+
+/** One site of a USDT probe (bcc's USDTProbeLocation): where it is and where its arguments are. */
+export interface UsdtLocation {
+  /** The site's link-time address (prelink-adjusted). */
+  address: bigint;
+  args: UsdtArgument[];
+}
+
+/** Parses one SystemTap argument spec (x86-64 and aarch64 forms); undefined when it is none of them. */
+export function parseUsdtArgument(spec: string): UsdtArgument | undefined {
+  const m = /^(-?)(\d+)@(.+)$/.exec(spec);
+  const sized = m
+    ? { signed: m[1] === "-", size: Number(m[2]), loc: m[3] as string }
+    : { signed: false, size: 8, loc: spec };
+  const base = { spec, size: sized.size, signed: sized.signed };
+  let x = /^\$(-?(?:0x[0-9a-f]+|\d+))$/i.exec(sized.loc);
+  if (x) return { ...base, constant: BigInt(x[1] as string), deref: false };
+  x = /^%(\w+)$/.exec(sized.loc);
+  if (x) return { ...base, register: x[1], deref: false };
+  x = /^(-?(?:0x[0-9a-f]+|\d+))?\(%(\w+)(?:,%(\w+)(?:,(\d+))?)?\)$/i.exec(sized.loc);
+  if (x)
+    return {
+      ...base,
+      register: x[2],
+      deref: true,
+      offset: x[1] === undefined ? 0 : Number(x[1]),
+      ...(x[3] ? { indexRegister: x[3], scale: Number(x[4] ?? 1) } : {}),
+    };
+  // aarch64: "x0", "[sp, 16]", "[x1]"
+  x = /^\[(\w+)(?:,\s*(-?\d+))?\]$/.exec(sized.loc);
+  if (x) return { ...base, register: x[1], deref: true, offset: Number(x[2] ?? 0) };
+  x = /^([xw]\d+|sp)$/.exec(sized.loc);
+  if (x) return { ...base, register: x[1], deref: false };
+  return undefined;
+}
+
 /** A probe enabled with {@link USDT.enableProbe}: attached when the BPF object loads. */
 export interface EnabledUsdtProbe {
   provider: string;
@@ -268,6 +324,24 @@ export class USDT {
     return `${best < 0 ? "int" : "uint"}${Math.abs(best) * 8}_t`;
   }
 
+  /**
+   * The sites of a probe ("provider:name" or a bare name), each with its
+   * address and parsed arguments (bcc's USDTProbe.get_location and
+   * get_argument).
+   * @throws AttachError when there is no such probe.
+   */
+  probeLocations(probe: string): UsdtLocation[] {
+    const { provider, name } = splitProbe(probe);
+    const sites = this.notes().flatMap(({ notes }) =>
+      notes.filter((n) => n.name === name && (provider === undefined || n.provider === provider)),
+    );
+    if (sites.length === 0) throw new AttachError(`USDT probe ${probe}`, "no such probe");
+    return sites.map((n) => ({
+      address: n.address,
+      args: argsOf(n).map((a) => parseUsdtArgument(a) ?? { spec: a, size: 8, signed: false, deref: false }),
+    }));
+  }
+
   /** The probes enabled so far, in order. */
   enabledProbes(): readonly EnabledUsdtProbe[] {
     return this.enabled;
@@ -310,7 +384,11 @@ export function usdtAttachError(
  * object's maps, which the loader closes after every link (each probe
  * returns its spec ids to the object's USDT manager as it closes).
  */
-export function attachUsdtContexts(ctx: AttachContext, contexts: readonly USDT[]): Link[] {
+export function attachUsdtContexts(
+  ctx: AttachContext,
+  contexts: readonly USDT[],
+  opts: { ignorePid?: boolean } = {},
+): Link[] {
   const probes = contexts.flatMap((u) => u.enabledProbes().map((p) => ({ u, p })));
   if (probes.length === 0) return [];
   if (uprobeSupport() === "no") throw uprobeNotSupported(false);
@@ -320,7 +398,8 @@ export function attachUsdtContexts(ctx: AttachContext, contexts: readonly USDT[]
   const links: Link[] = [];
   try {
     for (const { u, p } of probes) {
-      const pid = u.pid ?? -1;
+      // bcc's attach_usdt_ignore_pid: the probes of a process's binaries, in every process running them.
+      const pid = opts.ignorePid ? -1 : (u.pid ?? -1);
       for (const path of p.paths) {
         try {
           const link = native().attachUsdt(obj, p.fnName, {

@@ -96,6 +96,11 @@ export function lowerCaseNames(table: Readonly<Record<string, number>>): Record<
   );
 }
 
+/** A map type's name as bcc's map_type_name has it ("HASH", "PERCPU_ARRAY"), or "<unknown>". */
+export function mapTypeName(type: number): string {
+  return Object.entries(MapType).find(([, v]) => v === type)?.[0] ?? "<unknown>";
+}
+
 /** enum bpf_attach_type (a program's expected attach type). */
 export const AttachType = {
   CGROUP_INET_INGRESS: 0,

@@ -8,7 +8,7 @@ import type { Btf } from "../btf/btf.js";
 import { type Codec, codecFor } from "../btf/codec.js";
 import type { MapDecl } from "../compile/maps_dialect.js";
 import { type BuildIdFrame, decodeBuildIdFrames } from "../elf/buildid_syms.js";
-import { Errno, MapType } from "../kernel/constants.js";
+import { Errno, MapType, mapTypeName } from "../kernel/constants.js";
 import { BpfError, isNativeError } from "../kernel/errors.js";
 import { possibleCpus } from "../kernel/kernel_info.js";
 import { native } from "../native.js";
@@ -135,6 +135,11 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
     this.valueBuf = new Uint8Array(this.valueBytes());
     this.valueView = new DataView(this.valueBuf.buffer);
     this.sizes = Uint32Array.of(info.keySize, info.valueSize, info.mapType);
+  }
+
+  /** The map type's name ("HASH", "PERCPU_ARRAY"), as bcc's get_table_type_name says it. */
+  get typeName(): string {
+    return mapTypeName(this.mapType);
   }
 
   /** The map's fd (valid while the BPF object is open). */

@@ -12,6 +12,7 @@ import {
   CompileError,
   type HashTable,
   MapInMap,
+  mapTypeName,
   onlineCpus,
   PerCpuArray,
   type ProgArray,
@@ -452,6 +453,10 @@ int f(void *ctx) { return 0; }`);
     };
     for (const name of Object.keys(want)) byName.set(name, b.getTable(name).mapType);
     assert.deepEqual(Object.fromEntries(byName), want);
+    assert.deepEqual(
+      [b.getTable("t_hash").typeName, b.getTable("t_pca").typeName, mapTypeName(9999)],
+      ["HASH", "PERCPU_ARRAY", "<unknown>"],
+    );
     // A map the kernel refuses is named (queues take no BPF_F_NO_PREALLOC).
     const bad = await load("BPF_QUEUE(q, u32, 4, BPF_F_NO_PREALLOC);\nint f(void *ctx) { return 0; }");
     assert.throws(

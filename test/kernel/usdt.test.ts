@@ -199,6 +199,36 @@ describe("USDT", { skip }, () => {
     b.close();
   });
 
+  it("probeLocations parses each site's arguments; attachUsdtIgnorePid traces every process running the binary", async () => {
+    const u0 = new USDT({ path: plain });
+    const locs = u0.probeLocations("target-sample:test-probe");
+    assert.equal(locs.length, 1);
+    const [counter, text] = locs[0]?.args ?? [];
+    assert.deepEqual([counter?.size, counter?.signed, text?.size], [4, true, 8]);
+    assert.ok(counter?.register !== undefined || counter?.constant !== undefined, JSON.stringify(counter));
+    assert.deepEqual(
+      locs[0]?.args.map((a) => a.spec),
+      u0.enumerateProbes().find((p) => p.name === "test-probe")?.args,
+    );
+    assert.throws(() => u0.probeLocations("nope"), /no such probe/);
+
+    const pidA = await targets.start(plain);
+    const pidB = await targets.start(plain);
+    const u = new USDT({ pid: pidA });
+    u.enableProbe({ probe: "test-probe", fnName: "count" });
+    const b = await BPF.load({
+      text: `
+BPF_HASH(by_pid, u32, u64);
+int count(struct pt_regs *ctx) { u32 pid = bpf_get_current_pid_tgid() >> 32; by_pid.increment(pid); return 0; }`,
+      usdtContexts: [u],
+      attachUsdtIgnorePid: true,
+    });
+    open.push(b);
+    const byPid = b.getTable("by_pid");
+    assert.ok(await waitFor(() => byPid.get(pidA) !== undefined && byPid.get(pidB) !== undefined, 5000));
+    b.close();
+  });
+
   it("enableProbe's cookie is what bpf_usdt_cookie returns, per probe", async () => {
     const pid = await targets.start(plain);
     const u = new USDT({ pid });
