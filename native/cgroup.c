@@ -14,23 +14,17 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
-#include <stdlib.h>
 
 /* attachCgroup(obj, program, cgroupFd): a cgroup link (bpf_program__attach_cgroup). */
 napi_value tsbpf_attach_cgroup(napi_env env, napi_callback_info info)
 {
     static const char op[] = "attachCgroup";
     napi_value argv[3];
-    char *name = NULL;
     int32_t cgroup_fd;
     if (!tsbpf_get_args(env, info, op, 3, argv, NULL) ||
-        !tsbpf_arg_string(env, argv[1], op, "program", &name) ||
-        !tsbpf_arg_int32(env, argv[2], op, "cgroupFd", &cgroup_fd)) {
-        free(name);
+        !tsbpf_arg_int32(env, argv[2], op, "cgroupFd", &cgroup_fd))
         return NULL;
-    }
-    struct bpf_program *prog = tsbpf_object_program(env, argv[0], op, name);
-    free(name);
+    struct bpf_program *prog = tsbpf_object_program_arg(env, argv[0], argv[1], op);
     if (!prog)
         return NULL;
     tsbpf_log_reset();

@@ -12,7 +12,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* attachIter(obj, program, mapFd): mapFd < 0 for iterators over no map. */
@@ -20,15 +19,11 @@ napi_value tsbpf_attach_iter(napi_env env, napi_callback_info info)
 {
     static const char op[] = "attachIter";
     napi_value argv[3];
-    char *name = NULL;
     int32_t map_fd;
     if (!tsbpf_get_args(env, info, op, 3, argv, NULL) ||
-        !tsbpf_arg_string(env, argv[1], op, "program", &name) ||
         !tsbpf_arg_int32(env, argv[2], op, "mapFd", &map_fd))
-        goto fail;
-    struct bpf_program *prog = tsbpf_object_program(env, argv[0], op, name);
-    free(name);
-    name = NULL;
+        return NULL;
+    struct bpf_program *prog = tsbpf_object_program_arg(env, argv[0], argv[1], op);
     if (!prog)
         return NULL;
     union bpf_iter_link_info linfo;
@@ -43,9 +38,6 @@ napi_value tsbpf_attach_iter(napi_env env, napi_callback_info info)
     errno = 0;
     struct bpf_link *link = bpf_program__attach_iter(prog, &opts);
     return tsbpf_link_wrap(env, link, errno, "bpf_program__attach_iter");
-fail:
-    free(name);
-    return NULL;
 }
 
 /* iterCreate(linkFd) → a new iterator file descriptor (O_CLOEXEC), read until 0. */

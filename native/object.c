@@ -135,11 +135,36 @@ static struct bpf_map *map_arg(napi_env env, struct tsbpf_object *o, const char 
     return map;
 }
 
+/* Method prologue for methods on one map: `this` as an open object, argv[0] the map's name. */
+static struct bpf_map *map_method(napi_env env, napi_callback_info info, const char *op,
+                                  size_t argc, napi_value *argv)
+{
+    struct tsbpf_object *o = method(env, info, op, argc, argv);
+    return o ? map_arg(env, o, op, argv[0]) : NULL;
+}
+
+/* undefined, or the error of the libbpf call `fn` when err is not 0. */
+static napi_value done(napi_env env, int err, const char *fn)
+{
+    return err ? tsbpf_throw(env, fn, err) : tsbpf_undefined(env);
+}
+
 struct bpf_program *tsbpf_object_program(napi_env env, napi_value value, const char *op,
                                          const char *name)
 {
     struct tsbpf_object *o = unwrap(env, value, op, false);
     return o ? find_program(env, o, op, name) : NULL;
+}
+
+struct bpf_program *tsbpf_object_program_arg(napi_env env, napi_value obj, napi_value name,
+                                             const char *op)
+{
+    char *s = NULL;
+    if (!tsbpf_arg_string(env, name, op, "program", &s))
+        return NULL;
+    struct bpf_program *prog = tsbpf_object_program(env, obj, op, s);
+    free(s);
+    return prog;
 }
 
 /* new NativeObject(elf, name) */
@@ -263,10 +288,7 @@ static napi_value set_autoload(napi_env env, napi_callback_info info)
     if (!prog || !tsbpf_arg_bool(env, argv[1], op, "autoload", &autoload))
         return NULL;
     tsbpf_log_reset();
-    int err = bpf_program__set_autoload(prog, autoload);
-    if (err)
-        return tsbpf_throw(env, "bpf_program__set_autoload", err);
-    return tsbpf_undefined(env);
+    return done(env, bpf_program__set_autoload(prog, autoload), "bpf_program__set_autoload");
 }
 
 static napi_value set_program_type(napi_env env, napi_callback_info info)
@@ -305,27 +327,19 @@ static napi_value set_attach_target(napi_env env, napi_callback_info info)
     tsbpf_log_reset();
     int err = bpf_program__set_attach_target(prog, 0, fn);
     free(fn);
-    if (err)
-        return tsbpf_throw(env, "bpf_program__set_attach_target", err);
-    return tsbpf_undefined(env);
+    return done(env, err, "bpf_program__set_attach_target");
 }
 
 static napi_value reuse_map_fd(napi_env env, napi_callback_info info)
 {
     static const char op[] = "NativeObject.reuseMapFd";
     napi_value argv[2];
-    struct tsbpf_object *o = method(env, info, op, 2, argv);
-    if (!o)
-        return NULL;
-    struct bpf_map *map = map_arg(env, o, op, argv[0]);
+    struct bpf_map *map = map_method(env, info, op, 2, argv);
     int32_t fd;
     if (!map || !tsbpf_arg_int32(env, argv[1], op, "fd", &fd))
         return NULL;
     tsbpf_log_reset();
-    int err = bpf_map__reuse_fd(map, fd);
-    if (err)
-        return tsbpf_throw(env, "bpf_map__reuse_fd", err);
-    return tsbpf_undefined(env);
+    return done(env, bpf_map__reuse_fd(map, fd), "bpf_map__reuse_fd");
 }
 
 /*
@@ -337,19 +351,14 @@ static napi_value set_map_pin_path(napi_env env, napi_callback_info info)
 {
     static const char op[] = "NativeObject.setMapPinPath";
     napi_value argv[2];
-    struct tsbpf_object *o = method(env, info, op, 2, argv);
-    if (!o)
-        return NULL;
-    struct bpf_map *map = map_arg(env, o, op, argv[0]);
+    struct bpf_map *map = map_method(env, info, op, 2, argv);
     char *path;
     if (!map || !tsbpf_arg_string(env, argv[1], op, "path", &path))
         return NULL;
     tsbpf_log_reset();
     int err = bpf_map__set_pin_path(map, path);
     free(path);
-    if (err)
-        return tsbpf_throw(env, "bpf_map__set_pin_path", err);
-    return tsbpf_undefined(env);
+    return done(env, err, "bpf_map__set_pin_path");
 }
 
 /*
@@ -360,10 +369,7 @@ static napi_value map_initial_value(napi_env env, napi_callback_info info)
 {
     static const char op[] = "NativeObject.mapInitialValue";
     napi_value argv[1];
-    struct tsbpf_object *o = method(env, info, op, 1, argv);
-    if (!o)
-        return NULL;
-    struct bpf_map *map = map_arg(env, o, op, argv[0]);
+    struct bpf_map *map = map_method(env, info, op, 1, argv);
     if (!map)
         return NULL;
     size_t size = 0;
@@ -388,19 +394,13 @@ static napi_value set_map_initial_value(napi_env env, napi_callback_info info)
 {
     static const char op[] = "NativeObject.setMapInitialValue";
     napi_value argv[2];
-    struct tsbpf_object *o = method(env, info, op, 2, argv);
-    if (!o)
-        return NULL;
-    struct bpf_map *map = map_arg(env, o, op, argv[0]);
+    struct bpf_map *map = map_method(env, info, op, 2, argv);
     void *data;
     size_t len;
     if (!map || !tsbpf_arg_bytes(env, argv[1], op, "value", false, &data, &len))
         return NULL;
     tsbpf_log_reset();
-    int err = bpf_map__set_initial_value(map, data, len);
-    if (err)
-        return tsbpf_throw(env, "bpf_map__set_initial_value", err);
-    return tsbpf_undefined(env);
+    return done(env, bpf_map__set_initial_value(map, data, len), "bpf_map__set_initial_value");
 }
 
 /* setMapMaxEntries(map, n): the map's size, before load. */
@@ -408,18 +408,12 @@ static napi_value set_map_max_entries(napi_env env, napi_callback_info info)
 {
     static const char op[] = "NativeObject.setMapMaxEntries";
     napi_value argv[2];
-    struct tsbpf_object *o = method(env, info, op, 2, argv);
-    if (!o)
-        return NULL;
-    struct bpf_map *map = map_arg(env, o, op, argv[0]);
+    struct bpf_map *map = map_method(env, info, op, 2, argv);
     uint32_t n;
     if (!map || !tsbpf_arg_uint32(env, argv[1], op, "maxEntries", &n))
         return NULL;
     tsbpf_log_reset();
-    int err = bpf_map__set_max_entries(map, n);
-    if (err)
-        return tsbpf_throw(env, "bpf_map__set_max_entries", err);
-    return tsbpf_undefined(env);
+    return done(env, bpf_map__set_max_entries(map, n), "bpf_map__set_max_entries");
 }
 
 /* setKversion(version): the kernel version kprobe programs are loaded with (kernels before 5.0
@@ -433,10 +427,7 @@ static napi_value set_kversion(napi_env env, napi_callback_info info)
     if (!o || !tsbpf_arg_uint32(env, argv[0], op, "version", &version))
         return NULL;
     tsbpf_log_reset();
-    int err = bpf_object__set_kversion(o->obj, version);
-    if (err)
-        return tsbpf_throw(env, "bpf_object__set_kversion", err);
-    return tsbpf_undefined(env);
+    return done(env, bpf_object__set_kversion(o->obj, version), "bpf_object__set_kversion");
 }
 
 /* Per-program verifier log buffers of one load. */

@@ -11,7 +11,6 @@
 
 #include <bpf/libbpf.h>
 #include <errno.h>
-#include <stdlib.h>
 
 typedef struct bpf_link *(*attach_fn)(const struct bpf_program *prog);
 
@@ -19,12 +18,9 @@ static napi_value attach_btf(napi_env env, napi_callback_info info, const char *
                              const char *libbpf_fn, attach_fn attach)
 {
     napi_value argv[2];
-    char *name = NULL;
-    if (!tsbpf_get_args(env, info, op, 2, argv, NULL) ||
-        !tsbpf_arg_string(env, argv[1], op, "program", &name))
+    if (!tsbpf_get_args(env, info, op, 2, argv, NULL))
         return NULL;
-    struct bpf_program *prog = tsbpf_object_program(env, argv[0], op, name);
-    free(name);
+    struct bpf_program *prog = tsbpf_object_program_arg(env, argv[0], argv[1], op);
     if (!prog)
         return NULL;
     tsbpf_log_reset();
