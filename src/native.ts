@@ -57,6 +57,17 @@ export interface NativeLoadOptions {
   logSize: number;
 }
 
+/** A batch read of a map (lookup, or lookup and delete): up to count entries after inBatch. */
+export type BatchRead = (
+  fd: number,
+  inBatch: Uint8Array | null,
+  outBatch: Uint8Array,
+  keys: Uint8Array,
+  values: Uint8Array,
+  count: number,
+  sizes?: Uint32Array,
+) => { count: number; done: boolean };
+
 /** An opened (and later loaded) bpf_object. */
 export interface NativeObject {
   programs(): NativeProgramInfo[];
@@ -366,25 +377,9 @@ export interface NativeAddon {
    * maps). Batch tokens are opaque buffers of max(key_size, 8) bytes; pass
    * outBatch as the next call's inBatch. done: no entries are left.
    */
-  mapLookupBatch(
-    fd: number,
-    inBatch: Uint8Array | null,
-    outBatch: Uint8Array,
-    keys: Uint8Array,
-    values: Uint8Array,
-    count: number,
-    sizes?: Uint32Array,
-  ): { count: number; done: boolean };
+  mapLookupBatch: BatchRead;
   /** As mapLookupBatch, deleting what it returns (bpf_map_lookup_and_delete_batch, Linux 5.6+; hash maps). */
-  mapLookupAndDeleteBatch(
-    fd: number,
-    inBatch: Uint8Array | null,
-    outBatch: Uint8Array,
-    keys: Uint8Array,
-    values: Uint8Array,
-    count: number,
-    sizes?: Uint32Array,
-  ): { count: number; done: boolean };
+  mapLookupAndDeleteBatch: BatchRead;
   /**
    * Writes count entries, keys and values packed back to back (bpf_map_update_batch, Linux 5.6+);
    * returns how many. A failure's NativeError carries `done`: the entries written before it.
