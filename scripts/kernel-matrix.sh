@@ -70,7 +70,7 @@
 # - First run on a fresh machine: qemu-system-x86 + busybox-static install
 #   ~25 s; kernel package download + unpack + depmod ~15 s; initramfs ~2 s.
 #   Later runs: ~3 s before qemu starts. Boot to the command: ~9 s.
-# - The default COMMAND: 430-470 s in the guest on one machine of that kind
+# - The default COMMAND: 370-470 s in the guest on one machine of that kind
 #   (~280 s of it the kprobe/kfunc tests and examples, ~45 s the kernel-macro
 #   tests, ~30 s the first compile, which extracts the UAPI macros), where the
 #   whole library kernel suite plus every example chapter with a kprobe/kfunc

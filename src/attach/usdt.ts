@@ -35,6 +35,8 @@ export interface UsdtProbe {
   provider: string;
   /** Probe name. */
   name: string;
+  /** "provider:name" (bcc's short_name). */
+  shortName: string;
   /** The binary holding it (executable or shared library). */
   path: string;
   /** The semaphore's link-time address (0n: the probe has none). */
@@ -220,6 +222,7 @@ export class USDT {
         byName.set(key, {
           provider: n.provider,
           name: n.name,
+          shortName: key,
           path,
           semaphore: n.semaphoreAddress,
           semaphoreOffset: n.semaphoreOffset,
@@ -340,6 +343,22 @@ export class USDT {
       address: n.address,
       args: argsOf(n).map((a) => parseUsdtArgument(a) ?? { spec: a, size: 8, signed: false, deref: false }),
     }));
+  }
+
+  /**
+   * Every site the enabled probes attach to (bcc's enumerate_active_probes):
+   * the binary, the BPF function, the site's address and the process traced
+   * (-1: every process running the binary).
+   */
+  activeProbes(): Array<{ binary: string; fnName: string; address: bigint; pid: number }> {
+    const notesOf = new Map(this.notes().map((x) => [x.path, x.notes]));
+    return this.enabled.flatMap((p) =>
+      p.paths.flatMap((binary) =>
+        (notesOf.get(binary) ?? [])
+          .filter((n) => n.provider === p.provider && n.name === p.name)
+          .map((n) => ({ binary, fnName: p.fnName, address: n.address, pid: this.pid ?? -1 })),
+      ),
+    );
   }
 
   /** The probes enabled so far, in order. */

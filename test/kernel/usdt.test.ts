@@ -139,6 +139,7 @@ describe("USDT", { skip }, () => {
       {
         provider: "target-sample",
         name: "test-probe",
+        shortName: "target-sample:test-probe",
         path: plain,
         semaphore: 0n,
         semaphoreOffset: undefined,
@@ -211,6 +212,10 @@ describe("USDT", { skip }, () => {
       u0.enumerateProbes().find((p) => p.name === "test-probe")?.args,
     );
     assert.throws(() => u0.probeLocations("nope"), /no such probe/);
+    u0.enableProbe({ probe: "test-probe", fnName: "count" });
+    assert.deepEqual(u0.activeProbes(), [
+      { binary: plain, fnName: "count", address: locs[0]?.address, pid: -1 },
+    ]);
 
     const pidA = await targets.start(plain);
     const pidB = await targets.start(plain);
