@@ -140,6 +140,13 @@ int on_switch(void *ctx) { int k = 0; cnt.increment(k); return 0; }`);
       onlineCpus().some((c) => BigInt(per[c] as bigint) > 0n),
       "some online CPU switched",
     );
+    // bcc's max() and average() over the CPUs
+    const values = per.map((x) => BigInt(x));
+    let most = 0n;
+    for (const v of values) if (v > most) most = v;
+    assert.equal(BigInt(cnt.max(0)), most);
+    const mean = Number(values.reduce((a, v) => a + v, 0n)) / values.length;
+    assert.ok(Math.abs(cnt.average(0) - mean) < 1e-6, `${cnt.average(0)} vs ${mean}`);
   });
 
   it("BPF_HISTOGRAM filled from a tracepoint prints in bcc's log2 layout", async () => {
@@ -715,6 +722,63 @@ int f(void *ctx) { return 0; }`);
     const got = t.itemsLookupAndDeleteBatch();
     assert.deepEqual(got.map(([, v]) => v).sort(), [1n, 2n]);
     assert.equal(t.size, 0);
+  });
+
+  it("C-side methods and macros: BPF_F_TABLE, BPF_TABLE_SHARED, atomic_increment, lock_xadd, peek, task_storage_get, ringbuf_query", async () => {
+    const b = await BPF.load({
+      text: `
+BPF_F_TABLE("hash", u32, u64, ftab, 16, 0);
+BPF_TABLE_SHARED("array", int, u64, shared_tab, 4);
+BPF_QUEUE(q, u64, 4);
+BPF_TASK_STORAGE(calls, u64);
+BPF_RINGBUF_OUTPUT(rb, 1);
+BPF_ARRAY(out, u64, 4);
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) != TARGET)
+        return 0;
+    u32 one = 1;
+    ftab.atomic_increment(one);
+    int zero = 0;
+    u64 *v = shared_tab.lookup(&zero);
+    if (v)
+        lock_xadd(v, 2);
+    u64 x;
+    if (q.peek(&x) == 0) {
+        u32 i = 0;
+        out.update(&i, &x);
+    }
+    u64 *n = calls.task_storage_get(bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (n) {
+        *n += 1;
+        u32 i = 1;
+        u64 c = *n;
+        out.update(&i, &c);
+    }
+    u32 i = 2;
+    u64 avail = rb.ringbuf_query(BPF_RB_AVAIL_DATA);
+    out.update(&i, &avail);
+    return 0;
+}`,
+      cflags: [`-DTARGET=${process.pid}`],
+    });
+    open.push(b);
+    b.getTable<QueueStack<bigint>>("q").push(77n);
+    let x = 0;
+    for (let k = 0; k < 5; k++) x += process.ppid;
+    assert.ok(x > 0);
+    assert.equal(b.getTable("ftab").get(1), 5n, "atomic_increment");
+    assert.equal(b.getTable("shared_tab").get(0), 10n, "lock_xadd");
+    const out = b.getTable<ArrayTable<bigint>>("out");
+    assert.deepEqual(
+      [out.get(0), out.get(1), out.get(2)],
+      [77n, 5n, 0n],
+      "peeked value, per-task count, empty ring",
+    );
+    assert.equal(b.getTable<QueueStack<bigint>>("q").pop(), 77n, "peek left it in the queue");
+    assert.deepEqual(b.tableNames().sort(), ["calls", "ftab", "out", "q", "rb", "shared_tab"]);
+    out.delete(0);
+    assert.equal(out.get(0), 0n, "an array's delete zeroes the entry");
   });
 
   it("an unknown table name: BpfError naming the close ones", async () => {
