@@ -20,7 +20,8 @@ if (!src || !gen || (kind !== "ringbuf" && kind !== "perf") || !eventsArg || set
 const events = Number(eventsArg);
 const setting = Number(settingArg);
 
-const b = await BPF.load({ text: readFileSync(src, "utf8") });
+// Attached below, once the configuration is set (its SEC() would attach it at load).
+const b = await BPF.load({ text: readFileSync(src, "utf8"), autoAttach: false });
 const cfg = b.getTable<ArrayTable<bigint>>("cfg");
 cfg.set(0, kind === "ringbuf" ? BigInt(setting) : 0n);
 cfg.set(1, kind === "ringbuf" ? 2n : 1n); // skip the other output
