@@ -11,7 +11,7 @@ import { disassemble } from "./compile/disasm.js";
 import type { MapDecl } from "./compile/maps_dialect.js";
 import type { ProgramInfo } from "./compile/rewriter.js";
 import { preparePinPath } from "./kernel/bpffs.js";
-import { ProgType } from "./kernel/constants.js";
+import { Errno, ProgType } from "./kernel/constants.js";
 import {
   BpfError,
   ClosedError,
@@ -322,9 +322,10 @@ export class ProgramLoader {
 
 /** What a map creation's errno usually means. */
 function mapHint(errno: number): string {
-  if (errno === 22) return "the kernel refused its type, sizes or flags for this map kind";
-  if (errno === 1) return "not permitted: root or CAP_BPF is needed, and some map kinds need CAP_NET_ADMIN";
-  if (errno === 12 || errno === 7) return "too large for the kernel's memory limits";
+  if (errno === Errno.EINVAL) return "the kernel refused its type, sizes or flags for this map kind";
+  if (errno === Errno.EPERM)
+    return "not permitted: root or CAP_BPF is needed, and some map kinds need CAP_NET_ADMIN";
+  if (errno === Errno.ENOMEM || errno === Errno.E2BIG) return "too large for the kernel's memory limits";
   return "the kernel refused it";
 }
 

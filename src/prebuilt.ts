@@ -15,6 +15,7 @@ import { codecFor } from "./btf/codec.js";
 import type { CompiledObject } from "./compile/compile.js";
 import { notBpfObject, readMeta } from "./compile/object_meta.js";
 import type { ProgramInfo } from "./compile/rewriter.js";
+import { Errno } from "./kernel/constants.js";
 import { BpfError, isNativeError } from "./kernel/errors.js";
 import { objectNameOf, unknownNameError } from "./loader.js";
 import { type NativeObject, native } from "./native.js";
@@ -65,7 +66,7 @@ function readObject(object: string | Uint8Array): Uint8Array {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new BpfError(`cannot read the BPF object ${object}: ${(err as Error).message}`, {
-      errno: code === "ENOENT" ? 2 : code === "EACCES" ? 13 : undefined,
+      errno: code === undefined ? undefined : Errno[code],
       cause: err,
     });
   }

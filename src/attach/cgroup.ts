@@ -13,7 +13,7 @@
  * (close() does); a socket map drops it with the map.
  */
 import { closeSync, constants, openSync } from "node:fs";
-import { AttachType } from "../kernel/constants.js";
+import { AttachType, Errno } from "../kernel/constants.js";
 import { AttachError, BpfError, isNativeError } from "../kernel/errors.js";
 import type { LoadedFunction } from "../loader.js";
 import { native } from "../native.js";
@@ -94,7 +94,7 @@ export function attachCgroup(
     return nativeLink(kind.name, `${opts.cgroup}:${attachType}`, opts.fnName, link);
   } catch (err) {
     throw attachFailure(err, `${kind.name} on cgroup ${opts.cgroup}`, (e) =>
-      e.errno === 9 /* EBADF */ || e.errno === 22 /* EINVAL */
+      e.errno === Errno.EBADF || e.errno === Errno.EINVAL
         ? new AttachError(
             `${kind.name} on cgroup ${opts.cgroup}`,
             `the kernel refused it (${e.code}): ${opts.cgroup} is not a cgroup v2 directory, or the kernel has no cgroup links (Linux 5.7+)`,

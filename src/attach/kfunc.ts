@@ -17,6 +17,12 @@ import { syscallOf } from "./kprobe.js";
  */
 export type TrampolineKind = "kfunc" | "kretfunc" | "kmod_ret" | "lsm";
 
+/** bcc's MODULE_KFUNC_PROBE target "module__function", split; undefined for any other name. */
+export function moduleTarget(target: string): { module: string; fn: string } | undefined {
+  const m = /^([A-Za-z0-9_-]+?)__(\w+)$/.exec(target);
+  return m ? { module: m[1] as string, fn: m[2] as string } : undefined;
+}
+
 /** What to use instead of a kfunc/kretfunc on fn (or an LSM hook): tracepoints (4.7+), tp_btf (5.5+), raw tracepoints (4.17+). */
 export function trampolineAlternative(kind: TrampolineKind, target: string): string {
   if (kind === "lsm") {
@@ -116,12 +122,12 @@ export function trampolineRefusal(
     );
   }
   if (errno === E.ESRCH || errno === E.ENOENT) {
-    const mod = /^([A-Za-z0-9_-]+?)__(\w+)$/.exec(target);
+    const mod = moduleTarget(target);
     if (mod && kind !== "lsm")
       return new AttachError(
         `${kind} ${target}`,
-        `no loaded module ${mod[1]} has BTF for ${mod[2]} (MODULE_${kind === "kfunc" ? "KFUNC" : "KRETFUNC"}_PROBE names its function ${kind}__<module>__<function>)`,
-        `load the module (modprobe ${mod[1]}): its BTF appears at /sys/kernel/btf/${mod[1]} on kernels built with CONFIG_DEBUG_INFO_BTF_MODULES (Linux 5.11+)`,
+        `no loaded module ${mod.module} has BTF for ${mod.fn} (MODULE_${kind === "kfunc" ? "KFUNC" : "KRETFUNC"}_PROBE names its function ${kind}__<module>__<function>)`,
+        `load the module (modprobe ${mod.module}): its BTF appears at /sys/kernel/btf/${mod.module} on kernels built with CONFIG_DEBUG_INFO_BTF_MODULES (Linux 5.11+)`,
         { errno, cause },
       );
     const what = kind === "lsm" ? `LSM hook ${target}` : `function ${target}`;

@@ -21,7 +21,7 @@ import type { LoadedFunction } from "../loader.js";
 import { native } from "../native.js";
 import { btfTracepointError } from "./btf_tracepoint.js";
 import type { AttachContext } from "./context.js";
-import { lsmInactiveError, type TrampolineKind, trampolineRefusal } from "./kfunc.js";
+import { lsmInactiveError, moduleTarget, type TrampolineKind, trampolineRefusal } from "./kfunc.js";
 import { attachKind } from "./kinds.js";
 import { attachFailure, type Link, nativeLink } from "./link.js";
 
@@ -119,8 +119,8 @@ export function loadBtfFuncByType(
  * libbpf searches after vmlinux's; any other target as it is.
  */
 export function moduleFunction(target: string): string {
-  const m = /^([A-Za-z0-9_-]+?)__(\w+)$/.exec(target);
-  return m && existsSync(`/sys/kernel/btf/${m[1]}`) ? (m[2] as string) : target;
+  const m = moduleTarget(target);
+  return m && existsSync(`/sys/kernel/btf/${m.module}`) ? m.fn : target;
 }
 
 /** Attaches a kfunc, kretfunc, kmod_ret or LSM program to its target through a BPF trampoline. */

@@ -79,12 +79,21 @@ export interface UsdtLocation {
   args: UsdtArgument[];
 }
 
-/** Parses one SystemTap argument spec (x86-64 and aarch64 forms); undefined when it is none of them. */
-export function parseUsdtArgument(spec: string): UsdtArgument | undefined {
+/**
+ * The size and sign of a SystemTap argument spec ("-4@%esi": 4, signed) and
+ * its location; a spec without a size is an unsigned machine word (sdt.h
+ * before version 3 notes).
+ */
+function sizedArgument(spec: string): { signed: boolean; size: number; loc: string } {
   const m = /^(-?)(\d+)@(.+)$/.exec(spec);
-  const sized = m
+  return m
     ? { signed: m[1] === "-", size: Number(m[2]), loc: m[3] as string }
     : { signed: false, size: 8, loc: spec };
+}
+
+/** Parses one SystemTap argument spec (x86-64 and aarch64 forms); undefined when it is none of them. */
+export function parseUsdtArgument(spec: string): UsdtArgument | undefined {
+  const sized = sizedArgument(spec);
   const base = { spec, size: sized.size, signed: sized.signed };
   let x = /^\$(-?(?:0x[0-9a-f]+|\d+))$/i.exec(sized.loc);
   if (x) return { ...base, constant: BigInt(x[1] as string), deref: false };
@@ -306,25 +315,28 @@ export class USDT {
    * @throws AttachError when there is no such probe or argument.
    */
   getProbeArgCtype(probe: string, index: number): string {
-    const { provider, name } = splitProbe(probe);
-    const sites = this.notes().flatMap(({ notes }) =>
-      notes.filter((n) => n.name === name && (provider === undefined || n.provider === provider)),
-    );
-    let best: number | undefined;
+    const sites = this.sitesOf(probe);
+    let best: { size: number; signed: boolean } | undefined;
     for (const n of sites) {
       const arg = argsOf(n)[index];
       if (arg === undefined) continue;
-      const m = /^(-?\d+)@/.exec(arg);
-      // A location without a size is a machine word (SystemTap's sdt.h before v3 notes).
-      const size = m ? Number(m[1]) : 8;
-      if (best === undefined || Math.abs(size) > Math.abs(best)) best = size;
+      const a = sizedArgument(arg);
+      if (best === undefined || a.size > best.size) best = a;
     }
     if (best === undefined)
       throw new AttachError(
         `USDT probe ${probe}`,
         sites.length === 0 ? "no such probe" : `it has no argument ${index} (arguments count from 0)`,
       );
-    return `${best < 0 ? "int" : "uint"}${Math.abs(best) * 8}_t`;
+    return `${best.signed ? "int" : "uint"}${best.size * 8}_t`;
+  }
+
+  /** The notes of every site of a probe ("provider:name" or a bare name) in the binaries. */
+  private sitesOf(probe: string): UsdtNote[] {
+    const { provider, name } = splitProbe(probe);
+    return this.notes().flatMap(({ notes }) =>
+      notes.filter((n) => n.name === name && (provider === undefined || n.provider === provider)),
+    );
   }
 
   /**
@@ -334,10 +346,7 @@ export class USDT {
    * @throws AttachError when there is no such probe.
    */
   probeLocations(probe: string): UsdtLocation[] {
-    const { provider, name } = splitProbe(probe);
-    const sites = this.notes().flatMap(({ notes }) =>
-      notes.filter((n) => n.name === name && (provider === undefined || n.provider === provider)),
-    );
+    const sites = this.sitesOf(probe);
     if (sites.length === 0) throw new AttachError(`USDT probe ${probe}`, "no such probe");
     return sites.map((n) => ({
       address: n.address,

@@ -10,8 +10,9 @@
  * place the offsets exactly, a debug file's by the usual linker layout.
  */
 import { existsSync } from "node:fs";
-import { basename, join } from "node:path";
-import { debugInfoRoot } from "./debuginfo.js";
+import { basename } from "node:path";
+import { ElfError } from "../kernel/errors.js";
+import { buildIdPath, debugInfoRoot } from "./debuginfo.js";
 import { type ElfFile, elfFile, elfFunctionIndex, fileOffsetToAddr, PT_LOAD } from "./elf.js";
 
 /** One frame of a build-id stack. */
@@ -64,7 +65,7 @@ const modules = new Map<string, string>();
 /** Registers a binary whose frames build-id stacks may hold (bcc's add_module); returns its build-id. */
 export function addModule(path: string): string {
   const id = elfFile(path).buildId;
-  if (id === undefined) throw new Error(`${path} has no build-id note (link it with --build-id)`);
+  if (id === undefined) throw new ElfError(path, "it has no build-id note (link it with --build-id)");
   modules.set(id, path);
   return id;
 }
@@ -79,7 +80,7 @@ export function addModule(path: string): string {
 export function moduleOfBuildId(buildId: string): { path: string; debugOnly: boolean } | undefined {
   const registered = modules.get(buildId);
   if (registered && existsSync(registered)) return { path: registered, debugOnly: false };
-  const base = join(debugInfoRoot(), ".build-id", buildId.slice(0, 2), buildId.slice(2));
+  const base = buildIdPath(debugInfoRoot(), buildId);
   if (existsSync(base)) return { path: base, debugOnly: false }; // a link to the binary itself
   if (existsSync(`${base}.debug`)) return { path: `${base}.debug`, debugOnly: true };
   return undefined;

@@ -23,8 +23,8 @@
  * (src/elf/elf.ts), through {@link DebugFileIo}.
  */
 import { statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
-import * as zlib from "node:zlib";
 import { debug } from "../kernel/mounts.js";
 import type { ElfFile, ElfSymbol } from "./elf.js";
 
@@ -39,6 +39,11 @@ function env(name: string): string | undefined {
 /** The debug-file directory: TSBPF_DEBUGINFO_ROOT, else BCC_DEBUGINFO_ROOT, else /usr/lib/debug. */
 export function debugInfoRoot(): string {
   return env("TSBPF_DEBUGINFO_ROOT") ?? env("BCC_DEBUGINFO_ROOT") ?? DEFAULT_DEBUGINFO_ROOT;
+}
+
+/** A build-id's place in a debug-file directory, without the ".debug" suffix: `<root>/.build-id/ab/cdef…`. */
+export function buildIdPath(root: string, buildId: string): string {
+  return join(root, ".build-id", buildId.slice(0, 2), buildId.slice(2));
 }
 
 /** What the search depends on besides the binary: symbols found under one setting are redone under another. */
@@ -83,8 +88,7 @@ export function debugFileCandidates(
   if (symfs !== undefined) out.push({ path: symfs, via: "symfs" });
   const id = elf.buildId;
   if (id !== undefined && id.length > 2) {
-    for (const r of roots)
-      out.push({ path: join(r, ".build-id", id.slice(0, 2), `${id.slice(2)}.debug`), via: "build-id" });
+    for (const r of roots) out.push({ path: `${buildIdPath(r, id)}.debug`, via: "build-id" });
   }
   const link = elf.debuglink?.file;
   if (link !== undefined && link !== "") {
@@ -224,22 +228,36 @@ export function loadDebugSymbols(
 
 type Crc32 = (data: Uint8Array, value?: number) => number;
 
-/** zlib.crc32 (Node 20.15+), or the same CRC (polynomial 0xEDB88320, as in zlib and the debuglink) by table. */
-const crc32: Crc32 =
-  (zlib as unknown as { crc32?: Crc32 }).crc32 ??
-  (() => {
-    const table = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      table[n] = c >>> 0;
-    }
-    return (data: Uint8Array, value = 0) => {
-      let c = ~value >>> 0;
-      for (const b of data) c = (table[(c ^ b) & 0xff] as number) ^ (c >>> 8);
-      return ~c >>> 0;
-    };
-  })();
+/**
+ * zlib.crc32 (Node 20.15+), or the same CRC (polynomial 0xEDB88320, as in
+ * zlib and the debuglink) by table; made on first use, so that zlib loads
+ * only when a debuglink is checked, never at start-up.
+ */
+let crc32Fn: Crc32 | undefined;
+function crc32(data: Uint8Array, value?: number): number {
+  crc32Fn ??= makeCrc32();
+  return crc32Fn(data, value);
+}
+
+function makeCrc32(): Crc32 {
+  const zlib = createRequire(import.meta.url)("node:zlib") as { crc32?: Crc32 };
+  return (
+    zlib.crc32 ??
+    (() => {
+      const table = new Uint32Array(256);
+      for (let n = 0; n < 256; n++) {
+        let c = n;
+        for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+        table[n] = c >>> 0;
+      }
+      return (data: Uint8Array, value = 0) => {
+        let c = ~value >>> 0;
+        for (const b of data) c = (table[(c ^ b) & 0xff] as number) ^ (c >>> 8);
+        return ~c >>> 0;
+      };
+    })()
+  );
+}
 
 const CRC_CHUNK = 1 << 20;
 
