@@ -268,7 +268,15 @@ export function rewriteBcc(src: string, fileName = "<text>"): RewriteResult {
   }
 
   // Calls inside function bodies: bpf_trace_printk and map methods, nested ones included.
-  const calls: CallCtx = { src, sig, fileName, maps, ringbufs, structs: topLevelTypes(sig) };
+  const calls: CallCtx = {
+    src,
+    sig,
+    fileName,
+    maps,
+    ringbufs,
+    structs: topLevelTypes(sig),
+    libbpfEvents: new Map(),
+  };
   for (const b of bodies) {
     const open = sig[b.open] as Token;
     const close = sig[b.close] as Token;
@@ -286,10 +294,12 @@ export function rewriteBcc(src: string, fileName = "<text>"): RewriteResult {
   const anchors = [...maps.values()]
     .filter((m) => m.eventType !== undefined)
     .map((m) => `${m.eventType} *__tsbpf_type__${m.name} __attribute__((section(".tsbpf.types"), used));`);
+  for (const [name, type] of calls.libbpfEvents)
+    anchors.push(`${type} *__tsbpf_type__${name} __attribute__((section(".tsbpf.types"), used));`);
   // And every type the program defines at file scope, so that JS can decode
   // records of it that reach user space by other ways (an iterator's
   // bpf_seq_write, a value read with bpf_probe_read_user into a map).
-  const anchored = new Set([...maps.values()].map((m) => m.eventType));
+  const anchored = new Set([...[...maps.values()].map((m) => m.eventType), ...calls.libbpfEvents.values()]);
   for (const [i, t] of [...calls.structs].filter((x) => !anchored.has(x)).entries())
     anchors.push(`${t} *__tsbpf_type__defined_${i} __attribute__((section(".tsbpf.types"), used));`);
   if (anchors.length > 0) code += `\n${anchors.join("\n")}\n`;
@@ -572,7 +582,19 @@ interface CallCtx {
   ringbufs: string[];
   /** struct/union tags and typedef names defined at top level of the source. */
   structs: Set<string>;
+  /** Record types of BTF-defined (libbpf-style) buffers, from their helper calls. */
+  libbpfEvents: Map<string, string>;
 }
+
+/**
+ * libbpf's buffer helpers, as the bcc method whose arguments they carry
+ * (and how to pick those arguments from the helper's): the map is `&NAME`.
+ */
+const LIBBPF_SUBMITS: Record<string, { method: string; map: number; pick: number[] }> = {
+  bpf_ringbuf_reserve: { method: "ringbuf_reserve", map: 0, pick: [1, 2] },
+  bpf_ringbuf_output: { method: "ringbuf_output", map: 0, pick: [1, 2, 3] },
+  bpf_perf_event_output: { method: "perf_submit", map: 1, pick: [0, 3, 4] },
+};
 
 /** Text of sig[from..to) with bcc's call rewrites applied, nested calls first. */
 function rewriteCalls(c: CallCtx, from: number, to: number): string {
@@ -607,6 +629,23 @@ function rewriteCalls(c: CallCtx, from: number, to: number): string {
         cursor = (sig[close] as Token).end;
         i = close;
         continue;
+      }
+    }
+    // bpf_ringbuf_reserve(&events, sizeof(*e), 0) and the like on a
+    // BTF-defined map: only noted (the record type, for JS to decode), not rewritten.
+    const submit = t.kind === "ident" && sig[i + 1]?.text === "(" ? LIBBPF_SUBMITS[t.text] : undefined;
+    if (submit && !isMember(sig, i)) {
+      const close = matchClose(sig, i + 1);
+      if (close > 0 && close < to) {
+        const argRanges = splitRanges(sig, i + 2, close);
+        const mapArg = argRanges[submit.map];
+        const mapName =
+          mapArg && mapArg[1] - mapArg[0] === 2 && sig[mapArg[0]]?.text === "&" ? sig[mapArg[0] + 1]?.text : undefined;
+        if (mapName && !c.maps.has(mapName) && !c.libbpfEvents.has(mapName)) {
+          const picked = submit.pick.map((k) => argRanges[k]).filter((r): r is [number, number] => r !== undefined);
+          const type = eventTypeOf(c, submit.method, picked, i);
+          if (type) c.libbpfEvents.set(mapName, type);
+        }
       }
     }
     // map.method(…)

@@ -170,6 +170,29 @@ describe("rewriteBcc", () => {
   });
 });
 
+describe("record types of libbpf-style buffers", () => {
+  it("anchors the type each libbpf helper submits, from sizeof or the variable passed", () => {
+    const src = [
+      "struct event { int pid; };",
+      "struct big { char b[64]; };",
+      "struct { int type; } rb SEC(\".maps\"), pb SEC(\".maps\"), ro SEC(\".maps\");",
+      "int f(void *ctx) {",
+      "  struct event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);",
+      "  struct big b = {};",
+      "  bpf_perf_event_output(ctx, &pb, BPF_F_CURRENT_CPU, &b, sizeof(b));",
+      "  bpf_ringbuf_output(&ro, &b, sizeof(struct big), 0);",
+      "  return 0;",
+      "}",
+    ].join("\n");
+    const { code } = rewriteBcc(src);
+    assert.match(code, /struct event \*__tsbpf_type__rb __attribute__/);
+    assert.match(code, /struct big \*__tsbpf_type__pb __attribute__/);
+    assert.match(code, /struct big \*__tsbpf_type__ro __attribute__/);
+    // the helper calls themselves are left as written
+    assert.ok(code.includes("  bpf_perf_event_output(ctx, &pb, BPF_F_CURRENT_CPU, &b, sizeof(b));\n"));
+  });
+});
+
 describe("autoAttachFor", () => {
   it("follows bcc's name prefixes", () => {
     assert.deepEqual(autoAttachFor("kretprobe__tcp_v4_connect"), {
