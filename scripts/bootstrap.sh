@@ -54,6 +54,9 @@ fi
 # one-file bundle of the CLI that `npm start` and the tsbpf command run.
 node_modules/.bin/tsc -p .
 node scripts/bundle.mjs
+# The tools' BPF objects (dist/tools/*.bpf.o), compiled once here so that
+# running a tool needs no compiler (incremental).
+node scripts/build-tools.mjs
 
 # tracefs is not mounted at boot on every machine; tsbpf mounts it itself
 # too, but doing it here keeps the first run's timing honest. securityfs

@@ -7,6 +7,8 @@
  *   tsbpf example --list                             the tutorial programs
  *   tsbpf tplist [-v] [REGEX]                        list tracepoints (bcc's tplist; -v: their fields)
  *   tsbpf gen-types PROGRAM.c [-o OUT.d.ts]          TypeScript types of maps and events
+ *   tsbpf tools                                      the tools, with their hooks on this kernel
+ *   tsbpf TOOL [options]                             run a tool (execsnoop, …; -h for its options)
  */
 
 const USAGE = `usage: tsbpf <command> [options]
@@ -19,6 +21,8 @@ commands:
   tplist [-v] [REGEX]                              list tracepoints, optionally filtered (-v: their fields)
   gen-types PROGRAM.c [-o OUT.d.ts]                TypeScript types of a program's maps and events
   compile PROGRAM.c [-o OUT] [--emit obj|c|asm]   a BPF object for BPF.open (or the C, the assembly)
+  tools                                            list the tools and the hooks each uses here
+  TOOL [options]                                   run a tool (tsbpf execsnoop -h)
   help                                             this text
 `;
 
@@ -51,11 +55,25 @@ async function main(argv: string[]): Promise<number> {
     case "-h":
       process.stdout.write(USAGE);
       return cmd === undefined ? 2 : 0;
-    default:
+    case "tools": {
+      const { toolsMain } = await import("./tools_cmd.js");
+      return toolsMain();
+    }
+    default: {
+      const { toolMain } = await import("./tools_cmd.js");
+      const code = await toolMain(cmd, rest);
+      if (code !== undefined) return code;
       process.stderr.write(`tsbpf: unknown command "${cmd}"\n${USAGE}`);
       return 2;
+    }
   }
 }
+
+// A reader that goes away (`tsbpf tplist | head`) ends the command quietly.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -640,9 +640,13 @@ function rewriteCalls(c: CallCtx, from: number, to: number): string {
         const argRanges = splitRanges(sig, i + 2, close);
         const mapArg = argRanges[submit.map];
         const mapName =
-          mapArg && mapArg[1] - mapArg[0] === 2 && sig[mapArg[0]]?.text === "&" ? sig[mapArg[0] + 1]?.text : undefined;
+          mapArg && mapArg[1] - mapArg[0] === 2 && sig[mapArg[0]]?.text === "&"
+            ? sig[mapArg[0] + 1]?.text
+            : undefined;
         if (mapName && !c.maps.has(mapName) && !c.libbpfEvents.has(mapName)) {
-          const picked = submit.pick.map((k) => argRanges[k]).filter((r): r is [number, number] => r !== undefined);
+          const picked = submit.pick
+            .map((k) => argRanges[k])
+            .filter((r): r is [number, number] => r !== undefined);
           const type = eventTypeOf(c, submit.method, picked, i);
           if (type) c.libbpfEvents.set(mapName, type);
         }

@@ -175,7 +175,7 @@ describe("record types of libbpf-style buffers", () => {
     const src = [
       "struct event { int pid; };",
       "struct big { char b[64]; };",
-      "struct { int type; } rb SEC(\".maps\"), pb SEC(\".maps\"), ro SEC(\".maps\");",
+      'struct { int type; } rb SEC(".maps"), pb SEC(".maps"), ro SEC(".maps");',
       "int f(void *ctx) {",
       "  struct event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);",
       "  struct big b = {};",

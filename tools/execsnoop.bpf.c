@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: Apache-2.0
+/* execsnoop: new processes, from the execve and execveat system call
+ * tracepoints (the arguments are read at entry, while the old image still
+ * holds them, and sent with the result at exit). */
+#include "tool.bpf.h"
+
+#define ARG_SIZE 128
+#define TOTAL_MAX_ARGS 60
+#define ARGS_BUF (TOTAL_MAX_ARGS * ARG_SIZE)
+
+const volatile uid_t targ_uid = (uid_t)-1;
+const volatile pid_t targ_ppid = 0;
+const volatile bool ignore_failed = false;
+const volatile int max_args = 20;
+
+/* args first: user space reads its bytes at offset 0 (the decoder would
+ * stop a char array at its first NUL) */
+struct event {
+    char args[ARGS_BUF];
+    u64 ts;
+    u32 pid;
+    u32 tid;
+    u32 ppid;
+    u32 uid;
+    s32 retval;
+    s32 args_count;
+    u32 args_size;
+    u8 truncated;
+    char comm[16];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 10240);
+    __type(key, u32);
+    __type(value, struct event);
+} execs SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 1 << 22);
+} events SEC(".maps");
+
+static const struct event empty;
+
+static __always_inline int on_enter(const char *filename, const char *const *argv)
+{
+    u64 id = bpf_get_current_pid_tgid();
+    u32 tid = (u32)id;
+    u32 uid = (u32)bpf_get_current_uid_gid();
+    struct task_struct *task;
+    struct event *e;
+
+    if (targ_uid != (uid_t)-1 && targ_uid != uid)
+        return 0;
+    if (!tool_cgroup_ok())
+        return 0;
+    task = (struct task_struct *)bpf_get_current_task();
+    u32 ppid = BPF_CORE_READ(task, real_parent, tgid);
+    if (targ_ppid && targ_ppid != ppid)
+        return 0;
+    if (bpf_map_update_elem(&execs, &tid, &empty, BPF_NOEXIST))
+        return 0;
+    e = bpf_map_lookup_elem(&execs, &tid);
+    if (!e)
+        return 0;
+    e->pid = id >> 32;
+    e->tid = tid;
+    e->ppid = ppid;
+    e->uid = uid;
+
+    long n = bpf_probe_read_user_str(e->args, ARG_SIZE, filename);
+    if (n < 0)
+        return 0;
+    e->args_size = n;
+    e->args_count = 1;
+    for (int i = 1; i < TOTAL_MAX_ARGS; i++) {
+        const char *arg = NULL;
+        if (i >= max_args) {
+            /* more arguments than asked for: say so */
+            if (!bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) && arg)
+                e->truncated = 1;
+            break;
+        }
+        if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
+            break;
+        if (e->args_size > ARGS_BUF - ARG_SIZE)
+            break;
+        n = bpf_probe_read_user_str(&e->args[e->args_size], ARG_SIZE, arg);
+        if (n < 0)
+            break;
+        e->args_count++;
+        e->args_size += n;
+    }
+    return 0;
+}
+
+static __always_inline int on_exit(long ret)
+{
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    struct event *e = bpf_map_lookup_elem(&execs, &tid);
+
+    if (!e)
+        return 0;
+    if (ignore_failed && ret < 0)
+        goto out;
+    e->retval = ret;
+    e->ts = bpf_ktime_get_ns();
+    bpf_get_current_comm(e->comm, sizeof(e->comm));
+    bpf_ringbuf_output(&events, e, sizeof(*e), 0);
+out:
+    bpf_map_delete_elem(&execs, &tid);
+    return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int execve_enter(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_enter((const char *)ctx->args[0], (const char *const *)ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int execve_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return on_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int execveat_enter(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_enter((const char *)ctx->args[1], (const char *const *)ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execveat")
+int execveat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return on_exit(ctx->ret);
+}
+
+char LICENSE[] SEC("license") = "GPL";

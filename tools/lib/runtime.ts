@@ -1,0 +1,240 @@
+/**
+ * What every tool does around its own logic: parse the command line, open
+ * its prebuilt BPF object (no compiler at run time) with its filters as
+ * read-only globals, attach the hooks this kernel has, run until Ctrl-C,
+ * SIGTERM, --duration or the reader going away, and leave nothing in the
+ * kernel on any of those exits.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { BPF, BpfError, type CgroupArray, NotSupportedError } from "../../src/index.js";
+import { packageRoot } from "../../src/paths.js";
+import { type Args, type CommandSpec, helpText, parseToolArgs, UsageError } from "./args.js";
+import { Output, type Sink } from "./output.js";
+
+/** A tool: its command line, the hooks it uses on this kernel, and its body. */
+export interface Tool extends CommandSpec {
+  /** One line for `tsbpf tools`: the hooks it uses on the running kernel. */
+  hooks(): string;
+  run(ctx: ToolContext): Promise<void>;
+}
+
+/** Where a tool's compiled BPF object is (built by `npm run build` from tools/NAME.bpf.c). */
+export function objectPath(name: string): string {
+  return join(packageRoot(), "dist", "tools", `${name}.bpf.o`);
+}
+
+/** A tracepoint "cat:event", present on this kernel or not. */
+export function hasTracepoint(tp: string): boolean {
+  const [cat, ev] = tp.split(":");
+  return cat !== undefined && ev !== undefined && BPF.tracepointExists(cat, ev);
+}
+
+/** What a tool's body works with. */
+export class ToolContext {
+  /** Aborted on SIGINT, SIGTERM, --duration, or when the reader of stdout goes away. */
+  readonly signal: AbortSignal;
+  private readonly ctl = new AbortController();
+  private onReady: (() => void) | undefined;
+  private readonly objects: BPF[] = [];
+
+  constructor(
+    readonly tool: Tool,
+    readonly args: Args,
+    readonly out: Output,
+    private readonly errSink: (text: string) => void,
+    onReady: (() => void) | undefined = undefined,
+  ) {
+    this.onReady = onReady;
+    this.signal = this.ctl.signal;
+    out.onClosed = () => this.stop();
+  }
+
+  /** Ends the run (the tool's body sees `signal` aborted). */
+  stop(): void {
+    this.ctl.abort();
+  }
+
+  /** One line on stderr, prefixed by the tool's name (hook notes, warnings). */
+  note(text: string): void {
+    this.errSink(`${this.tool.name}: ${text}\n`);
+  }
+
+  /**
+   * Opens the tool's prebuilt object: read-only globals set from `rodata`,
+   * maps resized, nothing attached yet. With --cgroup, the object's
+   * `cgroup_map` gets the cgroup and `filter_cg` is set.
+   */
+  async open(
+    opts: { rodata?: Record<string, unknown>; mapSizes?: Record<string, number>; name?: string } = {},
+  ) {
+    const name = opts.name ?? this.tool.name;
+    const path = objectPath(name);
+    if (!existsSync(path)) {
+      throw new BpfError(
+        `${name}: its BPF object ${path} is missing; build the package first (npm run build)`,
+      );
+    }
+    const rodata = { ...opts.rodata };
+    if (this.args.cgroup) rodata.filter_cg = true;
+    const b = await BPF.open({ object: path, rodata, mapSizes: opts.mapSizes, autoAttach: false });
+    this.objects.push(b);
+    if (this.args.cgroup) {
+      if (!b.tableNames().includes("cgroup_map")) {
+        throw new UsageError(`--cgroup: ${name} cannot filter by cgroup`);
+      }
+      b.getTable<CgroupArray>("cgroup_map").set(0, this.args.cgroup);
+    }
+    return b;
+  }
+
+  /**
+   * Attaches fnName to the first tracepoint of `tps` this kernel has and
+   * returns its name; undefined when it has none and `optional`, else a
+   * NotSupportedError naming them.
+   */
+  attachFirstTracepoint(b: BPF, fnName: string, tps: string[], optional = false): string | undefined {
+    for (const tp of tps) {
+      if (!hasTracepoint(tp)) continue;
+      b.attachTracepoint({ tp, fnName });
+      return tp;
+    }
+    if (optional) return undefined;
+    throw new NotSupportedError(
+      `${this.tool.name}'s hooks`,
+      `this kernel has none of the tracepoints ${tps.join(", ")}`,
+    );
+  }
+
+  /** Attaches each [tracepoint, function] pair this kernel has; returns the tracepoints attached. */
+  attachTracepoints(b: BPF, pairs: Array<[tp: string, fnName: string]>): string[] {
+    const done: string[] = [];
+    for (const [tp, fnName] of pairs) {
+      if (!hasTracepoint(tp)) continue;
+      b.attachTracepoint({ tp, fnName });
+      done.push(tp);
+    }
+    if (done.length === 0) {
+      throw new NotSupportedError(
+        `${this.tool.name}'s hooks`,
+        `this kernel has none of the tracepoints ${pairs.map(([t]) => t).join(", ")}`,
+      );
+    }
+    return done;
+  }
+
+  /** Says the tool is attached and tracing (tests wait for it before they make activity). */
+  ready(): void {
+    this.out.flush();
+    const r = this.onReady;
+    this.onReady = undefined;
+    r?.();
+  }
+
+  /** Marks the tool ready, then resolves when the run ends (signal, --duration, reader gone). */
+  done(): Promise<void> {
+    this.ready();
+    if (this.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => this.signal.addEventListener("abort", () => resolve(), { once: true }));
+  }
+
+  /**
+   * bcc's `interval [count]` loop: calls tick every interval seconds until
+   * count ticks or the end of the run; the last call gets `last = true`
+   * (also when the run ends between ticks, as bcc prints on Ctrl-C).
+   */
+  async intervals(interval: number, count: number | undefined, tick: (last: boolean) => void): Promise<void> {
+    if (!(interval > 0)) throw new UsageError("interval: expected a positive number of seconds");
+    this.ready();
+    let n = 0;
+    for (;;) {
+      const ended = await this.sleep(interval * 1000);
+      n++;
+      const last = ended || (count !== undefined && n >= count);
+      tick(last);
+      this.out.flush();
+      if (last) return;
+    }
+  }
+
+  /** Sleeps ms; resolves true when the run ended meanwhile. */
+  sleep(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (this.signal.aborted) return resolve(true);
+      const t = setTimeout(() => {
+        this.signal.removeEventListener("abort", onAbort);
+        resolve(false);
+      }, ms);
+      const onAbort = (): void => {
+        clearTimeout(t);
+        resolve(true);
+      };
+      this.signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** Closes every object the tool opened (links, maps, buffers). */
+  close(): void {
+    for (const b of this.objects.splice(0)) b.close();
+  }
+}
+
+/** I/O of a tool run (tests pass functions; the CLI passes the process's). */
+export interface ToolIO {
+  out?: Sink;
+  err?: (text: string) => void;
+  /** Ends the run when aborted (as Ctrl-C does). */
+  signal?: AbortSignal;
+  /** Called once the tool has attached its hooks and is tracing. */
+  onReady?: () => void;
+}
+
+/**
+ * Runs a tool from its command line: returns the exit status (0 done, 1 an
+ * error, 2 a usage error), having printed the error on stderr.
+ */
+export async function runTool(tool: Tool, argv: string[], io: ToolIO = {}): Promise<number> {
+  const err = io.err ?? ((t: string) => process.stderr.write(t));
+  let args: Args;
+  try {
+    args = parseToolArgs(tool, argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    err(`usage: tsbpf ${tool.name} [options] (-h for help)\n${tool.name}: error: ${e.message}\n`);
+    return 2;
+  }
+  const out = new Output(args.json, io.out ?? 1);
+  if (args.flag("help")) {
+    out.text(helpText(tool));
+    out.flush();
+    return 0;
+  }
+  const ctx = new ToolContext(tool, args, out, err, io.onReady);
+  const stop = (): void => ctx.stop();
+  if (io.signal?.aborted) stop();
+  io.signal?.addEventListener("abort", stop, { once: true });
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  const timer = args.duration ? setTimeout(stop, args.duration * 1000) : undefined;
+  try {
+    await tool.run(ctx);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`${tool.name}: error: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof Error) {
+      err(`${tool.name}: ${e.name}: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    io.signal?.removeEventListener("abort", stop);
+    process.removeListener("SIGINT", stop);
+    process.removeListener("SIGTERM", stop);
+    ctx.close();
+    out.flush();
+  }
+}
