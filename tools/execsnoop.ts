@@ -70,6 +70,9 @@ export const tool: Tool = {
     'tsbpf execsnoop -n main           # only print command lines containing "main"',
     "tsbpf execsnoop --json            # one JSON object per exec",
   ],
+  jsonFields: ["time", "comm", "pid", "tid", "ppid", "uid", "ret", "args"],
+  hookNote: () =>
+    "syscall tracepoints (bcc: a kprobe on the execve syscall function): the same calls, execveat included",
   hooks: () =>
     TRACEPOINTS.filter(([tp]) => hasTracepoint(tp))
       .map(([tp]) => tp)

@@ -25,4 +25,47 @@ static __always_inline bool tool_cgroup_ok(void)
     return !filter_cg || bpf_current_task_under_cgroup(&cgroup_map, 0) == 1;
 }
 
+/* A histogram bucket: section id (0 when there is none) and log2 slot. */
+struct hist_key {
+    u32 id;
+    u32 slot;
+};
+
+#define MAX_SLOTS 64
+
+/* Adds one to a histogram map (a BPF_MAP_TYPE_HASH of struct hist_key →
+ * u64). */
+static __always_inline void hist_add(void *map, u32 id, u32 slot)
+{
+    struct hist_key key = {.id = id, .slot = slot < MAX_SLOTS ? slot : MAX_SLOTS - 1};
+    static const u64 zero;
+    u64 *v = bpf_map_lookup_elem(map, &key);
+
+    if (!v) {
+        bpf_map_update_elem(map, &key, &zero, BPF_NOEXIST);
+        v = bpf_map_lookup_elem(map, &key);
+        if (!v)
+            return;
+    }
+    __sync_fetch_and_add(v, 1);
+}
+
+/* The slot of a log2 histogram as bcc's bpf_log2l() gives it:
+ * floor(log2(v)) + 1, and 1 for 0 (bcc's printer shows slot 1 as "0 -> 1"). */
+static __always_inline u32 log2_slot(u64 v)
+{
+    u32 r = 0;
+
+    if (!v)
+        return 1;
+#pragma unroll
+    for (int s = 32; s > 0; s >>= 1) {
+        if (v >> s) {
+            v >>= s;
+            r += s;
+        }
+    }
+    return r + 1;
+}
+
 #endif

@@ -16,6 +16,14 @@ import { Output, type Sink } from "./output.js";
 export interface Tool extends CommandSpec {
   /** One line for `tsbpf tools`: the hooks it uses on the running kernel. */
   hooks(): string;
+  /**
+   * When the hooks differ from bcc's tool on this kernel: one line saying
+   * which hook bcc uses and what the difference changes, printed on stderr
+   * at start (undefined: nothing to say).
+   */
+  hookNote?(): string | undefined;
+  /** The fields of the --json records, documented in the README. */
+  jsonFields: string[];
   run(ctx: ToolContext): Promise<void>;
 }
 
@@ -158,7 +166,13 @@ export class ToolContext {
   }
 
   /** Sleeps ms; resolves true when the run ended meanwhile. */
-  sleep(ms: number): Promise<boolean> {
+  async sleep(ms: number): Promise<boolean> {
+    // setTimeout fires at once for more than 2^31-1 ms (bcc's tools default to 99999999 s)
+    const MAX = 2 ** 31 - 1;
+    while (ms > MAX) {
+      if (await this.sleep(MAX)) return true;
+      ms -= MAX;
+    }
     return new Promise((resolve) => {
       if (this.signal.aborted) return resolve(true);
       const t = setTimeout(() => {
@@ -217,6 +231,8 @@ export async function runTool(tool: Tool, argv: string[], io: ToolIO = {}): Prom
   process.on("SIGTERM", stop);
   const timer = args.duration ? setTimeout(stop, args.duration * 1000) : undefined;
   try {
+    const note = tool.hookNote?.();
+    if (note) ctx.note(note);
     await tool.run(ctx);
     return 0;
   } catch (e) {
