@@ -1,0 +1,453 @@
+/**
+ * bcc dialect items that had a counterpart but no test (docs/bcc-parity.md,
+ * "All untested and partly tested items"), each checked against what the
+ * kernel did: a value the program wrote, the PID of a process the test
+ * spawned, a record that arrived or did not.
+ */
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, rmSync, statSync } from "node:fs";
+import { after, describe, it } from "node:test";
+import {
+  type ArrayTable,
+  BPF,
+  BPF_EXIST,
+  BpfError,
+  type HashTable,
+  type PerCpuHash,
+  type PerfEventArray,
+  PerfSWConfig,
+  PerfType,
+  possibleCpus,
+  type QueueStack,
+  type RingBuf,
+} from "../../src/index.js";
+import { skipUnlessRoot, waitFor } from "../helpers.js";
+
+/** Calls getppid(2) n times (process.ppid asks the kernel each time). */
+function getppidLoop(n: number): void {
+  let x = 0;
+  for (let i = 0; i < n; i++) x += process.ppid;
+  if (x === -1) throw new Error("unreachable");
+}
+
+describe("bcc dialect: C-side items", { skip: skipUnlessRoot }, () => {
+  const open: BPF[] = [];
+  after(() => {
+    for (const b of open) b.close();
+  });
+  const load = async (text: string, cflags: string[] = []): Promise<BPF> => {
+    const b = await BPF.load({ text, cflags });
+    open.push(b);
+    return b;
+  };
+
+  it("bpf_get_ns_current_pid_tgid: the test's own pid in its namespace, and pid 1 in a new one", async () => {
+    const b = await load(
+      `
+struct ids { u32 ns_pid; u32 ns_tgid; u32 pid; s32 ret; };
+BPF_ARRAY(ns, u64, 2);      // [0] dev, [1] inode of the pid namespace to look through
+BPF_ARRAY(target, u32, 1);  // 0: the test process (getppid); else any execve in that namespace
+BPF_HASH(seen, u32, struct ids);
+static __always_inline int record(u32 key)
+{
+    int i0 = 0, i1 = 1;
+    u64 *dev = ns.lookup(&i0), *ino = ns.lookup(&i1);
+    if (!dev || !ino)
+        return 0;
+    struct bpf_pidns_info info = {};
+    struct ids v = {};
+    v.ret = bpf_get_ns_current_pid_tgid(*dev, *ino, &info, sizeof(info));
+    if (v.ret != 0 && key != 0)
+        return 0;
+    v.ns_pid = info.pid;
+    v.ns_tgid = info.tgid;
+    v.pid = bpf_get_current_pid_tgid() >> 32;
+    seen.update(&key, &v);
+    return 0;
+}
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) != TARGET)
+        return 0;
+    return record(0);
+}
+TRACEPOINT_PROBE(syscalls, sys_enter_execve)
+{
+    return record(1);
+}`,
+      [`-DTARGET=${process.pid}`],
+    );
+    const nsTable = b.getTable<ArrayTable<bigint>>("ns");
+    const seen =
+      b.getTable<HashTable<number, { ns_pid: number; ns_tgid: number; pid: number; ret: number }>>("seen");
+    // The test's own namespace: the helper gives the pid the test knows.
+    const own = statSync("/proc/self/ns/pid");
+    nsTable.set(0, BigInt(own.dev));
+    nsTable.set(1, BigInt(own.ino));
+    getppidLoop(1);
+    assert.deepEqual(seen.get(0), { ns_pid: process.pid, ns_tgid: process.pid, pid: process.pid, ret: 0 });
+    // A namespace the test is not in: -EINVAL (the helper checks dev and inode).
+    nsTable.set(1, BigInt(own.ino) + 1n);
+    getppidLoop(1);
+    assert.equal(seen.get(0)?.ret, -22, "another namespace's inode: -EINVAL");
+
+    // A new pid namespace (unshare --pid --fork): its first process is pid 1 there.
+    if (spawnSync("unshare", ["--version"]).status !== 0) return;
+    seen.delete(1);
+    const child = spawn("unshare", ["--pid", "--fork", "/bin/sh", "-c", "read x; exec /bin/true"], {
+      stdio: ["pipe", "ignore", "inherit"],
+    });
+    const exited = new Promise((r) => child.on("exit", r));
+    const unsharePid = child.pid as number;
+    // unshare's children go into the new namespace: wait for the forked shell.
+    let newNs: ReturnType<typeof statSync> | undefined;
+    await waitFor(() => {
+      try {
+        newNs = statSync(`/proc/${unsharePid}/ns/pid_for_children`);
+        return newNs.ino !== own.ino;
+      } catch {
+        return false;
+      }
+    }, 3000);
+    assert.ok(newNs && newNs.ino !== own.ino, "unshare made a new pid namespace");
+    nsTable.set(0, BigInt(newNs.dev));
+    nsTable.set(1, BigInt(newNs.ino));
+    child.stdin?.end("go\n");
+    await exited;
+    const v = seen.get(1);
+    assert.ok(v !== undefined, "the execve in the new namespace was seen");
+    assert.deepEqual([v.ns_pid, v.ns_tgid, v.ret], [1, 1, 0], "pid 1 in its own namespace");
+    assert.ok(v.pid > 1 && v.pid !== unsharePid, `its pid outside is ${v.pid}`);
+  });
+
+  it("task_storage_delete: a task's storage deleted on its third call starts again from one", async () => {
+    const b = await load(
+      `
+BPF_TASK_STORAGE(calls, u64);
+BPF_ARRAY(out, s64, 4);
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) != TARGET)
+        return 0;
+    struct task_struct *task = bpf_get_current_task_btf();
+    u64 *n = calls.task_storage_get(task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (!n)
+        return 0;
+    *n += 1;
+    u32 i = 0;
+    s64 c = *n;
+    out.update(&i, &c);
+    if (*n == 3) {
+        s64 r = calls.task_storage_delete(task);
+        i = 1;
+        out.update(&i, &r);
+        // deleted: a lookup without F_CREATE finds nothing, a second delete says -ENOENT
+        s64 gone = calls.task_storage_get(task, 0, 0) == 0;
+        i = 2;
+        out.update(&i, &gone);
+        r = calls.task_storage_delete(task);
+        i = 3;
+        out.update(&i, &r);
+    }
+    return 0;
+}`,
+      [`-DTARGET=${process.pid}`],
+    );
+    getppidLoop(5);
+    const out = b.getTable<ArrayTable<bigint>>("out");
+    assert.deepEqual(
+      [0, 1, 2, 3].map((i) => out.get(i)),
+      [2n, 0n, 1n, -2n],
+      "calls 1, 2, 3 (deleted), then 1, 2; delete returned 0, then -ENOENT",
+    );
+  });
+
+  it("perf_counter_value: bpf_perf_event_read_value on a software counter of a BPF_PERF_ARRAY", async () => {
+    const b = await load(
+      `
+BPF_PERF_ARRAY(clock, ${possibleCpus()});
+struct reading { s64 ret; u64 counter; u64 enabled; u64 running; };
+BPF_ARRAY(out, struct reading, 2);
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) != TARGET)
+        return 0;
+    struct bpf_perf_event_value v = {};
+    struct reading r = {};
+    r.ret = clock.perf_counter_value(BPF_F_CURRENT_CPU, &v, sizeof(v));
+    r.counter = v.counter;
+    r.enabled = v.enabled;
+    r.running = v.running;
+    u32 i = 0;
+    struct reading *old = out.lookup(&i);
+    if (old && old->ret == 0 && old->counter != 0)
+        i = 1;
+    out.update(&i, &r);
+    return 0;
+}`,
+      [`-DTARGET=${process.pid}`],
+    );
+    const out =
+      b.getTable<ArrayTable<{ ret: bigint; counter: bigint; enabled: bigint; running: bigint }>>("out");
+    getppidLoop(1);
+    assert.equal(out.get(0)?.ret, -2n, "no event in the slot yet: -ENOENT");
+    const clock = b.getTable<PerfEventArray>("clock");
+    clock.openPerfEvent(PerfType.SOFTWARE, PerfSWConfig.CPU_CLOCK);
+    getppidLoop(1);
+    const first = out.get(0);
+    assert.ok(
+      first !== undefined && first.ret === 0n,
+      `read: ${JSON.stringify(first, (_k, v) => String(v))}`,
+    );
+    assert.ok(
+      first.counter > 0n && first.enabled > 0n && first.running > 0n,
+      "counter, enabled and running times",
+    );
+    const end = Date.now() + 20;
+    while (Date.now() < end);
+    getppidLoop(1);
+    const second = out.get(1);
+    assert.ok(second !== undefined && second.ret === 0n);
+    assert.ok(second.enabled > first.enabled, "enabled time grows");
+    clock.closePerfEvents();
+    out.set(0, { ret: 0n, counter: 0n, enabled: 0n, running: 0n });
+    getppidLoop(1);
+    assert.equal(out.get(0)?.ret, -2n, "closePerfEvents emptied the slots: -ENOENT again");
+  });
+
+  it("ringbuf_discard: a discarded record never arrives, a submitted one does", async () => {
+    const b = await load(
+      `
+struct event { u32 pid; u32 seq; };
+BPF_RINGBUF_OUTPUT(rb, 1);
+BPF_ARRAY(seq, u32, 1);
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) != TARGET)
+        return 0;
+    int zero = 0;
+    u32 *s = seq.lookup(&zero);
+    if (!s)
+        return 0;
+    struct event *e = rb.ringbuf_reserve(sizeof(struct event));
+    if (!e)
+        return 0;
+    e->pid = TARGET;
+    e->seq = (*s)++;
+    if (e->seq % 2)
+        rb.ringbuf_discard(e, 0);
+    else
+        rb.ringbuf_submit(e, 0);
+    return 0;
+}`,
+      [`-DTARGET=${process.pid}`],
+    );
+    const rb = b.getTable<RingBuf>("rb");
+    const got: unknown[] = [];
+    rb.openRingBuffer((_ctx, data) => got.push(rb.event(data)));
+    getppidLoop(6);
+    await waitFor(() => got.length >= 3, 2000);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(got, [
+      { pid: process.pid, seq: 0 },
+      { pid: process.pid, seq: 2 },
+      { pid: process.pid, seq: 4 },
+    ]);
+    assert.equal(b.getTable<ArrayTable<number>>("seq").get(0), 6, "six records reserved");
+  });
+
+  it("BPF_QUEUESTACK, _SHARED, _PINNED and _PUBLIC: pushed and popped from C and from JS", async () => {
+    const pin = "/sys/fs/bpf/tsbpf_test_parity_queue";
+    rmSync(pin, { force: true });
+    try {
+      const text = `
+BPF_QUEUESTACK("queue", q, u32, 8, 0);
+BPF_QUEUESTACK_SHARED("stack", s, u32, 8, 0);
+BPF_QUEUESTACK_PINNED("queue", qp, u32, 8, 0, "${pin}");
+BPF_QUEUESTACK_PUBLIC("stack", tsbpf_parity_pubstack, u32, 8, 0);
+BPF_ARRAY(popped, u32, 4);
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) != TARGET)
+        return 0;
+    u32 v, i;
+    // each: pop what JS pushed (recorded), push it back times ten and one more
+    if (q.pop(&v) == 0) { i = 0; popped.update(&i, &v); v *= 10; q.push(&v, 0); v += 1; q.push(&v, 0); }
+    if (s.pop(&v) == 0) { i = 1; popped.update(&i, &v); v *= 10; s.push(&v, 0); v += 1; s.push(&v, 0); }
+    if (qp.pop(&v) == 0) { i = 2; popped.update(&i, &v); v *= 10; qp.push(&v, 0); v += 1; qp.push(&v, 0); }
+    if (tsbpf_parity_pubstack.pop(&v) == 0) {
+        i = 3; popped.update(&i, &v); v *= 10; tsbpf_parity_pubstack.push(&v, 0); v += 1;
+        tsbpf_parity_pubstack.push(&v, 0);
+    }
+    return 0;
+}`;
+      const b = await load(text, [`-DTARGET=${process.pid}`]);
+      const names = ["q", "s", "qp", "tsbpf_parity_pubstack"] as const;
+      const tables = names.map((n) => b.getTable<QueueStack<number>>(n));
+      assert.deepEqual(
+        tables.map((t) => t.typeName),
+        ["QUEUE", "STACK", "QUEUE", "STACK"],
+      );
+      tables.forEach((t, i) => {
+        t.push(i + 1);
+        t.push(i + 5);
+      });
+      getppidLoop(1);
+      // Queues pop the oldest (1, 3), stacks the newest (6, 8).
+      assert.deepEqual(
+        [0, 1, 2, 3].map((i) => b.getTable<ArrayTable<number>>("popped").get(i)),
+        [1, 6, 3, 8],
+      );
+      assert.deepEqual(
+        [...(tables[0] as QueueStack<number>).values()],
+        [5, 10, 11],
+        "queue: JS's second value, then what C pushed",
+      );
+      assert.deepEqual(
+        [...(tables[1] as QueueStack<number>).values()],
+        [61, 60, 2],
+        "stack: C's last push first",
+      );
+      assert.ok(existsSync(pin), "the pinned queue is in bpffs");
+      // The pinned queue outlives its object: a second object finds what is left in it.
+      b.close();
+      const again = await load(text, [`-DTARGET=${process.pid}`]);
+      assert.deepEqual(
+        [...again.getTable<QueueStack<number>>("qp").values()],
+        [7, 30, 31],
+        "kept in the pin",
+      );
+      // The public stack: another object of the process reaches it as "extern".
+      again.getTable<QueueStack<number>>("tsbpf_parity_pubstack").push(99);
+      const other = await load(
+        `
+BPF_TABLE("extern", int, u32, tsbpf_parity_pubstack, 8);
+BPF_ARRAY(got, u32, 1);
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) != TARGET)
+        return 0;
+    u32 v;
+    int zero = 0;
+    if (bpf_map_pop_elem(&tsbpf_parity_pubstack, &v) == 0)
+        got.update(&zero, &v);
+    return 0;
+}`,
+        [`-DTARGET=${process.pid}`],
+      );
+      again.close();
+      getppidLoop(1);
+      assert.equal(other.getTable<ArrayTable<number>>("got").get(0), 99, "popped through the public map");
+    } finally {
+      rmSync(pin, { force: true });
+    }
+  });
+
+  it('BPF_TABLE("lru_percpu_hash"): counted per CPU from C, read, set and summed from JS', async () => {
+    const b = await load(
+      `
+BPF_TABLE("lru_percpu_hash", u32, u64, per_pid, 4);
+BPF_ARRAY(read_back, u64, 1);
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
+{
+    u32 pid = bpf_get_current_pid_tgid() >> 32;
+    if (pid != TARGET)
+        return 0;
+    per_pid.increment(pid);
+    u32 seven = 7;
+    u64 *v = per_pid.lookup(&seven);
+    if (v) {
+        int zero = 0;
+        read_back.update(&zero, v);
+    }
+    return 0;
+}`,
+      [`-DTARGET=${process.pid}`],
+    );
+    const t = b.getTable<PerCpuHash<number, bigint>>("per_pid");
+    assert.equal(t.typeName, "LRU_PERCPU_HASH");
+    const ncpu = possibleCpus();
+    t.set(
+      7,
+      Array.from({ length: ncpu }, () => 70n),
+    );
+    getppidLoop(4);
+    assert.equal(t.sum(process.pid), 4n);
+    assert.equal(t.getValue(process.pid).length, ncpu);
+    assert.equal(b.getTable("read_back").get(0), 70n, "C read the value JS set (its own CPU's)");
+    // LRU: more keys than entries evicts, never fails.
+    for (let k = 100; k < 110; k++)
+      t.set(
+        k,
+        Array.from({ length: ncpu }, () => 1n),
+      );
+    assert.ok(t.size <= 4, `${t.size} entries`);
+  });
+
+  it("PT_REGS_PARMn_SYSCALL on the user registers of sys_enter: openat's four arguments (the fourth in r10)", async () => {
+    const b = await load(
+      `
+struct args { s32 dfd; u64 flags; u64 mode; char path[64]; };
+BPF_ARRAY(out, struct args, 1);
+RAW_TRACEPOINT_PROBE(sys_enter)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) != TARGET || ctx->args[1] != 257 /* openat */)
+        return 0;
+    struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+    struct args a = {};
+    bpf_probe_read_kernel(&a.dfd, sizeof(a.dfd), &PT_REGS_PARM1_SYSCALL(regs));
+    const char *path = 0;
+    bpf_probe_read_kernel(&path, sizeof(path), &PT_REGS_PARM2_SYSCALL(regs));
+    bpf_probe_read_user_str(a.path, sizeof(a.path), path);
+    bpf_probe_read_kernel(&a.flags, sizeof(a.flags), &PT_REGS_PARM3_SYSCALL(regs));
+    bpf_probe_read_kernel(&a.mode, sizeof(a.mode), &PT_REGS_PARM4_SYSCALL(regs));
+    int zero = 0;
+    out.update(&zero, &a);
+    return 0;
+}`,
+      [`-DTARGET=${process.pid}`],
+    );
+    const { openSync, closeSync, constants } = await import("node:fs");
+    const { testTempDir } = await import("../helpers.js");
+    const file = `${testTempDir("tsbpf-parity")}/created`;
+    closeSync(openSync(file, constants.O_CREAT | constants.O_WRONLY | constants.O_EXCL, 0o640));
+    const a = b
+      .getTable<ArrayTable<{ dfd: number; flags: bigint; mode: bigint; path: string }>>("out")
+      .get(0);
+    assert.ok(a !== undefined);
+    assert.equal(a.path, file);
+    assert.equal(a.dfd, -100, "AT_FDCWD (an int: the register's low half)");
+    assert.equal(
+      Number(a.flags) & (constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY),
+      constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY,
+    );
+    assert.equal(a.mode, 0o640n, "the fourth syscall argument (r10, not rcx)");
+  });
+
+  it("BPF_EXIST on a full queue drops the oldest; leafSprintf/leafScanf on a queue of structs", async () => {
+    const b = await load(`
+struct item { u32 id; char tag[8]; };
+BPF_QUEUE(items, struct item, 2);
+int f(void *ctx) { return 0; }`);
+    type Item = { id: number; tag: string };
+    const q = b.getTable<QueueStack<Item>>("items");
+    q.push({ id: 1, tag: "one" });
+    q.push({ id: 2, tag: "two" });
+    assert.throws(
+      () => q.push({ id: 3, tag: "three" }),
+      (err: unknown) => err instanceof BpfError && err.errno === 7,
+    );
+    q.push({ id: 3, tag: "three" }, BPF_EXIST);
+    const text = q.leafSprintf({ id: 4, tag: "four" });
+    assert.equal(text, '{ 0x4 "four" }');
+    q.push(q.leafScanf(text) as Item, BPF_EXIST);
+    assert.deepEqual(
+      [...q.values()],
+      [
+        { id: 3, tag: "three" },
+        { id: 4, tag: "four" },
+      ],
+    );
+  });
+});
