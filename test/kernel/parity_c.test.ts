@@ -6,12 +6,15 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, rmSync, statSync } from "node:fs";
-import { after, describe, it } from "node:test";
+import { existsSync, mkdirSync, rmdirSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
 import {
   type ArrayTable,
   BPF,
   BPF_EXIST,
+  BPFAttachType,
   BpfError,
   type HashTable,
   type PerCpuHash,
@@ -22,7 +25,8 @@ import {
   type QueueStack,
   type RingBuf,
 } from "../../src/index.js";
-import { skipUnlessRoot, waitFor } from "../helpers.js";
+import { cgroup2Root, runInCgroup } from "../cgroup.js";
+import { assertNothingLeft, kernelObjects, skipUnlessRoot, waitFor } from "../helpers.js";
 
 /** Calls getppid(2) n times (process.ppid asks the kernel each time). */
 function getppidLoop(n: number): void {
@@ -449,5 +453,160 @@ int f(void *ctx) { return 0; }`);
         { id: 4, tag: "four" },
       ],
     );
+  });
+});
+
+/**
+ * Two connections to one server in the test's cgroup: the server's sockets go
+ * into a socket map (sock_ops), then what client A sends is redirected by an
+ * sk_skb stream verdict program from server socket A's receive path into
+ * server socket B's receive queue. Prints what each side received, as JSON lines.
+ */
+const TWO_CONNECTIONS = `
+const net = require("net");
+const seen = [];
+const server = net.createServer((s) => {
+  seen.push(s);
+  const me = seen.length === 1 ? "server-a" : "server-b";
+  s.on("data", (d) => console.log(JSON.stringify({ at: me, data: d.toString() })));
+  if (seen.length === 2) s.write("ready");
+});
+server.listen(0, "127.0.0.1", () => {
+  const port = server.address().port;
+  const a = net.connect(port, "127.0.0.1", () => {
+    const b = net.connect(port, "127.0.0.1");
+    b.on("data", () => a.write("sent by client A"));
+  });
+});
+setTimeout(() => process.exit(0), 1000);`;
+
+function received(out: string): Array<{ at: string; data: string }> {
+  return out
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { at: string; data: string });
+}
+
+describe("bcc dialect: socket maps and socket storage", { skip: skipUnlessRoot }, () => {
+  let cg = "";
+  before(() => {
+    cg = join(cgroup2Root(), `tsbpf-parity-${process.pid}`);
+    mkdirSync(cg, { recursive: true });
+  });
+  after(() => {
+    try {
+      rmdirSync(cg);
+    } catch {
+      // a process may still be leaving it
+    }
+  });
+
+  for (const kind of ["BPF_SOCKHASH", "BPF_SOCKMAP"] as const) {
+    const hash = kind === "BPF_SOCKHASH";
+    const method = hash ? "sk_redirect_hash" : "sk_redirect_map";
+    it(`${kind}: ${hash ? "sock_hash_update" : "sock_map_update"} from sock_ops, ${method} from an sk_skb stream verdict`, async () => {
+      const before = kernelObjects();
+      const b = await BPF.load({
+        text: `
+${hash ? "BPF_SOCKHASH(socks, u32, 4);" : "BPF_SOCKMAP(socks, 4);"}
+BPF_ARRAY(counts, u64, 2);
+int add_sock(struct bpf_sock_ops *skops)
+{
+    if (skops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+        return 0;
+    u32 zero = 0;
+    u64 *n = counts.lookup(&zero);
+    if (!n)
+        return 0;
+    u32 key = __sync_fetch_and_add(n, 1);
+    socks.${hash ? "sock_hash_update" : "sock_map_update"}(skops, &key, BPF_ANY);
+    return 0;
+}
+int verdict(struct __sk_buff *skb)
+{
+    u32 one = 1;
+    counts.increment(one);
+    return socks.${method}(skb, ${hash ? "&one" : "one"}, BPF_F_INGRESS);
+}`,
+      });
+      try {
+        b.attachCgroup({ fnName: "add_sock", cgroup: cg, attachType: "sockops" });
+        b.attachFunc("verdict", "socks", BPFAttachType.SK_SKB_STREAM_VERDICT);
+        const got = received(runInCgroup(cg, TWO_CONNECTIONS));
+        assert.deepEqual(got, [{ at: "server-b", data: "sent by client A" }]);
+        const counts = b.getTable<ArrayTable<bigint>>("counts");
+        assert.equal(counts.get(0), 2n, "both server sockets went into the map");
+        assert.equal(counts.get(1), 1n, "the verdict program saw the one send");
+        b.detachFunc("verdict", "socks", BPFAttachType.SK_SKB_STREAM_VERDICT);
+        // Without the verdict program the data stays where it was sent.
+        counts.set(0, 0n);
+        assert.deepEqual(received(runInCgroup(cg, TWO_CONNECTIONS)), [
+          { at: "server-a", data: "sent by client A" },
+        ]);
+      } finally {
+        b.close();
+      }
+      await assertNothingLeft(before);
+    });
+  }
+
+  it("BPF_SK_STORAGE: sk_storage_get creates a socket's value in connect4, sock_ops reads and deletes it", async () => {
+    const b = await BPF.load({
+      text: `
+struct seen { u64 port; s64 deleted; s64 gone; s64 again; };
+BPF_SK_STORAGE(ports, u64);
+BPF_ARRAY(out, struct seen, 1);
+SEC("cgroup/connect4")
+int on_connect(struct bpf_sock_addr *ctx)
+{
+    struct bpf_sock *sk = ctx->sk;
+    if (!sk)
+        return 1;
+    u64 *v = ports.sk_storage_get(sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+    if (v)
+        *v = bpf_ntohs(ctx->user_port) + 100000;
+    return 1;
+}
+int on_established(struct bpf_sock_ops *skops)
+{
+    if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+        return 0;
+    struct bpf_sock *sk = skops->sk;
+    if (!sk)
+        return 0;
+    u64 *v = ports.sk_storage_get(sk, 0, 0);
+    if (!v)
+        return 0;
+    struct seen s = { .port = *v };
+    s.deleted = ports.sk_storage_delete(sk);
+    s.gone = ports.sk_storage_get(sk, 0, 0) == 0;
+    s.again = ports.sk_storage_delete(sk);
+    int zero = 0;
+    out.update(&zero, &s);
+    return 0;
+}`,
+    });
+    b.attachCgroup({ fnName: "on_connect", cgroup: cg });
+    b.attachCgroup({ fnName: "on_established", cgroup: cg, attachType: "sockops" });
+    const server = createServer((s) => s.destroy());
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const out = runInCgroup(
+        cg,
+        `const s = require("net").connect(${port}, "127.0.0.1"); s.on("connect", () => { console.log("connected"); process.exit(0); }); s.on("error", (e) => { console.log(e.code); process.exit(0); });`,
+      );
+      assert.equal(out.trim(), "connected");
+      assert.deepEqual(b.getTable("out").get(0), {
+        port: BigInt(port) + 100000n,
+        deleted: 0n,
+        gone: 1n,
+        again: -2n,
+      });
+    } finally {
+      server.close();
+      b.close();
+    }
   });
 });
