@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, rmdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -27,6 +27,7 @@ import {
 } from "../../src/index.js";
 import { cgroup2Root, runInCgroup } from "../cgroup.js";
 import { assertNothingLeft, kernelObjects, skipUnlessRoot, waitFor } from "../helpers.js";
+import { ip, netToolsMissing, sendIcmp, setSysctl } from "../net.js";
 
 /** Calls getppid(2) n times (process.ppid asks the kernel each time). */
 function getppidLoop(n: number): void {
@@ -606,6 +607,93 @@ int on_established(struct bpf_sock_ops *skops)
       });
     } finally {
       server.close();
+      b.close();
+    }
+  });
+});
+
+/**
+ * perf_submit_skb on a veth pair of the test's own (one end in a network
+ * namespace, as in xdp.test.ts): ICMP echo requests sent from inside the
+ * namespace reach the host end, where a socket filter and an XDP program
+ * copy each packet into a perf buffer after their own record.
+ */
+describe("bcc dialect: perf_submit_skb", { skip: skipUnlessRoot || netToolsMissing }, () => {
+  const ns = `tsbpf-pc-${process.pid}`;
+  const host = `tp${process.pid}h`;
+  const peer = `tp${process.pid}n`;
+  const net = `10.214.${(process.pid % 250) + 1}`;
+  before(() => {
+    ip("netns", "add", ns);
+    ip("link", "add", host, "type", "veth", "peer", "name", peer);
+    ip("link", "set", peer, "netns", ns);
+    setSysctl(`net.ipv6.conf.${host}.disable_ipv6`, "1");
+    setSysctl(`net.ipv4.conf.${host}.forwarding`, "0");
+    setSysctl(`net.ipv6.conf.${peer}.disable_ipv6`, "1", ns);
+    ip("-n", ns, "addr", "add", `${net}.1/24`, "dev", peer);
+    ip("-n", ns, "link", "set", peer, "up");
+    ip("link", "set", host, "up");
+    const mac = readFileSync(`/sys/class/net/${host}/address`, "utf8").trim();
+    ip("-n", ns, "neigh", "add", `${net}.2`, "lladdr", mac, "dev", peer);
+  });
+  after(() => {
+    spawnSync("ip", ["netns", "del", ns]);
+    if (existsSync(`/sys/class/net/${host}`)) spawnSync("ip", ["link", "del", host]);
+  });
+
+  it("a socket filter's and an XDP program's records arrive with the packet's bytes after them", async () => {
+    const b = await BPF.load({
+      text: `
+#include <linux/bpf.h>
+struct meta { u32 len; u32 from_xdp; };
+BPF_PERF_OUTPUT(pkts);
+int capture_skb(struct __sk_buff *skb)
+{
+    if (load_half(skb, 12) != ETH_P_IP ||
+        load_byte(skb, ETH_HLEN + offsetof(struct iphdr, protocol)) != IPPROTO_ICMP)
+        return 0;
+    struct meta m = { .len = skb->len, .from_xdp = 0 };
+    pkts.perf_submit_skb(skb, skb->len, &m, sizeof(m));
+    return 0;
+}
+int capture_xdp(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data;
+    void *end = (void *)(long)ctx->data_end;
+    struct ethhdr *eth = data;
+    if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+        return XDP_PASS;
+    struct iphdr *iph = (void *)(eth + 1);
+    if ((void *)(iph + 1) > end || iph->protocol != IPPROTO_ICMP)
+        return XDP_PASS;
+    struct meta m = { .len = end - data, .from_xdp = 1 };
+    pkts.perf_submit_skb(ctx, m.len, &m, sizeof(m));
+    return XDP_PASS;
+}`,
+    });
+    try {
+      const pkts = b.getTable<PerfEventArray>("pkts");
+      const got: Array<{ meta: { len: number; from_xdp: number }; packet: Buffer }> = [];
+      pkts.openPerfBuffer((_cpu, data, size) => {
+        const meta = pkts.event(data) as { len: number; from_xdp: number };
+        assert.ok(size >= 8 + meta.len, `record of ${size} bytes holds the ${meta.len}-byte packet`);
+        got.push({ meta, packet: Buffer.from(data.subarray(8, 8 + meta.len)) });
+      });
+      b.attachRawSocket("capture_skb", host);
+      b.attachXdp(host, "capture_xdp", BPF.XDP_FLAGS_SKB_MODE);
+      sendIcmp(`${net}.2`, 2, ns);
+      assert.ok(await waitFor(() => got.length >= 4, 3000), `${got.length} records`);
+      assert.deepEqual(got.map((g) => g.meta.from_xdp).sort(), [0, 0, 1, 1], "two from each program");
+      const peerMac = ip("-n", ns, "link", "show", peer).match(/link\/ether ([0-9a-f:]+)/)?.[1];
+      for (const { meta, packet } of got) {
+        assert.equal(packet.length, meta.len);
+        assert.equal(packet.readUInt16BE(12), 0x0800, "an IPv4 Ethernet frame");
+        assert.equal(packet.subarray(6, 12).toString("hex"), peerMac?.replace(/:/g, ""), "sent by the peer");
+        assert.equal(packet[14 + 9], 1, "ICMP");
+        assert.equal(packet.subarray(14 + 12, 14 + 16).join("."), `${net}.1`, "from the namespace's address");
+        assert.equal(packet.subarray(meta.len - 6).toString(), "tsbpf!", "the echo request's payload");
+      }
+    } finally {
       b.close();
     }
   });
