@@ -6,7 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -15,18 +25,31 @@ import {
   BPF,
   BPF_EXIST,
   BPFAttachType,
+  BPFProgType,
   BpfError,
+  CompileError,
   type HashTable,
   type PerCpuHash,
   type PerfEventArray,
+  PerfEventSampleFormat,
   PerfSWConfig,
   PerfType,
   possibleCpus,
   type QueueStack,
   type RingBuf,
+  type StackTrace,
+  type TraceLine,
+  XDPFlags,
 } from "../../src/index.js";
 import { cgroup2Root, runInCgroup } from "../cgroup.js";
-import { assertNothingLeft, kernelObjects, skipUnlessRoot, waitFor } from "../helpers.js";
+import {
+  assertNothingLeft,
+  kernelObjects,
+  runChild,
+  skipUnlessRoot,
+  testTempDir,
+  waitFor,
+} from "../helpers.js";
 import { ip, netToolsMissing, sendIcmp, setSysctl } from "../net.js";
 
 /** Calls getppid(2) n times (process.ppid asks the kernel each time). */
@@ -413,8 +436,7 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 }`,
       [`-DTARGET=${process.pid}`],
     );
-    const { openSync, closeSync, constants } = await import("node:fs");
-    const { testTempDir } = await import("../helpers.js");
+    const { constants } = await import("node:fs");
     const file = `${testTempDir("tsbpf-parity")}/created`;
     closeSync(openSync(file, constants.O_CREAT | constants.O_WRONLY | constants.O_EXCL, 0o640));
     const a = b
@@ -695,6 +717,262 @@ int capture_xdp(struct xdp_md *ctx)
       }
     } finally {
       b.close();
+    }
+  });
+});
+
+/** The members of a C enum with implicit values in a UAPI header, by name (undefined when the header is missing). */
+function uapiEnum(header: string, name: string): Map<string, number> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/usr/include/${header}`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const body = new RegExp(`enum ${name} \\{([^}]*)\\}`).exec(text)?.[1] ?? "";
+  const out = new Map<string, number>();
+  let next = 0;
+  for (const raw of body.replace(/\/\*[\s\S]*?\*\//g, "").split(",")) {
+    const m = /^\s*(\w+)\s*(?:=\s*(.+?))?\s*$/.exec(raw);
+    if (!m) continue;
+    const shift = m[2] === undefined ? undefined : /^1U? << (\d+)$/.exec(m[2]);
+    const value = m[2] === undefined ? next : shift ? 1 << Number(shift[1]) : Number(m[2]);
+    if (Number.isNaN(value)) continue;
+    out.set(m[1] as string, value);
+    next = value + 1;
+  }
+  return out;
+}
+
+describe("bcc Python API items, from JS", { skip: skipUnlessRoot }, () => {
+  const open: BPF[] = [];
+  after(() => {
+    for (const b of open) b.close();
+  });
+
+  it("PerfEventSampleFormat, BPFProgType, XDPFlags and BPF.XDP_FLAGS_* have the kernel's UAPI values", async () => {
+    const sample = uapiEnum("linux/perf_event.h", "perf_event_sample_format");
+    const prog = uapiEnum("linux/bpf.h", "bpf_prog_type");
+    if (!sample || !prog) return;
+    let compared = 0;
+    for (const [k, v] of Object.entries(PerfEventSampleFormat)) {
+      const want = sample.get(`PERF_SAMPLE_${k}`);
+      if (want === undefined) continue;
+      assert.equal(v, want, `PerfEventSampleFormat.${k}`);
+      compared++;
+    }
+    assert.ok(compared >= 20, `${compared} sample formats compared`);
+    compared = 0;
+    for (const [k, v] of Object.entries(BPFProgType)) {
+      const want = prog.get(`BPF_PROG_TYPE_${k}`);
+      if (want === undefined) continue;
+      assert.equal(v, want, `BPFProgType.${k}`);
+      compared++;
+    }
+    assert.ok(compared >= 30, `${compared} program types compared`);
+    assert.equal(BPF.SOCKET_FILTER, BPFProgType.SOCKET_FILTER);
+    assert.equal(BPF.XDP, BPFProgType.XDP);
+    const ifLink = readFileSync("/usr/include/linux/if_link.h", "utf8");
+    for (const [k, v] of Object.entries(XDPFlags)) {
+      const shift = new RegExp(`#define XDP_FLAGS_${k}\\s+\\(1U << (\\d+)\\)`).exec(ifLink)?.[1];
+      assert.equal(v, 1 << Number(shift), `XDPFlags.${k}`);
+      assert.equal((BPF as unknown as Record<string, number>)[`XDP_FLAGS_${k}`], v, `BPF.XDP_FLAGS_${k}`);
+    }
+    // The object's values load programs: a socket filter by BPFProgType.
+    await using b = await BPF.load({ text: "int keep(struct __sk_buff *skb) { return -1; }" });
+    assert.equal(b.loadFunc("keep", BPFProgType.SOCKET_FILTER).type, BPFProgType.SOCKET_FILTER);
+  });
+
+  it("BPF.load({ srcFile }): the program read from a file; compile errors name the file and line", async () => {
+    const dir = testTempDir("tsbpf-srcfile");
+    const file = join(dir, "prog.c");
+    writeFileSync(
+      file,
+      `BPF_ARRAY(calls, u64, 1);
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) == TARGET)
+        calls.increment(0);
+    return 0;
+}
+`,
+    );
+    const b = await BPF.load({ srcFile: file, cflags: [`-DTARGET=${process.pid}`] });
+    open.push(b);
+    getppidLoop(3);
+    assert.equal(b.getTable("calls").get(0), 3n);
+    const bad = join(dir, "bad.c");
+    writeFileSync(bad, "int f(void *ctx)\n{\n    return undeclared_thing;\n}\n");
+    await assert.rejects(BPF.load({ srcFile: bad }), (err: unknown) => {
+      assert.ok(err instanceof CompileError);
+      const d = err.diagnostics[0];
+      assert.deepEqual([d?.file, d?.line, d?.severity], [bad, 3, "error"]);
+      assert.match(err.message, /undeclared_thing/);
+      return true;
+    });
+  });
+
+  it("Table.insert fails on a key that is there, Table.update overwrites; BPF reads what JS wrote", async () => {
+    const b = await BPF.load({
+      text: `
+BPF_HASH(h, u32, u64, 4);
+BPF_ARRAY(out, u64, 2);
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) != TARGET)
+        return 0;
+    u32 k1 = 1, k2 = 2, i0 = 0, i1 = 1;
+    u64 *v = h.lookup(&k1);
+    if (v)
+        out.update(&i0, v);
+    v = h.lookup(&k2);
+    if (v)
+        out.update(&i1, v);
+    return 0;
+}`,
+      cflags: [`-DTARGET=${process.pid}`],
+    });
+    open.push(b);
+    const h = b.getTable<HashTable<number, bigint>>("h");
+    h.insert(1, 10n);
+    assert.throws(
+      () => h.insert(1, 11n),
+      (err: unknown) => err instanceof BpfError && err.errno === 17 /* EEXIST */,
+    );
+    assert.equal(h.get(1), 10n, "insert left the value as it was");
+    h.update(1, 12n);
+    h.update(2, 20n);
+    getppidLoop(1);
+    const out = b.getTable<ArrayTable<bigint>>("out");
+    assert.deepEqual([out.get(0), out.get(1)], [12n, 20n]);
+  });
+
+  it("StackTrace.clear() deletes every stack id (bcc's does nothing): walk then finds none", async () => {
+    const b = await BPF.load({
+      text: `
+BPF_STACK_TRACE(stacks, 16);
+BPF_HASH(ids, u32, int);
+int on_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+    u32 pid = bpf_get_current_pid_tgid() >> 32;
+    int id = stacks.get_stackid(ctx, 0);
+    ids.update(&pid, &id);
+    return 0;
+}`,
+    });
+    open.push(b);
+    b.attachRawTracepoint({ tp: "sched_process_exec", fnName: "on_exec" });
+    const pid = runChild();
+    const id = b.getTable<HashTable<number, number>>("ids").get(pid);
+    assert.ok(id !== undefined && id >= 0, `stack id ${id}`);
+    const stacks = b.getTable<StackTrace>("stacks");
+    assert.ok(stacks.walk(id).length > 2);
+    assert.ok([...stacks.keys()].includes(id));
+    stacks.clear();
+    assert.deepEqual([...stacks.keys()], []);
+    assert.deepEqual(stacks.walk(id), []);
+  });
+
+  it("traceFieldsOnce() gives the next trace_pipe line, parsed", async () => {
+    const b = await BPF.load({
+      text: `
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) == TARGET)
+        bpf_trace_printk("parity once %d", 42);
+    return 0;
+}`,
+      cflags: [`-DTARGET=${process.pid}`],
+    });
+    open.push(b);
+    while (b.traceFieldsNonBlocking() !== undefined);
+    getppidLoop(1);
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), 5000);
+    let line: TraceLine | undefined;
+    try {
+      // trace_pipe is the machine's: skip lines other processes' programs wrote.
+      for (let i = 0; i < 1000; i++) {
+        line = await b.traceFieldsOnce(ac.signal);
+        if (line === undefined || (line.pid === process.pid && line.msg.startsWith("parity once"))) break;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    assert.ok(line !== undefined, "a line arrived");
+    assert.equal(line.pid, process.pid);
+    assert.equal(line.msg, "parity once 42");
+    assert.equal(typeof line.ts, "number");
+  });
+
+  it("attachPerfEvent's groupFd puts the sampling event in a group whose leader the caller opened", async () => {
+    const { openPerfEvents } = await import("../../src/attach/perf_event.js");
+    const { native } = await import("../../src/native.js");
+    const [leader] = openPerfEvents({ evType: PerfType.SOFTWARE, evConfig: PerfSWConfig.CPU_CLOCK }, [0]);
+    assert.ok(leader !== undefined && leader > 0);
+    const b = await BPF.load({
+      text: `
+BPF_ARRAY(samples, u64, 1);
+int on_sample(struct bpf_perf_event_data *ctx)
+{
+    samples.increment(0);
+    return 0;
+}`,
+    });
+    try {
+      b.attachPerfEvent({
+        evType: PerfType.SOFTWARE,
+        evConfig: PerfSWConfig.CPU_CLOCK,
+        fnName: "on_sample",
+        sampleFreq: 99,
+        cpu: 0,
+        groupFd: leader,
+      });
+      assert.ok(
+        await waitFor(() => ((b.getTable("samples").get(0) as bigint | undefined) ?? 0n) > 0n, 3000),
+        "samples in the group",
+      );
+      b.detachPerfEvent({ evType: PerfType.SOFTWARE, evConfig: PerfSWConfig.CPU_CLOCK });
+      // The group is scheduled as one: under a task-clock leader (which never runs
+      // CPU-wide) the CPU-clock member never samples. And a descriptor that is not a
+      // perf event: EBADF. Either way the groupFd reached perf_event_open.
+      const [taskLeader] = openPerfEvents(
+        { evType: PerfType.SOFTWARE, evConfig: PerfSWConfig.TASK_CLOCK },
+        [0],
+      );
+      b.getTable<ArrayTable<bigint>>("samples").set(0, 0n);
+      b.attachPerfEvent({
+        evType: PerfType.SOFTWARE,
+        evConfig: PerfSWConfig.CPU_CLOCK,
+        fnName: "on_sample",
+        sampleFreq: 99,
+        cpu: 0,
+        groupFd: taskLeader,
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(b.getTable("samples").get(0), 0n, "no samples while the group cannot run");
+      b.detachPerfEvent({ evType: PerfType.SOFTWARE, evConfig: PerfSWConfig.CPU_CLOCK });
+      native().closeFd(taskLeader as number);
+      const devNull = openSync("/dev/null", "r");
+      try {
+        assert.throws(
+          () =>
+            b.attachPerfEvent({
+              evType: PerfType.SOFTWARE,
+              evConfig: PerfSWConfig.CPU_CLOCK,
+              fnName: "on_sample",
+              sampleFreq: 99,
+              cpu: 0,
+              groupFd: devNull,
+            }),
+          (err: unknown) => err instanceof BpfError && err.errno === 9 /* EBADF */,
+        );
+      } finally {
+        closeSync(devNull);
+      }
+    } finally {
+      b.close();
+      native().closeFd(leader);
     }
   });
 });
