@@ -29,6 +29,7 @@ import {
   BpfError,
   CompileError,
   type HashTable,
+  NotSupportedError,
   type PerCpuHash,
   type PerfEventArray,
   PerfEventSampleFormat,
@@ -450,6 +451,80 @@ RAW_TRACEPOINT_PROBE(sys_enter)
       constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY,
     );
     assert.equal(a.mode, 0o640n, "the fourth syscall argument (r10, not rcx)");
+  });
+
+  it("BPF_XSKMAP from JS: slots delete; a socket that is not AF_XDP is refused; values cannot be read back", async () => {
+    const b = await load(
+      "BPF_XSKMAP(xsks, 4);\nint f(struct xdp_md *ctx) { return xsks.redirect_map(0, XDP_PASS); }",
+    );
+    const xsks = b.getTable<HashTable<number, number>>("xsks");
+    assert.equal(xsks.typeName, "XSKMAP");
+    assert.deepEqual([...xsks.keys()], [0, 1, 2, 3]);
+    assert.equal(xsks.delete(0), true, "an empty slot deletes");
+    assert.throws(
+      () => xsks.delete(4),
+      (err: unknown) => err instanceof BpfError && err.errno === 22,
+    );
+    // Only a bound AF_XDP socket goes in (the tests make none): a TCP socket is EOPNOTSUPP,
+    // a file ENOTSOCK. The kernel never gives a slot's socket back to user space: EOPNOTSUPP.
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const devNull = openSync("/dev/null", "r");
+    try {
+      const tcpFd = (server as unknown as { _handle: { fd: number } })._handle.fd;
+      assert.ok(tcpFd > 0);
+      assert.throws(
+        () => xsks.set(0, tcpFd),
+        (err: unknown) => err instanceof BpfError && err.errno === 95,
+      );
+      assert.throws(
+        () => xsks.set(0, devNull),
+        (err: unknown) => err instanceof BpfError && err.errno === 88,
+      );
+      assert.throws(
+        () => xsks.get(0),
+        (err: unknown) => err instanceof BpfError && err.errno === 95,
+      );
+    } finally {
+      closeSync(devNull);
+      server.close();
+    }
+  });
+
+  it("BPF_INODE_STORAGE: set, read and deleted from JS by a file's fd; inode_storage_get/delete need an LSM program, refused here", async () => {
+    const b = await load("BPF_INODE_STORAGE(marks, u64);\nint f(void *ctx) { return 0; }");
+    const marks = b.getTable<HashTable<number, bigint>>("marks");
+    assert.equal(marks.typeName, "INODE_STORAGE");
+    const dir = testTempDir("tsbpf-inode");
+    writeFileSync(join(dir, "f"), "x");
+    const fd1 = openSync(join(dir, "f"), "r");
+    const fd2 = openSync(join(dir, "f"), "r");
+    try {
+      assert.equal(marks.get(fd1), undefined);
+      marks.set(fd1, 5n);
+      assert.equal(marks.get(fd2), 5n, "the value is the inode's, whichever fd names it");
+      assert.equal(marks.delete(fd2), true);
+      assert.equal(marks.get(fd1), undefined);
+    } finally {
+      closeSync(fd1);
+      closeSync(fd2);
+    }
+    // The C methods: only BPF LSM programs have bpf_inode_storage_get/delete (Linux 5.10,
+    // CONFIG_BPF_LSM, "bpf" in lsm=); this kernel refuses LSM programs.
+    const text = `
+BPF_INODE_STORAGE(opens, u64);
+LSM_PROBE(file_open, struct file *file)
+{
+    u64 *n = opens.inode_storage_get(file->f_inode, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (n && ++*n > 2)
+        opens.inode_storage_delete(file->f_inode);
+    return 0;
+}`;
+    if (BPF.supportLsm()) return;
+    await assert.rejects(
+      BPF.load({ text }),
+      (err: unknown) => err instanceof NotSupportedError && err.feature === "BPF LSM programs",
+    );
   });
 
   it("BPF_EXIST on a full queue drops the oldest; leafSprintf/leafScanf on a queue of structs", async () => {
