@@ -1,7 +1,7 @@
 /** Shared helpers for the kernel tests. */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -135,17 +135,3 @@ export async function execTargeted(setTarget: (pid: number) => void, cmd = "/bin
  */
 export const sameOnEveryKernel: string | false =
   process.env.TSBPF_MATRIX === "1" ? "behaves the same on every kernel: runs on the host only" : false;
-
-/** The cgroup v2 mount, or one made for this test file. */
-export function cgroup2Root(): string {
-  const line = readFileSync("/proc/mounts", "utf8")
-    .split("\n")
-    .map((l) => l.split(" "))
-    .find((f) => f[2] === "cgroup2");
-  if (line?.[1]) return line[1];
-  const dir = testTempDir("tsbpf-cgroup2");
-  const r = spawnSync("mount", ["-t", "cgroup2", "none", dir]);
-  assert.equal(r.status, 0, `mount cgroup2: ${r.stderr}`);
-  process.once("exit", () => spawnSync("umount", [dir]));
-  return dir;
-}

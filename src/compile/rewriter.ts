@@ -685,7 +685,7 @@ function rewriteCalls(c: CallCtx, from: number, to: number): string {
       const args = argRanges.map(([a, b]) => rewriteCalls(c, a, b).trim());
       if (
         m.eventType === undefined &&
-        ["perf_submit", "ringbuf_output", "ringbuf_reserve"].includes(method)
+        ["perf_submit", "perf_submit_skb", "ringbuf_output", "ringbuf_reserve"].includes(method)
       ) {
         m.eventType = eventTypeOf(c, method, argRanges, i);
       }
@@ -795,7 +795,16 @@ function eventTypeOf(
     const ty = type.replace(/\s+/g, " ").trim();
     return c.structs.has(ty) || SCALARS.test(ty) ? ty : undefined;
   };
-  const sizeArg = method === "perf_submit" ? args[2] : method === "ringbuf_output" ? args[1] : args[0];
+  // perf_submit_skb(ctx, pkt_size, data, size): the record is data, then the packet's bytes.
+  const [dataAt, sizeAt] =
+    method === "perf_submit"
+      ? [1, 2]
+      : method === "perf_submit_skb"
+        ? [2, 3]
+        : method === "ringbuf_output"
+          ? [0, 1]
+          : [0, 0];
+  const sizeArg = args[sizeAt];
   const sz = /^sizeof \( (.*) \)$/.exec(text(sizeArg));
   if (sz) {
     const inner = (sz[1] as string).trim();
@@ -809,7 +818,7 @@ function eventTypeOf(
     }
   }
   if (method === "ringbuf_reserve") return undefined;
-  const dataArg = text(method === "perf_submit" ? args[1] : args[0]);
+  const dataArg = text(args[dataAt]);
   const addr = /^& (\w+)$/.exec(dataArg);
   if (addr) {
     const decl = declaredType(s, addr[1] as string, callIdx);

@@ -20,18 +20,8 @@ import {
   type HashTable,
   type PerCpuHash,
 } from "../../src/index.js";
-import { assertNothingLeft, cgroup2Root, kernelObjects, skipUnlessRoot } from "../helpers.js";
-
-/** Runs a Node script inside cgroup `cg`; its stdout. */
-function runInCgroup(cg: string, script: string): string {
-  const r = spawnSync(
-    "/bin/sh",
-    ["-c", `echo $$ > ${cg}/cgroup.procs && exec "${process.execPath}" -e "$TSBPF_SCRIPT"`],
-    { encoding: "utf8", env: { ...process.env, TSBPF_SCRIPT: script }, timeout: 20_000 },
-  );
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout;
-}
+import { cgroup2Root, runInCgroup } from "../cgroup.js";
+import { assertNothingLeft, kernelObjects, skipUnlessRoot } from "../helpers.js";
 
 const CONNECT = (port: number) => `
 const s = require("net").connect(${port}, "127.0.0.1");

@@ -114,6 +114,16 @@ describe("kfunc / kretfunc / LSM: refused", {
     );
     assert.equal(BPF.supportLsm(), false);
     assert.equal(BPF.supports("lsm"), "no");
+    // attachLsm on a function loaded without auto-attach: the same typed refusal.
+    await using b = await BPF.load({
+      text: "int check_open(struct file *file) { return 0; }\nLSM_PROBE(file_open, struct file *file) { return 0; }",
+      autoAttach: false,
+    });
+    assert.throws(
+      () => b.attachLsm({ fnName: "lsm__file_open" }),
+      (err: unknown) => err instanceof NotSupportedError && err.feature === "BPF LSM programs",
+    );
+    assert.throws(() => b.attachLsm({ fnName: "check_open", target: "file_open" }), NotSupportedError);
   });
 });
 

@@ -6,12 +6,20 @@
  * @kernel-matrix kprobes and kretprobes attach there.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { closeSync, constants, openSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { AttachError, BPF, type TraceLine } from "../../src/index.js";
+import { type ArrayTable, AttachError, BPF, type TraceLine } from "../../src/index.js";
 import { kprobeSupport } from "../../src/kernel/features.js";
 import { tracefsPath } from "../../src/kernel/tracefs.js";
-import { assertNothingLeft, kernelObjects, runChild, skipUnlessRoot, waitFor } from "../helpers.js";
+import {
+  assertNothingLeft,
+  kernelObjects,
+  runChild,
+  skipUnlessRoot,
+  testTempDir,
+  waitFor,
+} from "../helpers.js";
 
 const noKprobes =
   kprobeSupport() !== "yes"
@@ -54,12 +62,38 @@ int ret_execve(struct pt_regs *ctx)
     return 0;
 }`;
 
+/** bcc's PT_REGS_SYSCALL_CTX and PT_REGS_PARMn_SYSCALL in a kprobe on the syscall function: openat's arguments. */
+const SYSCALL_CTX = `
+struct args { s32 dfd; u64 flags; u64 mode; char path[64]; };
+BPF_ARRAY(out, struct args, 1);
+int on_openat(struct pt_regs *ctx)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) != TARGET)
+        return 0;
+    struct pt_regs *regs = PT_REGS_SYSCALL_CTX(ctx);
+    struct args a = {};
+    bpf_probe_read_kernel(&a.dfd, sizeof(a.dfd), &PT_REGS_PARM1_SYSCALL(regs));
+    const char *path = 0;
+    bpf_probe_read_kernel(&path, sizeof(path), &PT_REGS_PARM2_SYSCALL(regs));
+    bpf_probe_read_user_str(a.path, sizeof(a.path), path);
+    bpf_probe_read_kernel(&a.flags, sizeof(a.flags), &PT_REGS_PARM3_SYSCALL(regs));
+    bpf_probe_read_kernel(&a.mode, sizeof(a.mode), &PT_REGS_PARM4_SYSCALL(regs));
+    int zero = 0;
+    out.update(&zero, &a);
+    return 0;
+}`;
+
 describe("kprobe programs load on any kernel", { skip: skipUnlessRoot }, () => {
   it("loads syscall__ with declared arguments as a kprobe program (syscall wrapper path)", async () => {
     await using b = await BPF.load({ text: SYSCALL_ARGS });
     assert.ok(b.loadFunc("syscall__execve", BPF.KPROBE).fd > 0);
     assert.ok(b.loadFunc("ret_execve", BPF.KPROBE).fd > 0);
     assert.ok(b.loadFunc("syscall__execve", BPF.TRACEPOINT).fd > 0);
+  });
+
+  it("loads a kprobe reading a syscall's arguments with PT_REGS_SYSCALL_CTX and PT_REGS_PARMn_SYSCALL", async () => {
+    await using b = await BPF.load({ text: SYSCALL_CTX, cflags: ["-DTARGET=1"] });
+    assert.ok(b.loadFunc("on_openat", BPF.KPROBE).fd > 0);
   });
 });
 
@@ -92,6 +126,21 @@ describe("kprobes", { skip: skipUnlessRoot || noKprobes }, () => {
     );
     b.detachKretprobe({ event: fn });
     assert.equal(b.numOpenKprobes(), 1);
+    b.close();
+  });
+
+  it("PT_REGS_SYSCALL_CTX gives the user registers in a kprobe on the syscall function: openat's four arguments", async () => {
+    const b = await BPF.load({ text: SYSCALL_CTX, cflags: [`-DTARGET=${process.pid}`] });
+    open.push(b);
+    b.attachKprobe({ event: b.getSyscallFnname("openat"), fnName: "on_openat" });
+    const file = join(testTempDir("tsbpf-kprobe"), "created");
+    closeSync(openSync(file, constants.O_CREAT | constants.O_WRONLY | constants.O_EXCL, 0o640));
+    const a = b
+      .getTable<ArrayTable<{ dfd: number; flags: bigint; mode: bigint; path: string }>>("out")
+      .get(0);
+    assert.ok(a !== undefined, "the kprobe ran");
+    assert.deepEqual([a.path, a.dfd, a.mode], [file, -100, 0o640n]);
+    assert.equal(Number(a.flags) & constants.O_CREAT, constants.O_CREAT);
     b.close();
   });
 

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync, readSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { elfFile } from "../../src/elf/elf.js";
@@ -288,6 +288,34 @@ int by_cookie(struct pt_regs *ctx) { u64 c = bpf_usdt_cookie(ctx); seen.incremen
     u1.enableProbe({ probe: "swapped", fnName: "second" });
     const u2 = new USDT({ pid: pidSem });
     u2.enableProbe({ probe: "target_sample:test_probe", fnName: "third" });
+    // bcc's enabled-probe list: what each context will attach, in the order enabled.
+    const enabled = (u: USDT) =>
+      u.enabledProbes().map((p) => ({ ...p, paths: p.paths.map((x) => realpathSync(x)) }));
+    assert.deepEqual(enabled(u1), [
+      {
+        provider: "target-sample",
+        name: "test-probe",
+        fnName: "first",
+        paths: [realpathSync(plain)],
+        cookie: undefined,
+      },
+      {
+        provider: "target-sample",
+        name: "swapped",
+        fnName: "second",
+        paths: [realpathSync(plain)],
+        cookie: undefined,
+      },
+    ]);
+    assert.deepEqual(enabled(u2), [
+      {
+        provider: "target_sample",
+        name: "test_probe",
+        fnName: "third",
+        paths: [realpathSync(withSemaphore)],
+        cookie: undefined,
+      },
+    ]);
     const b = await BPF.load({
       text: `
 int first(struct pt_regs *ctx) {

@@ -155,6 +155,17 @@ describe("map methods", () => {
     );
   });
 
+  it("records perf_submit_skb's record type too (its data argument; the packet's bytes follow it)", () => {
+    const r = rewriteBcc(
+      `${prelude}int f(struct __sk_buff *skb) {\n  struct data_t m = {};\n  events.perf_submit_skb(skb, skb->len, &m, sizeof(m));\n  return 0;\n}`,
+    );
+    assert.equal(r.maps.find((m) => m.name === "events")?.eventType, "struct data_t");
+    assert.match(
+      r.code,
+      /bpf_perf_event_output\(\(skb\), \(void \*\)&events, \(\(\(__u64\)\(skb->len\)\) << 32\) \| 0xffffffffULL, \(&m\), \(sizeof\(m\)\)\)/,
+    );
+  });
+
   it("finds the record type from sizeof(struct …) and from a reserved pointer", () => {
     const r = rewriteBcc(
       "BPF_RINGBUF_OUTPUT(rb, 4);\nBPF_RINGBUF_OUTPUT(rb2, 4);\nstruct ev { u64 ts; };\nint f(void *ctx) {\n  struct ev *e = rb.ringbuf_reserve(sizeof(struct ev));\n  if (e) rb.ringbuf_submit(e, 0);\n  struct ev *p = rb2.ringbuf_reserve(sizeof(*p));\n  if (p) rb2.ringbuf_discard(p, 0);\n  return 0;\n}",

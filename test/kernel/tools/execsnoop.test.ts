@@ -3,7 +3,8 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { assertNothingLeft, cgroup2Root, kernelObjects, skipUnlessRoot } from "../../helpers.js";
+import { cgroup2Root } from "../../cgroup.js";
+import { assertNothingLeft, kernelObjects, skipUnlessRoot } from "../../helpers.js";
 import { traceWhile } from "./run_tool.js";
 
 function run(argv: string[]): number {

@@ -1,0 +1,68 @@
+/**
+ * The tools from the command line, as users run them: every tool starts
+ * from the CLI bundle with no compiler on PATH (their objects are built
+ * with the package), `tsbpf tools` lists them, and every way a tool ends
+ * (Ctrl-C, SIGTERM, SIGKILL, --duration) leaves nothing in the kernel.
+ */
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { describe, it } from "node:test";
+import { toolNames } from "../../../tools/index.js";
+import {
+  assertNothingLeft,
+  freshCacheDir,
+  kernelObjects,
+  repoRoot,
+  skipUnlessRoot,
+  testTempDir,
+  waitFor,
+} from "../../helpers.js";
+
+const CLI = `${repoRoot}dist/bundle/tsbpf.mjs`;
+
+/** An environment whose PATH holds no compiler, with an empty compile cache. */
+function noCompilerEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, PATH: testTempDir("tsbpf-nopath"), TSBPF_CACHE_DIR: freshCacheDir() };
+}
+
+describe("tools from the CLI", { skip: skipUnlessRoot }, () => {
+  it("tsbpf tools lists every tool with its hooks on this kernel", () => {
+    const r = spawnSync(process.execPath, [CLI, "tools"], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    for (const name of toolNames()) assert.match(r.stdout, new RegExp(`^${name} +\\S`, "m"));
+  });
+
+  it("every tool runs with no compiler on PATH and prints its output", () => {
+    const env = noCompilerEnv();
+    const failed: string[] = [];
+    for (const name of toolNames()) {
+      const r = spawnSync(process.execPath, [CLI, name, "--duration", "0.5"], {
+        encoding: "utf8",
+        env,
+        timeout: 30_000,
+      });
+      if (r.status !== 0 || r.stdout.length === 0) failed.push(`${name}: status ${r.status}\n${r.stderr}`);
+    }
+    assert.deepEqual(failed, []);
+  });
+
+  for (const signal of ["SIGINT", "SIGTERM", "SIGKILL"] as const) {
+    it(`a tool ended by ${signal} leaves nothing in the kernel`, async () => {
+      const before = kernelObjects();
+      const child = spawn(process.execPath, [CLI, "execsnoop"], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      child.stdout.on("data", (b: Buffer) => {
+        out += b.toString();
+      });
+      const exited = new Promise<{ code: number | null; sig: string | null }>((r) =>
+        child.on("exit", (code, sig) => r({ code, sig })),
+      );
+      assert.ok(await waitFor(() => out.includes("PCOMM"), 15_000), "execsnoop printed its header");
+      child.kill(signal);
+      const { code, sig } = await exited;
+      if (signal === "SIGKILL") assert.equal(sig, "SIGKILL");
+      else assert.equal(code, 0, `ended by ${signal}: status ${code} ${sig}`);
+      await assertNothingLeft(before);
+    });
+  }
+});
