@@ -10,7 +10,13 @@ import type { AttachContext } from "./attach/context.js";
 import type { TrampolineKind } from "./attach/kfunc.js";
 import { attachKprobes, type KprobeOptions } from "./attach/kprobe.js";
 import { LinkSet } from "./attach/link.js";
-import { attachPerfEvent, type PerfEventOptions, perfEventName } from "./attach/perf_event.js";
+import {
+  attachPerfEvent,
+  attachPerfEventRaw,
+  type PerfEventOptions,
+  type PerfEventRawOptions,
+  perfEventName,
+} from "./attach/perf_event.js";
 import { attachRawTracepoint } from "./attach/raw_tracepoint.js";
 import { attachTracepoints } from "./attach/tracepoint.js";
 import { attachBtfTracepoint, attachTrampoline, loadBtfFuncByType, trampolineKey } from "./attach/tracing.js";
@@ -246,8 +252,18 @@ export class BPF extends BpfTargets {
     this.links.add(...attachPerfEvent(this.ctx, opts));
   }
 
-  /** Detaches every program on the perf event, on all CPUs (bcc's detach_perf_event). */
-  detachPerfEvent(opts: { evType: number; evConfig: number }): void {
+  /**
+   * Runs fnName on the samples of a perf event that a raw perf_event_attr describes (bcc's
+   * attach_perf_event_raw): exclude_kernel and the other flags, sample_type, breakpoints (type
+   * PerfType.BREAKPOINT, bpType, bpAddr, bpLen), PMU configs. detachPerfEvent(type, config) detaches it. Linux 4.9+.
+   */
+  attachPerfEventRaw(opts: PerfEventRawOptions): void {
+    this.check();
+    this.links.add(...attachPerfEventRaw(this.ctx, opts));
+  }
+
+  /** Detaches every program on the perf event, on all CPUs (bcc's detach_perf_event; attachPerfEventRaw's too). */
+  detachPerfEvent(opts: { evType: number; evConfig: number | bigint }): void {
     const what = `perf event ${perfEventName(opts.evType, opts.evConfig)}`;
     this.detach(["perf_event"], `${opts.evType}:${opts.evConfig}`, undefined, what);
   }

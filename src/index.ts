@@ -2,7 +2,16 @@
  * tsbpf: bcc, reborn in TypeScript. The public surface, nothing else.
  */
 export { Iter, kernelIterTargets } from "./attach/iter.js";
-export { PerfEventSampleFormat, PerfHWConfig, PerfSWConfig, PerfType } from "./attach/perf_event.js";
+export {
+  PerfBreakpointType,
+  type PerfEventAttr,
+  PerfEventOpenFlag,
+  type PerfEventRawOptions,
+  PerfEventSampleFormat,
+  PerfHWConfig,
+  PerfSWConfig,
+  PerfType,
+} from "./attach/perf_event.js";
 export type { UprobeDetachOptions, UprobeOptions } from "./attach/uprobe.js";
 export {
   type EnabledUsdtProbe,
