@@ -10,6 +10,7 @@ import type { AttachContext } from "./attach/context.js";
 import type { TrampolineKind } from "./attach/kfunc.js";
 import { attachKprobes, type KprobeOptions } from "./attach/kprobe.js";
 import { LinkSet } from "./attach/link.js";
+import { ifindexOf } from "./attach/netdev.js";
 import {
   attachPerfEvent,
   attachPerfEventRaw,
@@ -30,6 +31,7 @@ import { attachUsdtContexts, usdtCflags } from "./attach/usdt.js";
 import { BpfTargets } from "./bpf_targets.js";
 import { type CompiledObject, compileBcc } from "./compile/compile.js";
 import { disassemble, sectionBytes } from "./compile/disasm.js";
+import { ProgType } from "./kernel/constants.js";
 import { BpfError, ClosedError } from "./kernel/errors.js";
 import { closeSharedTracePipe } from "./kernel/trace_pipe.js";
 import { track, untrack } from "./lifecycle.js";
@@ -53,12 +55,21 @@ export class BPF extends BpfTargets {
   private constructor(
     /** The compiled object and what tsbpf learnt about its functions. */
     readonly compiled: CompiledObject,
-    opts: { debug?: number },
+    opts: { debug?: number; allowRlimit?: boolean; device?: string },
     setup?: MapSetup,
   ) {
     super();
     const objectName = objectNameOf(compiled.fileName);
-    this.loader = new ProgramLoader({ ...compiled, objectName, debug: opts.debug ?? 0, setup });
+    const { allowRlimit, device: dev } = opts;
+    const device = dev === undefined ? undefined : { name: dev, ifindex: ifindexOf(dev) };
+    this.loader = new ProgramLoader({
+      ...compiled,
+      objectName,
+      debug: opts.debug ?? 0,
+      setup,
+      allowRlimit,
+      device,
+    });
     this.tables = new ObjectTables(this.loader, compiled, () => this.check());
     const openProbes = () => this.links.count("kprobe", "kretprobe", "uprobe", "uretprobe", "tracepoint");
     this.ctx = { compiled, loader: this.loader, loadFunc: (n, t) => this.loadFunc(n, t), openProbes };
@@ -117,10 +128,24 @@ export class BPF extends BpfTargets {
 
   /**
    * Loads a function as a program of the given type (bcc's load_func); `attachType`: the expected attach
-   * type (cgroup_sock_addr, cgroup_sockopt need one). A kfunc__X as BPF.TRACING targets X.
+   * type (cgroup_sock_addr, cgroup_sockopt need one). A kfunc__X as BPF.TRACING targets X. `device`
+   * (bcc's device): offload an XDP or SCHED_CLS program to that NIC (Linux 4.16+, and a driver that offloads).
+   * @throws NotSupportedError when the device cannot take BPF offload; BpfError for another program type.
    */
-  loadFunc(fnName: string, progType: number, opts: { attachType?: number } = {}): LoadedFunction {
+  loadFunc(
+    fnName: string,
+    progType: number,
+    opts: { attachType?: number; device?: string } = {},
+  ): LoadedFunction {
     this.check();
+    if (opts.device !== undefined) {
+      if (progType !== ProgType.XDP && progType !== ProgType.SCHED_CLS)
+        throw new BpfError(
+          `loadFunc(${fnName}): device offload takes BPF.XDP and BPF.SCHED_CLS programs only`,
+        );
+      const device = { name: opts.device, ifindex: ifindexOf(opts.device) };
+      return this.loader.load(fnName, progType, fnName, opts.attachType ?? 0, undefined, device);
+    }
     if (opts.attachType !== undefined) return this.loader.load(fnName, progType, fnName, opts.attachType);
     return loadBtfFuncByType(this.ctx, fnName, progType) ?? this.loader.loadFunc(fnName, progType);
   }
