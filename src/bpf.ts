@@ -28,7 +28,7 @@ import {
   uprobeDetachKey,
 } from "./attach/uprobe.js";
 import { attachUsdtContexts, usdtCflags } from "./attach/usdt.js";
-import { BpfTargets } from "./bpf_targets.js";
+import { BpfTables } from "./bpf_tables.js";
 import { type CompiledObject, compileBcc } from "./compile/compile.js";
 import { disassemble, sectionBytes } from "./compile/disasm.js";
 import { ProgType } from "./kernel/constants.js";
@@ -37,7 +37,6 @@ import { closeSharedTracePipe } from "./kernel/trace_pipe.js";
 import { track, untrack } from "./lifecycle.js";
 import { type LoadedFunction, objectNameOf, ProgramLoader } from "./loader.js";
 import { ObjectTables } from "./maps/object_tables.js";
-import type { Table } from "./maps/table.js";
 import type { LoadOptions, OpenOptions } from "./options.js";
 import { type MapSetup, openPrebuilt } from "./prebuilt.js";
 
@@ -45,10 +44,10 @@ import { type MapSetup, openPrebuilt } from "./prebuilt.js";
 let openObjects = 0;
 
 /** A compiled BPF program set, its loaded functions, attachments and tables. */
-export class BPF extends BpfTargets {
+export class BPF extends BpfTables {
   private readonly loader: ProgramLoader;
   protected readonly links = new LinkSet();
-  private readonly tables: ObjectTables;
+  protected readonly tables: ObjectTables;
   protected readonly ctx: AttachContext;
   private closed = false;
 
@@ -374,58 +373,6 @@ export class BPF extends BpfTargets {
   /** Detaches a BTF tracepoint (fnName's only, when given). */
   detachBtfTracepoint(opts: { tp: string; fnName?: string }): void {
     this.detach(["btf_tracepoint"], opts.tp, opts.fnName, `BTF tracepoint ${opts.tp}`);
-  }
-
-  // ---- maps ----
-
-  /** Names of the program's maps (tsbpf's internal ones left out). */
-  tableNames(): string[] {
-    this.check();
-    return this.tables.names();
-  }
-
-  /**
-   * A map as a typed table of its kind (HashTable, ArrayTable, PerCpuArray,
-   * PerfEventArray, RingBuf, …), keys and values decoded through the
-   * object's BTF. bcc's `b["name"]` / `b.get_table("name")`.
-   */
-  getTable<T extends Table = Table>(name: string): T {
-    this.check();
-    return this.tables.get(name) as T;
-  }
-
-  /** bcc's `b["name"]`: the same as {@link getTable}. */
-  table<T extends Table = Table>(name: string): T {
-    return this.getTable<T>(name);
-  }
-
-  /** Delivers waiting perf buffer records, waiting up to timeoutMs for the first (bcc's perf_buffer_poll). */
-  perfBufferPoll(timeoutMs = -1): number {
-    this.check();
-    return this.tables.poll("perf", timeoutMs);
-  }
-
-  /** bcc's kprobe_poll, the old name of perf_buffer_poll. */
-  kprobePoll(timeoutMs = -1): number {
-    return this.perfBufferPoll(timeoutMs);
-  }
-
-  /** Delivers waiting perf buffer records without waiting (bcc's perf_buffer_consume). */
-  perfBufferConsume(): number {
-    this.check();
-    return this.tables.consume("perf");
-  }
-
-  /** Delivers waiting ring buffer records, waiting up to timeoutMs (bcc's ring_buffer_poll). Linux 5.8+. */
-  ringBufferPoll(timeoutMs = -1): number {
-    this.check();
-    return this.tables.poll("ring", timeoutMs);
-  }
-
-  /** Delivers waiting ring buffer records without waiting (bcc's ring_buffer_consume). */
-  ringBufferConsume(): number {
-    this.check();
-    return this.tables.consume("ring");
   }
 
   // ---- lifecycle ----

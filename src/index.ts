@@ -75,6 +75,8 @@ export {
   RingBuf,
   type RingBufferOptions,
 } from "./maps/event_tables.js";
+export type { DecodeTableOptions } from "./maps/layout.js";
+export type { GetTableOptions } from "./maps/object_tables.js";
 export {
   ArrayTable,
   BPF_ANY,
@@ -90,5 +92,6 @@ export {
   QueueStack,
   StackTrace,
   Table,
+  type TableCodec,
 } from "./maps/table.js";
 export type { LoadOptions, OpenOptions } from "./options.js";
