@@ -6,10 +6,12 @@
 #include "ringbuf.h"
 #include "util.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 static napi_value libbpf_version(napi_env env, napi_callback_info info)
 {
@@ -17,6 +19,89 @@ static napi_value libbpf_version(napi_env env, napi_callback_info info)
     char text[32];
     snprintf(text, sizeof(text), "%u.%u", libbpf_major_version(), libbpf_minor_version());
     return tsbpf_string(env, text);
+}
+
+/* An rlimit value for JavaScript: -1 for RLIM_INFINITY, else the number of bytes. */
+static napi_value rlim_value(napi_env env, rlim_t v)
+{
+    napi_value out;
+    if (v == RLIM_INFINITY)
+        return tsbpf_int32(env, -1);
+    TSBPF_NAPI(env, napi_create_double(env, (double)v, &out));
+    return out;
+}
+
+/* memlockRlimit() → { cur, max }: this process's RLIMIT_MEMLOCK (-1: unlimited). */
+static napi_value memlock_rlimit(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    struct rlimit rl;
+    napi_value out;
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0)
+        return tsbpf_throw(env, "getrlimit", errno);
+    TSBPF_NAPI(env, napi_create_object(env, &out));
+    if (!tsbpf_set_prop(env, out, "cur", rlim_value(env, rl.rlim_cur)) ||
+        !tsbpf_set_prop(env, out, "max", rlim_value(env, rl.rlim_max)))
+        return NULL;
+    return out;
+}
+
+/* An rlimit value from JavaScript: a number of bytes, -1 for RLIM_INFINITY. */
+static bool rlim_arg(napi_env env, napi_value v, const char *op, const char *what, rlim_t *out)
+{
+    int64_t n;
+    if (!tsbpf_arg_int64(env, v, op, what, &n))
+        return false;
+    *out = n < 0 ? RLIM_INFINITY : (rlim_t)n;
+    return true;
+}
+
+/*
+ * setMemlockRlimit(cur, max): this process's RLIMIT_MEMLOCK (-1: unlimited),
+ * as bcc sets it when a map or program creation fails with EPERM and
+ * allow_rlimit is set (raising the hard limit needs CAP_SYS_RESOURCE).
+ */
+static napi_value set_memlock_rlimit(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "setMemlockRlimit";
+    napi_value argv[2];
+    struct rlimit rl;
+    if (!tsbpf_get_args(env, info, op, 2, argv, NULL) ||
+        !rlim_arg(env, argv[0], op, "cur", &rl.rlim_cur) ||
+        !rlim_arg(env, argv[1], op, "max", &rl.rlim_max))
+        return NULL;
+    if (setrlimit(RLIMIT_MEMLOCK, &rl) != 0)
+        return tsbpf_throw(env, "setrlimit", errno);
+    return tsbpf_undefined(env);
+}
+
+/*
+ * libbpf_set_memlock_rlim is declared by libbpf 1.x's bpf.h but exported
+ * only by later releases (Debian 12's 1.1 keeps it internal): weak, so the
+ * addon loads with either.
+ */
+extern int libbpf_set_memlock_rlim(size_t memlock_bytes) __attribute__((weak));
+
+/*
+ * libbpfSetMemlockRlim(bytes) → false when this libbpf does not export it,
+ * else true: the RLIMIT_MEMLOCK libbpf raises the process to at its first
+ * load on a kernel without memcg accounting (before 5.11); -1 unlimited, 0
+ * never. Process-wide; EBUSY once libbpf has made that choice.
+ */
+static napi_value libbpf_set_memlock(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "libbpfSetMemlockRlim";
+    napi_value argv[1];
+    int64_t bytes;
+    if (!tsbpf_get_args(env, info, op, 1, argv, NULL) ||
+        !tsbpf_arg_int64(env, argv[0], op, "bytes", &bytes))
+        return NULL;
+    if (!libbpf_set_memlock_rlim)
+        return tsbpf_bool(env, false);
+    int err = libbpf_set_memlock_rlim(bytes < 0 ? (size_t)RLIM_INFINITY : (size_t)bytes);
+    if (err)
+        return tsbpf_throw(env, "libbpf_set_memlock_rlim", err);
+    return tsbpf_bool(env, true);
 }
 
 static void free_state(napi_env env, void *data, void *hint)
@@ -85,6 +170,9 @@ NAPI_MODULE_INIT()
         FN("closeFd", tsbpf_close_fd),
         FN("libbpfLog", tsbpf_libbpf_log),
         FN("perfEventOpen", tsbpf_perf_event_open),
+        FN("memlockRlimit", memlock_rlimit),
+        FN("setMemlockRlimit", set_memlock_rlimit),
+        FN("libbpfSetMemlockRlim", libbpf_set_memlock),
         FN("attachPerfEvent", tsbpf_attach_perf_event),
         FN("attachTrace", tsbpf_attach_trace),
         FN("attachCgroup", tsbpf_attach_cgroup),

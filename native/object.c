@@ -416,6 +416,40 @@ static napi_value set_map_max_entries(napi_env env, napi_callback_info info)
     return done(env, bpf_map__set_max_entries(map, n), "bpf_map__set_max_entries");
 }
 
+/*
+ * setProgramIfindex(program, ifindex): load the program for offload to that
+ * network device (bcc's load_func device); 0 for none. The kernel takes XDP
+ * and SCHED_CLS programs only, and only on a NIC whose driver offloads.
+ */
+static napi_value set_program_ifindex(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "NativeObject.setProgramIfindex";
+    napi_value argv[2];
+    struct tsbpf_object *o = method(env, info, op, 2, argv);
+    if (!o)
+        return NULL;
+    struct bpf_program *prog = program_arg(env, o, op, argv[0]);
+    uint32_t ifindex;
+    if (!prog || !tsbpf_arg_uint32(env, argv[1], op, "ifindex", &ifindex))
+        return NULL;
+    tsbpf_log_reset();
+    bpf_program__set_ifindex(prog, ifindex);
+    return tsbpf_undefined(env);
+}
+
+/* setMapIfindex(map, ifindex): create the map on that network device (offload; bcc's device). */
+static napi_value set_map_ifindex(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "NativeObject.setMapIfindex";
+    napi_value argv[2];
+    struct bpf_map *map = map_method(env, info, op, 2, argv);
+    uint32_t ifindex;
+    if (!map || !tsbpf_arg_uint32(env, argv[1], op, "ifindex", &ifindex))
+        return NULL;
+    tsbpf_log_reset();
+    return done(env, bpf_map__set_ifindex(map, ifindex), "bpf_map__set_ifindex");
+}
+
 /* setKversion(version): the kernel version kprobe programs are loaded with (kernels before 5.0
  * check it). */
 static napi_value set_kversion(napi_env env, napi_callback_info info)
@@ -682,6 +716,8 @@ napi_value tsbpf_object_class(napi_env env)
         METHOD("setMapInitialValue", set_map_initial_value),
         METHOD("setMapMaxEntries", set_map_max_entries),
         METHOD("setKversion", set_kversion),
+        METHOD("setProgramIfindex", set_program_ifindex),
+        METHOD("setMapIfindex", set_map_ifindex),
         METHOD("load", load),
         METHOD("verifierLog", verifier_log),
         METHOD("programFd", program_fd),

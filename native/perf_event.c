@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/perf_event.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -37,45 +38,89 @@ static bool get_i32(napi_env env, napi_value obj, const char *op, const char *na
 }
 
 /*
- * perfEventOpen({ type, config, samplePeriod, sampleFreq, pid, cpu, groupFd, disabled })
- * → fd. sampleFreq > 0 samples at that frequency (attr.freq); else
- * samplePeriod events make one sample (0: a counting event).
+ * An optional 64-bit property given as a number or a BigInt (addresses, bit
+ * sets): 0 when absent or undefined.
+ */
+static bool get_bits(napi_env env, napi_value obj, const char *op, const char *name, uint64_t *out)
+{
+    napi_value v;
+    napi_valuetype t;
+    *out = 0;
+    if (napi_get_named_property(env, obj, name, &v) != napi_ok ||
+        napi_typeof(env, v, &t) != napi_ok) {
+        tsbpf_throw_napi(env, "napi_get_named_property");
+        return false;
+    }
+    return t == napi_undefined || tsbpf_arg_uint64(env, v, op, name, out);
+}
+
+/* The bit of perf_event_attr's flag word (the bitfield after read_format) that `freq` is. */
+#define ATTR_FLAG_DISABLED (1ULL << 0)
+#define ATTR_FLAG_FREQ (1ULL << 10)
+
+/*
+ * perfEventOpen({ type, config, samplePeriod, sampleFreq, pid, cpu, groupFd,
+ * disabled, sampleType?, flags?, wakeupEvents?, bpType?, config1?, config2?,
+ * extraFlags? }) → fd (the optional ones 0 when absent). sampleFreq > 0 samples at that frequency
+ * (attr.freq); else samplePeriod events make one sample (0: a counting event). `flags` is
+ * perf_event_attr's flag word (exclude_kernel is bit 5, …; disabled and freq
+ * are set from their own fields); config1 is also bp_addr and config2 bp_len.
+ * extraFlags are or-ed into perf_event_open's flags (PERF_FLAG_FD_CLOEXEC
+ * always is).
  */
 napi_value tsbpf_perf_event_open(napi_env env, napi_callback_info info)
 {
     static const char op[] = "perfEventOpen";
     napi_value argv[1], v;
-    uint64_t type, config, period, freq;
+    uint64_t type, config, period, freq, sample_type, flags, wakeup, bp_type, config1, config2,
+        extra;
     int32_t pid, cpu, group_fd;
     bool disabled;
     if (!tsbpf_get_args(env, info, op, 1, argv, NULL) ||
         !get_u64(env, argv[0], op, "type", &type) ||
-        !get_u64(env, argv[0], op, "config", &config) ||
+        !get_bits(env, argv[0], op, "config", &config) ||
         !get_u64(env, argv[0], op, "samplePeriod", &period) ||
         !get_u64(env, argv[0], op, "sampleFreq", &freq) ||
         !get_i32(env, argv[0], op, "pid", &pid) || !get_i32(env, argv[0], op, "cpu", &cpu) ||
         !get_i32(env, argv[0], op, "groupFd", &group_fd) ||
         !tsbpf_get_prop(env, argv[0], op, "disabled", &v) ||
-        !tsbpf_arg_bool(env, v, op, "disabled", &disabled))
+        !tsbpf_arg_bool(env, v, op, "disabled", &disabled) ||
+        !get_bits(env, argv[0], op, "sampleType", &sample_type) ||
+        !get_bits(env, argv[0], op, "flags", &flags) ||
+        !get_bits(env, argv[0], op, "wakeupEvents", &wakeup) ||
+        !get_bits(env, argv[0], op, "bpType", &bp_type) ||
+        !get_bits(env, argv[0], op, "config1", &config1) ||
+        !get_bits(env, argv[0], op, "config2", &config2) ||
+        !get_bits(env, argv[0], op, "extraFlags", &extra))
         return NULL;
-    if (type > UINT32_MAX)
-        return tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "type %llu is out of range",
-                                  (unsigned long long)type);
+    if (type > UINT32_MAX || wakeup > UINT32_MAX || bp_type > UINT32_MAX)
+        return tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL",
+                                  "type, wakeupEvents and bpType must fit in 32 bits");
 
     struct perf_event_attr attr;
     memset(&attr, 0, sizeof(attr));
     attr.size = sizeof(attr);
     attr.type = (__u32)type;
     attr.config = config;
+    attr.sample_type = sample_type;
+    attr.wakeup_events = (__u32)wakeup;
+    attr.bp_type = (__u32)bp_type;
+    attr.config1 = config1; /* bp_addr */
+    attr.config2 = config2; /* bp_len */
+    flags &= ~(ATTR_FLAG_DISABLED | ATTR_FLAG_FREQ);
     if (freq > 0) {
-        attr.freq = 1;
+        flags |= ATTR_FLAG_FREQ;
         attr.sample_freq = freq;
     } else {
         attr.sample_period = period;
     }
-    attr.disabled = disabled ? 1 : 0;
+    if (disabled)
+        flags |= ATTR_FLAG_DISABLED;
+    /* The flag word is the 64 bits right after read_format (include/uapi/linux/perf_event.h). */
+    memcpy((char *)&attr + offsetof(struct perf_event_attr, read_format) + sizeof(attr.read_format),
+           &flags, sizeof(flags));
     long fd = syscall(__NR_perf_event_open, &attr, (pid_t)pid, (int)cpu, (int)group_fd,
-                      (unsigned long)PERF_FLAG_FD_CLOEXEC);
+                      (unsigned long)(PERF_FLAG_FD_CLOEXEC | extra));
     if (fd < 0)
         return tsbpf_throw(env, "perf_event_open", errno);
     return tsbpf_int32(env, (int32_t)fd);

@@ -10,7 +10,14 @@ import type { AttachContext } from "./attach/context.js";
 import type { TrampolineKind } from "./attach/kfunc.js";
 import { attachKprobes, type KprobeOptions } from "./attach/kprobe.js";
 import { LinkSet } from "./attach/link.js";
-import { attachPerfEvent, type PerfEventOptions, perfEventName } from "./attach/perf_event.js";
+import { ifindexOf } from "./attach/netdev.js";
+import {
+  attachPerfEvent,
+  attachPerfEventRaw,
+  type PerfEventOptions,
+  type PerfEventRawOptions,
+  perfEventName,
+} from "./attach/perf_event.js";
 import { attachRawTracepoint } from "./attach/raw_tracepoint.js";
 import { attachTracepoints } from "./attach/tracepoint.js";
 import { attachBtfTracepoint, attachTrampoline, loadBtfFuncByType, trampolineKey } from "./attach/tracing.js";
@@ -21,15 +28,15 @@ import {
   uprobeDetachKey,
 } from "./attach/uprobe.js";
 import { attachUsdtContexts, usdtCflags } from "./attach/usdt.js";
-import { BpfTargets } from "./bpf_targets.js";
+import { BpfTables } from "./bpf_tables.js";
 import { type CompiledObject, compileBcc } from "./compile/compile.js";
 import { disassemble, sectionBytes } from "./compile/disasm.js";
+import { ProgType } from "./kernel/constants.js";
 import { BpfError, ClosedError } from "./kernel/errors.js";
 import { closeSharedTracePipe } from "./kernel/trace_pipe.js";
 import { track, untrack } from "./lifecycle.js";
 import { type LoadedFunction, objectNameOf, ProgramLoader } from "./loader.js";
 import { ObjectTables } from "./maps/object_tables.js";
-import type { Table } from "./maps/table.js";
 import type { LoadOptions, OpenOptions } from "./options.js";
 import { type MapSetup, openPrebuilt } from "./prebuilt.js";
 
@@ -37,22 +44,31 @@ import { type MapSetup, openPrebuilt } from "./prebuilt.js";
 let openObjects = 0;
 
 /** A compiled BPF program set, its loaded functions, attachments and tables. */
-export class BPF extends BpfTargets {
+export class BPF extends BpfTables {
   private readonly loader: ProgramLoader;
   protected readonly links = new LinkSet();
-  private readonly tables: ObjectTables;
+  protected readonly tables: ObjectTables;
   protected readonly ctx: AttachContext;
   private closed = false;
 
   private constructor(
     /** The compiled object and what tsbpf learnt about its functions. */
     readonly compiled: CompiledObject,
-    opts: { debug?: number },
+    opts: { debug?: number; allowRlimit?: boolean; device?: string },
     setup?: MapSetup,
   ) {
     super();
     const objectName = objectNameOf(compiled.fileName);
-    this.loader = new ProgramLoader({ ...compiled, objectName, debug: opts.debug ?? 0, setup });
+    const { allowRlimit, device: dev } = opts;
+    const device = dev === undefined ? undefined : { name: dev, ifindex: ifindexOf(dev) };
+    this.loader = new ProgramLoader({
+      ...compiled,
+      objectName,
+      debug: opts.debug ?? 0,
+      setup,
+      allowRlimit,
+      device,
+    });
     this.tables = new ObjectTables(this.loader, compiled, () => this.check());
     const openProbes = () => this.links.count("kprobe", "kretprobe", "uprobe", "uretprobe", "tracepoint");
     this.ctx = { compiled, loader: this.loader, loadFunc: (n, t) => this.loadFunc(n, t), openProbes };
@@ -111,10 +127,24 @@ export class BPF extends BpfTargets {
 
   /**
    * Loads a function as a program of the given type (bcc's load_func); `attachType`: the expected attach
-   * type (cgroup_sock_addr, cgroup_sockopt need one). A kfunc__X as BPF.TRACING targets X.
+   * type (cgroup_sock_addr, cgroup_sockopt need one). A kfunc__X as BPF.TRACING targets X. `device`
+   * (bcc's device): offload an XDP or SCHED_CLS program to that NIC (Linux 4.16+, and a driver that offloads).
+   * @throws NotSupportedError when the device cannot take BPF offload; BpfError for another program type.
    */
-  loadFunc(fnName: string, progType: number, opts: { attachType?: number } = {}): LoadedFunction {
+  loadFunc(
+    fnName: string,
+    progType: number,
+    opts: { attachType?: number; device?: string } = {},
+  ): LoadedFunction {
     this.check();
+    if (opts.device !== undefined) {
+      if (progType !== ProgType.XDP && progType !== ProgType.SCHED_CLS)
+        throw new BpfError(
+          `loadFunc(${fnName}): device offload takes BPF.XDP and BPF.SCHED_CLS programs only`,
+        );
+      const device = { name: opts.device, ifindex: ifindexOf(opts.device) };
+      return this.loader.load(fnName, progType, fnName, opts.attachType ?? 0, undefined, device);
+    }
     if (opts.attachType !== undefined) return this.loader.load(fnName, progType, fnName, opts.attachType);
     return loadBtfFuncByType(this.ctx, fnName, progType) ?? this.loader.loadFunc(fnName, progType);
   }
@@ -246,8 +276,18 @@ export class BPF extends BpfTargets {
     this.links.add(...attachPerfEvent(this.ctx, opts));
   }
 
-  /** Detaches every program on the perf event, on all CPUs (bcc's detach_perf_event). */
-  detachPerfEvent(opts: { evType: number; evConfig: number }): void {
+  /**
+   * Runs fnName on the samples of a perf event that a raw perf_event_attr describes (bcc's
+   * attach_perf_event_raw): exclude_kernel and the other flags, sample_type, breakpoints (type
+   * PerfType.BREAKPOINT, bpType, bpAddr, bpLen), PMU configs. detachPerfEvent(type, config) detaches it. Linux 4.9+.
+   */
+  attachPerfEventRaw(opts: PerfEventRawOptions): void {
+    this.check();
+    this.links.add(...attachPerfEventRaw(this.ctx, opts));
+  }
+
+  /** Detaches every program on the perf event, on all CPUs (bcc's detach_perf_event; attachPerfEventRaw's too). */
+  detachPerfEvent(opts: { evType: number; evConfig: number | bigint }): void {
     const what = `perf event ${perfEventName(opts.evType, opts.evConfig)}`;
     this.detach(["perf_event"], `${opts.evType}:${opts.evConfig}`, undefined, what);
   }
@@ -333,58 +373,6 @@ export class BPF extends BpfTargets {
   /** Detaches a BTF tracepoint (fnName's only, when given). */
   detachBtfTracepoint(opts: { tp: string; fnName?: string }): void {
     this.detach(["btf_tracepoint"], opts.tp, opts.fnName, `BTF tracepoint ${opts.tp}`);
-  }
-
-  // ---- maps ----
-
-  /** Names of the program's maps (tsbpf's internal ones left out). */
-  tableNames(): string[] {
-    this.check();
-    return this.tables.names();
-  }
-
-  /**
-   * A map as a typed table of its kind (HashTable, ArrayTable, PerCpuArray,
-   * PerfEventArray, RingBuf, …), keys and values decoded through the
-   * object's BTF. bcc's `b["name"]` / `b.get_table("name")`.
-   */
-  getTable<T extends Table = Table>(name: string): T {
-    this.check();
-    return this.tables.get(name) as T;
-  }
-
-  /** bcc's `b["name"]`: the same as {@link getTable}. */
-  table<T extends Table = Table>(name: string): T {
-    return this.getTable<T>(name);
-  }
-
-  /** Delivers waiting perf buffer records, waiting up to timeoutMs for the first (bcc's perf_buffer_poll). */
-  perfBufferPoll(timeoutMs = -1): number {
-    this.check();
-    return this.tables.poll("perf", timeoutMs);
-  }
-
-  /** bcc's kprobe_poll, the old name of perf_buffer_poll. */
-  kprobePoll(timeoutMs = -1): number {
-    return this.perfBufferPoll(timeoutMs);
-  }
-
-  /** Delivers waiting perf buffer records without waiting (bcc's perf_buffer_consume). */
-  perfBufferConsume(): number {
-    this.check();
-    return this.tables.consume("perf");
-  }
-
-  /** Delivers waiting ring buffer records, waiting up to timeoutMs (bcc's ring_buffer_poll). Linux 5.8+. */
-  ringBufferPoll(timeoutMs = -1): number {
-    this.check();
-    return this.tables.poll("ring", timeoutMs);
-  }
-
-  /** Delivers waiting ring buffer records without waiting (bcc's ring_buffer_consume). */
-  ringBufferConsume(): number {
-    this.check();
-    return this.tables.consume("ring");
   }
 
   // ---- lifecycle ----

@@ -2,7 +2,16 @@
  * tsbpf: bcc, reborn in TypeScript. The public surface, nothing else.
  */
 export { Iter, kernelIterTargets } from "./attach/iter.js";
-export { PerfEventSampleFormat, PerfHWConfig, PerfSWConfig, PerfType } from "./attach/perf_event.js";
+export {
+  PerfBreakpointType,
+  type PerfEventAttr,
+  PerfEventOpenFlag,
+  type PerfEventRawOptions,
+  PerfEventSampleFormat,
+  PerfHWConfig,
+  PerfSWConfig,
+  PerfType,
+} from "./attach/perf_event.js";
 export type { UprobeDetachOptions, UprobeOptions } from "./attach/uprobe.js";
 export {
   type EnabledUsdtProbe,
@@ -66,6 +75,8 @@ export {
   RingBuf,
   type RingBufferOptions,
 } from "./maps/event_tables.js";
+export type { DecodeTableOptions } from "./maps/layout.js";
+export type { GetTableOptions } from "./maps/object_tables.js";
 export {
   ArrayTable,
   BPF_ANY,
@@ -81,5 +92,6 @@ export {
   QueueStack,
   StackTrace,
   Table,
+  type TableCodec,
 } from "./maps/table.js";
 export type { LoadOptions, OpenOptions } from "./options.js";

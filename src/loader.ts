@@ -15,8 +15,10 @@ import { Errno, ProgType } from "./kernel/constants.js";
 import {
   BpfError,
   ClosedError,
+  errnoName,
   isNativeError,
   isPermissionErrno,
+  NotSupportedError,
   permissionErrorFor,
 } from "./kernel/errors.js";
 import { closestNames } from "./kernel/tracefs.js";
@@ -32,6 +34,8 @@ interface ProgramToLoad {
   progType: number;
   expectedAttachType: number;
   attachTarget: string | undefined;
+  /** The network device to offload it to (bcc's load_func device). */
+  device?: { name: string; ifindex: number };
 }
 
 /** A function loaded as a program of one type (bcc's load_func result). */
@@ -63,6 +67,10 @@ export interface LoaderOptions {
   debug: number;
   /** Initial values of global-data maps and map sizes, applied before the maps are created (BPF.open). */
   setup?: MapSetup;
+  /** bcc's allow_rlimit (default true): see {@link LoadOptions.allowRlimit}. */
+  allowRlimit?: boolean;
+  /** bcc's device: the maps are created offloaded to this network device's ifindex. */
+  device?: { name: string; ifindex: number };
 }
 
 const LOG_SIZE = 16 * 1024 * 1024;
@@ -108,12 +116,13 @@ export class ProgramLoader {
     elfName: string,
     expectedAttachType = 0,
     attachTarget?: string,
+    device?: { name: string; ifindex: number },
   ): LoadedFunction {
     if (this.closed) throw new ClosedError("BPF object");
-    const key = `${elfName}/${progType}/${expectedAttachType}/${attachTarget ?? ""}`;
+    const key = `${elfName}/${progType}/${expectedAttachType}/${attachTarget ?? ""}/${device?.ifindex ?? 0}`;
     const hit = this.loaded.get(key);
     if (hit) return hit;
-    const obj = this.loadObject([{ name, elfName, progType, expectedAttachType, attachTarget }]);
+    const obj = this.loadObject([{ name, elfName, progType, expectedAttachType, attachTarget, device }]);
     const fn: LoadedFunction = { name, fd: obj.programFd(elfName), type: progType, object: obj, elfName };
     this.loaded.set(key, fn);
     this.reportLoaded(fn);
@@ -207,8 +216,41 @@ export class ProgramLoader {
    * Opens a copy of the object and loads it: with the programs in `progs`, or
    * with none, which creates just the maps. Every load goes through here: the
    * first one's maps become the shared set, later ones reuse it.
+   *
+   * RLIMIT_MEMLOCK (bcc's allow_rlimit): kernels before 5.11 charge BPF memory
+   * to it. libbpf raises it to unlimited at the process's first load on such
+   * a kernel. With allowRlimit false tsbpf asks libbpf not to, around this
+   * object's loads (libbpf 1.2+; 1.1 has no switch, so tsbpf puts the limit
+   * back after the load); with allowRlimit true a load refused with EPERM
+   * while the limit is finite raises it and loads again, as bcc does. Kernels
+   * with memcg accounting (5.11+) never need it, and nothing is changed.
    */
-  private loadObject(progs: ProgramToLoad[]): NativeObject {
+  private loadObject(progs: ProgramToLoad[], retried = false): NativeObject {
+    const allow = this.opts.allowRlimit !== false;
+    const saved = allow ? undefined : native().memlockRlimit();
+    const told = !allow && setLibbpfMemlock(0);
+    try {
+      return this.loadObjectOnce(progs);
+    } catch (err) {
+      const limit = native().memlockRlimit();
+      const eperm = (err as { errno?: number }).errno === Errno.EPERM && process.getuid?.() === 0;
+      if (eperm && limit.cur !== -1 && allow && !retried) {
+        native().setMemlockRlimit(-1, -1);
+        return this.loadObject(progs, true);
+      }
+      if (eperm && limit.cur !== -1 && !allow && err instanceof Error)
+        err.message += `; RLIMIT_MEMLOCK is ${limit.cur} bytes and kernels before 5.11 charge BPF memory to it: raise it (ulimit -l) or load with allowRlimit: true`;
+      throw err;
+    } finally {
+      if (told) setLibbpfMemlock(-1);
+      // A libbpf that cannot be told (1.1) may have raised it at this load: put it back.
+      const now = saved && native().memlockRlimit();
+      if (saved && now && (now.cur !== saved.cur || now.max !== saved.max))
+        native().setMemlockRlimit(saved.cur, saved.max);
+    }
+  }
+
+  private loadObjectOnce(progs: ProgramToLoad[]): NativeObject {
     const { NativeObject } = native();
     const obj = new NativeObject(this.opts.elf, this.opts.objectName);
     this.reportLibbpf("opening");
@@ -228,12 +270,15 @@ export class ProgramLoader {
         obj.setProgramType(p.elfName, p.progType, p.expectedAttachType);
         // After the type: libbpf looks the target up in the BTF by attach type.
         if (p.attachTarget !== undefined) obj.setAttachTarget(p.elfName, p.attachTarget);
+        if (p.device) obj.setProgramIfindex(p.elfName, p.device.ifindex);
       }
       this.prepareMaps(obj);
       try {
         obj.load(progs.length ? { logLevel: this.logLevel, logSize: LOG_SIZE } : { logLevel: 0, logSize: 0 });
       } catch (err) {
         if (!isNativeError(err)) throw err;
+        const offload = offloadError(err, this.opts.device, progs);
+        if (offload) throw offload;
         if (!progs.length) {
           // libbpf names the map it could not create ("map 'q': failed to create: Invalid argument(-22)").
           const which = /map '([^']+)': failed to create[^\n]*/.exec(err.libbpfLog ?? "");
@@ -282,6 +327,7 @@ export class ProgramLoader {
     }
     for (const [name, value] of this.opts.setup?.initialValues ?? []) obj.setMapInitialValue(name, value);
     for (const [name, n] of this.opts.setup?.maxEntries ?? []) obj.setMapMaxEntries(name, n);
+    if (this.opts.device) for (const m of obj.maps()) obj.setMapIfindex(m.name, this.opts.device.ifindex);
     // BPF_TABLE_PINNED's paths, and LIBBPF_PIN_BY_NAME maps' (set at open).
     for (const m of obj.maps()) if (m.pinPath !== null) preparePinPath(m.pinPath, `map ${m.name}`);
   }
@@ -318,6 +364,44 @@ export class ProgramLoader {
     this.objects.length = 0;
     this.loaded.clear();
   }
+}
+
+/**
+ * Sets libbpf's RLIMIT_MEMLOCK target (-1: unlimited, 0: leave the limit
+ * alone): false when this libbpf has no such switch (1.1) or has already made
+ * its one choice for the process (EBUSY).
+ */
+function setLibbpfMemlock(bytes: number): boolean {
+  try {
+    return native().libbpfSetMemlockRlim(bytes);
+  } catch (err) {
+    if (!isNativeError(err) || err.errno !== Errno.EBUSY) throw err;
+    return false;
+  }
+}
+
+/**
+ * The error for a load the kernel refused because of offload (bcc's device):
+ * the device's driver cannot run BPF (no ndo_bpf: EOPNOTSUPP), or the kernel
+ * would not bind the program or maps to it (EINVAL). undefined when no
+ * device was asked for.
+ */
+function offloadError(
+  err: { errno: number; message: string },
+  device: { name: string; ifindex: number } | undefined,
+  progs: ProgramToLoad[],
+): NotSupportedError | undefined {
+  const offloaded = progs.filter((p) => p.device);
+  const dev = offloaded[0]?.device ?? device;
+  if (!dev || (err.errno !== Errno.EOPNOTSUPP && err.errno !== Errno.EINVAL && err.errno !== Errno.ENOTSUPP))
+    return undefined;
+  const what = offloaded.length ? `program ${offloaded.map((p) => p.name).join(", ")}` : "the maps";
+  return new NotSupportedError(
+    `BPF offload to network device ${dev.name}`,
+    `the kernel refused to offload ${what} to it (${errnoName(err.errno)}): its driver cannot run BPF programs (only a few NICs, such as Netronome's nfp, offload XDP and cls_bpf programs and their hash and array maps)`,
+    "load without device (XDP runs in the driver or generic mode instead)",
+    { errno: err.errno, cause: err },
+  );
 }
 
 /** What a map creation's errno usually means. */

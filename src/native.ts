@@ -84,6 +84,10 @@ export interface NativeObject {
   setMapInitialValue(map: string, value: Uint8Array): void;
   /** Before load: the map's maximum number of entries. */
   setMapMaxEntries(map: string, maxEntries: number): void;
+  /** Loads the program for offload to a network device (bpf_program__set_ifindex); 0: none. Before load. */
+  setProgramIfindex(program: string, ifindex: number): void;
+  /** Creates the map offloaded to a network device (bpf_map__set_ifindex). Before load. */
+  setMapIfindex(map: string, ifindex: number): void;
   /** Before load: the kernel version (LINUX_VERSION_CODE) kprobe programs load with; kernels before 5.0 check it. */
   setKversion(version: number): void;
   load(opts: NativeLoadOptions): void;
@@ -408,14 +412,35 @@ export interface NativeAddon {
    */
   perfEventOpen(opts: {
     type: number;
-    config: number;
+    config: number | bigint;
     samplePeriod: number;
     sampleFreq: number;
     pid: number;
     cpu: number;
     groupFd: number;
     disabled: boolean;
+    /** attr.sample_type (PERF_SAMPLE_* bits). */
+    sampleType?: number | bigint;
+    /** perf_event_attr's flag word (exclude_kernel = bit 5, …); disabled and freq come from their fields. */
+    flags?: number | bigint;
+    wakeupEvents?: number;
+    bpType?: number;
+    /** Also attr.bp_addr. */
+    config1?: number | bigint;
+    /** Also attr.bp_len. */
+    config2?: number | bigint;
+    /** Or-ed into perf_event_open's flags (PERF_FLAG_FD_CLOEXEC always is). */
+    extraFlags?: number | bigint;
   }): number;
+  /** This process's RLIMIT_MEMLOCK in bytes (-1: unlimited). */
+  memlockRlimit(): { cur: number; max: number };
+  /** Sets this process's RLIMIT_MEMLOCK in bytes (-1: unlimited; raising the hard limit needs CAP_SYS_RESOURCE). */
+  setMemlockRlimit(cur: number, max: number): void;
+  /**
+   * libbpf_set_memlock_rlim: what libbpf raises RLIMIT_MEMLOCK to before 5.11 (-1: unlimited, 0: never);
+   * false when this libbpf does not export it (1.1); EBUSY once libbpf has decided.
+   */
+  libbpfSetMemlockRlim(bytes: number): boolean;
   /**
    * Attaches a BPF_PROG_TYPE_PERF_EVENT program to the perf event pfd
    * (bpf_program__attach_perf_event, which enables it). The link owns pfd

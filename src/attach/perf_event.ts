@@ -86,10 +86,77 @@ export const PerfEventSampleFormat = {
   WEIGHT_STRUCT: 1 << 24,
 } as const;
 
+/** Breakpoint kinds (perf_event_attr.bp_type; HW_BREAKPOINT_* in uapi/linux/hw_breakpoint.h). Linux 2.6.33+. */
+export const PerfBreakpointType = { EMPTY: 0, R: 1, W: 2, RW: 3, X: 4 } as const;
+
+/** perf_event_open(2) flags for attachPerfEventRaw's extraFlags (PERF_FLAG_*; PID_CGROUP: pid is a cgroup fd, 2.6.39+). */
+export const PerfEventOpenFlag = { FD_NO_GROUP: 1, FD_OUTPUT: 2, PID_CGROUP: 4, FD_CLOEXEC: 8 } as const;
+
+/**
+ * A raw perf_event_attr for {@link attachPerfEventRaw} (bcc's
+ * Perf.perf_event_attr, in camelCase). Fields left out are 0. The event is
+ * opened disabled and enabled by the attach; `freq` is set by sampleFreq.
+ */
+export interface PerfEventAttr {
+  /** attr.type: PerfType.SOFTWARE, PerfType.BREAKPOINT, a PMU's type from /sys/bus/event_source/devices/X/type, … */
+  type: number;
+  /** attr.config (0 for breakpoints). */
+  config: number | bigint;
+  /** One sample (one run of the program) every samplePeriod events… (attr.sample_period) */
+  samplePeriod?: number | bigint;
+  /** …or sampleFreq samples a second (attr.sample_freq with attr.freq). */
+  sampleFreq?: number;
+  /** attr.sample_type: PerfEventSampleFormat bits (PERF_SAMPLE_ADDR, …). */
+  sampleType?: number | bigint;
+  /** attr.wakeup_events. */
+  wakeupEvents?: number;
+  /** attr.bp_type: PerfBreakpointType.W, .RW, .X, … (type PerfType.BREAKPOINT). */
+  bpType?: number;
+  /** attr.bp_addr: the watched address, in the process `pid` (the same field as config1). */
+  bpAddr?: number | bigint;
+  /** attr.bp_len: bytes watched (1, 2, 4 or 8; sizeof(long) for an execute breakpoint). The same field as config2. */
+  bpLen?: number | bigint;
+  /** attr.config1 (a PMU's extra config). */
+  config1?: number | bigint;
+  /** attr.config2. */
+  config2?: number | bigint;
+  /** Count in child tasks too (attr.inherit). */
+  inherit?: boolean;
+  /** attr.pinned: always on the PMU. */
+  pinned?: boolean;
+  /** attr.exclusive: alone on the PMU. */
+  exclusive?: boolean;
+  /** Leave out user space (attr.exclude_user). */
+  excludeUser?: boolean;
+  /** Leave out the kernel (attr.exclude_kernel). */
+  excludeKernel?: boolean;
+  /** Leave out the hypervisor (attr.exclude_hv). */
+  excludeHv?: boolean;
+  /** Leave out the idle task (attr.exclude_idle). */
+  excludeIdle?: boolean;
+  /** attr.precise_ip (0-3: how much skid is allowed). */
+  preciseIp?: number;
+  /** More of perf_event_attr's flag word, as bits (bit 0 disabled, 5 exclude_kernel, …), or-ed in. */
+  flags?: number | bigint;
+}
+
+/** Options of attachPerfEventRaw (bcc's attach_perf_event_raw). */
+export interface PerfEventRawOptions {
+  attr: PerfEventAttr;
+  fnName: string;
+  /** Only this process (default -1: every process). */
+  pid?: number;
+  /** Only this CPU (default -1: every online CPU when pid is -1, else wherever the process runs). */
+  cpu?: number;
+  groupFd?: number;
+  /** PerfEventOpenFlag bits or-ed into perf_event_open's flags. */
+  extraFlags?: number;
+}
+
 /** What {@link openPerfEvents} opens (perf_event_open(2), Linux 2.6.31+). */
 export interface PerfEventSpec {
   evType: number;
-  evConfig: number;
+  evConfig: number | bigint;
   /** One sample every samplePeriod events (0 with sampleFreq, or for a counting event). */
   samplePeriod?: number;
   /** Samples per second (attr.freq). */
@@ -101,10 +168,20 @@ export interface PerfEventSpec {
   groupFd?: number;
   /** Open disabled (the BPF attach enables it). */
   disabled?: boolean;
+  /** The rest of a raw perf_event_attr, and perf_event_open's extra flags (attachPerfEventRaw). */
+  raw?: {
+    sampleType: number | bigint;
+    flags: bigint;
+    wakeupEvents: number;
+    bpType: number;
+    config1: number | bigint;
+    config2: number | bigint;
+    extraFlags: number;
+  };
 }
 
 /** The name of a type/config pair for messages: "PERF_COUNT_HW_CPU_CYCLES". Any kernel. */
-export function perfEventName(evType: number, evConfig: number): string {
+export function perfEventName(evType: number, evConfig: number | bigint): string {
   const find = (table: Record<string, number>, prefix: string): string | undefined => {
     const name = Object.entries(table).find(([, v]) => v === evConfig)?.[0];
     return name === undefined ? undefined : `${prefix}${name}`;
@@ -116,7 +193,7 @@ export function perfEventName(evType: number, evConfig: number): string {
   if (evType === PerfType.HW_CACHE) return `hardware cache event 0x${evConfig.toString(16)}`;
   if (evType === PerfType.RAW) return `raw PMU event 0x${evConfig.toString(16)}`;
   if (evType === PerfType.TRACEPOINT) return `tracepoint event ${evConfig}`;
-  if (evType === PerfType.BREAKPOINT) return `breakpoint event ${evConfig}`;
+  if (evType === PerfType.BREAKPOINT) return "breakpoint event";
   return `perf event type ${evType} config ${evConfig}`;
 }
 
@@ -156,6 +233,12 @@ export function perfEventOpenError(spec: PerfEventSpec, errno: number, cause: un
       { errno },
     );
   }
+  if (spec.evType === PerfType.BREAKPOINT && errno === E.ENOSPC) {
+    return new BpfError(
+      `perf_event_open of a breakpoint failed with ENOSPC: every hardware debug register is taken (x86 has 4); close other breakpoints or watchpoints first`,
+      { errno, cause },
+    );
+  }
   if (errno === E.EINVAL && (spec.sampleFreq ?? 0) > 0) {
     return new BpfError(
       `perf_event_open of ${name} failed with EINVAL: sampleFreq ${spec.sampleFreq} may exceed /proc/sys/kernel/perf_event_max_sample_rate`,
@@ -186,6 +269,7 @@ export function openPerfEvents(spec: PerfEventSpec, cpus: number[]): number[] {
             cpu,
             groupFd: spec.groupFd ?? -1,
             disabled: spec.disabled ?? false,
+            ...spec.raw,
           }),
         );
       } catch (err) {
@@ -223,12 +307,86 @@ export function attachPerfEvent(ctx: AttachContext, opts: PerfEventOptions): Lin
   if (period > 0 === freq > 0)
     throw new BpfError("attachPerfEvent needs exactly one of samplePeriod and sampleFreq (above 0)");
   const pid = opts.pid ?? -1;
-  const cpu = opts.cpu ?? -1;
   const spec = { ...opts, samplePeriod: period, sampleFreq: freq, pid, disabled: true };
-  const fn = ctx.loadFunc(opts.fnName, ProgType.PERF_EVENT);
-  const fds = openPerfEvents(spec, perfEventCpus(pid, cpu));
+  return attachSpec(ctx, opts.fnName, spec, perfEventCpus(pid, opts.cpu ?? -1));
+}
+
+/** perf_event_attr's flag bits (include/uapi/linux/perf_event.h): the named ones of {@link PerfEventAttr}. */
+const ATTR_BITS = {
+  inherit: 1n,
+  pinned: 2n,
+  exclusive: 3n,
+  excludeUser: 4n,
+  excludeKernel: 5n,
+  excludeHv: 6n,
+  excludeIdle: 7n,
+} as const;
+
+/** The flag word of a raw attr: its named booleans, preciseIp (bits 15-16) and its own `flags`. */
+function attrFlags(attr: PerfEventAttr): bigint {
+  let flags = BigInt(attr.flags ?? 0);
+  for (const [name, bit] of Object.entries(ATTR_BITS))
+    if (attr[name as keyof typeof ATTR_BITS]) flags |= 1n << bit;
+  const precise = attr.preciseIp ?? 0;
+  if (!Number.isInteger(precise) || precise < 0 || precise > 3)
+    throw new BpfError(`attachPerfEventRaw: preciseIp must be 0, 1, 2 or 3, not ${precise}`);
+  return flags | (BigInt(precise) << 15n);
+}
+
+/** One of two names for the same attr field (bpAddr/config1, bpLen/config2), checked to agree. */
+function unionField(a: number | bigint | undefined, b: number | bigint | undefined, names: string): bigint {
+  if (a !== undefined && b !== undefined && BigInt(a) !== BigInt(b))
+    throw new BpfError(`attachPerfEventRaw: ${names} are the same perf_event_attr field; give one`);
+  return BigInt(a ?? b ?? 0);
+}
+
+/**
+ * Attaches fnName to the perf event a raw perf_event_attr describes, on each CPU
+ * (bcc's attach_perf_event_raw): a link per CPU, detached by type and config
+ * (detachPerfEvent). Linux 4.9+; breakpoints need hardware debug registers.
+ */
+export function attachPerfEventRaw(ctx: AttachContext, opts: PerfEventRawOptions): Link[] {
+  const { attr } = opts;
+  const period = BigInt(attr.samplePeriod ?? 0);
+  const freq = attr.sampleFreq ?? 0;
+  if (period > 0n === freq > 0)
+    throw new BpfError(
+      "attachPerfEventRaw needs exactly one of attr.samplePeriod and attr.sampleFreq (above 0): the program runs once per sample, and a counting event never samples",
+    );
+  const config1 = unionField(attr.bpAddr, attr.config1, "bpAddr and config1");
+  const config2 = unionField(attr.bpLen, attr.config2, "bpLen and config2");
+  if (attr.type === PerfType.BREAKPOINT && (!attr.bpType || config2 === 0n))
+    throw new BpfError(
+      "attachPerfEventRaw: a breakpoint event needs attr.bpType (PerfBreakpointType.W, .RW, .X), attr.bpAddr and attr.bpLen",
+    );
+  const pid = opts.pid ?? -1;
+  const spec: PerfEventSpec = {
+    evType: attr.type,
+    evConfig: attr.config,
+    samplePeriod: Number(period),
+    sampleFreq: freq,
+    pid,
+    groupFd: opts.groupFd,
+    disabled: true,
+    raw: {
+      sampleType: attr.sampleType ?? 0,
+      flags: attrFlags(attr),
+      wakeupEvents: attr.wakeupEvents ?? 0,
+      bpType: attr.bpType ?? 0,
+      config1,
+      config2,
+      extraFlags: opts.extraFlags ?? 0,
+    },
+  };
+  return attachSpec(ctx, opts.fnName, spec, perfEventCpus(pid, opts.cpu ?? -1));
+}
+
+/** Opens spec's event on each of cpus and attaches fnName to each, as a perf-event program. */
+function attachSpec(ctx: AttachContext, fnName: string, spec: PerfEventSpec, cpus: number[]): Link[] {
+  const fn = ctx.loadFunc(fnName, ProgType.PERF_EVENT);
+  const fds = openPerfEvents(spec, cpus);
   const links: Link[] = [];
-  const key = `${opts.evType}:${opts.evConfig}`;
+  const key = `${spec.evType}:${spec.evConfig}`;
   for (let i = 0; i < fds.length; i++) {
     try {
       // The link owns the fd from here (and closes it when the attach fails).
@@ -236,14 +394,14 @@ export function attachPerfEvent(ctx: AttachContext, opts: PerfEventOptions): Lin
         nativeLink(
           "perf_event",
           key,
-          opts.fnName,
+          fnName,
           native().attachPerfEvent(fn.object, fn.elfName, fds[i] as number),
         ),
       );
     } catch (err) {
       for (const fd of fds.slice(i + 1)) native().closeFd(fd);
       for (const l of links) l.close();
-      throw attachFailure(err, `perf event ${perfEventName(opts.evType, opts.evConfig)}`);
+      throw attachFailure(err, `perf event ${perfEventName(spec.evType, spec.evConfig)}`);
     }
   }
   return links;

@@ -492,6 +492,21 @@ function group(
   return { sectioned, sections };
 }
 
+/**
+ * A struct-keyed histogram's entries grouped by section: each section (the
+ * key's first field through bucketFn) with its slot counts, in print order
+ * (bucketSortFn's, else first seen). What bcc's TableBase.decode_c_struct
+ * computes for the histogram printers.
+ */
+export function histogramSections(
+  entries: Iterable<HistEntry>,
+  opts: HistSectionOptions,
+  indexMax: number,
+): Map<unknown, bigint[]> {
+  const g = group(entries, { ...opts, sectioned: true }, indexMax, "decodeCStruct");
+  return new Map(g.sections.map((s) => [s.section, s.vals]));
+}
+
 function sectionTitle(opts: HistSectionOptions, section: unknown): string {
   const header = opts.sectionHeader ?? DEFAULT_SECTION_HEADER;
   const shown = opts.sectionPrintFn ? pyStr(opts.sectionPrintFn(section)) : pyRepr(section);

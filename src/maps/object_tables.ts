@@ -4,14 +4,16 @@
  * the object's BTF, polled together, closed together.
  */
 import { Btf, mapDefFromBtf } from "../btf/btf.js";
+import type { Codec } from "../btf/codec.js";
 import type { CompiledObject } from "../compile/compile.js";
-import { MapType } from "../kernel/constants.js";
+import { MapType, mapTypeName } from "../kernel/constants.js";
 import { BpfError } from "../kernel/errors.js";
 import { possibleCpus } from "../kernel/kernel_info.js";
 import { type ProgramLoader, unknownNameError } from "../loader.js";
 import { native } from "../native.js";
 import { type EventReader, PerfEventArray, RingBuf } from "./event_tables.js";
-import { makeTable, type Table, type TableInfo } from "./table.js";
+import { type DecodeTableOptions, describeLayout } from "./layout.js";
+import { makeTable, Table, type TableCodec, type TableInfo, tableCodec } from "./table.js";
 
 /** Polls the first reader with the timeout and consumes the others. */
 function pollReaders(readers: Set<EventReader>, timeoutMs: number, what: string): number {
@@ -28,8 +30,28 @@ function pollReaders(readers: Set<EventReader>, timeoutMs: number, what: string)
   return n;
 }
 
+/** Options of BPF.getTable beyond the name (bcc's get_table keytype, leaftype, reducer). */
+export interface GetTableOptions {
+  /** The key's type instead of the BTF's: a codec of the map's key size (bcc's keytype). */
+  keyType?: TableCodec;
+  /** The value's type instead of the BTF's (per-CPU maps: one CPU's value), of the map's value size (bcc's leaftype). */
+  leafType?: TableCodec;
+  /** Per-CPU maps only: combines the CPUs' values into what reads return, as reduce() does (bcc's reducer). */
+  reducer?: (acc: unknown, value: unknown) => unknown;
+}
+
+const PER_CPU = new Set<number>([
+  MapType.PERCPU_HASH,
+  MapType.PERCPU_ARRAY,
+  MapType.LRU_PERCPU_HASH,
+  MapType.PERCPU_CGROUP_STORAGE,
+]);
+
 export class ObjectTables {
+  /** bcc's tables dict: b[name] made on first use, set by setTable, dropped by deleteTable. */
   private readonly tables = new Map<string, Table>();
+  /** Every table this object made (its buffers are closed with it), whether in `tables` or not. */
+  private readonly made = new Set<Table>();
   private readonly perfReaders = new Set<EventReader>();
   private readonly ringReaders = new Set<EventReader>();
   private btfCache: Btf | null | undefined;
@@ -58,10 +80,79 @@ export class ObjectTables {
       .filter((n) => !n.startsWith("__tsbpf_") && !n.startsWith("__bpf_usdt_") && !n.includes("."));
   }
 
-  /** The table for map `name`, made on first use. */
-  get(name: string): Table {
-    const hit = this.tables.get(name);
+  /**
+   * The table for map `name`: bcc's `b[name]`, made on first use and kept;
+   * with options, a new table each call, not kept (bcc's get_table(name,
+   * keytype, leaftype, reducer)): setTable keeps it.
+   */
+  get(name: string, opts?: GetTableOptions): Table {
+    const custom = opts !== undefined && Object.values(opts).some((v) => v !== undefined);
+    const hit = custom ? undefined : this.tables.get(name);
     if (hit) return hit;
+    const info = this.info(name);
+    if (custom) this.customize(info, opts as GetTableOptions);
+    const table = this.make(info);
+    this.made.add(table);
+    if (!custom) this.tables.set(name, table);
+    return table;
+  }
+
+  /** bcc's `b[name] = table`: getTable(name) returns it from now on. */
+  set(name: string, table: Table): void {
+    if (!(table instanceof Table))
+      throw new BpfError(
+        `setTable(${JSON.stringify(name)}): expected a Table (from getTable), got ${typeof table}`,
+      );
+    this.tables.set(name, table);
+  }
+
+  /**
+   * bcc's `del b[name]`: forgets the table kept under name (false when none
+   * was), closing the perf or ring buffer it opened, as bcc's wrapper does
+   * when it goes. The kernel map stays, owned by the BPF object until close:
+   * getTable(name) makes a new table over it.
+   */
+  delete(name: string): boolean {
+    const t = this.tables.get(name);
+    if (!t) return false;
+    this.tables.delete(name);
+    if (this.made.has(t) && ![...this.tables.values()].includes(t)) {
+      this.closeBuffers(t);
+      this.made.delete(t);
+    }
+    return true;
+  }
+
+  /** bcc's decode_table: the layout of map name's key and value, as text. */
+  layout(name: string, opts: DecodeTableOptions = {}): string {
+    return describeLayout(this.info(name), opts);
+  }
+
+  /** Applies getTable's options to a table's info. @throws BpfError for a codec of the wrong size or a reducer on a map that is not per-CPU. */
+  private customize(info: TableInfo, opts: GetTableOptions): void {
+    const sized = (c: TableCodec | undefined, size: number, what: string): Codec<unknown> | undefined => {
+      if (c === undefined) return undefined;
+      if (typeof c.decode !== "function" || typeof c.encode !== "function" || !Number.isInteger(c.size))
+        throw new BpfError(`getTable(${info.name}): ${what} must be { size, decode(bytes), encode(value) }`);
+      if (c.size !== size)
+        throw new BpfError(`getTable(${info.name}): ${what} is ${c.size} bytes, the map's is ${size}`);
+      return tableCodec(c, `map ${info.name} ${what}`);
+    };
+    info.keyCodec = sized(opts.keyType, info.keySize, "keyType");
+    info.valueCodec = sized(opts.leafType, info.valueSize, "leafType");
+    if (opts.reducer !== undefined) {
+      if (typeof opts.reducer !== "function")
+        throw new BpfError(`getTable(${info.name}): reducer must be a function (acc, value) => value`);
+      if (!PER_CPU.has(info.mapType))
+        throw new BpfError(
+          `getTable(${info.name}): a reducer combines the CPUs' values of a per-CPU map, and ${info.name} is a ${mapTypeName(info.mapType)} map`,
+        );
+      info.reducer = opts.reducer;
+    }
+  }
+
+  /** What a table of map `name` is made from. */
+  private info(name: string): TableInfo {
     const fds = this.loader.ensureMaps();
     const m = this.loader.mapInfos().find((x) => x.name === name);
     const fd = fds.get(name);
@@ -85,7 +176,7 @@ export class ObjectTables {
         if (ptr.kind === "PTR") eventTypeId = (ptr as { type: number }).type;
       }
     }
-    const info: TableInfo = {
+    return {
       name,
       fd,
       mapType: m.type,
@@ -100,25 +191,27 @@ export class ObjectTables {
       eventTypeId,
       check: this.check,
     };
+  }
+
+  /** The table of its kind for info. */
+  private make(info: TableInfo): Table {
+    const { name, mapType: type } = info;
     const track =
       (set: Set<EventReader>) =>
       (r: EventReader | undefined, old: EventReader | undefined): void => {
         if (old) set.delete(old);
         if (r) set.add(r);
       };
-    let table: Table;
-    if (m.type === MapType.PERF_EVENT_ARRAY)
-      table = new PerfEventArray(info, track(this.perfReaders)) as unknown as Table;
-    else if (m.type === MapType.RINGBUF)
-      table = new RingBuf(
+    if (type === MapType.PERF_EVENT_ARRAY)
+      return new PerfEventArray(info, track(this.perfReaders)) as unknown as Table;
+    if (type === MapType.RINGBUF)
+      return new RingBuf(
         info,
         track(this.ringReaders),
         (bytes) => this.setRingWakeup(name, bytes),
         () => this.ringDrops(name),
       ) as unknown as Table;
-    else table = makeTable(info);
-    this.tables.set(name, table);
-    return table;
+    return makeTable(info);
   }
 
   /** Sets a ring buffer's wake-up threshold (read by the translated ringbuf_output/submit, tsbpf/prelude.h). */
@@ -169,14 +262,19 @@ export class ObjectTables {
     return n;
   }
 
-  /** Closes every buffer and perf event opened on the tables. */
+  /** Closes the perf or ring buffer (and perf events) a table opened. */
+  private closeBuffers(t: Table): void {
+    if (t instanceof PerfEventArray) {
+      t.closePerfBuffer();
+      t.closePerfEvents();
+    } else if (t instanceof RingBuf) t.closeRingBuffer();
+  }
+
+  /** Closes every buffer and perf event opened on the tables this object made. */
   close(): void {
-    for (const t of this.tables.values()) {
+    for (const t of this.made) {
       try {
-        if (t instanceof PerfEventArray) {
-          t.closePerfBuffer();
-          t.closePerfEvents();
-        } else if (t instanceof RingBuf) t.closeRingBuffer();
+        this.closeBuffers(t);
       } catch {
         // keep releasing the rest
       }

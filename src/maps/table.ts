@@ -21,6 +21,8 @@ import {
   writeInBatches,
 } from "./batch.js";
 import {
+  type HistSectionOptions,
+  histogramSections,
   type JsonHistOptions,
   type LinearHistOptions,
   type Log2HistOptions,
@@ -49,6 +51,48 @@ export interface TableInfo {
   eventTypeId: number;
   /** Throws ClosedError once the owning BPF object is closed. */
   check: () => void;
+  /** The key codec to use instead of the BTF's (bcc's get_table keytype). */
+  keyCodec?: Codec<unknown>;
+  /** The value codec (per-CPU maps: of one CPU's value) to use instead of the BTF's (bcc's leaftype). */
+  valueCodec?: Codec<unknown>;
+  /** Per-CPU maps: combines the CPUs' values into the one value reads return (bcc's reducer). */
+  reducer?: (acc: unknown, value: unknown) => unknown;
+}
+
+/**
+ * A key or value type given by the caller instead of the object's BTF (bcc's
+ * get_table keytype/leaftype, which take ctypes): `size` bytes, decoded from
+ * and encoded to bytes (little-endian, as the kernel stores them).
+ */
+export interface TableCodec<T = unknown> {
+  /** The key or value size in bytes; must be the map's (per-CPU maps: one CPU's value size). */
+  readonly size: number;
+  /** The value of `size` bytes (a copy the codec may keep). */
+  decode(bytes: Uint8Array): T;
+  /** The bytes of a value: `size` of them. */
+  encode(value: T): Uint8Array;
+  /** A value whose bytes are all zero (default: decode of zero bytes). */
+  zero?(): T;
+}
+
+/** Wraps a caller's {@link TableCodec} as tsbpf's Codec, checking the sizes it encodes. */
+export function tableCodec(c: TableCodec, what: string): Codec<unknown> {
+  return {
+    size: c.size,
+    decode: (view, offset) =>
+      c.decode(
+        new Uint8Array(view.buffer.slice(view.byteOffset + offset, view.byteOffset + offset + c.size)),
+      ),
+    encode: (value, view, offset) => {
+      const bytes = c.encode(value);
+      if (!(bytes instanceof Uint8Array) || bytes.length !== c.size)
+        throw new BpfError(
+          `${what}: encode returned ${bytes instanceof Uint8Array ? `${bytes.length} bytes` : typeof bytes}, not ${c.size} bytes`,
+        );
+      new Uint8Array(view.buffer, view.byteOffset + offset, c.size).set(bytes);
+    },
+    zero: () => (c.zero ? c.zero() : c.decode(new Uint8Array(c.size))),
+  };
 }
 
 /** Update flags (uapi/linux/bpf.h). */
@@ -128,8 +172,9 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
     this.maxEntries = info.maxEntries;
     this.keySize = info.keySize;
     this.valueSize = info.valueSize;
-    this.keyCodec = codecOrBytes(info.btf, info.keyTypeId, info.keySize) as Codec<K>;
-    this.valueCodec = codecOrBytes(info.btf, info.valueTypeId, info.valueSize) as Codec<V>;
+    this.keyCodec = (info.keyCodec ?? codecOrBytes(info.btf, info.keyTypeId, info.keySize)) as Codec<K>;
+    this.valueCodec = (info.valueCodec ??
+      codecOrBytes(info.btf, info.valueTypeId, info.valueSize)) as Codec<V>;
     this.keyBuf = new Uint8Array(Math.max(info.keySize, 1));
     this.keyView = new DataView(this.keyBuf.buffer);
     this.valueBuf = new Uint8Array(this.valueBytes());
@@ -210,9 +255,37 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
     return one.decode(new DataView(bytes.buffer), 0);
   }
 
-  /** A value whose bytes are all zero (bcc's Leaf()). */
+  /**
+   * A value whose bytes are all zero (bcc's `Leaf()`, the type's constructor).
+   * Not bcc's `TableBase.zero()`, which zeroes the table: that is {@link zeroValues}.
+   */
   zero(): V {
     return this.valueCodec.zero();
+  }
+
+  /**
+   * Sets the value of every key now in the table to zero, keeping the keys
+   * (bcc's `TableBase.zero()`; tsbpf's {@link zero} is bcc's `Leaf()`). The
+   * keys are collected first, then written in batches where the kernel has
+   * them (5.6+): a key the program deletes meanwhile comes back, zeroed, as in bcc.
+   * @throws BpfError for queues, stacks, perf and ring buffers (no values to zero).
+   */
+  zeroValues(): void {
+    if (
+      this.mapType === MapType.QUEUE ||
+      this.mapType === MapType.STACK ||
+      this.mapType === MapType.RINGBUF ||
+      this.mapType === MapType.PERF_EVENT_ARRAY
+    )
+      throw new BpfError(`map ${this.name} is a ${this.typeName}: it has no values to zero`);
+    const raws = this.rawKeys();
+    const m = this.raw();
+    const keys = new Uint8Array(raws.length * this.keySize);
+    for (const [i, r] of raws.entries()) keys.set(r.subarray(0, this.keySize), i * this.keySize);
+    const values = new Uint8Array(raws.length * m.valueBytes);
+    if (hasReadBatch(m) && writeInBatches(m, keys, values, raws.length, BPF_ANY)) return;
+    const zero = new Uint8Array(m.valueBytes);
+    for (const r of raws) this.call("update", () => native().mapUpdate(m.fd, r, zero, BPF_ANY, this.sizes));
   }
 
   /** The value for key, or undefined when there is none. */
@@ -430,6 +503,17 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
     return out;
   }
 
+  /**
+   * A histogram keyed by a struct (section, slot) as per-section slot counts
+   * (bcc's TableBase.decode_c_struct, the step its histogram printers share):
+   * section = the key's first field (through bucketFn), slot = its second
+   * (or its `slot` field); indexMax slots (default 65, bcc's log2_index_max).
+   * @throws RangeError for a slot outside 0..indexMax-1; TypeError for a key that is not a struct.
+   */
+  decodeCStruct(opts: HistSectionOptions & { indexMax?: number } = {}): Map<unknown, bigint[]> {
+    return histogramSections(this.histEntries(), opts, opts.indexMax ?? 65);
+  }
+
   /** Prints the table as a log2 histogram, exactly as bcc's print_log2_hist. */
   printLog2Hist(valType = "value", opts: Log2HistOptions & { write?: (s: string) => void } = {}): void {
     printLog2Hist(this.histEntries(), valType, opts);
@@ -529,37 +613,49 @@ export function perCpuValueLayout(valueSize: number): { stride: number; cpus: nu
 }
 
 /** Per-CPU maps: a value per possible CPU. */
+/**
+ * Per-CPU maps: a value per possible CPU. Made with a reducer (bcc's
+ * `get_table(name, reducer=fn)`), get(), items() and values() return the
+ * CPUs' values combined by it (reduce, in CPU order) instead of the array: type
+ * such a table as `Table<K, V>`. getValue(), sum(), max() and average() read the array.
+ */
 export class PerCpuTable<K = unknown, V = unknown> extends Table<K, V[]> {
   private readonly layout = perCpuValueLayout(this.info.valueSize);
   private readonly ncpus = this.layout.cpus;
   private readonly stride = this.layout.stride;
-  private readonly elemCodec = codecOrBytes(
-    this.info.btf,
-    this.info.valueTypeId,
-    this.info.valueSize,
-  ) as Codec<V>;
+  private readonly elemCodec = (this.info.valueCodec ??
+    codecOrBytes(this.info.btf, this.info.valueTypeId, this.info.valueSize)) as Codec<V>;
+  /** bcc's reducer: the CPUs' values combined, when the table was made with one. */
+  readonly reducer: ((acc: V, value: V) => V) | undefined = this.info.reducer as
+    | ((acc: V, value: V) => V)
+    | undefined;
 
   protected override valueBytes(): number {
     return perCpuValueLayout(this.info.valueSize).bytes;
   }
 
-  protected override decodeStored(): V[] {
-    const out: V[] = new Array(this.ncpus);
-    for (let c = 0; c < this.ncpus; c++) out[c] = this.elemCodec.decode(this.valueView, c * this.stride);
-    return out;
-  }
-
-  protected override decodeAt(view: DataView, offset: number): V[] {
+  /** Every CPU's value stored at offset of view. */
+  private cpuValues(view: DataView, offset: number): V[] {
     const out: V[] = new Array(this.ncpus);
     for (let c = 0; c < this.ncpus; c++) out[c] = this.elemCodec.decode(view, offset + c * this.stride);
     return out;
   }
 
+  /** The array, or with a reducer the one value it makes of it (typed V[] by the class; see above). */
+  private reduced(vals: V[]): V[] {
+    return this.reducer ? (vals.reduce(this.reducer) as unknown as V[]) : vals;
+  }
+
+  protected override decodeStored(): V[] {
+    return this.reduced(this.cpuValues(this.valueView, 0));
+  }
+
+  protected override decodeAt(view: DataView, offset: number): V[] {
+    return this.reduced(this.cpuValues(view, offset));
+  }
+
   override decodeValue(bytes: Uint8Array): V[] {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const out: V[] = new Array(this.ncpus);
-    for (let c = 0; c < this.ncpus; c++) out[c] = this.elemCodec.decode(view, c * this.stride);
-    return out;
+    return this.reduced(this.cpuValues(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0));
   }
 
   override encodeValue(value: V[] | V): Uint8Array {
@@ -576,9 +672,13 @@ export class PerCpuTable<K = unknown, V = unknown> extends Table<K, V[]> {
     return Array.from({ length: this.ncpus }, () => this.elemCodec.zero());
   }
 
-  /** bcc's getvalue: the per-CPU values of key. */
+  /** bcc's getvalue: the per-CPU values of key (never reduced). */
   getValue(key: K): V[] {
-    return this.get(key) ?? this.zero();
+    const fd = this.fd;
+    this.keyCodec.encode(key, this.keyView, 0);
+    if (!this.call("lookup", () => native().mapLookup(fd, this.keyBuf, this.valueBuf, this.sizes)))
+      return this.zero();
+    return this.cpuValues(this.valueView, 0);
   }
 
   /** Sum over CPUs of a numeric value. */
