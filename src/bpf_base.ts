@@ -30,7 +30,7 @@ import { kernelEnumHasVal, kernelStructHasField } from "./kernel/kernel_btf.js";
 import { syscallPrefix } from "./kernel/kernel_info.js";
 import { supports } from "./kernel/supports.js";
 import { sharedTracePipe, type TraceLine, traceLostEvents, tracePrint } from "./kernel/trace_pipe.js";
-import { tracepointExists } from "./kernel/tracefs.js";
+import { tracefsRoot, tracepointExists } from "./kernel/tracefs.js";
 import { native } from "./native.js";
 
 export class BpfBase {
@@ -258,6 +258,21 @@ export class BpfBase {
   static forgetSymbols(pid?: number): void {
     forgetProcessSymbols(pid);
     if (pid === undefined) clearElfCache();
+  }
+
+  /**
+   * Opens trace_pipe now (bcc's trace_open): reads open it on demand, so
+   * this only makes an error (another reader holds it: EBUSY) show at once.
+   * Reads never block the event loop, so bcc's `nonblocking` has no
+   * counterpart.
+   */
+  traceOpen(): void {
+    sharedTracePipe().open();
+  }
+
+  /** Where tracefs is mounted (bcc's BPF.TRACEFS), mounting it first when it is not. */
+  static get TRACEFS(): string {
+    return tracefsRoot();
   }
 
   /** The next bpf_trace_printk line as bcc's trace_fields() gives it (waits for one). */

@@ -152,6 +152,14 @@ function argsOf(note: UsdtNote): string[] {
  * in shared libraries traced without a pid.
  */
 export class USDT {
+  /**
+   * bcc's get_context(): the object BPF.load's `usdtContexts` takes. In
+   * bcc it is a native handle; here the USDT object is its own context.
+   */
+  getContext(): this {
+    return this;
+  }
+
   /** The process traced (undefined: every process running the binary). */
   readonly pid: number | undefined;
   /** The binary given (resolved as a uprobe's name is), or undefined with a pid. */

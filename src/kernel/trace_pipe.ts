@@ -27,7 +27,8 @@ export class TracePipe {
   /** Events the kernel dropped, from its `CPU:N [LOST M EVENTS]` markers. */
   lostEvents = 0;
 
-  private open(): number {
+  /** Opens trace_pipe now (reads open it on demand), so that an error such as another reader surfaces at once. */
+  open(): number {
     if (this.fd === undefined) {
       const path = tracefsPath("trace_pipe");
       try {

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { existsSync, openSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import {
   BPF,
@@ -23,6 +24,7 @@ import {
   possibleCpus,
   type Table,
   type TableCodec,
+  USDT,
 } from "../../src/index.js";
 import { native } from "../../src/native.js";
 import { kernelObjects, leftSince, skipUnlessRoot, waitFor } from "../helpers.js";
@@ -381,5 +383,21 @@ BPF_HISTOGRAM(dist, struct hist_key);`);
     assert.deepEqual(sections.get(1)?.slice(0, 5), [0n, 0n, 5n, 0n, 7n]);
     assert.deepEqual(sections.get(2)?.slice(0, 2), [1n, 0n]);
     assert.equal(dist.decodeCStruct({ bucketFn: (d) => `disk${d}`, indexMax: 8 }).get("disk1")?.length, 8);
+  });
+
+  it("TRACEFS, traceOpen and USDT.getContext (bcc's TRACEFS, trace_open, get_context)", async () => {
+    assert.ok(existsSync(`${BPF.TRACEFS}/trace_pipe`), BPF.TRACEFS);
+    const b = await BPF.load({
+      text: 'int f(void *ctx) { bpf_trace_printk("tsbpf-trace-open\\n"); return 0; }',
+    });
+    try {
+      b.traceOpen();
+      // a second reader of trace_pipe is refused by the kernel while this one holds it
+      assert.throws(() => openSync(`${BPF.TRACEFS}/trace_pipe`, "r"), /EBUSY/);
+    } finally {
+      b.close();
+    }
+    const u = new USDT({ path: "/bin/true" });
+    assert.equal(u.getContext(), u);
   });
 });
