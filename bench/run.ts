@@ -26,90 +26,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { native } from "../src/native.js";
+import { json, max, median, report, round, rows, type Sample, timeToMarker } from "./lib.js";
+import { toolsBench } from "./tools.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const json = process.argv.includes("--json");
 const runsArg = process.argv.find((a) => a.startsWith("--runs="));
 const RUNS = runsArg ? Number(runsArg.slice("--runs=".length)) : 10;
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
-
-/** One result line: tsbpf's value next to its baseline's, measured in the same run. */
-interface Row {
-  name: string;
-  value: number;
-  unit: string;
-  baseline: number | null;
-  baseline_name: string;
-  target?: string;
-  [extra: string]: unknown;
-}
-
-const rows: Row[] = [];
-function report(row: Row): void {
-  rows.push(row);
-  if (json) process.stdout.write(`${JSON.stringify(row)}\n`);
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-};
-const max = (xs: number[]): number => Math.max(...xs);
-const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
-
-// ---------------------------------------------------------------- startup
-
-interface Sample {
-  ms: number;
-  rssKb: number;
-}
-
-function peakRssKb(pid: number): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** Starts argv, resolves when stdout contains marker: elapsed ms and peak RSS then. */
-function timeToMarker(argv: string[], marker: string, env: NodeJS.ProcessEnv = {}): Promise<Sample> {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const child = spawn(argv[0] as string, argv.slice(1), {
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    let done = false;
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${argv.join(" ")}: no "${marker}" within 60 s: ${err}`));
-    }, 60_000);
-    child.stdout.on("data", (b: Buffer) => {
-      out += b.toString();
-      if (!done && out.includes(marker)) {
-        done = true;
-        const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-        const rssKb = peakRssKb(child.pid as number);
-        clearTimeout(timer);
-        child.kill("SIGINT");
-        child.on("exit", () => resolve({ ms, rssKb }));
-      }
-    });
-    child.stderr.on("data", (b: Buffer) => {
-      err += b.toString();
-    });
-    child.on("exit", (code) => {
-      if (!done) {
-        clearTimeout(timer);
-        reject(new Error(`${argv.join(" ")} exited ${code} before "${marker}": ${err}`));
-      }
-    });
-  });
-}
 
 async function startup(): Promise<void> {
   // What `npm start` runs: the tsbpf command, bundled into one file.
@@ -415,6 +338,7 @@ async function compileBench(): Promise<void> {
 if (!only || only === "startup") await startup();
 if (!only || only === "compile") await compileBench();
 if (!only || only === "events") await eventsBench();
+if (!only || only === "tools") await toolsBench(RUNS);
 
 if (!json) {
   const head = ["benchmark", "tsbpf", "baseline", "unit", "extra"];

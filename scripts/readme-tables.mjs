@@ -2,6 +2,7 @@
 // (<!-- NAME: … --> and <!-- end of NAME -->), made from the built code:
 //   examples-table      examples/catalog.ts   (checked by test/unit/examples_catalog.test.ts)
 //   attach-kinds-table  src/attach/kinds.ts   (checked by test/unit/attach_kinds.test.ts)
+//   tools-table         tools/index.ts        (checked by test/unit/tools_doc.test.ts)
 //   node scripts/readme-tables.mjs           print them
 //   node scripts/readme-tables.mjs --write   put them into README.md
 import { readFileSync, writeFileSync } from "node:fs";
@@ -13,6 +14,7 @@ const load = (rel) => import(pathToFileURL(join(root, rel)).href);
 const tables = {
   "examples-table": (await load("dist/examples/lib/table.js")).examplesTable(),
   "attach-kinds-table": (await load("dist/src/attach/kinds_doc.js")).attachKindsTable(),
+  "tools-table": await (await load("dist/tools/lib/doc.js")).toolsTable(),
 };
 
 if (process.argv.includes("--write")) {

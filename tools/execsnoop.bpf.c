@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /* execsnoop: new processes, from the execve and execveat system call
- * tracepoints (the arguments are read at entry, while the old image still
- * holds them, and sent with the result at exit). */
+ * tracepoints. The arguments are read at entry, while the old image still
+ * holds them, and sent with the result at exit. A read at entry can fail:
+ * right after fork() the child's file-backed pages (a string constant in
+ * .rodata) are not mapped yet, since fork copies no page tables for them,
+ * and a BPF read cannot fault them in. So after a successful exec the
+ * arguments are read again from the new image's stack (mm->arg_start ..
+ * arg_end), which the kernel has just written. */
 #include "tool.bpf.h"
 
 #define ARG_SIZE 128
@@ -23,8 +28,9 @@ struct event {
     u32 ppid;
     u32 uid;
     s32 retval;
-    s32 args_count;
+    s32 args_count; /* -1: args holds the path, then argv as the new image has it */
     u32 args_size;
+    u32 path_size; /* bytes of the path (with its NUL) at the start of args; 0: unread */
     u8 truncated;
     char comm[16];
 };
@@ -73,6 +79,7 @@ static __always_inline int on_enter(const char *filename, const char *const *arg
     if (n < 0)
         return 0;
     e->args_size = n;
+    e->path_size = n;
     e->args_count = 1;
     for (int i = 1; i < TOTAL_MAX_ARGS; i++) {
         const char *arg = NULL;
@@ -106,6 +113,19 @@ static __always_inline int on_exit(long ret)
         goto out;
     e->retval = ret;
     e->ts = bpf_ktime_get_ns();
+    if (ret == 0) {
+        struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+        unsigned long start = BPF_CORE_READ(task, mm, arg_start);
+        unsigned long len = BPF_CORE_READ(task, mm, arg_end) - start;
+        u32 off = e->path_size & (ARG_SIZE * 2 - 1);
+
+        if (len > ARGS_BUF - ARG_SIZE * 2)
+            len = ARGS_BUF - ARG_SIZE * 2;
+        if (len > 0 && !bpf_probe_read_user(&e->args[off], len, (void *)start)) {
+            e->args_size = off + len;
+            e->args_count = -1;
+        }
+    }
     bpf_get_current_comm(e->comm, sizeof(e->comm));
     bpf_ringbuf_output(&events, e, sizeof(*e), 0);
 out:

@@ -20,6 +20,7 @@ interface ExecEvent {
   retval: number;
   args_count: number;
   args_size: number;
+  path_size: number;
   truncated: number;
   comm: string;
 }
@@ -30,6 +31,25 @@ const TRACEPOINTS: Array<[string, string]> = [
   ["syscalls:sys_enter_execveat", "execveat_enter"],
   ["syscalls:sys_exit_execveat", "execveat_exit"],
 ];
+
+/**
+ * The command line of an exec: the path as passed, then its arguments
+ * (from the new image when the exec succeeded), at most maxArgs, "..."
+ * when there were more (as bcc prints them).
+ */
+function execArgs(data: Uint8Array, e: ExecEvent, maxArgs: number): string[] {
+  if (e.args_count >= 0) {
+    const argv = splitCStrings(data.subarray(0, e.args_size), e.args_count);
+    if (e.truncated) argv.push("...");
+    return argv;
+  }
+  const path = e.path_size > 0 ? splitCStrings(data.subarray(0, e.path_size), 1) : [];
+  const image = splitCStrings(data.subarray(e.path_size, e.args_size), Number.POSITIVE_INFINITY);
+  // the path as passed stands for argv[0]; without it, argv[0] is shown
+  const argv = path.length > 0 ? [...path, ...image.slice(1)] : image;
+  if (argv.length > maxArgs) return [...argv.slice(0, maxArgs), "..."];
+  return argv;
+}
 
 export const tool: Tool = {
   name: "execsnoop",
@@ -104,8 +124,7 @@ export const tool: Tool = {
     const events = b.getTable<RingBuf>("events");
     events.openRingBuffer((_c, data) => {
       const e = events.event(data) as ExecEvent;
-      let argv = splitCStrings(data.subarray(0, e.args_size), e.args_count);
-      if (e.truncated) argv.push("...");
+      let argv = execArgs(data, e, maxArgs);
       if (name && !name.test(e.comm)) return;
       if (line && !line.test(argv.join(" "))) return;
       const ppid = e.ppid > 0 ? e.ppid : ppidOf(e.pid);

@@ -31,7 +31,7 @@ export const tool: Tool = {
     "tsbpf runqlat -P         # show each PID separately",
     "tsbpf runqlat -p 185     # trace PID 185 only",
   ],
-  jsonFields: ["ts", "val_type", "data", "pid|tid|pidns"],
+  jsonFields: ["ts", "val_type", "data", "pid, tid or pidns (with -P, -L, --pidnss)"],
   hooks: () => "raw_tp/sched_wakeup, raw_tp/sched_wakeup_new, raw_tp/sched_switch",
 
   async run(ctx) {

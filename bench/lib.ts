@@ -1,0 +1,86 @@
+/** What the benchmarks share: result rows, statistics, and timing a process to a line of its output. */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+/** --json: JSON lines instead of the table. */
+export const json = process.argv.includes("--json");
+
+/** One result line: tsbpf's value next to its baseline's, measured in the same run. */
+export interface Row {
+  name: string;
+  value: number;
+  unit: string;
+  baseline: number | null;
+  baseline_name: string;
+  target?: string;
+  [extra: string]: unknown;
+}
+
+export const rows: Row[] = [];
+export function report(row: Row): void {
+  rows.push(row);
+  if (json) process.stdout.write(`${JSON.stringify(row)}\n`);
+}
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+};
+export const max = (xs: number[]): number => Math.max(...xs);
+export const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
+
+export interface Sample {
+  ms: number;
+  rssKb: number;
+}
+
+export function peakRssKb(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Starts argv, resolves when stdout contains marker: elapsed ms and peak RSS then. */
+export function timeToMarker(
+  argv: string[],
+  marker: string | RegExp,
+  env: NodeJS.ProcessEnv = {},
+): Promise<Sample> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(argv[0] as string, argv.slice(1), {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    let done = false;
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${argv.join(" ")}: no "${marker}" within 60 s: ${err}`));
+    }, 60_000);
+    child.stdout.on("data", (b: Buffer) => {
+      out += b.toString();
+      if (!done && (typeof marker === "string" ? out.includes(marker) : marker.test(out))) {
+        done = true;
+        const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+        const rssKb = peakRssKb(child.pid as number);
+        clearTimeout(timer);
+        child.kill("SIGINT");
+        child.on("exit", () => resolve({ ms, rssKb }));
+      }
+    });
+    child.stderr.on("data", (b: Buffer) => {
+      err += b.toString();
+    });
+    child.on("exit", (code) => {
+      if (!done) {
+        clearTimeout(timer);
+        reject(new Error(`${argv.join(" ")} exited ${code} before "${marker}": ${err}`));
+      }
+    });
+  });
+}
