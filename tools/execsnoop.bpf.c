@@ -18,10 +18,9 @@ const volatile pid_t targ_ppid = 0;
 const volatile bool ignore_failed = false;
 const volatile int max_args = 20;
 
-/* args first: user space reads its bytes at offset 0 (the decoder would
- * stop a char array at its first NUL) */
+/* The record: a header, then the arguments, of which only the bytes used
+ * are sent (the struct ends in an array, so tsbpf decodes short records). */
 struct event {
-    char args[ARGS_BUF];
     u64 ts;
     u32 pid;
     u32 tid;
@@ -31,8 +30,10 @@ struct event {
     s32 args_count; /* -1: args holds the path, then argv as the new image has it */
     u32 args_size;
     u32 path_size; /* bytes of the path (with its NUL) at the start of args; 0: unread */
+    u16 args_off;  /* offsetof(struct event, args), for user space */
     u8 truncated;
     char comm[16];
+    char args[ARGS_BUF];
 };
 
 struct {
@@ -127,7 +128,14 @@ static __always_inline int on_exit(long ret)
         }
     }
     bpf_get_current_comm(e->comm, sizeof(e->comm));
-    bpf_ringbuf_output(&events, e, sizeof(*e), 0);
+    e->args_off = __builtin_offsetof(struct event, args);
+    u64 size = __builtin_offsetof(struct event, args) + (u64)e->args_size;
+    if (size > sizeof(*e))
+        size = sizeof(*e);
+    /* keep the bound where the verifier sees it (clang may fold the clamp into the call's argument
+     * otherwise) */
+    asm volatile("%0 &= 0x3fff" : "+r"(size));
+    bpf_ringbuf_output(&events, e, size, 0);
 out:
     bpf_map_delete_elem(&execs, &tid);
     return 0;

@@ -847,7 +847,8 @@ function declaredType(s: Token[], name: string, before: number): string | undefi
     const cleaned = typeToks.filter(
       (x) => x !== "const" && x !== "volatile" && x !== "static" && x !== "register",
     );
-    if (cleaned.length === 0) continue;
+    // `sizeof(*e)` or `(*e)` is a use of e, not its declaration: a type has a name
+    if (!cleaned.some((x) => x !== "*")) continue;
     return cleaned.join(" ").replace(/ \*/g, " *").replace(/\* /g, "*");
   }
   return undefined;

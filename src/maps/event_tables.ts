@@ -23,6 +23,9 @@ export interface EventReader {
 /** Decodes records of a perf or ring buffer (shared by both kinds). */
 class RecordDecoder {
   private codec: Codec<unknown> | undefined;
+  /** The shortest record accepted: the type's size, or where its last member starts when that is an array. */
+  private minSize = 0;
+  private scratch: Uint8Array | undefined;
   private lastBuffer: ArrayBufferLike | undefined;
   private lastView: DataView | undefined;
 
@@ -42,6 +45,14 @@ class RecordDecoder {
       );
     }
     this.codec = codecFor(btf, eventTypeId);
+    this.minSize = this.codec.size;
+    // A record may stop inside its last member when that is an array: programs
+    // send `offsetof(struct event, buf) + len` bytes of a struct ending in a buffer.
+    const t = btf.type(btf.resolve(eventTypeId));
+    if (t.kind === "STRUCT") {
+      const last = t.members[t.members.length - 1];
+      if (last && btf.type(btf.resolve(last.type)).kind === "ARRAY") this.minSize = last.bitOffset / 8;
+    }
     return this.codec;
   }
 
@@ -49,9 +60,16 @@ class RecordDecoder {
   decode(data: Uint8Array): unknown {
     const codec = this.codecFor();
     if (data.byteLength < codec.size) {
-      throw new BpfError(
-        `${this.kind} ${this.info.name}: record is ${data.byteLength} bytes, its type needs ${codec.size}`,
-      );
+      if (data.byteLength < this.minSize) {
+        throw new BpfError(
+          `${this.kind} ${this.info.name}: record is ${data.byteLength} bytes, its type needs ${this.minSize === codec.size ? codec.size : `at least ${this.minSize}`}`,
+        );
+      }
+      // a short tail: decode from a zero-filled copy of the full size
+      if (!this.scratch || this.scratch.byteLength !== codec.size) this.scratch = new Uint8Array(codec.size);
+      this.scratch.fill(0);
+      this.scratch.set(data);
+      data = this.scratch;
     }
     if (data.buffer !== this.lastBuffer) {
       this.lastBuffer = data.buffer;

@@ -181,6 +181,8 @@ describe("record types of libbpf-style buffers", () => {
       "  struct big b = {};",
       "  bpf_perf_event_output(ctx, &pb, BPF_F_CURRENT_CPU, &b, sizeof(b));",
       "  bpf_ringbuf_output(&ro, &b, sizeof(struct big), 0);",
+      "  u64 n = sizeof(*e) > 4 ? 4 : 8;",
+      "  bpf_ringbuf_output(&rv, e, n, 0);",
       "  return 0;",
       "}",
     ].join("\n");
@@ -188,6 +190,8 @@ describe("record types of libbpf-style buffers", () => {
     assert.match(code, /struct event \*__tsbpf_type__rb __attribute__/);
     assert.match(code, /struct big \*__tsbpf_type__pb __attribute__/);
     assert.match(code, /struct big \*__tsbpf_type__ro __attribute__/);
+    // a variable size: the type of the pointer passed (past a `sizeof(*e)` use of it)
+    assert.match(code, /struct event \*__tsbpf_type__rv __attribute__/);
     // the helper calls themselves are left as written
     assert.ok(code.includes("  bpf_perf_event_output(ctx, &pb, BPF_F_CURRENT_CPU, &b, sizeof(b));\n"));
   });

@@ -63,6 +63,25 @@ export class ToolContext {
     this.ctl.abort();
   }
 
+  /** The error that ended the run from inside a callback, if one did. */
+  failure: unknown;
+
+  /**
+   * Wraps an event callback: an error it throws ends the run and becomes
+   * the tool's error (instead of an uncaught exception from the event loop).
+   */
+  guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+    return (...args: A) => {
+      if (this.failure !== undefined) return;
+      try {
+        fn(...args);
+      } catch (err) {
+        this.failure = err;
+        this.stop();
+      }
+    };
+  }
+
   /** One line on stderr, prefixed by the tool's name (hook notes, warnings). */
   note(text: string): void {
     this.errSink(`${this.tool.name}: ${text}\n`);
@@ -234,6 +253,7 @@ export async function runTool(tool: Tool, argv: string[], io: ToolIO = {}): Prom
     const note = tool.hookNote?.();
     if (note) ctx.note(note);
     await tool.run(ctx);
+    if (ctx.failure !== undefined) throw ctx.failure;
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {
