@@ -177,7 +177,10 @@ export async function toolsBench(runs: number): Promise<void> {
           base = await startups(btArgv, marker, gen, p.storm, n);
         } catch (err) {
           // some of bpftrace's tools include kernel headers this machine lacks
-          btFailed = ((err as Error).message.split("\n").find((l) => /error/i.test(l)) ?? "failed").slice(0, 120);
+          btFailed = ((err as Error).message.split("\n").find((l) => /error/i.test(l)) ?? "failed").slice(
+            0,
+            120,
+          );
           process.stderr.write(`bench: ${p.bt} does not run here: ${btFailed}\n`);
         }
       }
