@@ -20,8 +20,8 @@
  * compile: cold and warm compile of a bcc program with implicit kernel reads,
  * against the same program written with BPF_CORE_READ and compiled by clang.
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";

@@ -79,7 +79,6 @@ interface StormResult {
 /** Runs argv, waits for its ready line, storms, and counts its rows. */
 async function storm(argv: string[], ready: RegExp, row: RegExp, gen: string, mode: string, ops: number) {
   const child = spawn(argv[0] as string, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
   let rows = 0;
   let isReady = false;
   let onReady: () => void = () => {};
@@ -93,7 +92,6 @@ async function storm(argv: string[], ready: RegExp, row: RegExp, gen: string, mo
     partial = lines.pop() ?? "";
     for (const l of lines) {
       if (!isReady) {
-        out += `${l}\n`;
         if (ready.test(l)) {
           isReady = true;
           onReady();
