@@ -5,6 +5,7 @@
 import type { Tool } from "./lib/runtime.js";
 
 const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
+  biolatency: () => import("./biolatency.js"),
   execsnoop: () => import("./execsnoop.js"),
   runqlat: () => import("./runqlat.js"),
 };
