@@ -7,6 +7,7 @@ import type { Tool } from "./lib/runtime.js";
 const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   biolatency: () => import("./biolatency.js"),
   biosnoop: () => import("./biosnoop.js"),
+  bitesize: () => import("./bitesize.js"),
   execsnoop: () => import("./execsnoop.js"),
   runqlat: () => import("./runqlat.js"),
 };
