@@ -6,6 +6,7 @@ import type { Tool } from "./lib/runtime.js";
 
 const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   biolatency: () => import("./biolatency.js"),
+  biopattern: () => import("./biopattern.js"),
   biosnoop: () => import("./biosnoop.js"),
   bitesize: () => import("./bitesize.js"),
   execsnoop: () => import("./execsnoop.js"),

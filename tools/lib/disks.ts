@@ -37,12 +37,9 @@ export function diskDev(name: string): number {
   return mkdev(major, minor);
 }
 
-let partitions: Map<number, string> | undefined;
-
-/** /proc/partitions: dev_t → name (bcc's biopattern reads it once). */
+/** /proc/partitions now: dev_t → name. */
 export function partitionNames(): Map<number, string> {
-  if (partitions) return partitions;
-  partitions = new Map();
+  const partitions = new Map<number, string>();
   try {
     for (const line of readFileSync("/proc/partitions", "utf8").split("\n").slice(2)) {
       const w = line.trim().split(/\s+/);
