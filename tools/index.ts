@@ -8,6 +8,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   biolatency: () => import("./biolatency.js"),
   biopattern: () => import("./biopattern.js"),
   biosnoop: () => import("./biosnoop.js"),
+  biotop: () => import("./biotop.js"),
   bitesize: () => import("./bitesize.js"),
   execsnoop: () => import("./execsnoop.js"),
   runqlat: () => import("./runqlat.js"),

@@ -1,6 +1,6 @@
 /** A file-backed loop device for the block I/O tools' tests. */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 
@@ -12,6 +12,8 @@ export interface LoopDev {
   write(bs: number, count: number, seekBlocks?: number): number;
   /** Reads `count` blocks of `bs` bytes with O_DIRECT; returns dd's pid. */
   read(bs: number, count: number, skipBlocks?: number): number;
+  /** Its major and minor numbers. */
+  majorMinor(): [number, number];
   close(): void;
 }
 
@@ -33,6 +35,11 @@ export function loopDevice(mb = 8): LoopDev {
       dd(["if=/dev/zero", `of=${path}`, `bs=${bs}`, `count=${count}`, `seek=${seek}`, "oflag=direct"]),
     read: (bs, count, skip = 0) =>
       dd([`if=${path}`, "of=/dev/null", `bs=${bs}`, `count=${count}`, `skip=${skip}`, "iflag=direct"]),
+    majorMinor: () =>
+      readFileSync(`/sys/block/${basename(path)}/dev`, "utf8")
+        .trim()
+        .split(":")
+        .map(Number) as [number, number],
     close() {
       spawnSync("losetup", ["-d", path]);
       rmSync(dir, { recursive: true, force: true });
