@@ -15,7 +15,11 @@ function opener(n: number) {
     { stdio: ["pipe", "ignore", "ignore"] },
   );
   const exited = new Promise((r) => child.once("exit", r));
-  return { child, go: () => (child.stdin?.write("go\n"), exited) };
+  const go = () => {
+    child.stdin?.write("go\n");
+    return exited;
+  };
+  return { child, go };
 }
 
 describe("syscount", { skip: skipUnlessRoot }, () => {
