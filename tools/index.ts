@@ -10,6 +10,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   biosnoop: () => import("./biosnoop.js"),
   biotop: () => import("./biotop.js"),
   bitesize: () => import("./bitesize.js"),
+  cpudist: () => import("./cpudist.js"),
   execsnoop: () => import("./execsnoop.js"),
   runqlat: () => import("./runqlat.js"),
   runqlen: () => import("./runqlen.js"),
