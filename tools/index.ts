@@ -12,6 +12,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   bitesize: () => import("./bitesize.js"),
   cpudist: () => import("./cpudist.js"),
   execsnoop: () => import("./execsnoop.js"),
+  offcputime: () => import("./offcputime.js"),
   runqlat: () => import("./runqlat.js"),
   runqlen: () => import("./runqlen.js"),
   runqslower: () => import("./runqslower.js"),
