@@ -5,8 +5,18 @@
 import type { Tool } from "./lib/runtime.js";
 
 const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
+  biolatency: () => import("./biolatency.js"),
+  biopattern: () => import("./biopattern.js"),
+  biosnoop: () => import("./biosnoop.js"),
+  biotop: () => import("./biotop.js"),
+  bitesize: () => import("./bitesize.js"),
+  cpudist: () => import("./cpudist.js"),
   execsnoop: () => import("./execsnoop.js"),
+  offcputime: () => import("./offcputime.js"),
   runqlat: () => import("./runqlat.js"),
+  runqlen: () => import("./runqlen.js"),
+  runqslower: () => import("./runqslower.js"),
+  syscount: () => import("./syscount.js"),
 };
 
 /** The names of every tool, sorted. */

@@ -27,6 +27,10 @@ export interface HistPrint {
   sectionName?: (id: number) => unknown;
   /** Linear buckets (the slot is the value) instead of log2. */
   linear?: boolean;
+  /** The key's field holding the section, for maps keyed by another struct than hist_key (default "id"). */
+  sectionKey?: string;
+  /** The section's field name in --json records when it differs from `section` (bcc's "Process Name" → "comm"). */
+  jsonSection?: string;
 }
 
 /** Reads the histogram map's entries (and clears it when `clear`). */
@@ -41,17 +45,21 @@ export function readHist(table: Table, clear: boolean): Array<{ key: HistKey; va
 export function printHist(out: Output, table: Table, how: HistPrint, clear = true): void {
   const raw = readHist(table, clear);
   const sectioned = how.section !== undefined;
+  const field = how.sectionKey ?? "id";
+  const name = out.json && how.jsonSection ? how.jsonSection : (how.section as string);
   const entries: HistEntry[] = raw.map(({ key, value }) =>
     sectioned
-      ? { key: { [how.section as string]: key.id, slot: key.slot }, value }
+      ? { key: { [name]: (key as unknown as Record<string, unknown>)[field], slot: key.slot }, value }
       : { key: key.slot, value },
   );
   const opts = sectioned
     ? {
-        sectionHeader: how.section,
+        sectionHeader: name,
         sectioned: true,
-        sectionPrintFn: (id: unknown) => (how.sectionName ? how.sectionName(Number(id)) : Number(id)),
-        bucketSort: (a: unknown, b: unknown) => Number(a) - Number(b),
+        sectionPrintFn: (id: unknown) =>
+          typeof id === "string" ? id : how.sectionName ? how.sectionName(Number(id)) : Number(id),
+        bucketSort: (a: unknown, b: unknown) =>
+          typeof a === "string" ? String(a).localeCompare(String(b)) : Number(a) - Number(b),
       }
     : {};
   if (out.json) {
