@@ -7,6 +7,7 @@ import type { Tool } from "./lib/runtime.js";
 const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   execsnoop: () => import("./execsnoop.js"),
   runqlat: () => import("./runqlat.js"),
+  tcpconnect: () => import("./tcpconnect.js"),
 };
 
 /** The names of every tool, sorted. */
