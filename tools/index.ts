@@ -7,6 +7,7 @@ import type { Tool } from "./lib/runtime.js";
 const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   execsnoop: () => import("./execsnoop.js"),
   runqlat: () => import("./runqlat.js"),
+  tcpaccept: () => import("./tcpaccept.js"),
   tcpconnect: () => import("./tcpconnect.js"),
 };
 
