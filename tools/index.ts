@@ -9,6 +9,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   runqlat: () => import("./runqlat.js"),
   tcpaccept: () => import("./tcpaccept.js"),
   tcpconnect: () => import("./tcpconnect.js"),
+  tcplife: () => import("./tcplife.js"),
 };
 
 /** The names of every tool, sorted. */
