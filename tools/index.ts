@@ -10,6 +10,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   tcpaccept: () => import("./tcpaccept.js"),
   tcpconnect: () => import("./tcpconnect.js"),
   tcplife: () => import("./tcplife.js"),
+  tcpstates: () => import("./tcpstates.js"),
 };
 
 /** The names of every tool, sorted. */
