@@ -10,6 +10,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   tcpaccept: () => import("./tcpaccept.js"),
   tcpconnect: () => import("./tcpconnect.js"),
   tcplife: () => import("./tcplife.js"),
+  tcpretrans: () => import("./tcpretrans.js"),
   tcpstates: () => import("./tcpstates.js"),
 };
 
