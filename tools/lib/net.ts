@@ -119,3 +119,21 @@ export function rejectPinnedMaps(a: { str(n: string): string | undefined }): voi
   if (a.str("mntnsmap") !== undefined)
     throw new UsageError("--mntnsmap: mount namespace maps are not supported; filter with --cgroup PATH");
 }
+
+const TCP_FLAGS: Array<[number, string]> = [
+  [0x01, "FIN"],
+  [0x02, "SYN"],
+  [0x04, "RST"],
+  [0x08, "PSH"],
+  [0x10, "ACK"],
+  [0x20, "URG"],
+  [0x40, "ECE"],
+  [0x80, "CWR"],
+];
+
+/** TCP header flags as bcc's tcp.flags2str writes them ("SYN|ACK"). */
+export function tcpFlags(flags: number): string {
+  return TCP_FLAGS.filter(([bit]) => flags & bit)
+    .map(([, name]) => name)
+    .join("|");
+}
