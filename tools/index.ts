@@ -9,6 +9,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   runqlat: () => import("./runqlat.js"),
   tcpaccept: () => import("./tcpaccept.js"),
   tcpconnect: () => import("./tcpconnect.js"),
+  tcpconnlat: () => import("./tcpconnlat.js"),
   tcpdrop: () => import("./tcpdrop.js"),
   tcplife: () => import("./tcplife.js"),
   tcpretrans: () => import("./tcpretrans.js"),
