@@ -13,6 +13,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   tcpdrop: () => import("./tcpdrop.js"),
   tcplife: () => import("./tcplife.js"),
   tcpretrans: () => import("./tcpretrans.js"),
+  tcprtt: () => import("./tcprtt.js"),
   tcpstates: () => import("./tcpstates.js"),
 };
 

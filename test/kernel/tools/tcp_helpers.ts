@@ -69,3 +69,27 @@ export async function closedPort(host: string): Promise<number> {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** An echo listener on host. */
+export function echoServer(host: string): ReturnType<typeof listen> {
+  return listen(host, (s) => s.pipe(s));
+}
+
+/** Connects to an echo server and makes n round trips of 100 bytes; returns the local port. */
+export async function pingPong(host: string, port: number, n: number): Promise<{ lport: number }> {
+  const s = net.connect({ host, port });
+  s.on("error", () => {});
+  await once(s, "connect");
+  const lport = s.localPort as number;
+  for (let i = 0; i < n; i++) {
+    s.write(Buffer.alloc(100, 0x63));
+    let got = 0;
+    while (got < 100) {
+      const [d] = (await once(s, "data")) as [Buffer];
+      got += d.length;
+    }
+  }
+  s.end();
+  await once(s, "close");
+  return { lport };
+}
