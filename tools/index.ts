@@ -15,6 +15,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   tcpretrans: () => import("./tcpretrans.js"),
   tcprtt: () => import("./tcprtt.js"),
   tcpstates: () => import("./tcpstates.js"),
+  tcptop: () => import("./tcptop.js"),
 };
 
 /** The names of every tool, sorted. */
