@@ -17,6 +17,15 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   runqlen: () => import("./runqlen.js"),
   runqslower: () => import("./runqslower.js"),
   syscount: () => import("./syscount.js"),
+  tcpaccept: () => import("./tcpaccept.js"),
+  tcpconnect: () => import("./tcpconnect.js"),
+  tcpconnlat: () => import("./tcpconnlat.js"),
+  tcpdrop: () => import("./tcpdrop.js"),
+  tcplife: () => import("./tcplife.js"),
+  tcpretrans: () => import("./tcpretrans.js"),
+  tcprtt: () => import("./tcprtt.js"),
+  tcpstates: () => import("./tcpstates.js"),
+  tcptop: () => import("./tcptop.js"),
 };
 
 /** The names of every tool, sorted. */

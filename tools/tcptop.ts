@@ -1,0 +1,154 @@
+/**
+ * tcptop: summarize TCP send/recv throughput by host, top-like, bcc's
+ * output and options. Hooks: the sock_send_length and sock_recv_length raw
+ * tracepoints (Linux 6.3+; bcc: kprobes on tcp_sendmsg and
+ * tcp_cleanup_rbuf).
+ */
+import { readFileSync } from "node:fs";
+import type { BPF, Table } from "../src/index.js";
+import { UsageError } from "./lib/args.js";
+import { AF_INET, AF_INET6, formatAddr, PINNED_MAP_OPTIONS, rejectPinnedMaps } from "./lib/net.js";
+import { hms } from "./lib/output.js";
+import { hasTracepoint, type Tool } from "./lib/runtime.js";
+
+interface FlowKey {
+  saddr: number[];
+  daddr: number[];
+  pid: number;
+  name: string;
+  lport: number;
+  dport: number;
+  family: number;
+}
+
+interface FlowBytes {
+  sent: bigint;
+  received: bigint;
+}
+
+/** What `clear` writes on a terminal: cursor home, erase the screen and the scrollback. */
+const CLEAR = "\x1b[H\x1b[2J\x1b[3J";
+
+export const tool: Tool = {
+  name: "tcptop",
+  summary: "Summarize TCP send/recv throughput by host",
+  options: [
+    { short: "C", long: "noclear", type: "flag", help: "don't clear the screen" },
+    { short: "S", long: "nosummary", type: "flag", help: "skip system summary line" },
+    { short: "p", long: "pid", type: "int", help: "trace this PID only" },
+    { short: "4", long: "ipv4", type: "flag", help: "trace IPv4 family only" },
+    { short: "6", long: "ipv6", type: "flag", help: "trace IPv6 family only" },
+    ...PINNED_MAP_OPTIONS,
+  ],
+  positionals: [
+    { name: "interval", type: "int", help: "output interval, in seconds (default 1)" },
+    { name: "count", type: "int", help: "number of outputs" },
+  ],
+  examples: [
+    "tsbpf tcptop           # trace TCP send/recv by host",
+    "tsbpf tcptop -C        # don't clear the screen",
+    "tsbpf tcptop -p 181    # only trace PID 181",
+    "tsbpf tcptop -4        # trace IPv4 family only",
+    "tsbpf tcptop -6        # trace IPv6 family only",
+    "tsbpf tcptop --json 5  # one JSON object per connection every 5 s",
+  ],
+  jsonFields: [
+    "time",
+    "pid",
+    "comm",
+    "ip",
+    "laddr",
+    "lport",
+    "raddr",
+    "rport",
+    "rx_kb",
+    "tx_kb",
+    "rx_bytes",
+    "tx_bytes",
+  ],
+  hookNote: () =>
+    "raw tracepoints sock_send_length/sock_recv_length (bcc: kprobes on tcp_sendmsg and tcp_cleanup_rbuf): " +
+    "bytes as the system calls return them, in the calling process",
+  hooks: () =>
+    ["sock:sock_send_length", "sock:sock_recv_length"]
+      .filter(hasTracepoint)
+      .map((t) => `raw_tp/${t.split(":")[1]}`)
+      .join(", "),
+
+  async run(ctx) {
+    const a = ctx.args;
+    rejectPinnedMaps(a);
+    if (a.flag("ipv4") && a.flag("ipv6"))
+      throw new UsageError("-4/--ipv4 and -6/--ipv6 cannot be used together");
+    const interval = a.num("interval") ?? 1;
+    const count = a.num("count");
+    if (interval < 1) throw new UsageError("interval: must be a positive integer");
+    if (count !== undefined && count < 1) throw new UsageError("count: must be a positive integer");
+    const b: BPF = await ctx.open({
+      rodata: {
+        targ_tgid: a.num("pid") ?? 0,
+        targ_family: a.flag("ipv4") ? AF_INET : a.flag("ipv6") ? AF_INET6 : 0,
+      },
+    });
+    b.attachRawTracepoint({ tp: "sock_send_length", fnName: "on_send" });
+    b.attachRawTracepoint({ tp: "sock_recv_length", fnName: "on_recv" });
+    const flows = b.getTable<Table>("flows");
+    const out = ctx.out;
+    out.line(`Tracing... Output every ${interval} secs. Hit Ctrl-C to end`);
+    await ctx.intervals(interval, count, () => {
+      if (a.flag("noclear")) out.line("");
+      else out.text(CLEAR);
+      if (!a.flag("nosummary")) {
+        let load = "";
+        try {
+          load = readFileSync("/proc/loadavg", "utf8");
+        } catch {
+          load = "?\n";
+        }
+        out.printf("%-8s loadavg: %s", hms(), load);
+      }
+      const rows: Array<{ k: FlowKey; v: FlowBytes }> = [];
+      for (const [k, v] of flows.items()) rows.push({ k: k as FlowKey, v: v as FlowBytes });
+      flows.clear();
+      const time = new Date().toISOString();
+      for (const six of [false, true]) {
+        const mine = rows
+          .filter(({ k }) => (k.family === AF_INET6) === six)
+          .sort((x, y) => Number(y.v.sent + y.v.received - (x.v.sent + x.v.received)));
+        if (mine.length === 0) continue;
+        if (six)
+          out.printf("\n%-7s %-12s %-32s %-32s %6s %6s", "PID", "COMM", "LADDR6", "RADDR6", "RX_KB", "TX_KB");
+        else out.printf("%-7s %-12s %-21s %-21s %6s %6s", "PID", "COMM", "LADDR", "RADDR", "RX_KB", "TX_KB");
+        for (const { k, v } of mine) {
+          const laddr = formatAddr(k.family, k.saddr);
+          const raddr = formatAddr(k.family, k.daddr);
+          const rxKb = Number(v.received / 1024n);
+          const txKb = Number(v.sent / 1024n);
+          out.printf(
+            six ? "%-7d %-12.12s %-32s %-32s %6d %6d" : "%-7d %-12.12s %-21s %-21s %6d %6d",
+            k.pid,
+            k.name,
+            `${laddr}:${k.lport}`,
+            `${raddr}:${k.dport}`,
+            rxKb,
+            txKb,
+          );
+          out.record({
+            time,
+            pid: k.pid,
+            comm: k.name,
+            ip: six ? 6 : 4,
+            laddr,
+            lport: k.lport,
+            raddr,
+            rport: k.dport,
+            rx_kb: rxKb,
+            tx_kb: txKb,
+            rx_bytes: v.received,
+            tx_bytes: v.sent,
+          });
+        }
+      }
+    });
+  },
+};
