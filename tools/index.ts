@@ -7,6 +7,7 @@ import type { Tool } from "./lib/runtime.js";
 const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   execsnoop: () => import("./execsnoop.js"),
   exitsnoop: () => import("./exitsnoop.js"),
+  killsnoop: () => import("./killsnoop.js"),
   opensnoop: () => import("./opensnoop.js"),
   runqlat: () => import("./runqlat.js"),
 };
