@@ -10,6 +10,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   killsnoop: () => import("./killsnoop.js"),
   opensnoop: () => import("./opensnoop.js"),
   runqlat: () => import("./runqlat.js"),
+  statsnoop: () => import("./statsnoop.js"),
 };
 
 /** The names of every tool, sorted. */
