@@ -11,6 +11,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   opensnoop: () => import("./opensnoop.js"),
   runqlat: () => import("./runqlat.js"),
   statsnoop: () => import("./statsnoop.js"),
+  syncsnoop: () => import("./syncsnoop.js"),
 };
 
 /** The names of every tool, sorted. */
