@@ -8,6 +8,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   execsnoop: () => import("./execsnoop.js"),
   exitsnoop: () => import("./exitsnoop.js"),
   killsnoop: () => import("./killsnoop.js"),
+  mountsnoop: () => import("./mountsnoop.js"),
   opensnoop: () => import("./opensnoop.js"),
   runqlat: () => import("./runqlat.js"),
   statsnoop: () => import("./statsnoop.js"),
