@@ -85,13 +85,9 @@ static __always_inline bool start_dir(struct task_struct *task, int dfd, struct 
         *vm = BPF_CORE_READ(task, fs, pwd.mnt);
         return true;
     }
-    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-    struct file **fds = BPF_CORE_READ(fdt, fd);
-    struct file *f = NULL;
+    struct file *f = task_fd_file(task, dfd);
 
-    if (dfd < 0 || (u32)dfd >= BPF_CORE_READ(fdt, max_fds))
-        return false;
-    if (bpf_core_read(&f, sizeof(f), &fds[dfd]) || !f)
+    if (!f)
         return false;
     *d = BPF_CORE_READ(f, f_path.dentry);
     *vm = BPF_CORE_READ(f, f_path.mnt);
