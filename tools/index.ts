@@ -5,6 +5,7 @@
 import type { Tool } from "./lib/runtime.js";
 
 const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
+  bindsnoop: () => import("./bindsnoop.js"),
   execsnoop: () => import("./execsnoop.js"),
   exitsnoop: () => import("./exitsnoop.js"),
   killsnoop: () => import("./killsnoop.js"),
