@@ -107,9 +107,9 @@ export const tool: Tool = {
     out.line("Tracing binds ... Hit Ctrl-C to end");
     if (!counting) {
       let h = "";
-      if (a.flag("timestamp")) h += "TIME(s)".padEnd(9) + " ";
+      if (a.flag("timestamp")) h += `${"TIME(s)".padEnd(9)} `;
       if (a.flag("print-uid")) h += `${"UID".padStart(6)} `;
-      if (a.flag("errors")) h += wide ? "RC".padEnd(25) + " " : `${"RC".padStart(3)} `;
+      if (a.flag("errors")) h += wide ? `${"RC".padEnd(25)} ` : `${"RC".padStart(3)} `;
       out.printf(`${h}${headerFmt}`, "PID", "COMM", "PROT", "ADDR", "PORT", "OPTS", "IF");
     }
     const counts = new Map<string, { addr: string; port: number; n: number }>();

@@ -40,7 +40,7 @@ describe("opensnoop", { skip: skipUnlessRoot }, () => {
     writeFileSync(join(shm, "rel-file"), "x");
     try {
       const r = await traceWhile("opensnoop", ["-F", "-n", "cat"], () =>
-        run(["/bin/cat", "rel-file", "../" + shm.split("/").pop() + "/nope"], shm),
+        run(["/bin/cat", "rel-file", `../${shm.split("/").pop()}/nope`], shm),
       );
       assert.equal(r.code, 0, r.stderr);
       const mine = r.lines.filter((l) => new RegExp(`^${r.result} `).test(l));
