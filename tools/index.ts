@@ -12,6 +12,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   mountsnoop: () => import("./mountsnoop.js"),
   opensnoop: () => import("./opensnoop.js"),
   runqlat: () => import("./runqlat.js"),
+  solisten: () => import("./solisten.js"),
   statsnoop: () => import("./statsnoop.js"),
   syncsnoop: () => import("./syncsnoop.js"),
 };
