@@ -15,6 +15,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   solisten: () => import("./solisten.js"),
   statsnoop: () => import("./statsnoop.js"),
   syncsnoop: () => import("./syncsnoop.js"),
+  threadsnoop: () => import("./threadsnoop.js"),
 };
 
 /** The names of every tool, sorted. */
