@@ -5,6 +5,7 @@
 import type { Tool } from "./lib/runtime.js";
 
 const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
+  bindsnoop: () => import("./bindsnoop.js"),
   biolatency: () => import("./biolatency.js"),
   biopattern: () => import("./biopattern.js"),
   biosnoop: () => import("./biosnoop.js"),
@@ -12,10 +13,17 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   bitesize: () => import("./bitesize.js"),
   cpudist: () => import("./cpudist.js"),
   execsnoop: () => import("./execsnoop.js"),
+  exitsnoop: () => import("./exitsnoop.js"),
+  killsnoop: () => import("./killsnoop.js"),
+  mountsnoop: () => import("./mountsnoop.js"),
   offcputime: () => import("./offcputime.js"),
+  opensnoop: () => import("./opensnoop.js"),
   runqlat: () => import("./runqlat.js"),
   runqlen: () => import("./runqlen.js"),
   runqslower: () => import("./runqslower.js"),
+  solisten: () => import("./solisten.js"),
+  statsnoop: () => import("./statsnoop.js"),
+  syncsnoop: () => import("./syncsnoop.js"),
   syscount: () => import("./syscount.js"),
   tcpaccept: () => import("./tcpaccept.js"),
   tcpconnect: () => import("./tcpconnect.js"),
@@ -26,6 +34,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   tcprtt: () => import("./tcprtt.js"),
   tcpstates: () => import("./tcpstates.js"),
   tcptop: () => import("./tcptop.js"),
+  threadsnoop: () => import("./threadsnoop.js"),
 };
 
 /** The names of every tool, sorted. */

@@ -68,4 +68,31 @@ static __always_inline u32 log2_slot(u64 v)
     return r + 1;
 }
 
+/* The file a task has open as fd, or NULL (through its file table, as
+ * fget() finds it, without taking a reference). */
+static __always_inline struct file *task_fd_file(struct task_struct *task, int fd)
+{
+    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+    struct file **fds = BPF_CORE_READ(fdt, fd);
+    struct file *f = NULL;
+
+    if (fd < 0 || (u32)fd >= BPF_CORE_READ(fdt, max_fds))
+        return NULL;
+    if (bpf_core_read(&f, sizeof(f), &fds[fd]))
+        return NULL;
+    return f;
+}
+
+/* The socket a task has open as fd, or NULL when fd is not a socket. */
+static __always_inline struct sock *task_fd_sock(struct task_struct *task, int fd)
+{
+    struct file *f = task_fd_file(task, fd);
+    struct socket *sock;
+
+    if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & 0170000) != 0140000) /* S_IFSOCK */
+        return NULL;
+    sock = BPF_CORE_READ(f, private_data);
+    return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
 #endif

@@ -137,3 +137,35 @@ export function tcpFlags(flags: number): string {
     .map(([, name]) => name)
     .join("|");
 }
+const PROTOCOLS: Record<number, string> = {
+  0: "HOPOPTS",
+  1: "ICMP",
+  2: "IGMP",
+  4: "IPIP",
+  6: "TCP",
+  8: "EGP",
+  12: "PUP",
+  17: "UDP",
+  22: "IDP",
+  29: "TP",
+  41: "IPV6",
+  43: "ROUTING",
+  44: "FRAGMENT",
+  46: "RSVP",
+  47: "GRE",
+  50: "ESP",
+  51: "AH",
+  58: "ICMPV6",
+  59: "NONE",
+  60: "DSTOPTS",
+  103: "PIM",
+  132: "SCTP",
+  136: "UDPLITE",
+  255: "RAW",
+  262: "MPTCP",
+};
+
+/** bcc's L4Proto.proto2str: the IPPROTO_ name without its prefix, or UNKNOWN. */
+export function protoName(proto: number): string {
+  return PROTOCOLS[proto] ?? "UNKNOWN";
+}
