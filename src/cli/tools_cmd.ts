@@ -7,7 +7,7 @@ import { runTool } from "../../tools/lib/runtime.js";
 
 /** `tsbpf tools`: one line per tool: name, summary, hooks here. */
 export async function toolsMain(): Promise<number> {
-  let out = `${"TOOL".padEnd(16)} ${"WHAT IT TRACES".padEnd(44)} HOOKS ON THIS KERNEL\n`;
+  const rows: Array<[string, string, string]> = [];
   for (const name of toolNames()) {
     const t = await loadTool(name);
     if (!t) continue;
@@ -17,8 +17,12 @@ export async function toolsMain(): Promise<number> {
     } catch (err) {
       hooks = `(${(err as Error).message})`;
     }
-    out += `${name.padEnd(16)} ${t.summary.padEnd(44)} ${hooks}\n`;
+    rows.push([name, t.summary.replace(/\.$/, ""), hooks]);
   }
+  const w0 = Math.max(4, ...rows.map((r) => r[0].length));
+  const w1 = Math.max(14, ...rows.map((r) => r[1].length));
+  let out = `${"TOOL".padEnd(w0)}  ${"WHAT IT TRACES".padEnd(w1)}  HOOKS ON THIS KERNEL\n`;
+  for (const [n, s, h] of rows) out += `${n.padEnd(w0)}  ${s.padEnd(w1)}  ${h}\n`;
   process.stdout.write(out);
   return 0;
 }

@@ -780,9 +780,17 @@ export class StackTrace extends Table<number, unknown> {
         `map ${this.name} holds build-id frames (BPF_STACK_TRACE_BUILDID): use walkBuildId()`,
       );
     if (stackId < 0) return [];
-    const v = this.get(stackId) as { ip?: bigint[] } | bigint[] | undefined;
+    const v = this.get(stackId) as { ip?: bigint[] } | bigint[] | Uint8Array | undefined;
     if (v === undefined) return [];
-    const ips = Array.isArray(v) ? v : (v.ip ?? []);
+    // A map declared without a value type (libbpf's value_size alone) holds raw bytes: u64 addresses.
+    const ips =
+      v instanceof Uint8Array
+        ? Array.from({ length: Math.floor(v.byteLength / 8) }, (_, i) =>
+            new DataView(v.buffer, v.byteOffset, v.byteLength).getBigUint64(i * 8, true),
+          )
+        : Array.isArray(v)
+          ? v
+          : (v.ip ?? []);
     const out: bigint[] = [];
     for (const ip of ips) {
       if (ip === 0n) break;

@@ -37,6 +37,33 @@ describe("maps", { skip: skipUnlessRoot }, () => {
     return b;
   };
 
+  it("a libbpf-style stack map declared by sizes alone walks as u64 addresses", async () => {
+    const b = await load(`
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+struct {
+  __uint(type, BPF_MAP_TYPE_STACK_TRACE);
+  __uint(max_entries, 64);
+  __uint(key_size, sizeof(u32));
+  __uint(value_size, 127 * sizeof(u64));
+} stacks SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, u32); __type(value, s64); } last SEC(".maps");
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int on_getppid(void *ctx) {
+  u32 zero = 0;
+  s64 id = bpf_get_stackid(ctx, &stacks, 0);
+  bpf_map_update_elem(&last, &zero, &id, BPF_ANY);
+  return 0;
+}
+char LICENSE[] SEC("license") = "GPL";`);
+    runChild(["/usr/bin/python3", "-c", "import os; os.getppid()"]);
+    const id = Number(b.getTable<ArrayTable<bigint>>("last").get(0));
+    assert.ok(id >= 0, `stack id ${id}`);
+    const frames = b.getTable<StackTrace>("stacks").walk(id);
+    assert.ok(frames.length > 0 && frames.every((ip) => typeof ip === "bigint" && ip > 0n), String(frames));
+    assert.match(b.ksym(frames[0] as bigint), /\w/);
+  });
+
   it("BPF_HASH keyed by a struct with char comm[16]: lookup_or_try_init and increment, read as typed objects", async () => {
     const b = await load(`
 struct key_t { u32 pid; char comm[16]; };
