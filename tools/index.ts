@@ -6,6 +6,7 @@ import type { Tool } from "./lib/runtime.js";
 
 const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   execsnoop: () => import("./execsnoop.js"),
+  oomkill: () => import("./oomkill.js"),
   runqlat: () => import("./runqlat.js"),
 };
 
