@@ -5,6 +5,7 @@
 import type { Tool } from "./lib/runtime.js";
 
 const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
+  capable: () => import("./capable.js"),
   execsnoop: () => import("./execsnoop.js"),
   oomkill: () => import("./oomkill.js"),
   runqlat: () => import("./runqlat.js"),

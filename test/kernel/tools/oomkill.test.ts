@@ -50,7 +50,10 @@ function smallMemoryCgroup(): { dir: string; procs: string } | undefined {
 function hog(procs: string): number {
   const r = spawnSync(
     "/bin/sh",
-    ["-c", `echo $$ > ${procs} && exec python3 -c 'a = []\nwhile True: a.append(bytearray(1 << 20))'`],
+    [
+      "-c",
+      `echo $$ > ${procs} && exec /usr/bin/python3 -c 'a = []\nwhile True: a.append(bytearray(1 << 20))'`,
+    ],
     { stdio: "ignore" },
   );
   assert.equal(r.signal, "SIGKILL");
