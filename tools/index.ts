@@ -7,7 +7,9 @@ import type { Tool } from "./lib/runtime.js";
 const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   capable: () => import("./capable.js"),
   execsnoop: () => import("./execsnoop.js"),
+  hardirqs: () => import("./hardirqs.js"),
   oomkill: () => import("./oomkill.js"),
+  softirqs: () => import("./softirqs.js"),
   runqlat: () => import("./runqlat.js"),
 };
 
