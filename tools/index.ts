@@ -10,6 +10,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   hardirqs: () => import("./hardirqs.js"),
   oomkill: () => import("./oomkill.js"),
   softirqs: () => import("./softirqs.js"),
+  wqlat: () => import("./wqlat.js"),
   runqlat: () => import("./runqlat.js"),
 };
 
