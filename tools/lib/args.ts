@@ -56,6 +56,14 @@ export const COMMON_OPTIONS: OptionSpec[] = [
   { long: "help", short: "h", type: "flag", help: "show this help and exit" },
 ];
 
+/**
+ * A tool's options, then the common ones it does not declare itself (a tool
+ * may take one over with bcc's short name, as drsnoop's `-d/--duration`).
+ */
+function allOptions(spec: CommandSpec): OptionSpec[] {
+  return [...spec.options, ...COMMON_OPTIONS.filter((c) => !spec.options.some((o) => o.long === c.long))];
+}
+
 /** Parsed command line, read through typed getters. */
 export class Args {
   constructor(
@@ -115,7 +123,7 @@ function toNumber(spec: { type: string; metavar?: string; name: string }, text: 
 
 /** Parses argv against the tool's options plus the common ones; throws UsageError for what it cannot use. */
 export function parseToolArgs(spec: CommandSpec, argv: string[]): Args {
-  const all = [...spec.options, ...COMMON_OPTIONS];
+  const all = allOptions(spec);
   const options: Record<string, { type: "boolean" | "string"; short?: string; multiple?: boolean }> = {};
   for (const o of all) {
     options[o.long] = {
@@ -162,7 +170,7 @@ export function parseToolArgs(spec: CommandSpec, argv: string[]): Args {
 
 /** The help text: usage line, summary, positionals, options, examples. */
 export function helpText(spec: CommandSpec): string {
-  const all = [...spec.options, ...COMMON_OPTIONS];
+  const all = allOptions(spec);
   const left = (o: OptionSpec): string => {
     const val = o.type === "flag" ? "" : ` ${o.metavar ?? o.long.toUpperCase()}`;
     return o.short ? `-${o.short}${val}, --${o.long}${val}` : `--${o.long}${val}`;
