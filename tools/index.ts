@@ -10,6 +10,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   execsnoop: () => import("./execsnoop.js"),
   hardirqs: () => import("./hardirqs.js"),
   oomkill: () => import("./oomkill.js"),
+  slabratetop: () => import("./slabratetop.js"),
   softirqs: () => import("./softirqs.js"),
   wqlat: () => import("./wqlat.js"),
   runqlat: () => import("./runqlat.js"),
