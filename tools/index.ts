@@ -8,6 +8,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   capable: () => import("./capable.js"),
   drsnoop: () => import("./drsnoop.js"),
   execsnoop: () => import("./execsnoop.js"),
+  gethostlatency: () => import("./gethostlatency.js"),
   hardirqs: () => import("./hardirqs.js"),
   oomkill: () => import("./oomkill.js"),
   slabratetop: () => import("./slabratetop.js"),
