@@ -11,6 +11,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   execsnoop: () => import("./execsnoop.js"),
   gethostlatency: () => import("./gethostlatency.js"),
   hardirqs: () => import("./hardirqs.js"),
+  memleak: () => import("./memleak.js"),
   oomkill: () => import("./oomkill.js"),
   slabratetop: () => import("./slabratetop.js"),
   softirqs: () => import("./softirqs.js"),
