@@ -15,6 +15,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   oomkill: () => import("./oomkill.js"),
   slabratetop: () => import("./slabratetop.js"),
   softirqs: () => import("./softirqs.js"),
+  sslsniff: () => import("./sslsniff.js"),
   wqlat: () => import("./wqlat.js"),
   runqlat: () => import("./runqlat.js"),
 };
