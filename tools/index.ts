@@ -6,6 +6,7 @@ import type { Tool } from "./lib/runtime.js";
 
 const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   bashreadline: () => import("./bashreadline.js"),
+  cachestat: () => import("./cachestat.js"),
   capable: () => import("./capable.js"),
   drsnoop: () => import("./drsnoop.js"),
   execsnoop: () => import("./execsnoop.js"),
