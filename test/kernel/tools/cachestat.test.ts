@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { cacheRatio } from "../../../tools/cachestat.js";
@@ -19,7 +19,11 @@ describe("cachestat", () => {
   describe("kernel", { skip: skipUnlessRoot }, () => {
     const dir = testTempDir("tsbpf-cachestat");
     const file = join(dir, "data");
-    writeFileSync(file, Buffer.alloc(PAGES * 4096, 7));
+    // written back (fsync), so that its pages can be dropped later
+    const fd = openSync(file, "w");
+    writeSync(fd, Buffer.alloc(PAGES * 4096, 7));
+    fsyncSync(fd);
+    closeSync(fd);
     readFileSync(file);
 
     it("counts the hits of a cached file the test reads, bcc's columns", async () => {
