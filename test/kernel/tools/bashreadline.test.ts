@@ -25,7 +25,7 @@ describe("bashreadline", { skip: skipUnlessRoot }, () => {
       ["echo tsbpf-readline", "exit"],
       r.stdout,
     );
-    assert.equal(rows[0]?.slice(10, 18), String(r.result).padEnd(7) + " ");
+    assert.equal(rows[0]?.slice(10, 18), `${String(r.result).padEnd(7)} `);
   });
 
   it("--json: one object per line read", async () => {
