@@ -66,8 +66,7 @@ function startHeld(command: string): { child: ChildProcess; go: () => void } {
 
 export const tool: Tool = {
   name: "memleak",
-  summary:
-    "Trace outstanding memory allocations that weren't freed. Supports both user-mode allocations made with libc functions and kernel-mode allocations made with kmalloc/kmem_cache_alloc/get_free_pages and corresponding memory release functions.",
+  summary: "Trace outstanding memory allocations that weren't freed",
   options: [
     {
       short: "p",
