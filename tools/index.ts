@@ -5,23 +5,34 @@
 import type { Tool } from "./lib/runtime.js";
 
 const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
+  bashreadline: () => import("./bashreadline.js"),
   bindsnoop: () => import("./bindsnoop.js"),
   biolatency: () => import("./biolatency.js"),
   biopattern: () => import("./biopattern.js"),
   biosnoop: () => import("./biosnoop.js"),
   biotop: () => import("./biotop.js"),
   bitesize: () => import("./bitesize.js"),
+  cachestat: () => import("./cachestat.js"),
+  capable: () => import("./capable.js"),
   cpudist: () => import("./cpudist.js"),
+  drsnoop: () => import("./drsnoop.js"),
   execsnoop: () => import("./execsnoop.js"),
   exitsnoop: () => import("./exitsnoop.js"),
+  gethostlatency: () => import("./gethostlatency.js"),
+  hardirqs: () => import("./hardirqs.js"),
   killsnoop: () => import("./killsnoop.js"),
+  memleak: () => import("./memleak.js"),
   mountsnoop: () => import("./mountsnoop.js"),
   offcputime: () => import("./offcputime.js"),
+  oomkill: () => import("./oomkill.js"),
   opensnoop: () => import("./opensnoop.js"),
   runqlat: () => import("./runqlat.js"),
   runqlen: () => import("./runqlen.js"),
   runqslower: () => import("./runqslower.js"),
+  slabratetop: () => import("./slabratetop.js"),
+  softirqs: () => import("./softirqs.js"),
   solisten: () => import("./solisten.js"),
+  sslsniff: () => import("./sslsniff.js"),
   statsnoop: () => import("./statsnoop.js"),
   syncsnoop: () => import("./syncsnoop.js"),
   syscount: () => import("./syscount.js"),
@@ -35,6 +46,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   tcpstates: () => import("./tcpstates.js"),
   tcptop: () => import("./tcptop.js"),
   threadsnoop: () => import("./threadsnoop.js"),
+  wqlat: () => import("./wqlat.js"),
 };
 
 /** The names of every tool, sorted. */

@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { cacheRatio } from "../../../tools/cachestat.js";
+import { skipUnlessRoot, testTempDir } from "../../helpers.js";
+import { traceWhile } from "./run_tool.js";
+
+const PAGES = 8192; // a 32 MB file
+
+describe("cachestat", () => {
+  it("bcc's arithmetic", () => {
+    assert.deepEqual(cacheRatio(100, 30, 10), { hits: 80, misses: 20, ratio: 0.8 });
+    assert.deepEqual(cacheRatio(10, 30, 0), { hits: 0, misses: 10, ratio: 0 });
+    assert.deepEqual(cacheRatio(0, 0, 5), { hits: 0, misses: 0, ratio: 0 });
+  });
+
+  describe("kernel", { skip: skipUnlessRoot }, () => {
+    const dir = testTempDir("tsbpf-cachestat");
+    const file = join(dir, "data");
+    // written back (fsync), so that its pages can be dropped later
+    const fd = openSync(file, "w");
+    writeSync(fd, Buffer.alloc(PAGES * 4096, 7));
+    fsyncSync(fd);
+    closeSync(fd);
+    readFileSync(file);
+
+    it("counts the hits of a cached file the test reads, bcc's columns", async () => {
+      const r = await traceWhile(
+        "cachestat",
+        ["-T", "1", "1"],
+        () => {
+          readFileSync(file);
+        },
+        { untilExit: true },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.lines[0], "TIME         HITS   MISSES  DIRTIES HITRATIO   BUFFERS_MB  CACHED_MB");
+      const row = r.lines[1] as string;
+      assert.match(row, /^\d\d:\d\d:\d\d +\d+ +\d+ +\d+ +\d+\.\d\d% +\d+ +\d+$/);
+      const hits = Number(row.split(/ +/)[1]);
+      assert.ok(hits >= PAGES, row);
+      assert.match(r.stderr, /approximate/);
+    });
+
+    it("--json: the misses of the file read after its pages were dropped", async () => {
+      // drop this file's pages only (posix_fadvise DONTNEED)
+      const drop = spawnSync("dd", [`if=${file}`, "iflag=nocache", "count=0"]);
+      assert.equal(drop.status, 0, String(drop.stderr));
+      const r = await traceWhile(
+        "cachestat",
+        ["--json", "1", "1"],
+        () => {
+          readFileSync(file);
+        },
+        { untilExit: true },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.records.length, 1);
+      const rec = r.records[0] as Record<string, number>;
+      assert.ok((rec.misses as number) >= PAGES / 2, JSON.stringify(rec));
+      for (const k of ["hits", "dirties", "hitratio", "buffers_mb", "cached_mb"])
+        assert.equal(typeof rec[k], "number");
+    });
+  });
+});

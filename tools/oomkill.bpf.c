@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+/* oomkill: the kernel's out-of-memory killer, from the oom:mark_victim
+ * tracepoint. It fires in __oom_kill_process() when the victim is chosen,
+ * in the context of the task whose allocation triggered the kill (bcc reads
+ * the same task as the current one in its oom_kill_process kprobe). */
+#include "tool.bpf.h"
+
+#define TASK_COMM_LEN 16
+
+struct event {
+    u32 fpid;
+    u32 tpid;
+    u64 pages;
+    u64 anon_rss;
+    u64 file_rss;
+    u64 shmem_rss;
+    u32 uid;
+    s32 oom_score_adj;
+    char fcomm[TASK_COMM_LEN];
+    char tcomm[TASK_COMM_LEN];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 1 << 16);
+} events SEC(".maps");
+
+/* Before 5.19 the event had the victim's pid only. */
+struct trace_event_raw_mark_victim___pre519 {
+    int pid;
+} __attribute__((preserve_access_index));
+
+SEC("tracepoint/oom/mark_victim")
+int on_mark_victim(struct trace_event_raw_mark_victim *ctx)
+{
+    struct event *e;
+
+    if (!tool_cgroup_ok())
+        return 0;
+    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e)
+        return 0;
+    __builtin_memset(e, 0, sizeof(*e));
+    e->fpid = bpf_get_current_pid_tgid() >> 32;
+    bpf_get_current_comm(e->fcomm, sizeof(e->fcomm));
+    e->tpid = BPF_CORE_READ((struct trace_event_raw_mark_victim___pre519 *)ctx, pid);
+    if (bpf_core_field_exists(ctx->total_vm)) {
+        u32 loc = BPF_CORE_READ(ctx, __data_loc_comm);
+        bpf_probe_read_kernel_str(e->tcomm, sizeof(e->tcomm), (void *)ctx + (loc & 0xffff));
+        e->pages = BPF_CORE_READ(ctx, total_vm);
+        e->anon_rss = BPF_CORE_READ(ctx, anon_rss);
+        e->file_rss = BPF_CORE_READ(ctx, file_rss);
+        e->shmem_rss = BPF_CORE_READ(ctx, shmem_rss);
+        e->uid = BPF_CORE_READ(ctx, uid);
+        e->oom_score_adj = BPF_CORE_READ(ctx, oom_score_adj);
+    }
+    bpf_ringbuf_submit(e, 0);
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
