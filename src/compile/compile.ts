@@ -88,7 +88,7 @@ let translatorId: string | undefined;
 function translatorVersion(): string {
   if (translatorId === undefined) {
     // Bump when the pipeline changes what it emits (flags, rewrites), so cached objects are rebuilt.
-    const parts: string[] = ["tsbpf-translator-12", JSON.stringify(baseFlags()), ...headerStamps()];
+    const parts: string[] = ["tsbpf-translator-13", JSON.stringify(baseFlags()), ...headerStamps()];
     try {
       const st = statSync("/usr/include/linux/version.h");
       parts.push(`uapi:${st.size}:${st.mtimeMs}`);

@@ -84,7 +84,8 @@ export function subsetVmlinuxHeader(
  * The header without the kernel's definitions of the types the program
  * defines itself ("struct X", "union X", "enum X", "typedef X", as
  * RewriteResult.definedTypes lists them): a struct or union becomes a forward
- * declaration (kernel types may point to it), the rest goes. btf_dump writes
+ * declaration (kernel types may point to it), or, when a kernel type holds it
+ * by value, is renamed X___kernel; the rest goes. btf_dump writes
  * each top-level definition from column 0 to a "};" or "} NAME;" line at
  * column 0, and a typedef of a named type on one line.
  */
@@ -94,6 +95,27 @@ export function withoutTypes(
 ): { header: string; removed: string[] } {
   const drop = new Set(defined);
   if (drop.size === 0) return { header, removed: [] };
+  // A struct or union that some kernel type holds by value cannot become a
+  // forward declaration (that kernel type would be incomplete): the kernel's
+  // keeps its definition under a CO-RE flavour name (X___kernel, which
+  // libbpf matches to the kernel's X), and the program's X is its own.
+  const byValue = [...drop].filter((t) => {
+    const m = /^(struct|union) (\w+)$/.exec(t);
+    return m !== null && new RegExp(`^\\t+${m[1]} ${m[2]} [^*]`, "m").test(header);
+  });
+  const renamed: string[] = [];
+  if (byValue.length > 0) {
+    const alt = byValue.map((t) => t.split(" ")[1]).join("|");
+    header = header.replace(
+      new RegExp(`\\b(struct|union) (${alt})\\b`, "g"),
+      (_m, kind: string, name: string) => {
+        if (!byValue.includes(`${kind} ${name}`)) return `${kind} ${name}`;
+        if (!renamed.includes(`${kind} ${name}`)) renamed.push(`${kind} ${name}`);
+        return `${kind} ${name}___kernel`;
+      },
+    );
+    for (const t of byValue) drop.delete(t);
+  }
   const lines = header.split("\n");
   const out: string[] = [];
   const removed: string[] = [];
@@ -124,5 +146,5 @@ export function withoutTypes(
     }
     out.push(line);
   }
-  return { header: out.join("\n"), removed };
+  return { header: out.join("\n"), removed: [...removed, ...renamed] };
 }

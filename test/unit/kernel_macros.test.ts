@@ -199,6 +199,25 @@ describe("a program's own types", () => {
     );
   });
 
+  it("a struct some kernel type holds by value keeps the kernel's definition as X___kernel", () => {
+    const h = [
+      "struct trace_event {",
+      "\tint type;",
+      "};",
+      "",
+      "struct call {",
+      "\tstruct trace_event event;",
+      "\tstruct trace_event *p;",
+      "};",
+    ].join("\n");
+    const r = withoutTypes(h, ["struct trace_event"]);
+    assert.deepEqual(r.removed, ["struct trace_event"]);
+    assert.equal(
+      r.header,
+      "struct trace_event___kernel {\n\tint type;\n};\n\nstruct call {\n\tstruct trace_event___kernel event;\n\tstruct trace_event___kernel *p;\n};",
+    );
+  });
+
   it("names that are not types the program defines change nothing", () => {
     assert.equal(withoutTypes(header, ["typedef keep", "union mnt_namespace"]).header, header);
   });
