@@ -14,6 +14,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   cpudist: () => import("./cpudist.js"),
   execsnoop: () => import("./execsnoop.js"),
   exitsnoop: () => import("./exitsnoop.js"),
+  filetop: () => import("./filetop.js"),
   killsnoop: () => import("./killsnoop.js"),
   mountsnoop: () => import("./mountsnoop.js"),
   offcputime: () => import("./offcputime.js"),
