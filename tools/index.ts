@@ -18,6 +18,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   drsnoop: () => import("./drsnoop.js"),
   execsnoop: () => import("./execsnoop.js"),
   exitsnoop: () => import("./exitsnoop.js"),
+  filetop: () => import("./filetop.js"),
   gethostlatency: () => import("./gethostlatency.js"),
   hardirqs: () => import("./hardirqs.js"),
   killsnoop: () => import("./killsnoop.js"),

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: Apache-2.0
+/* filetop: reads and writes per thread and file, summed per interval, from
+ * the system call tracepoints of read(), write() and their p/v variants: at
+ * entry the file is found from the fd through the task's file table and
+ * kept per thread; at exit the call is counted with the bytes it moved. */
+#include "tool.bpf.h"
+
+#define TASK_COMM_LEN 16
+/* bcc's name column: DNAME_INLINE_LEN (32) bytes of the dentry's name; one
+ * more here for the NUL of bpf_probe_read_kernel_str */
+#define NAME_LEN 33
+
+#define S_IFMT 0170000
+#define S_IFREG 0100000
+#define S_IFSOCK 0140000
+
+const volatile pid_t targ_pid = 0;
+const volatile bool all_files = false;
+
+struct info {
+    u64 inode;
+    u32 dev;
+    u32 rdev;
+    u32 pid; /* the thread id, as bcc's key has it */
+    u32 name_len;
+    char comm[TASK_COMM_LEN];
+    char name[NAME_LEN];
+    char type;
+};
+
+struct val {
+    u64 reads;
+    u64 writes;
+    u64 rbytes;
+    u64 wbytes;
+};
+
+struct pending {
+    struct info info;
+    u32 is_read;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 10240);
+    __type(key, u32);
+    __type(value, struct pending);
+} start SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 10240);
+    __type(key, struct info);
+    __type(value, struct val);
+} counts SEC(".maps");
+
+static __always_inline int on_enter(int fd, u32 is_read)
+{
+    u64 id = bpf_get_current_pid_tgid();
+    u32 tid = (u32)id;
+    struct task_struct *task;
+    struct pending p;
+    struct dentry *de;
+    struct inode *ino;
+    struct file *f;
+    u32 mode, len;
+
+    if (targ_pid && (id >> 32) != (u32)targ_pid)
+        return 0;
+    if (!tool_cgroup_ok())
+        return 0;
+    task = (struct task_struct *)bpf_get_current_task();
+    f = task_fd_file(task, fd);
+    if (!f)
+        return 0;
+    de = BPF_CORE_READ(f, f_path.dentry);
+    ino = BPF_CORE_READ(f, f_inode);
+    mode = BPF_CORE_READ(ino, i_mode);
+    len = BPF_CORE_READ(de, d_name.len);
+    /* bcc skips I/O on files without a name and, without -a, all but
+     * regular files */
+    if (len == 0 || (!all_files && (mode & S_IFMT) != S_IFREG))
+        return 0;
+    /* the whole key zeroed, padding too: it is hashed as bytes */
+    __builtin_memset(&p, 0, sizeof(p));
+    p.is_read = is_read;
+    p.info.pid = tid;
+    p.info.inode = BPF_CORE_READ(ino, i_ino);
+    p.info.dev = BPF_CORE_READ(ino, i_sb, s_dev);
+    p.info.rdev = BPF_CORE_READ(ino, i_rdev);
+    p.info.name_len = len;
+    bpf_get_current_comm(p.info.comm, sizeof(p.info.comm));
+    bpf_probe_read_kernel_str(p.info.name, sizeof(p.info.name), BPF_CORE_READ(de, d_name.name));
+    if ((mode & S_IFMT) == S_IFREG)
+        p.info.type = 'R';
+    else if ((mode & S_IFMT) == S_IFSOCK)
+        p.info.type = 'S';
+    else
+        p.info.type = 'O';
+    bpf_map_update_elem(&start, &tid, &p, BPF_ANY);
+    return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int read_enter(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_enter((int)ctx->args[0], 1);
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int write_enter(struct trace_event_raw_sys_enter *ctx)
+{
+    return on_enter((int)ctx->args[0], 0);
+}
+
+/* attached to the exit of every call on_enter notes (the section only
+ * gives the program type). Every call counts, as bcc counts each vfs_read()/vfs_write(); bytes are
+ * those the call moved (bcc adds the size asked for) */
+SEC("tracepoint/syscalls/sys_exit_read")
+int rw_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    static const struct val zero;
+    struct pending *p;
+    struct val *v;
+    long ret = ctx->ret;
+    u64 bytes = ret > 0 ? ret : 0;
+
+    p = bpf_map_lookup_elem(&start, &tid);
+    if (!p)
+        return 0;
+    v = bpf_map_lookup_elem(&counts, &p->info);
+    if (!v) {
+        bpf_map_update_elem(&counts, &p->info, &zero, BPF_NOEXIST);
+        v = bpf_map_lookup_elem(&counts, &p->info);
+        if (!v)
+            goto out;
+    }
+    if (p->is_read) {
+        __sync_fetch_and_add(&v->reads, 1);
+        __sync_fetch_and_add(&v->rbytes, bytes);
+    } else {
+        __sync_fetch_and_add(&v->writes, 1);
+        __sync_fetch_and_add(&v->wbytes, bytes);
+    }
+out:
+    bpf_map_delete_elem(&start, &tid);
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

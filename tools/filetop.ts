@@ -1,0 +1,198 @@
+/**
+ * filetop: file reads and writes by thread, top-like, one summary per
+ * interval, bcc's columns and options. Hooks: the syscalls tracepoints of
+ * read, write, pread64, pwrite64, readv, writev, preadv, pwritev, preadv2
+ * and pwritev2; the file is found from the fd through the task's file
+ * table (bcc: kprobes on vfs_read and vfs_write).
+ */
+import { readFileSync } from "node:fs";
+import type { BPF, Table } from "../src/index.js";
+import { UsageError } from "./lib/args.js";
+import { hms } from "./lib/output.js";
+import { hasTracepoint, type Tool } from "./lib/runtime.js";
+
+interface Info {
+  inode: bigint;
+  dev: number;
+  rdev: number;
+  pid: number;
+  name_len: number;
+  comm: string;
+  name: string;
+  type: number | string;
+}
+interface Val {
+  reads: bigint;
+  writes: bigint;
+  rbytes: bigint;
+  wbytes: bigint;
+}
+
+const READS = ["read", "pread64", "readv", "preadv", "preadv2"];
+const WRITES = ["write", "pwrite64", "writev", "pwritev", "pwritev2"];
+
+/** [tracepoint, function] for every call filetop counts. */
+const TRACEPOINTS: Array<[string, string]> = [
+  ...READS.map((s): [string, string] => [`syscalls:sys_enter_${s}`, "read_enter"]),
+  ...WRITES.map((s): [string, string] => [`syscalls:sys_enter_${s}`, "write_enter"]),
+  ...[...READS, ...WRITES].map((s): [string, string] => [`syscalls:sys_exit_${s}`, "rw_exit"]),
+];
+
+/** bcc's DNAME_INLINE_LEN: names longer than this show their first 29 bytes and "...". */
+const DNAME_INLINE_LEN = 32;
+
+/** What `clear` writes on a terminal: cursor home, erase the screen and the scrollback. */
+const CLEAR = "\x1b[H\x1b[2J\x1b[3J";
+
+const SORTS = ["all", "reads", "writes", "rbytes", "wbytes"] as const;
+type Sort = (typeof SORTS)[number];
+
+function sortKey(v: Val, sort: Sort): bigint {
+  return sort === "all" ? v.rbytes + v.wbytes + v.reads + v.writes : v[sort];
+}
+
+function loadavg(): string {
+  try {
+    return readFileSync("/proc/loadavg", "utf8");
+  } catch {
+    return "\n";
+  }
+}
+
+/** The FILE column: the name as bcc shows it, cut with "..." when the dentry's is longer than 32 bytes. */
+export function fileName(name: string, nameLen: number): string {
+  return nameLen > DNAME_INLINE_LEN ? `${name.slice(0, -3)}...` : name;
+}
+
+export const tool: Tool = {
+  name: "filetop",
+  summary: "File reads and writes by process",
+  options: [
+    {
+      short: "a",
+      long: "all-files",
+      type: "flag",
+      help: "include non-regular file types (sockets, FIFOs, etc)",
+    },
+    { short: "C", long: "noclear", type: "flag", help: "don't clear the screen" },
+    { short: "r", long: "maxrows", type: "int", help: "maximum rows to print, default 20" },
+    {
+      short: "s",
+      long: "sort",
+      type: "string",
+      metavar: "{all,reads,writes,rbytes,wbytes}",
+      help: "sort column, default all",
+    },
+    { short: "p", long: "pid", type: "int", metavar: "PID", help: "trace this PID only" },
+  ],
+  positionals: [
+    { name: "interval", type: "int", help: "output interval, in seconds" },
+    { name: "count", type: "int", help: "number of outputs" },
+  ],
+  examples: [
+    "tsbpf filetop            # file I/O top, 1 second refresh",
+    "tsbpf filetop -C         # don't clear the screen",
+    "tsbpf filetop -p 181     # PID 181 only",
+    "tsbpf filetop 5          # 5 second summaries",
+    "tsbpf filetop 5 10       # 5 second summaries, 10 times only",
+  ],
+  jsonFields: [
+    "time",
+    "tid",
+    "comm",
+    "reads",
+    "writes",
+    "rbytes",
+    "wbytes",
+    "type",
+    "file",
+    "inode",
+    "major",
+    "minor",
+  ],
+  hooks: () =>
+    TRACEPOINTS.filter(([tp]) => hasTracepoint(tp))
+      .map(([tp]) => tp)
+      .join(", "),
+  hookNote: () =>
+    "approximate: read/write/pread64/pwrite64/readv/writev/preadv/pwritev(2) syscall tracepoints, " +
+    "the file found from the fd (bcc: kprobes on vfs_read/vfs_write). Reads and writes the kernel " +
+    "does itself (sendfile, splice, io_uring, mmap page faults, …) are not seen, readv/writev are; " +
+    "bytes are those moved, not those asked for",
+
+  async run(ctx) {
+    const a = ctx.args;
+    const maxrows = a.num("maxrows") ?? 20;
+    if (maxrows < 1) throw new UsageError("-r/--maxrows: expected a positive number of rows");
+    const sortText = a.str("sort") ?? "all";
+    if (!(SORTS as readonly string[]).includes(sortText)) {
+      throw new UsageError(
+        `-s/--sort: invalid choice: '${sortText}' (choose from ${SORTS.map((s) => `'${s}'`).join(", ")})`,
+      );
+    }
+    const sort = sortText as Sort;
+    const interval = a.num("interval") ?? 1;
+    const b: BPF = await ctx.open({
+      rodata: { targ_pid: a.num("pid") ?? 0, all_files: a.flag("all-files") },
+    });
+    ctx.attachTracepoints(b, TRACEPOINTS);
+    const counts = b.getTable<Table>("counts");
+    const out = ctx.out;
+    const clear = !a.flag("noclear");
+    out.line(`Tracing... Output every ${Math.trunc(interval)} secs. Hit Ctrl-C to end`);
+    await ctx.intervals(interval, a.num("count"), (last) => {
+      const now = new Date();
+      if (clear) out.text(CLEAR);
+      else out.line("");
+      out.printf("%-8s loadavg: %s", hms(now), loadavg());
+      out.printf(
+        "%-7s %-16s %-6s %-6s %-7s %-7s %1s %s",
+        "TID",
+        "COMM",
+        "READS",
+        "WRITES",
+        "R_Kb",
+        "W_Kb",
+        "T",
+        "FILE",
+      );
+      const rows = [...counts.items()] as Array<[Info, Val]>;
+      counts.clear();
+      rows.sort(([, x], [, y]) => {
+        const kx = sortKey(x, sort);
+        const ky = sortKey(y, sort);
+        return kx < ky ? 1 : kx > ky ? -1 : 0;
+      });
+      for (const [k, v] of rows.slice(0, maxrows)) {
+        const file = fileName(k.name, k.name_len);
+        const type = typeof k.type === "number" ? String.fromCharCode(k.type) : k.type;
+        out.printf(
+          "%-7d %-16s %-6d %-6d %-7d %-7d %1s %s",
+          k.pid,
+          k.comm,
+          v.reads,
+          v.writes,
+          v.rbytes / 1024n,
+          v.wbytes / 1024n,
+          type,
+          file,
+        );
+        out.record({
+          time: now.toISOString(),
+          tid: k.pid,
+          comm: k.comm,
+          reads: v.reads,
+          writes: v.writes,
+          rbytes: v.rbytes,
+          wbytes: v.wbytes,
+          type,
+          file,
+          inode: k.inode,
+          major: k.dev >>> 20,
+          minor: k.dev & 0xfffff,
+        });
+      }
+      if (last) out.line("Detaching...");
+    });
+  },
+};
