@@ -83,6 +83,8 @@ export class Output {
   }
 }
 
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
 function writeAll(fd: number, buf: Buffer, onEpipe: () => void): void {
   let off = 0;
   while (off < buf.length) {
@@ -90,8 +92,12 @@ function writeAll(fd: number, buf: Buffer, onEpipe: () => void): void {
       off += writeSync(fd, buf, off);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      // stdout may be a non-blocking pipe (Node makes it one once process.stdout is used).
-      if (code === "EAGAIN") continue;
+      // stdout may be a non-blocking pipe (Node makes it one once process.stdout
+      // is used): wait for the reader as a blocking write would, without spinning.
+      if (code === "EAGAIN") {
+        Atomics.wait(PAUSE, 0, 0, 1);
+        continue;
+      }
       if (code === "EPIPE") {
         onEpipe();
         return;
