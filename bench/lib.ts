@@ -70,7 +70,12 @@ export function timeToMarker(
         const rssKb = peakRssKb(child.pid as number);
         clearTimeout(timer);
         child.kill("SIGINT");
-        child.on("exit", () => resolve({ ms, rssKb }));
+        // (bpftrace's syscount.bt can miss a SIGINT sent right after its BEGIN line)
+        const kill = setTimeout(() => child.kill("SIGKILL"), 5000);
+        child.on("exit", () => {
+          clearTimeout(kill);
+          resolve({ ms, rssKb });
+        });
       }
     });
     child.stderr.on("data", (b: Buffer) => {

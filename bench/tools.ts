@@ -120,7 +120,9 @@ async function storm(argv: string[], ready: RegExp, row: RegExp, gen: string, mo
   const cpu1 = cpuMs(child.pid as number);
   const rssKb = peakRssKb(child.pid as number);
   child.kill("SIGINT");
+  const kill = setTimeout(() => child.kill("SIGKILL"), 5000);
   await exited;
+  clearTimeout(kill);
   return {
     rate: rows / seconds,
     captured: rows / ops,
@@ -160,8 +162,12 @@ export async function toolsBench(runs: number): Promise<void> {
   const have = new Set(toolNames());
   const n = Math.max(3, Math.min(runs, 7));
   try {
+    const pick = process.argv
+      .find((a) => a.startsWith("--tools="))
+      ?.slice("--tools=".length)
+      .split(",");
     for (const p of PAIRS) {
-      if (!have.has(p.tool)) continue;
+      if (!have.has(p.tool) || (pick && !pick.includes(p.tool))) continue;
       const script = `/usr/sbin/${p.bt}`;
       const btArgv = bt.status === 0 && existsSync(script) ? ["bpftrace", "-B", "line", script] : undefined;
       const tsArgv = [process.execPath, CLI, p.tool];
