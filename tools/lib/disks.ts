@@ -6,9 +6,8 @@
  */
 import { readFileSync, readlinkSync, statSync } from "node:fs";
 import { basename } from "node:path";
-import type { BtfModifier, BtfPtr } from "../../src/btf/btf.js";
 import { BPF } from "../../src/index.js";
-import { kernelBtf } from "../../src/kernel/kernel_btf.js";
+import { native } from "../../src/native.js";
 import { UsageError } from "./args.js";
 
 /** The kernel's dev_t (MKDEV(major, minor): 20 bits of minor). */
@@ -73,12 +72,12 @@ export function hasBlockTp(event: string): boolean {
  */
 export function rawTpArgCount(name: string): number | undefined {
   try {
-    const btf = kernelBtf();
-    const id = btf.findByName(`btf_trace_${name}`, "TYPEDEF");
-    if (id === undefined) return undefined;
-    const ptr = btf.type((btf.type(id) as BtfModifier).type) as BtfPtr;
-    const proto = btf.type(ptr.type);
-    return proto.kind === "FUNC_PROTO" ? proto.params.length - 1 : undefined;
+    // libbpf's dump of the one typedef (in C, without parsing the kernel's BTF in JS):
+    // "typedef void (*btf_trace_NAME)(void *, struct request *);"
+    const { header } = native().btfDumpSubset("/sys/kernel/btf/vmlinux", [`btf_trace_${name}`]);
+    const m = new RegExp(`\\(\\*btf_trace_${name}\\)\\((.*)\\);`).exec(header);
+    if (!m) return undefined;
+    return (m[1] as string).split(",").length - 1;
   } catch {
     return undefined;
   }
