@@ -11,6 +11,7 @@ import type { BPF, Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { blockHooks, rqAfterQueue } from "./lib/disks.js";
 import { hms } from "./lib/output.js";
+import { loadavg } from "./lib/proc.js";
 import type { Tool } from "./lib/runtime.js";
 
 interface Info {
@@ -45,14 +46,6 @@ function diskstats(): Map<string, string> {
     // no /proc/diskstats: disks show as "?"
   }
   return m;
-}
-
-function loadavg(): string {
-  try {
-    return readFileSync("/proc/loadavg", "utf8");
-  } catch {
-    return "\n";
-  }
 }
 
 export const tool: Tool = {
@@ -104,7 +97,7 @@ export const tool: Tool = {
       const now = new Date();
       if (clear) out.text("\x1b[H\x1b[2J");
       else out.line("");
-      out.printf("%-8s loadavg: %s", hms(now), loadavg());
+      out.printf("%-8s loadavg: %s", hms(now), loadavg() ?? "\n");
       out.printf(
         "%-7s %-16s %1s %-3s %-3s %-8s %5s %7s %6s",
         "PID",

@@ -1,12 +1,6 @@
-/**
- * cachestat: page cache hits and misses per interval, bcc's columns. Hooks:
- * filemap and writeback tracepoints (bcc counts kprobes on
- * mark_page_accessed, add_to_page_cache_lru, account_page_dirtied and
- * mark_buffer_dirty); the counts are approximations, as bcc's are.
- */
-import { readFileSync } from "node:fs";
 import type { BPF, PerCpuArray } from "../src/index.js";
 import { hms } from "./lib/output.js";
+import { meminfo } from "./lib/proc.js";
 import { hasTracepoint, type Tool } from "./lib/runtime.js";
 
 const ACCESS_TPS: Array<[string, string]> = [
@@ -20,17 +14,6 @@ const C_ACCESSED = 0;
 const C_ADDED = 1;
 const C_DIRTIED = 2;
 const C_BUFFERS = 3;
-
-function meminfo(): Record<string, number> {
-  const out: Record<string, number> = {};
-  try {
-    for (const line of readFileSync("/proc/meminfo", "utf8").split("\n")) {
-      const m = /^(\w+):\s+(\d+)/.exec(line);
-      if (m) out[m[1] as string] = Number(m[2]);
-    }
-  } catch {}
-  return out;
-}
 
 /** bcc's arithmetic: hits, misses and the ratio from accesses, pages added and pages dirtied. */
 export function cacheRatio(accessed: number, added: number, dirtied: number) {

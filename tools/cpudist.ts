@@ -1,21 +1,13 @@
-/**
- * cpudist: on-CPU (or off-CPU, -O) time per task as a histogram, bcc's
- * output and options. Hook: the sched_switch raw tracepoint (bcc: a kprobe
- * on finish_task_switch).
- */
-import { readFileSync } from "node:fs";
 import type { BPF, Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { printHist } from "./lib/hist.js";
 import { hms } from "./lib/output.js";
+import { commOf } from "./lib/proc.js";
 import type { Tool } from "./lib/runtime.js";
 
 function pidToComm(pid: number): string {
-  try {
-    return `${pid} ${readFileSync(`/proc/${pid}/comm`, "utf8").trimEnd()}`;
-  } catch {
-    return String(pid);
-  }
+  const comm = commOf(pid);
+  return comm === undefined ? String(pid) : `${pid} ${comm}`;
 }
 
 function pyTs(d = new Date()): string {

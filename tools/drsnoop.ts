@@ -1,10 +1,5 @@
-/**
- * drsnoop: trace direct page reclaim (allocations that had to free memory
- * themselves), one line per reclaim: bcc's columns and options. Hooks: the
- * vmscan:mm_vmscan_direct_reclaim_begin/end tracepoints, as bcc's drsnoop.
- */
-import { readFileSync } from "node:fs";
 import type { BPF, RingBuf } from "../src/index.js";
+import { meminfo } from "./lib/proc.js";
 import type { Tool } from "./lib/runtime.js";
 import { parseUid } from "./lib/users.js";
 
@@ -24,12 +19,7 @@ const TRACEPOINTS: Array<[string, string]> = [
 
 /** Free memory in KB from /proc/meminfo (MemFree). */
 function freeKb(): number {
-  try {
-    const m = /^MemFree:\s+(\d+)/m.exec(readFileSync("/proc/meminfo", "utf8"));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
+  return meminfo().MemFree ?? 0;
 }
 
 /** bcc's row for one reclaim: printf format and arguments. */

@@ -124,42 +124,40 @@ export const tool: Tool = {
     if (a.flag("print-uid")) header += "UID".padEnd(6);
     out.printf(`${header.replace(/%/g, "%%")}%-16s %-7s %-7s %3s %s`, "PCOMM", "PID", "PPID", "RET", "ARGS");
     const events = b.getTable<RingBuf>("events");
-    events.openRingBuffer(
-      ctx.guard((_c: number, data: Uint8Array) => {
-        const e = events.event(data) as ExecEvent;
-        let argv = execArgs(data, e, maxArgs);
-        if (name && !name.test(e.comm)) return;
-        if (line && !line.test(argv.join(" "))) return;
-        const ppid = e.ppid > 0 ? e.ppid : ppidOf(e.pid);
-        if (out.json) {
-          out.record({
-            time: new Date().toISOString(),
-            comm: e.comm,
-            pid: e.pid,
-            tid: e.tid,
-            ppid: ppid > 0 ? ppid : null,
-            uid: e.uid,
-            ret: e.retval,
-            args: argv,
-          });
-          return;
-        }
-        if (a.flag("quote")) argv = argv.map((x) => `"${x.replace(/"/g, '\\"')}"`);
-        let row = "";
-        if (a.flag("time")) row += hms().padEnd(9);
-        if (a.flag("timestamp")) row += ((Date.now() - start) / 1000).toFixed(3).padEnd(8);
-        if (a.flag("print-uid")) row += String(e.uid).padEnd(6);
-        out.printf(
-          "%s%-16s %-7d %-7s %3d %s",
-          row,
-          e.comm,
-          e.pid,
-          ppid > 0 ? String(ppid) : "?",
-          e.retval,
-          argv.join(" ").replace(/\n/g, "\\n"),
-        );
-      }),
-    );
+    events.openRingBuffer((_c, data) => {
+      const e = events.event(data) as ExecEvent;
+      let argv = execArgs(data, e, maxArgs);
+      if (name && !name.test(e.comm)) return;
+      if (line && !line.test(argv.join(" "))) return;
+      const ppid = e.ppid > 0 ? e.ppid : ppidOf(e.pid);
+      if (out.json) {
+        out.record({
+          time: new Date().toISOString(),
+          comm: e.comm,
+          pid: e.pid,
+          tid: e.tid,
+          ppid: ppid > 0 ? ppid : null,
+          uid: e.uid,
+          ret: e.retval,
+          args: argv,
+        });
+        return;
+      }
+      if (a.flag("quote")) argv = argv.map((x) => `"${x.replace(/"/g, '\\"')}"`);
+      let row = "";
+      if (a.flag("time")) row += hms().padEnd(9);
+      if (a.flag("timestamp")) row += ((Date.now() - start) / 1000).toFixed(3).padEnd(8);
+      if (a.flag("print-uid")) row += String(e.uid).padEnd(6);
+      out.printf(
+        "%s%-16s %-7d %-7s %3d %s",
+        row,
+        e.comm,
+        e.pid,
+        ppid > 0 ? String(ppid) : "?",
+        e.retval,
+        argv.join(" ").replace(/\n/g, "\\n"),
+      );
+    });
     await ctx.done();
   },
 };

@@ -1,14 +1,7 @@
-/**
- * filetop: file reads and writes by thread, top-like, one summary per
- * interval, bcc's columns and options. Hooks: the syscalls tracepoints of
- * read, write, pread64, pwrite64, readv, writev, preadv, pwritev, preadv2
- * and pwritev2; the file is found from the fd through the task's file
- * table (bcc: kprobes on vfs_read and vfs_write).
- */
-import { readFileSync } from "node:fs";
 import type { BPF, Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { hms } from "./lib/output.js";
+import { loadavg } from "./lib/proc.js";
 import { hasTracepoint, type Tool } from "./lib/runtime.js";
 
 interface Info {
@@ -49,14 +42,6 @@ type Sort = (typeof SORTS)[number];
 
 function sortKey(v: Val, sort: Sort): bigint {
   return sort === "all" ? v.rbytes + v.wbytes + v.reads + v.writes : v[sort];
-}
-
-function loadavg(): string {
-  try {
-    return readFileSync("/proc/loadavg", "utf8");
-  } catch {
-    return "\n";
-  }
 }
 
 /** The FILE column: the name as bcc shows it, cut with "..." when the dentry's is longer than 32 bytes. */
@@ -144,7 +129,7 @@ export const tool: Tool = {
       const now = new Date();
       if (clear) out.text(CLEAR);
       else out.line("");
-      out.printf("%-8s loadavg: %s", hms(now), loadavg());
+      out.printf("%-8s loadavg: %s", hms(now), loadavg() ?? "\n");
       out.printf(
         "%-7s %-16s %-6s %-6s %-7s %-7s %1s %s",
         "TID",

@@ -1,11 +1,6 @@
-/**
- * oomkill: trace the kernel's out-of-memory killer, bcc's one line per kill
- * with the load averages. Hook: the oom:mark_victim tracepoint (bcc uses a
- * kprobe on oom_kill_process).
- */
-import { readFileSync } from "node:fs";
 import type { BPF, RingBuf } from "../src/index.js";
 import { hms } from "./lib/output.js";
+import { loadavg } from "./lib/proc.js";
 import { hasTracepoint, type Tool } from "./lib/runtime.js";
 
 interface OomEvent {
@@ -22,14 +17,6 @@ interface OomEvent {
 }
 
 const TP = "oom:mark_victim";
-
-function loadavg(): string {
-  try {
-    return readFileSync("/proc/loadavg", "utf8").trimEnd();
-  } catch {
-    return "?";
-  }
-}
 
 /** bcc's line for one kill. */
 export function formatKill(e: OomEvent, time: string, load: string): [string, ...unknown[]] {
@@ -79,7 +66,7 @@ export const tool: Tool = {
     const events = b.getTable<RingBuf>("events");
     events.openRingBuffer((_c, data) => {
       const e = events.event(data) as OomEvent;
-      const load = loadavg();
+      const load = loadavg()?.trimEnd() ?? "?";
       if (out.json) {
         out.record({
           time: new Date().toISOString(),

@@ -1,12 +1,7 @@
-/**
- * slabratetop: kernel slab cache allocation rate, top-like: per cache, the
- * allocations and bytes of each interval. Hook: the kmem:kmem_cache_alloc
- * tracepoint (bcc uses a kprobe on kmem_cache_alloc).
- */
-import { readFileSync } from "node:fs";
 import type { BPF, Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { hms } from "./lib/output.js";
+import { loadavg } from "./lib/proc.js";
 import { hasTracepoint, type Tool } from "./lib/runtime.js";
 
 const TP = "kmem:kmem_cache_alloc";
@@ -63,10 +58,7 @@ export const tool: Tool = {
       } else {
         if (a.flag("noclear")) out.line("");
         else out.text("\x1b[H\x1b[2J");
-        let load = "";
-        try {
-          load = readFileSync("/proc/loadavg", "utf8");
-        } catch {}
+        const load = loadavg() ?? "";
         // bcc prints /proc/loadavg with its newline: an empty line follows
         out.printf("%-8s loadavg: %s", hms(), load);
         out.printf("%-32s %6s %10s", "CACHE", "ALLOCS", "BYTES");

@@ -1,14 +1,8 @@
-/**
- * syscount: system call counts (and latencies with -L) by call or by
- * process, bcc's output and options. Hooks: the raw_syscalls:sys_enter and
- * sys_exit tracepoints (as bcc's syscount). Names of the calls come from
- * the system's UAPI header (tools/lib/syscalls.ts).
- */
-import { readFileSync } from "node:fs";
 import type { BPF, Table } from "../src/index.js";
 import { Errno } from "../src/kernel/constants.js";
 import { UsageError } from "./lib/args.js";
 import { hms } from "./lib/output.js";
+import { commOf } from "./lib/proc.js";
 import type { Tool } from "./lib/runtime.js";
 import { syscallName, syscallNumber, syscallTable } from "./lib/syscalls.js";
 
@@ -25,11 +19,7 @@ function parseErrno(text: string): number {
 }
 
 function commForPid(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-  } catch {
-    return "[unknown]";
-  }
+  return commOf(pid)?.trim() ?? "[unknown]";
 }
 
 export const tool: Tool = {

@@ -7,8 +7,6 @@
  * runs in softirq context, where the accepting process is not current.) */
 #include "net.bpf.h"
 
-#define MAX_PORTS 8
-
 const volatile pid_t targ_tgid = 0;
 const volatile u16 targ_family = 0;
 const volatile int n_ports = 0;
@@ -30,38 +28,6 @@ struct {
     __uint(max_entries, 1 << 22);
 } events SEC(".maps");
 
-static __always_inline bool port_ok(u16 lport)
-{
-    if (n_ports == 0)
-        return true;
-#pragma unroll
-    for (int i = 0; i < MAX_PORTS; i++) {
-        if (i < n_ports && targ_ports[i] == lport)
-            return true;
-    }
-    return false;
-}
-
-/* The sock behind the current task's file descriptor fd, or NULL. */
-static __always_inline struct sock *fd_sock(long fd)
-{
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-    struct file **fds;
-    struct file *f = NULL;
-    struct socket *sock;
-
-    if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
-        return NULL;
-    fds = BPF_CORE_READ(fdt, fd);
-    if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-        return NULL;
-    sock = BPF_CORE_READ(f, private_data);
-    if (!sock)
-        return NULL;
-    return BPF_CORE_READ(sock, sk);
-}
-
 static __always_inline int on_exit(long ret)
 {
     u64 id = bpf_get_current_pid_tgid();
@@ -75,8 +41,7 @@ static __always_inline int on_exit(long ret)
         return 0;
     if (!tool_cgroup_ok())
         return 0;
-    /* accept() returns sockets only: private_data is a struct socket */
-    sk = fd_sock(ret);
+    sk = task_fd_sock((struct task_struct *)bpf_get_current_task(), ret);
     if (!sk || sk_protocol(sk) != IPPROTO_TCP)
         return 0;
     sk_read_ends(sk, &ends);
@@ -84,7 +49,7 @@ static __always_inline int on_exit(long ret)
         return 0;
     if (targ_family && targ_family != ends.family)
         return 0;
-    if (!port_ok(ends.lport))
+    if (!in_ports(ends.lport, targ_ports, n_ports))
         return 0;
     e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
     if (!e)

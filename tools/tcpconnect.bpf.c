@@ -10,8 +10,6 @@
  * SYN_SENT. */
 #include "net.bpf.h"
 
-#define MAX_PORTS 8
-
 const volatile pid_t targ_tgid = 0;
 const volatile uid_t targ_uid = (uid_t)-1;
 const volatile u16 targ_family = 0;
@@ -66,18 +64,6 @@ struct {
     __uint(max_entries, 1 << 22);
 } events SEC(".maps");
 
-static __always_inline bool port_ok(u16 dport)
-{
-    if (n_ports == 0)
-        return true;
-#pragma unroll
-    for (int i = 0; i < MAX_PORTS; i++) {
-        if (i < n_ports && targ_ports[i] == dport)
-            return true;
-    }
-    return false;
-}
-
 static const struct sk_ends no_ends;
 
 SEC("tracepoint/sock/inet_sock_set_state")
@@ -104,7 +90,7 @@ int on_state(struct trace_event_raw_inet_sock_set_state *ctx)
         return 0;
     if (targ_family && targ_family != ctx->family)
         return 0;
-    if (!port_ok(ctx->dport))
+    if (!in_ports(ctx->dport, targ_ports, n_ports))
         return 0;
     if (!tool_cgroup_ok())
         return 0;

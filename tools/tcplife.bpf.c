@@ -7,8 +7,6 @@
  * CLOSE with tcp_sock's bytes_acked and bytes_received. */
 #include "net.bpf.h"
 
-#define MAX_PORTS 8
-
 const volatile pid_t targ_tgid = 0;
 const volatile u16 targ_family = 0;
 const volatile int n_lports = 0;
@@ -54,18 +52,6 @@ struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, 1 << 22);
 } events SEC(".maps");
-
-static __always_inline bool in_ports(u16 port, const volatile u16 *ports, int n)
-{
-    if (n == 0)
-        return true;
-#pragma unroll
-    for (int i = 0; i < MAX_PORTS; i++) {
-        if (i < n && ports[i] == port)
-            return true;
-    }
-    return false;
-}
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int on_state(struct trace_event_raw_inet_sock_set_state *ctx)

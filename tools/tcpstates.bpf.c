@@ -6,8 +6,6 @@
  * handshake's and the peer's packets in softirq context. */
 #include "net.bpf.h"
 
-#define MAX_PORTS 8
-
 const volatile u16 targ_family = 0;
 const volatile int n_lports = 0;
 const volatile u16 targ_lports[MAX_PORTS] = {};
@@ -40,18 +38,6 @@ struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, 1 << 22);
 } events SEC(".maps");
-
-static __always_inline bool in_ports(u16 port, const volatile u16 *ports, int n)
-{
-    if (n == 0)
-        return true;
-#pragma unroll
-    for (int i = 0; i < MAX_PORTS; i++) {
-        if (i < n && ports[i] == port)
-            return true;
-    }
-    return false;
-}
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int on_state(struct trace_event_raw_inet_sock_set_state *ctx)

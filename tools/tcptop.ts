@@ -1,14 +1,8 @@
-/**
- * tcptop: summarize TCP send/recv throughput by host, top-like, bcc's
- * output and options. Hooks: the sock_send_length and sock_recv_length raw
- * tracepoints (Linux 6.3+; bcc: kprobes on tcp_sendmsg and
- * tcp_cleanup_rbuf).
- */
-import { readFileSync } from "node:fs";
 import type { BPF, Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { AF_INET, AF_INET6, formatAddr, PINNED_MAP_OPTIONS, rejectPinnedMaps } from "./lib/net.js";
 import { hms } from "./lib/output.js";
+import { loadavg } from "./lib/proc.js";
 import { hasTracepoint, type Tool } from "./lib/runtime.js";
 
 interface FlowKey {
@@ -99,12 +93,7 @@ export const tool: Tool = {
       if (a.flag("noclear")) out.line("");
       else out.text(CLEAR);
       if (!a.flag("nosummary")) {
-        let load = "";
-        try {
-          load = readFileSync("/proc/loadavg", "utf8");
-        } catch {
-          load = "?\n";
-        }
+        const load = loadavg() ?? "?\n";
         out.printf("%-8s loadavg: %s", hms(), load);
       }
       const rows: Array<{ k: FlowKey; v: FlowBytes }> = [];

@@ -67,8 +67,8 @@ class RecordDecoder {
       }
       // a short tail: decode from a zero-filled copy of the full size
       if (!this.scratch || this.scratch.byteLength !== codec.size) this.scratch = new Uint8Array(codec.size);
-      this.scratch.fill(0);
       this.scratch.set(data);
+      this.scratch.fill(0, data.byteLength);
       data = this.scratch;
     }
     if (data.buffer !== this.lastBuffer) {

@@ -14,6 +14,22 @@
 #ifndef AF_INET6
 #define AF_INET6 10
 #endif
+
+/* The -P/-L port lists the tools take (bcc's: up to 8 ports). */
+#define MAX_PORTS 8
+
+/* True when port is one of the first n of ports, or the list is empty. */
+static __always_inline bool in_ports(u16 port, const volatile u16 *ports, int n)
+{
+    if (n == 0)
+        return true;
+#pragma unroll
+    for (int i = 0; i < MAX_PORTS; i++) {
+        if (i < n && ports[i] == port)
+            return true;
+    }
+    return false;
+}
 #ifndef IPPROTO_TCP
 #define IPPROTO_TCP 6
 #endif

@@ -22,3 +22,33 @@ export function splitCStrings(bytes: Uint8Array, count: number): string[] {
   }
   return out;
 }
+
+/** /proc/loadavg as the kernel writes it (with its newline), or undefined. */
+export function loadavg(): string | undefined {
+  try {
+    return readFileSync("/proc/loadavg", "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's comm from /proc/PID/comm (without the newline), or undefined when it is gone. */
+export function commOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trimEnd();
+  } catch {
+    return undefined;
+  }
+}
+
+/** /proc/meminfo's values in kB by name (empty when it cannot be read). */
+export function meminfo(): Record<string, number> {
+  const out: Record<string, number> = {};
+  try {
+    for (const line of readFileSync("/proc/meminfo", "utf8").split("\n")) {
+      const m = /^(\w+):\s+(\d+)/.exec(line);
+      if (m) out[m[1] as string] = Number(m[2]);
+    }
+  } catch {}
+  return out;
+}

@@ -63,24 +63,8 @@ export class ToolContext {
     this.ctl.abort();
   }
 
-  /** The error that ended the run from inside a callback, if one did. */
+  /** The error that ended the run from inside an event-loop callback, if one did. */
   failure: unknown;
-
-  /**
-   * Wraps an event callback: an error it throws ends the run and becomes
-   * the tool's error (instead of an uncaught exception from the event loop).
-   */
-  guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
-    return (...args: A) => {
-      if (this.failure !== undefined) return;
-      try {
-        fn(...args);
-      } catch (err) {
-        this.failure = err;
-        this.stop();
-      }
-    };
-  }
 
   /** One line on stderr, prefixed by the tool's name (hook notes, warnings). */
   note(text: string): void {
@@ -249,6 +233,13 @@ export async function runTool(tool: Tool, argv: string[], io: ToolIO = {}): Prom
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
   const timer = args.duration ? setTimeout(stop, args.duration * 1000) : undefined;
+  // An error thrown by a callback (a record that does not decode, a write
+  // that fails) ends the run and becomes the tool's error, not a crash.
+  const onUncaught = (err: unknown): void => {
+    ctx.failure ??= err;
+    stop();
+  };
+  process.on("uncaughtException", onUncaught);
   try {
     const note = tool.hookNote?.();
     if (note) ctx.note(note);
@@ -268,6 +259,7 @@ export async function runTool(tool: Tool, argv: string[], io: ToolIO = {}): Prom
   } finally {
     clearTimeout(timer);
     io.signal?.removeEventListener("abort", stop);
+    process.removeListener("uncaughtException", onUncaught);
     process.removeListener("SIGINT", stop);
     process.removeListener("SIGTERM", stop);
     ctx.close();

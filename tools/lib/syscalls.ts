@@ -27,9 +27,11 @@ function headerPaths(): string[] {
 export function syscallTable(): Map<number, string> {
   if (table) return table;
   table = new Map();
-  const path = headerPaths().find((p) => existsSync(p) && /#define __NR\w* /.test(readFileSync(p, "utf8")));
-  if (!path) return table;
-  let text = readFileSync(path, "utf8");
+  let text = headerPaths()
+    .filter((p) => existsSync(p))
+    .map((p) => readFileSync(p, "utf8"))
+    .find((t) => /#define __NR\w* /.test(t));
+  if (text === undefined) return table;
   // the generic header (arm64, riscv) includes asm-generic/unistd.h
   if (!/#define __NR_read \d/.test(text) && existsSync("/usr/include/asm-generic/unistd.h"))
     text += readFileSync("/usr/include/asm-generic/unistd.h", "utf8");

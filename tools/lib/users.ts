@@ -20,8 +20,3 @@ export function parseUid(text: string, option = "-u"): number {
     throw new UsageError(`${option}: '${text}' is not a valid UID or user entry`);
   return Number(row[2]);
 }
-
-/** The user name of a uid, or the number as text. */
-export function userName(uid: number): string {
-  return passwd().find((f) => f[2] === String(uid))?.[0] ?? String(uid);
-}
