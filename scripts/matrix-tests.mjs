@@ -1,8 +1,9 @@
 // The kernel matrix's test command: what the host kernel cannot test, and
 // nothing else (a test runs 10-20 times slower under qemu's TCG than here).
-//  - the library's kernel test files that say `@kernel-matrix` (and why) in
-//    their header: those of kprobes, kretprobes, fentry/fexit/fmod_ret, LSM,
-//    bpf_override_return and the feature probes;
+//  - the library's and the tools' kernel test files that say `@kernel-matrix`
+//    (and why) in their header: those of kprobes, kretprobes,
+//    fentry/fexit/fmod_ret, LSM, bpf_override_return, the feature probes and
+//    the tools' variants on kernel functions;
 //  - the tutorial examples whose catalog entry says they run differently on a
 //    kernel without those features (`here` is not "native"): their tests,
 //    picked by name ("<chapter>/<program>…"), run the original programs there.
@@ -24,7 +25,7 @@ const testFiles = (dir) =>
         .map((f) => `${dir}/${f}`)
     : [];
 
-const library = testFiles("dist/test/kernel").filter((f) =>
+const library = [...testFiles("dist/test/kernel"), ...testFiles("dist/test/kernel/tools")].filter((f) =>
   /^ \* @kernel-matrix /m.test(readFileSync(join(root, f.replace(/^dist\//, "").replace(/\.js$/, ".ts")), "utf8")),
 );
 

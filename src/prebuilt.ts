@@ -9,12 +9,11 @@
  * resized.
  */
 import { readFileSync } from "node:fs";
-import { attachKind, kindOfBccName, kindOfSection } from "./attach/kinds.js";
 import { Btf } from "./btf/btf.js";
 import { codecFor } from "./btf/codec.js";
 import type { CompiledObject } from "./compile/compile.js";
+import { programOf, withElfPrograms } from "./compile/elf_programs.js";
 import { notBpfObject, readMeta } from "./compile/object_meta.js";
-import type { ProgramInfo } from "./compile/rewriter.js";
 import { Errno } from "./kernel/constants.js";
 import { BpfError, isNativeError } from "./kernel/errors.js";
 import { objectNameOf, unknownNameError } from "./loader.js";
@@ -42,7 +41,9 @@ export function openPrebuilt(opts: OpenOptions): { compiled: CompiledObject; set
   const fileName = meta?.fileName ?? what;
   const probe = openNative(elf, objectNameOf(fileName), what);
   try {
-    const programs = meta?.programs ?? probe.programs().map((p) => programOf(p.name, p.section));
+    const programs = meta
+      ? withElfPrograms(meta.programs, elf)
+      : probe.programs().map((p) => programOf(p.name, p.section));
     const compiled: CompiledObject = {
       elf,
       programs,
@@ -79,14 +80,6 @@ function openNative(elf: Uint8Array, objectName: string, what: string): NativeOb
     if (!isNativeError(err)) throw err;
     throw new BpfError(`libbpf cannot open ${what}: ${err.message}`, { errno: err.errno, cause: err });
   }
-}
-
-/** A function of an object from elsewhere: attached at open when its section (libbpf) or name (bcc) says where. */
-function programOf(name: string, section: string): ProgramInfo {
-  const fromSection = kindOfSection(section);
-  const autoAttach =
-    fromSection && attachKind(fromSection.kind).sectionAttaches ? fromSection : kindOfBccName(name);
-  return { name, line: 0, declaredArgs: [], autoAttach, variants: {}, section };
 }
 
 function mapSetup(obj: NativeObject, fileName: string, opts: OpenOptions): MapSetup {

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-/* cachestat: page cache accesses, misses and dirtied pages, from tracepoints
- * (bcc counts kprobes on mark_page_accessed, add_to_page_cache_lru,
- * account_page_dirtied and mark_buffer_dirty):
+/* cachestat: page cache accesses, misses and dirtied pages. Two ways in:
+ * bcc's, calls of the page cache's own functions (kprobes or fentry on
+ * mark_page_accessed, add_to_page_cache_lru, account_page_dirtied and
+ * mark_buffer_dirty, or their folio successors: *_fn programs, attached by
+ * name), or tracepoints:
  *   accesses: the pages a read() asks the page cache for
  *             (filemap:mm_filemap_get_pages, counted once per read: the
  *             later calls of the same read cover part of the first range)
@@ -107,5 +109,28 @@ int on_dirty_buffer(void *ctx)
         add(C_BUFFERS, 1);
     return 0;
 }
+
+/* The function hooks: each counts a call (the tool attaches them to the
+ * function this kernel has). */
+#define COUNTER(name, which)                                                                       \
+    SEC("kprobe")                                                                                  \
+    int name##_kprobe(void *ctx)                                                                   \
+    {                                                                                              \
+        if (tool_cgroup_ok())                                                                      \
+            add(which, 1);                                                                         \
+        return 0;                                                                                  \
+    }                                                                                              \
+    SEC("fentry/" #name)                                                                           \
+    int name##_fentry(void *ctx)                                                                   \
+    {                                                                                              \
+        if (tool_cgroup_ok())                                                                      \
+            add(which, 1);                                                                         \
+        return 0;                                                                                  \
+    }
+
+COUNTER(mark_page_accessed, C_ACCESSED)
+COUNTER(add_to_page_cache_lru, C_ADDED)
+COUNTER(account_page_dirtied, C_DIRTIED)
+COUNTER(mark_buffer_dirty, C_BUFFERS)
 
 char LICENSE[] SEC("license") = "GPL";

@@ -1,4 +1,11 @@
 import type { BPF, PerCpuArray } from "../src/index.js";
+import {
+  attachFirstHook,
+  describeHooks,
+  firstKernelFunction,
+  HOOK_OPTION,
+  hookCandidates,
+} from "./lib/hooks.js";
 import { hms } from "./lib/output.js";
 import { meminfo } from "./lib/proc.js";
 import { hasTracepoint, type Tool } from "./lib/runtime.js";
@@ -15,6 +22,38 @@ const C_ADDED = 1;
 const C_DIRTIED = 2;
 const C_BUFFERS = 3;
 
+/**
+ * bcc's kernel functions, each with the names it has had (newest first:
+ * Linux 5.16-5.18 moved the page cache to folios), by the program counting
+ * its calls.
+ */
+const FUNCTIONS: Array<[program: string, names: string[]]> = [
+  ["mark_page_accessed", ["folio_mark_accessed", "mark_page_accessed"]],
+  ["add_to_page_cache_lru", ["filemap_add_folio", "add_to_page_cache_lru"]],
+  ["account_page_dirtied", ["folio_account_dirtied", "account_page_dirtied"]],
+  ["mark_buffer_dirty", ["mark_buffer_dirty"]],
+];
+
+/** The functions this kernel has for each program; the dirtied count may come from a tracepoint instead (as libbpf-tools does). */
+function kernelFunctions(): Array<[program: string, fn: string | undefined]> {
+  return FUNCTIONS.map(([prog, names]) => [prog, firstKernelFunction(names)]);
+}
+
+function offer() {
+  const fns = kernelFunctions();
+  const dirtyTp = DIRTY_TPS.some(hasTracepoint);
+  const needed = fns.filter(([prog, fn]) => fn !== undefined || prog !== "account_page_dirtied" || !dirtyTp);
+  return {
+    // a function missing on this kernel is named by its bcc name (and the variants end in "no such function")
+    functions: needed.map(([prog, fn]) => fn ?? prog),
+    tracepoint: [...ACCESS_TPS.map(([tp]) => tp), ADD_TP, BUFFER_TP].every(hasTracepoint),
+    tracepointPartial: true,
+  };
+}
+
+const TRACEPOINT_NOTE =
+  "tracepoints, not bcc's kprobes: accesses are the pages read() asks for plus file page faults (mmap'd pages mapped by fault-around and write accesses are not counted), misses are pages added to the page cache less pages dirtied, DIRTIES counts mark_buffer_dirty (block:block_dirty_buffer) as bcc; HITS, MISSES and HITRATIO are approximate";
+
 /** bcc's arithmetic: hits, misses and the ratio from accesses, pages added and pages dirtied. */
 export function cacheRatio(accessed: number, added: number, dirtied: number) {
   const total = Math.max(0, accessed);
@@ -30,7 +69,10 @@ export function cacheRatio(accessed: number, added: number, dirtied: number) {
 export const tool: Tool = {
   name: "cachestat",
   summary: "Count cache kernel function calls",
-  options: [{ short: "T", long: "timestamp", type: "flag", help: "include timestamp on output" }],
+  options: [
+    { short: "T", long: "timestamp", type: "flag", help: "include timestamp on output" },
+    HOOK_OPTION,
+  ],
   positionals: [
     { name: "interval", type: "float", help: "output interval, in seconds" },
     { name: "count", type: "int", help: "number of outputs" },
@@ -41,18 +83,33 @@ export const tool: Tool = {
   ],
   jsonFields: ["time", "hits", "misses", "dirties", "hitratio", "buffers_mb", "cached_mb"],
   hooks: () =>
-    [...ACCESS_TPS.map(([tp]) => tp), ADD_TP, ...DIRTY_TPS, BUFFER_TP]
-      .filter((tp) => hasTracepoint(tp))
-      .join(", "),
-  hookNote: () =>
-    "tracepoints, not bcc's kprobes: accesses are the pages read() asks for plus file page faults (mmap'd pages mapped by fault-around and write accesses are not counted), misses are pages added to the page cache less pages dirtied, DIRTIES counts mark_buffer_dirty (block:block_dirty_buffer) as bcc; HITS, MISSES and HITRATIO are approximate",
+    describeHooks(offer(), {
+      kprobe: `kprobes ${offer().functions.join(", ")}`,
+      tracepoint: [...ACCESS_TPS.map(([tp]) => tp), ADD_TP, ...DIRTY_TPS, BUFFER_TP]
+        .filter(hasTracepoint)
+        .join(", "),
+    }),
 
   async run(ctx) {
     const a = ctx.args;
+    const candidates = hookCandidates("cachestat", a.str("hook"), offer());
     const b: BPF = await ctx.open();
-    ctx.attachTracepoints(b, [...ACCESS_TPS, [ADD_TP, "on_add"], [BUFFER_TP, "on_dirty_buffer"]]);
     const dirtyTp = DIRTY_TPS.find((tp) => hasTracepoint(tp));
-    if (dirtyTp) b.attachTracepoint({ tp: dirtyTp, fnName: "on_dirty" });
+    const hook = attachFirstHook(candidates, (kind) => {
+      if (kind === "tracepoint") {
+        ctx.attachTracepoints(b, [...ACCESS_TPS, [ADD_TP, "on_add"], [BUFFER_TP, "on_dirty_buffer"]]);
+        if (dirtyTp) b.attachTracepoint({ tp: dirtyTp, fnName: "on_dirty" });
+        return;
+      }
+      for (const [prog, fn] of kernelFunctions()) {
+        if (fn === undefined) {
+          // no dirtying function is a symbol here (Debian 6.1 has neither): the writeback tracepoint counts the same folios
+          if (dirtyTp) b.attachTracepoint({ tp: dirtyTp, fnName: "on_dirty" });
+        } else if (kind === "kprobe") b.attachKprobe({ event: fn, fnName: `${prog}_kprobe` });
+        else b.attachKfunc({ fnName: `${prog}_fentry`, target: fn });
+      }
+    });
+    if (hook === "tracepoint") ctx.note(TRACEPOINT_NOTE);
     const counts = b.getTable<PerCpuArray>("counts");
     const prev = [0, 0, 0, 0];
     const delta = (i: number): number => {
@@ -78,10 +135,11 @@ export const tool: Tool = {
       a.num("interval") ?? 1,
       count !== undefined && count > 0 ? count : undefined,
       (last) => {
-        const accessed = delta(C_ACCESSED);
+        const buffers = delta(C_BUFFERS);
+        // bcc: accesses are mark_page_accessed() calls less mark_buffer_dirty() ones
+        const accessed = delta(C_ACCESSED) - (hook === "tracepoint" ? 0 : buffers);
         const added = delta(C_ADDED);
         const dirtied = delta(C_DIRTIED);
-        const buffers = delta(C_BUFFERS);
         const { hits, misses, ratio } = cacheRatio(accessed, added, dirtied);
         const mem = meminfo();
         const cached = (mem.Cached ?? 0) / 1024;

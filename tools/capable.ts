@@ -1,10 +1,13 @@
 /**
  * capable: trace security capability checks, bcc's columns and options.
- * Hook: the capability:cap_capable tracepoint (Linux 6.13+; bcc uses a
- * kprobe on cap_capable).
+ * Hooks: bcc's kprobe (and kretprobe) on cap_capable where the kernel has
+ * kprobes, else fexit on it where the kernel allows, else the
+ * capability:cap_capable tracepoint (Linux 6.13+), which lacks the check's
+ * options.
  */
-import { type BPF, NotSupportedError, type RingBuf, type StackTrace } from "../src/index.js";
+import type { BPF, RingBuf, StackTrace } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
+import { attachFirstHook, describeHooks, HOOK_OPTION, type HookOffer, hookCandidates } from "./lib/hooks.js";
 import { hms } from "./lib/output.js";
 import { hasTracepoint, type Tool } from "./lib/runtime.js";
 
@@ -14,12 +17,22 @@ interface CapEvent {
   uid: number;
   cap: number;
   ret: number;
+  opts: number;
   kernel_stack_id: number;
   user_stack_id: number;
   comm: string;
 }
 
 const TP = "capability:cap_capable";
+/** cap_capable()'s options bits (Linux 5.1+). */
+const OPT_NOAUDIT = 1 << 1;
+const OPT_INSETID = 1 << 2;
+
+const offer = (): HookOffer => ({
+  functions: ["cap_capable"],
+  tracepoint: hasTracepoint(TP),
+  tracepointPartial: true,
+});
 const EFAULT = 14;
 
 /** Capability numbers to names (include/uapi/linux/capability.h). */
@@ -79,6 +92,7 @@ export const tool: Tool = {
     { long: "cgroupmap", type: "string", help: "trace cgroups in this BPF map only" },
     { long: "mntnsmap", type: "string", help: "trace mount namespaces in this BPF map only" },
     { long: "unique", type: "flag", help: "don't repeat stacks for the same pid or cgroup" },
+    HOOK_OPTION,
   ],
   examples: [
     "tsbpf capable             # trace capability checks",
@@ -103,9 +117,11 @@ export const tool: Tool = {
     "kernel_stack",
     "user_stack",
   ],
-  hooks: () => (hasTracepoint(TP) ? TP : "none (needs the capability:cap_capable tracepoint, Linux 6.13+)"),
-  hookNote: () =>
-    "tracepoint capability:cap_capable (bcc: a kprobe on cap_capable): it does not carry the check's options, so AUDIT and INSETID show N/A and non-audit checks are always included (as with -v)",
+  hooks: () =>
+    describeHooks(offer(), {
+      kprobe: "kprobe + kretprobe cap_capable",
+      tracepoint: `${TP} (Linux 6.13+)`,
+    }),
 
   async run(ctx) {
     const a = ctx.args;
@@ -114,12 +130,7 @@ export const tool: Tool = {
         "--cgroupmap/--mntnsmap: filters by pinned BPF maps are not supported; use --cgroup PATH",
       );
     }
-    if (!hasTracepoint(TP)) {
-      throw new NotSupportedError(
-        "capable",
-        "this kernel has no capability:cap_capable tracepoint (Linux 6.13+) and bcc's kprobe on cap_capable needs kprobes",
-      );
-    }
+    const candidates = hookCandidates("capable", a.str("hook"), offer());
     const kstack = a.flag("kernel-stack");
     const ustack = a.flag("user-stack");
     const b: BPF = await ctx.open({
@@ -129,9 +140,24 @@ export const tool: Tool = {
         kernel_stacks: kstack,
         user_stacks: ustack,
         unique: a.flag("unique"),
+        verbose: a.flag("verbose"),
       },
     });
-    ctx.attachFirstTracepoint(b, "on_cap_capable", [TP]);
+    const hook = attachFirstHook(candidates, (kind) => {
+      if (kind === "kprobe") {
+        b.attachKprobe({ event: "cap_capable", fnName: "cap_capable_entry" });
+        b.attachKretprobe({ event: "cap_capable", fnName: "cap_capable_return" });
+      } else if (kind === "fentry") {
+        b.attachKretfunc({ fnName: "cap_capable_fexit", target: "cap_capable" });
+      } else {
+        ctx.attachFirstTracepoint(b, "on_cap_capable", [TP]);
+      }
+    });
+    if (hook === "tracepoint") {
+      ctx.note(
+        "tracepoint capability:cap_capable (bcc: a kprobe on cap_capable): it does not carry the check's options, so AUDIT and INSETID show N/A and non-audit checks are always included (as with -v)",
+      );
+    }
     const out = ctx.out;
     const extra = a.flag("extra");
     if (extra) {
@@ -183,6 +209,9 @@ export const tool: Tool = {
     events.openRingBuffer((_c, data) => {
       const e = events.event(data) as CapEvent;
       const name = CAPABILITIES[e.cap] ?? "?";
+      const known = e.opts >= 0;
+      const audit = known ? ((e.opts & OPT_NOAUDIT) === 0 ? 1 : 0) : null;
+      const insetid = known ? ((e.opts & OPT_INSETID) !== 0 ? 1 : 0) : null;
       if (out.json) {
         out.record({
           time: new Date().toISOString(),
@@ -192,8 +221,8 @@ export const tool: Tool = {
           comm: e.comm,
           cap: e.cap,
           name,
-          audit: null,
-          insetid: null,
+          audit,
+          insetid,
           ret: e.ret,
           ...(kstack ? { kernel_stack: frames(e.kernel_stack_id, -1) ?? [] } : {}),
           ...(ustack ? { user_stack: frames(e.user_stack_id, e.tgid) ?? [] } : {}),
@@ -210,11 +239,20 @@ export const tool: Tool = {
           e.comm,
           e.cap,
           name,
-          "N/A",
-          "N/A",
+          audit ?? "N/A",
+          insetid ?? "N/A",
         );
       } else {
-        out.printf("%-9s %-6d %-6d %-16s %-4d %-20s %-6s", hms(), e.uid, e.tgid, e.comm, e.cap, name, "N/A");
+        out.printf(
+          "%-9s %-6d %-6d %-16s %-4d %-20s %-6s",
+          hms(),
+          e.uid,
+          e.tgid,
+          e.comm,
+          e.cap,
+          name,
+          audit ?? "N/A",
+        );
       }
       if (kstack) printStack(e.kernel_stack_id, "Kernel", -1);
       if (ustack) printStack(e.user_stack_id, "User", e.tgid);

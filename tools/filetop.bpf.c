@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-/* filetop: reads and writes per thread and file, summed per interval, from
- * the system call tracepoints of read(), write() and their p/v variants: at
- * entry the file is found from the fd through the task's file table and
- * kept per thread; at exit the call is counted with the bytes it moved. */
+/* filetop: reads and writes per thread and file, summed per interval. Two
+ * ways in: bcc's hook, vfs_read()/vfs_write() (kprobes or fentry), which
+ * counts each call with the bytes asked for; or the system call tracepoints
+ * of read(), write() and their p/v variants, where at entry the file is found
+ * from the fd through the task's file table and kept per thread, and at exit
+ * the call is counted with the bytes it moved. */
 #include "tool.bpf.h"
 
 #define TASK_COMM_LEN 16
@@ -54,25 +56,14 @@ struct {
     __type(value, struct val);
 } counts SEC(".maps");
 
-static __always_inline int on_enter(int fd, u32 is_read)
+/* Fills info for f when the tool counts I/O on it. */
+static __always_inline bool file_info(struct file *f, struct info *info)
 {
-    u64 id = bpf_get_current_pid_tgid();
-    u32 tid = (u32)id;
-    struct task_struct *task;
-    struct pending p;
+    u32 tid = (u32)bpf_get_current_pid_tgid();
     struct dentry *de;
     struct inode *ino;
-    struct file *f;
     u32 mode, len;
 
-    if (targ_pid && (id >> 32) != (u32)targ_pid)
-        return 0;
-    if (!tool_cgroup_ok())
-        return 0;
-    task = (struct task_struct *)bpf_get_current_task();
-    f = task_fd_file(task, fd);
-    if (!f)
-        return 0;
     de = BPF_CORE_READ(f, f_path.dentry);
     ino = BPF_CORE_READ(f, f_inode);
     mode = BPF_CORE_READ(ino, i_mode);
@@ -80,23 +71,104 @@ static __always_inline int on_enter(int fd, u32 is_read)
     /* bcc skips I/O on files without a name and, without -a, all but
      * regular files */
     if (len == 0 || (!all_files && (mode & S_IFMT) != S_IFREG))
-        return 0;
+        return false;
     /* the whole key zeroed, padding too: it is hashed as bytes */
-    __builtin_memset(&p, 0, sizeof(p));
-    p.is_read = is_read;
-    p.info.pid = tid;
-    p.info.inode = BPF_CORE_READ(ino, i_ino);
-    p.info.dev = BPF_CORE_READ(ino, i_sb, s_dev);
-    p.info.rdev = BPF_CORE_READ(ino, i_rdev);
-    p.info.name_len = len;
-    bpf_get_current_comm(p.info.comm, sizeof(p.info.comm));
-    bpf_probe_read_kernel_str(p.info.name, sizeof(p.info.name), BPF_CORE_READ(de, d_name.name));
+    __builtin_memset(info, 0, sizeof(*info));
+    info->pid = tid;
+    info->inode = BPF_CORE_READ(ino, i_ino);
+    info->dev = BPF_CORE_READ(ino, i_sb, s_dev);
+    info->rdev = BPF_CORE_READ(ino, i_rdev);
+    info->name_len = len;
+    bpf_get_current_comm(info->comm, sizeof(info->comm));
+    bpf_probe_read_kernel_str(info->name, sizeof(info->name), BPF_CORE_READ(de, d_name.name));
     if ((mode & S_IFMT) == S_IFREG)
-        p.info.type = 'R';
+        info->type = 'R';
     else if ((mode & S_IFMT) == S_IFSOCK)
-        p.info.type = 'S';
+        info->type = 'S';
     else
-        p.info.type = 'O';
+        info->type = 'O';
+    return true;
+}
+
+static __always_inline bool task_wanted(void)
+{
+    if (targ_pid && (bpf_get_current_pid_tgid() >> 32) != (u32)targ_pid)
+        return false;
+    return tool_cgroup_ok();
+}
+
+static __always_inline void count(struct info *info, u32 is_read, u64 bytes)
+{
+    static const struct val zero;
+    struct val *v;
+
+    v = bpf_map_lookup_elem(&counts, info);
+    if (!v) {
+        bpf_map_update_elem(&counts, info, &zero, BPF_NOEXIST);
+        v = bpf_map_lookup_elem(&counts, info);
+        if (!v)
+            return;
+    }
+    if (is_read) {
+        __sync_fetch_and_add(&v->reads, 1);
+        __sync_fetch_and_add(&v->rbytes, bytes);
+    } else {
+        __sync_fetch_and_add(&v->writes, 1);
+        __sync_fetch_and_add(&v->wbytes, bytes);
+    }
+}
+
+/* bcc's way: each vfs_read()/vfs_write() call, with the bytes asked for. */
+static __always_inline int on_vfs(struct file *f, u32 is_read, u64 bytes)
+{
+    struct info info;
+
+    if (!task_wanted() || !file_info(f, &info))
+        return 0;
+    count(&info, is_read, bytes);
+    return 0;
+}
+
+SEC("kprobe/vfs_read")
+int BPF_KPROBE(vfs_read_kprobe, struct file *file, char *buf, size_t n)
+{
+    return on_vfs(file, 1, n);
+}
+
+SEC("kprobe/vfs_write")
+int BPF_KPROBE(vfs_write_kprobe, struct file *file, const char *buf, size_t n)
+{
+    return on_vfs(file, 0, n);
+}
+
+SEC("fentry/vfs_read")
+int BPF_PROG(vfs_read_fentry, struct file *file, char *buf, size_t n)
+{
+    return on_vfs(file, 1, n);
+}
+
+SEC("fentry/vfs_write")
+int BPF_PROG(vfs_write_fentry, struct file *file, const char *buf, size_t n)
+{
+    return on_vfs(file, 0, n);
+}
+
+/* The syscall tracepoints: the file from the fd at entry, kept per thread. */
+static __always_inline int on_enter(int fd, u32 is_read)
+{
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    struct task_struct *task;
+    struct pending p;
+    struct file *f;
+
+    if (!task_wanted())
+        return 0;
+    task = (struct task_struct *)bpf_get_current_task();
+    f = task_fd_file(task, fd);
+    __builtin_memset(&p, 0, sizeof(p)); /* padding too: the value is copied as bytes */
+    if (!f || !file_info(f, &p.info))
+        return 0;
+    p.is_read = is_read;
     bpf_map_update_elem(&start, &tid, &p, BPF_ANY);
     return 0;
 }
@@ -120,30 +192,13 @@ SEC("tracepoint/syscalls/sys_exit_read")
 int rw_exit(struct trace_event_raw_sys_exit *ctx)
 {
     u32 tid = (u32)bpf_get_current_pid_tgid();
-    static const struct val zero;
     struct pending *p;
-    struct val *v;
     long ret = ctx->ret;
-    u64 bytes = ret > 0 ? ret : 0;
 
     p = bpf_map_lookup_elem(&start, &tid);
     if (!p)
         return 0;
-    v = bpf_map_lookup_elem(&counts, &p->info);
-    if (!v) {
-        bpf_map_update_elem(&counts, &p->info, &zero, BPF_NOEXIST);
-        v = bpf_map_lookup_elem(&counts, &p->info);
-        if (!v)
-            goto out;
-    }
-    if (p->is_read) {
-        __sync_fetch_and_add(&v->reads, 1);
-        __sync_fetch_and_add(&v->rbytes, bytes);
-    } else {
-        __sync_fetch_and_add(&v->writes, 1);
-        __sync_fetch_and_add(&v->wbytes, bytes);
-    }
-out:
+    count(&p->info, p->is_read, ret > 0 ? ret : 0);
     bpf_map_delete_elem(&start, &tid);
     return 0;
 }

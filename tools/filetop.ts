@@ -1,5 +1,6 @@
 import type { BPF, Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
+import { attachFirstHook, describeHooks, HOOK_OPTION, type HookOffer, hookCandidates } from "./lib/hooks.js";
 import { hms } from "./lib/output.js";
 import { loadavg } from "./lib/proc.js";
 import { hasTracepoint, type Tool } from "./lib/runtime.js";
@@ -30,6 +31,19 @@ const TRACEPOINTS: Array<[string, string]> = [
   ...WRITES.map((s): [string, string] => [`syscalls:sys_enter_${s}`, "write_enter"]),
   ...[...READS, ...WRITES].map((s): [string, string] => [`syscalls:sys_exit_${s}`, "rw_exit"]),
 ];
+
+const offer = (): HookOffer => ({
+  functions: ["vfs_read", "vfs_write"],
+  tracepoint: TRACEPOINTS.some(([tp]) => hasTracepoint(tp)),
+  tracepointPartial: true,
+});
+
+/** What the tracepoint variant misses, said on stderr when it is used. */
+const TRACEPOINT_NOTE =
+  "approximate: read/write/pread64/pwrite64/readv/writev/preadv/pwritev(2) syscall tracepoints, " +
+  "the file found from the fd (bcc: kprobes on vfs_read/vfs_write). Reads and writes the kernel " +
+  "does itself (sendfile, splice, io_uring, mmap page faults, …) are not seen, readv/writev are; " +
+  "bytes are those moved, not those asked for";
 
 /** bcc's DNAME_INLINE_LEN: names longer than this show their first 29 bytes and "...". */
 const DNAME_INLINE_LEN = 32;
@@ -69,6 +83,7 @@ export const tool: Tool = {
       help: "sort column, default all",
     },
     { short: "p", long: "pid", type: "int", metavar: "PID", help: "trace this PID only" },
+    HOOK_OPTION,
   ],
   positionals: [
     { name: "interval", type: "int", help: "output interval, in seconds" },
@@ -96,14 +111,12 @@ export const tool: Tool = {
     "minor",
   ],
   hooks: () =>
-    TRACEPOINTS.filter(([tp]) => hasTracepoint(tp))
-      .map(([tp]) => tp)
-      .join(", "),
-  hookNote: () =>
-    "approximate: read/write/pread64/pwrite64/readv/writev/preadv/pwritev(2) syscall tracepoints, " +
-    "the file found from the fd (bcc: kprobes on vfs_read/vfs_write). Reads and writes the kernel " +
-    "does itself (sendfile, splice, io_uring, mmap page faults, …) are not seen, readv/writev are; " +
-    "bytes are those moved, not those asked for",
+    describeHooks(offer(), {
+      kprobe: "kprobes vfs_read, vfs_write",
+      tracepoint: TRACEPOINTS.filter(([tp]) => hasTracepoint(tp))
+        .map(([tp]) => tp)
+        .join(", "),
+    }),
 
   async run(ctx) {
     const a = ctx.args;
@@ -117,10 +130,19 @@ export const tool: Tool = {
     }
     const sort = sortText as Sort;
     const interval = a.num("interval") ?? 1;
+    const candidates = hookCandidates("filetop", a.str("hook"), offer());
     const b: BPF = await ctx.open({
       rodata: { targ_pid: a.num("pid") ?? 0, all_files: a.flag("all-files") },
     });
-    ctx.attachTracepoints(b, TRACEPOINTS);
+    const hook = attachFirstHook(candidates, (kind) => {
+      if (kind === "tracepoint") ctx.attachTracepoints(b, TRACEPOINTS);
+      else
+        for (const fn of ["vfs_read", "vfs_write"]) {
+          if (kind === "kprobe") b.attachKprobe({ event: fn, fnName: `${fn}_kprobe` });
+          else b.attachKfunc({ fnName: `${fn}_fentry`, target: fn });
+        }
+    });
+    if (hook === "tracepoint") ctx.note(TRACEPOINT_NOTE);
     const counts = b.getTable<Table>("counts");
     const out = ctx.out;
     const clear = !a.flag("noclear");

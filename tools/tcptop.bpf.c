@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-/* tcptop: TCP throughput per connection and process, from the
- * sock_send_length and sock_recv_length raw tracepoints (Linux 6.3+), which
- * sock_sendmsg and sock_recvmsg fire in the calling task with the byte
- * count. bcc uses kprobes on tcp_sendmsg (and its return) and
- * tcp_cleanup_rbuf. */
+/* tcptop: TCP throughput per connection and process. Two ways in: bcc's,
+ * tcp_sendmsg()'s return and tcp_cleanup_rbuf()'s copied bytes (kprobes, or
+ * fexit/fentry); or the sock_send_length and sock_recv_length raw
+ * tracepoints (Linux 6.3+), which sock_sendmsg and sock_recvmsg fire in the
+ * calling task with the byte count. */
 #include "net.bpf.h"
 
 #define MSG_PEEK 2
@@ -88,6 +88,57 @@ int BPF_PROG(on_recv, struct sock *sk, int ret, int flags)
     if (flags & MSG_PEEK)
         return 0;
     return count(sk, ret, false);
+}
+
+/* tcp_sendmsg()'s socket between the kprobe and the kretprobe, by thread. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 10240);
+    __type(key, u32);
+    __type(value, struct sock *);
+} sending SEC(".maps");
+
+SEC("kprobe/tcp_sendmsg")
+int BPF_KPROBE(tcp_sendmsg_entry, struct sock *sk)
+{
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+
+    bpf_map_update_elem(&sending, &tid, &sk, BPF_ANY);
+    return 0;
+}
+
+SEC("kretprobe/tcp_sendmsg")
+int BPF_KRETPROBE(tcp_sendmsg_return, int ret)
+{
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    struct sock **skp = bpf_map_lookup_elem(&sending, &tid);
+    struct sock *sk;
+
+    if (!skp)
+        return 0;
+    sk = *skp;
+    bpf_map_delete_elem(&sending, &tid);
+    return count(sk, ret, true);
+}
+
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(tcp_sendmsg_fexit, struct sock *sk, struct msghdr *msg, size_t size, int ret)
+{
+    return count(sk, ret, true);
+}
+
+/* tcp_cleanup_rbuf(sk, copied): after a read copied bytes to the user
+ * (tcp_recvmsg calls it for MSG_PEEK reads too, so those count, as in bcc) */
+SEC("kprobe/tcp_cleanup_rbuf")
+int BPF_KPROBE(tcp_cleanup_rbuf_kprobe, struct sock *sk, int copied)
+{
+    return count(sk, copied, false);
+}
+
+SEC("fentry/tcp_cleanup_rbuf")
+int BPF_PROG(tcp_cleanup_rbuf_fentry, struct sock *sk, int copied)
+{
+    return count(sk, copied, false);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -1,5 +1,6 @@
 import type { BPF, Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
+import { attachFirstHook, describeHooks, HOOK_OPTION, type HookOffer, hookCandidates } from "./lib/hooks.js";
 import { AF_INET, AF_INET6, formatAddr, PINNED_MAP_OPTIONS, rejectPinnedMaps } from "./lib/net.js";
 import { hms } from "./lib/output.js";
 import { loadavg } from "./lib/proc.js";
@@ -20,6 +21,12 @@ interface FlowBytes {
   received: bigint;
 }
 
+const offer = (): HookOffer => ({
+  functions: ["tcp_sendmsg", "tcp_cleanup_rbuf"],
+  tracepoint: hasTracepoint("sock:sock_send_length") && hasTracepoint("sock:sock_recv_length"),
+  tracepointPartial: false,
+});
+
 /** What `clear` writes on a terminal: cursor home, erase the screen and the scrollback. */
 const CLEAR = "\x1b[H\x1b[2J\x1b[3J";
 
@@ -33,6 +40,7 @@ export const tool: Tool = {
     { short: "4", long: "ipv4", type: "flag", help: "trace IPv4 family only" },
     { short: "6", long: "ipv6", type: "flag", help: "trace IPv6 family only" },
     ...PINNED_MAP_OPTIONS,
+    HOOK_OPTION,
   ],
   positionals: [
     { name: "interval", type: "int", help: "output interval, in seconds (default 1)" },
@@ -60,14 +68,11 @@ export const tool: Tool = {
     "rx_bytes",
     "tx_bytes",
   ],
-  hookNote: () =>
-    "raw tracepoints sock_send_length/sock_recv_length (bcc: kprobes on tcp_sendmsg and tcp_cleanup_rbuf): " +
-    "bytes as the system calls return them, in the calling process",
   hooks: () =>
-    ["sock:sock_send_length", "sock:sock_recv_length"]
-      .filter(hasTracepoint)
-      .map((t) => `raw_tp/${t.split(":")[1]}`)
-      .join(", "),
+    describeHooks(offer(), {
+      kprobe: "kprobe + kretprobe tcp_sendmsg, kprobe tcp_cleanup_rbuf",
+      tracepoint: "raw_tp/sock_send_length, raw_tp/sock_recv_length (Linux 6.3+)",
+    }),
 
   async run(ctx) {
     const a = ctx.args;
@@ -78,14 +83,32 @@ export const tool: Tool = {
     const count = a.num("count");
     if (interval < 1) throw new UsageError("interval: must be a positive integer");
     if (count !== undefined && count < 1) throw new UsageError("count: must be a positive integer");
+    const candidates = hookCandidates("tcptop", a.str("hook"), offer());
     const b: BPF = await ctx.open({
       rodata: {
         targ_tgid: a.num("pid") ?? 0,
         targ_family: a.flag("ipv4") ? AF_INET : a.flag("ipv6") ? AF_INET6 : 0,
       },
     });
-    b.attachRawTracepoint({ tp: "sock_send_length", fnName: "on_send" });
-    b.attachRawTracepoint({ tp: "sock_recv_length", fnName: "on_recv" });
+    const hook = attachFirstHook(candidates, (kind) => {
+      if (kind === "kprobe") {
+        b.attachKprobe({ event: "tcp_sendmsg", fnName: "tcp_sendmsg_entry" });
+        b.attachKretprobe({ event: "tcp_sendmsg", fnName: "tcp_sendmsg_return" });
+        b.attachKprobe({ event: "tcp_cleanup_rbuf", fnName: "tcp_cleanup_rbuf_kprobe" });
+      } else if (kind === "fentry") {
+        b.attachKretfunc({ fnName: "tcp_sendmsg_fexit", target: "tcp_sendmsg" });
+        b.attachKfunc({ fnName: "tcp_cleanup_rbuf_fentry", target: "tcp_cleanup_rbuf" });
+      } else {
+        b.attachRawTracepoint({ tp: "sock_send_length", fnName: "on_send" });
+        b.attachRawTracepoint({ tp: "sock_recv_length", fnName: "on_recv" });
+      }
+    });
+    if (hook === "tracepoint") {
+      ctx.note(
+        "raw tracepoints sock_send_length/sock_recv_length (bcc: kprobes on tcp_sendmsg and tcp_cleanup_rbuf): " +
+          "bytes as the system calls return them, in the calling process",
+      );
+    }
     const flows = b.getTable<Table>("flows");
     const out = ctx.out;
     out.line(`Tracing... Output every ${interval} secs. Hit Ctrl-C to end`);

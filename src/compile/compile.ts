@@ -16,6 +16,7 @@ import { readTracepointFormat, tracepointExists, unknownTracepointMessage } from
 import { cacheSubdir, hashKey, readIfExists, writeAtomic } from "./cache.js";
 import type { Clang } from "./clang.js";
 import { findClang } from "./clang.js";
+import { withElfPrograms } from "./elf_programs.js";
 import { HEADERS_DIR, headerStamps } from "./headers_dir.js";
 import type { MapDecl } from "./maps_dialect.js";
 import type { ProgramInfo } from "./rewriter.js";
@@ -88,7 +89,7 @@ let translatorId: string | undefined;
 function translatorVersion(): string {
   if (translatorId === undefined) {
     // Bump when the pipeline changes what it emits (flags, rewrites), so cached objects are rebuilt.
-    const parts: string[] = ["tsbpf-translator-13", JSON.stringify(baseFlags()), ...headerStamps()];
+    const parts: string[] = ["tsbpf-translator-14", JSON.stringify(baseFlags()), ...headerStamps()];
     try {
       const st = statSync("/usr/include/linux/version.h");
       parts.push(`uapi:${st.size}:${st.mtimeMs}`);
@@ -358,13 +359,14 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
       throw compileErrorFrom(run, srcName, fileName, opts.text, kernelDriftNotes);
     }
     const elf = readFileSync(outPath);
+    const programs = withElfPrograms(rw.programs, elf);
     if (debug & (DEBUG_LLVM_IR | DEBUG_PREPROCESSOR)) await reportClang(clang, lastArgs, work, debug);
     if (debug & DEBUG_SOURCE) await reportSource(translated, elf);
     writeAtomic(objPath, elf);
     writeAtomic(
       metaPath,
       JSON.stringify({
-        programs: rw.programs,
+        programs,
         maps: rw.maps,
         ringbufs: rw.ringbufs,
         translated,
@@ -373,7 +375,7 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
     );
     return {
       elf,
-      programs: rw.programs,
+      programs,
       maps: rw.maps,
       ringbufs: rw.ringbufs,
       fileName,

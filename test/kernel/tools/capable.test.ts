@@ -3,18 +3,8 @@ import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { hasTracepoint } from "../../../tools/lib/runtime.js";
 import { skipUnlessRoot } from "../../helpers.js";
+import { rawSocket } from "./activity.js";
 import { traceWhile } from "./run_tool.js";
-
-/** A child that opens a raw ICMP socket: a CAP_NET_RAW check. */
-function rawSocket(): number {
-  const r = spawnSync(
-    "/usr/bin/python3",
-    ["-c", "import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).close()"],
-    { stdio: "ignore" },
-  );
-  assert.equal(r.status, 0);
-  return r.pid as number;
-}
 
 const skip =
   skipUnlessRoot || (hasTracepoint("capability:cap_capable") ? false : "no cap_capable tracepoint");

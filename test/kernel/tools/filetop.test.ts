@@ -5,33 +5,8 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileName } from "../../../tools/filetop.js";
 import { skipUnlessRoot, testTempDir } from "../../helpers.js";
+import { fileIo } from "./activity.js";
 import { traceWhile } from "./run_tool.js";
-
-const LONG = "a-file-name-longer-than-dname-inline-len.txt";
-
-/**
- * A child (node, its main thread: TID = PID) that writes 24 KiB to `file`
- * (write, write, writev of 8 KiB each), reads them back with pread64 (three
- * reads of 8 KiB and one at the end that returns 0), and writes one byte to
- * a file with a long name. Returns its pid.
- */
-function fileIo(dir: string, file: string): number {
-  const script = `
-    const fs = require("node:fs");
-    const fd = fs.openSync(${JSON.stringify(file)}, "w+");
-    const b = Buffer.alloc(8192, 120);
-    fs.writeSync(fd, b);
-    fs.writeSync(fd, b);
-    fs.writevSync(fd, [b.subarray(0, 4096), b.subarray(4096)]);
-    let pos = 0, n;
-    while ((n = fs.readSync(fd, b, 0, 8192, pos)) > 0) pos += n;
-    fs.closeSync(fd);
-    fs.writeFileSync(${JSON.stringify(join(dir, LONG))}, "x");
-  `;
-  const r = spawnSync(process.execPath, ["-e", script], { stdio: ["ignore", "ignore", "inherit"] });
-  assert.equal(r.status, 0);
-  return r.pid as number;
-}
 
 describe("filetop", { skip: skipUnlessRoot }, () => {
   const dir = testTempDir("tsbpf-filetop");
