@@ -2,7 +2,10 @@
 /* oomkill: the kernel's out-of-memory killer, from the oom:mark_victim
  * tracepoint. It fires in __oom_kill_process() when the victim is chosen,
  * in the context of the task whose allocation triggered the kill (bcc reads
- * the same task as the current one in its oom_kill_process kprobe). */
+ * the same task as the current one in its oom_kill_process kprobe). Where
+ * the kernel has kprobes or fentry, bcc's hook on oom_kill_process() adds
+ * what the tracepoint lacks: the OOM control's total pages (bcc's "pages")
+ * and, before Linux 6.2's richer event, the victim's name. */
 #include "tool.bpf.h"
 
 #define TASK_COMM_LEN 16
@@ -25,6 +28,45 @@ struct {
     __uint(max_entries, 1 << 16);
 } events SEC(".maps");
 
+/* What oom_kill_process() knows, for the mark_victim event that follows in
+ * the same thread. */
+struct kill_ctx {
+    u64 totalpages;
+    char tcomm[TASK_COMM_LEN];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 1024);
+    __type(key, u32);
+    __type(value, struct kill_ctx);
+} killing SEC(".maps");
+
+static __always_inline int note_kill(struct oom_control *oc)
+{
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    struct task_struct *t = BPF_CORE_READ(oc, chosen);
+    struct kill_ctx c = {};
+
+    c.totalpages = BPF_CORE_READ(oc, totalpages);
+    if (t)
+        BPF_CORE_READ_STR_INTO(&c.tcomm, t, comm);
+    bpf_map_update_elem(&killing, &tid, &c, BPF_ANY);
+    return 0;
+}
+
+SEC("kprobe/oom_kill_process")
+int BPF_KPROBE(oom_kill_process_kprobe, struct oom_control *oc)
+{
+    return note_kill(oc);
+}
+
+SEC("fentry/oom_kill_process")
+int BPF_PROG(oom_kill_process_fentry, struct oom_control *oc)
+{
+    return note_kill(oc);
+}
+
 /* Before 5.19 the event had the victim's pid only. */
 struct trace_event_raw_mark_victim___pre519 {
     int pid;
@@ -33,6 +75,7 @@ struct trace_event_raw_mark_victim___pre519 {
 SEC("tracepoint/oom/mark_victim")
 int on_mark_victim(struct trace_event_raw_mark_victim *ctx)
 {
+    u32 tid = (u32)bpf_get_current_pid_tgid();
     struct event *e;
 
     if (!tool_cgroup_ok())
@@ -53,6 +96,13 @@ int on_mark_victim(struct trace_event_raw_mark_victim *ctx)
         e->shmem_rss = BPF_CORE_READ(ctx, shmem_rss);
         e->uid = BPF_CORE_READ(ctx, uid);
         e->oom_score_adj = BPF_CORE_READ(ctx, oom_score_adj);
+    }
+    struct kill_ctx *c = bpf_map_lookup_elem(&killing, &tid);
+    if (c) {
+        e->pages = c->totalpages;
+        if (!e->tcomm[0])
+            __builtin_memcpy(e->tcomm, c->tcomm, sizeof(e->tcomm));
+        bpf_map_delete_elem(&killing, &tid);
     }
     bpf_ringbuf_submit(e, 0);
     return 0;

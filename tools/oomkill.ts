@@ -1,4 +1,5 @@
 import type { BPF, RingBuf } from "../src/index.js";
+import { attachFirstHook, describeHooks, HOOK_OPTION, type HookOffer, hookCandidates } from "./lib/hooks.js";
 import { hms } from "./lib/output.js";
 import { loadavg } from "./lib/proc.js";
 import { hasTracepoint, type Tool } from "./lib/runtime.js";
@@ -18,6 +19,12 @@ interface OomEvent {
 
 const TP = "oom:mark_victim";
 
+const offer = (): HookOffer => ({
+  functions: ["oom_kill_process"],
+  tracepoint: hasTracepoint(TP),
+  tracepointPartial: true,
+});
+
 /** bcc's line for one kill. */
 export function formatKill(e: OomEvent, time: string, load: string): [string, ...unknown[]] {
   return [
@@ -35,7 +42,7 @@ export function formatKill(e: OomEvent, time: string, load: string): [string, ..
 export const tool: Tool = {
   name: "oomkill",
   summary: "Trace the out-of-memory (OOM) killer",
-  options: [],
+  options: [HOOK_OPTION],
   examples: [
     "tsbpf oomkill            # one line per OOM kill",
     "tsbpf oomkill --json     # one JSON object per OOM kill",
@@ -54,13 +61,26 @@ export const tool: Tool = {
     "oom_score_adj",
     "loadavg",
   ],
-  hooks: () => (hasTracepoint(TP) ? TP : "none (needs the oom:mark_victim tracepoint)"),
-  hookNote: () =>
-    "tracepoint oom:mark_victim (bcc: a kprobe on oom_kill_process): 'pages' is the victim's total_vm, not the OOM control's total pages, which the tracepoint does not carry",
+  hooks: () =>
+    hasTracepoint(TP)
+      ? describeHooks(offer(), { kprobe: `${TP} + kprobe oom_kill_process`, tracepoint: TP })
+      : "none (needs the oom:mark_victim tracepoint)",
 
   async run(ctx) {
+    const candidates = hookCandidates("oomkill", ctx.args.str("hook"), offer());
     const b: BPF = await ctx.open();
+    // the tracepoint reports every kill; a hook on oom_kill_process() adds bcc's page count
+    const hook = attachFirstHook(candidates, (kind) => {
+      if (kind === "kprobe") b.attachKprobe({ event: "oom_kill_process", fnName: "oom_kill_process_kprobe" });
+      else if (kind === "fentry")
+        b.attachKfunc({ fnName: "oom_kill_process_fentry", target: "oom_kill_process" });
+    });
     ctx.attachFirstTracepoint(b, "on_mark_victim", [TP]);
+    if (hook === "tracepoint") {
+      ctx.note(
+        "tracepoint oom:mark_victim (bcc: a kprobe on oom_kill_process): 'pages' is the victim's total_vm, not the OOM control's total pages, which the tracepoint does not carry",
+      );
+    }
     const out = ctx.out;
     out.line("Tracing OOM kills... Ctrl-C to stop.");
     const events = b.getTable<RingBuf>("events");

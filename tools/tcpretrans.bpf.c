@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /* tcpretrans: TCP retransmits, from the tcp:tcp_retransmit_skb tracepoint
- * (as bcc's tcpretrans uses where the kernel has it). Retransmits are sent
- * from timers and softirqs: the PID is whichever task is current. */
+ * (as bcc's tcpretrans uses where the kernel has it), and with -l tail loss
+ * probes, from a kprobe or fentry on tcp_send_loss_probe() (no tracepoint).
+ * Both are sent from timers and softirqs: the PID is whichever task is
+ * current. */
 #include "net.bpf.h"
 
 #define RETRANSMIT 1
+#define TLP 2
 
 const volatile u16 targ_family = 0;
 const volatile bool do_count = false;
@@ -50,11 +53,8 @@ struct retransmit_args {
     const void *skaddr;
 };
 
-SEC("tracepoint/tcp/tcp_retransmit_skb")
-int on_retransmit(struct retransmit_args *ctx)
+static __always_inline int record(const struct sock *sk, const struct sk_buff *skb, u8 type)
 {
-    const struct sock *sk = ctx->skaddr;
-    const struct sk_buff *skb = ctx->skbaddr;
     struct sk_ends ends = {};
     u32 seq = 0;
 
@@ -99,9 +99,27 @@ int on_retransmit(struct retransmit_args *ctx)
     e->dport = ends.dport;
     e->family = ends.family;
     e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
-    e->type = RETRANSMIT;
+    e->type = type;
     bpf_ringbuf_submit(e, 0);
     return 0;
+}
+
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int on_retransmit(struct retransmit_args *ctx)
+{
+    return record(ctx->skaddr, ctx->skbaddr, RETRANSMIT);
+}
+
+SEC("kprobe/tcp_send_loss_probe")
+int BPF_KPROBE(tlp_kprobe, struct sock *sk)
+{
+    return record(sk, NULL, TLP);
+}
+
+SEC("fentry/tcp_send_loss_probe")
+int BPF_PROG(tlp_fentry, struct sock *sk)
+{
+    return record(sk, NULL, TLP);
 }
 
 char LICENSE[] SEC("license") = "GPL";

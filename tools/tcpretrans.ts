@@ -1,11 +1,12 @@
 /**
  * tcpretrans: trace TCP retransmits, bcc's columns and options. Hook: the
  * tcp:tcp_retransmit_skb tracepoint (as bcc's tcpretrans uses where the
- * kernel has it); bcc's -l (tail loss probes) needs a kprobe on
- * tcp_send_loss_probe, which has no tracepoint.
+ * kernel has it); bcc's -l (tail loss probes) hooks tcp_send_loss_probe,
+ * which has no tracepoint, with a kprobe or fentry.
  */
-import { type BPF, NotSupportedError, type RingBuf, type Table } from "../src/index.js";
+import type { BPF, RingBuf, Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
+import { attachFirstHook, HOOK_OPTION, hookCandidates } from "./lib/hooks.js";
 import { AF_INET, AF_INET6, formatAddr, ipVersion, tcpStateName } from "./lib/net.js";
 import { hms } from "./lib/output.js";
 import type { Tool } from "./lib/runtime.js";
@@ -41,11 +42,15 @@ export const tool: Tool = {
       short: "l",
       long: "lossprobe",
       type: "flag",
-      help: "include tail loss probe attempts (needs kprobes)",
+      help: "include tail loss probe attempts (needs kprobes or fentry)",
     },
     { short: "c", long: "count", type: "flag", help: "count occurred retransmits per flow" },
     { short: "4", long: "ipv4", type: "flag", help: "trace IPv4 family only" },
     { short: "6", long: "ipv6", type: "flag", help: "trace IPv6 family only" },
+    {
+      ...HOOK_OPTION,
+      help: "how -l hooks tcp_send_loss_probe: auto (default: kprobe, else fentry), kprobe or fentry",
+    },
   ],
   examples: [
     "tsbpf tcpretrans           # trace TCP retransmits",
@@ -54,7 +59,7 @@ export const tool: Tool = {
     "tsbpf tcpretrans -6        # trace IPv6 family only",
   ],
   jsonFields: ["time", "pid", "ip", "laddr", "lport", "raddr", "rport", "type", "state", "seq"],
-  hooks: () => "tcp:tcp_retransmit_skb",
+  hooks: () => "tcp:tcp_retransmit_skb (-l: kprobe or fentry tcp_send_loss_probe)",
 
   async run(ctx) {
     const a = ctx.args;
@@ -64,12 +69,14 @@ export const tool: Tool = {
       throw new UsageError(
         "--cgroup: retransmits are sent from timers and softirqs, not by a task of the cgroup",
       );
-    if (a.flag("lossprobe"))
-      throw new NotSupportedError(
-        "tcpretrans -l/--lossprobe",
-        "tail loss probes are seen only by a kprobe on tcp_send_loss_probe (no tracepoint), and tsbpf's tcpretrans uses no kprobes",
-        "run without -l to see the retransmits themselves",
-      );
+    // tail loss probes have no tracepoint: only a hook on tcp_send_loss_probe() sees them
+    const lossprobe = a.flag("lossprobe")
+      ? hookCandidates("tcpretrans -l", a.str("hook"), {
+          functions: ["tcp_send_loss_probe"],
+          tracepoint: false,
+          tracepointPartial: false,
+        })
+      : undefined;
     const count = a.flag("count");
     const b: BPF = await ctx.open({
       rodata: {
@@ -77,6 +84,19 @@ export const tool: Tool = {
         do_count: count,
       },
     });
+    if (lossprobe) {
+      attachFirstHook(
+        lossprobe,
+        (kind) => {
+          if (kind === "kprobe") b.attachKprobe({ event: "tcp_send_loss_probe", fnName: "tlp_kprobe" });
+          else b.attachKfunc({ fnName: "tlp_fentry", target: "tcp_send_loss_probe" });
+        },
+        {
+          feature: "tcpretrans -l/--lossprobe",
+          alternative: "run without -l to see the retransmits themselves",
+        },
+      );
+    }
     b.attachTracepoint({ tp: "tcp:tcp_retransmit_skb", fnName: "on_retransmit" });
     const out = ctx.out;
     out.line("Tracing retransmits ... Hit Ctrl-C to end");

@@ -112,21 +112,32 @@ export function hookCandidates(tool: string, requested: string | undefined, offe
 /**
  * Attaches with the first candidate that works here and returns it: a
  * fentry the kernel refuses (no BPF trampolines, or a lockdown that forbids
- * them) falls through to the next candidate; the last one's error is thrown.
+ * them) falls through to the next candidate. When fentry was the last hope
+ * (`what` needs a kernel function), its refusal is said in the tool's terms.
  */
-export function attachFirstHook(candidates: HookKind[], attach: (kind: HookKind) => void): HookKind {
-  let last: unknown;
-  for (const kind of candidates) {
+export function attachFirstHook(
+  candidates: HookKind[],
+  attach: (kind: HookKind) => void,
+  what?: { feature: string; alternative?: string },
+): HookKind {
+  for (const [i, kind] of candidates.entries()) {
     try {
       attach(kind);
       return kind;
     } catch (err) {
       const refused = err instanceof NotSupportedError || err instanceof AttachError;
-      if (kind !== "fentry" || !refused || kind === candidates[candidates.length - 1]) throw err;
-      last = err;
+      if (kind !== "fentry" || !refused) throw err;
+      if (i < candidates.length - 1) continue;
+      if (!what || !(err instanceof NotSupportedError)) throw err;
+      throw new NotSupportedError(
+        what.feature,
+        `it needs kprobes or fentry, and this kernel ${candidates.includes("kprobe") ? "" : "has no kprobes and "}refuses fentry: ${err.reason}`,
+        what.alternative,
+        { cause: err },
+      );
     }
   }
-  throw last;
+  throw new Error("attachFirstHook: no candidates");
 }
 
 /** For `tsbpf tools`: the hook auto picks on this kernel without loading anything. */

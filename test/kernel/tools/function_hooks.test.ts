@@ -9,17 +9,33 @@
  * @kernel-matrix kprobes and fentry attach there.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { BPF } from "../../../src/index.js";
 import { kprobeSupport } from "../../../src/kernel/features.js";
 import { skipUnlessRoot, testTempDir } from "../../helpers.js";
-import { fileIo, rawSocket } from "./activity.js";
+import { ip, netToolsMissing } from "../../net.js";
+import { fileIo, hog, rawSocket, smallMemoryCgroup } from "./activity.js";
 import { traceWhile } from "./run_tool.js";
 import { connectAndSend, listen } from "./tcp_helpers.js";
 
 const kprobes = kprobeSupport() === "yes";
+
+/** A TCP listener on 10.99.1.2:4450 that reads everything; prints a line once listening. */
+const LISTENER = `require("net").createServer((s) => { s.resume(); s.on("error", () => {}); })
+  .listen(4450, "10.99.1.2", () => console.log("up"));`;
+
+/** Connects to the listener, takes the peer's address away (from namespace ns2), sends, waits 1.5 s. */
+const sender = (ns2: string): string => `
+  const s = require("net").connect(4450, "10.99.1.2", () => {
+    require("child_process").execFileSync("ip", ["-n", ${JSON.stringify(ns2)}, "addr", "flush", "dev", "vb"]);
+    s.write(Buffer.alloc(2000, 1));
+    setTimeout(() => process.exit(0), 1500);
+  });
+  s.on("error", () => {});`;
 const fentry = !skipUnlessRoot && BPF.supports("fentry") === "yes";
 
 for (const [hook, here] of [
@@ -87,6 +103,75 @@ for (const [hook, here] of [
         assert.deepEqual({ tx: server?.tx_bytes, rx: server?.rx_bytes }, { tx: 20000, rx: 50000 });
       } finally {
         await l4.close();
+      }
+    });
+
+    it("oomkill: bcc's page count, the OOM control's total pages, from oom_kill_process()", async (t) => {
+      const cg = smallMemoryCgroup();
+      if (!cg) return t.skip("no memory cgroup can be made here");
+      try {
+        const r = await traceWhile("oomkill", ["--hook", hook, "--json"], () => hog(cg.procs));
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stderr, "");
+        const rec = r.records.find((x) => x.tpid === r.result);
+        assert.ok(rec, r.stdout);
+        assert.deepEqual({ fpid: rec.fpid, tcomm: rec.tcomm }, { fpid: r.result, tcomm: "python3" });
+        // a memory cgroup's OOM control counts the cgroup's limit (24 MB: 6144 pages), not the victim's size
+        assert.equal(rec.pages, (24 << 20) / 4096);
+      } finally {
+        rmdirSync(cg.dir);
+      }
+    });
+
+    it("auto: bcc's hook where the kernel has it", {
+      skip: hook !== "kprobe" && "kprobes come first",
+    }, async () => {
+      const r = await traceWhile("capable", [], rawSocket);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, "");
+      assert.ok(
+        r.lines.some((l) => new RegExp(`^\\S+ +0 +${r.result} +python3 +13 +CAP_NET_RAW +1 *$`).test(l)),
+        r.stdout,
+      );
+    });
+
+    it("tcpretrans -l: a tail loss probe of a connection whose peer stopped answering", {
+      skip: netToolsMissing,
+    }, async () => {
+      const ns1 = `tsbpf-tlp1-${process.pid}`;
+      const ns2 = `tsbpf-tlp2-${process.pid}`;
+      ip("netns", "add", ns1);
+      ip("netns", "add", ns2);
+      let server: ReturnType<typeof spawn> | undefined;
+      try {
+        ip("-n", ns1, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", ns2);
+        ip("-n", ns1, "addr", "add", "10.99.1.1/24", "dev", "va");
+        ip("-n", ns2, "addr", "add", "10.99.1.2/24", "dev", "vb");
+        ip("-n", ns1, "link", "set", "va", "up");
+        ip("-n", ns2, "link", "set", "vb", "up");
+        server = spawn("ip", ["netns", "exec", ns2, process.execPath, "-e", LISTENER], {
+          stdio: ["ignore", "pipe", "inherit"],
+        });
+        await once(server.stdout as NodeJS.ReadableStream, "data"); // listening
+        const r = await traceWhile("tcpretrans", ["-l", "--hook", hook, "--json"], async () => {
+          // connects, then the peer loses its address (its packets are dropped
+          // there, ACKs never come) and 2000 bytes are sent: a loss probe follows
+          const client = spawn("ip", ["netns", "exec", ns1, process.execPath, "-e", sender(ns2)], {
+            stdio: "inherit",
+          });
+          await once(client, "exit");
+        });
+        assert.equal(r.code, 0, r.stderr);
+        const probe = r.records.find((e) => e.type === "L" && e.rport === 4450);
+        assert.ok(probe, JSON.stringify(r.records));
+        assert.deepEqual(
+          { laddr: probe.laddr, raddr: probe.raddr, state: probe.state, ip: probe.ip },
+          { laddr: "10.99.1.1", raddr: "10.99.1.2", state: "ESTABLISHED", ip: 4 },
+        );
+      } finally {
+        server?.kill();
+        ip("netns", "del", ns1);
+        ip("netns", "del", ns2);
       }
     });
 

@@ -1,64 +1,11 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { rmdirSync } from "node:fs";
 import { describe, it } from "node:test";
 import { sprintf } from "../../../src/format/printf.js";
 import { formatKill } from "../../../tools/oomkill.js";
 import { skipUnlessRoot } from "../../helpers.js";
+import { hog, smallMemoryCgroup } from "./activity.js";
 import { traceWhile } from "./run_tool.js";
-
-/**
- * A memory cgroup with a small limit, made under this process's own one:
- * cgroup v2 (memory.max) where the memory controller is there, else v1
- * (memory.limit_in_bytes). Undefined when neither can be made.
- */
-function smallMemoryCgroup(): { dir: string; procs: string } | undefined {
-  const mounts = readFileSync("/proc/mounts", "utf8")
-    .split("\n")
-    .map((l) => l.split(" "));
-  const own = readFileSync("/proc/self/cgroup", "utf8").split("\n");
-  const name = `tsbpf-oomkill-${process.pid}`;
-  const v2 = mounts.find((f) => f[2] === "cgroup2")?.[1];
-  if (v2 && readFileSync(join(v2, "cgroup.controllers"), "utf8").includes("memory")) {
-    const path = own.find((l) => l.startsWith("0::"))?.slice(3) ?? "/";
-    const dir = join(v2, path, name);
-    try {
-      mkdirSync(dir);
-      writeFileSync(join(dir, "memory.max"), "24M");
-      writeFileSync(join(dir, "memory.swap.max"), "0");
-      return { dir, procs: join(dir, "cgroup.procs") };
-    } catch {
-      if (existsSync(dir)) rmdirSync(dir);
-    }
-  }
-  const v1 = mounts.find((f) => f[2] === "cgroup" && (f[3] ?? "").split(",").includes("memory"))?.[1];
-  if (!v1) return undefined;
-  const path = own.find((l) => /^\d+:memory:/.test(l))?.replace(/^\d+:memory:/, "") ?? "/";
-  const dir = join(v1, path, name);
-  try {
-    mkdirSync(dir);
-    writeFileSync(join(dir, "memory.limit_in_bytes"), "24M");
-    return { dir, procs: join(dir, "cgroup.procs") };
-  } catch {
-    if (existsSync(dir)) rmdirSync(dir);
-    return undefined;
-  }
-}
-
-/** A shell that moves itself into the cgroup, then a python that allocates until it is killed. */
-function hog(procs: string): number {
-  const r = spawnSync(
-    "/bin/sh",
-    [
-      "-c",
-      `echo $$ > ${procs} && exec /usr/bin/python3 -c 'a = []\nwhile True: a.append(bytearray(1 << 20))'`,
-    ],
-    { stdio: "ignore" },
-  );
-  assert.equal(r.signal, "SIGKILL");
-  return r.pid as number;
-}
 
 describe("oomkill", () => {
   it("formats bcc's line", () => {
