@@ -48,6 +48,14 @@ struct {
     __type(value, u64);
 } bufs SEC(".maps");
 
+/* SSL_read_ex/SSL_write_ex: where the byte count will be written */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 10240);
+    __type(key, u32);
+    __type(value, u64);
+} sizes SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, 1 << 23);
@@ -62,8 +70,7 @@ static __always_inline bool wanted(u64 id)
     return tool_cgroup_ok();
 }
 
-SEC("uprobe")
-int BPF_KPROBE(probe_SSL_rw_enter, void *ssl, void *buf, int num)
+static __always_inline bool rw_enter(void *buf)
 {
     u64 id = bpf_get_current_pid_tgid();
     u32 tid = (u32)id;
@@ -71,9 +78,30 @@ int BPF_KPROBE(probe_SSL_rw_enter, void *ssl, void *buf, int num)
     u64 b = (u64)buf;
 
     if (!wanted(id))
-        return 0;
+        return false;
     bpf_map_update_elem(&bufs, &tid, &b, BPF_ANY);
     bpf_map_update_elem(&start_ns, &tid, &ts, BPF_ANY);
+    return true;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(probe_SSL_rw_enter, void *ssl, void *buf, int num)
+{
+    rw_enter(buf);
+    return 0;
+}
+
+/* int SSL_read_ex(SSL *, void *buf, size_t num, size_t *readbytes), and
+ * SSL_write_ex with *written: 1 on success, the count through the pointer
+ * (OpenSSL 1.1.1+; CPython's ssl module uses them) */
+SEC("uprobe")
+int BPF_KPROBE(probe_SSL_rw_ex_enter, void *ssl, void *buf, size_t num, size_t *count)
+{
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    u64 p = (u64)count;
+
+    if (rw_enter(buf))
+        bpf_map_update_elem(&sizes, &tid, &p, BPF_ANY);
     return 0;
 }
 
@@ -97,14 +125,13 @@ static __always_inline struct event *fill(u64 id, u64 ts, u64 start, int len, in
     return d;
 }
 
-static __always_inline int rw_exit(struct pt_regs *ctx, int rw)
+static __always_inline int rw_exit(int len, int rw)
 {
     u64 id = bpf_get_current_pid_tgid();
     u32 tid = (u32)id;
     u64 ts = bpf_ktime_get_ns();
     u64 *bufp = bpf_map_lookup_elem(&bufs, &tid);
     u64 *tsp = bpf_map_lookup_elem(&start_ns, &tid);
-    int len = PT_REGS_RC(ctx);
     struct event *d;
     u64 n;
 
@@ -118,6 +145,9 @@ static __always_inline int rw_exit(struct pt_regs *ctx, int rw)
     n = (u64)len < (u64)max_buf ? (u64)len : (u64)max_buf;
     if (n > MAX_BUF_SIZE)
         n = MAX_BUF_SIZE;
+    /* the clamped copy, not len's register (equal on one path), reaches the
+     * helper: the verifier needs its bounds */
+    barrier_var(n);
     if (!bpf_probe_read_user(d->buf, n, (void *)*bufp)) {
         d->buf_filled = 1;
         d->copied = n;
@@ -132,13 +162,40 @@ out:
 SEC("uretprobe")
 int BPF_KRETPROBE(probe_SSL_read_exit)
 {
-    return rw_exit(ctx, 0);
+    return rw_exit(PT_REGS_RC(ctx), 0);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(probe_SSL_write_exit)
 {
-    return rw_exit(ctx, 1);
+    return rw_exit(PT_REGS_RC(ctx), 1);
+}
+
+/* The count an _ex call wrote (0 when it failed). */
+static __always_inline int ex_count(int ret)
+{
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    u64 *p = bpf_map_lookup_elem(&sizes, &tid);
+    u64 n = 0;
+
+    if (!p)
+        return 0;
+    if (ret == 1 && bpf_probe_read_user(&n, sizeof(n), (void *)*p))
+        n = 0;
+    bpf_map_delete_elem(&sizes, &tid);
+    return n > 0x7fffffff ? 0x7fffffff : (int)n;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(probe_SSL_read_ex_exit)
+{
+    return rw_exit(ex_count(PT_REGS_RC(ctx)), 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(probe_SSL_write_ex_exit)
+{
+    return rw_exit(ex_count(PT_REGS_RC(ctx)), 1);
 }
 
 SEC("uprobe")

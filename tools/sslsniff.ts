@@ -29,6 +29,8 @@ const FUNCS: Record<LibType, Array<[string, string]>> = {
   openssl: [
     ["SSL_write", "probe_SSL_write_exit"],
     ["SSL_read", "probe_SSL_read_exit"],
+    ["SSL_write_ex", "probe_SSL_write_ex_exit"],
+    ["SSL_read_ex", "probe_SSL_read_ex_exit"],
   ],
   gnutls: [
     ["gnutls_record_send", "probe_SSL_write_exit"],
@@ -125,7 +127,7 @@ export const tool: Tool = {
   jsonFields: ["time", "func", "time_s", "comm", "pid", "tid", "uid", "len", "lat_ms", "data", "truncated"],
   hookNote: () =>
     nodeWithOpenssl()
-      ? `also traces ${process.execPath}, which links OpenSSL statically (bcc: the shared libraries only); SSL_read_ex/SSL_write_ex are not traced, as in bcc`
+      ? `also traces ${process.execPath}, which links OpenSSL statically (bcc: the shared libraries only)`
       : undefined,
   hooks: () => {
     const libs = ["ssl", "gnutls", "nspr4"].filter((l) => BPF.findLibrary(l));
@@ -158,7 +160,8 @@ export const tool: Tool = {
     const attached: string[] = [];
     const attach = (type: LibType, lib: string): void => {
       for (const [sym, exit] of FUNCS[type]) {
-        b.attachUprobe({ name: lib, sym, fnName: "probe_SSL_rw_enter", pid: pid ?? -1 });
+        const enter = sym.endsWith("_ex") ? "probe_SSL_rw_ex_enter" : "probe_SSL_rw_enter";
+        b.attachUprobe({ name: lib, sym, fnName: enter, pid: pid ?? -1 });
         b.attachUretprobe({ name: lib, sym, fnName: exit, pid: pid ?? -1 });
       }
       if (type === "openssl" && a.flag("latency") && a.flag("handshake")) {

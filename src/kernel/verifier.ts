@@ -25,10 +25,13 @@ export function verifierReason(log: string): string {
     if (/^(verification time|stack depth|max_states_per_insn|mark_precise|-- END PROG LOAD LOG --)/.test(l))
       continue;
     if (/^\d+: \(/.test(l)) continue; // an instruction
+    if (/^\d+: R\d+/.test(l)) continue; // the registers at an instruction ("0: R1=ctx() R10=fp0")
     if (/^;/.test(l)) continue; // a source line
     if (/^(cur|old) state:/.test(l)) continue; // state dumps printed after "infinite loop detected"
+    // register states ("R1_w=scalar()", "from 5 to 7: R0=…"), not messages that
+    // start with a register ("R2 min value is negative, either use unsigned…")
     if (
-      /^(R\d+|from \d+ to \d+|last_idx|frame\d|regs=)/.test(l) &&
+      /^(R\d+(_[a-z]+)?=|from \d+ to \d+|last_idx|frame\d|regs=)/.test(l) &&
       !/invalid|unbounded|not allowed|expected|misaligned/.test(l)
     )
       continue;
@@ -91,6 +94,16 @@ function hintFor(reason: string, license: string | undefined): string | undefine
   }
   if (/R\d+ !read_ok/.test(reason))
     return "a register is read before it is written (an uninitialized variable?)";
+  if (
+    /min value is negative|unbounded memory access|max value is outside of the allowed memory range/.test(
+      reason,
+    )
+  ) {
+    return (
+      "a size or offset the verifier cannot bound: make it unsigned and clamp it just before the use " +
+      "(if (n > MAX) n = MAX;); if the compiler still passes the unclamped register, barrier_var(n) after the clamp keeps the clamped one"
+    );
+  }
   if (/infinite loop detected|back-edge|unbounded loop/.test(reason)) {
     return "the verifier must see every loop end: give it a constant bound (for (int i = 0; i < N; i++)), or use bpf_loop() on Linux 5.17+";
   }

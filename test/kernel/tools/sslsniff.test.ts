@@ -27,6 +27,20 @@ async function get(port: number, path: string): Promise<number> {
   return child.pid as number;
 }
 
+/** A python3 child (libssl, shared) that does a TLS handshake with the server and one request; resolves with its pid. */
+async function pythonHandshake(port: number): Promise<number> {
+  const script = [
+    "import socket, ssl",
+    "c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE",
+    `s = c.wrap_socket(socket.create_connection(("127.0.0.1", ${port})))`,
+    's.sendall(b"GET /tsbpf-py HTTP/1.0\\r\\n\\r\\n"); s.recv(100); s.close()',
+  ].join("\n");
+  const child = spawn("/usr/bin/python3", ["-c", script], { stdio: ["ignore", "ignore", "inherit"] });
+  const [code] = await once(child, "exit");
+  assert.equal(code, 0);
+  return child.pid as number;
+}
+
 describe("sslsniff", () => {
   it("formats bcc's block, with the truncation marker", () => {
     const text = formatEvent(
@@ -127,6 +141,18 @@ describe("sslsniff", () => {
       const sw = small.records.find((x) => x.pid === pid && x.func === "WRITE/SEND");
       assert.equal(sw?.data, Buffer.from("GET ").toString("hex"));
       assert.equal(sw?.truncated, (sw?.len as number) - 4);
+    });
+
+    it("-l --handshake: a python client's SSL_do_handshake (libssl), with its latency", async () => {
+      const r = await traceWhile("sslsniff", ["--json", "-l", "--handshake"], () => pythonHandshake(port));
+      assert.equal(r.code, 0, r.stderr);
+      const mine = r.records.filter((x) => x.pid === r.result);
+      const hs = mine.find((x) => x.func === "HANDSHAKE");
+      assert.ok(hs, r.stdout);
+      assert.equal(hs.comm, "python3");
+      assert.ok(typeof hs.lat_ms === "number" && hs.lat_ms >= 0, JSON.stringify(hs));
+      const w = mine.find((x) => x.func === "WRITE/SEND");
+      assert.match(String(w?.data), /^GET \/tsbpf-py HTTP\/1\.0\r\n/);
     });
   });
 });
