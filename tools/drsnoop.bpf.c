@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* drsnoop: direct page reclaim by allocating tasks, from the
  * vmscan:mm_vmscan_direct_reclaim_begin/end tracepoints (the ones bcc's
- * drsnoop uses): one event per reclaim with its latency and pages. */
+ * drsnoop uses): one event per reclaim with its latency and pages. With
+ * --memcg also the reclaim a task does when its memory cgroup is at its
+ * limit (mm_vmscan_memcg_reclaim_begin/end, same end record). */
 #include "tool.bpf.h"
 
 #define TASK_COMM_LEN 16
@@ -16,6 +18,7 @@ struct event {
     u64 delta_ns;
     u64 ts_ns;
     u32 uid;
+    u32 memcg; /* 1: a memory cgroup's reclaim (--memcg) */
     char comm[TASK_COMM_LEN];
 };
 
@@ -31,8 +34,7 @@ struct {
     __uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
-SEC("tracepoint/vmscan/mm_vmscan_direct_reclaim_begin")
-int on_begin(void *ctx)
+static __always_inline int begin(void)
 {
     u64 id = bpf_get_current_pid_tgid();
     u32 uid = (u32)bpf_get_current_uid_gid();
@@ -51,8 +53,8 @@ int on_begin(void *ctx)
     return 0;
 }
 
-SEC("tracepoint/vmscan/mm_vmscan_direct_reclaim_end")
-int on_end(struct trace_event_raw_mm_vmscan_direct_reclaim_end_template *ctx)
+static __always_inline int end(struct trace_event_raw_mm_vmscan_direct_reclaim_end_template *ctx,
+                               u32 memcg)
 {
     u64 id = bpf_get_current_pid_tgid();
     u64 *tsp = bpf_map_lookup_elem(&start, &id);
@@ -68,11 +70,36 @@ int on_end(struct trace_event_raw_mm_vmscan_direct_reclaim_end_template *ctx)
         e->ts_ns = now;
         e->nr_reclaimed = ctx->nr_reclaimed;
         e->uid = (u32)bpf_get_current_uid_gid();
+        e->memcg = memcg;
         bpf_get_current_comm(e->comm, sizeof(e->comm));
         bpf_ringbuf_submit(e, 0);
     }
     bpf_map_delete_elem(&start, &id);
     return 0;
+}
+
+SEC("tracepoint/vmscan/mm_vmscan_direct_reclaim_begin")
+int on_begin(void *ctx)
+{
+    return begin();
+}
+
+SEC("tracepoint/vmscan/mm_vmscan_direct_reclaim_end")
+int on_end(struct trace_event_raw_mm_vmscan_direct_reclaim_end_template *ctx)
+{
+    return end(ctx, 0);
+}
+
+SEC("tracepoint/vmscan/mm_vmscan_memcg_reclaim_begin")
+int on_memcg_begin(void *ctx)
+{
+    return begin();
+}
+
+SEC("tracepoint/vmscan/mm_vmscan_memcg_reclaim_end")
+int on_memcg_end(struct trace_event_raw_mm_vmscan_direct_reclaim_end_template *ctx)
+{
+    return end(ctx, 1);
 }
 
 char LICENSE[] SEC("license") = "GPL";

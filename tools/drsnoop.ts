@@ -9,12 +9,17 @@ export interface ReclaimEvent {
   delta_ns: bigint;
   ts_ns: bigint;
   uid: number;
+  memcg: number;
   comm: string;
 }
 
 const TRACEPOINTS: Array<[string, string]> = [
   ["vmscan:mm_vmscan_direct_reclaim_begin", "on_begin"],
   ["vmscan:mm_vmscan_direct_reclaim_end", "on_end"],
+];
+const MEMCG_TRACEPOINTS: Array<[string, string]> = [
+  ["vmscan:mm_vmscan_memcg_reclaim_begin", "on_memcg_begin"],
+  ["vmscan:mm_vmscan_memcg_reclaim_end", "on_memcg_end"],
 ];
 
 /** Free memory in KB from /proc/meminfo (MemFree). */
@@ -59,6 +64,11 @@ export const tool: Tool = {
     },
     { short: "n", long: "name", type: "string", help: "only print process names containing this name" },
     { short: "v", long: "verbose", type: "flag", help: "show system memory state" },
+    {
+      long: "memcg",
+      type: "flag",
+      help: "also trace the reclaim a task does when its memory cgroup is at its limit (not in bcc)",
+    },
   ],
   examples: [
     "tsbpf drsnoop           # trace all direct reclaim",
@@ -70,8 +80,19 @@ export const tool: Tool = {
     "tsbpf drsnoop -d 10     # trace for 10 seconds only",
     'tsbpf drsnoop -n main   # only print process names containing "main"',
   ],
-  jsonFields: ["time", "comm", "pid", "tid", "uid", "lat_ms", "pages", "free_kb (with -v)"],
-  hooks: () => TRACEPOINTS.map(([tp]) => tp).join(", "),
+  jsonFields: [
+    "time",
+    "comm",
+    "pid",
+    "tid",
+    "uid",
+    "lat_ms",
+    "pages",
+    "free_kb (with -v)",
+    "reclaim (direct or memcg)",
+  ],
+  hooks: () =>
+    `${TRACEPOINTS.map(([tp]) => tp).join(", ")} (--memcg: ${MEMCG_TRACEPOINTS.map(([tp]) => tp).join(", ")})`,
 
   async run(ctx) {
     const a = ctx.args;
@@ -88,7 +109,7 @@ export const tool: Tool = {
         targ_uid: uidText === undefined ? 0xffffffff : parseUid(uidText),
       },
     });
-    ctx.attachTracepoints(b, TRACEPOINTS);
+    ctx.attachTracepoints(b, a.flag("memcg") ? [...TRACEPOINTS, ...MEMCG_TRACEPOINTS] : TRACEPOINTS);
     const out = ctx.out;
     let header = "";
     if (a.flag("timestamp")) header += "TIME(s)".padEnd(14);
@@ -120,6 +141,7 @@ export const tool: Tool = {
           uid: e.uid,
           lat_ms: lat,
           pages: e.nr_reclaimed,
+          reclaim: e.memcg ? "memcg" : "direct",
           ...(free !== undefined ? { free_kb: free } : {}),
         });
         return;

@@ -1,14 +1,18 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { closeSync, fsyncSync, openSync, rmdirSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { sprintf } from "../../../src/format/printf.js";
 import { reclaimRow } from "../../../tools/drsnoop.js";
-import { skipUnlessRoot } from "../../helpers.js";
+import { skipUnlessRoot, testTempDir } from "../../helpers.js";
+import { smallMemoryCgroup } from "./activity.js";
 import { traceWhile } from "./run_tool.js";
 
-// Direct reclaim needs memory pressure on the whole machine (a memory
-// cgroup's limit reclaims through another path), which a shared test host
-// cannot be put under safely: the kernel test covers start-up and the
-// header; the rows are checked through the formatter.
+// Direct reclaim needs memory pressure on the whole machine, which a shared
+// test host cannot be put under safely: the rows of bcc's events are checked
+// through the formatter, and real rows through --memcg, the reclaim a task
+// does at its memory cgroup's limit (a child reads a file bigger than it).
 describe("drsnoop", () => {
   const e = {
     id: (1234n << 32n) | 1240n,
@@ -16,6 +20,7 @@ describe("drsnoop", () => {
     delta_ns: 2_345_678n,
     ts_ns: 5_500_000_000n,
     uid: 1000,
+    memcg: 0,
     comm: "a-very-long-command-name",
   };
 
@@ -37,5 +42,45 @@ describe("drsnoop", () => {
     const j = await traceWhile("drsnoop", ["--json", "-d", "0.3"], () => 0, { untilExit: true });
     assert.equal(j.code, 0, j.stderr);
     assert.equal(j.stdout, "");
+  });
+
+  const cg = skipUnlessRoot ? undefined : smallMemoryCgroup();
+  it("--memcg: a child reading a file larger than its cgroup's memory reclaims, with its PID", {
+    skip: skipUnlessRoot || (cg ? false : "no memory cgroup can be made here"),
+  }, async () => {
+    const { dir, procs } = cg as { dir: string; procs: string };
+    try {
+      // 64 MB on disk, out of the page cache: reading it charges the cgroup (24 MB)
+      const file = join(testTempDir("tsbpf-drsnoop"), "big");
+      const fd = openSync(file, "w");
+      for (let i = 0; i < 64; i++) writeSync(fd, Buffer.alloc(1 << 20, i));
+      fsyncSync(fd);
+      closeSync(fd);
+      assert.equal(spawnSync("dd", [`if=${file}`, "iflag=nocache", "count=0"]).status, 0);
+      const r = await traceWhile("drsnoop", ["--memcg", "--json"], () => {
+        const c = spawnSync("/bin/sh", ["-c", `echo $$ > ${procs} && exec cat ${file} > /dev/null`]);
+        assert.equal(c.status, 0, String(c.stderr));
+        return c.pid as number;
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const mine = r.records.filter((x) => x.pid === r.result);
+      assert.ok(mine.length > 0, r.stdout.slice(0, 2000));
+      const first = mine[0] as Record<string, unknown>;
+      assert.deepEqual(
+        { comm: first.comm, reclaim: first.reclaim, uid: first.uid },
+        { comm: "cat", reclaim: "memcg", uid: 0 },
+      );
+      assert.ok(mine.some((x) => (x.pages as number) > 0));
+      assert.ok(mine.every((x) => typeof x.lat_ms === "number" && (x.lat_ms as number) >= 0));
+      // without --memcg, bcc's events only: none of these
+      const bcc = await traceWhile("drsnoop", ["--json"], () => {
+        assert.equal(spawnSync("dd", [`if=${file}`, "iflag=nocache", "count=0"]).status, 0);
+        const c = spawnSync("/bin/sh", ["-c", `echo $$ > ${procs} && exec cat ${file} > /dev/null`]);
+        return c.pid as number;
+      });
+      assert.ok(!bcc.records.some((x) => x.pid === bcc.result && x.reclaim === "memcg"), bcc.stdout);
+    } finally {
+      rmdirSync(dir);
+    }
   });
 });
