@@ -188,61 +188,6 @@ char LICENSE[] SEC("license") = "GPL";
     await assertNothingLeft(before);
   });
 
-  it("keeps the object's defaults when nothing is set, and opens from a path", async () => {
-    const dir = testTempDir("tsbpf-open");
-    const path = join(dir, "configured.bpf.o");
-    writeFileSync(path, await libbpfObject());
-    await using b = await BPF.open({ object: path });
-    const seen = b.getTable("seen");
-    assert.equal(seen.maxEntries, 16);
-    const pid = runChild(["/bin/true"]);
-    assert.ok(await waitFor(() => seen.get(pid) !== undefined, 3000));
-    assert.deepEqual(seen.get(pid), { marker: 7n, tag: "none" });
-  });
-
-  it("runs a bcc-dialect program that tsbpf compile -o made, with its metadata and without clang", async () => {
-    const dir = testTempDir("tsbpf-open-cli");
-    const src = join(dir, "execs.bpf.c");
-    writeFileSync(
-      src,
-      `BPF_HASH(execs, u32, u64);
-// 実行された回数を数える
-TRACEPOINT_PROBE(syscalls, sys_enter_execve)
-{
-    u32 pid = bpf_get_current_pid_tgid() >> 32;
-    execs.increment(pid);
-    return 0;
-}
-int syscall__execve(struct pt_regs *ctx, const char __user *filename) { return 0; }
-`,
-    );
-    const cli = join(repoRoot, "dist/bundle/tsbpf.mjs");
-    const out = join(dir, "execs.bpf.o");
-    const c = spawnSync(process.execPath, [cli, "compile", src, "-o", out], { encoding: "utf8" });
-    assert.equal(c.status, 0, c.stderr);
-    const meta = readMeta(readFileSync(out), out);
-    assert.equal(meta?.fileName, "execs.bpf.c");
-    assert.deepEqual(
-      meta?.programs.map((p) => p.name),
-      ["tracepoint__syscalls__sys_enter_execve", "syscall__execve"],
-    );
-    // In a process where no clang can be found, the object loads, attaches and counts.
-    const script = `
-      import { BPF } from ${JSON.stringify(join(repoRoot, "dist/src/index.js"))};
-      import { spawnSync } from "node:child_process";
-      const b = await BPF.open({ object: ${JSON.stringify(out)} });
-      const pid = spawnSync("/bin/true").pid;
-      await new Promise((r) => setTimeout(r, 200));
-      console.log(JSON.stringify({ tracepoints: b.numOpenTracepoints(), count: String(b.getTable("execs").get(pid)) }));
-      b.close();`;
-    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
-      encoding: "utf8",
-      env: { ...process.env, PATH: dir, TSBPF_CLANG: join(dir, "no-clang") },
-    });
-    assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), { tracepoints: 1, count: "1" });
-  });
-
   it("says what is wrong with an object, a global or a map size", async () => {
     const object = await libbpfObject();
     const dir = testTempDir("tsbpf-open-bad");

@@ -20,7 +20,7 @@ import { skipUnlessRoot, testTempDir } from "../../helpers.js";
 import { ip, netToolsMissing } from "../../net.js";
 import { fileIo, hog, rawSocket, smallMemoryCgroup } from "./activity.js";
 import { traceWhile } from "./run_tool.js";
-import { connectAndSend, listen } from "./tcp_helpers.js";
+import { answering, connectAndSend } from "./tcp_helpers.js";
 
 const kprobes = kprobeSupport() === "yes";
 
@@ -78,13 +78,7 @@ for (const [hook, here] of [
     });
 
     it("tcptop: tcp_sendmsg()'s and tcp_cleanup_rbuf()'s bytes per connection", async () => {
-      const l4 = await listen("127.0.0.1", (s) => {
-        let got = 0;
-        s.on("data", (d: Buffer) => {
-          got += d.length;
-          if (got >= 50000) s.end(Buffer.alloc(20000, 0x62));
-        });
-      });
+      const l4 = await answering("127.0.0.1");
       try {
         const r = await traceWhile(
           "tcptop",

@@ -28,6 +28,17 @@ export async function listen(
   };
 }
 
+/** A listener on host that answers 20000 bytes once it has read 50000 (the TCP tools' byte counts). */
+export function answering(host: string): ReturnType<typeof listen> {
+  return listen(host, (s) => {
+    let got = 0;
+    s.on("data", (d: Buffer) => {
+      got += d.length;
+      if (got >= 50000) s.end(Buffer.alloc(20000, 0x62));
+    });
+  });
+}
+
 /** Connects to host:port, writes `bytes` bytes, waits for `expect` bytes back, then ends; returns the local port. */
 export async function connectAndSend(
   host: string,

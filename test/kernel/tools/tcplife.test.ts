@@ -2,18 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { skipUnlessRoot } from "../../helpers.js";
 import { traceWhile } from "./run_tool.js";
-import { connectAndSend, listen, sleep } from "./tcp_helpers.js";
+import { answering, connectAndSend, listen, sleep } from "./tcp_helpers.js";
 
 describe("tcplife", { skip: skipUnlessRoot }, () => {
   it("prints a session the test makes, both ends, with bcc's columns and its bytes", async () => {
     // the server answers 20000 bytes to the client's 50000
-    const l4 = await listen("127.0.0.1", (s) => {
-      let got = 0;
-      s.on("data", (d: Buffer) => {
-        got += d.length;
-        if (got >= 50000) s.end(Buffer.alloc(20000, 0x62));
-      });
-    });
+    const l4 = await answering("127.0.0.1");
     try {
       const r = await traceWhile("tcplife", ["-p", String(process.pid)], async () => {
         const c = await connectAndSend("127.0.0.1", l4.port, 50000, 20000);

@@ -3,22 +3,11 @@ import { describe, it } from "node:test";
 import { hasTracepoint } from "../../../tools/lib/runtime.js";
 import { skipUnlessRoot } from "../../helpers.js";
 import { traceWhile } from "./run_tool.js";
-import { connectAndSend, listen } from "./tcp_helpers.js";
+import { answering, connectAndSend } from "./tcp_helpers.js";
 
 const noHooks = hasTracepoint("sock:sock_send_length")
   ? false
   : "needs the sock_send_length tracepoint (Linux 6.3+)";
-
-/** A listener that answers 20000 bytes once it has read 50000. */
-function answering(host: string) {
-  return listen(host, (s) => {
-    let got = 0;
-    s.on("data", (d: Buffer) => {
-      got += d.length;
-      if (got >= 50000) s.end(Buffer.alloc(20000, 0x62));
-    });
-  });
-}
 
 describe("tcptop", { skip: skipUnlessRoot || noHooks }, () => {
   it("prints both ends of the test's connections with their KB, bcc's layout (-C, interval count)", async () => {
