@@ -4,7 +4,7 @@
  * tracepoints on every kernel (bcc uses a kprobe on the execve function; the
  * tracepoints see the same calls).
  */
-import type { BPF, RingBuf } from "../src/index.js";
+import { BPF, type RingBuf } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { hms } from "./lib/output.js";
 import { ppidOf, splitCStrings } from "./lib/proc.js";
@@ -115,6 +115,11 @@ export const tool: Tool = {
         max_args: maxArgs,
       },
     });
+    // one load for the four programs: the kernel's BTF is read once, not once per program
+    b.loadFuncs(
+      BPF.TRACEPOINT,
+      TRACEPOINTS.filter(([tp]) => hasTracepoint(tp)).map(([, fn]) => fn),
+    );
     ctx.attachTracepoints(b, TRACEPOINTS);
     const out = ctx.out;
     const start = Date.now();
