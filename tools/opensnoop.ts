@@ -5,7 +5,7 @@
  * relative path in the kernel from the directory it is relative to.
  */
 import { cpus } from "node:os";
-import type { BPF, RingBuf } from "../src/index.js";
+import { BPF, type RingBuf } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { splitCStrings } from "./lib/proc.js";
 import { hasTracepoint, type Tool } from "./lib/runtime.js";
@@ -163,6 +163,11 @@ export const tool: Tool = {
       },
       mapSizes: { events: ringSize },
     });
+    // one load for the programs: the kernel's BTF is read once, not once per program
+    b.loadFuncs(
+      BPF.TRACEPOINT,
+      TRACEPOINTS.filter(([tp]) => hasTracepoint(tp)).map(([, fn]) => fn),
+    );
     ctx.attachTracepoints(b, TRACEPOINTS);
     const out = ctx.out;
     const showTid = a.num("tid") !== undefined;
