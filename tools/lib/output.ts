@@ -1,9 +1,9 @@
 /**
  * What a tool prints: bcc's columns (printf formats, as bcc's tools write
  * them) or, with --json, one JSON object per line. Lines are gathered and
- * written once per turn of the event loop, so a burst of events costs one
- * write; a reader that goes away (`tsbpf execsnoop | head`) ends the tool
- * quietly, as it ends bcc's.
+ * written once the callback that printed them returns (a microtask), so a
+ * batch of events costs one write; a reader that goes away
+ * (`tsbpf execsnoop | head`) ends the tool quietly, as it ends bcc's.
  */
 import { writeSync } from "node:fs";
 import { sprintf } from "../../src/format/printf.js";
@@ -57,12 +57,17 @@ export class Output {
     if (this.json) this.push(`${jsonLine(obj)}\n`);
   }
 
+  private readonly flushTask = (): void => this.flush();
+
   private push(s: string): void {
     if (this.closed) return;
     this.pending.push(s);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      // A microtask runs when the callback (a ring or perf buffer batch, a
+      // timer) returns: one write per batch, without a turn of the event
+      // loop's check phase per event (setImmediate) when events trickle in.
+      queueMicrotask(this.flushTask);
     }
   }
 
