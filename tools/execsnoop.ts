@@ -45,11 +45,17 @@ function execArgs(record: Uint8Array, e: ExecEvent, maxArgs: number): string[] {
     if (e.truncated) argv.push("...");
     return argv;
   }
-  const path = e.path_size > 0 ? splitCStrings(data.subarray(0, e.path_size), 1) : [];
-  const image = splitCStrings(data.subarray(e.path_size, e.args_size), Number.POSITIVE_INFINITY);
+  const argv = splitCStrings(data.subarray(e.path_size, e.args_size), Number.POSITIVE_INFINITY);
   // the path as passed stands for argv[0]; without it, argv[0] is shown
-  const argv = path.length > 0 ? [...path, ...image.slice(1)] : image;
-  if (argv.length > maxArgs) return [...argv.slice(0, maxArgs), "..."];
+  const [path] = e.path_size > 0 ? splitCStrings(data.subarray(0, e.path_size), 1) : [];
+  if (path !== undefined) {
+    if (argv.length > 0) argv[0] = path;
+    else argv.push(path);
+  }
+  if (argv.length > maxArgs) {
+    argv.length = maxArgs;
+    argv.push("...");
+  }
   return argv;
 }
 
@@ -128,11 +134,15 @@ export const tool: Tool = {
     if (a.flag("timestamp")) header += "TIME(s)".padEnd(8);
     if (a.flag("print-uid")) header += "UID".padEnd(6);
     out.printf(`${header.replace(/%/g, "%%")}%-16s %-7s %-7s %3s %s`, "PCOMM", "PID", "PPID", "RET", "ARGS");
+    const quote = a.flag("quote");
+    const time = a.flag("time");
+    const timestamp = a.flag("timestamp");
+    const printUid = a.flag("print-uid");
     const events = b.getTable<RingBuf>("events");
     events.openRingBuffer((_c, data) => {
       const e = events.event(data) as ExecEvent;
-      let argv = execArgs(data, e, maxArgs);
       if (name && !name.test(e.comm)) return;
+      let argv = execArgs(data, e, maxArgs);
       if (line && !line.test(argv.join(" "))) return;
       const ppid = e.ppid > 0 ? e.ppid : ppidOf(e.pid);
       if (out.json) {
@@ -148,11 +158,11 @@ export const tool: Tool = {
         });
         return;
       }
-      if (a.flag("quote")) argv = argv.map((x) => `"${x.replace(/"/g, '\\"')}"`);
+      if (quote) argv = argv.map((x) => `"${x.replace(/"/g, '\\"')}"`);
       let row = "";
-      if (a.flag("time")) row += hms().padEnd(9);
-      if (a.flag("timestamp")) row += ((Date.now() - start) / 1000).toFixed(3).padEnd(8);
-      if (a.flag("print-uid")) row += String(e.uid).padEnd(6);
+      if (time) row += hms().padEnd(9);
+      if (timestamp) row += ((Date.now() - start) / 1000).toFixed(3).padEnd(8);
+      if (printUid) row += String(e.uid).padEnd(6);
       out.printf(
         "%s%-16s %-7d %-7s %3d %s",
         row,

@@ -179,12 +179,16 @@ export const tool: Tool = {
     if (a.flag("extended_fields")) header += "FLAGS".padEnd(9);
     out.line(`${header}PATH`);
     let initial: bigint | undefined;
+    const fullPath = a.flag("full-path");
+    const timestamp = a.flag("timestamp");
+    const printUid = a.flag("print-uid");
+    const extended = a.flag("extended_fields");
     const events = b.getTable<RingBuf>("events");
     events.openRingBuffer((_c, data) => {
       const e = events.event(data) as OpenEvent;
       if (name !== undefined && !e.comm.includes(name)) return;
       const parts = splitCStrings(data.subarray(0, e.path_size), e.parts);
-      const path = joinPath(parts, a.flag("full-path"));
+      const path = joinPath(parts, fullPath);
       const fd = e.ret >= 0 ? e.ret : -1;
       const err = e.ret >= 0 ? 0 : -e.ret;
       initial ??= e.ts;
@@ -205,8 +209,8 @@ export const tool: Tool = {
         return;
       }
       let row = "";
-      if (a.flag("timestamp")) row += `${delta.toFixed(9).padEnd(14)}`;
-      if (a.flag("print-uid")) row += String(e.uid).padEnd(6);
+      if (timestamp) row += `${delta.toFixed(9).padEnd(14)}`;
+      if (printUid) row += String(e.uid).padEnd(6);
       out.printf(
         "%s%-6d %-16s %4d %3d %s%s",
         row,
@@ -214,7 +218,7 @@ export const tool: Tool = {
         e.comm,
         fd,
         err,
-        a.flag("extended_fields") ? `${(e.flags >>> 0).toString(8).padStart(8, "0")} ` : "",
+        extended ? `${(e.flags >>> 0).toString(8).padStart(8, "0")} ` : "",
         path,
       );
     });
