@@ -6,7 +6,7 @@
  */
 import { BPF, type RingBuf } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
-import { hms } from "./lib/output.js";
+import { hms, ROW_BATCH_MS } from "./lib/output.js";
 import { ppidOf, splitCStrings } from "./lib/proc.js";
 import { hasTracepoint, type Tool } from "./lib/runtime.js";
 import { parseUid } from "./lib/users.js";
@@ -139,40 +139,43 @@ export const tool: Tool = {
     const timestamp = a.flag("timestamp");
     const printUid = a.flag("print-uid");
     const events = b.getTable<RingBuf>("events");
-    events.openRingBuffer((_c, data) => {
-      const e = events.event(data) as ExecEvent;
-      if (name && !name.test(e.comm)) return;
-      let argv = execArgs(data, e, maxArgs);
-      if (line && !line.test(argv.join(" "))) return;
-      const ppid = e.ppid > 0 ? e.ppid : ppidOf(e.pid);
-      if (out.json) {
-        out.record({
-          time: new Date().toISOString(),
-          comm: e.comm,
-          pid: e.pid,
-          tid: e.tid,
-          ppid: ppid > 0 ? ppid : null,
-          uid: e.uid,
-          ret: e.retval,
-          args: argv,
-        });
-        return;
-      }
-      if (quote) argv = argv.map((x) => `"${x.replace(/"/g, '\\"')}"`);
-      let row = "";
-      if (time) row += hms().padEnd(9);
-      if (timestamp) row += ((Date.now() - start) / 1000).toFixed(3).padEnd(8);
-      if (printUid) row += String(e.uid).padEnd(6);
-      out.printf(
-        "%s%-16s %-7d %-7s %3d %s",
-        row,
-        e.comm,
-        e.pid,
-        ppid > 0 ? String(ppid) : "?",
-        e.retval,
-        argv.join(" ").replace(/\n/g, "\\n"),
-      );
-    });
+    events.openRingBuffer(
+      (_c, data) => {
+        const e = events.event(data) as ExecEvent;
+        if (name && !name.test(e.comm)) return;
+        let argv = execArgs(data, e, maxArgs);
+        if (line && !line.test(argv.join(" "))) return;
+        const ppid = e.ppid > 0 ? e.ppid : ppidOf(e.pid);
+        if (out.json) {
+          out.record({
+            time: new Date().toISOString(),
+            comm: e.comm,
+            pid: e.pid,
+            tid: e.tid,
+            ppid: ppid > 0 ? ppid : null,
+            uid: e.uid,
+            ret: e.retval,
+            args: argv,
+          });
+          return;
+        }
+        if (quote) argv = argv.map((x) => `"${x.replace(/"/g, '\\"')}"`);
+        let row = "";
+        if (time) row += hms().padEnd(9);
+        if (timestamp) row += ((Date.now() - start) / 1000).toFixed(3).padEnd(8);
+        if (printUid) row += String(e.uid).padEnd(6);
+        out.printf(
+          "%s%-16s %-7d %-7s %3d %s",
+          row,
+          e.comm,
+          e.pid,
+          ppid > 0 ? String(ppid) : "?",
+          e.retval,
+          argv.join(" ").replace(/\n/g, "\\n"),
+        );
+      },
+      { coalesceMs: ROW_BATCH_MS },
+    );
     await ctx.done();
   },
 };

@@ -7,6 +7,7 @@
 import { cpus } from "node:os";
 import { BPF, type RingBuf } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
+import { ROW_BATCH_MS } from "./lib/output.js";
 import { splitCStrings } from "./lib/proc.js";
 import { hasTracepoint, type Tool } from "./lib/runtime.js";
 import { parseUid } from "./lib/users.js";
@@ -184,44 +185,47 @@ export const tool: Tool = {
     const printUid = a.flag("print-uid");
     const extended = a.flag("extended_fields");
     const events = b.getTable<RingBuf>("events");
-    events.openRingBuffer((_c, data) => {
-      const e = events.event(data) as OpenEvent;
-      if (name !== undefined && !e.comm.includes(name)) return;
-      const parts = splitCStrings(data.subarray(0, e.path_size), e.parts);
-      const path = joinPath(parts, fullPath);
-      const fd = e.ret >= 0 ? e.ret : -1;
-      const err = e.ret >= 0 ? 0 : -e.ret;
-      initial ??= e.ts;
-      const delta = Number(e.ts - initial) / 1e9;
-      if (out.json) {
-        out.record({
-          time: new Date().toISOString(),
-          ts: delta,
-          pid: e.pid,
-          tid: e.tid,
-          uid: e.uid,
-          comm: e.comm,
+    events.openRingBuffer(
+      (_c, data) => {
+        const e = events.event(data) as OpenEvent;
+        if (name !== undefined && !e.comm.includes(name)) return;
+        const parts = splitCStrings(data.subarray(0, e.path_size), e.parts);
+        const path = joinPath(parts, fullPath);
+        const fd = e.ret >= 0 ? e.ret : -1;
+        const err = e.ret >= 0 ? 0 : -e.ret;
+        initial ??= e.ts;
+        const delta = Number(e.ts - initial) / 1e9;
+        if (out.json) {
+          out.record({
+            time: new Date().toISOString(),
+            ts: delta,
+            pid: e.pid,
+            tid: e.tid,
+            uid: e.uid,
+            comm: e.comm,
+            fd,
+            err,
+            flags: e.flags,
+            path,
+          });
+          return;
+        }
+        let row = "";
+        if (timestamp) row += `${delta.toFixed(9).padEnd(14)}`;
+        if (printUid) row += String(e.uid).padEnd(6);
+        out.printf(
+          "%s%-6d %-16s %4d %3d %s%s",
+          row,
+          showTid ? e.tid : e.pid,
+          e.comm,
           fd,
           err,
-          flags: e.flags,
+          extended ? `${(e.flags >>> 0).toString(8).padStart(8, "0")} ` : "",
           path,
-        });
-        return;
-      }
-      let row = "";
-      if (timestamp) row += `${delta.toFixed(9).padEnd(14)}`;
-      if (printUid) row += String(e.uid).padEnd(6);
-      out.printf(
-        "%s%-6d %-16s %4d %3d %s%s",
-        row,
-        showTid ? e.tid : e.pid,
-        e.comm,
-        fd,
-        err,
-        extended ? `${(e.flags >>> 0).toString(8).padStart(8, "0")} ` : "",
-        path,
-      );
-    });
+        );
+      },
+      { coalesceMs: ROW_BATCH_MS },
+    );
     await ctx.done();
   },
 };

@@ -8,6 +8,14 @@
 import { writeSync } from "node:fs";
 import { sprintf } from "../../src/format/printf.js";
 
+/**
+ * How long an event tool's rows may wait while events keep coming (ms):
+ * its ring buffer is opened with this `coalesceMs`, so under a storm the
+ * tool wakes at most every ROW_BATCH_MS and prints a batch, instead of
+ * waking per event; an event after a quiet spell is printed at once.
+ */
+export const ROW_BATCH_MS = 10;
+
 /** Where text goes: a file descriptor (stdout) or a function (tests). */
 export type Sink = number | ((text: string) => void);
 
