@@ -276,6 +276,9 @@ export class PerfEventArray extends Table<number, number> {
   }
 }
 
+/** With coalesceMs: a batch smaller than this pauses the ring's watch. */
+const COALESCE_BATCH = 16;
+
 /** Options of {@link RingBuf.openRingBuffer}. */
 export interface RingBufferOptions {
   /**
@@ -289,9 +292,12 @@ export interface RingBufferOptions {
   drainMs?: number;
   /**
    * Coalesce wake-ups under load (ms; 0, the default: none). After the
-   * event loop has delivered records, the ring is not watched for this
-   * long; then what arrived meanwhile is delivered in one batch, and the
-   * ring is watched again once a pause passes with nothing new. A record
+   * event loop has delivered a small batch (fewer than 16 records), the
+   * ring is not watched for this long; then what arrived meanwhile is
+   * delivered in one batch, and the ring is watched again once a pause
+   * passes with nothing new (or a large batch came: at such rates each
+   * wake-up already brings many records, and a pause could overfill the
+   * ring). A record
    * that arrives after a quiet period is delivered at once; while records
    * keep coming, each waits at most this long, and the consumer wakes at
    * most 1000 / coalesceMs times a second instead of once per record (each
@@ -373,8 +379,9 @@ export class RingBuf extends Table<never, never> {
             lastData = data;
             bytes = new Uint8Array(data);
           }
-          if (coalesceMs > 0 && this.pauseTimer === undefined && this.reader) {
-            // delivered from the event loop's watch (or a consume): pause the watch
+          if (coalesceMs > 0 && count < COALESCE_BATCH && this.pauseTimer === undefined && this.reader) {
+            // a small batch (a large one means the kernel already batches, and a pause could
+            // overfill the ring): pause the watch
             this.reader.stop();
             this.pauseTimer = setTimeout(endPause, coalesceMs);
           }
