@@ -76,6 +76,20 @@ interface StormResult {
   rssKb: number;
 }
 
+/** Runs the generator to its end (started by one byte on stdin) without blocking the event loop: its stdout. */
+function runGenerator(gen: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const g = spawn(gen, args, { stdio: ["pipe", "pipe", "inherit"] });
+    let out = "";
+    g.stdout.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    g.on("error", reject);
+    g.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`${gen} exited ${code}`))));
+    g.stdin.end("g");
+  });
+}
+
 /** Runs argv, waits for its ready line, storms, and counts its rows. */
 async function storm(argv: string[], ready: RegExp, row: RegExp, gen: string, mode: string, ops: number) {
   const child = spawn(argv[0] as string, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
@@ -114,8 +128,10 @@ async function storm(argv: string[], ready: RegExp, row: RegExp, gen: string, mo
   if (!isReady) throw new Error(`${argv.join(" ")} ended before it was ready: ${err}`);
   await new Promise((r) => setTimeout(r, 300));
   const cpu0 = cpuMs(child.pid as number);
-  const r = spawnSync(gen, [mode, String(ops)], { input: "g", encoding: "utf8" });
-  const { seconds } = JSON.parse(r.stdout) as { seconds: number };
+  // The generator runs while this process keeps reading the tool's pipe (a
+  // spawnSync here would stop the reading: the pipe would fill and the tool
+  // block on its writes for the whole storm).
+  const { seconds } = JSON.parse(await runGenerator(gen, [mode, String(ops)])) as { seconds: number };
   await new Promise((r) => setTimeout(r, 1000));
   const cpu1 = cpuMs(child.pid as number);
   const rssKb = peakRssKb(child.pid as number);

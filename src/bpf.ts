@@ -120,9 +120,26 @@ export class BPF extends BpfTables {
     if (this.closed) throw new ClosedError("BPF object");
   }
 
-  /** Loads every function of the program as progType (bcc's load_funcs). */
-  loadFuncs(progType: number = BPF.KPROBE): LoadedFunction[] {
-    return this.loader.functionNames().map((n) => this.loadFunc(n, progType));
+  /**
+   * Loads every function of the program as progType (bcc's load_funcs), or
+   * only those named in fnNames. They load together, into one libbpf object
+   * (the kernel's BTF read once for all of them, where a loadFunc each reads
+   * it once each); BTF-typed functions (fentry, LSM, tp_btf) load one by one
+   * as {@link loadFunc} loads them. A later loadFunc or attach of one of them
+   * uses what this loaded.
+   */
+  loadFuncs(progType: number = BPF.KPROBE, fnNames?: string[]): LoadedFunction[] {
+    this.check();
+    const names = fnNames ?? this.loader.functionNames();
+    const btf = new Map<string, LoadedFunction>();
+    for (const n of names) {
+      const fn = loadBtfFuncByType(this.ctx, n, progType);
+      if (fn) btf.set(n, fn);
+    }
+    const rest = names.filter((n) => !btf.has(n));
+    const loaded = rest.length > 0 ? this.loader.loadFuncs(rest, progType) : [];
+    const grouped = new Map(rest.map((n, i) => [n, loaded[i]]));
+    return names.map((n) => (btf.get(n) ?? grouped.get(n)) as LoadedFunction);
   }
 
   /**

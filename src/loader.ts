@@ -119,7 +119,7 @@ export class ProgramLoader {
     device?: { name: string; ifindex: number },
   ): LoadedFunction {
     if (this.closed) throw new ClosedError("BPF object");
-    const key = `${elfName}/${progType}/${expectedAttachType}/${attachTarget ?? ""}/${device?.ifindex ?? 0}`;
+    const key = loadKey(elfName, progType, expectedAttachType, attachTarget, device);
     const hit = this.loaded.get(key);
     if (hit) return hit;
     const obj = this.loadObject([{ name, elfName, progType, expectedAttachType, attachTarget, device }]);
@@ -161,6 +161,51 @@ export class ProgramLoader {
         throw permissionErrorFor(`loading ${fnName}`, err.errno) ?? err;
       throw err;
     }
+  }
+
+  /**
+   * bcc's load_func for several functions of one type at once: the ones not
+   * loaded as progType yet go into one libbpf object, so libbpf reads the
+   * kernel's BTF and resolves the CO-RE relocations once for all of them
+   * rather than once per function (each load opens an object, and parsing
+   * the kernel's BTF is most of a small program's load time). Later
+   * loadFunc calls for them return what this loaded.
+   */
+  loadFuncs(fnNames: string[], progType: number): LoadedFunction[] {
+    if (this.closed) throw new ClosedError("BPF object");
+    const elfNameOf = (fnName: string): string => {
+      const info = this.info(fnName);
+      if (!info) throw this.noFunction(fnName);
+      return progType === ProgType.TRACEPOINT && info.variants.tracepoint ? info.variants.tracepoint : fnName;
+    };
+    const todo: ProgramToLoad[] = [];
+    for (const name of fnNames) {
+      const elfName = elfNameOf(name);
+      if (this.loaded.has(loadKey(elfName, progType)) || todo.some((t) => t.elfName === elfName)) continue;
+      todo.push({ name, elfName, progType, expectedAttachType: 0, attachTarget: undefined });
+    }
+    if (todo.length > 0) {
+      let obj: NativeObject;
+      try {
+        obj = this.loadObject(todo);
+      } catch (err) {
+        if (isNativeError(err) && isPermissionErrno(err.errno))
+          throw permissionErrorFor(`loading ${todo.map((t) => t.name).join(", ")}`, err.errno) ?? err;
+        throw err;
+      }
+      for (const t of todo) {
+        const fn: LoadedFunction = {
+          name: t.name,
+          fd: obj.programFd(t.elfName),
+          type: progType,
+          object: obj,
+          elfName: t.elfName,
+        };
+        this.loaded.set(loadKey(t.elfName, progType), fn);
+        this.reportLoaded(fn);
+      }
+    }
+    return fnNames.map((n) => this.loaded.get(loadKey(elfNameOf(n), progType)) as LoadedFunction);
   }
 
   /**
@@ -364,6 +409,17 @@ export class ProgramLoader {
     this.objects.length = 0;
     this.loaded.clear();
   }
+}
+
+/** What a load is kept under: the ELF program, its type, attach type, target and device. */
+function loadKey(
+  elfName: string,
+  progType: number,
+  expectedAttachType = 0,
+  attachTarget?: string,
+  device?: { ifindex: number },
+): string {
+  return `${elfName}/${progType}/${expectedAttachType}/${attachTarget ?? ""}/${device?.ifindex ?? 0}`;
 }
 
 /**

@@ -39,6 +39,7 @@ struct event {
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 10240);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
     __type(key, u32);
     __type(value, struct event);
 } execs SEC(".maps");

@@ -4,9 +4,9 @@
  * tracepoints on every kernel (bcc uses a kprobe on the execve function; the
  * tracepoints see the same calls).
  */
-import type { BPF, RingBuf } from "../src/index.js";
+import { BPF, type RingBuf } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
-import { hms } from "./lib/output.js";
+import { hms, ROW_BATCH_MS } from "./lib/output.js";
 import { ppidOf, splitCStrings } from "./lib/proc.js";
 import { hasTracepoint, type Tool } from "./lib/runtime.js";
 import { parseUid } from "./lib/users.js";
@@ -45,11 +45,17 @@ function execArgs(record: Uint8Array, e: ExecEvent, maxArgs: number): string[] {
     if (e.truncated) argv.push("...");
     return argv;
   }
-  const path = e.path_size > 0 ? splitCStrings(data.subarray(0, e.path_size), 1) : [];
-  const image = splitCStrings(data.subarray(e.path_size, e.args_size), Number.POSITIVE_INFINITY);
+  const argv = splitCStrings(data.subarray(e.path_size, e.args_size), Number.POSITIVE_INFINITY);
   // the path as passed stands for argv[0]; without it, argv[0] is shown
-  const argv = path.length > 0 ? [...path, ...image.slice(1)] : image;
-  if (argv.length > maxArgs) return [...argv.slice(0, maxArgs), "..."];
+  const [path] = e.path_size > 0 ? splitCStrings(data.subarray(0, e.path_size), 1) : [];
+  if (path !== undefined) {
+    if (argv.length > 0) argv[0] = path;
+    else argv.push(path);
+  }
+  if (argv.length > maxArgs) {
+    argv.length = maxArgs;
+    argv.push("...");
+  }
   return argv;
 }
 
@@ -115,6 +121,11 @@ export const tool: Tool = {
         max_args: maxArgs,
       },
     });
+    // one load for the four programs: the kernel's BTF is read once, not once per program
+    b.loadFuncs(
+      BPF.TRACEPOINT,
+      TRACEPOINTS.filter(([tp]) => hasTracepoint(tp)).map(([, fn]) => fn),
+    );
     ctx.attachTracepoints(b, TRACEPOINTS);
     const out = ctx.out;
     const start = Date.now();
@@ -123,41 +134,48 @@ export const tool: Tool = {
     if (a.flag("timestamp")) header += "TIME(s)".padEnd(8);
     if (a.flag("print-uid")) header += "UID".padEnd(6);
     out.printf(`${header.replace(/%/g, "%%")}%-16s %-7s %-7s %3s %s`, "PCOMM", "PID", "PPID", "RET", "ARGS");
+    const quote = a.flag("quote");
+    const time = a.flag("time");
+    const timestamp = a.flag("timestamp");
+    const printUid = a.flag("print-uid");
     const events = b.getTable<RingBuf>("events");
-    events.openRingBuffer((_c, data) => {
-      const e = events.event(data) as ExecEvent;
-      let argv = execArgs(data, e, maxArgs);
-      if (name && !name.test(e.comm)) return;
-      if (line && !line.test(argv.join(" "))) return;
-      const ppid = e.ppid > 0 ? e.ppid : ppidOf(e.pid);
-      if (out.json) {
-        out.record({
-          time: new Date().toISOString(),
-          comm: e.comm,
-          pid: e.pid,
-          tid: e.tid,
-          ppid: ppid > 0 ? ppid : null,
-          uid: e.uid,
-          ret: e.retval,
-          args: argv,
-        });
-        return;
-      }
-      if (a.flag("quote")) argv = argv.map((x) => `"${x.replace(/"/g, '\\"')}"`);
-      let row = "";
-      if (a.flag("time")) row += hms().padEnd(9);
-      if (a.flag("timestamp")) row += ((Date.now() - start) / 1000).toFixed(3).padEnd(8);
-      if (a.flag("print-uid")) row += String(e.uid).padEnd(6);
-      out.printf(
-        "%s%-16s %-7d %-7s %3d %s",
-        row,
-        e.comm,
-        e.pid,
-        ppid > 0 ? String(ppid) : "?",
-        e.retval,
-        argv.join(" ").replace(/\n/g, "\\n"),
-      );
-    });
+    events.openRingBuffer(
+      (_c, data) => {
+        const e = events.event(data) as ExecEvent;
+        if (name && !name.test(e.comm)) return;
+        let argv = execArgs(data, e, maxArgs);
+        if (line && !line.test(argv.join(" "))) return;
+        const ppid = e.ppid > 0 ? e.ppid : ppidOf(e.pid);
+        if (out.json) {
+          out.record({
+            time: new Date().toISOString(),
+            comm: e.comm,
+            pid: e.pid,
+            tid: e.tid,
+            ppid: ppid > 0 ? ppid : null,
+            uid: e.uid,
+            ret: e.retval,
+            args: argv,
+          });
+          return;
+        }
+        if (quote) argv = argv.map((x) => `"${x.replace(/"/g, '\\"')}"`);
+        let row = "";
+        if (time) row += hms().padEnd(9);
+        if (timestamp) row += ((Date.now() - start) / 1000).toFixed(3).padEnd(8);
+        if (printUid) row += String(e.uid).padEnd(6);
+        out.printf(
+          "%s%-16s %-7d %-7s %3d %s",
+          row,
+          e.comm,
+          e.pid,
+          ppid > 0 ? String(ppid) : "?",
+          e.retval,
+          argv.join(" ").replace(/\n/g, "\\n"),
+        );
+      },
+      { coalesceMs: ROW_BATCH_MS },
+    );
     await ctx.done();
   },
 };

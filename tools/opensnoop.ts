@@ -5,8 +5,9 @@
  * relative path in the kernel from the directory it is relative to.
  */
 import { cpus } from "node:os";
-import type { BPF, RingBuf } from "../src/index.js";
+import { BPF, type RingBuf } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
+import { ROW_BATCH_MS } from "./lib/output.js";
 import { splitCStrings } from "./lib/proc.js";
 import { hasTracepoint, type Tool } from "./lib/runtime.js";
 import { parseUid } from "./lib/users.js";
@@ -163,6 +164,11 @@ export const tool: Tool = {
       },
       mapSizes: { events: ringSize },
     });
+    // one load for the programs: the kernel's BTF is read once, not once per program
+    b.loadFuncs(
+      BPF.TRACEPOINT,
+      TRACEPOINTS.filter(([tp]) => hasTracepoint(tp)).map(([, fn]) => fn),
+    );
     ctx.attachTracepoints(b, TRACEPOINTS);
     const out = ctx.out;
     const showTid = a.num("tid") !== undefined;
@@ -174,45 +180,52 @@ export const tool: Tool = {
     if (a.flag("extended_fields")) header += "FLAGS".padEnd(9);
     out.line(`${header}PATH`);
     let initial: bigint | undefined;
+    const fullPath = a.flag("full-path");
+    const timestamp = a.flag("timestamp");
+    const printUid = a.flag("print-uid");
+    const extended = a.flag("extended_fields");
     const events = b.getTable<RingBuf>("events");
-    events.openRingBuffer((_c, data) => {
-      const e = events.event(data) as OpenEvent;
-      if (name !== undefined && !e.comm.includes(name)) return;
-      const parts = splitCStrings(data.subarray(0, e.path_size), e.parts);
-      const path = joinPath(parts, a.flag("full-path"));
-      const fd = e.ret >= 0 ? e.ret : -1;
-      const err = e.ret >= 0 ? 0 : -e.ret;
-      initial ??= e.ts;
-      const delta = Number(e.ts - initial) / 1e9;
-      if (out.json) {
-        out.record({
-          time: new Date().toISOString(),
-          ts: delta,
-          pid: e.pid,
-          tid: e.tid,
-          uid: e.uid,
-          comm: e.comm,
+    events.openRingBuffer(
+      (_c, data) => {
+        const e = events.event(data) as OpenEvent;
+        if (name !== undefined && !e.comm.includes(name)) return;
+        const parts = splitCStrings(data.subarray(0, e.path_size), e.parts);
+        const path = joinPath(parts, fullPath);
+        const fd = e.ret >= 0 ? e.ret : -1;
+        const err = e.ret >= 0 ? 0 : -e.ret;
+        initial ??= e.ts;
+        const delta = Number(e.ts - initial) / 1e9;
+        if (out.json) {
+          out.record({
+            time: new Date().toISOString(),
+            ts: delta,
+            pid: e.pid,
+            tid: e.tid,
+            uid: e.uid,
+            comm: e.comm,
+            fd,
+            err,
+            flags: e.flags,
+            path,
+          });
+          return;
+        }
+        let row = "";
+        if (timestamp) row += `${delta.toFixed(9).padEnd(14)}`;
+        if (printUid) row += String(e.uid).padEnd(6);
+        out.printf(
+          "%s%-6d %-16s %4d %3d %s%s",
+          row,
+          showTid ? e.tid : e.pid,
+          e.comm,
           fd,
           err,
-          flags: e.flags,
+          extended ? `${(e.flags >>> 0).toString(8).padStart(8, "0")} ` : "",
           path,
-        });
-        return;
-      }
-      let row = "";
-      if (a.flag("timestamp")) row += `${delta.toFixed(9).padEnd(14)}`;
-      if (a.flag("print-uid")) row += String(e.uid).padEnd(6);
-      out.printf(
-        "%s%-6d %-16s %4d %3d %s%s",
-        row,
-        showTid ? e.tid : e.pid,
-        e.comm,
-        fd,
-        err,
-        a.flag("extended_fields") ? `${(e.flags >>> 0).toString(8).padStart(8, "0")} ` : "",
-        path,
-      );
-    });
+        );
+      },
+      { coalesceMs: ROW_BATCH_MS },
+    );
     await ctx.done();
   },
 };

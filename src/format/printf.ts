@@ -50,20 +50,116 @@ const LONG_LENGTHS = new Set(["l", "ll", "L", "q", "j", "z", "Z", "t"]);
  * @throws Error on a malformed conversion specification.
  */
 export function sprintf(fmt: string, ...args: unknown[]): string {
+  const pieces = compiledFormat(fmt);
+  if (pieces === undefined) return sprintfSlow(fmt, args);
+  let out = "";
+  let argIndex = 0;
+  let convIndex = 0;
+  for (let k = 0; k < pieces.length; k++) {
+    const p = pieces[k] as Piece;
+    if (typeof p === "string") {
+      out += p;
+      continue;
+    }
+    convIndex++;
+    let spec = p.spec;
+    if (p.starWidth || p.starPrecision) {
+      spec = { ...spec };
+      if (p.starWidth) {
+        const w = toStarInt(nextArg(fmt, args, argIndex++, convIndex, "the '*' width"), "width");
+        if (w < 0) {
+          spec.left = true;
+          spec.width = -w;
+        } else {
+          spec.width = w;
+        }
+      }
+      if (p.starPrecision) {
+        const q = toStarInt(nextArg(fmt, args, argIndex++, convIndex, "the '*' precision"), "precision");
+        spec.precision = q < 0 ? undefined : q;
+      }
+    }
+    out += formatOne(spec, nextArg(fmt, args, argIndex++, convIndex, "the value"));
+  }
+  return out;
+}
+
+/** A format string cut into literal text and conversions, once per format. */
+type Piece = string | { spec: Spec; starWidth: boolean; starPrecision: boolean };
+
+const COMPILED = new Map<string, Piece[]>();
+const COMPILED_MAX = 256;
+
+/**
+ * `fmt` as pieces (cached: tools format every row with one of a few
+ * formats); undefined when a conversion is malformed, which the slow path
+ * reports in the order it meets it.
+ */
+function compiledFormat(fmt: string): Piece[] | undefined {
+  const hit = COMPILED.get(fmt);
+  if (hit !== undefined) return hit;
+  const pieces: Piece[] = [];
+  let lit = "";
+  let i = 0;
+  while (i < fmt.length) {
+    const pct = fmt.indexOf("%", i);
+    if (pct < 0) {
+      lit += fmt.slice(i);
+      break;
+    }
+    lit += fmt.slice(i, pct);
+    SPEC_RE.lastIndex = pct;
+    const m = SPEC_RE.exec(fmt);
+    if (!m) return undefined;
+    i = SPEC_RE.lastIndex;
+    const spec = parseSpec(m);
+    if (spec.conv === "%") {
+      lit += "%";
+      continue;
+    }
+    if (lit !== "") pieces.push(lit);
+    lit = "";
+    pieces.push({ spec, starWidth: m[2] === "*", starPrecision: m[3] === "*" });
+  }
+  if (lit !== "") pieces.push(lit);
+  if (COMPILED.size >= COMPILED_MAX) COMPILED.clear();
+  COMPILED.set(fmt, pieces);
+  return pieces;
+}
+
+/** A conversion's flags and its literal width and precision (a '*' is filled in per call). */
+function parseSpec(m: RegExpExecArray): Spec {
+  const flags = m[1] ?? "";
+  return {
+    left: flags.includes("-"),
+    zero: flags.includes("0"),
+    plus: flags.includes("+"),
+    space: flags.includes(" "),
+    alt: flags.includes("#"),
+    width: m[2] !== undefined && m[2] !== "*" ? Number.parseInt(m[2], 10) : undefined,
+    precision: m[3] === undefined || m[3] === "*" ? undefined : m[3] === "" ? 0 : Number.parseInt(m[3], 10),
+    length: m[4] ?? "",
+    conv: m[5] ?? "",
+  };
+}
+
+function nextArg(fmt: string, args: unknown[], index: number, convIndex: number, what: string): unknown {
+  if (index >= args.length) {
+    throw new RangeError(
+      `sprintf: not enough arguments for format ${JSON.stringify(fmt)}: ` +
+        `${what} of conversion #${convIndex} needs argument #${index + 1}, ` +
+        `but only ${args.length} ${args.length === 1 ? "was" : "were"} given`,
+    );
+  }
+  return args[index];
+}
+
+/** The format read as it goes: reports a malformed conversion after the conversions before it. */
+function sprintfSlow(fmt: string, args: unknown[]): string {
   let out = "";
   let argIndex = 0;
   let convIndex = 0;
   let i = 0;
-  const next = (what: string): unknown => {
-    if (argIndex >= args.length) {
-      throw new RangeError(
-        `sprintf: not enough arguments for format ${JSON.stringify(fmt)}: ` +
-          `${what} of conversion #${convIndex} needs argument #${argIndex + 1}, ` +
-          `but only ${args.length} ${args.length === 1 ? "was" : "were"} given`,
-      );
-    }
-    return args[argIndex++];
-  };
   while (i < fmt.length) {
     const pct = fmt.indexOf("%", i);
     if (pct < 0) {
@@ -80,42 +176,26 @@ export function sprintf(fmt: string, ...args: unknown[]): string {
       );
     }
     i = SPEC_RE.lastIndex;
-    const flags = m[1] ?? "";
-    const conv = m[5] ?? "";
-    if (conv === "%") {
+    const spec = parseSpec(m);
+    if (spec.conv === "%") {
       out += "%";
       continue;
     }
     convIndex++;
-    const spec: Spec = {
-      left: flags.includes("-"),
-      zero: flags.includes("0"),
-      plus: flags.includes("+"),
-      space: flags.includes(" "),
-      alt: flags.includes("#"),
-      width: undefined,
-      precision: undefined,
-      length: m[4] ?? "",
-      conv,
-    };
     if (m[2] === "*") {
-      const w = toStarInt(next("the '*' width"), "width");
+      const w = toStarInt(nextArg(fmt, args, argIndex++, convIndex, "the '*' width"), "width");
       if (w < 0) {
         spec.left = true;
         spec.width = -w;
       } else {
         spec.width = w;
       }
-    } else if (m[2] !== undefined) {
-      spec.width = Number.parseInt(m[2], 10);
     }
     if (m[3] === "*") {
-      const p = toStarInt(next("the '*' precision"), "precision");
-      spec.precision = p < 0 ? undefined : p;
-    } else if (m[3] !== undefined) {
-      spec.precision = m[3] === "" ? 0 : Number.parseInt(m[3], 10);
+      const q = toStarInt(nextArg(fmt, args, argIndex++, convIndex, "the '*' precision"), "precision");
+      spec.precision = q < 0 ? undefined : q;
     }
-    out += formatOne(spec, next("the value"));
+    out += formatOne(spec, nextArg(fmt, args, argIndex++, convIndex, "the value"));
   }
   return out;
 }
@@ -150,6 +230,8 @@ function formatOne(spec: Spec, v: unknown): string {
     case "x":
     case "X":
     case "o":
+      // a safe integer formats as a number (the same digits, without a BigInt)
+      if (typeof v === "number" && Number.isSafeInteger(v)) return formatSafeInteger(spec, v);
       return formatInteger(spec, toBigIntArg(v, spec.conv));
     case "p":
       return formatInteger({ ...spec, conv: "x", alt: true, length: "l" }, toBigIntArg(v, "p"));
@@ -208,8 +290,18 @@ function truncateCodePoints(s: string, n: number): string {
 }
 
 function codePointLength(s: string): number {
-  let n = 0;
-  for (const _ of s) n++;
+  // UTF-16 units, less one for each surrogate pair
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
   return n;
 }
 
@@ -222,6 +314,40 @@ function pad(spec: Spec, body: string, zeroAllowed: boolean, prefix: string): st
   if (spec.left) return prefix + body + " ".repeat(fill);
   if (spec.zero && zeroAllowed) return prefix + "0".repeat(fill) + body;
   return " ".repeat(fill) + prefix + body;
+}
+
+/**
+ * {@link formatInteger} of a safe integer, in number arithmetic: what it
+ * prints for BigInt(value), digit for digit. A negative value under an
+ * unsigned conversion wraps, which takes the BigInt path.
+ */
+function formatSafeInteger(spec: Spec, value: number): string {
+  const conv = spec.conv;
+  const signed = conv === "d" || conv === "i";
+  if (value < 0 && !signed) return formatInteger(spec, BigInt(value));
+  let sign = "";
+  let v = value;
+  if (v < 0) {
+    sign = "-";
+    v = -v;
+  } else if (signed && spec.plus) {
+    sign = "+";
+  } else if (signed && spec.space) {
+    sign = " ";
+  }
+  const radix = conv === "x" || conv === "X" ? 16 : conv === "o" ? 8 : 10;
+  let digits = spec.precision === 0 && v === 0 ? "" : v.toString(radix);
+  if (conv === "X") digits = digits.toUpperCase();
+  if (spec.precision !== undefined && digits.length < spec.precision) {
+    digits = "0".repeat(spec.precision - digits.length) + digits;
+  }
+  let prefix = sign;
+  if (spec.alt) {
+    if (conv === "o" && !digits.startsWith("0")) digits = `0${digits}`;
+    else if (conv === "x" && v !== 0) prefix += "0x";
+    else if (conv === "X" && v !== 0) prefix += "0X";
+  }
+  return pad(spec, digits, spec.precision === undefined, prefix);
 }
 
 function formatInteger(spec: Spec, value: bigint): string {

@@ -8,6 +8,7 @@
 
 import { openPerfEvents } from "../attach/perf_event.js";
 import { type Codec, codecFor } from "../btf/codec.js";
+import { Errno } from "../kernel/constants.js";
 import { BpfError, isNativeError } from "../kernel/errors.js";
 import { onlineCpus } from "../kernel/kernel_info.js";
 import { type NativePerfBuffer, type NativeRingBuffer, native } from "../native.js";
@@ -275,6 +276,9 @@ export class PerfEventArray extends Table<number, number> {
   }
 }
 
+/** With coalesceMs: a batch smaller than this pauses the ring's watch. */
+const COALESCE_BATCH = 16;
+
 /** Options of {@link RingBuf.openRingBuffer}. */
 export interface RingBufferOptions {
   /**
@@ -287,6 +291,21 @@ export interface RingBufferOptions {
   /** With wakeupBytes: how often leftovers are drained (ms; default 10). */
   drainMs?: number;
   /**
+   * Coalesce wake-ups under load (ms; 0, the default: none). After the
+   * event loop has delivered a small batch (fewer than 16 records), the
+   * ring is not watched for this long; then what arrived meanwhile is
+   * delivered in one batch, and the ring is watched again once a pause
+   * passes with nothing new (or a large batch came: at such rates each
+   * wake-up already brings many records, and a pause could overfill the
+   * ring). A record
+   * that arrives after a quiet period is delivered at once; while records
+   * keep coming, each waits at most this long, and the consumer wakes at
+   * most 1000 / coalesceMs times a second instead of once per record (each
+   * wake-up costs far more than a record). Records still waiting when the
+   * ring buffer closes are delivered before it closes.
+   */
+  coalesceMs?: number;
+  /**
    * "view" (default): records are read straight from the mapped ring and
    * released after the callback returns; "copy": copied out first.
    */
@@ -297,6 +316,8 @@ export interface RingBufferOptions {
 export class RingBuf extends Table<never, never> {
   private reader: NativeRingBuffer | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
+  /** With coalesceMs: the end of the current pause (the ring unwatched until then). */
+  private pauseTimer: NodeJS.Timeout | undefined;
   private readonly decoder: RecordDecoder;
   private readonly register: (r: EventReader | undefined, old?: EventReader) => void;
   private readonly setWakeup: (bytes: number) => void;
@@ -338,6 +359,17 @@ export class RingBuf extends Table<never, never> {
     if (this.reader) throw new BpfError(`ring buffer ${this.name} is already open`);
     let bytes: Uint8Array | undefined;
     let lastData: ArrayBuffer | undefined;
+    const coalesceMs = opts.coalesceMs ?? 0;
+    if (!(coalesceMs >= 0)) throw new BpfError(`ring buffer ${this.name}: coalesceMs must be 0 or more`);
+    // With coalesceMs: a pause ends by delivering what came meanwhile; a quiet one resumes the watch.
+    const endPause = (): void => {
+      this.pauseTimer = undefined;
+      const reader = this.reader;
+      if (!reader) return;
+      // records delivered here start the next pause (onBatch); none: watch the ring again
+      reader.consume();
+      if (this.reader === reader && this.pauseTimer === undefined) reader.start();
+    };
     try {
       this.reader = new (native().NativeRingBuffer)(fd, {
         mode: opts.mode ?? "view",
@@ -346,6 +378,12 @@ export class RingBuf extends Table<never, never> {
           if (data !== lastData) {
             lastData = data;
             bytes = new Uint8Array(data);
+          }
+          if (coalesceMs > 0 && count < COALESCE_BATCH && this.pauseTimer === undefined && this.reader) {
+            // a small batch (a large one means the kernel already batches, and a pause could
+            // overfill the ring): pause the watch
+            this.reader.stop();
+            this.pauseTimer = setTimeout(endPause, coalesceMs);
           }
           const b = bytes as Uint8Array;
           for (let i = 0; i < count; i++) {
@@ -394,8 +432,19 @@ export class RingBuf extends Table<never, never> {
     this.drainTimer = undefined;
     if (!this.reader) return;
     const r = this.reader;
-    this.reader = undefined;
-    r.close();
-    this.register(undefined, r);
+    const paused = this.pauseTimer !== undefined;
+    clearTimeout(this.pauseTimer);
+    try {
+      // records that were waiting for the pause to end (onBatch starts no new pause meanwhile)
+      if (paused) r.consume();
+    } catch (err) {
+      // closed from inside its own callback: the native reader refuses a nested consume (EBUSY)
+      if (!isNativeError(err) || err.errno !== Errno.EBUSY) throw err;
+    } finally {
+      this.pauseTimer = undefined;
+      this.reader = undefined;
+      r.close();
+      this.register(undefined, r);
+    }
   }
 }

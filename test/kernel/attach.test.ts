@@ -268,6 +268,13 @@ int on_exec(void *ctx) { u32 zero = 0; u64 c = bpf_get_attach_cookie(ctx); seen.
       ["f", "g"],
     );
     assert.ok(fns.every((f) => f.fd > 0 && f.type === BPF.TRACEPOINT));
+    // loaded together: one object; a later loadFunc of one of them is what loadFuncs loaded
+    assert.equal(fns[0]?.object, fns[1]?.object);
+    assert.equal(b.loadFunc("g", BPF.TRACEPOINT).fd, fns[1]?.fd);
+    assert.deepEqual(
+      b.loadFuncs(BPF.TRACEPOINT, ["g"]).map((f) => f.fd),
+      [fns[1]?.fd],
+    );
     const prefix = b.getSyscallPrefix();
     assert.equal(b.fixSyscallFnname("sys_execve"), `${prefix}execve`);
     assert.equal(b.fixSyscallFnname("__x64_sys_clone"), `${prefix}clone`);

@@ -237,6 +237,48 @@ describe("ring buffer", { skip: skipUnlessRoot }, () => {
     b.close();
   });
 
+  it("coalesces wake-ups with coalesceMs: every record in order, waiting ones delivered at close", async () => {
+    const b = await BPF.load({ text: RING });
+    open.push(b);
+    b.getTable<ArrayTable<number>>("target").set(0, process.pid);
+    b.attachTracepoint({ tp: "syscalls:sys_enter_getppid", fnName: "on_getppid" });
+    const rb = b.getTable<RingBuf>("rb");
+    const seqs: number[] = [];
+    rb.openRingBuffer(
+      (_ctx, data) => {
+        seqs.push((rb.event(data) as { seq: number }).seq);
+      },
+      { coalesceMs: 20 },
+    );
+    getppidLoop(1); // after a quiet spell: delivered by the watch
+    await waitFor(() => seqs.length === 1, 2000);
+    getppidLoop(999); // some during pauses, delivered when they end
+    await waitFor(() => seqs.length >= 1000, 5000);
+    await new Promise((r) => setTimeout(r, 200)); // a quiet pause: the ring is watched again
+    getppidLoop(1);
+    await waitFor(() => seqs.length >= 1001, 2000);
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 1001 }, (_, i) => i),
+    );
+    rb.closeRingBuffer();
+    // a long pause: records that arrive in it are delivered by the close
+    rb.openRingBuffer(
+      (_ctx, data) => {
+        seqs.push((rb.event(data) as { seq: number }).seq);
+      },
+      { coalesceMs: 60_000 },
+    );
+    getppidLoop(1);
+    await waitFor(() => seqs.length === 1002, 2000);
+    getppidLoop(3);
+    assert.equal(seqs.length, 1002);
+    rb.closeRingBuffer();
+    assert.deepEqual(seqs.slice(1001), [1001, 1002, 1003, 1004]);
+    assert.throws(() => rb.openRingBuffer(() => {}, { coalesceMs: -1 }), /coalesceMs must be 0 or more/);
+    b.close();
+  });
+
   it("passes openRingBuffer's ctx to the callback, as bcc's open_ring_buffer(cb, ctx) does", async () => {
     const b = await BPF.load({ text: RING });
     open.push(b);

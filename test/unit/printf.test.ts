@@ -263,3 +263,33 @@ describe("printf", () => {
     assert.equal(n, 8);
   });
 });
+
+describe("sprintf's number path", () => {
+  it("prints a safe integer as its BigInt prints, for every integer conversion and flag", () => {
+    const values = [0, -0, 1, -1, 7, -7, 255, -255, 2 ** 31 - 1, -(2 ** 31), 2 ** 32, -(2 ** 32 + 5)];
+    values.push(Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 123456789, -987654321);
+    const specs = ["%d", "%i", "%u", "%x", "%X", "%o", "%#x", "%#X", "%#o", "%+d", "% d", "%08d", "%-8d|"];
+    specs.push("%.0d", "%.5x", "%8.3d", "%-+6i|", "%lu", "%hx", "%hhu", "%lx", "%zd", "%#.0o", "%#08x");
+    for (const fmt of specs) {
+      for (const v of values) {
+        const viaBigInt = sprintf(fmt, Object.is(v, -0) ? 0n : BigInt(v));
+        assert.equal(sprintf(fmt, v), viaBigInt, `${fmt} of ${Object.is(v, -0) ? "-0" : v}`);
+      }
+    }
+  });
+
+  it("reuses a format's parse and still reports its errors in order", () => {
+    for (let i = 0; i < 3; i++) assert.equal(sprintf("%-6d %s%%", 5, "x"), "5      x%");
+    assert.equal(sprintf("%*d|%-*s|", 4, 7, -3, "ab"), "   7|ab |");
+    assert.equal(sprintf("%*d|", -4, 7), "7   |");
+    assert.throws(() => sprintf("%d %d", 1), /conversion #2 needs argument #2, but only 1 was given/);
+    assert.throws(() => sprintf("%d %y", 1), /invalid conversion specification "%y"/);
+    assert.throws(() => sprintf("%d %y"), /not enough arguments/);
+  });
+
+  it("pads by code points", () => {
+    assert.equal(sprintf("%-4s|", "😀"), "😀   |");
+    assert.equal(sprintf("%4s|", "a😀b"), " a😀b|");
+    assert.equal(sprintf("%3s|", "\ud800x"), " \ud800x|");
+  });
+});

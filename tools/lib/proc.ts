@@ -11,14 +11,21 @@ export function ppidOf(pid: number): number {
   }
 }
 
-/** C strings packed one after another (as tools send argv), decoded as UTF-8. */
+/**
+ * C strings packed one after another (as tools send argv), decoded as
+ * UTF-8: the first `count` that end in a NUL (bytes after the last NUL are
+ * no string).
+ */
 export function splitCStrings(bytes: Uint8Array, count: number): string[] {
   const out: string[] = [];
+  // a view of the same bytes (Buffer.from of a Uint8Array would copy them)
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let start = 0;
-  for (let i = 0; i < bytes.length && out.length < count; i++) {
-    if (bytes[i] !== 0) continue;
-    out.push(Buffer.from(bytes.subarray(start, i)).toString("utf8"));
-    start = i + 1;
+  while (out.length < count) {
+    const end = buf.indexOf(0, start);
+    if (end < 0) break;
+    out.push(end === start ? "" : buf.toString("utf8", start, end));
+    start = end + 1;
   }
   return out;
 }
