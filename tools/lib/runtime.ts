@@ -119,9 +119,12 @@ export class ToolContext {
 
   /** Attaches each [tracepoint, function] pair this kernel has; returns the tracepoints attached. */
   attachTracepoints(b: BPF, pairs: Array<[tp: string, fnName: string]>): string[] {
+    const here = pairs.filter(([tp]) => hasTracepoint(tp));
+    // loaded together: libbpf reads the kernel's BTF once for all of them, not once a program
+    const fns = [...new Set(here.map(([, fn]) => fn))];
+    if (fns.length > 1) b.loadFuncs(BPF.TRACEPOINT, fns);
     const done: string[] = [];
-    for (const [tp, fnName] of pairs) {
-      if (!hasTracepoint(tp)) continue;
+    for (const [tp, fnName] of here) {
       b.attachTracepoint({ tp, fnName });
       done.push(tp);
     }
