@@ -95,3 +95,9 @@ export {
   type TableCodec,
 } from "./maps/table.js";
 export type { LoadOptions, OpenOptions } from "./options.js";
+export {
+  type FlameGraphOptions,
+  type FoldedStack,
+  flameGraphSvg,
+  parseFolded,
+} from "./profile/flamegraph.js";
