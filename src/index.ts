@@ -101,3 +101,4 @@ export {
   flameGraphSvg,
   parseFolded,
 } from "./profile/flamegraph.js";
+export { type PprofOptions, pprofProfile, type StackCount } from "./profile/pprof.js";

@@ -27,6 +27,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   offcputime: () => import("./offcputime.js"),
   oomkill: () => import("./oomkill.js"),
   opensnoop: () => import("./opensnoop.js"),
+  profile: () => import("./profile.js"),
   runqlat: () => import("./runqlat.js"),
   runqlen: () => import("./runqlen.js"),
   runqslower: () => import("./runqslower.js"),

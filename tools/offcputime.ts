@@ -8,6 +8,16 @@
 import type { BPF, StackTrace, Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import type { Tool } from "./lib/runtime.js";
+import {
+  foldedLine,
+  lostStacksWarning,
+  PROFILE_FILE_OPTIONS,
+  printStackBlock,
+  readStacks,
+  type StackShape,
+  stackFields,
+  writeProfileFiles,
+} from "./lib/stacks.js";
 
 interface Key {
   pid: number;
@@ -15,23 +25,6 @@ interface Key {
   user_stack_id: number;
   kernel_stack_id: number;
   name: string;
-}
-
-const EFAULT = 14;
-const ENOMEM = 12;
-
-/** bcc's stack_id_err: -EFAULT means no stack of that kind (a kernel thread's user stack). */
-function stackIdErr(id: number): boolean {
-  return id < 0 && id !== -EFAULT;
-}
-
-/** The frames of the probe itself (the program, the tracepoint's runner), innermost first: dropped. */
-const OWN_FRAME = /^(bpf_prog_\w+|bpf_trace_run\d+|__traceiter_\w+|__bpf_trace_\w+)$/;
-
-function ownFramesOff(frames: string[]): string[] {
-  let i = 0;
-  while (i < frames.length && OWN_FRAME.test(frames[i] as string)) i++;
-  return frames.slice(i);
 }
 
 export const tool: Tool = {
@@ -66,6 +59,7 @@ export const tool: Tool = {
     },
     { short: "d", long: "delimited", type: "flag", help: "insert delimiter between kernel/user stacks" },
     { short: "f", long: "folded", type: "flag", help: "output folded format" },
+    ...PROFILE_FILE_OPTIONS,
     {
       long: "stack-storage-size",
       type: "int",
@@ -171,71 +165,45 @@ export const tool: Tool = {
           : "... Hit Ctrl-C to end.",
       );
     }
+    const started = Date.now();
     await ctx.done();
     if (!folded) out.line("");
 
-    const needDelimiter = a.flag("delimited") && !(kernelOnly || userOnly);
-    const counts = b.getTable<Table>("counts");
-    const stacks = b.getTable<StackTrace>("stack_traces");
-    const rows = ([...counts.items()] as Array<[Key, bigint | number]>).map(([k, v]): [Key, bigint] => [
-      k,
-      BigInt(v),
-    ]);
-    rows.sort(([, x], [, y]) => (x < y ? -1 : x > y ? 1 : 0));
-    let missing = 0;
-    let enomem = false;
-    for (const [k, v] of rows) {
-      if (!userOnly && stackIdErr(k.kernel_stack_id)) {
-        missing++;
-        enomem ||= k.kernel_stack_id === -ENOMEM;
-      }
-      if (!kernelOnly && stackIdErr(k.user_stack_id)) {
-        missing++;
-        enomem ||= k.user_stack_id === -ENOMEM;
-      }
-      const user = k.user_stack_id < 0 ? [] : stacks.walk(k.user_stack_id, (ip) => b.sym(ip, k.tgid));
-      const kernel =
-        k.kernel_stack_id < 0 ? [] : ownFramesOff(stacks.walk(k.kernel_stack_id, (ip) => b.ksym(ip)));
-      if (out.json) {
+    const shape: StackShape = { userOnly, kernelOnly, delimited: a.flag("delimited") };
+    const { rows, missing, enomem } = readStacks<Key>(
+      b,
+      b.getTable<Table>("counts"),
+      b.getTable<StackTrace>("stack_traces"),
+      shape,
+      (k) => k.tgid,
+    );
+    for (const row of rows) {
+      const k = row.key;
+      if (out.json)
         out.record({
           pid: k.pid,
           tgid: k.tgid,
           comm: k.name,
-          ...(kernelOnly ? {} : { user_stack: stackIdErr(k.user_stack_id) ? null : user }),
-          ...(userOnly ? {} : { kernel_stack: stackIdErr(k.kernel_stack_id) ? null : kernel }),
-          total_us: v,
+          ...stackFields(row, shape),
+          total_us: row.value,
         });
-        continue;
-      }
-      if (folded) {
-        const line = [k.name];
-        if (!kernelOnly) {
-          if (stackIdErr(k.user_stack_id)) line.push("[Missed User Stack]");
-          else line.push(...[...user].reverse());
-        }
-        if (!userOnly) {
-          if (needDelimiter && k.kernel_stack_id >= 0 && k.user_stack_id >= 0) line.push("-");
-          if (stackIdErr(k.kernel_stack_id)) line.push("[Missed Kernel Stack]");
-          else line.push(...[...kernel].reverse());
-        }
-        out.line(`${line.join(";")} ${v}`);
-        continue;
-      }
-      if (!userOnly) {
-        if (stackIdErr(k.kernel_stack_id)) out.line("    [Missed Kernel Stack]");
-        else for (const f of kernel) out.line(`    ${f}`);
-      }
-      if (!kernelOnly) {
-        if (needDelimiter && k.user_stack_id >= 0 && k.kernel_stack_id >= 0) out.line("    --");
-        if (stackIdErr(k.user_stack_id)) out.line("    [Missed User Stack]");
-        else for (const f of user) out.line(`    ${f}`);
-      }
-      out.printf("    %-16s %s (%d)", "-", k.name, k.pid);
-      out.line(`        ${v}\n`);
+      else if (folded) out.line(foldedLine(row, shape));
+      else printStackBlock(out, row, k.pid, shape);
     }
-    if (missing > 0)
-      ctx.note(
-        `WARNING: ${missing} stack traces lost and could not be displayed.${enomem ? " Consider increasing --stack-storage-size." : ""}`,
-      );
+    const lost = lostStacksWarning(missing, enomem);
+    if (lost) ctx.note(lost);
+    writeProfileFiles(
+      rows,
+      shape,
+      { svg: a.str("svg"), pprof: a.str("pprof") },
+      {
+        title: "Off-CPU time",
+        countName: "us",
+        sampleType: ["off-cpu", "microseconds"],
+        startMs: started,
+        durationMs: Date.now() - started,
+        comment: `tsbpf offcputime ${process.argv.slice(3).join(" ")}`.trim(),
+      },
+    );
   },
 };

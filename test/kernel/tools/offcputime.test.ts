@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
-import { skipUnlessRoot } from "../../helpers.js";
+import { gunzipSync } from "node:zlib";
+import { Profile } from "pprof-format";
+import { skipUnlessRoot, testTempDir } from "../../helpers.js";
 import { traceWhile } from "./run_tool.js";
 
 /** A shell that, once told (a line on stdin), becomes `sleep 0.3` (same pid) and exits. */
@@ -54,6 +58,22 @@ describe("offcputime", { skip: skipUnlessRoot }, () => {
     );
     assert.ok(Array.isArray(rec.user_stack));
     assert.ok((rec.total_us as number) >= 250000);
+    // the same stacks as a flame graph and a pprof profile of microseconds
+    const dir = testTempDir("tsbpf-offcputime");
+    const s3 = sleeper();
+    const files = ["--svg", join(dir, "off.svg"), "--pprof", join(dir, "off.pb.gz")];
+    const f = await traceWhile("offcputime", ["-K", "-p", String(s3.child.pid), ...files], s3.go);
+    assert.equal(f.code, 0, f.stderr);
+    assert.match(readFileSync(join(dir, "off.svg"), "utf8"), /do_nanosleep/);
+    const p = Profile.decode(gunzipSync(readFileSync(join(dir, "off.pb.gz"))));
+    const str = (i: unknown) => p.stringTable.strings[Number(i)];
+    assert.deepEqual([str(p.sampleType[0]?.type), str(p.sampleType[0]?.unit)], ["off-cpu", "microseconds"]);
+    const nano = p.function.find((fn) => str(fn.name) === "do_nanosleep");
+    assert.ok(nano, p.function.map((fn) => str(fn.name)).join(", "));
+    const slept = p.sample
+      .filter((smp) => smp.locationId.some((id) => Number(id) === Number(nano.id)))
+      .reduce((n, smp) => n + Number(smp.value[0]), 0);
+    assert.ok(slept >= 250000, String(slept));
     const bad = await traceWhile("offcputime", ["-U", "-K"], () => 0);
     assert.equal(bad.code, 2);
   });
