@@ -25,6 +25,9 @@ interface OpenEvent {
   comm: string;
 }
 
+/** Where the path starts in a record (a _Static_assert in opensnoop.bpf.c keeps them equal). */
+const PATH_OFFSET = 56;
+
 const TRACEPOINTS: Array<[string, string]> = [
   ["syscalls:sys_enter_open", "open_enter"],
   ["syscalls:sys_exit_open", "open_exit"],
@@ -189,7 +192,7 @@ export const tool: Tool = {
       (_c, data) => {
         const e = events.event(data) as OpenEvent;
         if (name !== undefined && !e.comm.includes(name)) return;
-        const parts = splitCStrings(data.subarray(0, e.path_size), e.parts);
+        const parts = splitCStrings(data.subarray(PATH_OFFSET, PATH_OFFSET + e.path_size), e.parts);
         const path = joinPath(parts, fullPath);
         const fd = e.ret >= 0 ? e.ret : -1;
         const err = e.ret >= 0 ? 0 : -e.ret;
