@@ -79,7 +79,10 @@ export const tool: Tool = {
     });
     const h = blockHooks();
     const tps = a.flag("queued") ? [h.account, h.issue, h.done] : [h.issue, h.done];
-    for (const tp of tps) b.attachRawTracepoint({ tp, fnName: HOOK_FNS[tp] as string });
+    ctx.attachRawTracepoints(
+      b,
+      tps.map((tp) => [tp, HOOK_FNS[tp] as string] as const),
+    );
     const hists = b.getTable<Table>("hists");
     const ext = b.getTable<Table>("ext");
     const label = a.flag("milliseconds") ? "msecs" : "usecs";

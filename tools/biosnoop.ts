@@ -89,8 +89,10 @@ export const tool: Tool = {
       },
     });
     const h = blockHooks();
-    for (const tp of [h.account, h.issue, h.done])
-      b.attachRawTracepoint({ tp, fnName: HOOK_FNS[tp] as string });
+    ctx.attachRawTracepoints(
+      b,
+      [h.account, h.issue, h.done].map((tp) => [tp, HOOK_FNS[tp] as string] as const),
+    );
     const out = ctx.out;
     let header = sprintf(
       "%-11s %-14s %-7s %-9s %-1s %-10s %-7s",

@@ -86,8 +86,10 @@ export const tool: Tool = {
       rodata: { targ_pid: a.num("pid") ?? 0, rq_after_queue: rqAfterQueue() },
     });
     const h = blockHooks();
-    for (const tp of [h.account, h.issue, h.done])
-      b.attachRawTracepoint({ tp, fnName: HOOK_FNS[tp] as string });
+    ctx.attachRawTracepoints(
+      b,
+      [h.account, h.issue, h.done].map((tp) => [tp, HOOK_FNS[tp] as string] as const),
+    );
     const counts = b.getTable<Table>("counts");
     const disks = diskstats();
     const out = ctx.out;

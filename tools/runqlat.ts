@@ -47,12 +47,11 @@ export const tool: Tool = {
         milliseconds: a.flag("milliseconds"),
       },
     });
-    for (const [ev, fn] of [
+    ctx.attachRawTracepoints(b, [
       ["sched_wakeup", "on_wakeup"],
       ["sched_wakeup_new", "on_wakeup_new"],
       ["sched_switch", "on_switch"],
-    ] as const)
-      b.attachRawTracepoint({ tp: ev, fnName: fn });
+    ]);
     const hists = b.getTable<Table>("hists");
     const section = a.flag("pids") ? "pid" : a.flag("tids") ? "tid" : a.flag("pidnss") ? "pidns" : undefined;
     ctx.out.line("Tracing run queue latency... Hit Ctrl-C to end.");

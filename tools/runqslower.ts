@@ -53,12 +53,11 @@ export const tool: Tool = {
     const b: BPF = await ctx.open({
       rodata: { min_us: BigInt(minUs), targ_tgid: a.num("pid") ?? 0, targ_pid: a.num("tid") ?? 0 },
     });
-    for (const [ev, fn] of [
+    ctx.attachRawTracepoints(b, [
       ["sched_wakeup", "on_wakeup"],
       ["sched_wakeup_new", "on_wakeup_new"],
       ["sched_switch", "on_switch"],
-    ] as const)
-      b.attachRawTracepoint({ tp: ev, fnName: fn });
+    ]);
     const out = ctx.out;
     const prev = a.flag("previous");
     out.line(`Tracing run queue latency higher than ${minUs} us`);

@@ -99,8 +99,10 @@ export const tool: Tool = {
         b.attachKretfunc({ fnName: "tcp_sendmsg_fexit", target: "tcp_sendmsg" });
         b.attachKfunc({ fnName: "tcp_cleanup_rbuf_fentry", target: "tcp_cleanup_rbuf" });
       } else {
-        b.attachRawTracepoint({ tp: "sock_send_length", fnName: "on_send" });
-        b.attachRawTracepoint({ tp: "sock_recv_length", fnName: "on_recv" });
+        ctx.attachRawTracepoints(b, [
+          ["sock_send_length", "on_send"],
+          ["sock_recv_length", "on_recv"],
+        ]);
       }
     });
     if (hook === "tracepoint") {

@@ -137,6 +137,13 @@ export class ToolContext {
     return done;
   }
 
+  /** Attaches raw tracepoints [event, function], their programs loaded together (one kernel-BTF read). */
+  attachRawTracepoints(b: BPF, pairs: ReadonlyArray<readonly [tp: string, fnName: string]>): void {
+    const fns = [...new Set(pairs.map(([, fn]) => fn))];
+    if (fns.length > 1) b.loadFuncs(BPF.RAW_TRACEPOINT, fns);
+    for (const [tp, fnName] of pairs) b.attachRawTracepoint({ tp, fnName });
+  }
+
   /** Says the tool is attached and tracing (tests wait for it before they make activity). */
   ready(): void {
     this.out.flush();
