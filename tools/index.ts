@@ -35,6 +35,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   softirqs: () => import("./softirqs.js"),
   solisten: () => import("./solisten.js"),
   sslsniff: () => import("./sslsniff.js"),
+  stackcount: () => import("./stackcount.js"),
   statsnoop: () => import("./statsnoop.js"),
   syncsnoop: () => import("./syncsnoop.js"),
   syscount: () => import("./syscount.js"),

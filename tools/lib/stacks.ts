@@ -34,6 +34,10 @@ export interface StackShape {
   delimited: boolean;
   /** -a (profile): kernel frames end in "_[k]". */
   annotate?: boolean;
+  /** -s (stackcount): symbols with their offset ("vfs_read+0x1a"). */
+  offsets?: boolean;
+  /** -v (stackcount): each frame's address before its symbol. */
+  addresses?: boolean;
 }
 
 const EFAULT = 14;
@@ -72,9 +76,11 @@ export function readStacks<K extends StackKey>(
   rows.sort((x, y) => (x.value < y.value ? -1 : x.value > y.value ? 1 : 0));
   let missing = 0;
   let enomem = false;
+  const withAddress = (ip: bigint, name: string): string =>
+    shape.addresses ? `${ip.toString(16).padEnd(16)} ${name}` : name;
   const kernelName = (ip: bigint): string => {
-    const s = b.ksym(ip);
-    return shape.annotate ? `${s}_[k]` : s;
+    const s = b.ksym(ip, { showOffset: shape.offsets === true });
+    return withAddress(ip, shape.annotate ? `${s}_[k]` : s);
   };
   const out = rows.map(({ key, value }) => {
     for (const [id, skip] of [
@@ -87,7 +93,11 @@ export function readStacks<K extends StackKey>(
       }
     }
     const user =
-      key.user_stack_id < 0 ? [] : stacks.walk(key.user_stack_id, (ip) => b.sym(ip, processOf(key)));
+      key.user_stack_id < 0
+        ? []
+        : stacks.walk(key.user_stack_id, (ip) =>
+            withAddress(ip, b.sym(ip, processOf(key), { showOffset: shape.offsets === true })),
+          );
     const kernel = key.kernel_stack_id < 0 ? [] : ownFramesOff(stacks.walk(key.kernel_stack_id, kernelName));
     return { key, value, user, kernel };
   });

@@ -1,6 +1,7 @@
 /** Activity that more than one tool test watches (each tool's own variants and the function-hook variants). */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -95,4 +96,29 @@ export function hog(procs: string): number {
   );
   assert.equal(r.signal, "SIGKILL");
   return r.pid as number;
+}
+
+/**
+ * A python3 child that, once told (a line on stdin), calls getppid() through
+ * libc 1000 times, says so, and stays until stdin closes: its symbols are
+ * read after the tool stops, as bcc's are.
+ */
+export function getppidCaller() {
+  const child = spawn(
+    "/usr/bin/python3",
+    [
+      "-c",
+      "import os, sys\nsys.stdin.readline()\nfor _ in range(1000): os.getppid()\nprint('done', flush=True)\nsys.stdin.read()",
+    ],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  const done = once(child.stdout, "data");
+  return {
+    pid: child.pid as number,
+    go: async () => {
+      child.stdin.write("go\n");
+      await done;
+    },
+    end: () => child.stdin.end(),
+  };
 }

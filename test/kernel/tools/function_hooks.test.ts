@@ -18,7 +18,7 @@ import { BPF } from "../../../src/index.js";
 import { kprobeSupport } from "../../../src/kernel/features.js";
 import { skipUnlessRoot, testTempDir } from "../../helpers.js";
 import { ip, netToolsMissing } from "../../net.js";
-import { fileIo, hog, rawSocket, smallMemoryCgroup } from "./activity.js";
+import { fileIo, getppidCaller, hog, rawSocket, smallMemoryCgroup } from "./activity.js";
 import { traceWhile } from "./run_tool.js";
 import { answering, connectAndSend } from "./tcp_helpers.js";
 
@@ -167,6 +167,23 @@ for (const [hook, here] of [
         ip("netns", "del", ns1);
         ip("netns", "del", ns2);
       }
+    });
+
+    it("stackcount on a kernel function: the getppid syscall's 1000 calls", {
+      skip: hook !== "kprobe" && "kprobes only",
+    }, async () => {
+      const c = getppidCaller();
+      // a wildcard, as bcc users write it: the function getppid() reaches is
+      // __do_sys_getppid on Debian's 6.1 (its __x64_ wrapper is not traceable)
+      const r = await traceWhile("stackcount", ["-p", String(c.pid), "-f", "*sys_getppid"], c.go);
+      c.end();
+      assert.equal(r.code, 0, r.stderr);
+      const n = r.lines.reduce((k, l) => k + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+      assert.ok(n >= 1000 && n % 1000 === 0, r.stdout);
+      assert.ok(
+        r.lines.every((l) => /do_syscall_64;.*sys_getppid \d+$/.test(l)),
+        r.stdout,
+      );
     });
 
     it("cachestat: hits of a file read twice, from the page cache's own functions", async () => {

@@ -1,0 +1,217 @@
+/**
+ * stackcount: count the stacks that lead to events, bcc's pattern language
+ * and output: `func` or `p::func` (kernel functions, kprobes), `lib:func`
+ * or `p:lib:func` (user functions, uprobes; `c` is libc), `t:cat:event`
+ * (tracepoints), with `*` wildcards or, with -r, regular expressions.
+ */
+import { BPF, NotSupportedError, type StackTrace, type Table } from "../src/index.js";
+import { UsageError } from "./lib/args.js";
+import { hms } from "./lib/output.js";
+import type { Tool, ToolContext } from "./lib/runtime.js";
+import {
+  foldedLine,
+  PROFILE_FILE_OPTIONS,
+  readStacks,
+  type StackRow,
+  type StackShape,
+  stackIdErr,
+  writeProfileFiles,
+} from "./lib/stacks.js";
+
+interface Key {
+  tgid: number;
+  user_stack_id: number;
+  kernel_stack_id: number;
+  name: string;
+}
+
+/** bcc's -P-less key: no process. */
+const NO_PID = 0xffffffff;
+
+/** A parsed pattern: what kind of event, in which binary, which names. */
+export interface StackPattern {
+  type: "p" | "t" | "u";
+  /** The library or executable (user functions, USDT), "" for the kernel. */
+  library: string;
+  /** A regular expression over function or "category:event" names. */
+  regex: RegExp;
+}
+
+/** bcc's pattern grammar: [p:][lib:]func, t:category:event, u:lib:probe; `*` wildcards unless -r. */
+export function parsePattern(pattern: string, useRegex: boolean): StackPattern {
+  let parts = pattern.split(":");
+  if (parts.length === 1) parts = ["p", "", parts[0] as string];
+  else if (parts.length === 2) parts = ["p", parts[0] as string, parts[1] as string];
+  else if (parts.length === 3) {
+    if (parts[0] === "t") parts = ["t", "", `${parts[1]}:${parts[2]}`];
+    if (!["p", "t", "u"].includes(parts[0] as string))
+      throw new UsageError(`Type must be 'p', 't', or 'u', but got ${parts[0]}`);
+  } else throw new UsageError(`Too many ':'-separated components in pattern ${pattern}`);
+  const [type, library, name] = parts as [StackPattern["type"], string, string];
+  let source = name;
+  if (!useRegex) source = `^${name.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`;
+  let regex: RegExp;
+  try {
+    regex = new RegExp(source);
+  } catch (e) {
+    throw new UsageError(`pattern ${pattern}: ${(e as Error).message}`);
+  }
+  return { type, library, regex };
+}
+
+/** Attaches the counting program to every event the pattern matches; returns how many. */
+function attachPattern(ctx: ToolContext, b: BPF, p: StackPattern, pid: number | undefined): number {
+  if (p.type === "u")
+    throw new UsageError(
+      "u:lib:probe: USDT probes are not supported by tsbpf's stackcount; trace the function (lib:func)",
+    );
+  if (p.type === "t") {
+    const before = b.numOpenTracepoints();
+    b.attachTracepoint({ tpRe: p.regex, fnName: "stack_tracepoint" });
+    return b.numOpenTracepoints() - before;
+  }
+  if (p.library !== "") {
+    const path = BPF.findLibrary(p.library) ?? BPF.findExe(p.library);
+    if (!path) throw new UsageError(`unable to find library ${p.library}`);
+    const before = b.numOpenUprobes();
+    b.attachUprobe({ name: path, symRe: p.regex, fnName: "stack_uprobe", pid: pid ?? -1 });
+    return b.numOpenUprobes() - before;
+  }
+  if (BPF.supports("kprobe") !== "yes") {
+    const tps = BPF.getTracepoints(p.regex.source.replace(/^\^/, "").replace(/\$$/, "")).slice(0, 8);
+    throw new NotSupportedError(
+      `stackcount on kernel functions (${ctx.args.str("pattern")})`,
+      "this kernel has no kprobes (CONFIG_KPROBES is off)",
+      tps.length
+        ? `count stacks at tracepoints instead, e.g. t:${tps[0]} (matching: ${tps.join(", ")})`
+        : "count stacks at a tracepoint instead (t:category:event; list them with tsbpf tplist)",
+    );
+  }
+  const before = b.numOpenKprobes();
+  b.attachKprobe({ eventRe: p.regex, fnName: "stack_kprobe" });
+  return b.numOpenKprobes() - before;
+}
+
+export const tool: Tool = {
+  name: "stackcount",
+  summary: "Count events and their stack traces",
+  options: [
+    { short: "p", long: "pid", type: "int", help: "trace this PID only" },
+    { short: "c", long: "cpu", type: "int", help: "trace this CPU only" },
+    { short: "i", long: "interval", type: "int", help: "summary interval, seconds" },
+    { short: "D", long: "duration", type: "float", help: "total duration of trace, seconds" },
+    { short: "T", long: "timestamp", type: "flag", help: "include timestamp on output" },
+    {
+      short: "r",
+      long: "regexp",
+      type: "flag",
+      help: 'use regular expressions. Default is "*" wildcards only.',
+    },
+    { short: "s", long: "offset", type: "flag", help: "show address offsets" },
+    { short: "P", long: "perpid", type: "flag", help: "display stacks separately for each process" },
+    { short: "K", long: "kernel-stacks-only", type: "flag", help: "kernel stack only" },
+    { short: "U", long: "user-stacks-only", type: "flag", help: "user stack only" },
+    { short: "v", long: "verbose", type: "flag", help: "show raw addresses" },
+    { short: "d", long: "delimited", type: "flag", help: "insert delimiter between kernel/user stacks" },
+    { short: "f", long: "folded", type: "flag", help: "output folded format" },
+    ...PROFILE_FILE_OPTIONS,
+  ],
+  positionals: [{ name: "pattern", type: "string", required: true, help: "search expression for events" }],
+  examples: [
+    "tsbpf stackcount t:sched:sched_switch   # count stacks at the sched_switch tracepoint",
+    "tsbpf stackcount -P c:malloc            # count stacks of libc's malloc, per process",
+    "tsbpf stackcount -r 'c:^str(cmp|len)$'  # regular expressions",
+    "tsbpf stackcount -U -f c:write          # user stacks, folded for flame graphs",
+    "tsbpf stackcount submit_bio             # kernel functions (needs kprobes)",
+  ],
+  jsonFields: ["time", "pid", "comm", "user_stack", "kernel_stack", "count"],
+  hooks: () =>
+    `uprobes (lib:func), tracepoints (t:cat:event)${BPF.supports("kprobe") === "yes" ? ", kprobes (func)" : ""}`,
+
+  async run(ctx) {
+    const a = ctx.args;
+    const userOnly = a.flag("user-stacks-only");
+    const kernelOnly = a.flag("kernel-stacks-only");
+    if (userOnly && kernelOnly) throw new UsageError("-K and -U are mutually exclusive");
+    const pattern = parsePattern(a.str("pattern") as string, a.flag("regexp"));
+    // bcc: kernel functions have no user stack worth showing, user functions no kernel stack
+    const shape: StackShape = {
+      userOnly: userOnly || (pattern.type === "p" && pattern.library !== "" && !kernelOnly),
+      kernelOnly,
+      delimited: a.flag("delimited"),
+      offsets: a.flag("offset"),
+      addresses: a.flag("verbose"),
+    };
+    const pid = a.num("pid");
+    const perPid = a.flag("perpid");
+    const b: BPF = await ctx.open({
+      rodata: {
+        targ_pid: pid ?? 0,
+        targ_cpu: a.num("cpu") ?? -1,
+        per_pid: perPid,
+        user_stacks: !shape.kernelOnly,
+        kernel_stacks: !shape.userOnly,
+      },
+    });
+    const n = attachPattern(ctx, b, pattern, pid);
+    if (n === 0) throw new UsageError(`No functions matched by pattern ${a.str("pattern")}`);
+    const out = ctx.out;
+    const folded = a.flag("folded");
+    if (!folded) out.line(`Tracing ${n} functions for "${a.str("pattern")}"... Hit Ctrl-C to end.`);
+    const counts = b.getTable<Table>("counts");
+    const owners = b.getTable<Table>("owners");
+    const stacks = b.getTable<StackTrace>("stack_traces");
+    const started = Date.now();
+    const all: StackRow[] = [];
+    const show = (rows: Array<StackRow<Key>>): void => {
+      for (const row of rows) {
+        const k = row.key;
+        const proc = k.tgid === NO_PID ? undefined : k.tgid;
+        if (out.json) {
+          out.record({
+            time: new Date().toISOString(),
+            ...(proc !== undefined ? { pid: proc, comm: k.name } : {}),
+            ...(shape.kernelOnly ? {} : { user_stack: stackIdErr(k.user_stack_id) ? null : row.user }),
+            ...(shape.userOnly ? {} : { kernel_stack: stackIdErr(k.kernel_stack_id) ? null : row.kernel }),
+            count: row.value,
+          });
+        } else if (folded) out.line(foldedLine(row, shape));
+        else {
+          if (!shape.userOnly) for (const f of row.kernel) out.line(`  ${f}`);
+          if (shape.delimited && !shape.userOnly && !shape.kernelOnly) out.line("    --");
+          if (!shape.kernelOnly) for (const f of row.user) out.line(`  ${f}`);
+          if (pid === undefined && proc !== undefined) out.line(`    ${k.name} [${proc}]`);
+          out.line(`    ${row.value}\n`);
+        }
+      }
+    };
+    const tick = (last: boolean): void => {
+      if (a.flag("timestamp") && !out.json) out.line(hms());
+      const { rows } = readStacks<Key>(b, counts, stacks, shape, (k) => {
+        if (k.tgid !== NO_PID) return k.tgid;
+        const o = owners.get(k) as number | undefined;
+        return o ?? pid ?? -1;
+      });
+      show(rows);
+      all.push(...rows);
+      counts.clear();
+      owners.clear();
+      if (last && !folded && !out.json) out.line("Detaching...");
+    };
+    const interval = a.num("interval");
+    await ctx.intervals(interval ?? 99999999, undefined, tick);
+    writeProfileFiles(
+      all,
+      shape,
+      { svg: a.str("svg"), pprof: a.str("pprof") },
+      {
+        title: `stackcount ${a.str("pattern")}`,
+        countName: "events",
+        sampleType: ["events", "count"],
+        startMs: started,
+        durationMs: Date.now() - started,
+        comment: `tsbpf stackcount ${process.argv.slice(3).join(" ")}`.trim(),
+      },
+    );
+  },
+};
