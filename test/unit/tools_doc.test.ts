@@ -29,7 +29,9 @@ describe("the tools' descriptions", () => {
       assert.ok(!shorts.includes("h"), `${name}: -h is help`);
       assert.match(helpText(t), new RegExp(`^usage: tsbpf ${name} \\[options\\]`));
       // the common options parse for every tool
-      const a = parseToolArgs(t, ["--json", "--duration", "1.5"]);
+      const required = (t.positionals ?? []).filter((p) => p.required).map((p) => `a-${p.name}`);
+      const a = parseToolArgs(t, ["--json", "--duration", "1.5", ...required]);
+      assert.equal(parseToolArgs(t, ["-h"]).flag("help"), true, `${name} -h`);
       assert.equal(a.json, true);
       assert.equal(a.duration, 1.5);
     }

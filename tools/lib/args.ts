@@ -158,7 +158,9 @@ export function parseToolArgs(spec: CommandSpec, argv: string[]): Args {
   specs.forEach((p, i) => {
     const text = parsed.positionals[i];
     if (text === undefined) {
-      if (p.required) throw new UsageError(`the following argument is required: ${p.name}`);
+      // (-h prints the help whatever else is missing)
+      if (p.required && values.help !== true)
+        throw new UsageError(`the following argument is required: ${p.name}`);
       return;
     }
     pos[p.name] = p.type === "string" ? text : toNumber({ type: p.type, name: p.name }, text);

@@ -20,6 +20,9 @@ import {
 
 const CLI = `${repoRoot}dist/bundle/tsbpf.mjs`;
 
+/** What the tools with a required argument are given. */
+const REQUIRED_ARGS: Record<string, string[]> = { stackcount: ["t:sched:sched_switch"] };
+
 /** An environment whose PATH holds no compiler, with an empty compile cache. */
 function noCompilerEnv(): NodeJS.ProcessEnv {
   return { ...process.env, PATH: testTempDir("tsbpf-nopath"), TSBPF_CACHE_DIR: freshCacheDir() };
@@ -36,11 +39,15 @@ describe("tools from the CLI", { skip: skipUnlessRoot }, () => {
     const env = noCompilerEnv();
     const failed: string[] = [];
     for (const name of toolNames()) {
-      const r = spawnSync(process.execPath, [CLI, name, "--duration", "0.5"], {
-        encoding: "utf8",
-        env,
-        timeout: 30_000,
-      });
+      const r = spawnSync(
+        process.execPath,
+        [CLI, name, "--duration", "0.5", ...(REQUIRED_ARGS[name] ?? [])],
+        {
+          encoding: "utf8",
+          env,
+          timeout: 30_000,
+        },
+      );
       if (r.status !== 0 || r.stdout.length === 0) failed.push(`${name}: status ${r.status}\n${r.stderr}`);
     }
     assert.deepEqual(failed, []);
