@@ -9,13 +9,11 @@ import type { BPF, StackTrace, Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import type { Tool } from "./lib/runtime.js";
 import {
-  foldedLine,
   lostStacksWarning,
   PROFILE_FILE_OPTIONS,
-  printStackBlock,
+  printStacks,
   readStacks,
   type StackShape,
-  stackFields,
   writeProfileFiles,
 } from "./lib/stacks.js";
 
@@ -177,19 +175,17 @@ export const tool: Tool = {
       shape,
       (k) => k.tgid,
     );
-    for (const row of rows) {
-      const k = row.key;
-      if (out.json)
-        out.record({
-          pid: k.pid,
-          tgid: k.tgid,
-          comm: k.name,
-          ...stackFields(row, shape),
-          total_us: row.value,
-        });
-      else if (folded) out.line(foldedLine(row, shape));
-      else printStackBlock(out, row, k.pid, shape);
-    }
+    printStacks(out, rows, shape, {
+      folded,
+      pidOf: (k) => k.pid,
+      record: ({ key: k, value }, stacks) => ({
+        pid: k.pid,
+        tgid: k.tgid,
+        comm: k.name,
+        ...stacks,
+        total_us: value,
+      }),
+    });
     const lost = lostStacksWarning(missing, enomem);
     if (lost) ctx.note(lost);
     writeProfileFiles(

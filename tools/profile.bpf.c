@@ -54,9 +54,7 @@ int on_sample(struct bpf_perf_event_data *ctx)
 {
     u64 id = bpf_get_current_pid_tgid();
     u32 tgid = id >> 32, tid = (u32)id;
-    static const u64 zero;
     struct key_t key = {};
-    u64 *v;
 
     /* the idle task is pid 0 on every CPU */
     if (!include_idle && tid == 0)
@@ -71,14 +69,7 @@ int on_sample(struct bpf_perf_event_data *ctx)
     bpf_get_current_comm(key.name, sizeof(key.name));
     key.user_stack_id = user_stacks ? bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK) : -1;
     key.kernel_stack_id = kernel_stacks ? bpf_get_stackid(ctx, &stack_traces, 0) : -1;
-    v = bpf_map_lookup_elem(&counts, &key);
-    if (!v) {
-        bpf_map_update_elem(&counts, &key, &zero, BPF_NOEXIST);
-        v = bpf_map_lookup_elem(&counts, &key);
-        if (!v)
-            return 0;
-    }
-    __sync_fetch_and_add(v, 1);
+    counter_add(&counts, &key, 1);
     return 0;
 }
 

@@ -11,13 +11,11 @@ import { BPF, type StackTrace, type Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import type { Tool } from "./lib/runtime.js";
 import {
-  foldedLine,
   lostStacksWarning,
   PROFILE_FILE_OPTIONS,
-  printStackBlock,
+  printStacks,
   readStacks,
   type StackShape,
-  stackFields,
   writeProfileFiles,
 } from "./lib/stacks.js";
 
@@ -197,12 +195,11 @@ export const tool: Tool = {
       shape,
       (k) => k.pid, // the key's pid is the process
     );
-    for (const row of rows) {
-      const k = row.key;
-      if (out.json) out.record({ pid: k.pid, comm: k.name, ...stackFields(row, shape), count: row.value });
-      else if (folded) out.line(foldedLine(row, shape));
-      else printStackBlock(out, row, k.pid, shape);
-    }
+    printStacks(out, rows, shape, {
+      folded,
+      pidOf: (k) => k.pid,
+      record: ({ key: k, value }, stacks) => ({ pid: k.pid, comm: k.name, ...stacks, count: value }),
+    });
     const lost = lostStacksWarning(missing, enomem);
     if (lost) ctx.note(lost);
 

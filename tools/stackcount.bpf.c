@@ -47,9 +47,7 @@ struct {
 static __always_inline int count(void *ctx)
 {
     u32 tgid = bpf_get_current_pid_tgid() >> 32;
-    static const u64 zero;
     struct key_t key = {};
-    u64 *v;
 
     if (targ_pid && targ_pid != tgid)
         return 0;
@@ -63,14 +61,7 @@ static __always_inline int count(void *ctx)
         bpf_get_current_comm(key.name, sizeof(key.name));
     key.user_stack_id = user_stacks ? bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK) : -1;
     key.kernel_stack_id = kernel_stacks ? bpf_get_stackid(ctx, &stack_traces, 0) : -1;
-    v = bpf_map_lookup_elem(&counts, &key);
-    if (!v) {
-        bpf_map_update_elem(&counts, &key, &zero, BPF_NOEXIST);
-        v = bpf_map_lookup_elem(&counts, &key);
-        if (!v)
-            return 0;
-    }
-    __sync_fetch_and_add(v, 1);
+    counter_add(&counts, &key, 1);
     if (!per_pid)
         bpf_map_update_elem(&owners, &key, &tgid, BPF_ANY);
     return 0;

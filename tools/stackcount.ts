@@ -14,7 +14,7 @@ import {
   readStacks,
   type StackRow,
   type StackShape,
-  stackIdErr,
+  stackFields,
   writeProfileFiles,
 } from "./lib/stacks.js";
 
@@ -171,8 +171,7 @@ export const tool: Tool = {
           out.record({
             time: new Date().toISOString(),
             ...(proc !== undefined ? { pid: proc, comm: k.name } : {}),
-            ...(shape.kernelOnly ? {} : { user_stack: stackIdErr(k.user_stack_id) ? null : row.user }),
-            ...(shape.userOnly ? {} : { kernel_stack: stackIdErr(k.kernel_stack_id) ? null : row.kernel }),
+            ...stackFields(row, shape),
             count: row.value,
           });
         } else if (folded) out.line(foldedLine(row, shape));

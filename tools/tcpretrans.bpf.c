@@ -73,19 +73,9 @@ static __always_inline int record(const struct sock *sk, const struct sk_buff *s
     }
     if (do_count) {
         struct flow_key key = {.lport = ends.lport, .dport = ends.dport, .family = ends.family};
-        static const u64 zero;
-        u64 *v;
-
         __builtin_memcpy(key.saddr, ends.saddr, 16);
         __builtin_memcpy(key.daddr, ends.daddr, 16);
-        v = bpf_map_lookup_elem(&counts, &key);
-        if (!v) {
-            bpf_map_update_elem(&counts, &key, &zero, BPF_NOEXIST);
-            v = bpf_map_lookup_elem(&counts, &key);
-            if (!v)
-                return 0;
-        }
-        __sync_fetch_and_add(v, 1);
+        counter_add(&counts, &key, 1);
         return 0;
     }
     struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

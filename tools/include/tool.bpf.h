@@ -33,21 +33,28 @@ struct hist_key {
 
 #define MAX_SLOTS 64
 
+/* Adds n to the u64 a hash map holds at key, inserting it at 0 first. */
+static __always_inline void counter_add(void *map, const void *key, u64 n)
+{
+    static const u64 zero;
+    u64 *v = bpf_map_lookup_elem(map, key);
+
+    if (!v) {
+        bpf_map_update_elem(map, key, &zero, BPF_NOEXIST);
+        v = bpf_map_lookup_elem(map, key);
+        if (!v)
+            return;
+    }
+    __sync_fetch_and_add(v, n);
+}
+
 /* Adds one to a histogram map (a BPF_MAP_TYPE_HASH of struct hist_key →
  * u64). */
 static __always_inline void hist_add(void *map, u32 id, u32 slot)
 {
     struct hist_key key = {.id = id, .slot = slot < MAX_SLOTS ? slot : MAX_SLOTS - 1};
-    static const u64 zero;
-    u64 *v = bpf_map_lookup_elem(map, &key);
 
-    if (!v) {
-        bpf_map_update_elem(map, &key, &zero, BPF_NOEXIST);
-        v = bpf_map_lookup_elem(map, &key);
-        if (!v)
-            return;
-    }
-    __sync_fetch_and_add(v, 1);
+    counter_add(map, &key, 1);
 }
 
 /* The slot of a log2 histogram as bcc's bpf_log2l() gives it:

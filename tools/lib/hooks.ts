@@ -34,9 +34,17 @@ export interface HookOffer {
 }
 
 let kallsymsText: string | undefined;
+const functionExists = new Map<string, boolean>();
 
-/** Whether a kernel function can be probed: /proc/kallsyms lists it as a text symbol (notrace functions aside). */
+/**
+ * Whether a kernel function can be probed: /proc/kallsyms lists it as a text
+ * symbol (notrace functions aside). Reading the file costs ~150 ms (the
+ * kernel formats it on each read), so it is read once, and only when kprobes
+ * could use the answer; the library's parsed kallsyms would cost ~400 ms.
+ */
 export function kernelFunctionExists(name: string): boolean {
+  const known = functionExists.get(name);
+  if (known !== undefined) return known;
   if (kallsymsText === undefined) {
     try {
       kallsymsText = readFileSync("/proc/kallsyms", "latin1");
@@ -45,7 +53,9 @@ export function kernelFunctionExists(name: string): boolean {
     }
   }
   const re = new RegExp(`^[0-9a-f]+ [tTwW] ${name.replace(/[.$]/g, "\\$&")}(\\t\\[\\S+\\])?$`, "m");
-  return re.test(kallsymsText);
+  const found = re.test(kallsymsText);
+  functionExists.set(name, found);
+  return found;
 }
 
 /** The first of `names` this kernel has (kernels rename functions: page → folio). */
@@ -62,7 +72,7 @@ export function firstKernelFunction(names: string[]): string | undefined {
  */
 export function hookCandidates(tool: string, requested: string | undefined, offer: HookOffer): HookKind[] {
   const kprobes = BPF.supports("kprobe") === "yes";
-  const fnsHere = offer.functions.length > 0 && offer.functions.every(kernelFunctionExists);
+  const fnsHere = (): boolean => offer.functions.length > 0 && offer.functions.every(kernelFunctionExists);
   if (requested !== undefined && requested !== "auto") {
     const kind = requested as HookKind;
     if (!KINDS.includes(kind))
@@ -84,7 +94,7 @@ export function hookCandidates(tool: string, requested: string | undefined, offe
         offer.tracepoint ? "use --hook tracepoint (the default here) or --hook fentry" : "use --hook fentry",
       );
     }
-    if (kind !== "tracepoint" && !fnsHere) {
+    if (kind !== "tracepoint" && !fnsHere()) {
       throw new NotSupportedError(
         `${tool} with --hook ${kind}`,
         `this kernel has no ${offer.functions.filter((f) => !kernelFunctionExists(f)).join(", ")} to hook`,
@@ -94,13 +104,16 @@ export function hookCandidates(tool: string, requested: string | undefined, offe
     return [kind];
   }
   const out: HookKind[] = [];
-  if (fnsHere && kprobes) out.push("kprobe");
-  if (fnsHere && (offer.tracepointPartial || !offer.tracepoint)) out.push("fentry");
+  // Without kprobes, whether fentry can hook the functions is known only by
+  // trying (a missing one fails like a refused one): kallsyms is not read.
+  const hookable = kprobes ? fnsHere() : offer.functions.length > 0;
+  if (hookable && kprobes) out.push("kprobe");
+  if (hookable && (offer.tracepointPartial || !offer.tracepoint)) out.push("fentry");
   if (offer.tracepoint) out.push("tracepoint");
   if (out.length === 0) {
     throw new NotSupportedError(
       tool,
-      offer.functions.length && !fnsHere
+      offer.functions.length && !fnsHere()
         ? `this kernel has neither the tracepoints it needs nor ${offer.functions.join(", ")} to hook`
         : "this kernel has neither kprobes nor the tracepoints it needs",
       "fentry is tried when the kernel has the functions",

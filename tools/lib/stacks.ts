@@ -143,6 +143,28 @@ export function printStackBlock(out: Output, row: StackRow, pid: number, shape: 
   out.line(`        ${row.value}\n`);
 }
 
+/**
+ * Prints rows as bcc's profilers do: a JSON record each (`record`, with the
+ * stacks added), folded lines, or multi-line blocks ending in "- comm (pid)".
+ */
+export function printStacks<K extends StackKey>(
+  out: Output,
+  rows: Array<StackRow<K>>,
+  shape: StackShape,
+  how: {
+    folded: boolean;
+    pidOf: (key: K) => number;
+    /** The JSON record of a row, given its stacks' fields (user_stack, kernel_stack). */
+    record: (row: StackRow<K>, stacks: Record<string, unknown>) => Record<string, unknown>;
+  },
+): void {
+  for (const row of rows) {
+    if (out.json) out.record(how.record(row, stackFields(row, shape)));
+    else if (how.folded) out.line(foldedLine(row, shape));
+    else printStackBlock(out, row, how.pidOf(row.key), shape);
+  }
+}
+
 /** The JSON fields of a row's stacks (null for a stack that was lost). */
 export function stackFields(row: StackRow, shape: StackShape): Record<string, unknown> {
   return {
