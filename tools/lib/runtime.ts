@@ -100,6 +100,18 @@ export class ToolContext {
   }
 
   /**
+   * Compiles a program the tool generated from what the user typed (trace's
+   * and argdist's probe expressions are C, so these tools need clang, as
+   * bcc's do); the compile cache makes a repeated command start warm.
+   * Nothing is attached yet; the object closes with the tool.
+   */
+  async compile(text: string, opts: { cflags?: string[] } = {}): Promise<BPF> {
+    const b = await BPF.load({ text, cflags: opts.cflags, autoAttach: false });
+    this.objects.push(b);
+    return b;
+  }
+
+  /**
    * Attaches fnName to the first tracepoint of `tps` this kernel has and
    * returns its name; undefined when it has none and `optional`, else a
    * NotSupportedError naming them.
