@@ -102,3 +102,11 @@ export {
   parseFolded,
 } from "./profile/flamegraph.js";
 export { type PprofOptions, pprofProfile, type StackCount } from "./profile/pprof.js";
+export {
+  readStackCounts,
+  type StackCountOptions,
+  StackCounts,
+  type StackRow,
+  stackIdErr,
+  stripV8Markers,
+} from "./profile/stack_counts.js";

@@ -14,6 +14,7 @@ import {
   printStacks,
   readStacks,
   type StackShape,
+  V8_MARKERS_OPTION,
   writeProfileFiles,
 } from "./lib/stacks.js";
 
@@ -58,6 +59,7 @@ export const tool: Tool = {
     { short: "d", long: "delimited", type: "flag", help: "insert delimiter between kernel/user stacks" },
     { short: "f", long: "folded", type: "flag", help: "output folded format" },
     ...PROFILE_FILE_OPTIONS,
+    V8_MARKERS_OPTION,
     {
       long: "stack-storage-size",
       type: "int",
@@ -167,9 +169,13 @@ export const tool: Tool = {
     await ctx.done();
     if (!folded) out.line("");
 
-    const shape: StackShape = { userOnly, kernelOnly, delimited: a.flag("delimited") };
+    const shape: StackShape = {
+      userOnly,
+      kernelOnly,
+      delimited: a.flag("delimited"),
+      v8Markers: a.flag("v8-markers"),
+    };
     const { rows, missing, enomem } = readStacks<Key>(
-      b,
       b.getTable<Table>("counts"),
       b.getTable<StackTrace>("stack_traces"),
       shape,

@@ -7,8 +7,11 @@
  * of a Node.js process started with --perf-basic-prof resolve by name
  * through its /tmp/perf-PID.map.
  */
+import { existsSync, readlinkSync, rmSync } from "node:fs";
+import { perfMapPath, processSymbols } from "../src/elf/procmaps.js";
 import { BPF, type StackTrace, type Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
+import { isNodeCommand, type Launched, launch } from "./lib/launch.js";
 import type { Tool } from "./lib/runtime.js";
 import {
   lostStacksWarning,
@@ -16,6 +19,7 @@ import {
   printStacks,
   readStacks,
   type StackShape,
+  V8_MARKERS_OPTION,
   writeProfileFiles,
 } from "./lib/stacks.js";
 
@@ -95,8 +99,13 @@ export const tool: Tool = {
     },
     { short: "C", long: "cpu", type: "int", help: "cpu number to run profile on" },
     ...PROFILE_FILE_OPTIONS,
+    V8_MARKERS_OPTION,
   ],
   positionals: [{ name: "duration", type: "float", help: "duration of trace, in seconds" }],
+  command: {
+    name: "command",
+    help: "start this command and profile it until it exits (node gets --perf-basic-prof: JavaScript frames by name)",
+  },
   examples: [
     "tsbpf profile             # profile stack traces at 49 Hertz until Ctrl-C",
     "tsbpf profile -F 99       # profile stack traces at 99 Hertz",
@@ -108,6 +117,7 @@ export const tool: Tool = {
     "tsbpf profile -U          # only show user space stacks (no kernel)",
     "tsbpf profile -K          # only show kernel space stacks (no user)",
     "tsbpf profile --svg cpu.svg --pprof cpu.pb.gz 10   # 10 seconds, as a flame graph and a pprof file",
+    "tsbpf profile -U -f -- node app.js   # start a Node.js script and profile it, JavaScript frames by name",
   ],
   jsonFields: ["pid", "comm", "user_stack", "kernel_stack", "count"],
   hooks: () =>
@@ -119,6 +129,8 @@ export const tool: Tool = {
     const a = ctx.args;
     const pids = idList(a.str("pid"), "-p/--pid");
     const tids = idList(a.str("tid"), "-L/--tid");
+    if (a.command.length && (pids.length || tids.length))
+      throw new UsageError("-- COMMAND: not allowed with -p/--pid or -L/--tid (it profiles the command)");
     if (pids.length && tids.length)
       throw new UsageError("argument -L/--tid: not allowed with argument -p/--pid");
     if (pids.length > MAX_PIDS) throw new UsageError(`-p/--pid: at most ${MAX_PIDS} PIDs`);
@@ -140,35 +152,48 @@ export const tool: Tool = {
     const hardware = BPF.supports("perf_event:hardware") === "yes";
     if (hardware) ctx.note("sampling the hardware CPU cycle counter (bcc: the software CPU clock)");
 
+    // held until attached, so its first instructions are profiled too
+    const child: Launched | undefined = a.command.length ? launch(a.command) : undefined;
+    if (child) pids.push(child.pid);
+    else for (const pid of pids) warnNoPerfMap(pid, (t) => ctx.note(t));
     const targPids = new Array<number>(MAX_PIDS).fill(0);
     pids.forEach((p, i) => {
       targPids[i] = p;
     });
-    const b: BPF = await ctx.open({
-      rodata: {
-        targ_pids: targPids,
-        n_pids: pids.length,
-        targ_tid: tids[0] ?? 0,
-        include_idle: a.flag("include-idle"),
-        user_stacks: !kernelOnly,
-        kernel_stacks: !userOnly,
-      },
-      mapSizes: {
-        counts: a.num("hash-storage-size") ?? 40960,
-        stack_traces: a.num("stack-storage-size") ?? 16384,
-      },
-    });
-    b.attachPerfEvent({
-      evType: hardware ? PERF_TYPE_HARDWARE : PERF_TYPE_SOFTWARE,
-      evConfig: hardware ? PERF_COUNT_HW_CPU_CYCLES : PERF_COUNT_SW_CPU_CLOCK,
-      fnName: "on_sample",
-      ...(freq !== undefined ? { sampleFreq: freq } : { samplePeriod: period as number }),
-      cpu: a.num("cpu") ?? -1,
+    const b: BPF = await startOrKill(child, async () => {
+      const b = await ctx.open({
+        rodata: {
+          targ_pids: targPids,
+          n_pids: pids.length,
+          targ_tid: tids[0] ?? 0,
+          include_idle: a.flag("include-idle"),
+          user_stacks: !kernelOnly,
+          kernel_stacks: !userOnly,
+        },
+        mapSizes: {
+          counts: a.num("hash-storage-size") ?? 40960,
+          stack_traces: a.num("stack-storage-size") ?? 16384,
+        },
+      });
+      b.attachPerfEvent({
+        evType: hardware ? PERF_TYPE_HARDWARE : PERF_TYPE_SOFTWARE,
+        evConfig: hardware ? PERF_COUNT_HW_CPU_CYCLES : PERF_COUNT_SW_CPU_CLOCK,
+        fnName: "on_sample",
+        ...(freq !== undefined ? { sampleFreq: freq } : { samplePeriod: period as number }),
+        cpu: a.num("cpu") ?? -1,
+      });
+      return b;
     });
     const out = ctx.out;
     const started = Date.now();
     if (!folded) {
-      const threads = pids.length ? `PID ${pids.join(",")}` : tids.length ? `TID ${tids[0]}` : "all threads";
+      const threads = child
+        ? `${a.command[0]} (PID ${child.pid})`
+        : pids.length
+          ? `PID ${pids.join(",")}`
+          : tids.length
+            ? `TID ${tids[0]}`
+            : "all threads";
       const stacks = userOnly ? "user" : kernelOnly ? "kernel" : "user + kernel";
       const rate = freq !== undefined ? `${freq} Hertz` : `every ${period} events`;
       const duration = a.duration;
@@ -179,17 +204,35 @@ export const tool: Tool = {
             : "... Hit Ctrl-C to end."),
       );
     }
-    await ctx.done();
+    let mapsReader: NodeJS.Timeout | undefined;
+    if (child) {
+      // The command's mappings are read while it runs: once it has exited,
+      // /proc no longer has them, and its user frames are named from these.
+      const syms = processSymbols(child.pid);
+      mapsReader = setInterval(() => syms.refresh(), MAPS_READ_MS);
+      void child.exited.then(() => ctx.stop());
+      child.go();
+    }
+    try {
+      await ctx.done();
+    } finally {
+      clearInterval(mapsReader);
+      if (child && !child.ended) {
+        // --duration or an error ended the run first (Ctrl-C reaches the command by itself)
+        child.kill();
+        await child.exited;
+      }
+    }
     const durationMs = Date.now() - started;
 
     const shape: StackShape = {
       userOnly,
       kernelOnly,
       delimited: a.flag("delimited"),
+      v8Markers: a.flag("v8-markers"),
       annotate: a.flag("annotations"),
     };
     const { rows, missing, enomem } = readStacks<Key>(
-      b,
       b.getTable<Table>("counts"),
       b.getTable<StackTrace>("stack_traces"),
       shape,
@@ -202,6 +245,10 @@ export const tool: Tool = {
     });
     const lost = lostStacksWarning(missing, enomem);
     if (lost) ctx.note(lost);
+    if (child) {
+      const code = await child.exited;
+      if (code !== 0) ctx.note(`${a.command[0]} (PID ${child.pid}) ended with ${code}`);
+    }
 
     writeProfileFiles(
       rows,
@@ -219,5 +266,37 @@ export const tool: Tool = {
         comment: `tsbpf profile ${process.argv.slice(3).join(" ")}`.trim(),
       },
     );
+    // the perf map V8 wrote because profile asked for it
+    if (child?.node) rmSync(`/tmp/perf-${child.pid}.map`, { force: true });
   },
 };
+
+/** How often a launched command's mappings are read while it runs. */
+const MAPS_READ_MS = 250;
+
+/** Opens and attaches; a launched command that will never run is killed when that fails. */
+async function startOrKill(child: Launched | undefined, start: () => Promise<BPF>): Promise<BPF> {
+  try {
+    return await start();
+  } catch (e) {
+    child?.kill("SIGKILL");
+    throw e;
+  }
+}
+
+/** Says when a profiled process is Node.js without a perf map: its JavaScript frames will be [unknown]. */
+function warnNoPerfMap(pid: number, note: (text: string) => void): void {
+  let exe: string;
+  try {
+    exe = readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return;
+  }
+  if (!isNodeCommand(exe.replace(/ \(deleted\)$/, ""))) return;
+  const map = perfMapPath(pid);
+  if (existsSync(map)) return;
+  note(
+    `PID ${pid} is Node.js without a perf map (${map}): its JavaScript frames will show as [unknown]. ` +
+      "Start it with node --perf-basic-prof --interpreted-frames-native-stack, or under tsbpf profile -- node …",
+  );
+}

@@ -15,6 +15,7 @@ import {
   type StackRow,
   type StackShape,
   stackFields,
+  V8_MARKERS_OPTION,
   writeProfileFiles,
 } from "./lib/stacks.js";
 
@@ -115,6 +116,7 @@ export const tool: Tool = {
     { short: "d", long: "delimited", type: "flag", help: "insert delimiter between kernel/user stacks" },
     { short: "f", long: "folded", type: "flag", help: "output folded format" },
     ...PROFILE_FILE_OPTIONS,
+    V8_MARKERS_OPTION,
   ],
   positionals: [{ name: "pattern", type: "string", required: true, help: "search expression for events" }],
   examples: [
@@ -139,6 +141,7 @@ export const tool: Tool = {
       userOnly: userOnly || (pattern.type === "p" && pattern.library !== "" && !kernelOnly),
       kernelOnly,
       delimited: a.flag("delimited"),
+      v8Markers: a.flag("v8-markers"),
       offsets: a.flag("offset"),
       addresses: a.flag("verbose"),
     };
@@ -186,7 +189,7 @@ export const tool: Tool = {
     };
     const tick = (last: boolean): void => {
       if (a.flag("timestamp") && !out.json) out.line(hms());
-      const { rows } = readStacks<Key>(b, counts, stacks, shape, (k) => {
+      const { rows } = readStacks<Key>(counts, stacks, shape, (k) => {
         if (k.tgid !== NO_PID) return k.tgid;
         const o = owners.get(k) as number | undefined;
         return o ?? pid ?? -1;

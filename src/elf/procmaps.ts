@@ -170,6 +170,18 @@ function nsPid(pid: number): number {
   return pid;
 }
 
+/**
+ * Where a process's JIT perf map is, as seen from here: /tmp/perf-PID.map in
+ * its own mount and pid namespaces (a process in a container writes it
+ * under its namespace pid, in its own /tmp).
+ */
+export function perfMapPath(pid: number): string {
+  const self = mntNs("self");
+  const theirs = mntNs(pid);
+  if (self === undefined || theirs === undefined || self === theirs) return `/tmp/perf-${pid}.map`;
+  return `/proc/${pid}/root/tmp/perf-${nsPid(pid)}.map`;
+}
+
 const vdsoIndexes = new Map<string, { elf: ElfFile; index: FunctionIndex }>();
 
 const AUTO_REFRESH_MS = 200;
@@ -197,6 +209,12 @@ export class ProcessSymbols {
 
   constructor(pid: number) {
     this.pid = pid;
+  }
+
+  /** Whether the process has exited, or its pid now names a process started since its mappings were read. */
+  exited(): boolean {
+    const st = startTime(this.pid);
+    return st === undefined || (this.started !== undefined && st !== this.started);
   }
 
   /** Re-reads /proc/PID/maps (after dlopen, or when the pid was reused). */
@@ -293,9 +311,7 @@ export class ProcessSymbols {
   }
 
   private perfMapLookup(addr: bigint): ResolvedSymbol | undefined {
-    const path = this.sameNs
-      ? `/tmp/perf-${this.pid}.map`
-      : `/proc/${this.pid}/root/tmp/perf-${nsPid(this.pid)}.map`;
+    const path = this.sameNs ? `/tmp/perf-${this.pid}.map` : perfMapPath(this.pid);
     let key: string;
     try {
       const st = statSync(path);
@@ -338,7 +354,10 @@ export class ProcessSymbols {
    */
   lookup(addr: bigint): { name: string | undefined; offset: bigint; module: string | undefined } {
     const m = this.mappingOf(addr);
-    if (!m) return { name: undefined, offset: addr, module: undefined };
+    if (!m) {
+      // JIT code mapped after the process's mappings were last read (it may have exited since)
+      return this.perfMapLookup(addr) ?? { name: undefined, offset: addr, module: undefined };
+    }
     const fileOff = addr - m.start + m.offset;
     if (!m.path.startsWith("/") && m.path !== "[vdso]") {
       // Anonymous or [heap]/[stack]: JIT code, described by the perf map if any.
@@ -441,15 +460,53 @@ export function demangle(name: string): string {
   return out;
 }
 
+/** Processes whose symbols are cached, least recently used first. */
 const processes = new Map<number, ProcessSymbols>();
+/** The most processes cached: a long run over many short-lived processes stays bounded. */
+const PROCESSES_MAX = 1024;
+/** How often the cache looks for exited processes, and how long an exited one's entry stays unused before it goes. */
+const SWEEP_MS = 10_000;
+let lastSweep = Date.now();
+const lastUse = new WeakMap<ProcessSymbols, number>();
 
-/** The shared {@link ProcessSymbols} of a pid (created on first use, kept like bcc's BPF._sym_caches). */
-export function processSymbols(pid: number): ProcessSymbols {
-  let p = processes.get(pid);
-  if (!p) {
-    p = new ProcessSymbols(pid);
-    processes.set(pid, p);
+/**
+ * Drops the entries of processes that have exited (or whose pid now names
+ * another process) and that were not used for `idleMs`: a tool reading its
+ * maps at the end still resolves a process that exited during the run.
+ */
+export function sweepProcessSymbols(idleMs = SWEEP_MS, now = Date.now()): number {
+  let dropped = 0;
+  for (const [pid, p] of processes) {
+    if (now - (lastUse.get(p) ?? 0) < idleMs) continue;
+    if (!p.exited()) continue;
+    processes.delete(pid);
+    dropped++;
   }
+  lastSweep = now;
+  return dropped;
+}
+
+/** How many processes' symbols are cached. */
+export function cachedProcessCount(): number {
+  return processes.size;
+}
+
+/** The shared {@link ProcessSymbols} of a pid (created on first use, kept like bcc's BPF._sym_caches, bounded). */
+export function processSymbols(pid: number): ProcessSymbols {
+  const now = Date.now();
+  if (now - lastSweep >= SWEEP_MS) sweepProcessSymbols(SWEEP_MS, now);
+  let p = processes.get(pid);
+  if (p)
+    processes.delete(pid); // re-inserted last: most recently used
+  else {
+    p = new ProcessSymbols(pid);
+    if (processes.size >= PROCESSES_MAX) {
+      const oldest = processes.keys().next().value;
+      if (oldest !== undefined) processes.delete(oldest);
+    }
+  }
+  processes.set(pid, p);
+  lastUse.set(p, now);
   return p;
 }
 

@@ -12,6 +12,9 @@ import { Errno, MapType, mapTypeName } from "../kernel/constants.js";
 import { BpfError, isNativeError } from "../kernel/errors.js";
 import { possibleCpus } from "../kernel/kernel_info.js";
 import { native } from "../native.js";
+import type { FlameGraphOptions } from "../profile/flamegraph.js";
+import type { PprofOptions } from "../profile/pprof.js";
+import { readStackCounts, type StackCountOptions, type StackCounts } from "../profile/stack_counts.js";
 import {
   hasDeleteBatch,
   hasReadBatch,
@@ -758,6 +761,35 @@ export class StackTrace extends Table<number, unknown> {
     const key = this.encodeKey(stackId);
     if (!this.call("lookup", () => native().mapLookup(fd, key, this.valueBuf, this.sizes))) return [];
     return decodeBuildIdFrames(this.valueBuf);
+  }
+
+  /**
+   * A counts map whose keys hold this map's stack ids, read and symbolized:
+   * its rows (bcc's order), folded lines, a flame graph and a pprof file.
+   */
+  stackCounts<K = unknown>(counts: Table, opts: StackCountOptions<K> = {}): StackCounts<K> {
+    return readStackCounts(counts, this, opts);
+  }
+
+  /** bcc's folded lines ("comm;outer;…;inner count\n" each) of a counts map keyed by this map's stack ids. */
+  folded<K = unknown>(counts: Table, opts: StackCountOptions<K> = {}): string {
+    return this.stackCounts(counts, opts).folded();
+  }
+
+  /** An interactive flame graph (SVG text) of a counts map keyed by this map's stack ids. */
+  flameGraph<K = unknown>(
+    counts: Table,
+    opts: StackCountOptions<K> & { graph?: FlameGraphOptions } = {},
+  ): string {
+    return this.stackCounts(counts, opts).flameGraph(opts.graph);
+  }
+
+  /** A gzipped pprof profile of a counts map keyed by this map's stack ids. */
+  pprof<K = unknown>(
+    counts: Table,
+    opts: StackCountOptions<K> & { profile?: PprofOptions } = {},
+  ): Uint8Array {
+    return this.stackCounts(counts, opts).pprof(opts.profile);
   }
 
   /** The most frames a stack holds (the kernel's sysctl kernel.perf_event_max_stack default, bcc's MAX_DEPTH). */

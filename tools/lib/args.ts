@@ -41,6 +41,8 @@ export interface CommandSpec {
   positionals?: PositionalSpec[];
   /** Example lines for the help, as bcc's tools print them. */
   examples?: string[];
+  /** A command the tool starts, after "--" (`tsbpf profile -- node app.js`). */
+  command?: { name: string; help: string };
 }
 
 /** The options every tool takes, after its own. */
@@ -70,6 +72,8 @@ export class Args {
   constructor(
     private readonly values: Record<string, unknown>,
     private readonly pos: Record<string, unknown>,
+    /** The command after "--", for a tool that starts one (empty when none). */
+    readonly command: string[] = [],
   ) {}
 
   /** True when a flag was given. */
@@ -124,6 +128,13 @@ function toNumber(spec: { type: string; metavar?: string; name: string }, text: 
 
 /** Parses argv against the tool's options plus the common ones; throws UsageError for what it cannot use. */
 export function parseToolArgs(spec: CommandSpec, argv: string[]): Args {
+  let command: string[] = [];
+  const dashes = argv.indexOf("--");
+  if (spec.command && dashes >= 0) {
+    command = argv.slice(dashes + 1);
+    argv = argv.slice(0, dashes);
+    if (command.length === 0) throw new UsageError(`--: expected a ${spec.command.name} to run`);
+  }
   const all = allOptions(spec);
   const options: Record<string, { type: "boolean" | "string"; short?: string; multiple?: boolean }> = {};
   for (const o of all) {
@@ -168,7 +179,7 @@ export function parseToolArgs(spec: CommandSpec, argv: string[]): Args {
   const dur = values.duration;
   if (typeof dur === "number" && dur <= 0)
     throw new UsageError("--duration: expected a positive number of seconds");
-  return new Args(values, pos);
+  return new Args(values, pos, command);
 }
 
 /** The help text: usage line, summary, positionals, options, examples. */
@@ -187,7 +198,10 @@ export function helpText(spec: CommandSpec): string {
   const lines = rows.map(([l, h]) =>
     l.length + 2 > w ? `  ${l}\n  ${" ".repeat(w)}${h}` : `  ${l.padEnd(w)}${h}`,
   );
-  let out = `usage: tsbpf ${spec.name} [options]${pos ? ` ${pos}` : ""}\n\n${spec.summary}\n\n${lines.join("\n")}\n`;
+  const cmd = spec.command ? ` [-- ${spec.command.name.toUpperCase()} [ARG...]]` : "";
+  if (spec.command)
+    lines.unshift(`  -- ${spec.command.name.toUpperCase()}`.padEnd(w + 2) + spec.command.help);
+  let out = `usage: tsbpf ${spec.name} [options]${pos ? ` ${pos}` : ""}${cmd}\n\n${spec.summary}\n\n${lines.join("\n")}\n`;
   if (spec.examples?.length) out += `\nexamples:\n${spec.examples.map((e) => `  ${e}`).join("\n")}\n`;
   return out;
 }

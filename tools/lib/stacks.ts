@@ -6,9 +6,15 @@
  * is made of.
  */
 import { writeFileSync } from "node:fs";
-import type { BPF, StackTrace, Table } from "../../src/index.js";
+import type { StackTrace, Table } from "../../src/index.js";
 import { flameGraphSvg } from "../../src/profile/flamegraph.js";
 import { pprofProfile } from "../../src/profile/pprof.js";
+import {
+  foldedFrames as libFoldedFrames,
+  readStackCounts,
+  type StackRow,
+  stackIdErr,
+} from "../../src/profile/stack_counts.js";
 import type { Output } from "./output.js";
 
 /** What the counts map's key must hold (other fields are ignored). */
@@ -18,13 +24,7 @@ export interface StackKey {
   name: string;
 }
 
-/** One key with its count and symbolized frames (innermost first). */
-export interface StackRow<K extends StackKey = StackKey> {
-  key: K;
-  value: bigint;
-  user: string[];
-  kernel: string[];
-}
+export type { StackRow };
 
 /** Which stacks the tool took, and how to print them. */
 export interface StackShape {
@@ -38,87 +38,41 @@ export interface StackShape {
   offsets?: boolean;
   /** -v (stackcount): each frame's address before its symbol. */
   addresses?: boolean;
+  /** --v8-markers: JavaScript frames keep V8's "JS:*" prefixes. */
+  v8Markers?: boolean;
 }
 
-const EFAULT = 14;
-const ENOMEM = 12;
-
-/** bcc's stack_id_err: -EFAULT means no stack of that kind (a kernel thread's user stack). */
-export function stackIdErr(id: number): boolean {
-  return id < 0 && id !== -EFAULT;
-}
-
-/** The frames of the probe itself (the program, the tracepoint's runner), innermost first: dropped. */
-const OWN_FRAME = /^(bpf_prog_\w+|bpf_trace_run\d+|__traceiter_\w+|__bpf_trace_\w+)$/;
-
-function ownFramesOff(frames: string[]): string[] {
-  let i = 0;
-  while (i < frames.length && OWN_FRAME.test(frames[i] as string)) i++;
-  return frames.slice(i);
-}
+/** `--v8-markers`, for the tools that name user frames. */
+export const V8_MARKERS_OPTION = {
+  long: "v8-markers",
+  type: "flag",
+  help: "keep V8's tier markers on JavaScript frames (JS:~ interpreted, ^ baseline, + Maglev, * optimized)",
+} as const;
 
 /**
  * Every key of `counts` with its frames, least frequent first (bcc's order),
  * and how many stacks were lost (and whether for lack of room in the stack map).
  */
 export function readStacks<K extends StackKey>(
-  b: BPF,
   counts: Table,
   stacks: StackTrace,
   shape: StackShape,
   /** The process whose user stack a key holds (its symbols are used). */
   processOf: (key: K) => number,
 ): { rows: Array<StackRow<K>>; missing: number; enomem: boolean } {
-  const rows = ([...counts.items()] as Array<[K, bigint | number]>).map(([key, v]) => ({
-    key,
-    value: BigInt(v),
-  }));
-  rows.sort((x, y) => (x.value < y.value ? -1 : x.value > y.value ? 1 : 0));
-  let missing = 0;
-  let enomem = false;
-  const withAddress = (ip: bigint, name: string): string =>
-    shape.addresses ? `${ip.toString(16).padEnd(16)} ${name}` : name;
-  const kernelName = (ip: bigint): string => {
-    const s = b.ksym(ip, { showOffset: shape.offsets === true });
-    return withAddress(ip, shape.annotate ? `${s}_[k]` : s);
-  };
-  const out = rows.map(({ key, value }) => {
-    for (const [id, skip] of [
-      [key.kernel_stack_id, shape.userOnly],
-      [key.user_stack_id, shape.kernelOnly],
-    ] as const) {
-      if (!skip && stackIdErr(id)) {
-        missing++;
-        enomem ||= id === -ENOMEM;
-      }
-    }
-    const user =
-      key.user_stack_id < 0
-        ? []
-        : stacks.walk(key.user_stack_id, (ip) =>
-            withAddress(ip, b.sym(ip, processOf(key), { showOffset: shape.offsets === true })),
-          );
-    const kernel = key.kernel_stack_id < 0 ? [] : ownFramesOff(stacks.walk(key.kernel_stack_id, kernelName));
-    return { key, value, user, kernel };
+  const r = readStackCounts<K>(counts, stacks, {
+    ...shape,
+    userStackField: "user_stack_id",
+    kernelStackField: "kernel_stack_id",
+    commField: "name",
+    pid: processOf,
   });
-  return { rows: out, missing, enomem };
+  return { rows: r.rows, missing: r.missing, enomem: r.enomem };
 }
 
 /** A row's frames root first, as folded output has them: comm, user frames, "-", kernel frames. */
 export function foldedFrames(row: StackRow, shape: StackShape): string[] {
-  const { key, user, kernel } = row;
-  const line = [key.name];
-  if (!shape.kernelOnly) {
-    if (stackIdErr(key.user_stack_id)) line.push("[Missed User Stack]");
-    else line.push(...[...user].reverse());
-  }
-  if (!shape.userOnly) {
-    if (shape.delimited && !shape.kernelOnly && key.kernel_stack_id >= 0 && key.user_stack_id >= 0)
-      line.push("-");
-    if (stackIdErr(key.kernel_stack_id)) line.push("[Missed Kernel Stack]");
-    else line.push(...[...kernel].reverse());
-  }
-  return line;
+  return libFoldedFrames(row, shape);
 }
 
 /** bcc's folded line: "comm;outer;…;inner count". */
@@ -128,18 +82,18 @@ export function foldedLine(row: StackRow, shape: StackShape): string {
 
 /** bcc's multi-line block: kernel frames, "--", user frames, "- comm (pid)", the count and a blank line. */
 export function printStackBlock(out: Output, row: StackRow, pid: number, shape: StackShape): void {
-  const { key, user, kernel } = row;
+  const { user, kernel } = row;
   const delimit = shape.delimited && !shape.userOnly && !shape.kernelOnly;
   if (!shape.userOnly) {
-    if (stackIdErr(key.kernel_stack_id)) out.line("    [Missed Kernel Stack]");
+    if (stackIdErr(row.kernelStackId)) out.line("    [Missed Kernel Stack]");
     else for (const f of kernel) out.line(`    ${f}`);
   }
   if (!shape.kernelOnly) {
-    if (delimit && key.user_stack_id >= 0 && key.kernel_stack_id >= 0) out.line("    --");
-    if (stackIdErr(key.user_stack_id)) out.line("    [Missed User Stack]");
+    if (delimit && row.userStackId >= 0 && row.kernelStackId >= 0) out.line("    --");
+    if (stackIdErr(row.userStackId)) out.line("    [Missed User Stack]");
     else for (const f of user) out.line(`    ${f}`);
   }
-  out.printf("    %-16s %s (%d)", "-", key.name, pid);
+  out.printf("    %-16s %s (%d)", "-", row.comm, pid);
   out.line(`        ${row.value}\n`);
 }
 
@@ -168,8 +122,8 @@ export function printStacks<K extends StackKey>(
 /** The JSON fields of a row's stacks (null for a stack that was lost). */
 export function stackFields(row: StackRow, shape: StackShape): Record<string, unknown> {
   return {
-    ...(shape.kernelOnly ? {} : { user_stack: stackIdErr(row.key.user_stack_id) ? null : row.user }),
-    ...(shape.userOnly ? {} : { kernel_stack: stackIdErr(row.key.kernel_stack_id) ? null : row.kernel }),
+    ...(shape.kernelOnly ? {} : { user_stack: stackIdErr(row.userStackId) ? null : row.user }),
+    ...(shape.userOnly ? {} : { kernel_stack: stackIdErr(row.kernelStackId) ? null : row.kernel }),
   };
 }
 

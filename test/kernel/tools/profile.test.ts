@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
@@ -30,6 +30,17 @@ async function hotNode(dir: string): Promise<ChildProcess> {
   await once(child.stdout as NodeJS.ReadableStream, "data");
   return child;
 }
+
+/** A script that spins for a second of CPU time in a named function, then exits (status 3 with "fail"). */
+const ENDING_SCRIPT = `
+function tsbpfEndingLoop(n) {
+  let x = 0;
+  for (let i = 0; i < n; i++) x = (x * 31 + i) % 1000003;
+  return x;
+}
+while (process.cpuUsage().user < 1e6) tsbpfEndingLoop(1e5);
+process.exitCode = process.argv[2] === "fail" ? 3 : 0;
+`;
 
 describe("profile", { skip: skipUnlessRoot }, () => {
   const dir = skipUnlessRoot ? "" : testTempDir("tsbpf-profile");
@@ -77,6 +88,70 @@ describe("profile", { skip: skipUnlessRoot }, () => {
       );
       const total = profile.sample.reduce((n, s) => n + Number(s.value[0]), 0);
       assert.equal(total, count(r.lines));
+    } finally {
+      child.kill();
+      rmSync(`/tmp/perf-${pid}.map`, { force: true });
+    }
+  });
+
+  it("-- node script.js: starts it with V8's perf map, profiles it until it exits, names its JavaScript frames", async () => {
+    const script = join(dir, "ends.js");
+    writeFileSync(script, ENDING_SCRIPT);
+    const perfMaps = () => new Set(readdirSync("/tmp").filter((f) => /^perf-\d+\.map$/.test(f)));
+    const before = perfMaps();
+    const r = await traceWhile("profile", ["-U", "-f", "-F", "99", "--", "node", script], () => 0, {
+      untilExit: true,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    // (the held shell exec's into node; an exiting task has no user stack left)
+    for (const l of r.lines) assert.match(l, /^(node|sh)(;.*)? \d+$/);
+    const hot = r.lines.filter((l) => l.includes(`;tsbpfEndingLoop ${script}:`));
+    assert.ok(hot.length > 0, r.stdout.slice(0, 3000));
+    assert.ok(!r.stdout.includes("JS:"), "V8's markers stripped by default");
+    const count = (ls: string[]) => ls.reduce((n, l) => n + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+    // a second of CPU at 99 Hz, most of it in the loop
+    assert.ok(count(hot) >= 40 && count(hot) * 2 > count(r.lines), `${count(hot)} of ${count(r.lines)}`);
+    // its perf map, written because profile asked for it, is gone
+    assert.deepEqual(
+      [...perfMaps()].filter((f) => !before.has(f)),
+      [],
+    );
+    assert.ok(!r.stderr.includes("ended with"), r.stderr);
+  });
+
+  it("--v8-markers keeps V8's tier markers; a failing command's status is said", async () => {
+    const script = join(dir, "ends.js");
+    writeFileSync(script, ENDING_SCRIPT);
+    const r = await traceWhile(
+      "profile",
+      ["-U", "-f", "--v8-markers", "--", process.execPath, script, "fail"],
+      () => 0,
+      { untilExit: true },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /;JS:[~^+*]?tsbpfEndingLoop /);
+    assert.match(r.stderr, /profile: .*node \(PID \d+\) ended with 3/);
+    const bad = await traceWhile("profile", ["-p", "1", "--", "node", script], () => 0);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /-- COMMAND: not allowed with -p\/--pid/);
+  });
+
+  it("-p PID of Node.js without a perf map: says how to get JavaScript frames", async () => {
+    const script = join(dir, "plain.js");
+    writeFileSync(script, HOT_SCRIPT);
+    const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      await once(child.stdout as NodeJS.ReadableStream, "data");
+      const r = await traceWhile("profile", ["-p", String(child.pid), "-U", "-f", "1"], () => 0, {
+        untilExit: true,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `PID ${child.pid} is Node.js without a perf map \\(/tmp/perf-${child.pid}.map\\).*--perf-basic-prof`,
+        ),
+      );
     } finally {
       child.kill();
     }
