@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, describe, it } from "node:test";
+import { gunzipSync } from "node:zlib";
+import { Profile } from "pprof-format";
 import {
   ArrayTable,
   BPF,
@@ -20,6 +22,7 @@ import {
   StackTrace,
 } from "../../src/index.js";
 import { execTargeted, runChild, skipUnlessRoot, testTempDir, waitFor } from "../helpers.js";
+import { getppidCaller } from "./tools/activity.js";
 
 /** Runs `argv` and returns its pid (the program filters on it). */
 function execOnce(argv: string[] = ["/bin/true"]): number {
@@ -349,6 +352,69 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
       "walk(id, resolve)",
     );
     assert.equal(StackTrace.MAX_DEPTH, 127);
+  });
+
+  it("StackTrace.folded/flameGraph/pprof: a counts map keyed by stack ids, as bcc's profilers print it", async () => {
+    const b = await load(`
+struct key_t {
+    u32 pid;
+    int user_stack_id;
+    int kernel_stack_id;
+    char name[16];
+};
+BPF_ARRAY(target, u32, 1);
+BPF_HASH(counts, struct key_t, u64);
+BPF_STACK_TRACE(stack_traces, 1024);
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
+{
+    struct key_t key = {};
+    int zero = 0;
+    u32 *want = target.lookup(&zero);
+    key.pid = bpf_get_current_pid_tgid() >> 32;
+    if (!want || key.pid != *want)
+        return 0;
+    key.user_stack_id = stack_traces.get_stackid(args, BPF_F_USER_STACK);
+    key.kernel_stack_id = stack_traces.get_stackid(args, 0);
+    bpf_get_current_comm(&key.name, sizeof(key.name));
+    counts.increment(key);
+    return 0;
+}`);
+    const c = getppidCaller();
+    b.getTable<ArrayTable<number>>("target").set(0, c.pid);
+    await c.go();
+    c.end();
+    const counts = b.getTable("counts");
+    const stacks = b.getTable<StackTrace>("stack_traces");
+    const folded = stacks.folded(counts);
+    const lines = folded.trimEnd().split("\n");
+    assert.ok(folded.endsWith("\n") && lines.length > 0);
+    let total = 0;
+    for (const l of lines) {
+      // comm; user frames (libc's getppid wrapper innermost) ; kernel frames (the syscall's entry)
+      assert.match(l, /^python3;.*;getppid;.*do_syscall_64.* \d+$/);
+      total += Number(l.slice(l.lastIndexOf(" ") + 1));
+    }
+    assert.equal(total, 1000);
+    const rows = stacks.stackCounts(counts).rows;
+    assert.ok(rows.every((r) => r.pid === c.pid && r.comm === "python3"));
+    assert.ok(rows.every((r, i) => i === 0 || (rows[i - 1] as { value: bigint }).value <= r.value));
+    assert.match(
+      stacks.flameGraph(counts, { graph: { title: "getppid" } }),
+      /<svg[\s\S]*getppid[\s\S]*<\/svg>/,
+    );
+    const p = Profile.decode(gunzipSync(stacks.pprof(counts)));
+    assert.equal(
+      p.sample.reduce((n, s) => n + Number(s.value[0]), 0),
+      1000,
+    );
+    // the user stacks alone, a "-" between them and the kernel's
+    assert.ok(
+      stacks
+        .folded(counts, { userOnly: true })
+        .split("\n")
+        .every((l) => l === "" || !l.includes("do_syscall_64")),
+    );
+    assert.match(stacks.folded(counts, { delimited: true }), /;getppid;.*-;.*do_syscall_64/);
   });
 
   it("Table.next walks the keys as bcc's next does; arrays take negative indices from the end", async () => {
