@@ -168,7 +168,19 @@ export class ToolContext {
   done(): Promise<void> {
     this.ready();
     if (this.signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => this.signal.addEventListener("abort", () => resolve(), { once: true }));
+    // Signal handlers do not keep Node's event loop alive: a tool with no
+    // buffer to poll (profile, offcputime) would exit at once without this.
+    const keepAlive = setInterval(() => {}, 2 ** 30);
+    return new Promise((resolve) =>
+      this.signal.addEventListener(
+        "abort",
+        () => {
+          clearInterval(keepAlive);
+          resolve();
+        },
+        { once: true },
+      ),
+    );
   }
 
   /**

@@ -72,4 +72,21 @@ describe("tools from the CLI", { skip: skipUnlessRoot }, () => {
       await assertNothingLeft(before);
     });
   }
+
+  it("a tool with no buffer to poll (profile) runs until Ctrl-C, then prints what it counted", async () => {
+    const child = spawn(process.execPath, [CLI, "profile", "-F", "49", "-K"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    assert.ok(await waitFor(() => out.includes("Sampling at 49 Hertz"), 15_000), out);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(child.exitCode, null, `profile ended by itself: ${out}`);
+    child.kill("SIGINT");
+    assert.equal(await exited, 0);
+    assert.match(out, /\n {4}- {16}\S+ \(\d+\)\n {8}\d+\n/);
+  });
 });
