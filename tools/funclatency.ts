@@ -43,10 +43,14 @@ function pattern(text: string, regex: boolean): EventPattern {
 function targets(ctx: ToolContext, p: EventPattern, pid: number | undefined): ProbeTarget[] {
   if (!isKernelFunction(p)) return userOrTracepointTargets(p, pid);
   if (BPF.supports("kprobe") !== "yes")
-    throw kernelFunctionsNotSupported(`funclatency on kernel functions (${ctx.args.str("pattern")})`, p.regex, {
-      pairs: true,
-      instead: "time the syscalls they serve between their tracepoints instead (as tsbpf syscount -L does)",
-    });
+    throw kernelFunctionsNotSupported(
+      `funclatency on kernel functions (${ctx.args.str("pattern")})`,
+      p.regex,
+      {
+        pairs: true,
+        instead: "time the syscalls they serve between their tracepoints instead (as tsbpf syscount -L does)",
+      },
+    );
   return BPF.getKprobeFunctions(p.regex).map((name) => ({ name }));
 }
 
@@ -115,7 +119,8 @@ export const tool: Tool = {
     const level = a.num("level") ?? 0;
     if (!Number.isInteger(level) || level < 0 || level > MAX_LEVEL)
       throw new UsageError(`-l/--level: expected 0 to ${MAX_LEVEL}, got ${level}`);
-    if (a.flag("microseconds") && a.flag("milliseconds")) throw new UsageError("-u and -m are mutually exclusive");
+    if (a.flag("microseconds") && a.flag("milliseconds"))
+      throw new UsageError("-u and -m are mutually exclusive");
     const found = targets(ctx, p, pid);
     if (found.length === 0) {
       // bcc's words, but an error: nothing was traced

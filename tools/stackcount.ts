@@ -6,8 +6,8 @@
  */
 import { BPF, NotSupportedError, type StackTrace, type Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
-import { type EventPattern, parsePattern } from "./lib/patterns.js";
 import { hms } from "./lib/output.js";
+import { type EventPattern, parsePattern } from "./lib/patterns.js";
 import type { Tool, ToolContext } from "./lib/runtime.js";
 import {
   foldedLine,

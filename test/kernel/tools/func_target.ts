@@ -2,15 +2,22 @@
  * A C target for funccount and funclatency: on SIGUSR1 it calls
  * my_count_a() 300 times, my_count_b() 70 times, my_slow_fn() (20 ms of
  * usleep) 5 times, my_slower_fn() (40 ms) 3 times and my_recurse(3) 10
- * times (it calls itself 3 deep: 40 calls, 4 nested a thread), then prints "done";
+ * times (it calls itself 3 deep: 40 calls, 4 nested a thread), fires
+ * its USDT probes functarget:tick 42 times and functarget:tock 7 times
+ * (when <sys/sdt.h> is there), then prints "done";
  * it stays until killed.
  */
-import { CTargets } from "../../c_targets.js";
+import { type CTargets, sdtHeaderPresent } from "../../c_targets.js";
 
 const SOURCE = `
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
+#ifdef HAVE_SDT
+#include <sys/sdt.h>
+#else
+#define DTRACE_PROBE1(p, n, a) (void)(a)
+#endif
 
 static volatile sig_atomic_t go;
 static void on_usr1(int sig) { (void)sig; go = 1; }
@@ -37,6 +44,8 @@ int main(void) {
   for (int i = 0; i < 5; i++) my_slow_fn();
   for (int i = 0; i < 3; i++) my_slower_fn();
   for (int i = 0; i < 10; i++) my_recurse(3);
+  for (int i = 0; i < 42; i++) DTRACE_PROBE1(functarget, tick, i);
+  for (int i = 0; i < 7; i++) DTRACE_PROBE1(functarget, tock, i);
   printf("done\\n");
   fflush(stdout);
   for (;;) pause();
@@ -44,14 +53,22 @@ int main(void) {
 `;
 
 /** The known calls of the target. */
-export const CALLS = { my_count_a: 300, my_count_b: 70, my_slow_fn: 5, my_slower_fn: 3, my_recurse: 40 } as const;
+export const CALLS = {
+  my_count_a: 300,
+  my_count_b: 70,
+  my_slow_fn: 5,
+  my_slower_fn: 3,
+  my_recurse: 40,
+  tick: 42,
+  tock: 7,
+} as const;
 
 /** Builds the target once per CTargets; start() runs one, go() makes its calls and waits for them. */
 export function funcTarget(targets: CTargets) {
   let exe: string | undefined;
   return {
     get exe(): string {
-      exe ??= targets.build("functarget", SOURCE);
+      exe ??= targets.build("functarget", SOURCE, sdtHeaderPresent ? ["-DHAVE_SDT"] : []);
       return exe;
     },
     async start(): Promise<{ pid: number; go: () => Promise<void> }> {

@@ -1,11 +1,38 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { availableParallelism } from "node:os";
 import { after, describe, it } from "node:test";
 import { kprobeSupport } from "../../../src/kernel/features.js";
-import { CTargets, ccPresent } from "../../c_targets.js";
+import { CTargets, ccPresent, sdtHeaderPresent } from "../../c_targets.js";
 import { skipUnlessRoot } from "../../helpers.js";
 import { getppidCaller } from "./activity.js";
 import { CALLS, funcTarget } from "./func_target.js";
 import { traceWhile } from "./run_tool.js";
+
+/** getppidCaller's python3, pinned to one CPU (taskset). */
+function pinnedCaller(cpu: number) {
+  const child = spawn(
+    "taskset",
+    [
+      "-c",
+      String(cpu),
+      "/usr/bin/python3",
+      "-c",
+      "import os, sys\nsys.stdin.readline()\nfor _ in range(1000): os.getppid()\nprint('done', flush=True)\nsys.stdin.read()",
+    ],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  const done = once(child.stdout, "data");
+  return {
+    pid: child.pid as number,
+    go: async () => {
+      child.stdin.write("go\n");
+      await done;
+    },
+    end: () => child.stdin.end(),
+  };
+}
 
 /** The FUNC / COUNT rows of a funccount run, as [name, count]. */
 function rows(lines: string[]): Array<[string, number]> {
@@ -53,19 +80,67 @@ describe("funccount", { skip: skipUnlessRoot || (!ccPresent && "no C compiler") 
     assert.ok(r.records.every((x) => typeof x.time === "string"));
   });
 
+  it("u:lib:probe: USDT probes, each its own count", {
+    skip: !sdtHeaderPresent && "no <sys/sdt.h>",
+  }, async () => {
+    const t = await target.start();
+    const r = await traceWhile("funccount", ["-D", "-p", String(t.pid), `u:${target.exe}:t*ck`], t.go);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.lines.filter((l) => /^cookie [01]: usdt .*functarget:t[io]ck \(uprobes at 0x/.test(l)).length,
+      2,
+    );
+    assert.deepEqual(rows(r.lines), [
+      ["tock", CALLS.tock],
+      ["tick", CALLS.tick],
+    ]);
+  });
+
   it("t:syscalls:sys_enter_getppid -p PID: exactly the child's 1000 calls; -T prints the time", async () => {
     const c = getppidCaller();
-    const r = await traceWhile("funccount", ["-T", "-p", String(c.pid), "t:syscalls:sys_enter_getppid"], c.go);
+    const r = await traceWhile(
+      "funccount",
+      ["-T", "-p", String(c.pid), "t:syscalls:sys_enter_getppid"],
+      c.go,
+    );
     c.end();
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /\n\n\d\d:\d\d:\d\d\nFUNC {32}/);
     assert.deepEqual(rows(r.lines), [["syscalls:sys_enter_getppid", 1000]]);
   });
 
+  it("-c CPU: only the calls made on that CPU", {
+    skip: availableParallelism() < 2 && "one CPU",
+  }, async () => {
+    const on = pinnedCaller(1);
+    const r = await traceWhile(
+      "funccount",
+      ["-c", "1", "-p", String(on.pid), "t:syscalls:sys_enter_getppid"],
+      on.go,
+    );
+    on.end();
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(rows(r.lines), [["syscalls:sys_enter_getppid", 1000]]);
+    const off = pinnedCaller(1);
+    const o = await traceWhile(
+      "funccount",
+      ["-c", "0", "-p", String(off.pid), "t:syscalls:sys_enter_getppid"],
+      off.go,
+    );
+    off.end();
+    assert.equal(o.code, 0, o.stderr);
+    assert.deepEqual(rows(o.lines), []);
+  });
+
   it("-i and -d: a table per interval, then Detaching", async () => {
-    const r = await traceWhile("funccount", ["-i", "0.3", "-d", "1", "t:syscalls:sys_enter_getppid"], () => 0, {
-      untilExit: true,
-    });
+    const r = await traceWhile(
+      "funccount",
+      ["-i", "0.3", "-d", "1", "t:syscalls:sys_enter_getppid"],
+      () => 0,
+      {
+        untilExit: true,
+      },
+    );
     assert.equal(r.code, 0, r.stderr);
     const tables = r.lines.filter((l) => l.startsWith("FUNC ")).length;
     assert.ok(tables >= 3 && tables <= 4, r.stdout);
@@ -79,9 +154,12 @@ describe("funccount", { skip: skipUnlessRoot || (!ccPresent && "no C compiler") 
     const lib = await traceWhile("funccount", ["nosuchlib_xyz:malloc"], () => 0);
     assert.equal(lib.code, 2);
     assert.match(lib.stderr, /unable to find library nosuchlib_xyz/);
-    const usdt = await traceWhile("funccount", ["u:c:setjmp"], () => 0);
+    const usdt = await traceWhile("funccount", [`u:${target.exe}:no_such_probe`], () => 0);
     assert.equal(usdt.code, 2);
-    assert.match(usdt.stderr, /USDT probes cannot be counted/);
+    assert.match(usdt.stderr, /No functions matched by pattern/);
+    const many = await traceWhile("funccount", ["c:*"], () => 0);
+    assert.equal(many.code, 2);
+    assert.match(many.stderr, /maximum of 1000 probes allowed, attempted \d{4,}/);
     const kind = await traceWhile("funccount", ["x:c:malloc"], () => 0);
     assert.equal(kind.code, 2);
     assert.match(kind.stderr, /Type must be 'p', 't', or 'u', but got x/);

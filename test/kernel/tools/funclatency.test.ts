@@ -59,7 +59,11 @@ describe("funclatency", { skip: skipUnlessRoot || (!ccPresent && "no C compiler"
 
   it("--json: bcc's histogram records with the buckets, and the summary", async () => {
     const t = await target.start();
-    const r = await traceWhile("funclatency", ["--json", "-m", "-F", "-p", String(t.pid), `${target.exe}:my_slower_fn`], t.go);
+    const r = await traceWhile(
+      "funclatency",
+      ["--json", "-m", "-F", "-p", String(t.pid), `${target.exe}:my_slower_fn`],
+      t.go,
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.records.length, 1, r.stdout);
     const rec = r.records[0] as Record<string, unknown>;
@@ -76,12 +80,19 @@ describe("funclatency", { skip: skipUnlessRoot || (!ccPresent && "no C compiler"
   it("recursion: one entry time per thread as bcc (the innermost call only); -l LEVEL follows that many", async () => {
     const count = async (argv: string[]): Promise<unknown> => {
       const t = await target.start();
-      const r = await traceWhile("funclatency", ["--json", ...argv, "-p", String(t.pid), `${target.exe}:my_recurse`], t.go);
+      const r = await traceWhile(
+        "funclatency",
+        ["--json", ...argv, "-p", String(t.pid), `${target.exe}:my_recurse`],
+        t.go,
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.records.length, 1, r.stdout);
       const rec = r.records[0] as Record<string, unknown>;
       const data = rec.data as Array<Record<string, number>>;
-      assert.equal(data.reduce((s, d) => s + (d.count ?? 0), 0), rec.count);
+      assert.equal(
+        data.reduce((s, d) => s + (d.count ?? 0), 0),
+        rec.count,
+      );
       return rec.count;
     };
     // 10 calls of my_recurse(3): 4 nested frames each
