@@ -183,9 +183,10 @@ export const tool: Tool = {
       const total = Math.trunc(totalNs / div);
       const mean = count > 0 ? Math.trunc(totalNs / div / count) : 0;
       if (out.json) {
-        for (const rec of jsonHist(entries, label, opts))
-          out.record({ ...(rec as unknown as Record<string, unknown>), avg: mean, total, count });
-        if (last) out.flush();
+        // bcc's print_json_hist records, then its summary line as a record of its own
+        const recs = jsonHist(entries, label, opts);
+        for (const rec of recs) out.record(rec as unknown as Record<string, unknown>);
+        if (count > 0) out.record({ ts: recs[0]?.ts, val_type: label, avg: mean, total, count });
         return;
       }
       out.line("");

@@ -4,10 +4,10 @@
  * or `p:lib:func` (user functions, uprobes; `c` is libc), `t:cat:event`
  * (tracepoints), with `*` wildcards or, with -r, regular expressions.
  */
-import { BPF, NotSupportedError, type StackTrace, type Table } from "../src/index.js";
+import { BPF, type StackTrace, type Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { hms } from "./lib/output.js";
-import { type EventPattern, parsePattern } from "./lib/patterns.js";
+import { type EventPattern, kernelFunctionsNotSupported, parsePattern } from "./lib/patterns.js";
 import type { Tool, ToolContext } from "./lib/runtime.js";
 import {
   foldedLine,
@@ -51,16 +51,15 @@ function attachPattern(ctx: ToolContext, b: BPF, p: StackPattern, pid: number | 
     b.attachUprobe({ name: path, symRe: p.regex, fnName: "stack_uprobe", pid: pid ?? -1 });
     return b.numOpenUprobes() - before;
   }
-  if (BPF.supports("kprobe") !== "yes") {
-    const tps = BPF.getTracepoints(p.regex.source.replace(/^\^/, "").replace(/\$$/, "")).slice(0, 8);
-    throw new NotSupportedError(
+  if (BPF.supports("kprobe") !== "yes")
+    throw kernelFunctionsNotSupported(
       `stackcount on kernel functions (${ctx.args.str("pattern")})`,
-      "this kernel has no kprobes (CONFIG_KPROBES is off)",
-      tps.length
-        ? `count stacks at tracepoints instead, e.g. t:${tps[0]} (matching: ${tps.join(", ")})`
-        : "count stacks at a tracepoint instead (t:category:event; list them with tsbpf tplist)",
+      p.regex,
+      {
+        asPattern: true,
+        instead: "count stacks at tracepoints instead",
+      },
     );
-  }
   const before = b.numOpenKprobes();
   b.attachKprobe({ eventRe: p.regex, fnName: "stack_kprobe" });
   return b.numOpenKprobes() - before;

@@ -95,9 +95,9 @@ export function userOrTracepointTargets(p: EventPattern, pid?: number): ProbeTar
 
 // Syscall tracepoints that stand in for a kernel function X: the
 // syscall's own entry points (__x64_sys_X, __do_sys_X, …) and the layers
-// right under them (vfs_X, ksys_X, do_sys_X).
+// right under them (vfs_X, ksys_X, do_sys_X, do_X).
 const SYSCALL_PREFIX =
-  /^(?:__(?:x64|ia32|x32_compat|ia32_compat|arm64|s390x|riscv)_sys_|__do_sys_|__se_sys_|sys_|ksys_|do_sys_|vfs_)/;
+  /^(?:__(?:x64|ia32|x32_compat|ia32_compat|arm64|s390x|riscv)_sys_|__do_sys_|__se_sys_|sys_|ksys_|do_sys_|vfs_|do_)/;
 // The syscalls people mean first when they trace a family of functions.
 const COMMON = ["read", "write", "openat", "open", "close", "pread64", "pwrite64", "readv", "writev"];
 
@@ -172,6 +172,6 @@ export function kernelFunctionsNotSupported(
     "this kernel has no kprobes (CONFIG_KPROBES is off)",
     shown.length
       ? `${instead}: ${shown.join(", ")}${more}`
-      : `${instead} (t:category:event; list them with tsbpf tplist)`,
+      : `${instead} (list them with tsbpf tplist)`,
   );
 }

@@ -87,9 +87,9 @@ describe("funccount and funclatency on kernel functions (kprobes)", { skip }, ()
     const r = await traceWhile("funclatency", ["--json", "-p", String(c.pid), fn], c.go);
     c.end();
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.records.length, 1, r.stdout);
-    const rec = r.records[0] as Record<string, unknown>;
-    assert.equal(rec.count, 1000);
+    assert.equal(r.records.length, 2, r.stdout);
+    const [rec, summary] = r.records as [Record<string, unknown>, Record<string, unknown>];
+    assert.equal(summary.count, 1000);
     const data = rec.data as Array<Record<string, number>>;
     assert.equal(
       data.reduce((s, d) => s + (d.count ?? 0), 0),

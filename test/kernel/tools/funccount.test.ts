@@ -143,7 +143,7 @@ describe("funccount", { skip: skipUnlessRoot || (!ccPresent && "no C compiler") 
     );
     assert.equal(r.code, 0, r.stderr);
     const tables = r.lines.filter((l) => l.startsWith("FUNC ")).length;
-    assert.ok(tables >= 3 && tables <= 4, r.stdout);
+    assert.ok(tables >= 2 && tables <= 4, r.stdout); // 3 ticks and the last table, fewer when timers run late
     assert.equal(r.lines.at(-1), "Detaching...");
   });
 

@@ -13,6 +13,25 @@ function buckets(text: string): Array<[number, number, number]> {
     .filter(([, , n]) => n > 0);
 }
 
+/**
+ * Sleeps of a known length: all n samples at or above the bucket `low`
+ * (a sleep never ends early) and most of them in it (on a loaded machine
+ * a sleep may overrun into the next one).
+ */
+function assertSleeps(text: string, low: number, n: number): void {
+  const got = buckets(text);
+  assert.equal(
+    got.reduce((s, [, , c]) => s + c, 0),
+    n,
+    text,
+  );
+  assert.ok(
+    got.every(([lo]) => lo >= low),
+    text,
+  );
+  assert.ok((got.find(([lo]) => lo === low)?.[2] ?? 0) >= Math.ceil(n / 2), text);
+}
+
 describe("funclatency", { skip: skipUnlessRoot || (!ccPresent && "no C compiler") }, () => {
   const targets = new CTargets("tsbpf-funclatency");
   const target = funcTarget(targets);
@@ -24,22 +43,22 @@ describe("funclatency", { skip: skipUnlessRoot || (!ccPresent && "no C compiler"
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.lines[0], `Tracing 1 functions for "${target.exe}:my_slow_fn"... Hit Ctrl-C to end.`);
     assert.match(r.stdout, /\n {5}msecs {15}: count {5}distribution\n/);
-    assert.deepEqual(buckets(r.stdout), [[16, 31, CALLS.my_slow_fn]]);
+    assertSleeps(r.stdout, 16, CALLS.my_slow_fn);
     const m = /\navg = (\d+) msecs, total: (\d+) msecs, count: 5\n\nDetaching...\n$/.exec(r.stdout);
     assert.ok(m, r.stdout);
-    assert.ok(Number(m[1]) >= 20 && Number(m[1]) < 40, r.stdout);
-    assert.ok(Number(m[2]) >= 100 && Number(m[2]) < 200, r.stdout);
+    assert.ok(Number(m[1]) >= 20, r.stdout); // sleeps end late on a loaded machine, never early
+    assert.ok(Number(m[2]) >= 100, r.stdout);
   });
 
   it("-u: microseconds; default nanoseconds", async () => {
     const t = await target.start();
     const r = await traceWhile("funclatency", ["-u", "-p", String(t.pid), `${target.exe}:my_slow_fn`], t.go);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(buckets(r.stdout), [[16384, 32767, CALLS.my_slow_fn]]);
+    assertSleeps(r.stdout, 16384, CALLS.my_slow_fn);
     assert.match(r.stdout, /avg = \d+ usecs, total: \d+ usecs, count: 5\n/);
     const t2 = await target.start();
     const n = await traceWhile("funclatency", ["-p", String(t2.pid), `${target.exe}:my_slow_fn`], t2.go);
-    assert.deepEqual(buckets(n.stdout), [[16777216, 33554431, CALLS.my_slow_fn]]);
+    assertSleeps(n.stdout, 16777216, CALLS.my_slow_fn);
     assert.match(n.stdout, /\n {5}nsecs {15}: count/);
   });
 
@@ -52,9 +71,9 @@ describe("funclatency", { skip: skipUnlessRoot || (!ccPresent && "no C compiler"
     const mine = sections.filter((s) => s.includes(` [${t.pid}]\n`));
     assert.equal(mine.length, 2, r.stdout);
     assert.match(mine[0] as string, /^my_slow_fn \[\d+\]\n/);
-    assert.deepEqual(buckets(mine[0] as string), [[16, 31, CALLS.my_slow_fn]]);
+    assertSleeps(mine[0] as string, 16, CALLS.my_slow_fn);
     assert.match(mine[1] as string, /^my_slower_fn \[\d+\]\n/);
-    assert.deepEqual(buckets(mine[1] as string), [[32, 63, CALLS.my_slower_fn]]);
+    assertSleeps(mine[1] as string, 32, CALLS.my_slower_fn);
   });
 
   it("--json: bcc's histogram records with the buckets, and the summary", async () => {
@@ -65,16 +84,30 @@ describe("funclatency", { skip: skipUnlessRoot || (!ccPresent && "no C compiler"
       t.go,
     );
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.records.length, 1, r.stdout);
-    const rec = r.records[0] as Record<string, unknown>;
+    assert.equal(r.records.length, 2, r.stdout);
+    const [rec, summary] = r.records as [Record<string, unknown>, Record<string, unknown>];
     assert.equal(rec.val_type, "msecs");
     assert.equal(rec.Function, `my_slower_fn [${t.pid}]`);
-    assert.equal(rec.count, CALLS.my_slower_fn);
     const data = rec.data as Array<Record<string, number>>;
-    assert.deepEqual(
-      data.filter((d) => d.count),
-      [{ "interval-start": 32, "interval-end": 63, count: 3 }],
+    const rows = data.filter((d) => d.count);
+    assert.ok(
+      rows.some((d) => d["interval-start"] === 32 && d["interval-end"] === 63 && (d.count ?? 0) >= 2),
+      r.stdout,
     );
+    assert.ok(
+      rows.every((d) => (d["interval-start"] ?? 0) >= 32),
+      r.stdout,
+    );
+    assert.equal(
+      rows.reduce((n, d) => n + (d.count ?? 0), 0),
+      CALLS.my_slower_fn,
+    );
+    assert.equal(summary.val_type, "msecs");
+    assert.equal(summary.ts, rec.ts);
+    assert.equal(summary.count, CALLS.my_slower_fn);
+    // (sleeps end late on a loaded machine, never early)
+    assert.ok((summary.avg as number) >= 40, r.stdout);
+    assert.ok((summary.total as number) >= 120, r.stdout);
   });
 
   it("recursion: one entry time per thread as bcc (the innermost call only); -l LEVEL follows that many", async () => {
@@ -86,14 +119,14 @@ describe("funclatency", { skip: skipUnlessRoot || (!ccPresent && "no C compiler"
         t.go,
       );
       assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.records.length, 1, r.stdout);
-      const rec = r.records[0] as Record<string, unknown>;
+      assert.equal(r.records.length, 2, r.stdout);
+      const [rec, summary] = r.records as [Record<string, unknown>, Record<string, unknown>];
       const data = rec.data as Array<Record<string, number>>;
       assert.equal(
         data.reduce((s, d) => s + (d.count ?? 0), 0),
-        rec.count,
+        summary.count,
       );
-      return rec.count;
+      return summary.count;
     };
     // 10 calls of my_recurse(3): 4 nested frames each
     assert.equal(await count([]), 10);
@@ -121,5 +154,8 @@ describe("funclatency", { skip: skipUnlessRoot || (!ccPresent && "no C compiler"
       r.stderr,
       /NotSupportedError: funclatency on kernel functions \(vfs_read\).*no kprobes.*syscalls:sys_enter_read\/sys_exit_read/,
     );
+    const ns = await traceWhile("funclatency", ["do_nanosleep"], () => 0);
+    assert.equal(ns.code, 1);
+    assert.match(ns.stderr, /: syscalls:sys_enter_nanosleep\/sys_exit_nanosleep/);
   });
 });
