@@ -170,8 +170,6 @@ export function kernelFunctionsNotSupported(
   return new NotSupportedError(
     what,
     "this kernel has no kprobes (CONFIG_KPROBES is off)",
-    shown.length
-      ? `${instead}: ${shown.join(", ")}${more}`
-      : `${instead} (list them with tsbpf tplist)`,
+    shown.length ? `${instead}: ${shown.join(", ")}${more}` : `${instead} (list them with tsbpf tplist)`,
   );
 }
