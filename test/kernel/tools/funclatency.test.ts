@@ -62,6 +62,20 @@ describe("funclatency", { skip: skipUnlessRoot || (!ccPresent && "no C compiler"
     assert.match(n.stdout, /\n {5}nsecs {15}: count/);
   });
 
+  it("-i and -T: a histogram per interval under its time; bcc's summary covers the whole run", async () => {
+    const t = await target.start();
+    const r = await traceWhile(
+      "funclatency",
+      ["-T", "-m", "-i", "0.3", "-d", "1.2", "-p", String(t.pid), `${target.exe}:my_slow_fn`],
+      t.go,
+      { untilExit: true },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.lines.filter((l) => /^\d\d:\d\d:\d\d$/.test(l)).length >= 2, r.stdout);
+    assertSleeps(r.stdout, 16, CALLS.my_slow_fn); // spread over the intervals' histograms
+    assert.match(r.stdout, /count: 5\n\nDetaching...\n$/);
+  });
+
   it("-F with two functions: a histogram each, named with the process as bcc does", async () => {
     const t = await target.start();
     const r = await traceWhile("funclatency", ["-F", "-m", `${target.exe}:my_slow*`], t.go);
