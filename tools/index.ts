@@ -19,6 +19,8 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   execsnoop: () => import("./execsnoop.js"),
   exitsnoop: () => import("./exitsnoop.js"),
   filetop: () => import("./filetop.js"),
+  funccount: () => import("./funccount.js"),
+  funclatency: () => import("./funclatency.js"),
   gethostlatency: () => import("./gethostlatency.js"),
   hardirqs: () => import("./hardirqs.js"),
   killsnoop: () => import("./killsnoop.js"),

@@ -4,9 +4,10 @@
  * or `p:lib:func` (user functions, uprobes; `c` is libc), `t:cat:event`
  * (tracepoints), with `*` wildcards or, with -r, regular expressions.
  */
-import { BPF, NotSupportedError, type StackTrace, type Table } from "../src/index.js";
+import { BPF, type StackTrace, type Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { hms } from "./lib/output.js";
+import { type EventPattern, kernelFunctionsNotSupported, parsePattern } from "./lib/patterns.js";
 import type { Tool, ToolContext } from "./lib/runtime.js";
 import {
   foldedLine,
@@ -29,36 +30,9 @@ interface Key {
 /** bcc's -P-less key: no process. */
 const NO_PID = 0xffffffff;
 
-/** A parsed pattern: what kind of event, in which binary, which names. */
-export interface StackPattern {
-  type: "p" | "t" | "u";
-  /** The library or executable (user functions, USDT), "" for the kernel. */
-  library: string;
-  /** A regular expression over function or "category:event" names. */
-  regex: RegExp;
-}
-
-/** bcc's pattern grammar: [p:][lib:]func, t:category:event, u:lib:probe; `*` wildcards unless -r. */
-export function parsePattern(pattern: string, useRegex: boolean): StackPattern {
-  let parts = pattern.split(":");
-  if (parts.length === 1) parts = ["p", "", parts[0] as string];
-  else if (parts.length === 2) parts = ["p", parts[0] as string, parts[1] as string];
-  else if (parts.length === 3) {
-    if (parts[0] === "t") parts = ["t", "", `${parts[1]}:${parts[2]}`];
-    if (!["p", "t", "u"].includes(parts[0] as string))
-      throw new UsageError(`Type must be 'p', 't', or 'u', but got ${parts[0]}`);
-  } else throw new UsageError(`Too many ':'-separated components in pattern ${pattern}`);
-  const [type, library, name] = parts as [StackPattern["type"], string, string];
-  let source = name;
-  if (!useRegex) source = `^${name.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`;
-  let regex: RegExp;
-  try {
-    regex = new RegExp(source);
-  } catch (e) {
-    throw new UsageError(`pattern ${pattern}: ${(e as Error).message}`);
-  }
-  return { type, library, regex };
-}
+/** A parsed pattern (tools/lib/patterns.ts, shared with funccount and funclatency). */
+export type StackPattern = EventPattern;
+export { parsePattern };
 
 /** Attaches the counting program to every event the pattern matches; returns how many. */
 function attachPattern(ctx: ToolContext, b: BPF, p: StackPattern, pid: number | undefined): number {
@@ -78,16 +52,15 @@ function attachPattern(ctx: ToolContext, b: BPF, p: StackPattern, pid: number | 
     b.attachUprobe({ name: path, symRe: p.regex, fnName: "stack_uprobe", pid: pid ?? -1 });
     return b.numOpenUprobes() - before;
   }
-  if (BPF.supports("kprobe") !== "yes") {
-    const tps = BPF.getTracepoints(p.regex.source.replace(/^\^/, "").replace(/\$$/, "")).slice(0, 8);
-    throw new NotSupportedError(
+  if (BPF.supports("kprobe") !== "yes")
+    throw kernelFunctionsNotSupported(
       `stackcount on kernel functions (${ctx.args.str("pattern")})`,
-      "this kernel has no kprobes (CONFIG_KPROBES is off)",
-      tps.length
-        ? `count stacks at tracepoints instead, e.g. t:${tps[0]} (matching: ${tps.join(", ")})`
-        : "count stacks at a tracepoint instead (t:category:event; list them with tsbpf tplist)",
+      p.regex,
+      {
+        asPattern: true,
+        instead: "count stacks at tracepoints instead",
+      },
     );
-  }
   const before = b.numOpenKprobes();
   b.attachKprobe({ eventRe: p.regex, fnName: "stack_kprobe" });
   return b.numOpenKprobes() - before;
