@@ -2,12 +2,12 @@
  * funccount: count function calls and tracepoint hits, bcc's pattern
  * language and output: `func` or `p::func` (kernel functions, kprobes),
  * `lib:func` or `p:lib:func` (user functions, uprobes; `c` is libc),
- * `t:cat:event` (tracepoints), `u:lib:probe` (USDT probes without
- * semaphores, as uprobes on their sites), with `*` wildcards or, with -r, regular
+ * `t:cat:event` (tracepoints), `u:lib:probe` (USDT probes, as
+ * uprobes on their sites), with `*` wildcards or, with -r, regular
  * expressions. Every match is its own probe with its own BPF cookie, the
  * index of its count, so the prebuilt program serves any number of them.
  */
-import { BPF, type PerCpuArray, USDT } from "../src/index.js";
+import { BPF, type PerCpuArray } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { hms } from "./lib/output.js";
 import {
@@ -17,7 +17,7 @@ import {
   kernelFunctionsNotSupported,
   type ProbeTarget,
   parsePattern,
-  resolveLibrary,
+  usdtTargets,
   userOrTracepointTargets,
 } from "./lib/patterns.js";
 import type { Tool, ToolContext } from "./lib/runtime.js";
@@ -27,36 +27,13 @@ interface Attached extends ProbeTarget {
   kind: "kprobe" | "uprobe" | "tracepoint" | "usdt";
   /** USDT: the sites of the probe (a uprobe each, all with the probe's cookie). */
   sites?: bigint[];
-}
-
-/**
- * The USDT probes of a binary whose names match, as uprobes on their
- * sites: a site is a nop, so a uprobe there sees the probe fire without
- * the USDT argument machinery the prebuilt program has no use for. A probe
- * with a semaphore is refused: its site runs only while a tracer counts the
- * semaphore up (bcc's USDT support does, through the kernel's
- * ref_ctr_offset), which a plain uprobe here does not.
- */
-function usdtTargets(p: EventPattern): Attached[] {
-  const path = resolveLibrary(p.library);
-  const u = new USDT({ path });
-  const probes = u.enumerateProbes().filter((x) => x.path === path && p.regex.test(x.name));
-  const gated = probes.filter((x) => x.semaphore !== 0n);
-  if (gated.length > 0)
-    throw new UsageError(
-      `u:${p.library}:${gated[0]?.name}: a USDT probe with a semaphore, which tsbpf's prebuilt funccount cannot raise; a program compiled with a USDT context can (BPF.load with usdtContexts)`,
-    );
-  return probes.map((x) => ({
-    name: x.name,
-    kind: "usdt",
-    path,
-    sites: u.probeLocations(x.shortName).map((l) => l.address),
-  }));
+  /** USDT: its semaphore's file offset, raised while attached. */
+  semaphoreOffset?: bigint;
 }
 
 /** What the pattern matches here; kernel functions need kprobes (else the error names tracepoints). */
 function targets(ctx: ToolContext, p: EventPattern, pid: number | undefined): Attached[] {
-  if (p.type === "u") return usdtTargets(p);
+  if (p.type === "u") return usdtTargets(p).map((t) => ({ ...t, kind: "usdt" }));
   if (isKernelFunction(p)) {
     if (BPF.supports("kprobe") !== "yes")
       throw kernelFunctionsNotSupported(
@@ -79,7 +56,14 @@ function attach(b: BPF, t: Attached, i: number, pid: number | undefined): void {
   else if (t.kind === "tracepoint") b.attachTracepoint({ tp: t.name, fnName: "count_tracepoint", cookie: i });
   else
     for (const addr of t.sites ?? [t.address as bigint])
-      b.attachUprobe({ name: t.path as string, addr, fnName: "count_uprobe", pid: pid ?? -1, cookie: i });
+      b.attachUprobe({
+        name: t.path as string,
+        addr,
+        fnName: "count_uprobe",
+        pid: pid ?? -1,
+        cookie: i,
+        refCtrOffset: t.semaphoreOffset,
+      });
 }
 
 /** -D: one line a probe (bcc prints its generated program; here the program is one, the probes differ). */

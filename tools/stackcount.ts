@@ -7,7 +7,7 @@
 import { BPF, type StackTrace, type Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { hms } from "./lib/output.js";
-import { type EventPattern, kernelFunctionsNotSupported, parsePattern } from "./lib/patterns.js";
+import { type EventPattern, kernelFunctionsNotSupported, parsePattern, usdtTargets } from "./lib/patterns.js";
 import type { Tool, ToolContext } from "./lib/runtime.js";
 import {
   foldedLine,
@@ -36,10 +36,19 @@ export { parsePattern };
 
 /** Attaches the counting program to every event the pattern matches; returns how many. */
 function attachPattern(ctx: ToolContext, b: BPF, p: StackPattern, pid: number | undefined): number {
-  if (p.type === "u")
-    throw new UsageError(
-      "u:lib:probe: USDT probes are not supported by tsbpf's stackcount; trace the function (lib:func)",
-    );
+  if (p.type === "u") {
+    const before = b.numOpenUprobes();
+    for (const t of usdtTargets(p, pid))
+      for (const addr of t.sites)
+        b.attachUprobe({
+          name: t.path,
+          addr,
+          fnName: "stack_uprobe",
+          pid: pid ?? -1,
+          refCtrOffset: t.semaphoreOffset,
+        });
+    return b.numOpenUprobes() - before;
+  }
   if (p.type === "t") {
     const before = b.numOpenTracepoints();
     b.attachTracepoint({ tpRe: p.regex, fnName: "stack_tracepoint" });

@@ -430,6 +430,11 @@ export interface UprobeOptions {
   symOff?: number;
   /** What bpf_get_attach_cookie() returns in the program (Linux 5.15+). */
   cookie?: number | bigint;
+  /**
+   * The file offset of a USDT semaphore in the binary: the kernel counts it
+   * up while the probe is attached, so code guarded by it runs (Linux 4.20+).
+   */
+  refCtrOffset?: number | bigint;
 }
 
 /** Options of detachUprobe / detachUretprobe. */
@@ -488,7 +493,7 @@ export function attachUprobes(ctx: AttachContext, opts: UprobeOptions, retprobe:
         offset: Number(t.offset),
         pid,
         retprobe,
-        refCtrOffset: 0,
+        refCtrOffset: Number(opts.refCtrOffset ?? 0),
       });
       links.push(
         nativeLink(

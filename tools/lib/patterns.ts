@@ -8,7 +8,7 @@
  * cookie), and the error for kernel functions on a kernel without kprobes.
  */
 import { readFileSync } from "node:fs";
-import { BPF, NotSupportedError } from "../../src/index.js";
+import { BPF, NotSupportedError, USDT } from "../../src/index.js";
 import { UsageError } from "./args.js";
 
 /** A parsed pattern: what kind of event, in which binary, which names. */
@@ -55,6 +55,36 @@ export interface ProbeTarget {
   /** User functions: the binary's path and the function's link-time address. */
   path?: string;
   address?: bigint;
+}
+
+/** A USDT probe a `u:lib:probe` pattern matched: uprobes on its sites. */
+export interface UsdtTarget extends ProbeTarget {
+  path: string;
+  /** The probe's sites (link-time addresses), a uprobe each. */
+  sites: bigint[];
+  /** The file offset of its semaphore, counted up by the kernel while attached (undefined: none). */
+  semaphoreOffset?: bigint;
+}
+
+/**
+ * The USDT probes of a binary whose names match, as uprobes on their
+ * sites: a site is a nop, so a uprobe there sees the probe fire without
+ * the USDT argument machinery a prebuilt counting program has no use for.
+ * A probe's semaphore is raised by the kernel while its uprobes are
+ * attached (ref_ctr_offset, Linux 4.20+), as bcc's USDT support raises it.
+ */
+export function usdtTargets(p: EventPattern, pid?: number): UsdtTarget[] {
+  const path = resolveLibrary(p.library, pid);
+  const u = new USDT({ path });
+  return u
+    .enumerateProbes()
+    .filter((x) => x.path === path && p.regex.test(x.name))
+    .map((x) => ({
+      name: x.name,
+      path,
+      sites: u.probeLocations(x.shortName).map((l) => l.address),
+      ...(x.semaphore !== 0n ? { semaphoreOffset: x.semaphoreOffset } : {}),
+    }));
 }
 
 /** bcc's cap on the probes one pattern may open (BCC_PROBE_LIMIT, default 1000). */
