@@ -169,6 +169,14 @@ export function parseSpec(raw: string, kind: "freq" | "hist"): ArgdistSpec {
         );
     }
   }
+  for (const t of texts) {
+    for (const m of t.matchAll(/\$(\w*)/g)) {
+      if (!["retval", "entry", "latency", "PID", "COMM"].includes(m[1] as string))
+        bail(`unknown alias $${m[1]} (argdist has $retval, $entry(param), $latency, $PID, $COMM)`);
+    }
+  }
+  if ([...exprs.filter((e) => e !== "$COMM"), filter].some((t) => t.includes("$COMM")))
+    bail("$COMM is the process name: a whole expression (a string key), not part of one");
   for (const p of entryParams)
     if (!params.some((q) => q.name === p))
       bail(`$entry(${p}): no such param in the signature (${signature})`);
