@@ -136,7 +136,11 @@ describe("argdist specifiers", () => {
     bad("r:c:read(int fd):int:$entry(count)", "freq", /\$entry\(count\): no such param/);
     bad("t::sched_switch()", "freq", /needs its category/);
     bad("p:c:malloc(size_t n):int:$pid", "freq", /unknown alias \$pid \(argdist has \$retval/);
-    bad("p:c:malloc(size_t n):char*:$COMM:$COMM == 0", "freq", /\$COMM is the process name: a whole expression/);
+    bad(
+      "p:c:malloc(size_t n):char*:$COMM:$COMM == 0",
+      "freq",
+      /\$COMM is the process name: a whole expression/,
+    );
   });
 
   it("$latency, $entry and $retval only in return probes", () => {
