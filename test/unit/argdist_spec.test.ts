@@ -182,4 +182,22 @@ describe("argdist specifiers", () => {
     assert.match(text, /size_t __v = size;\n {2}argdist_hash2\.atomic_increment\(bpf_log2l\(__v\)\);/);
     assert.equal(text.match(/if \(__tgid != 42\) return 0;/g)?.length, 4);
   });
+
+  it('bcc\'s STRCMP("literal", expr) becomes a generated comparison', () => {
+    const s = parseSpec(
+      'p:c:open(char *path, int flags):int:flags:STRCMP("/etc/a:b", path) && flags',
+      "freq",
+    );
+    assert.equal(s.filter, 'STRCMP("/etc/a:b", path) && flags');
+    const text = generateProgram([s], { stringSize: 80, includes: [], cgroup: false });
+    assert.match(
+      text,
+      /static __always_inline int argdist_streq0\(const void \*p\) \{\n {2}char s\[10\] = \{\};/,
+    );
+    assert.match(
+      text,
+      /if \(s\[0\] != 47\) return 0;[\s\S]*if \(s\[7\] != 98\) return 0;\n {2}return s\[8\] == 0;/,
+    );
+    assert.match(text, /if \(!\(argdist_streq0\(\(const void \*\)\(path\)\) && flags\)\) return 0;/);
+  });
 });

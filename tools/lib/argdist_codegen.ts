@@ -43,6 +43,28 @@ export function needsEntry(s: ArgdistSpec): boolean {
   return s.type === "r" && (s.latency || s.entryParams.length > 0);
 }
 
+/**
+ * bcc's `STRCMP("literal", expr)` (true when the string at expr is the
+ * literal): each becomes a call of a generated comparison, its definition
+ * added to `helpers`. The string is read as a string key is, one byte
+ * longer than the literal (a read truncated to the literal's length would
+ * make every longer string equal to it).
+ */
+function rewriteStrcmp(expr: string, user: boolean, helpers: string[]): string {
+  return expr.replace(
+    /STRCMP\(\s*"((?:[^"\\]|\\.)*)"\s*,\s*([^()]*(?:\([^()]*\)[^()]*)*)\)/g,
+    (_m, lit: string, arg: string) => {
+      const bytes = [...Buffer.from(JSON.parse(`"${lit}"`) as string, "utf8")];
+      const name = `argdist_streq${helpers.length}`;
+      const cmp = bytes.map((b, i) => `  if (s[${i}] != ${b}) return 0;\n`).join("");
+      helpers.push(
+        `static __always_inline int ${name}(const void *p) {\n  char s[${bytes.length + 2}] = {};\n${stringRead("s", "p", user)}${cmp}  return s[${bytes.length}] == 0;\n}\n`,
+      );
+      return `${name}((const void *)(${arg.trim()}))`;
+    },
+  );
+}
+
 /** The expression with bcc's aliases ($PID, $retval, $entry(x), $latency) made C. */
 function substitute(expr: string): string {
   return expr
@@ -75,9 +97,14 @@ function stringRead(dst: string, src: string, user: boolean): string {
   return `  if (${u} < 0)\n    bpf_probe_read_kernel_str(&${dst}, sizeof(${dst}), (void *)(${src}));\n`;
 }
 
-function probeText(i: number, s: ArgdistSpec, o: CodegenOptions): string {
-  const n = probeNames(i, s);
-  const user = s.library !== "" && s.type !== "t";
+function probeText(i: number, spec: ArgdistSpec, o: CodegenOptions, helpers: string[]): string {
+  const n = probeNames(i, spec);
+  const user = spec.library !== "" && spec.type !== "t";
+  const s = {
+    ...spec,
+    exprs: spec.exprs.map((e) => rewriteStrcmp(e, user, helpers)),
+    filter: rewriteStrcmp(spec.filter, user, helpers),
+  };
   let decl = "";
   let body = IDS + filters(o);
   if (n.entryFn) {
@@ -124,8 +151,7 @@ export function generateProgram(specs: ArgdistSpec[], o: CodegenOptions): string
     text += inc.startsWith(".") || inc.startsWith("/") ? `#include "${inc}"\n` : `#include <${inc}>\n`;
   }
   if (o.cgroup) text += "BPF_CGROUP_ARRAY(cgroup_map, 1);\n";
-  specs.forEach((s, i) => {
-    text += probeText(i, s, o);
-  });
-  return text;
+  const helpers: string[] = [];
+  const probes = specs.map((s, i) => probeText(i, s, o, helpers));
+  return `${text}${helpers.length ? `\n${helpers.join("")}` : ""}${probes.join("")}`;
 }

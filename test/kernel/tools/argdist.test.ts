@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, rmdirSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { kprobeSupport } from "../../../src/kernel/features.js";
 import { CTargets, ccPresent } from "../../c_targets.js";
+import { cgroup2Root } from "../../cgroup.js";
 import { assertNothingLeft, kernelObjects, skipUnlessRoot } from "../../helpers.js";
 import { traceWhile } from "./run_tool.js";
 
@@ -120,7 +124,7 @@ describe("argdist", { skip }, () => {
     await assertNothingLeft(before);
   });
 
-  it("a filter keeps one value; a label titles the section; -T keeps the top rows", async () => {
+  it("a filter keeps one value (STRCMP too); a label titles the section; -T keeps the top rows", async () => {
     const r = await traceWhile(
       "argdist",
       [
@@ -136,6 +140,16 @@ describe("argdist", { skip }, () => {
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(section(r.lines, "thirty-twos"), ["\t5          n = 32"]);
     assert.deepEqual(section(r.lines, `p:${exe}:work(long n):long:n`), ["\t5          n = 32"]);
+    // bcc's STRCMP("literal", expr): the string at expr is the literal
+    const str = `p:${exe}:work(long n, const char *tag):long:n:STRCMP("sixteen", tag)`;
+    const s = await traceWhile(
+      "argdist",
+      ["-C", str, "-C", `${str.replace("sixteen", "sixtee")}#prefix`],
+      round,
+    );
+    assert.equal(s.code, 0, s.stderr);
+    assert.deepEqual(section(s.lines, str), ["\t3          n = 16"]);
+    assert.deepEqual(section(s.lines, "prefix"), []);
   });
 
   it("-H: a log2 histogram of the values, the expression as the value column", async () => {
@@ -241,6 +255,37 @@ describe("argdist", { skip }, () => {
         [32, 63, 5],
       ],
     );
+  });
+
+  it("-d ends the run by itself; --cgroup counts only the processes in the cgroup", async () => {
+    const d = await traceWhile("argdist", ["-d", "1.5", "-C", "t:sched:sched_switch()"], () => 0, {
+      untilExit: true,
+    });
+    assert.equal(d.code, 0, d.stderr);
+    assert.ok(
+      d.lines.some((l) => /^\[\d\d:\d\d:\d\d\]$/.test(l)),
+      d.stdout,
+    );
+    const dir = join(cgroup2Root(), `tsbpf-argdist-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
+    const closer = (fd: number, cg?: string): void => {
+      const py = `import os\ntry: os.close(${fd})\nexcept OSError: pass`;
+      const enter = cg ? `echo $$ > ${cg}/cgroup.procs && ` : "";
+      spawnSync("/bin/sh", ["-c", `${enter}exec /usr/bin/python3 -c "$PY"`], {
+        env: { ...process.env, PY: py },
+      });
+    };
+    try {
+      const spec = "t:syscalls:sys_enter_close():int:args->fd:args->fd == 321 || args->fd == 654";
+      const r = await traceWhile("argdist", ["--cgroup", dir, "-C", spec], () => {
+        closer(654);
+        closer(321, dir);
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(section(r.lines, spec), ["\t1          args->fd = 321"]);
+    } finally {
+      rmdirSync(dir);
+    }
   });
 
   it("user errors: no specifier, a bad one, an unknown library", async () => {
