@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, rmdirSync } from "node:fs";
+import { mkdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { kprobeSupport } from "../../../src/kernel/features.js";
@@ -191,10 +191,12 @@ describe("argdist", { skip }, () => {
     assert.deepEqual(buckets(r.stdout), { "16777216 -> 33554431": 2 });
   });
 
-  it("t: a tracepoint's fields (args->fd, a char* filename), -p PID", async () => {
-    const fd = "t:syscalls:sys_enter_close():int:args->fd:args->fd >= 100";
+  it("t: a tracepoint's fields (args->fd, a char* filename), -p PID; -I a header of the user's", async () => {
+    const header = join(targets.path, "argdist_limits.h");
+    writeFileSync(header, "#define ARGDIST_MIN_FD 100\n");
+    const fd = "t:syscalls:sys_enter_close():int:args->fd:args->fd >= ARGDIST_MIN_FD";
     const path = "t:syscalls:sys_enter_openat():char*:args->filename";
-    const r = await traceWhile("argdist", ["-p", String(pid), "-C", fd, "-C", path], round);
+    const r = await traceWhile("argdist", ["-p", String(pid), "-I", header, "-C", fd, "-C", path], round);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(section(r.lines, fd), ["\t2          args->fd = 124", "\t4          args->fd = 123"]);
     assert.deepEqual(section(r.lines, path), [
@@ -288,7 +290,7 @@ describe("argdist", { skip }, () => {
     }
   });
 
-  it("user errors: no specifier, a bad one, an unknown library", async () => {
+  it("user errors: no specifier, a bad one, an unknown library or tracepoint", async () => {
     const none = await traceWhile("argdist", [], () => 0);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /at least one specifier is required/);
@@ -301,6 +303,9 @@ describe("argdist", { skip }, () => {
     const lib = await traceWhile("argdist", ["-C", "p:no-such-lib-xyz:f()"], () => 0);
     assert.equal(lib.code, 2);
     assert.match(lib.stderr, /unable to find library no-such-lib-xyz/);
+    const tp = await traceWhile("argdist", ["-C", "t:syscalls:sys_enter_no_such_call()"], () => 0);
+    assert.equal(tp.code, 2);
+    assert.match(tp.stderr, /error parsing probe .*: no tracepoint syscalls:sys_enter_no_such_call/);
   });
 
   it("kernel functions need kprobes: a typed error naming tracepoints", {
