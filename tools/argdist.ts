@@ -112,20 +112,14 @@ function display(
       out.printf("\t%-10s %s", "COUNT", "EVENT");
     }
     for (const { key, count } of rows) {
-      const values: Record<string, unknown> = {};
-      if (!s.isDefaultExpr || s.type === "r") {
-        s.exprs.forEach((e, k) => {
-          values[s.isDefaultExpr ? "retval" : displayExpr(e)] = num(key[`v${k}`]);
-        });
-      }
-      if (out.json) out.record({ time, probe: specTitle(s), count, values });
+      // [shown expression, value]: bcc's "expr = value" pairs (none for a bare p: spec: "total calls")
+      const pairs: Array<[string, unknown]> =
+        s.isDefaultExpr && s.type !== "r"
+          ? []
+          : s.exprs.map((e, k) => [s.isDefaultExpr ? "retval" : displayExpr(e), num(key[`v${k}`])]);
+      if (out.json) out.record({ time, probe: specTitle(s), count, values: Object.fromEntries(pairs) });
       else {
-        const ev =
-          s.isDefaultExpr && s.type !== "r"
-            ? "total calls"
-            : Object.entries(values)
-                .map(([e, v]) => `${e} = ${v}`)
-                .join(", ");
+        const ev = pairs.length ? pairs.map(([e, v]) => `${e} = ${v}`).join(", ") : "total calls";
         out.printf("\t%-10s %s", String(count), ev);
       }
     }
