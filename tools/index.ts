@@ -5,6 +5,7 @@
 import type { Tool } from "./lib/runtime.js";
 
 const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
+  argdist: () => import("./argdist.js"),
   bashreadline: () => import("./bashreadline.js"),
   bindsnoop: () => import("./bindsnoop.js"),
   biolatency: () => import("./biolatency.js"),

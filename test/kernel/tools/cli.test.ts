@@ -22,6 +22,7 @@ const CLI = `${repoRoot}dist/bundle/tsbpf.mjs`;
 
 /** What the tools with a required argument are given. */
 const REQUIRED_ARGS: Record<string, string[]> = {
+  argdist: ["-C", "t:sched:sched_switch()"],
   stackcount: ["t:sched:sched_switch"],
   funccount: ["t:sched:sched_switch"],
   funclatency: ["c:getppid"],
