@@ -20,7 +20,7 @@ import { UsageError } from "./lib/args.js";
 import { hms, jsonLine, ROW_BATCH_MS } from "./lib/output.js";
 import { hasTracepoint, type Tool, type ToolContext } from "./lib/runtime.js";
 import { functionName, generateProgram, HEADER, type RecordLayout } from "./lib/trace_codegen.js";
-import { type FormatPiece, type FormatSpec, type ProbeSpec, parseProbe } from "./lib/trace_spec.js";
+import { displayName, type FormatPiece, type FormatSpec, type ProbeSpec, parseProbe } from "./lib/trace_spec.js";
 
 const LE = endianness() === "LE";
 
@@ -471,7 +471,7 @@ async function traceEvents(
           tid: e.pid,
           uid: e.uid,
           comm: e.comm,
-          func: p.function,
+          func: displayName(p),
           msg,
           values,
           ...(o.kernelStack ? { kernel_stack: kernel.map((l) => l.trim()) } : {}),
@@ -493,7 +493,7 @@ async function traceEvents(
         }
         if (printCpu) row += `${String(e.cpu).padEnd(3)} `;
         const lines = [
-          `${row}${String(e.tgid).padEnd(7)} ${String(e.pid).padEnd(7)} ${e.comm.padEnd(15)} ${p.function.padEnd(16)} ${msg}`,
+          `${row}${String(e.tgid).padEnd(7)} ${String(e.pid).padEnd(7)} ${e.comm.padEnd(15)} ${displayName(p).padEnd(16)} ${msg}`,
           ...kernel,
           ...user,
         ];

@@ -328,7 +328,7 @@ export function stripLiterals(expr: string): string {
   return expr.replace(/"(\\.|[^"\\])*"|'(\\.|[^'\\])*'/g, '""');
 }
 
-/** What bcc prints in the FUNC column: the function, the event, or the USDT probe. */
+/** What bcc prints in the FUNC column: the function, the event, or the USDT probe (with its provider when given). */
 export function displayName(p: ProbeSpec): string {
-  return p.function;
+  return p.type === "u" && p.provider ? `${p.provider}:${p.function}` : p.function;
 }

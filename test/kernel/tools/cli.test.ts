@@ -21,7 +21,10 @@ import {
 const CLI = `${repoRoot}dist/bundle/tsbpf.mjs`;
 
 /** What the tools with a required argument are given. */
-const REQUIRED_ARGS: Record<string, string[]> = { stackcount: ["t:sched:sched_switch"] };
+const REQUIRED_ARGS: Record<string, string[]> = {
+  stackcount: ["t:sched:sched_switch"],
+  trace: ["t:sched:sched_switch"],
+};
 
 /** An environment whose PATH holds no compiler, with an empty compile cache. */
 function noCompilerEnv(): NodeJS.ProcessEnv {

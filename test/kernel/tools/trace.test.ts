@@ -110,6 +110,10 @@ const exe = (): string => {
   return plainExe;
 };
 
+/** bcc's row of traced() in a target: PID, TID, COMM, FUNC, the message. */
+const row = (pid: number, msg: string): string =>
+  `${String(pid).padEnd(7)} ${String(pid).padEnd(7)} trace_target    traced           ${msg}`;
+
 /** The rows of a run that a process printed (PID column). */
 const rowsOf = (lines: string[], pid: number): string[] => lines.filter((l) => l.startsWith(`${pid} `));
 
@@ -125,10 +129,10 @@ describe("trace", { skip }, () => {
     assert.equal(r.stderr, "");
     assert.equal(r.lines[0], "PID     TID     COMM            FUNC             -");
     assert.deepEqual(rowsOf(r.lines, t.pid), [
-      `${t.pid}`.padEnd(7) + ` ${`${t.pid}`.padEnd(7)} trace_target    traced           i=7 x=700 s=odd`,
-      `${t.pid}`.padEnd(7) + ` ${`${t.pid}`.padEnd(7)} trace_target    traced           i=8 x=800 s=even`,
-      `${t.pid}`.padEnd(7) + ` ${`${t.pid}`.padEnd(7)} trace_target    traced           i=9 x=900 s=odd`,
-      `${t.pid}`.padEnd(7) + ` ${`${t.pid}`.padEnd(7)} trace_target    traced           i=10 x=1000 s=even`,
+      row(t.pid, "i=7 x=700 s=odd"),
+      row(t.pid, "i=8 x=800 s=even"),
+      row(t.pid, "i=9 x=900 s=odd"),
+      row(t.pid, "i=10 x=1000 s=even"),
     ]);
   });
 
@@ -253,11 +257,9 @@ describe("trace", { skip }, () => {
       untilExit: true,
     });
     assert.equal(r.code, 0, r.stderr);
-    const row = (s: string) =>
-      `${`${t.pid}`.padEnd(7)} ${`${t.pid}`.padEnd(7)} trace_target    traced           ${s}`;
     assert.equal(
       r.stdout,
-      `PID     TID     COMM            FUNC             -\n${row("odd")}\n-->COUNT 5\n\n${row("even")}\n-->COUNT 5\n\n`,
+      `PID     TID     COMM            FUNC             -\n${row(t.pid, "odd")}\n-->COUNT 5\n\n${row(t.pid, "even")}\n-->COUNT 5\n\n`,
     );
   });
 
@@ -273,7 +275,7 @@ describe("trace", { skip }, () => {
     );
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(
-      rowsOf(r.lines, t.pid).map((l) => l.slice(l.indexOf("tick") + 17)),
+      rowsOf(r.lines, t.pid).map((l) => l.slice(l.indexOf("tsbpf:tick") + 17)),
       ["i=9 x=27 s=hello-usdt", "i=10 x=30 s=hello-usdt"],
     );
   });
