@@ -20,7 +20,13 @@ import { UsageError } from "./lib/args.js";
 import { hms, jsonLine, ROW_BATCH_MS } from "./lib/output.js";
 import { hasTracepoint, type Tool, type ToolContext } from "./lib/runtime.js";
 import { functionName, generateProgram, HEADER, type RecordLayout } from "./lib/trace_codegen.js";
-import { displayName, type FormatPiece, type FormatSpec, type ProbeSpec, parseProbe } from "./lib/trace_spec.js";
+import {
+  displayName,
+  type FormatPiece,
+  type FormatSpec,
+  type ProbeSpec,
+  parseProbe,
+} from "./lib/trace_spec.js";
 
 const LE = endianness() === "LE";
 
