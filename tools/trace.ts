@@ -14,6 +14,7 @@ import {
   NotSupportedError,
   type RingBuf,
   type StackTrace,
+  type Table,
   USDT,
 } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
@@ -522,6 +523,8 @@ async function traceEvents(
     { coalesceMs: ROW_BATCH_MS },
   );
   await ctx.done();
+  const lost = Number((b.getTable<Table>("lost").get(0) as bigint | number | undefined) ?? 0);
+  if (lost > 0) ctx.note(`Possibly lost ${lost} samples (the ring buffer was full; -b makes it larger)`);
   if (o.aggregate) {
     for (const [key, c] of [...counts].sort((x, y) => y[1].n - x[1].n)) {
       if (out.json) out.record({ ...c.record, count: c.n });

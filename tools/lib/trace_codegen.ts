@@ -283,7 +283,10 @@ function probeFunction(pc: ProbeCtx, layout: RecordLayout, opts: CodegenOptions)
   body.push(`if (!(${filter})) return 0;`);
   const struct = `${layout.fnName}_data`;
   body.push(`struct ${struct} *__data = events.ringbuf_reserve(sizeof(struct ${struct}));`);
-  body.push("if (!__data) return 0;");
+  // a full ring buffer: counted, and said at the end (bcc: "Possibly lost N samples")
+  body.push(
+    "if (!__data) { u32 __zero = 0; u64 *__n = lost.lookup(&__zero); if (__n) __sync_fetch_and_add(__n, 1); return 0; }",
+  );
   body.push("__data->ts = bpf_ktime_get_ns();");
   body.push("__data->tgid = __tgid;");
   body.push("__data->pid = __pid;");
@@ -331,6 +334,7 @@ export function generateProgram(
     parts.push(inc.startsWith("/") ? `#include "${inc}"` : `#include <${inc}>`);
   parts.push("");
   parts.push(`BPF_RINGBUF_OUTPUT(events, ${opts.ringPages});`);
+  parts.push("BPF_ARRAY(lost, u64, 1);");
   if (opts.kernelStack || opts.userStack) parts.push("BPF_STACK_TRACE(stacks, 1024);");
   if (opts.cgroup) parts.push("BPF_CGROUP_ARRAY(__cgroup, 1);");
   parts.push("");

@@ -186,6 +186,18 @@ describe("trace", { skip }, () => {
     assert.deepEqual(n.lines, ["PID     TID     COMM            FUNC             "]);
   });
 
+  it("-L TID, --uid UID: the thread's and the user's calls only", async () => {
+    const t = await startTarget(exe());
+    const probe = `${exe()}:traced (arg1 == 4) "%d", arg1`;
+    const mine = await traceWhile("trace", ["-L", String(t.pid), "--uid", "0", probe], t.go);
+    assert.equal(mine.code, 0, mine.stderr);
+    assert.deepEqual(rowsOf(mine.lines, t.pid), [row(t.pid, "4")]);
+    const other = await traceWhile("trace", ["-L", "1", probe], t.go);
+    assert.deepEqual(rowsOf(other.lines, t.pid), []);
+    const otherUser = await traceWhile("trace", ["--uid", "12345", probe], t.go);
+    assert.deepEqual(rowsOf(otherUser.lines, t.pid), []);
+  });
+
   it("-U: the user stack under each row, the target's functions named", async () => {
     const t = await startTarget(exe());
     // A return probe: the stack starts at the return address, in the caller
@@ -225,6 +237,27 @@ describe("trace", { skip }, () => {
         `^\\d\\.\\d{6} \\d +${t.pid} +${t.pid} +trace_target +sys_enter_openat +/tmp/tsbpf-trace-${t.pid}-known flags=0$`,
       ),
     );
+    // -T: wall-clock time; -K: the kernel stack (JSON: its frames)
+    const k = await traceWhile(
+      "trace",
+      [
+        "-T",
+        "-K",
+        "-p",
+        String(t.pid),
+        't:syscalls:sys_enter_openat (args->flags == 0) "%s", args->filename',
+      ],
+      t.go,
+    );
+    assert.equal(k.code, 0, k.stderr);
+    assert.equal(k.lines[0], "TIME     PID     TID     COMM            FUNC             -");
+    const at = k.lines.findIndex((l) => l.endsWith(`/tmp/tsbpf-trace-${t.pid}-known`));
+    assert.match(k.lines[at] as string, new RegExp(`^\\d\\d:\\d\\d:\\d\\d +${t.pid} `));
+    const frames = k.lines.slice(at + 1, k.lines.indexOf("", at));
+    assert.ok(
+      frames.some((f) => /^ {8}do_syscall_64\+0x[0-9a-f]+ \[kernel\]$/.test(f)),
+      k.stdout,
+    );
   });
 
   it("--json: one record per event, with the values", async () => {
@@ -261,6 +294,16 @@ describe("trace", { skip }, () => {
       r.stdout,
       `PID     TID     COMM            FUNC             -\n${row(t.pid, "odd")}\n-->COUNT 5\n\n${row(t.pid, "even")}\n-->COUNT 5\n\n`,
     );
+  });
+
+  it("a full ring buffer: the events lost are counted and said, as bcc says them", async () => {
+    const t = await startTarget(exe());
+    // one page a CPU, 4 KiB strings: room for about one record a CPU while ten come at once
+    const r = await traceWhile("trace", ["-b", "1", "-Z", "4096", `${exe()}:traced "%s", arg3`], t.go);
+    assert.equal(r.code, 0, r.stderr);
+    const lost = Number(/^trace: Possibly lost (\d+) samples/.exec(r.stderr)?.[1]);
+    assert.ok(lost > 0, r.stderr);
+    assert.equal(rowsOf(r.lines, t.pid).length + lost, 10);
   });
 
   it("u:EXE:probe: USDT arguments", {
