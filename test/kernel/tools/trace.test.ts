@@ -296,6 +296,27 @@ describe("trace", { skip }, () => {
     );
   });
 
+  it("trace's own process is left out unless -S; -t -u: UNIX timestamps", async () => {
+    const calls = () => {
+      for (let i = 0; i < 5; i++) void process.ppid; // a getppid() each
+    };
+    const probe = 't:syscalls:sys_enter_getppid "%d", $tgid';
+    const without = await traceWhile("trace", [probe], calls);
+    assert.equal(without.code, 0, without.stderr);
+    assert.deepEqual(rowsOf(without.lines, process.pid), []);
+    const self = await traceWhile("trace", ["-S", "-t", "-u", probe], calls);
+    assert.equal(self.code, 0, self.stderr);
+    assert.equal(self.lines[0], "TIME              PID     TID     COMM            FUNC             -");
+    const mine = self.lines.filter((l) => l.slice(18).startsWith(`${process.pid} `));
+    assert.ok(mine.length >= 5, self.stdout);
+    const unix = Number(mine[0]?.slice(0, 17));
+    assert.ok(Math.abs(unix - Date.now() / 1000) < 60, mine[0]);
+    assert.match(
+      mine[0] as string,
+      new RegExp(`^\\d{10}\\.\\d{6} +${process.pid} .* sys_enter_getppid +${process.pid}$`),
+    );
+  });
+
   it("a full ring buffer: the events lost are counted and said, as bcc says them", async () => {
     const t = await startTarget(exe());
     // one page a CPU, 4 KiB strings: room for about one record a CPU while ten come at once
