@@ -11,6 +11,7 @@ import { resolve } from "node:path";
 import {
   BPF,
   type CgroupArray,
+  CompileError,
   NotSupportedError,
   type RingBuf,
   type StackTrace,
@@ -382,9 +383,16 @@ export const tool: Tool = {
       let b: BPF;
       if (contexts.size > 0) {
         // (ToolContext.compile takes no USDT contexts: this object is closed below)
-        usdtObject = await BPF.load({ text, usdtContexts: [...contexts.values()], autoAttach: false });
+        usdtObject = await BPF.load({ text, usdtContexts: [...contexts.values()], autoAttach: false }).catch(
+          (e: unknown) => {
+            throw inProbe(e, text, probes);
+          },
+        );
         b = usdtObject;
-      } else b = await ctx.compile(text);
+      } else
+        b = await ctx.compile(text).catch((e: unknown) => {
+          throw inProbe(e, text, probes);
+        });
       if (cgroup !== undefined) b.getTable<CgroupArray>("__cgroup").set(0, cgroup);
       attach(b, probes, layouts, pid);
       await traceEvents(ctx, b, probes, layouts, {
@@ -399,6 +407,29 @@ export const tool: Tool = {
     }
   },
 };
+
+/**
+ * A compile error said in the user's terms: the probe whose expressions the
+ * failing line came from (the program's lines are the generator's, not the user's).
+ */
+function inProbe(e: unknown, text: string, probes: ProbeSpec[]): unknown {
+  if (!(e instanceof CompileError)) return e;
+  const line = e.diagnostics.find((d) => d.severity === "error" || d.severity === "fatal error")?.line;
+  if (line === undefined) return e;
+  const lines = text.split("\n");
+  // the last probe whose part of the program ("// probe N") starts at or before the line
+  let probe: ProbeSpec | undefined;
+  lines.slice(0, line).forEach((t) => {
+    const m = /^\/\/ probe (\d+)$/.exec(t);
+    if (m) probe = probes[Number(m[1]) - 1];
+  });
+  if (!probe) return e;
+  return new CompileError(
+    `${e.message}\n(in the C generated for probe '${probe.raw}'; -v prints the program)`,
+    e.diagnostics,
+    e.output,
+  );
+}
 
 /** Prints the events until the end of the run or -M events. */
 async function traceEvents(

@@ -320,7 +320,7 @@ function probeFunction(pc: ProbeCtx, layout: RecordLayout, opts: CodegenOptions)
       ? // not TRACEPOINT_PROBE: two probes on one tracepoint need two names
         `int ${layout.fnName}(struct tracepoint__${p.category}__${p.function} *args)`
       : `int ${layout.fnName}(struct pt_regs *ctx${p.signature ? `, ${p.signature}` : ""})`;
-  return `${pc.helpers.join("\n")}${decl}\n${heading}\n{\n${body.map((l) => `  ${l}`).join("\n")}\n}\n`;
+  return `// probe ${pc.index + 1}\n${pc.helpers.join("\n")}${decl}\n${heading}\n{\n${body.map((l) => `  ${l}`).join("\n")}\n}\n`;
 }
 
 /** The whole program for the probes, and where each probe's arguments are in its records. */

@@ -355,6 +355,15 @@ describe("trace", { skip }, () => {
     );
   });
 
+  it("a C expression that does not compile: clang's error, and the probe it came from", async () => {
+    const r = await traceWhile("trace", ["t:sched:sched_switch", `${exe()}:traced "%d", nosuch`], () => 0);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /^trace: CompileError: .*undeclared identifier 'nosuch'.*\n\(in the C generated for probe '.*:traced "%d", nosuch'; -v prints the program\)\n$/s,
+    );
+  });
+
   it("bad probes and flags: usage errors, status 2", async () => {
     for (const [argv, re] of [
       [["x:c:malloc"], /probe type must be/],
