@@ -165,6 +165,19 @@ describe("trace", { skip }, () => {
     );
   });
 
+  it("-B: STRCMP compares the literal's bytes only (no terminator)", async () => {
+    const t = await startTarget(exe());
+    const probe = `${exe()}:traced (STRCMP("ev", arg3)) "%d", arg1`;
+    const bin = await traceWhile("trace", ["-B", "-p", String(t.pid), probe], t.go);
+    assert.equal(bin.code, 0, bin.stderr);
+    assert.deepEqual(
+      rowsOf(bin.lines, t.pid),
+      ["2", "4", "6", "8", "10"].map((m) => row(t.pid, m)),
+    );
+    const text = await traceWhile("trace", ["-p", String(t.pid), probe], t.go);
+    assert.deepEqual(rowsOf(text.lines, t.pid), []);
+  });
+
   it("-p PID: only that process's calls; -f MSG_FILTER; -n NAME", async () => {
     const [a, b] = [await startTarget(exe()), await startTarget(exe())];
     const r = await traceWhile(
