@@ -39,6 +39,7 @@ const LOADERS: Record<string, () => Promise<{ tool: Tool }>> = {
   solisten: () => import("./solisten.js"),
   sslsniff: () => import("./sslsniff.js"),
   stackcount: () => import("./stackcount.js"),
+  trace: () => import("./trace.js"),
   statsnoop: () => import("./statsnoop.js"),
   syncsnoop: () => import("./syncsnoop.js"),
   syscount: () => import("./syscount.js"),

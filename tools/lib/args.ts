@@ -31,6 +31,8 @@ export interface PositionalSpec {
   type: "int" | "float" | "string";
   help: string;
   required?: boolean;
+  /** The last positional only: takes every remaining argument (argparse's nargs="+"; read with Args.list). */
+  many?: boolean;
 }
 
 /** What a tool declares about its command line. */
@@ -93,9 +95,9 @@ export class Args {
     return typeof v === "string" ? v : undefined;
   }
 
-  /** A repeatable option's values (empty when not given). */
+  /** A repeatable option's values, or a `many` positional's (empty when not given). */
   list(name: string): string[] {
-    const v = this.values[name];
+    const v = this.values[name] ?? this.pos[name];
     return Array.isArray(v) ? (v as string[]) : [];
   }
 
@@ -163,7 +165,7 @@ export function parseToolArgs(spec: CommandSpec, argv: string[]): Args {
   }
   const pos: Record<string, unknown> = {};
   const specs = spec.positionals ?? [];
-  if (parsed.positionals.length > specs.length) {
+  if (parsed.positionals.length > specs.length && !specs.at(-1)?.many) {
     throw new UsageError(`unrecognized arguments: ${parsed.positionals.slice(specs.length).join(" ")}`);
   }
   specs.forEach((p, i) => {
@@ -174,7 +176,8 @@ export function parseToolArgs(spec: CommandSpec, argv: string[]): Args {
         throw new UsageError(`the following argument is required: ${p.name}`);
       return;
     }
-    pos[p.name] = p.type === "string" ? text : toNumber({ type: p.type, name: p.name }, text);
+    if (p.many) pos[p.name] = parsed.positionals.slice(i);
+    else pos[p.name] = p.type === "string" ? text : toNumber({ type: p.type, name: p.name }, text);
   });
   const dur = values.duration;
   if (typeof dur === "number" && dur <= 0)
@@ -189,7 +192,9 @@ export function helpText(spec: CommandSpec): string {
     const val = o.type === "flag" ? "" : ` ${o.metavar ?? o.long.toUpperCase()}`;
     return o.short ? `-${o.short}${val}, --${o.long}${val}` : `--${o.long}${val}`;
   };
-  const pos = (spec.positionals ?? []).map((p) => (p.required ? p.name : `[${p.name}]`)).join(" ");
+  const pos = (spec.positionals ?? [])
+    .map((p) => `${p.required ? p.name : `[${p.name}]`}${p.many ? ` [${p.name} ...]` : ""}`)
+    .join(" ");
   const rows: Array<[string, string]> = [
     ...(spec.positionals ?? []).map((p): [string, string] => [p.name, p.help]),
     ...all.map((o): [string, string] => [left(o), o.help]),

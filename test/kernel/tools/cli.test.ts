@@ -26,6 +26,7 @@ const REQUIRED_ARGS: Record<string, string[]> = {
   stackcount: ["t:sched:sched_switch"],
   funccount: ["t:sched:sched_switch"],
   funclatency: ["c:getppid"],
+  trace: ["t:sched:sched_switch"],
 };
 
 /** An environment whose PATH holds no compiler, with an empty compile cache. */
