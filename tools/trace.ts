@@ -378,33 +378,18 @@ export const tool: Tool = {
       if (out.json) ctx.note(`the generated program:\n${text}`);
       else out.text(`${text}\n`);
     }
-    let usdtObject: BPF | undefined;
-    try {
-      let b: BPF;
-      if (contexts.size > 0) {
-        // (ToolContext.compile takes no USDT contexts: this object is closed below)
-        usdtObject = await BPF.load({ text, usdtContexts: [...contexts.values()], autoAttach: false }).catch(
-          (e: unknown) => {
-            throw inProbe(e, text, probes);
-          },
-        );
-        b = usdtObject;
-      } else
-        b = await ctx.compile(text).catch((e: unknown) => {
-          throw inProbe(e, text, probes);
-        });
-      if (cgroup !== undefined) b.getTable<CgroupArray>("__cgroup").set(0, cgroup);
-      attach(b, probes, layouts, pid);
-      await traceEvents(ctx, b, probes, layouts, {
-        stringSize,
-        maxEvents,
-        aggregate,
-        kernelStack,
-        userStack,
-      });
-    } finally {
-      usdtObject?.close();
-    }
+    const b = await ctx.compile(text, { usdtContexts: [...contexts.values()] }).catch((e: unknown) => {
+      throw inProbe(e, text, probes);
+    });
+    if (cgroup !== undefined) b.getTable<CgroupArray>("__cgroup").set(0, cgroup);
+    attach(b, probes, layouts, pid);
+    await traceEvents(ctx, b, probes, layouts, {
+      stringSize,
+      maxEvents,
+      aggregate,
+      kernelStack,
+      userStack,
+    });
   },
 };
 

@@ -204,6 +204,7 @@ export class ProcessSymbols {
   private started: string | undefined;
   private sameNs = true;
   private perfMap: { key: string; entries: PerfMapEntry[] } | undefined;
+  private perfMapCheckedAt = 0;
   // Per mapping (dropped on refresh): its ELF and function index, null when unreadable.
   private modules = new Map<MapEntry, { elf: ElfFile; index: FunctionIndex } | null>();
 
@@ -312,12 +313,19 @@ export class ProcessSymbols {
 
   private perfMapLookup(addr: bigint): ResolvedSymbol | undefined {
     const path = this.sameNs ? `/tmp/perf-${this.pid}.map` : perfMapPath(this.pid);
-    let key: string;
-    try {
-      const st = statSync(path);
-      key = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    } catch {
-      return undefined;
+    // The file is stat'ed (for appends, or a new process's) at most every 200 ms:
+    // a profile names hundreds of thousands of frames at once.
+    const now = Date.now();
+    let key = this.perfMap?.key ?? "";
+    if (!this.perfMap || now - this.perfMapCheckedAt >= AUTO_REFRESH_MS) {
+      this.perfMapCheckedAt = now;
+      try {
+        const st = statSync(path);
+        key = `${st.ino}:${st.size}:${st.mtimeMs}`;
+      } catch {
+        this.perfMap = undefined;
+        return undefined;
+      }
     }
     if (this.perfMap?.key !== key) {
       const entries: PerfMapEntry[] = [];

@@ -171,9 +171,17 @@ export function readStackCounts<K = unknown>(
   let enomem = false;
   const withAddress = (ip: bigint, name: string): string =>
     opts.addresses ? `${ip.toString(16).padEnd(16)} ${name}` : name;
+  // Stacks share most of their frames: each address is named once a process.
+  const kernelNames = new Map<bigint, string>();
+  const userNames = new Map<number, Map<bigint, string>>();
   const kernelName = (ip: bigint): string => {
-    const s = ksym(ip, { showOffset: opts.offsets === true });
-    return withAddress(ip, opts.annotate ? `${s}_[k]` : s);
+    let name = kernelNames.get(ip);
+    if (name === undefined) {
+      const s = ksym(ip, { showOffset: opts.offsets === true });
+      name = withAddress(ip, opts.annotate ? `${s}_[k]` : s);
+      kernelNames.set(ip, name);
+    }
+    return name;
   };
   const rows = entries.map(([key, v]): StackRow<K> => {
     let userStackId = -EFAULT;
@@ -205,9 +213,16 @@ export function readStackCounts<K = unknown>(
         enomem ||= id === -ENOMEM;
       }
     }
+    const seen = userNames.get(pid) ?? new Map<bigint, string>();
+    userNames.set(pid, seen);
     const userName = (ip: bigint): string => {
-      const s = pid < 0 ? "[unknown]" : sym(ip, pid, { showOffset: opts.offsets === true });
-      return withAddress(ip, opts.v8Markers ? s : stripV8Markers(s));
+      let name = seen.get(ip);
+      if (name === undefined) {
+        const s = pid < 0 ? "[unknown]" : sym(ip, pid, { showOffset: opts.offsets === true });
+        name = withAddress(ip, opts.v8Markers ? s : stripV8Markers(s));
+        seen.set(ip, name);
+      }
+      return name;
     };
     const user = userStackId < 0 || opts.kernelOnly ? [] : stacks.walk(userStackId, userName);
     let kernel = kernelStackId < 0 || opts.userOnly ? [] : stacks.walk(kernelStackId, kernelName);

@@ -7,7 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { BPF, BpfError, type CgroupArray, NotSupportedError } from "../../src/index.js";
+import { BPF, BpfError, type CgroupArray, NotSupportedError, type USDT } from "../../src/index.js";
 import { packageRoot } from "../../src/paths.js";
 import { type Args, type CommandSpec, helpText, parseToolArgs, UsageError } from "./args.js";
 import { Output, type Sink } from "./output.js";
@@ -105,8 +105,14 @@ export class ToolContext {
    * bcc's do); the compile cache makes a repeated command start warm.
    * Nothing is attached yet; the object closes with the tool.
    */
-  async compile(text: string, opts: { cflags?: string[] } = {}): Promise<BPF> {
-    const b = await BPF.load({ text, cflags: opts.cflags, autoAttach: false });
+  async compile(text: string, opts: { cflags?: string[]; usdtContexts?: USDT[] } = {}): Promise<BPF> {
+    // (USDT contexts attach as the object loads: their probes read arguments through them)
+    const b = await BPF.load({
+      text,
+      cflags: opts.cflags,
+      usdtContexts: opts.usdtContexts,
+      autoAttach: false,
+    });
     this.objects.push(b);
     return b;
   }
