@@ -21,8 +21,8 @@ export interface StackRow<K = unknown> {
   kernelStackId: number;
   /** The process whose symbols named the user frames (-1: none known). */
   pid: number;
-  /** The task's name, when the key holds one ("" otherwise). */
-  comm: string;
+  /** The task's name, when the key has a name field (which may be empty: bcc's stackcount without -P). */
+  comm: string | undefined;
   user: string[];
   kernel: string[];
 }
@@ -96,7 +96,8 @@ export function foldedFrames(
   row: StackRow,
   o: Pick<StackCountOptions, "userOnly" | "kernelOnly" | "delimited">,
 ): string[] {
-  const line = row.comm ? [row.comm] : [];
+  // (an empty name still opens the line, as in bcc's folded output: ";main 25")
+  const line = row.comm !== undefined ? [row.comm] : [];
   if (!o.kernelOnly) {
     if (stackIdErr(row.userStackId)) line.push("[Missed User Stack]");
     else line.push(...[...row.user].reverse());
@@ -187,7 +188,7 @@ export function readStackCounts<K = unknown>(
     let userStackId = -EFAULT;
     let kernelStackId = -EFAULT;
     let pid = -1;
-    let comm = "";
+    let comm: string | undefined;
     if (typeof key === "number") {
       if (opts.kind === "user") userStackId = key;
       else kernelStackId = key;

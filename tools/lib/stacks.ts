@@ -93,7 +93,7 @@ export function printStackBlock(out: Output, row: StackRow, pid: number, shape: 
     if (stackIdErr(row.userStackId)) out.line("    [Missed User Stack]");
     else for (const f of user) out.line(`    ${f}`);
   }
-  out.printf("    %-16s %s (%d)", "-", row.comm, pid);
+  out.printf("    %-16s %s (%d)", "-", row.comm ?? "", pid);
   out.line(`        ${row.value}\n`);
 }
 

@@ -99,18 +99,21 @@ export function hog(procs: string): number {
 }
 
 /**
- * A python3 child that, once told (a line on stdin), calls getppid() through
- * libc 1000 times, says so, and stays until stdin closes: its symbols are
- * read after the tool stops, as bcc's are.
+ * A python3 child that, once told (a line on stdin), runs `body` (Python,
+ * `os` and `sys` imported), prints "done", and stays until stdin closes
+ * (waiting in `tail`, by default a read of stdin): its symbols are read
+ * after the tool stops, as bcc's are. `prefix` runs python3 under another
+ * command (taskset -c 1).
  */
-export function getppidCaller() {
+export function pythonChild(body: string, opts: { prefix?: string[]; tail?: string } = {}) {
+  const prefix = opts.prefix ?? [];
+  const script = `import os, select, sys\nsys.stdin.readline()\n${body}\nprint('done', flush=True)\n${opts.tail ?? "sys.stdin.read()"}`;
   const child = spawn(
-    "/usr/bin/python3",
-    [
-      "-c",
-      "import os, sys\nsys.stdin.readline()\nfor _ in range(1000): os.getppid()\nprint('done', flush=True)\nsys.stdin.read()",
-    ],
-    { stdio: ["pipe", "pipe", "inherit"] },
+    prefix[0] ?? "/usr/bin/python3",
+    [...prefix.slice(1), ...(prefix.length ? ["/usr/bin/python3"] : []), "-c", script],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
   );
   const done = once(child.stdout, "data");
   return {
@@ -121,4 +124,9 @@ export function getppidCaller() {
     },
     end: () => child.stdin.end(),
   };
+}
+
+/** A python3 child that, once told, calls getppid() through libc 1000 times (see pythonChild). */
+export function getppidCaller(opts: { prefix?: string[] } = {}) {
+  return pythonChild("for _ in range(1000): os.getppid()", opts);
 }

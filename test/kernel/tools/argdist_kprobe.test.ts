@@ -6,13 +6,11 @@
  * @kernel-matrix kprobes and kretprobes attach there.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { describe, it } from "node:test";
 import { kprobeSupport } from "../../../src/kernel/features.js";
 import { syscallPrefix } from "../../../src/kernel/kernel_info.js";
 import { skipUnlessRoot } from "../../helpers.js";
-import { getppidCaller } from "./activity.js";
+import { getppidCaller, pythonChild } from "./activity.js";
 import { traceWhile } from "./run_tool.js";
 
 const skip =
@@ -21,23 +19,9 @@ const skip =
 
 /** A python3 child that, once told, writes 100 bytes 3 times and 200 bytes 5 times to /dev/null. */
 function writer() {
-  const child = spawn(
-    "/usr/bin/python3",
-    [
-      "-c",
-      "import os, sys\nsys.stdin.readline()\nfd = os.open('/dev/null', os.O_WRONLY)\nfor _ in range(3): os.write(fd, b'x' * 100)\nfor _ in range(5): os.write(fd, b'y' * 200)\nprint('done', flush=True)\nsys.stdin.read()",
-    ],
-    { stdio: ["pipe", "pipe", "inherit"] },
+  return pythonChild(
+    "fd = os.open('/dev/null', os.O_WRONLY)\nfor _ in range(3): os.write(fd, b'x' * 100)\nfor _ in range(5): os.write(fd, b'y' * 200)",
   );
-  const done = once(child.stdout, "data");
-  return {
-    pid: child.pid as number,
-    go: async () => {
-      child.stdin.write("go\n");
-      await done;
-    },
-    end: () => child.stdin.end(),
-  };
 }
 
 /** The rows under a -C section's header. */

@@ -6,13 +6,11 @@
  * @kernel-matrix kprobes and kretprobes attach there.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { describe, it } from "node:test";
 import { BPF } from "../../../src/index.js";
 import { kprobeSupport } from "../../../src/kernel/features.js";
 import { skipUnlessRoot } from "../../helpers.js";
-import { getppidCaller } from "./activity.js";
+import { getppidCaller, pythonChild } from "./activity.js";
 import { traceWhile } from "./run_tool.js";
 
 const skip =
@@ -24,23 +22,9 @@ const skip =
  * not in a read, which vfs_read* would count.
  */
 function zeroReader() {
-  const child = spawn(
-    "/usr/bin/python3",
-    [
-      "-c",
-      "import os, select, sys\nfd = os.open('/dev/zero', os.O_RDONLY)\nsys.stdin.readline()\nfor _ in range(200): os.read(fd, 1)\nprint('done', flush=True)\nselect.select([sys.stdin], [], [])",
-    ],
-    { stdio: ["pipe", "pipe", "inherit"] },
-  );
-  const done = once(child.stdout, "data");
-  return {
-    pid: child.pid as number,
-    go: async () => {
-      child.stdin.write("go\n");
-      await done;
-    },
-    end: () => child.stdin.end(),
-  };
+  return pythonChild("fd = os.open('/dev/zero', os.O_RDONLY)\nfor _ in range(200): os.read(fd, 1)", {
+    tail: "select.select([sys.stdin], [], [])",
+  });
 }
 
 /** The FUNC / COUNT rows of a funccount run. */

@@ -1,6 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { availableParallelism } from "node:os";
 import { after, describe, it } from "node:test";
 import { kprobeSupport } from "../../../src/kernel/features.js";
@@ -12,26 +10,7 @@ import { traceWhile } from "./run_tool.js";
 
 /** getppidCaller's python3, pinned to one CPU (taskset). */
 function pinnedCaller(cpu: number) {
-  const child = spawn(
-    "taskset",
-    [
-      "-c",
-      String(cpu),
-      "/usr/bin/python3",
-      "-c",
-      "import os, sys\nsys.stdin.readline()\nfor _ in range(1000): os.getppid()\nprint('done', flush=True)\nsys.stdin.read()",
-    ],
-    { stdio: ["pipe", "pipe", "inherit"] },
-  );
-  const done = once(child.stdout, "data");
-  return {
-    pid: child.pid as number,
-    go: async () => {
-      child.stdin.write("go\n");
-      await done;
-    },
-    end: () => child.stdin.end(),
-  };
+  return getppidCaller({ prefix: ["taskset", "-c", String(cpu)] });
 }
 
 /** The FUNC / COUNT rows of a funccount run, as [name, count]. */

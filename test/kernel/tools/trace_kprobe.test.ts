@@ -7,12 +7,10 @@
  * @kernel-matrix kprobes attach there.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { describe, it } from "node:test";
 import { kprobeSupport } from "../../../src/kernel/features.js";
 import { skipUnlessRoot } from "../../helpers.js";
-import { getppidCaller } from "./activity.js";
+import { getppidCaller, pythonChild } from "./activity.js";
 import { traceWhile } from "./run_tool.js";
 
 const skip =
@@ -21,23 +19,9 @@ const skip =
 
 /** A python3 child that, once told, opens a path that does not exist `times` times. */
 function opener(path: string, times: number) {
-  const child = spawn(
-    "/usr/bin/python3",
-    [
-      "-c",
-      `import os, sys\nsys.stdin.readline()\nfor _ in range(${times}):\n  try: os.open(${JSON.stringify(path)}, os.O_RDONLY)\n  except OSError: pass\nprint('done', flush=True)\nsys.stdin.read()`,
-    ],
-    { stdio: ["pipe", "pipe", "inherit"] },
+  return pythonChild(
+    `for _ in range(${times}):\n  try: os.open(${JSON.stringify(path)}, os.O_RDONLY)\n  except OSError: pass`,
   );
-  const done = once(child.stdout, "data");
-  return {
-    pid: child.pid as number,
-    go: async () => {
-      child.stdin.write("go\n");
-      await done;
-    },
-    end: () => child.stdin.end(),
-  };
 }
 
 /** The message column of the rows of process pid at function func. */
