@@ -14,9 +14,9 @@ import {
   checkProbeLimit,
   type EventPattern,
   isKernelFunction,
-  kernelFunctionsNotSupported,
   type ProbeTarget,
   parsePattern,
+  requireKprobes,
   usdtTargets,
   userOrTracepointTargets,
 } from "./lib/patterns.js";
@@ -35,15 +35,10 @@ interface Attached extends ProbeTarget {
 function targets(ctx: ToolContext, p: EventPattern, pid: number | undefined): Attached[] {
   if (p.type === "u") return usdtTargets(p).map((t) => ({ ...t, kind: "usdt" }));
   if (isKernelFunction(p)) {
-    if (BPF.supports("kprobe") !== "yes")
-      throw kernelFunctionsNotSupported(
-        `funccount on kernel functions (${ctx.args.str("pattern")})`,
-        p.regex,
-        {
-          asPattern: true,
-          instead: "count tracepoints instead",
-        },
-      );
+    requireKprobes(`funccount on kernel functions (${ctx.args.str("pattern")})`, p.regex, {
+      asPattern: true,
+      instead: "count tracepoints instead",
+    });
     return BPF.getKprobeFunctions(p.regex).map((name) => ({ name, kind: "kprobe" }));
   }
   const kind = p.type === "t" ? "tracepoint" : "uprobe";

@@ -13,9 +13,9 @@ import {
   checkProbeLimit,
   type EventPattern,
   isKernelFunction,
-  kernelFunctionsNotSupported,
   type ProbeTarget,
   parsePattern,
+  requireKprobes,
   userOrTracepointTargets,
 } from "./lib/patterns.js";
 import type { Tool, ToolContext } from "./lib/runtime.js";
@@ -42,15 +42,10 @@ function pattern(text: string, regex: boolean): EventPattern {
 /** The functions the pattern matches; kernel functions need kprobes (else the error names tracepoints). */
 function targets(ctx: ToolContext, p: EventPattern, pid: number | undefined): ProbeTarget[] {
   if (!isKernelFunction(p)) return userOrTracepointTargets(p, pid);
-  if (BPF.supports("kprobe") !== "yes")
-    throw kernelFunctionsNotSupported(
-      `funclatency on kernel functions (${ctx.args.str("pattern")})`,
-      p.regex,
-      {
-        pairs: true,
-        instead: "time the syscalls they serve between their tracepoints instead (as tsbpf syscount -L does)",
-      },
-    );
+  requireKprobes(`funclatency on kernel functions (${ctx.args.str("pattern")})`, p.regex, {
+    pairs: true,
+    instead: "time the syscalls they serve between their tracepoints instead (as tsbpf syscount -L does)",
+  });
   return BPF.getKprobeFunctions(p.regex).map((name) => ({ name }));
 }
 

@@ -7,7 +7,13 @@
 import { BPF, type StackTrace, type Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { hms } from "./lib/output.js";
-import { type EventPattern, kernelFunctionsNotSupported, parsePattern, usdtTargets } from "./lib/patterns.js";
+import {
+  type EventPattern,
+  parsePattern,
+  requireKprobes,
+  resolveLibrary,
+  usdtTargets,
+} from "./lib/patterns.js";
 import type { Tool, ToolContext } from "./lib/runtime.js";
 import {
   foldedLine,
@@ -55,21 +61,15 @@ function attachPattern(ctx: ToolContext, b: BPF, p: StackPattern, pid: number | 
     return b.numOpenTracepoints() - before;
   }
   if (p.library !== "") {
-    const path = BPF.findLibrary(p.library) ?? BPF.findExe(p.library);
-    if (!path) throw new UsageError(`unable to find library ${p.library}`);
+    const path = resolveLibrary(p.library);
     const before = b.numOpenUprobes();
     b.attachUprobe({ name: path, symRe: p.regex, fnName: "stack_uprobe", pid: pid ?? -1 });
     return b.numOpenUprobes() - before;
   }
-  if (BPF.supports("kprobe") !== "yes")
-    throw kernelFunctionsNotSupported(
-      `stackcount on kernel functions (${ctx.args.str("pattern")})`,
-      p.regex,
-      {
-        asPattern: true,
-        instead: "count stacks at tracepoints instead",
-      },
-    );
+  requireKprobes(`stackcount on kernel functions (${ctx.args.str("pattern")})`, p.regex, {
+    asPattern: true,
+    instead: "count stacks at tracepoints instead",
+  });
   const before = b.numOpenKprobes();
   b.attachKprobe({ eventRe: p.regex, fnName: "stack_kprobe" });
   return b.numOpenKprobes() - before;

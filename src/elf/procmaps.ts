@@ -199,6 +199,8 @@ const AUTO_REFRESH_MS = 200;
 export class ProcessSymbols {
   /** The process. */
   readonly pid: number;
+  /** When the shared cache last handed it out (ms), for its sweep of exited processes. */
+  lastUsed = 0;
   private maps: MapEntry[] | undefined;
   private loadedAt = 0;
   private started: string | undefined;
@@ -475,7 +477,8 @@ const PROCESSES_MAX = 1024;
 /** How often the cache looks for exited processes, and how long an exited one's entry stays unused before it goes. */
 const SWEEP_MS = 10_000;
 let lastSweep = Date.now();
-const lastUse = new WeakMap<ProcessSymbols, number>();
+/** The entry processSymbols() returned last (already at the LRU's recent end, unless dropped since). */
+let lastTouched: ProcessSymbols | undefined;
 
 /**
  * Drops the entries of processes that have exited (or whose pid now names
@@ -485,7 +488,7 @@ const lastUse = new WeakMap<ProcessSymbols, number>();
 export function sweepProcessSymbols(idleMs = SWEEP_MS, now = Date.now()): number {
   let dropped = 0;
   for (const [pid, p] of processes) {
-    if (now - (lastUse.get(p) ?? 0) < idleMs) continue;
+    if (now - p.lastUsed < idleMs) continue;
     if (!p.exited()) continue;
     processes.delete(pid);
     dropped++;
@@ -504,6 +507,11 @@ export function processSymbols(pid: number): ProcessSymbols {
   const now = Date.now();
   if (now - lastSweep >= SWEEP_MS) sweepProcessSymbols(SWEEP_MS, now);
   let p = processes.get(pid);
+  if (p && p === lastTouched) {
+    // the usual case, a run of lookups in one process: already the most recent
+    p.lastUsed = now;
+    return p;
+  }
   if (p)
     processes.delete(pid); // re-inserted last: most recently used
   else {
@@ -514,7 +522,8 @@ export function processSymbols(pid: number): ProcessSymbols {
     }
   }
   processes.set(pid, p);
-  lastUse.set(p, now);
+  p.lastUsed = now;
+  lastTouched = p;
   return p;
 }
 
@@ -522,6 +531,7 @@ export function processSymbols(pid: number): ProcessSymbols {
 export function forgetProcessSymbols(pid?: number): void {
   if (pid === undefined) processes.clear();
   else processes.delete(pid);
+  lastTouched = undefined;
 }
 
 /**

@@ -166,8 +166,11 @@ export function readStackCounts<K = unknown>(
   stacks: StackTrace,
   opts: StackCountOptions<K> = {},
 ): StackCounts<K> {
-  const entries = [...counts.items()] as Array<[K, bigint | number]>;
-  entries.sort(([, x], [, y]) => (BigInt(x) < BigInt(y) ? -1 : BigInt(x) > BigInt(y) ? 1 : 0));
+  const entries = ([...counts.items()] as Array<[K, bigint | number]>).map(([k, v]): [K, bigint] => [
+    k,
+    BigInt(v),
+  ]);
+  entries.sort(([, x], [, y]) => (x < y ? -1 : x > y ? 1 : 0));
   let missing = 0;
   let enomem = false;
   const withAddress = (ip: bigint, name: string): string =>
@@ -230,7 +233,7 @@ export function readStackCounts<K = unknown>(
     let i = 0;
     while (i < kernel.length && OWN_FRAME.test(kernel[i] as string)) i++;
     kernel = kernel.slice(i);
-    return { key, value: BigInt(v), userStackId, kernelStackId, pid, comm, user, kernel };
+    return { key, value: v, userStackId, kernelStackId, pid, comm, user, kernel };
   });
   return new StackCounts(rows, opts, { missing, enomem });
 }

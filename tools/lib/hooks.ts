@@ -33,7 +33,19 @@ export interface HookOffer {
   tracepointPartial: boolean;
 }
 
-let kallsymsText: string | undefined;
+let kallsymsCache: string | undefined;
+
+/** /proc/kallsyms as text, read once ("" when unreadable): the tools search it, they need no parse of it. */
+export function kallsymsText(): string {
+  if (kallsymsCache === undefined) {
+    try {
+      kallsymsCache = readFileSync("/proc/kallsyms", "latin1");
+    } catch {
+      kallsymsCache = "";
+    }
+  }
+  return kallsymsCache;
+}
 const functionExists = new Map<string, boolean>();
 
 /**
@@ -45,15 +57,8 @@ const functionExists = new Map<string, boolean>();
 export function kernelFunctionExists(name: string): boolean {
   const known = functionExists.get(name);
   if (known !== undefined) return known;
-  if (kallsymsText === undefined) {
-    try {
-      kallsymsText = readFileSync("/proc/kallsyms", "latin1");
-    } catch {
-      kallsymsText = "";
-    }
-  }
   const re = new RegExp(`^[0-9a-f]+ [tTwW] ${name.replace(/[.$]/g, "\\$&")}(\\t\\[\\S+\\])?$`, "m");
-  const found = re.test(kallsymsText);
+  const found = re.test(kallsymsText());
   functionExists.set(name, found);
   return found;
 }

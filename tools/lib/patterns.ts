@@ -7,9 +7,9 @@
  * matches on this machine, one target a probe (so each gets its own BPF
  * cookie), and the error for kernel functions on a kernel without kprobes.
  */
-import { readFileSync } from "node:fs";
 import { BPF, NotSupportedError, USDT } from "../../src/index.js";
 import { UsageError } from "./args.js";
+import { kallsymsText } from "./hooks.js";
 
 /** A parsed pattern: what kind of event, in which binary, which names. */
 export interface EventPattern {
@@ -135,16 +135,9 @@ let kallsymsNames: string[] | undefined;
 
 /** The kernel's function names (text symbols, no modules), read once; kprobes or not. */
 function kernelFunctionNames(): string[] {
-  if (kallsymsNames) return kallsymsNames;
-  let text = "";
-  try {
-    text = readFileSync("/proc/kallsyms", "latin1");
-  } catch {
-    // none: the suggestion then comes from the pattern's text alone
-  }
-  const names = new Set<string>();
-  for (const m of text.matchAll(/^[0-9a-f]+ [tT] (\S+)$/gm)) names.add(m[1] as string);
-  kallsymsNames = [...names];
+  kallsymsNames ??= [
+    ...new Set(Array.from(kallsymsText().matchAll(/^[0-9a-f]+ [tT] (\S+)$/gm), (m) => m[1] as string)),
+  ];
   return kallsymsNames;
 }
 
@@ -177,6 +170,18 @@ export function tracepointAlternatives(regex: RegExp): string[] {
     return tp.startsWith("syscalls:") ? (i < 0 ? COMMON.length : i) : COMMON.length + 1;
   };
   return [...found].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+/**
+ * Throws {@link kernelFunctionsNotSupported}'s error when this kernel has no
+ * kprobes (what every kernel-function pattern needs).
+ */
+export function requireKprobes(
+  what: string,
+  regex: RegExp,
+  opts: { asPattern?: boolean; pairs?: boolean; instead?: string } = {},
+): void {
+  if (BPF.supports("kprobe") !== "yes") throw kernelFunctionsNotSupported(what, regex, opts);
 }
 
 /**

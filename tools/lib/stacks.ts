@@ -9,12 +9,7 @@ import { writeFileSync } from "node:fs";
 import type { StackTrace, Table } from "../../src/index.js";
 import { flameGraphSvg } from "../../src/profile/flamegraph.js";
 import { pprofProfile } from "../../src/profile/pprof.js";
-import {
-  foldedFrames as libFoldedFrames,
-  readStackCounts,
-  type StackRow,
-  stackIdErr,
-} from "../../src/profile/stack_counts.js";
+import { foldedFrames, readStackCounts, type StackRow, stackIdErr } from "../../src/profile/stack_counts.js";
 import type { Output } from "./output.js";
 
 /** What the counts map's key must hold (other fields are ignored). */
@@ -71,9 +66,7 @@ export function readStacks<K extends StackKey>(
 }
 
 /** A row's frames root first, as folded output has them: comm, user frames, "-", kernel frames. */
-export function foldedFrames(row: StackRow, shape: StackShape): string[] {
-  return libFoldedFrames(row, shape);
-}
+export { foldedFrames };
 
 /** bcc's folded line: "comm;outer;…;inner count". */
 export function foldedLine(row: StackRow, shape: StackShape): string {
