@@ -79,8 +79,13 @@ describe("tools from the CLI", { skip: skipUnlessRoot }, () => {
     });
   }
 
-  it("a tool with no buffer to poll (profile) runs until Ctrl-C, then prints what it counted", async () => {
-    const child = spawn(process.execPath, [CLI, "profile", "-F", "49", "-K"], {
+  it("a tool with no buffer to poll (profile) runs until Ctrl-C, then prints what it counted", async (t) => {
+    // A child that spends its time in the kernel (copying zeroes), so the
+    // kernel stacks sampled are its own whatever else the machine does: on
+    // an idle machine profile -K alone may sample nothing in a second.
+    const dd = spawn("dd", ["if=/dev/zero", "of=/dev/null", "bs=64k"], { stdio: "ignore" });
+    t.after(() => dd.kill("SIGKILL"));
+    const child = spawn(process.execPath, [CLI, "profile", "-F", "49", "-K", "-p", String(dd.pid)], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -93,6 +98,6 @@ describe("tools from the CLI", { skip: skipUnlessRoot }, () => {
     assert.equal(child.exitCode, null, `profile ended by itself: ${out}`);
     child.kill("SIGINT");
     assert.equal(await exited, 0);
-    assert.match(out, /\n {4}- {16}\S+ \(\d+\)\n {8}\d+\n/);
+    assert.match(out, new RegExp(`\\n {4}- {16}dd \\(${dd.pid}\\)\\n {8}\\d+\\n`));
   });
 });
