@@ -6,7 +6,7 @@
  * (tools/lib/argdist_codegen.ts) and compiles it at start, as bcc does.
  */
 import { resolve } from "node:path";
-import { BPF, type CgroupArray, NotSupportedError, type Table } from "../src/index.js";
+import { BPF, type CgroupArray, NotSupportedError, type Table, USDT } from "../src/index.js";
 import { formatLog2Hist, type HistEntry, jsonHist } from "../src/maps/histogram.js";
 import { generateProgram, probeNames } from "./lib/argdist_codegen.js";
 import { type ArgdistSpec, displayExpr, histLabel, parseSpec, specTitle } from "./lib/argdist_spec.js";
@@ -40,11 +40,6 @@ export function tracepointsFor(fn: string): string[] {
  * the path of a user probe's library or program.
  */
 function checkSpec(s: ArgdistSpec): string | undefined {
-  if (s.type === "u") {
-    throw new UsageError(
-      `error parsing probe '${s.raw}': USDT probes (u:) are not supported by tsbpf's argdist; probe the function that fires it (p:${s.library}:function(...))`,
-    );
-  }
   if (s.type === "t" && !hasTracepoint(`${s.library}:${s.function}`)) {
     const near = BPF.getTracepoints(`${s.library}:`).filter((t) => t.includes(s.function.slice(0, 8)));
     throw new UsageError(
@@ -67,8 +62,28 @@ function checkSpec(s: ArgdistSpec): string | undefined {
   return path;
 }
 
+/** The USDT contexts of the u: specifiers, each probe enabled on its program (attached at load). */
+function usdtContexts(specs: ArgdistSpec[], paths: Array<string | undefined>, pid: number | undefined) {
+  const out = new Map<number, USDT>();
+  specs.forEach((s, i) => {
+    if (s.type !== "u") return;
+    const path = paths[i] as string;
+    const u = new USDT(pid === undefined ? { path } : { pid, path });
+    try {
+      u.enableProbe({ probe: s.function, fnName: probeNames(i, s).fn });
+    } catch (e) {
+      throw new UsageError(
+        `error parsing probe '${s.raw}': ${e instanceof Error ? e.message : String(e)} (list the probes: tsbpf tplist -l ${s.library})`,
+      );
+    }
+    out.set(i, u);
+  });
+  return out;
+}
+
 function attach(b: BPF, i: number, s: ArgdistSpec, path: string | undefined, pid: number | undefined): void {
   const n = probeNames(i, s);
+  if (s.type === "u") return; // attached at load, through its USDT context
   if (s.type === "t") {
     b.attachTracepoint({ tp: `${s.library}:${s.function}`, fnName: n.fn });
     return;
@@ -190,11 +205,12 @@ export const tool: Tool = {
     "tsbpf argdist -C 'p:c:open(const char *path):char*:$COMM:STRCMP(\"/etc/passwd\", path)'   # who opens it",
     "tsbpf argdist -C 't:syscalls:sys_enter_openat():int:args->flags'   # openat() flags",
     "tsbpf argdist -C 't:irq:irq_handler_entry():int:args->irq'",
+    "tsbpf argdist -p 1005 -H 'u:pthread:pthread_start():u64:arg2'   # a USDT probe's second argument",
     "tsbpf argdist -H 'p::__kmalloc(u64 size):u64:size'    # kernel functions (needs kprobes)",
   ],
   jsonFields: ["time", "probe", "count", "values", "ts", "val_type", "data"],
   hooks: () =>
-    `uprobes (p:lib:fn, r:lib:fn), tracepoints (t:cat:event)${BPF.supports("kprobe") === "yes" ? ", kprobes (p::fn, r::fn)" : ""}; compiles with clang at start`,
+    `uprobes (p:lib:fn, r:lib:fn), USDT (u:lib:probe), tracepoints (t:cat:event)${BPF.supports("kprobe") === "yes" ? ", kprobes (p::fn, r::fn)" : ""}; compiles with clang at start`,
 
   async run(ctx: ToolContext) {
     const a = ctx.args;
@@ -210,19 +226,28 @@ export const tool: Tool = {
     if (number !== undefined && number < 1) throw new UsageError("-n/--number: expected at least 1");
     const paths = specs.map(checkSpec);
     const pid = a.num("pid");
+    const contexts = usdtContexts(specs, paths, pid);
     const text = generateProgram(specs, {
       pid,
       tid: a.num("tid"),
       stringSize,
       includes: a.list("include").map((h) => (h.startsWith(".") || h.startsWith("/") ? resolve(h) : h)),
       cgroup: a.cgroup !== undefined,
+      usdtArgType: (i, n) => {
+        const s = specs[i] as ArgdistSpec;
+        try {
+          return (contexts.get(i) as USDT).getProbeArgCtype(s.function, n - 1);
+        } catch {
+          throw new UsageError(`error parsing probe '${s.raw}': the USDT probe has no argument arg${n}`);
+        }
+      },
     });
     const out = ctx.out;
     if (a.flag("verbose")) {
       if (out.json) ctx.note(`the program:\n${text}`);
       else out.text(`${text}\n`);
     }
-    const b = await ctx.compile(text);
+    const b = await ctx.compile(text, { usdtContexts: [...contexts.values()] });
     if (a.cgroup !== undefined) b.getTable<CgroupArray>("cgroup_map").set(0, a.cgroup);
     specs.forEach((s, i) => {
       attach(b, i, s, paths[i], pid);

@@ -183,6 +183,29 @@ describe("argdist specifiers", () => {
     assert.equal(text.match(/if \(__tgid != 42\) return 0;/g)?.length, 4);
   });
 
+  it("USDT probes: argN read with the note's type before the filter and the keys use them", () => {
+    bad("u::tick()", "freq", /needs its library or program/);
+    bad("u:app:tick(int n):int:n", "freq", /a USDT probe takes no signature: its arguments are arg1, arg2/);
+    const s = parseSpec("u:app:tick():int,char*:arg1,arg3:arg1 > 2", "freq");
+    const text = generateProgram([s], {
+      stringSize: 80,
+      includes: [],
+      cgroup: false,
+      usdtArgType: (i, n) => (i === 0 && n === 1 ? "int32_t" : "uint64_t"),
+    });
+    assert.match(text, /int argdist_probe0\(struct pt_regs \*ctx\) \{/);
+    assert.match(
+      text,
+      /int32_t arg1 = 0;\n {2}bpf_usdt_readarg\(1, ctx, &arg1\);\n {2}uint64_t arg3 = 0;\n {2}bpf_usdt_readarg\(3, ctx, &arg3\);\n {2}if \(!\(arg1 > 2\)\) return 0;/,
+    );
+    assert.doesNotMatch(text, /arg2 = 0/);
+    // a USDT probe's pointers are the traced process's: read as user memory
+    assert.match(
+      text,
+      /bpf_probe_read_user_str\(&__key\.v1\.s, sizeof\(__key\.v1\.s\), \(void \*\)\(arg3\)\);\n/,
+    );
+  });
+
   it('bcc\'s STRCMP("literal", expr) becomes a generated comparison', () => {
     const s = parseSpec(
       'p:c:open(char *path, int flags):int:flags:STRCMP("/etc/a:b", path) && flags',

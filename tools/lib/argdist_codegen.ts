@@ -18,6 +18,8 @@ export interface CodegenOptions {
   includes: string[];
   /** --cgroup: a `cgroup_map` array filters by the current task's cgroup. */
   cgroup: boolean;
+  /** u: the C type of argument n (from 1) of specifier i, from the probe's USDT note. */
+  usdtArgType?: (spec: number, n: number) => string;
 }
 
 /** The names a probe's program and map have in the generated text. */
@@ -97,6 +99,23 @@ function stringRead(dst: string, src: string, user: boolean): string {
   return `  if (${u} < 0)\n    bpf_probe_read_kernel_str(&${dst}, sizeof(${dst}), (void *)(${src}));\n`;
 }
 
+/**
+ * A USDT probe's `argN` (bcc: arg1 is the first), read into locals of the
+ * note's C type before the filter and the expressions use them.
+ */
+function usdtReads(i: number, s: ArgdistSpec, o: CodegenOptions): string {
+  const used = new Set<number>();
+  for (const text of [...s.exprs, s.filter]) {
+    for (const m of text.matchAll(/\barg(\d+)\b/g)) used.add(Number(m[1]));
+  }
+  let t = "";
+  for (const n of [...used].sort((a, b) => a - b)) {
+    const ctype = o.usdtArgType?.(i, n) ?? "u64";
+    t += `  ${ctype} arg${n} = 0;\n  bpf_usdt_readarg(${n}, ctx, &arg${n});\n`;
+  }
+  return t;
+}
+
 function probeText(i: number, spec: ArgdistSpec, o: CodegenOptions, helpers: string[]): string {
   const n = probeNames(i, spec);
   const user = spec.library !== "" && spec.type !== "t";
@@ -107,6 +126,7 @@ function probeText(i: number, spec: ArgdistSpec, o: CodegenOptions, helpers: str
   };
   let decl = "";
   let body = IDS + filters(o);
+  if (s.type === "u") body += usdtReads(i, s, o);
   if (n.entryFn) {
     const fields = s.entryParams.map((p) => `  ${s.params.find((q) => q.name === p)?.type} ${p};\n`).join("");
     decl += `struct ${n.map}_entry_t {\n  u64 __ts;\n${fields}};\n`;

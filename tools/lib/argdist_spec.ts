@@ -181,6 +181,8 @@ export function parseSpec(raw: string, kind: "freq" | "hist"): ArgdistSpec {
     if (!params.some((q) => q.name === p))
       bail(`$entry(${p}): no such param in the signature (${signature})`);
   if (type === "t" && params.length > 0) bail("a tracepoint takes no signature: its fields are args->name");
+  if (type === "u" && params.length > 0)
+    bail("a USDT probe takes no signature: its arguments are arg1, arg2, … (typed by the probe's note)");
   return {
     raw,
     kind,

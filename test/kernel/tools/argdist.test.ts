@@ -4,14 +4,15 @@ import { mkdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { kprobeSupport } from "../../../src/kernel/features.js";
-import { CTargets, ccPresent } from "../../c_targets.js";
+import { CTargets, ccPresent, sdtHeaderPresent } from "../../c_targets.js";
 import { cgroup2Root } from "../../cgroup.js";
 import { assertNothingLeft, kernelObjects, skipUnlessRoot } from "../../helpers.js";
 import { traceWhile } from "./run_tool.js";
 
 /*
  * On each SIGUSR1, one round of known calls: work(16) x3, work(32) x5 (it
- * returns n*2), nap(20) x2 (sleeps 20 ms), close(123) x4, close(124) x2,
+ * returns n*2; each fires the USDT probe tsbpf:work(n, tag) where
+ * <sys/sdt.h> is installed), nap(20) x2 (sleeps 20 ms), close(123) x4, close(124) x2,
  * and 3 failing opens of a known path; then it prints "done".
  */
 const TARGET = `
@@ -19,10 +20,16 @@ const TARGET = `
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
+#if __has_include(<sys/sdt.h>)
+#include <sys/sdt.h>
+#else
+#define DTRACE_PROBE2(provider, name, a, b)
+#endif
 static volatile sig_atomic_t go;
 static void on_usr1(int s) { (void)s; go = 1; }
 __attribute__((noinline)) long work(long n, const char *tag) {
   __asm__ volatile("" ::: "memory");
+  DTRACE_PROBE2(tsbpf, work, n, tag);
   return tag[0] ? n * 2 : 0;
 }
 __attribute__((noinline)) int nap(int ms) { usleep(ms * 1000); return ms; }
@@ -189,6 +196,20 @@ describe("argdist", { skip }, () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^ {5}nap ns {14}: count {5}distribution$/m);
     assert.deepEqual(buckets(r.stdout), { "16777216 -> 33554431": 2 });
+  });
+
+  it("u: a USDT probe's arguments as arg1, arg2 (typed by its note), in a filter, -C and -H", {
+    skip: sdtHeaderPresent ? false : "needs <sys/sdt.h> (systemtap-sdt-dev)",
+  }, async () => {
+    const count = `u:${exe}:work():long,char*:arg1,arg2:arg1==32`;
+    const r = await traceWhile(
+      "argdist",
+      ["-p", String(pid), "-C", count, "-H", `u:${exe}:work():long:arg1`],
+      round,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(section(r.lines, count), ["\t5          arg1 = 32, arg2 = thirty-two"]);
+    assert.deepEqual(buckets(r.lines.join("\n")), { "16 -> 31": 3, "32 -> 63": 5 });
   });
 
   it("t: a tracepoint's fields (args->fd, a char* filename), -p PID; -I a header of the user's", async () => {
