@@ -4,6 +4,13 @@
  * on them. Each delegates to the object's ObjectTables (maps/).
  */
 import { BpfTargets } from "./bpf_targets.js";
+import {
+  type MapMetrics,
+  type MetricSpec,
+  type MetricsRegistry,
+  registerMetrics,
+  type SpecOrigin,
+} from "./export/metrics.js";
 import type { DecodeTableOptions } from "./maps/layout.js";
 import type { GetTableOptions, ObjectTables } from "./maps/object_tables.js";
 import type { Table } from "./maps/table.js";
@@ -48,6 +55,19 @@ export abstract class BpfTables extends BpfTargets {
   decodeTable(name: string, opts: DecodeTableOptions = {}): string {
     this.check();
     return this.tables.layout(name, opts);
+  }
+
+  /**
+   * Exports maps as Prometheus metrics on a prom-client Registry (or any
+   * registry with registerMetric/removeSingleMetric): each spec's map is
+   * read when the registry is scraped, its keys decoded into labels (BTF
+   * fields or ebpf_exporter-style byte labels and decoders), as a counter,
+   * gauge or histogram with cumulative `le` buckets.
+   * @throws ConfigError naming the spec's field and the fix; nothing is registered then.
+   */
+  metrics(registry: MetricsRegistry, specs: MetricSpec[], opts: { origin?: SpecOrigin } = {}): MapMetrics {
+    this.check();
+    return registerMetrics(registry, specs, (name) => this.getTable(name), opts);
   }
 
   /** bcc's `b["name"]`: the same as {@link getTable}. */

@@ -47,6 +47,18 @@ export {
 } from "./elf/buildid_syms.js";
 export type { UserFunctionAddress } from "./elf/procmaps.js";
 export {
+  type BucketType,
+  type CounterSpec,
+  type GaugeSpec,
+  type HistogramSpec,
+  MapMetric,
+  type MapMetrics,
+  type MetricLabel,
+  type MetricSpec,
+  type MetricsRegistry,
+  type SpecOrigin,
+} from "./export/metrics.js";
+export {
   AttachType as BPFAttachType,
   MapType as BPFMapType,
   mapTypeName,
@@ -58,6 +70,7 @@ export {
   BtfError,
   ClosedError,
   CompileError,
+  ConfigError,
   type Diagnostic,
   ElfError,
   NotSupportedError,

@@ -192,3 +192,23 @@ export class PinError extends BpfError {
     this.fix = fix;
   }
 }
+
+/**
+ * A metrics specification or exporter config is wrong: names the file (or
+ * "metrics spec" for one given in code), the field, what is wrong and the fix.
+ */
+export class ConfigError extends BpfError {
+  /** The config file, or a description of where the spec came from. */
+  readonly file: string;
+  /** The field's path in it, e.g. "metrics.counters[0].labels[1].decoders[0].name". */
+  readonly field: string;
+  /** What to change. */
+  readonly fix: string;
+
+  constructor(file: string, field: string, problem: string, fix: string) {
+    super(`${file}: ${field}: ${problem}; ${fix}`);
+    this.file = file;
+    this.field = field;
+    this.fix = fix;
+  }
+}

@@ -388,6 +388,38 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
     }
   }
 
+  /**
+   * Every entry with its key as the kernel stores it (bytes) and its value
+   * decoded: for readers that lay out keys themselves, e.g. metrics labels
+   * decoded field by field. Batched like {@link items}.
+   */
+  *rawKeyItems(): Generator<[Uint8Array, V]> {
+    const m = this.raw();
+    if (hasReadBatch(m)) {
+      const out: Array<[Uint8Array, V]> = [];
+      const ok = readInBatches(m, false, (keys, values, i) => {
+        out.push([
+          keys.slice(i * this.keySize, (i + 1) * this.keySize),
+          this.decodeAt(values, i * m.valueBytes),
+        ]);
+      });
+      if (ok) {
+        yield* out;
+        return;
+      }
+    }
+    const fd = this.fd;
+    for (const raw of this.rawKeys()) {
+      if (!this.call("lookup", () => native().mapLookup(fd, raw, this.valueBuf, this.sizes))) continue; // deleted meanwhile
+      yield [raw, this.decodeStored()];
+    }
+  }
+
+  /** The object's BTF and the key's and value's type ids (0 when the map has no BTF types). */
+  get btfTypes(): { btf: Btf | undefined; keyTypeId: number; valueTypeId: number } {
+    return { btf: this.info.btf, keyTypeId: this.info.keyTypeId, valueTypeId: this.info.valueTypeId };
+  }
+
   /** Reads the map with bpf_map_lookup_batch; undefined when the kernel or map kind cannot. */
   private batchItems(andDelete = false): Array<[K, V]> | undefined {
     const m = this.raw();
