@@ -156,6 +156,8 @@ NAPI_MODULE_INIT()
         FN("probeHelper", tsbpf_probe_helper),
         FN("probeTracing", tsbpf_probe_tracing),
         FN("progIds", tsbpf_prog_ids),
+        FN("progInfo", tsbpf_prog_info),
+        FN("enableStats", tsbpf_enable_stats),
         FN("mapIds", tsbpf_map_ids),
         FN("linkIds", tsbpf_link_ids),
         FN("mapLookup", tsbpf_map_lookup),

@@ -28,6 +28,8 @@ napi_value tsbpf_probe_map_type(napi_env env, napi_callback_info info);
 napi_value tsbpf_probe_helper(napi_env env, napi_callback_info info);
 napi_value tsbpf_probe_tracing(napi_env env, napi_callback_info info);
 napi_value tsbpf_prog_ids(napi_env env, napi_callback_info info);
+napi_value tsbpf_prog_info(napi_env env, napi_callback_info info);
+napi_value tsbpf_enable_stats(napi_env env, napi_callback_info info);
 napi_value tsbpf_map_ids(napi_env env, napi_callback_info info);
 napi_value tsbpf_link_ids(napi_env env, napi_callback_info info);
 napi_value tsbpf_probe_btf_attach(napi_env env, napi_callback_info info);

@@ -6,6 +6,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -255,4 +256,65 @@ done:
         !tsbpf_set_prop(env, out, "stage", tsbpf_string(env, stage)))
         return NULL;
     return out;
+}
+
+/*
+ * progInfo(fd): what the kernel says of a loaded program →
+ * { id, name, tag, runTimeNs, runCount, recursionMisses }. The run time and
+ * count only grow while kernel.bpf_stats_enabled is 1 (Linux 5.1+);
+ * recursion misses since 5.12 (0 before).
+ */
+napi_value tsbpf_prog_info(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "progInfo";
+    napi_value argv[1], out, v;
+    int32_t fd;
+    if (!tsbpf_get_args(env, info, op, 1, argv, NULL) ||
+        !tsbpf_arg_int32(env, argv[0], op, "fd", &fd))
+        return NULL;
+    tsbpf_log_reset();
+    struct bpf_prog_info pi;
+    __u32 len = sizeof(pi);
+    memset(&pi, 0, sizeof(pi));
+    /* bpf_obj_get_info_by_fd: bpf_prog_get_info_by_fd is libbpf 1.2+ */
+    int err = bpf_obj_get_info_by_fd(fd, &pi, &len);
+    if (err)
+        return tsbpf_throw(env, "bpf_obj_get_info_by_fd", err);
+    char tag[2 * BPF_TAG_SIZE + 1];
+    for (int i = 0; i < BPF_TAG_SIZE; i++)
+        snprintf(tag + 2 * i, 3, "%02x", pi.tag[i]);
+    TSBPF_NAPI(env, napi_create_object(env, &out));
+    if (!(v = tsbpf_uint32(env, pi.id)) || !tsbpf_set_prop(env, out, "id", v))
+        return NULL;
+    if (!(v = tsbpf_string(env, pi.name)) || !tsbpf_set_prop(env, out, "name", v))
+        return NULL;
+    if (!(v = tsbpf_string(env, tag)) || !tsbpf_set_prop(env, out, "tag", v))
+        return NULL;
+    TSBPF_NAPI(env, napi_create_bigint_uint64(env, pi.run_time_ns, &v));
+    if (!tsbpf_set_prop(env, out, "runTimeNs", v))
+        return NULL;
+    TSBPF_NAPI(env, napi_create_bigint_uint64(env, pi.run_cnt, &v));
+    if (!tsbpf_set_prop(env, out, "runCount", v))
+        return NULL;
+    TSBPF_NAPI(env, napi_create_bigint_uint64(env, pi.recursion_misses, &v));
+    if (!tsbpf_set_prop(env, out, "recursionMisses", v))
+        return NULL;
+    return out;
+}
+
+/*
+ * enableStats(): BPF_ENABLE_STATS for run time (Linux 5.8+) → an fd; the
+ * kernel counts every program's run time and count while any such fd is
+ * open, so closing it (or the process ending, even by SIGKILL) turns the
+ * counting back off unless someone else asked for it too.
+ */
+napi_value tsbpf_enable_stats(napi_env env, napi_callback_info info)
+{
+    if (!tsbpf_get_args(env, info, "enableStats", 0, NULL, NULL))
+        return NULL;
+    tsbpf_log_reset();
+    int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+    if (fd < 0)
+        return tsbpf_throw(env, "bpf_enable_stats", fd);
+    return tsbpf_int32(env, fd);
 }

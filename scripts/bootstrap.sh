@@ -4,7 +4,8 @@
 # when everything is already in place, so `npm start` and `npm test` run it
 # every time. Pass --bench to also install the benchmark baselines (bpftrace),
 # --test to also install what the tests measure tsbpf against (Debian's bcc
-# tools, whose programs the compatibility test replays; never needed to run
+# tools, whose programs the compatibility test replays, and Prometheus, which
+# scrapes the exporter in its test; never needed to run
 # tsbpf).
 set -eu
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ as_root() {
 # linux-libc-dev: the UAPI headers whose #defines tsbpf offers programs (src/compile/uapi_macros.ts).
 pkgs="clang llvm libbpf-dev libelf-dev zlib1g-dev linux-libc-dev pkg-config make g++ python3 clang-format iproute2 systemtap-sdt-dev kmod"
 if [ "${1:-}" = "--bench" ]; then pkgs="$pkgs bpftrace"; fi
-if [ "${1:-}" = "--test" ]; then pkgs="$pkgs bpfcc-tools python3-bpfcc"; fi
+if [ "${1:-}" = "--test" ]; then pkgs="$pkgs bpfcc-tools python3-bpfcc prometheus"; fi
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -18,4 +18,9 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   keepNames: true,
+  // CommonJS dependencies (prom-client, yaml) require Node's built-in
+  // modules: an ESM bundle has no require of its own, so give it one.
+  banner: {
+    js: 'import { createRequire as __tsbpfCreateRequire } from "node:module"; const require = __tsbpfCreateRequire(import.meta.url);',
+  },
 });

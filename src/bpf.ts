@@ -37,11 +37,28 @@ import { closeSharedTracePipe } from "./kernel/trace_pipe.js";
 import { track, untrack } from "./lifecycle.js";
 import { type LoadedFunction, objectNameOf, ProgramLoader } from "./loader.js";
 import { ObjectTables } from "./maps/object_tables.js";
+import { native } from "./native.js";
 import type { LoadOptions, OpenOptions } from "./options.js";
 import { type MapSetup, openPrebuilt } from "./prebuilt.js";
 
 /** BPF objects open in this process (trace_pipe is released when none is). */
 let openObjects = 0;
+
+/** One loaded function as the kernel counts it ({@link BPF.programStats}). */
+export interface ProgramStats {
+  /** The user's function name. */
+  name: string;
+  /** The kernel's program id. */
+  id: number;
+  /** The program's tag (a hash of its instructions), as bpftool prints it. */
+  tag: string;
+  /** Time spent running it, while kernel.bpf_stats_enabled is 1. */
+  runTimeNs: bigint;
+  /** Times it ran, while kernel.bpf_stats_enabled is 1. */
+  runCount: bigint;
+  /** Runs the kernel skipped because the program was already running on that CPU (Linux 5.12+). */
+  recursionMisses: bigint;
+}
 
 /** A compiled BPF program set, its loaded functions, attachments and tables. */
 export class BPF extends BpfTables {
@@ -390,6 +407,26 @@ export class BPF extends BpfTables {
   /** Detaches a BTF tracepoint (fnName's only, when given). */
   detachBtfTracepoint(opts: { tp: string; fnName?: string }): void {
     this.detach(["btf_tracepoint"], opts.tp, opts.fnName, `BTF tracepoint ${opts.tp}`);
+  }
+
+  /**
+   * The functions loaded so far as the kernel sees them: id, tag, and the
+   * run time and count it keeps while `kernel.bpf_stats_enabled` is 1
+   * (Linux 5.1+; off by default, as the counting costs a little per run).
+   */
+  programStats(): ProgramStats[] {
+    this.check();
+    return this.loader.loadedFunctions().map((fn) => {
+      const i = native().progInfo(fn.fd);
+      return {
+        name: fn.name,
+        id: i.id,
+        tag: i.tag,
+        runTimeNs: i.runTimeNs,
+        runCount: i.runCount,
+        recursionMisses: i.recursionMisses,
+      };
+    });
   }
 
   // ---- lifecycle ----

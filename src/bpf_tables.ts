@@ -8,8 +8,8 @@ import {
   type MapMetrics,
   type MetricSpec,
   type MetricsRegistry,
+  type RegisterOptions,
   registerMetrics,
-  type SpecOrigin,
 } from "./export/metrics.js";
 import type { DecodeTableOptions } from "./maps/layout.js";
 import type { GetTableOptions, ObjectTables } from "./maps/object_tables.js";
@@ -65,7 +65,7 @@ export abstract class BpfTables extends BpfTargets {
    * gauge or histogram with cumulative `le` buckets.
    * @throws ConfigError naming the spec's field and the fix; nothing is registered then.
    */
-  metrics(registry: MetricsRegistry, specs: MetricSpec[], opts: { origin?: SpecOrigin } = {}): MapMetrics {
+  metrics(registry: MetricsRegistry, specs: MetricSpec[], opts: RegisterOptions = {}): MapMetrics {
     this.check();
     return registerMetrics(registry, specs, (name) => this.getTable(name), opts);
   }

@@ -30,7 +30,7 @@ export {
   XDPAction,
   XDPFlags,
 } from "./attach/xdp.js";
-export { BPF } from "./bpf.js";
+export { BPF, type ProgramStats } from "./bpf.js";
 export {
   DEBUG_BPF,
   DEBUG_BPF_REGISTER_STATE,

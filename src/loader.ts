@@ -89,6 +89,11 @@ export class ProgramLoader {
     return this.opts.objectName;
   }
 
+  /** Every function loaded so far (one per program type and attach target it was loaded as). */
+  loadedFunctions(): LoadedFunction[] {
+    return [...this.loaded.values()];
+  }
+
   /** Every function that can be loaded (the user's names). */
   functionNames(): string[] {
     return this.opts.programs.map((p) => p.name);

@@ -365,6 +365,17 @@ export interface NativeAddon {
   probeTracing(): number;
   /** IDs of every BPF program / map / link currently in the kernel. */
   progIds(): number[];
+  /** What the kernel says of a loaded program (run time and count grow while kernel.bpf_stats_enabled is 1). */
+  /** BPF_ENABLE_STATS (run time, Linux 5.8+): the kernel counts programs' run time while the returned fd is open. */
+  enableStats(): number;
+  progInfo(fd: number): {
+    id: number;
+    name: string;
+    tag: string;
+    runTimeNs: bigint;
+    runCount: bigint;
+    recursionMisses: bigint;
+  };
   mapIds(): number[];
   linkIds(): number[];
   /*

@@ -8,6 +8,7 @@
  *   tsbpf tplist [-v] [REGEX]                        list tracepoints (bcc's tplist; -v: their fields)
  *   tsbpf gen-types PROGRAM.c [-o OUT.d.ts]          TypeScript types of maps and events
  *   tsbpf tools                                      the tools, with their hooks on this kernel
+ *   tsbpf exporter --config.dir DIR --config.names A,B   maps as Prometheus metrics
  *   tsbpf TOOL [options]                             run a tool (execsnoop, …; -h for its options)
  */
 
@@ -22,6 +23,7 @@ commands:
   gen-types PROGRAM.c [-o OUT.d.ts]                TypeScript types of a program's maps and events
   compile PROGRAM.c [-o OUT] [--emit obj|c|asm]   a BPF object for BPF.open (or the C, the assembly)
   tools                                            list the tools and the hooks each uses here
+  exporter --config.dir DIR --config.names A,B     serve BPF maps as Prometheus metrics (ebpf_exporter configs)
   TOOL [options]                                   run a tool (tsbpf execsnoop -h)
   help                                             this text
 `;
@@ -55,6 +57,10 @@ async function main(argv: string[]): Promise<number> {
     case "-h":
       process.stdout.write(USAGE);
       return cmd === undefined ? 2 : 0;
+    case "exporter": {
+      const { exporterMain } = await import("./exporter_cmd.js");
+      return exporterMain(rest);
+    }
     case "tools": {
       const { toolsMain } = await import("./tools_cmd.js");
       return toolsMain();

@@ -601,6 +601,18 @@ export interface MetricsRegistry {
   removeSingleMetric(name: string): void;
 }
 
+/** How registerMetrics reads the specs. */
+export interface RegisterOptions {
+  /** Where the specs came from, for errors. */
+  origin?: SpecOrigin;
+  /** A decoder (and its caches) shared with other metrics. */
+  decoder?: LabelDecoder;
+  /** The field path of spec i in its file (default `[i]`). */
+  fieldOf?: (i: number) => string;
+  /** A prefix for every metric name (`NS_name`); the map read is still the spec's table, or its unprefixed name. */
+  namespace?: string;
+}
+
 /**
  * Registers each spec's map as a metric on the registry; checks every spec
  * first (a ConfigError names the spec's field and the fix), so nothing is
@@ -610,7 +622,7 @@ export function registerMetrics(
   registry: MetricsRegistry,
   specs: MetricSpec[],
   getTable: (name: string) => Table,
-  opts: { origin?: SpecOrigin; decoder?: LabelDecoder; fieldOf?: (i: number) => string } = {},
+  opts: RegisterOptions = {},
 ): MapMetrics {
   const decoder = opts.decoder ?? new LabelDecoder();
   const origin = opts.origin ?? { file: "metrics spec", field: "" };
@@ -628,7 +640,8 @@ export function registerMetrics(
         `name the map to read with table (${(e as Error).message})`,
       );
     }
-    return new MapMetric(spec, table, decoder, o);
+    const named = opts.namespace ? { ...spec, name: `${opts.namespace}_${spec.name}` } : spec;
+    return new MapMetric(named, table, decoder, o);
   });
   const seen = new Set<string>();
   metrics.forEach((m, i) => {

@@ -1,0 +1,110 @@
+/**
+ * tsbpf exporter: BPF maps as Prometheus metrics, from configs in
+ * cloudflare/ebpf_exporter's format (src/export/config.ts), served at
+ * /metrics until SIGINT or SIGTERM. ebpf_exporter's flag names work too.
+ */
+import { parseArgs } from "node:util";
+import { ConfigError } from "../kernel/errors.js";
+
+const USAGE = `usage: tsbpf exporter --config.dir DIR --config.names NAME[,NAME…] [options]
+
+Serves BPF maps as Prometheus metrics. Each config NAME is DIR/NAME.yaml (ebpf_exporter's format:
+metrics.counters and metrics.histograms, labels with size and decoders; tsbpf adds metrics.gauges
+and table:) and its program: DIR/NAME.bpf.o (prebuilt), DIR/NAME.bpf.c (libbpf-style C) or
+DIR/NAME.c (bcc's dialect).
+
+options:
+  --config.dir DIR, --config DIR            the configs' directory
+  --config.names A,B, --names A,B           the configs to run
+  --web.listen-address [HOST]:PORT, --listen [HOST]:PORT
+                                            where to serve /metrics (default :9435)
+  --config.check                            check the configs (YAML, decoders, program files) and exit
+  --namespace NS                            metric name prefix (default ebpf_exporter; "" for none)
+  --bpf-stats                               have the kernel count each program's run time and runs
+  -h, --help                                this text
+`;
+
+/** "[host]:port" → its parts ("" host: every address). */
+export function parseListen(text: string): { host: string | undefined; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
+  if (!m)
+    throw new ConfigError("--web.listen-address", text, "not [HOST]:PORT", "e.g. :9435 or 127.0.0.1:9435");
+  const host = m[1] ?? m[2];
+  return { host: host === "" ? undefined : host, port: Number(m[3]) };
+}
+
+export async function exporterMain(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        "config.dir": { type: "string" },
+        config: { type: "string" },
+        "config.names": { type: "string" },
+        names: { type: "string" },
+        "web.listen-address": { type: "string" },
+        listen: { type: "string" },
+        "config.check": { type: "boolean" },
+        namespace: { type: "string" },
+        "bpf-stats": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    process.stderr.write(`tsbpf exporter: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const dir = (values["config.dir"] ?? values.config) as string | undefined;
+  const names = String(values["config.names"] ?? values.names ?? "")
+    .split(",")
+    .map((n) => n.trim())
+    .filter(Boolean);
+  if (!dir) {
+    process.stderr.write(`tsbpf exporter: --config.dir is required\n${USAGE}`);
+    return 2;
+  }
+  const { checkConfigs, Exporter } = await import("../export/exporter.js");
+  try {
+    if (values["config.check"]) {
+      const configs = checkConfigs(dir, names);
+      for (const c of configs)
+        process.stdout.write(
+          `${c.name}: ${c.metrics.length} metrics, program ${c.program.path} (${c.program.kind})\n`,
+        );
+      return 0;
+    }
+    const listen = parseListen(String(values["web.listen-address"] ?? values.listen ?? ":9435"));
+    const exporter = await Exporter.start({
+      dir,
+      names,
+      namespace: values.namespace as string | undefined,
+      bpfStats: values["bpf-stats"] === true,
+    });
+    const at = await exporter.listen(listen.port, listen.host);
+    const shown = at.host.includes(":") ? `[${at.host}]` : at.host;
+    process.stderr.write(
+      `tsbpf exporter: serving ${names.join(", ")} at http://${shown}:${at.port}/metrics\n`,
+    );
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        exporter.close();
+        resolve();
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+    return 0;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`tsbpf exporter: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
