@@ -9,6 +9,7 @@ import type { BPF, Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { blockHooks, diskDev, diskName, rqAfterQueue } from "./lib/disks.js";
 import { printHist } from "./lib/hist.js";
+import { histMetric } from "./lib/metrics.js";
 import { hms } from "./lib/output.js";
 import { reqFlagsName } from "./lib/reqflags.js";
 import type { Tool } from "./lib/runtime.js";
@@ -28,6 +29,7 @@ function pyTs(d = new Date()): string {
 export const tool: Tool = {
   name: "biolatency",
   summary: "Summarize block device I/O latency as a histogram",
+  prometheus: true,
   options: [
     { short: "T", long: "timestamp", type: "flag", help: "include timestamp on output" },
     { short: "Q", long: "queued", type: "flag", help: "include OS queued time in I/O time" },
@@ -87,6 +89,18 @@ export const tool: Tool = {
     const ext = b.getTable<Table>("ext");
     const label = a.flag("milliseconds") ? "msecs" : "usecs";
     const out = ctx.out;
+    ctx.exportMetrics(b, [
+      histMetric(
+        a.flag("queued") ? "biolatency_queued_seconds" : "biolatency_seconds",
+        `Block device I/O latency${a.flag("queued") ? ", from queueing" : ""}`,
+        a.flag("milliseconds") ? "msecs" : "usecs",
+        a.flag("flags")
+          ? { label: "flags", format: reqFlagsName }
+          : a.flag("disks")
+            ? { label: "disk", format: (d) => diskName(d) ?? `${d >> 20}:${d & 0xfffff}` }
+            : undefined,
+      ),
+    ]);
     out.line("Tracing block device I/O... Hit Ctrl-C to end.");
     await ctx.intervals(a.num("interval") ?? 99999999, a.num("count"), () => {
       out.line("");

@@ -1,6 +1,7 @@
 import type { BPF, Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { printHist } from "./lib/hist.js";
+import { histMetric } from "./lib/metrics.js";
 import { hms } from "./lib/output.js";
 import { commOf } from "./lib/proc.js";
 import type { Tool } from "./lib/runtime.js";
@@ -18,6 +19,7 @@ function pyTs(d = new Date()): string {
 export const tool: Tool = {
   name: "cpudist",
   summary: "Summarize on- and off-CPU time per task as a histogram.",
+  prometheus: true,
   options: [
     { short: "O", long: "offcpu", type: "flag", help: "measure off-CPU time" },
     { short: "T", long: "timestamp", type: "flag", help: "include timestamp on output" },
@@ -72,6 +74,15 @@ export const tool: Tool = {
     const ext = b.getTable<Table>("ext");
     const out = ctx.out;
     const section = a.flag("pids") ? "pid" : a.flag("tids") ? "tid" : undefined;
+    const off = a.flag("offcpu");
+    ctx.exportMetrics(b, [
+      histMetric(
+        off ? "cpudist_offcpu_seconds" : "cpudist_oncpu_seconds",
+        `Time tasks spend ${off ? "off" : "on"} CPU per switch`,
+        label,
+        section ? { label: section } : undefined,
+      ),
+    ]);
     out.line(`Tracing ${a.flag("offcpu") ? "off" : "on"}-CPU time... Hit Ctrl-C to end.`);
     await ctx.intervals(a.num("interval") ?? 99999999, a.num("count"), () => {
       out.line("");

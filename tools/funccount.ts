@@ -76,6 +76,7 @@ function describe(t: Attached, i: number): string {
 export const tool: Tool = {
   name: "funccount",
   summary: "Count functions, tracepoints, and USDT probes",
+  prometheus: true,
   options: [
     { short: "p", long: "pid", type: "int", help: "trace this PID only" },
     { short: "i", long: "interval", type: "float", help: "summary interval, seconds" },
@@ -129,6 +130,15 @@ export const tool: Tool = {
     }
     out.line(`Tracing ${found.length} functions for "${text}"... Hit Ctrl-C to end.`);
     const counts = b.getTable<PerCpuArray>("counts");
+    ctx.exportMetrics(b, [
+      {
+        type: "counter",
+        name: "funccount_calls_total",
+        help: `Calls of the functions matched by ${text}`,
+        table: "counts",
+        labels: [{ name: "function", format: (i) => found[Number(i)]?.name }],
+      },
+    ]);
     await ctx.intervals(a.num("interval") ?? 99999999, undefined, (last) => {
       const now = new Date();
       const rows: Array<[string, number]> = [];

@@ -8,6 +8,7 @@
 import { BPF, type PerCpuArray, type Table } from "../src/index.js";
 import { formatLog2Hist, type HistEntry, jsonHist } from "../src/maps/histogram.js";
 import { UsageError } from "./lib/args.js";
+import { histMetric } from "./lib/metrics.js";
 import { hms } from "./lib/output.js";
 import {
   checkProbeLimit,
@@ -64,6 +65,7 @@ function attach(b: BPF, t: ProbeTarget, i: number, ret: boolean, pid: number | u
 export const tool: Tool = {
   name: "funclatency",
   summary: "Time functions and print latency as a histogram",
+  prometheus: true,
   options: [
     { short: "p", long: "pid", type: "int", help: "trace this PID only" },
     { short: "i", long: "interval", type: "float", help: "summary interval, in seconds" },
@@ -153,6 +155,24 @@ export const tool: Tool = {
     }
     out.line(`Tracing ${found.length} functions for "${text}"... Hit Ctrl-C to end.`);
     const dist = b.getTable<Table>("dist");
+    ctx.exportMetrics(b, [
+      {
+        ...histMetric(
+          "funclatency_seconds",
+          `Latency of the functions matched by ${text}`,
+          label as "nsecs" | "usecs" | "msecs",
+          undefined,
+          "dist",
+        ),
+        // where bcc sections by function (and process): a series each
+        labels: perFunction
+          ? [
+              { name: "function", field: "id", format: (i) => found[Number(i)]?.name ?? `[cookie ${i}]` },
+              ...(perProcess ? [{ name: "pid", field: "pid" }] : []),
+            ]
+          : [],
+      },
+    ]);
     const avg = b.getTable<PerCpuArray>("avg");
     const section = (k: LatKey): string => {
       const name = found[k.id]?.name ?? `[cookie ${k.id}]`;

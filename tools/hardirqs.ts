@@ -6,6 +6,7 @@
 import type { BPF, Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { printHist } from "./lib/hist.js";
+import { histMetric } from "./lib/metrics.js";
 import { hms } from "./lib/output.js";
 import type { Tool } from "./lib/runtime.js";
 
@@ -17,6 +18,7 @@ const TRACEPOINTS: Array<[string, string]> = [
 export const tool: Tool = {
   name: "hardirqs",
   summary: "Summarize hard irq event time as histograms",
+  prometheus: true,
   options: [
     { short: "T", long: "timestamp", type: "flag", help: "include timestamp on output" },
     { short: "N", long: "nanoseconds", type: "flag", help: "output in nanoseconds" },
@@ -62,6 +64,30 @@ export const tool: Tool = {
       return v?.name ?? String(irq);
     };
     const out = ctx.out;
+    const irqLabel = { name: "hardirq", format: (v: string) => nameOf(Number(v)) };
+    ctx.exportMetrics(b, [
+      a.flag("dist")
+        ? histMetric("hardirqs_seconds", "Time spent in hard IRQ handlers", label as "usecs" | "nsecs", {
+            label: "hardirq",
+            format: nameOf,
+          })
+        : count
+          ? {
+              type: "counter",
+              name: "hardirqs_total",
+              help: "Hard IRQ events",
+              table: "sums",
+              labels: [irqLabel],
+            }
+          : {
+              type: "counter",
+              name: "hardirqs_seconds_total",
+              help: "Time spent in hard IRQ handlers",
+              table: "sums",
+              labels: [irqLabel],
+              multiplier: 1e-9,
+            },
+    ]);
     out.line(
       count
         ? "Tracing hard irq events... Hit Ctrl-C to end."

@@ -6,12 +6,14 @@
 import type { BPF, Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { printHist } from "./lib/hist.js";
+import { histMetric } from "./lib/metrics.js";
 import { hms } from "./lib/output.js";
 import type { Tool } from "./lib/runtime.js";
 
 export const tool: Tool = {
   name: "runqlat",
   summary: "Summarize run queue (CPU scheduler) latency as a histogram",
+  prometheus: true,
   options: [
     { short: "T", long: "timestamp", type: "flag", help: "include timestamp on output" },
     { short: "m", long: "milliseconds", type: "flag", help: "millisecond histogram" },
@@ -54,6 +56,14 @@ export const tool: Tool = {
     ]);
     const hists = b.getTable<Table>("hists");
     const section = a.flag("pids") ? "pid" : a.flag("tids") ? "tid" : a.flag("pidnss") ? "pidns" : undefined;
+    ctx.exportMetrics(b, [
+      histMetric(
+        "runqlat_seconds",
+        "Run queue (CPU scheduler) latency",
+        a.flag("milliseconds") ? "msecs" : "usecs",
+        section ? { label: section } : undefined,
+      ),
+    ]);
     ctx.out.line("Tracing run queue latency... Hit Ctrl-C to end.");
     await ctx.intervals(a.num("interval") ?? 99999999, a.num("count"), () => {
       ctx.out.line("");

@@ -21,6 +21,7 @@ function pyTs(d: Date): string {
 export const tool: Tool = {
   name: "runqlen",
   summary: "Summarize scheduler run queue length as a histogram",
+  prometheus: true,
   options: [
     { short: "T", long: "timestamp", type: "flag", help: "include timestamp on output" },
     { short: "O", long: "runqocc", type: "flag", help: "report run queue occupancy" },
@@ -53,6 +54,18 @@ export const tool: Tool = {
     });
     const hists = b.getTable<Table>("hists");
     const out = ctx.out;
+    ctx.exportMetrics(b, [
+      {
+        type: "histogram",
+        name: "runqlen",
+        help: `Run queue length, sampled at ${FREQUENCY} Hz${perCpu ? " on each CPU" : ""}`,
+        table: "hists",
+        labels: perCpu ? [{ name: "cpu", field: "id" }] : [],
+        bucketType: "linear",
+        bucketField: "slot",
+        bucketMax: 32,
+      },
+    ]);
     out.line("Sampling run queue length... Hit Ctrl-C to end.");
     await ctx.intervals(a.num("interval") ?? 99999999, a.num("count"), () => {
       const now = new Date();

@@ -6,6 +6,7 @@
 import type { BPF, Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { printHist } from "./lib/hist.js";
+import { histMetric } from "./lib/metrics.js";
 import { hms } from "./lib/output.js";
 import type { Tool } from "./lib/runtime.js";
 
@@ -33,6 +34,7 @@ const vecName = (vec: number): string => SOFTIRQ_NAMES[vec] ?? String(vec);
 export const tool: Tool = {
   name: "softirqs",
   summary: "Summarize soft irq event time as histograms.",
+  prometheus: true,
   options: [
     { short: "T", long: "timestamp", type: "flag", help: "include timestamp on output" },
     { short: "N", long: "nanoseconds", type: "flag", help: "output in nanoseconds" },
@@ -74,6 +76,30 @@ export const tool: Tool = {
     const sums = b.getTable<Table>("sums");
     const hists = b.getTable<Table>("hists");
     const out = ctx.out;
+    const vecLabel = { name: "softirq", format: (v: string) => vecName(Number(v)) };
+    ctx.exportMetrics(b, [
+      a.flag("dist")
+        ? histMetric("softirqs_seconds", "Time spent in soft IRQ handlers", label as "usecs" | "nsecs", {
+            label: "softirq",
+            format: vecName,
+          })
+        : events
+          ? {
+              type: "counter",
+              name: "softirqs_total",
+              help: "Soft IRQ events",
+              table: "sums",
+              labels: [vecLabel],
+            }
+          : {
+              type: "counter",
+              name: "softirqs_seconds_total",
+              help: "Time spent in soft IRQ handlers",
+              table: "sums",
+              labels: [vecLabel],
+              multiplier: 1e-9,
+            },
+    ]);
     out.line(
       events
         ? "Tracing soft irq events... Hit Ctrl-C to end."

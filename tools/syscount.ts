@@ -25,6 +25,7 @@ function commForPid(pid: number): string {
 export const tool: Tool = {
   name: "syscount",
   summary: "Summarize syscall counts and latencies.",
+  prometheus: true,
   options: [
     { short: "p", long: "pid", type: "int", help: "trace only this pid" },
     { short: "t", long: "tid", type: "int", help: "trace only this tid" },
@@ -114,6 +115,34 @@ export const tool: Tool = {
       ["raw_syscalls:sys_exit", "sys_exit"],
     ]);
     const data = b.getTable<Table>("data");
+    // key 0xffffffff: not a call (bcc's syscount leaves it out too)
+    const keyLabel = byProcess
+      ? { name: "pid", format: (v: string) => (v === "4294967295" ? undefined : v) }
+      : { name: "syscall", format: (v: string) => (v === "4294967295" ? undefined : syscallName(Number(v))) };
+    const failedHelp = a.flag("failures") ? "Failed system calls" : "System calls";
+    ctx.exportMetrics(b, [
+      {
+        type: "counter",
+        name: "syscount_syscalls_total",
+        help: `${failedHelp} by ${byProcess ? "process" : "name"}`,
+        table: "data",
+        labels: [keyLabel],
+        valueField: "count",
+      },
+      ...(latency
+        ? [
+            {
+              type: "counter" as const,
+              name: "syscount_syscall_seconds_total",
+              help: `Time in ${failedHelp.toLowerCase()} by ${byProcess ? "process" : "name"}`,
+              table: "data",
+              labels: [keyLabel],
+              valueField: "total_ns",
+              multiplier: 1e-9,
+            },
+          ]
+        : []),
+    ]);
     const failed = a.flag("failures") ? "failed " : "";
     if (sysText !== undefined) out.line(`Tracing ${failed}syscall '${sysText}'... Ctrl+C to quit.`);
     else out.line(`Tracing ${failed}syscalls, printing top ${top}... Ctrl+C to quit.`);

@@ -8,6 +8,7 @@ import { endianness } from "node:os";
 import type { BPF, Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { printHist } from "./lib/hist.js";
+import { histMetric } from "./lib/metrics.js";
 import { AF_INET, AF_INET6, ipv4 } from "./lib/net.js";
 import { hms } from "./lib/output.js";
 import type { Tool } from "./lib/runtime.js";
@@ -42,6 +43,7 @@ function port(text: string | undefined, option: string): number {
 export const tool: Tool = {
   name: "tcprtt",
   summary: "Summarize TCP RTT as a histogram",
+  prometheus: true,
   options: [
     { short: "i", long: "interval", type: "float", help: "summary interval, seconds" },
     { short: "d", long: "duration", type: "float", help: "total duration of trace, seconds" },
@@ -115,6 +117,16 @@ export const tool: Tool = {
       : a.flag("byraddr")
         ? "Remote Addres"
         : "All Addresses";
+    ctx.exportMetrics(b, [
+      histMetric(
+        "tcprtt_seconds",
+        "TCP round-trip time (smoothed, per received segment)",
+        a.flag("milliseconds") ? "msecs" : "usecs",
+        a.flag("byladdr") || a.flag("byraddr")
+          ? { label: a.flag("byladdr") ? "laddr" : "raddr", format: (id) => (id ? u32Addr(id) : "all") }
+          : undefined,
+      ),
+    ]);
     out.line("Tracing TCP RTT... Hit Ctrl-C to end.");
     const print = (): void => {
       out.line("");
@@ -139,7 +151,7 @@ export const tool: Tool = {
     const interval = a.num("interval");
     if (interval === undefined) {
       await ctx.done();
-      print();
+      if (!ctx.servingMetrics) print();
       return;
     }
     await ctx.intervals(interval, undefined, () => print());

@@ -7,6 +7,7 @@
 import type { BPF, Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import { printHist } from "./lib/hist.js";
+import { histMetric } from "./lib/metrics.js";
 import { hms } from "./lib/output.js";
 import type { Tool } from "./lib/runtime.js";
 
@@ -19,6 +20,7 @@ const WQ_NAME_LEN = 24;
 export const tool: Tool = {
   name: "wqlat",
   summary: "Summarize workqueue request latency as histograms.",
+  prometheus: true,
   options: [
     { short: "T", long: "timestamp", type: "flag", help: "include timestamp on output" },
     { short: "N", long: "nanoseconds", type: "flag", help: "output in nanoseconds" },
@@ -58,6 +60,14 @@ export const tool: Tool = {
     const names = b.getTable<Table>("wqnames");
     const nameOf = (id: number): string =>
       (names.get(id) as { name: string } | undefined)?.name ?? String(id);
+    ctx.exportMetrics(b, [
+      histMetric(
+        "wqlat_seconds",
+        "Work queue request latency (queued to started)",
+        a.flag("nanoseconds") ? "nsecs" : "usecs",
+        perWq ? { label: "workqueue", format: nameOf } : undefined,
+      ),
+    ]);
     ctx.out.line("Tracing work queue request latency time... Hit Ctrl-C to end.");
     await ctx.intervals(a.num("interval") ?? 99999999, a.num("count"), () => {
       ctx.out.line("");

@@ -40,6 +40,8 @@ export interface MetricLabel {
   padding?: number;
   /** The decoder chain (default from the field's BTF type: string, static_map of an enum, uint). */
   decoders?: DecoderSpec[];
+  /** After the decoders: the label value from the decoded one (a disk's name from its number, …); undefined leaves the key out. */
+  format?: (decoded: string) => string | undefined;
 }
 
 interface MetricSpecBase {
@@ -358,8 +360,17 @@ function readUint(bytes: Uint8Array, offset: number, size: number): number {
   return Number.NaN;
 }
 
+/** x to 15 significant digits: a scaled bound prints as 0.000255, not 0.00025499999999999996. */
+function clean(x: number): number {
+  return Number.isFinite(x) ? Number(x.toPrecision(15)) : x;
+}
+
 /** The upper bound (`le`) of bucket index i. */
 export function bucketBound(type: BucketType, i: number, multiplier: number, keys?: number[]): number {
+  return clean(rawBound(type, i, multiplier, keys));
+}
+
+function rawBound(type: BucketType, i: number, multiplier: number, keys?: number[]): number {
   switch (type) {
     case "log2":
       return (2 ** i - 1) * multiplier;
@@ -397,14 +408,14 @@ export function histogramValues(
     let acc = 0;
     for (const k of keys) {
       acc += counts.get(k) ?? 0;
-      buckets.push([k * m, acc]);
+      buckets.push([clean(k * m), acc]);
     }
     for (const c of counts.values()) count += c;
     return { buckets, count, sum };
   }
   let acc = 0;
   for (const [i, c] of counts) {
-    if (sumAtMaxPlusOne && i === max + 1) sum = c * m;
+    if (sumAtMaxPlusOne && i === max + 1) sum = clean(c * m);
     else {
       count += c;
       if (i < min) acc += c;
@@ -516,6 +527,25 @@ export class MapMetric {
       this.errors.skipped++;
       return undefined;
     }
+    const formats = this.spec.labels;
+    if (formats?.some((l) => l.format)) {
+      try {
+        const out: string[] = [];
+        for (let i = 0; i < labels.length; i++) {
+          const f = formats[i]?.format;
+          const v = f ? f(labels[i] as string) : labels[i];
+          if (v === undefined) {
+            this.errors.skipped++;
+            return undefined;
+          }
+          out.push(v as string);
+        }
+        labels = out;
+      } catch {
+        this.errors.failed++;
+        return undefined;
+      }
+    }
     if (this.key.bucketIsLastLabel) {
       const b = Number.parseInt(labels[labels.length - 1] as string, 10);
       if (Number.isNaN(b)) {
@@ -552,7 +582,8 @@ export class MapMetric {
         e.value += (entryValue(v, this.value, this.perCpu) as number) * mult;
         sums.set(id, e);
       }
-      for (const e of sums.values()) values.push({ value: e.value, labels: this.labelObject(e.labels) });
+      for (const e of sums.values())
+        values.push({ value: clean(e.value), labels: this.labelObject(e.labels) });
     } else {
       const sets = new Map<string, { labels: string[]; counts: Map<number, number> }>();
       for (const [raw, v] of this.table.rawKeyItems()) {

@@ -45,7 +45,17 @@ export interface CommandSpec {
   examples?: string[];
   /** A command the tool starts, after "--" (`tsbpf profile -- node app.js`). */
   command?: { name: string; help: string };
+  /** The tool can serve its aggregates as Prometheus metrics (`--prometheus [HOST:]PORT`). */
+  prometheus?: boolean;
 }
+
+/** The option of the tools that serve their aggregates as metrics. */
+export const PROMETHEUS_OPTION: OptionSpec = {
+  long: "prometheus",
+  type: "string",
+  metavar: "[HOST:]PORT",
+  help: "serve the aggregates as Prometheus metrics at http://HOST:PORT/metrics instead of printing them",
+};
 
 /** The options every tool takes, after its own. */
 export const COMMON_OPTIONS: OptionSpec[] = [
@@ -66,7 +76,8 @@ export const COMMON_OPTIONS: OptionSpec[] = [
  */
 export function allOptions(spec: CommandSpec): OptionSpec[] {
   const own = new Set(spec.options.map((o) => o.long));
-  return [...spec.options, ...COMMON_OPTIONS.filter((o) => !own.has(o.long))];
+  const common = spec.prometheus ? [PROMETHEUS_OPTION, ...COMMON_OPTIONS] : COMMON_OPTIONS;
+  return [...spec.options, ...common.filter((o) => !own.has(o.long))];
 }
 
 /** Parsed command line, read through typed getters. */

@@ -7,6 +7,8 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type { MetricSpec } from "../../src/export/metrics.js";
+import { type MetricsServer, parseListenAddress, serveMetrics } from "../../src/export/serve.js";
 import { BPF, BpfError, type CgroupArray, NotSupportedError, type USDT } from "../../src/index.js";
 import { packageRoot } from "../../src/paths.js";
 import { type Args, type CommandSpec, helpText, parseToolArgs, UsageError } from "./args.js";
@@ -170,8 +172,23 @@ export class ToolContext {
     r?.();
   }
 
-  /** Marks the tool ready, then resolves when the run ends (signal, --duration, reader gone). */
+  /**
+   * Marks the tool ready, then resolves when the run ends (signal,
+   * --duration, reader gone); under --prometheus, serves the exported maps
+   * meanwhile.
+   */
   done(): Promise<void> {
+    const prometheus = this.args.str("prometheus");
+    if (prometheus !== undefined && !this.metricsServer) return this.serveMetrics(prometheus);
+    return this.untilEnd();
+  }
+
+  /** Whether the run serves its maps as metrics (--prometheus) instead of printing them. */
+  get servingMetrics(): boolean {
+    return this.args.str("prometheus") !== undefined;
+  }
+
+  private untilEnd(): Promise<void> {
     this.ready();
     if (this.signal.aborted) return Promise.resolve();
     // Signal handlers do not keep Node's event loop alive: a tool with no
@@ -196,6 +213,8 @@ export class ToolContext {
    */
   async intervals(interval: number, count: number | undefined, tick: (last: boolean) => void): Promise<void> {
     if (!(interval > 0)) throw new UsageError("interval: expected a positive number of seconds");
+    const prometheus = this.args.str("prometheus");
+    if (prometheus !== undefined) return this.serveMetrics(prometheus);
     this.ready();
     let n = 0;
     for (;;) {
@@ -230,8 +249,44 @@ export class ToolContext {
     });
   }
 
-  /** Closes every object the tool opened (links, maps, buffers). */
+  /**
+   * The maps the tool serves as metrics under --prometheus (bcc's tools
+   * print them instead): registered when the run reaches intervals(). Names
+   * get the prefix `tsbpf_`.
+   */
+  exportMetrics(b: BPF, specs: MetricSpec[]): void {
+    this.metricSources.push({ b, specs });
+  }
+
+  private readonly metricSources: Array<{ b: BPF; specs: MetricSpec[] }> = [];
+  private metricsServer: MetricsServer | undefined;
+
+  /**
+   * --prometheus: serves the exported maps until the run ends, never
+   * clearing them (Prometheus wants cumulative counts); the tool prints
+   * nothing of its own meanwhile.
+   */
+  private async serveMetrics(listenText: string): Promise<void> {
+    if (this.metricSources.length === 0)
+      throw new UsageError(`--prometheus: ${this.tool.name} has no aggregates to serve with these options`);
+    let listen: { host?: string; port: number };
+    try {
+      listen = parseListenAddress(listenText, "--prometheus");
+    } catch {
+      throw new UsageError(`--prometheus: '${listenText}' is not [HOST:]PORT (e.g. 9100 or 127.0.0.1:9100)`);
+    }
+    const { Registry } = await import("prom-client");
+    const registry = new Registry();
+    for (const { b, specs } of this.metricSources) b.metrics(registry, specs, { namespace: "tsbpf" });
+    this.metricsServer = await serveMetrics(registry, listen, `tsbpf ${this.tool.name}`);
+    this.note(`serving metrics at ${this.metricsServer.url}`);
+    await this.untilEnd();
+  }
+
+  /** Closes every object the tool opened (links, maps, buffers) and the metrics server. */
   close(): void {
+    this.metricsServer?.close();
+    this.metricsServer = undefined;
     for (const b of this.objects.splice(0)) b.close();
   }
 }
