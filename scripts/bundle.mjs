@@ -18,6 +18,16 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   keepNames: true,
+  // The OpenTelemetry SDK (--otlp) is an optional dependency, imported
+  // dynamically by src/export/otlp.ts only when asked for: left out of the
+  // bundle, it costs a start nothing and need not be installed to build;
+  // Node resolves it from node_modules beside the package at run time.
+  // (@opentelemetry/api stays in: prom-client requires it at every start.)
+  external: [
+    "@opentelemetry/sdk-metrics",
+    "@opentelemetry/exporter-metrics-otlp-http",
+    "@opentelemetry/resources",
+  ],
   // CommonJS dependencies (prom-client, yaml) require Node's built-in
   // modules: an ESM bundle has no require of its own, so give it one.
   banner: {

@@ -4,6 +4,7 @@
  * /metrics until SIGINT or SIGTERM. ebpf_exporter's flag names work too.
  */
 import { parseArgs } from "node:util";
+import type { MetricSource, OtlpPush } from "../export/otlp.js";
 import { ConfigError } from "../kernel/errors.js";
 
 const USAGE = `usage: tsbpf exporter --config.dir DIR --config.names NAME[,NAME…] [options]
@@ -21,6 +22,10 @@ options:
   --config.check                            check the configs (YAML, decoders, program files) and exit
   --namespace NS                            metric name prefix (default ebpf_exporter; "" for none)
   --bpf-stats                               have the kernel count each program's run time and runs
+  --otlp URL                                also push the metrics over OTLP/HTTP (JSON) to URL, e.g.
+                                            http://collector:4318/v1/metrics (needs the optional
+                                            @opentelemetry packages); /metrics is served still
+  --otlp.interval SECONDS                   seconds between OTLP pushes (default 10)
   -h, --help                                this text
 `;
 
@@ -48,6 +53,8 @@ export async function exporterMain(argv: string[]): Promise<number> {
         "config.check": { type: "boolean" },
         namespace: { type: "string" },
         "bpf-stats": { type: "boolean" },
+        otlp: { type: "string" },
+        "otlp.interval": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -69,8 +76,20 @@ export async function exporterMain(argv: string[]): Promise<number> {
     process.stderr.write(`tsbpf exporter: --config.dir is required\n${USAGE}`);
     return 2;
   }
+  const otlpUrl = values.otlp as string | undefined;
+  const otlpInterval = values["otlp.interval"] as string | undefined;
   const { checkConfigs, Exporter } = await import("../export/exporter.js");
   try {
+    if (otlpInterval !== undefined && otlpUrl === undefined)
+      throw new ConfigError("--otlp.interval", otlpInterval, "given without --otlp", "give --otlp URL too");
+    // --otlp: its flags and the optional SDK are checked before anything loads
+    let startPush: ((source: MetricSource) => Promise<OtlpPush>) | undefined;
+    if (otlpUrl !== undefined) {
+      const { checkOtlpOptions, loadOtel, OtlpPush } = await import("../export/otlp.js");
+      const opts = checkOtlpOptions(otlpUrl, otlpInterval);
+      const otel = await loadOtel();
+      startPush = (source) => OtlpPush.start(source, { ...opts, otel });
+    }
     if (values["config.check"]) {
       const configs = checkConfigs(dir, names);
       for (const c of configs)
@@ -86,15 +105,30 @@ export async function exporterMain(argv: string[]): Promise<number> {
       namespace: values.namespace as string | undefined,
       bpfStats: values["bpf-stats"] === true,
     });
-    const at = await exporter.listen(listen.port, listen.host);
-    const shown = at.host.includes(":") ? `[${at.host}]` : at.host;
-    process.stderr.write(
-      `tsbpf exporter: serving ${names.join(", ")} at http://${shown}:${at.port}/metrics\n`,
-    );
+    let push: OtlpPush | undefined;
+    try {
+      const at = await exporter.listen(listen.port, listen.host);
+      const shown = at.host.includes(":") ? `[${at.host}]` : at.host;
+      process.stderr.write(
+        `tsbpf exporter: serving ${names.join(", ")} at http://${shown}:${at.port}/metrics\n`,
+      );
+      if (startPush) {
+        push = await startPush(exporter.registry);
+        process.stderr.write(
+          `tsbpf exporter: pushing to ${push.url} every ${push.intervalMs / 1000} s (OTLP/HTTP)\n`,
+        );
+      }
+    } catch (e) {
+      exporter.close();
+      throw e;
+    }
     await new Promise<void>((resolve) => {
       const stop = (): void => {
-        exporter.close();
-        resolve();
+        // the last push first, while the maps are still there
+        void (push?.close() ?? Promise.resolve()).finally(() => {
+          exporter.close();
+          resolve();
+        });
       };
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
