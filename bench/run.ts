@@ -15,7 +15,7 @@
  *
  *   npm run bench                     human table
  *   npm run bench -- --json           JSON lines: { name, value, unit, baseline, … }
- *   npm run bench -- --runs=N --only=startup|compile|events|tools|profile
+ *   npm run bench -- --runs=N --only=startup|compile|events|tools|profile|exporter
  *
  * compile: cold and warm compile of a bcc program with implicit kernel reads,
  * against the same program written with BPF_CORE_READ and compiled by clang.
@@ -26,6 +26,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { native } from "../src/native.js";
+import { exporterBench } from "./exporter.js";
 import { json, max, median, report, round, rows, type Sample, timeToMarker } from "./lib.js";
 import { profileBench } from "./profile.js";
 import { toolsBench } from "./tools.js";
@@ -341,6 +342,7 @@ if (!only || only === "compile") await compileBench();
 if (!only || only === "events") await eventsBench();
 if (!only || only === "tools") await toolsBench(RUNS);
 if (!only || only === "profile") await profileBench(RUNS);
+if (!only || only === "exporter") await exporterBench(RUNS);
 
 if (!json) {
   const head = ["benchmark", "tsbpf", "baseline", "unit", "extra"];

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import type { MetricSource, OtlpPush } from "../export/otlp.js";
+import { parseListenAddress } from "../export/serve.js";
 import { ConfigError } from "../kernel/errors.js";
 
 const USAGE = `usage: tsbpf exporter --config.dir DIR --config.names NAME[,NAME…] [options]
@@ -28,15 +29,6 @@ options:
   --otlp.interval SECONDS                   seconds between OTLP pushes (default 10)
   -h, --help                                this text
 `;
-
-/** "[host]:port" → its parts ("" host: every address). */
-export function parseListen(text: string): { host: string | undefined; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
-  if (!m)
-    throw new ConfigError("--web.listen-address", text, "not [HOST]:PORT", "e.g. :9435 or 127.0.0.1:9435");
-  const host = m[1] ?? m[2];
-  return { host: host === "" ? undefined : host, port: Number(m[3]) };
-}
 
 export async function exporterMain(argv: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
@@ -98,7 +90,7 @@ export async function exporterMain(argv: string[]): Promise<number> {
         );
       return 0;
     }
-    const listen = parseListen(String(values["web.listen-address"] ?? values.listen ?? ":9435"));
+    const listen = parseListenAddress(String(values["web.listen-address"] ?? values.listen ?? ":9435"));
     const exporter = await Exporter.start({
       dir,
       names,
@@ -107,11 +99,8 @@ export async function exporterMain(argv: string[]): Promise<number> {
     });
     let push: OtlpPush | undefined;
     try {
-      const at = await exporter.listen(listen.port, listen.host);
-      const shown = at.host.includes(":") ? `[${at.host}]` : at.host;
-      process.stderr.write(
-        `tsbpf exporter: serving ${names.join(", ")} at http://${shown}:${at.port}/metrics\n`,
-      );
+      const at = await exporter.listen(listen);
+      process.stderr.write(`tsbpf exporter: serving ${names.join(", ")} at ${at.url}\n`);
       if (startPush) {
         push = await startPush(exporter.registry);
         process.stderr.write(

@@ -11,7 +11,6 @@
  * holds BPF_ENABLE_STATS, with --bpf-stats), and the label sets each
  * metric's decoders failed on or skipped.
  */
-import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Registry } from "prom-client";
 import { BPF } from "../bpf.js";
 import { ConfigError } from "../kernel/errors.js";
@@ -19,6 +18,7 @@ import { native } from "../native.js";
 import { type ExporterConfig, loadConfig } from "./config.js";
 import { LabelDecoder } from "./decoders.js";
 import type { MapMetric, MapMetrics } from "./metrics.js";
+import { type MetricsServer, serveMetrics } from "./serve.js";
 
 export interface ExporterOptions {
   /** The directory of the configs (NAME.yaml and its program). */
@@ -49,7 +49,7 @@ export class Exporter {
   readonly registry = new Registry();
   private readonly running: Running[] = [];
   private statsFd = -1;
-  private server: Server | undefined;
+  private server: MetricsServer | undefined;
 
   private constructor(private readonly opts: ExporterOptions) {}
 
@@ -171,37 +171,10 @@ export class Exporter {
     });
   }
 
-  /** Serves /metrics (and a short index at /) on host:port; resolves with the address bound. */
-  listen(port: number, host?: string): Promise<{ host: string; port: number }> {
-    const server = createServer((req, res) => {
-      const url = (req.url ?? "/").split("?")[0];
-      if (url === "/metrics") {
-        this.registry.metrics().then(
-          (text) => {
-            res.writeHead(200, { "Content-Type": this.registry.contentType });
-            res.end(text);
-          },
-          (err: unknown) => {
-            res.writeHead(500, { "Content-Type": "text/plain" });
-            res.end(`${err instanceof Error ? err.message : String(err)}\n`);
-          },
-        );
-      } else if (url === "/") {
-        res.writeHead(200, { "Content-Type": "text/html" });
-        res.end('<html><body><h1>tsbpf exporter</h1><p><a href="/metrics">Metrics</a></p></body></html>\n');
-      } else {
-        res.writeHead(404, { "Content-Type": "text/plain" });
-        res.end("not found\n");
-      }
-    });
-    this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => {
-        const a = server.address();
-        resolve(typeof a === "object" && a ? { host: a.address, port: a.port } : { host: host ?? "", port });
-      });
-    });
+  /** Serves /metrics (and a short index at /) on host:port (0: any free port); resolves once listening. */
+  async listen(at: { host?: string; port: number }): Promise<MetricsServer> {
+    this.server = await serveMetrics(this.registry, at, "tsbpf exporter");
+    return this.server;
   }
 
   /** Stops serving, detaches every program, and lets the kernel stop counting run time. */
