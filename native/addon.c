@@ -158,6 +158,7 @@ NAPI_MODULE_INIT()
         FN("progIds", tsbpf_prog_ids),
         FN("progInfo", tsbpf_prog_info),
         FN("enableStats", tsbpf_enable_stats),
+        FN("mallocTrim", tsbpf_malloc_trim),
         FN("mapIds", tsbpf_map_ids),
         FN("linkIds", tsbpf_link_ids),
         FN("mapLookup", tsbpf_map_lookup),

@@ -6,6 +6,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,4 +318,22 @@ napi_value tsbpf_enable_stats(napi_env env, napi_callback_info info)
     if (fd < 0)
         return tsbpf_throw(env, "bpf_enable_stats", fd);
     return tsbpf_int32(env, fd);
+}
+
+/*
+ * mallocTrim(): gives the C heap's free memory back to the system (glibc's
+ * malloc_trim). Loading an object parses the kernel's BTF (megabytes),
+ * freed after the load but kept by malloc: a long-running process that has
+ * loaded several objects calls this once they are loaded. → whether memory
+ * was released.
+ */
+napi_value tsbpf_malloc_trim(napi_env env, napi_callback_info info)
+{
+    if (!tsbpf_get_args(env, info, "mallocTrim", 0, NULL, NULL))
+        return NULL;
+#ifdef __GLIBC__
+    return tsbpf_bool(env, malloc_trim(0) == 1);
+#else
+    return tsbpf_bool(env, false);
+#endif
 }

@@ -368,6 +368,8 @@ export interface NativeAddon {
   /** What the kernel says of a loaded program (run time and count grow while kernel.bpf_stats_enabled is 1). */
   /** BPF_ENABLE_STATS (run time, Linux 5.8+): the kernel counts programs' run time while the returned fd is open. */
   enableStats(): number;
+  /** glibc's malloc_trim(0): the C heap's free memory back to the system; whether any was released. */
+  mallocTrim(): boolean;
   progInfo(fd: number): {
     id: number;
     name: string;

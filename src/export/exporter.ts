@@ -59,7 +59,11 @@ export class Exporter {
     const e = new Exporter(opts);
     try {
       const decoder = new LabelDecoder();
-      for (const config of configs) await e.load(config, decoder);
+      for (const config of configs) {
+        await e.load(config, decoder);
+        // the load parsed the kernel's BTF in the C heap: give what it freed back
+        native().mallocTrim();
+      }
       e.ownMetrics();
       if (opts.bpfStats) e.statsFd = native().enableStats();
     } catch (err) {

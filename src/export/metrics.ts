@@ -97,7 +97,15 @@ interface PromValue {
   value: number;
   labels: Record<string, string | number>;
   metricName?: string;
+  sharedLabels?: Record<string, string>;
 }
+
+/**
+ * No shared labels, as one object: prom-client's formatter caches the text
+ * of a value's sharedLabels by object, and makes a new empty one per value
+ * when there is none (a tenth of a 10k-series scrape).
+ */
+const NO_SHARED_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -428,6 +436,16 @@ export function histogramValues(
   return { buckets, count, sum };
 }
 
+/** A decoded key: its label set (id and object) and, for histograms keyed by bucket, the bucket. */
+interface Decoded {
+  id: string;
+  labels: Record<string, string>;
+  bucket?: number;
+}
+
+/** Keys remembered decoded per metric (the memo is dropped when full). */
+const MEMO_MAX = 65_536;
+
 /**
  * One map exported as one metric. prom-client's Registry calls get() on
  * each scrape; registerMetric() accepts any object of this shape.
@@ -439,6 +457,7 @@ export class MapMetric {
   readonly aggregator = "sum" as const;
   /** Label sets a decoder chain skipped, and keys that failed to decode, since the start. */
   readonly errors = { skipped: 0, failed: 0 };
+  private readonly memo = new Map<string, Decoded | "skipped" | "failed">();
   private readonly key: KeyLayout;
   private readonly value: ValueLayout;
   private readonly perCpu: boolean;
@@ -573,27 +592,30 @@ export class MapMetric {
     const values: PromValue[] = [];
     const mult = this.spec.multiplier ?? 1;
     if (this.spec.type !== "histogram") {
-      const sums = new Map<string, { labels: string[]; value: number }>();
+      const sums = new Map<string, { labels: Record<string, string>; value: number }>();
       for (const [raw, v] of this.table.rawKeyItems()) {
-        const k = this.decodeKey(raw);
+        const k = this.decoded(raw);
         if (!k) continue;
-        const id = k.labels.join("\0");
-        const e = sums.get(id) ?? { labels: k.labels, value: 0 };
-        e.value += (entryValue(v, this.value, this.perCpu) as number) * mult;
-        sums.set(id, e);
+        const value = entryValue(v, this.value, this.perCpu) as number;
+        const e = sums.get(k.id);
+        if (e) e.value += value;
+        else sums.set(k.id, { labels: k.labels, value });
       }
       for (const e of sums.values())
-        values.push({ value: clean(e.value), labels: this.labelObject(e.labels) });
+        values.push({
+          value: mult === 1 ? e.value : clean(e.value * mult),
+          labels: e.labels,
+          sharedLabels: NO_SHARED_LABELS,
+        });
     } else {
-      const sets = new Map<string, { labels: string[]; counts: Map<number, number> }>();
+      const sets = new Map<string, { labels: Record<string, string>; counts: Map<number, number> }>();
       for (const [raw, v] of this.table.rawKeyItems()) {
-        const k = this.decodeKey(raw);
+        const k = this.decoded(raw);
         if (!k) continue;
-        const id = k.labels.join("\0");
-        let e = sets.get(id);
+        let e = sets.get(k.id);
         if (!e) {
           e = { labels: k.labels, counts: new Map() };
-          sets.set(id, e);
+          sets.set(k.id, e);
         }
         const val = entryValue(v, this.value, this.perCpu);
         if (Array.isArray(val)) {
@@ -605,15 +627,57 @@ export class MapMetric {
       }
       for (const e of sets.values()) {
         const h = histogramValues(e.counts, this.spec, this.min, this.max, this.key.bucketIsLastLabel);
-        const labels = this.labelObject(e.labels);
+        const labels = e.labels;
         for (const [le, c] of h.buckets)
-          values.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le }, value: c });
-        values.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le: "+Inf" }, value: h.count });
-        values.push({ metricName: `${this.name}_sum`, labels, value: h.sum });
-        values.push({ metricName: `${this.name}_count`, labels, value: h.count });
+          values.push({
+            metricName: `${this.name}_bucket`,
+            labels: { ...labels, le },
+            value: c,
+            sharedLabels: NO_SHARED_LABELS,
+          });
+        values.push({
+          metricName: `${this.name}_bucket`,
+          labels: { ...labels, le: "+Inf" },
+          value: h.count,
+          sharedLabels: NO_SHARED_LABELS,
+        });
+        values.push({ metricName: `${this.name}_sum`, labels, value: h.sum, sharedLabels: NO_SHARED_LABELS });
+        values.push({
+          metricName: `${this.name}_count`,
+          labels,
+          value: h.count,
+          sharedLabels: NO_SHARED_LABELS,
+        });
       }
     }
     return { name: this.name, help: this.help, type: this.type, values, aggregator: "sum" };
+  }
+
+  /**
+   * One key decoded, remembered by its bytes from one scrape to the next
+   * (a scrape of 10k keys would otherwise decode 10k keys each time):
+   * its label set's id and object, its bucket; a key a decoder skipped or
+   * failed on is remembered as such and counted again at each scrape.
+   */
+  private decoded(raw: Uint8Array): Decoded | undefined {
+    const k = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("latin1");
+    let d = this.memo.get(k);
+    if (d === undefined) {
+      const errors = { ...this.errors };
+      const r = this.decodeKey(raw);
+      if (r) {
+        const labels = this.labelObject(r.labels);
+        d = { id: r.labels.join("\0"), labels, bucket: r.bucket };
+      } else d = this.errors.failed > errors.failed ? "failed" : "skipped";
+      if (this.memo.size >= MEMO_MAX) this.memo.clear();
+      this.memo.set(k, d);
+      return typeof d === "string" ? undefined : d;
+    }
+    if (typeof d === "string") {
+      this.errors[d]++;
+      return undefined;
+    }
+    return d;
   }
 
   /** prom-client's Registry.resetMetrics() calls it: the map is the state, nothing to reset here. */
