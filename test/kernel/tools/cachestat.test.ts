@@ -39,8 +39,10 @@ describe("cachestat", () => {
       assert.equal(r.lines[0], "TIME         HITS   MISSES  DIRTIES HITRATIO   BUFFERS_MB  CACHED_MB");
       const row = r.lines[1] as string;
       assert.match(row, /^\d\d:\d\d:\d\d +\d+ +\d+ +\d+ +\d+\.\d\d% +\d+ +\d+$/);
-      const hits = Number(row.split(/ +/)[1]);
-      assert.ok(hits >= PAGES, row);
+      // every page read is a hit unless memory pressure evicted it since it was written: then a miss
+      const [hits, misses] = row.split(/ +/).slice(1, 3).map(Number) as [number, number];
+      assert.ok(hits + misses >= PAGES, row);
+      assert.ok(hits >= PAGES / 2, row);
       assert.match(r.stderr, /approximate/);
     });
 
