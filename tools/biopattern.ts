@@ -26,6 +26,7 @@ function pyRound(x: number): number {
 export const tool: Tool = {
   name: "biopattern",
   summary: "Show block device I/O pattern.",
+  prometheus: true,
   options: [{ short: "d", long: "disk", type: "string", help: "Trace this disk only" }],
   positionals: [
     { name: "interval", type: "float", help: "Output interval in seconds" },
@@ -54,6 +55,33 @@ export const tool: Tool = {
     // bcc reads the partition names once, at start
     const names = partitionNames();
     const out = ctx.out;
+    const disk = { name: "disk", format: (d: string) => names.get(Number(d)) ?? "Unknown" };
+    ctx.exportMetrics(b, [
+      {
+        type: "counter",
+        name: "biopattern_random_total",
+        help: "Random block I/O completions by disk",
+        table: "counters",
+        labels: [disk],
+        valueField: "random",
+      },
+      {
+        type: "counter",
+        name: "biopattern_sequential_total",
+        help: "Sequential block I/O completions by disk",
+        table: "counters",
+        labels: [disk],
+        valueField: "sequential",
+      },
+      {
+        type: "counter",
+        name: "biopattern_bytes_total",
+        help: "Bytes of block I/O completed by disk",
+        table: "counters",
+        labels: [disk],
+        valueField: "bytes",
+      },
+    ]);
     out.printf("%-9s %-7s %5s %5s %8s %10s", "TIME", "DISK", "%RND", "%SEQ", "COUNT", "KBYTES");
     await ctx.intervals(a.num("interval") ?? 99999999, a.num("count"), () => {
       const now = new Date();

@@ -10,6 +10,7 @@ import type { Tool } from "./lib/runtime.js";
 export const tool: Tool = {
   name: "bitesize",
   summary: "Show block device I/O size as a histogram per process name",
+  prometheus: true,
   options: [],
   examples: [
     "tsbpf bitesize                  # per-process I/O size histograms until Ctrl-C",
@@ -23,8 +24,21 @@ export const tool: Tool = {
     const b: BPF = await ctx.open();
     ctx.attachTracepoints(b, [["block:block_rq_issue", "on_issue"]]);
     const hists = b.getTable<Table>("hists");
+    ctx.exportMetrics(b, [
+      {
+        type: "histogram",
+        name: "bitesize_kbytes",
+        help: "Block I/O sizes by process name, in KiB (bcc's log2 slots)",
+        table: "hists",
+        labels: [{ name: "comm" }],
+        bucketType: "log2",
+        bucketField: "slot",
+        bucketMax: 24,
+      },
+    ]);
     ctx.out.line("Tracing block I/O... Hit Ctrl-C to end.");
     await ctx.done();
+    if (ctx.servingMetrics) return;
     printHist(ctx.out, hists, {
       label: "Kbytes",
       section: "Process Name",

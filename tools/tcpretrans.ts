@@ -36,6 +36,7 @@ const TYPES: Record<number, string> = { 1: "R", 2: "L" };
 export const tool: Tool = {
   name: "tcpretrans",
   summary: "Trace TCP retransmits",
+  prometheus: true,
   options: [
     { short: "s", long: "sequence", type: "flag", help: "display TCP sequence numbers" },
     {
@@ -102,7 +103,26 @@ export const tool: Tool = {
     out.line("Tracing retransmits ... Hit Ctrl-C to end");
 
     if (count) {
+      // labels: [laddr, lport, raddr, rport, family]; the addresses' text depends on the family
+      const addr = (hex: string, all: readonly string[]): string =>
+        formatAddr(Number(all[4]), Buffer.from(hex, "hex"));
+      ctx.exportMetrics(b, [
+        {
+          type: "counter",
+          name: "tcpretrans_retransmits_total",
+          help: "TCP retransmits by flow",
+          table: "counts",
+          labels: [
+            { name: "laddr", field: "saddr", decoders: [{ name: "hex" }], format: addr },
+            { name: "lport", field: "lport" },
+            { name: "raddr", field: "daddr", decoders: [{ name: "hex" }], format: addr },
+            { name: "rport", field: "dport" },
+            { name: "family", field: "family", format: (f) => (Number(f) === AF_INET6 ? "ipv6" : "ipv4") },
+          ],
+        },
+      ]);
       await ctx.done();
+      if (ctx.servingMetrics) return;
       const rows: Array<{ key: FlowKey; n: number }> = [];
       for (const [k, v] of b.getTable<Table>("counts").items())
         rows.push({ key: k as FlowKey, n: Number(v as bigint) });

@@ -40,8 +40,12 @@ export interface MetricLabel {
   padding?: number;
   /** The decoder chain (default from the field's BTF type: string, static_map of an enum, uint). */
   decoders?: DecoderSpec[];
-  /** After the decoders: the label value from the decoded one (a disk's name from its number, …); undefined leaves the key out. */
-  format?: (decoded: string) => string | undefined;
+  /**
+   * After the decoders: the label value from the decoded one (a disk's name
+   * from its number, …), given the key's other decoded labels too; undefined
+   * leaves the key out.
+   */
+  format?: (decoded: string, all: readonly string[]) => string | undefined;
 }
 
 interface MetricSpecBase {
@@ -552,7 +556,7 @@ export class MapMetric {
         const out: string[] = [];
         for (let i = 0; i < labels.length; i++) {
           const f = formats[i]?.format;
-          const v = f ? f(labels[i] as string) : labels[i];
+          const v = f ? f(labels[i] as string, labels) : labels[i];
           if (v === undefined) {
             this.errors.skipped++;
             return undefined;

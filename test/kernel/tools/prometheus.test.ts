@@ -3,7 +3,8 @@
  * serves its maps at /metrics (never cleared, as Prometheus wants), and the
  * counts are the kernel's: a child's 1000 getppid() calls counted by
  * syscount -p and by funccount's uprobe, runqlat's histogram filled by the
- * machine's own scheduling. SIGTERM ends it cleanly; tools without
+ * machine's own scheduling; tcpretrans -c, biopattern and bitesize declare
+ * their metrics. SIGTERM ends it cleanly; tools without
  * aggregates do not take the option.
  */
 import assert from "node:assert/strict";
@@ -116,6 +117,43 @@ describe("tools serving Prometheus metrics", { skip: skipUnlessRoot }, () => {
     } finally {
       assert.equal(await end(s), 0);
     }
+  });
+
+  it("tcpretrans -c, biopattern and bitesize serve their metrics (declared even before any event)", async () => {
+    const before = kernelObjects();
+    for (const [tool, args, types] of [
+      ["tcpretrans", ["-c"], ["tsbpf_tcpretrans_retransmits_total counter"]],
+      [
+        "biopattern",
+        [],
+        [
+          "tsbpf_biopattern_random_total counter",
+          "tsbpf_biopattern_sequential_total counter",
+          "tsbpf_biopattern_bytes_total counter",
+        ],
+      ],
+      ["bitesize", [], ["tsbpf_bitesize_kbytes histogram"]],
+    ] as Array<[string, string[], string[]]>) {
+      const s = await serve(tool, args);
+      try {
+        const text = await (await fetch(s.url)).text();
+        for (const t of types) assert.ok(text.includes(`# TYPE ${t}`), `${tool}: no ${t} in\n${text}`);
+      } finally {
+        assert.equal(await end(s), 0, tool);
+      }
+      // served, not printed: no table at the end
+      assert.doesNotMatch(s.stdout(), /RETRANSMITS|Kbytes/);
+    }
+    await assertNothingLeft(before);
+  });
+
+  it("tcpretrans without -c has nothing to serve: a usage error", () => {
+    const r = spawnSync(process.execPath, [CLI, "tcpretrans", "--prometheus", "127.0.0.1:0"], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--prometheus: tcpretrans has no aggregates to serve with these options/);
   });
 
   it("a tool with no aggregates does not take --prometheus; a bad address is a usage error", () => {
