@@ -526,8 +526,8 @@ export class MapMetric {
     return this.key.bucketIsLastLabel ? names.slice(0, -1) : names;
   }
 
-  /** Decodes one key: its label values, and the bucket index for histograms keyed by bucket. */
-  private decodeKey(raw: Uint8Array): { labels: string[]; bucket?: number } | undefined {
+  /** Decodes one key: its label values and the bucket index for histograms keyed by bucket, or why not. */
+  private decodeKey(raw: Uint8Array): { labels: string[]; bucket?: number } | "skipped" | "failed" {
     let bytes: Uint8Array;
     if (this.key.slices.length === 1 && this.key.slices[0]?.[0] === 0 && this.key.slices[0][1] === raw.length)
       bytes = raw;
@@ -543,12 +543,10 @@ export class MapMetric {
     try {
       labels = this.key.labels.length ? this.decoder.decodeLabels(this.name, bytes, this.key.labels) : [];
     } catch {
-      this.errors.failed++;
-      return undefined;
+      return "failed";
     }
     if (labels === SKIP) {
-      this.errors.skipped++;
-      return undefined;
+      return "skipped";
     }
     const formats = this.spec.labels;
     if (formats?.some((l) => l.format)) {
@@ -558,22 +556,19 @@ export class MapMetric {
           const f = formats[i]?.format;
           const v = f ? f(labels[i] as string, labels) : labels[i];
           if (v === undefined) {
-            this.errors.skipped++;
-            return undefined;
+            return "skipped";
           }
           out.push(v as string);
         }
         labels = out;
       } catch {
-        this.errors.failed++;
-        return undefined;
+        return "failed";
       }
     }
     if (this.key.bucketIsLastLabel) {
       const b = Number.parseInt(labels[labels.length - 1] as string, 10);
       if (Number.isNaN(b)) {
-        this.errors.failed++;
-        return undefined;
+        return "failed";
       }
       return { labels: labels.slice(0, -1), bucket: b };
     }
@@ -667,15 +662,13 @@ export class MapMetric {
     const k = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("latin1");
     let d = this.memo.get(k);
     if (d === undefined) {
-      const errors = { ...this.errors };
       const r = this.decodeKey(raw);
-      if (r) {
-        const labels = this.labelObject(r.labels);
-        d = { id: r.labels.join("\0"), labels, bucket: r.bucket };
-      } else d = this.errors.failed > errors.failed ? "failed" : "skipped";
+      d =
+        typeof r === "string"
+          ? r
+          : { id: r.labels.join("\0"), labels: this.labelObject(r.labels), bucket: r.bucket };
       if (this.memo.size >= MEMO_MAX) this.memo.clear();
       this.memo.set(k, d);
-      return typeof d === "string" ? undefined : d;
     }
     if (typeof d === "string") {
       this.errors[d]++;

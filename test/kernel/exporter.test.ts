@@ -7,22 +7,14 @@
  * file, the field and the fix. Every exit leaves nothing in the kernel.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import {
-  assertNothingLeft,
-  kernelObjects,
-  repoRoot,
-  skipUnlessRoot,
-  testTempDir,
-  waitFor,
-} from "../helpers.js";
-
-const CLI = `${repoRoot}dist/bundle/tsbpf.mjs`;
+import { assertNothingLeft, kernelObjects, skipUnlessRoot, testTempDir } from "../helpers.js";
+import { CLI, startExporter, stopExporter } from "./exporter_cli.js";
 
 const EXECS_C = `
 // bcc's dialect: execs by task name
@@ -151,35 +143,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-interface Running {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-}
-
-async function startExporter(dir: string, names: string): Promise<Running> {
-  const child = spawn(
-    process.execPath,
-    [CLI, "exporter", "--config.dir", dir, "--config.names", names, "--web.listen-address", "127.0.0.1:0"],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let err = "";
-  child.stderr?.on("data", (b: Buffer) => {
-    err += b.toString();
-  });
-  const ok = await waitFor(() => /serving .* at (http:\S+)/.test(err) || child.exitCode !== null, 60_000);
-  const m = /serving .* at (http:\S+)/.exec(err);
-  assert.ok(ok && m, `the exporter did not start: ${err}`);
-  return { child, url: (m as RegExpExecArray)[1] as string, stderr: () => err };
-}
-
-async function stop(r: Running, signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
-  const exited = once(r.child, "exit");
-  r.child.kill(signal);
-  const [code] = (await exited) as [number | null];
-  return code;
-}
-
 function sample(text: string, series: string): number | undefined {
   for (const line of text.split("\n")) {
     if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
@@ -257,7 +220,7 @@ describe("tsbpf exporter", { skip: skipUnlessRoot }, () => {
       ) ?? 0) >= 1,
     );
     assert.equal((await fetch(r.url.replace(/\/metrics$/, "/nosuch"))).status, 404);
-    assert.equal(await stop(r), 0);
+    assert.equal(await stopExporter(r), 0);
     await assertNothingLeft(before);
   });
 
@@ -313,7 +276,7 @@ describe("tsbpf exporter", { skip: skipUnlessRoot }, () => {
     } finally {
       prom.kill("SIGTERM");
       await once(prom, "exit");
-      assert.equal(await stop(r, "SIGINT"), 0);
+      assert.equal(await stopExporter(r, "SIGINT"), 0);
     }
   });
 

@@ -8,75 +8,32 @@
  * and nothing is left in the kernel.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { assertNothingLeft, kernelObjects, repoRoot, skipUnlessRoot, waitFor } from "../helpers.js";
+import { assertNothingLeft, kernelObjects, repoRoot, skipUnlessRoot } from "../helpers.js";
 import { ip, netToolsMissing } from "../net.js";
+import { CLI, type RunningExporter, startExporter, stopExporter } from "./exporter_cli.js";
 import { smallMemoryCgroup } from "./tools/activity.js";
 import { type LoopDev, loopDevice } from "./tools/loopdev.js";
 
-const CLI = `${repoRoot}dist/bundle/tsbpf.mjs`;
 const DIR = join(repoRoot, "examples", "exporter");
 const NAMES = ["biolatency", "runqlat", "syscalls", "tcp-retransmit", "oomkill"];
 const PYTHON = "/usr/bin/python3";
-
-interface Exporter {
-  child: ChildProcess;
-  url: string;
-}
-
-/** Starts `tsbpf exporter` with the example configs `names` on a free port of 127.0.0.1. */
-async function startExporter(names: string[]): Promise<Exporter> {
-  const child = spawn(
-    process.execPath,
-    [
-      CLI,
-      "exporter",
-      "--config.dir",
-      DIR,
-      "--config.names",
-      names.join(","),
-      "--web.listen-address",
-      "127.0.0.1:0",
-    ],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  let err = "";
-  child.stderr?.on("data", (b: Buffer) => {
-    err += b.toString();
-  });
-  const ok = await waitFor(() => /serving .* at (http:\S+)/.test(err) || child.exitCode !== null, 60_000);
-  const m = /serving .* at (http:\S+)/.exec(err);
-  if (!ok || !m) {
-    child.kill("SIGKILL");
-    assert.fail(`the exporter did not start: ${err}`);
-  }
-  return { child, url: m[1] as string };
-}
-
-/** Ends the exporter with SIGTERM; asserts it exits with 0. */
-async function stop(e: Exporter): Promise<void> {
-  if (e.child.exitCode !== null) return;
-  const exited = once(e.child, "exit");
-  e.child.kill("SIGTERM");
-  const [code] = (await exited) as [number | null];
-  assert.equal(code, 0);
-}
 
 /**
  * Runs body with an exporter of `names` and ends it, even when body fails;
  * then asserts that nothing it loaded is left in the kernel.
  */
-async function withExporter(names: string[], body: (e: Exporter) => Promise<void>): Promise<void> {
+async function withExporter(names: string[], body: (e: RunningExporter) => Promise<void>): Promise<void> {
   const objects = kernelObjects();
-  const e = await startExporter(names);
+  const e = await startExporter(DIR, names.join(","));
   try {
     await body(e);
   } finally {
-    await stop(e);
+    assert.equal(await stopExporter(e), 0);
   }
   await assertNothingLeft(objects);
 }
@@ -101,7 +58,7 @@ function parse(text: string): Sample[] {
   return out;
 }
 
-async function scrape(e: Exporter): Promise<Sample[]> {
+async function scrape(e: RunningExporter): Promise<Sample[]> {
   const res = await fetch(e.url);
   assert.equal(res.status, 200);
   return parse(await res.text());

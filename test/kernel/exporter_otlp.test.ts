@@ -11,7 +11,7 @@
  * nothing in the kernel.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -34,8 +34,7 @@ import {
   testTempDir,
   waitFor,
 } from "../helpers.js";
-
-const CLI = `${repoRoot}dist/bundle/tsbpf.mjs`;
+import { CLI, startExporter, stopExporter } from "./exporter_cli.js";
 
 const EXECS_C = `
 // bcc's dialect: execs by task name
@@ -200,47 +199,15 @@ function writesPoint(req: OtlpRequest): HistogramPoint | undefined {
   );
 }
 
-interface Running {
-  child: ChildProcess;
-  metricsUrl: string;
-  stderr: () => string;
-}
-
-async function startExporter(dir: string, names: string, extra: string[]): Promise<Running> {
+/** The environment without OTEL_* variables (they would change the SDK's resource and endpoint). */
+function noOtelEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith("OTEL_")) delete env[k];
-  const child = spawn(
-    process.execPath,
-    [
-      CLI,
-      "exporter",
-      "--config.dir",
-      dir,
-      "--config.names",
-      names,
-      "--web.listen-address",
-      "127.0.0.1:0",
-      ...extra,
-    ],
-    { stdio: ["ignore", "pipe", "pipe"], env },
-  );
-  let err = "";
-  child.stderr?.on("data", (b: Buffer) => {
-    err += b.toString();
-  });
-  const ok = await waitFor(() => /pushing to \S+ every/.test(err) || child.exitCode !== null, 60_000);
-  const m = /serving .* at (http:\S+)/.exec(err);
-  assert.ok(ok && m && child.exitCode === null, `the exporter did not start: ${err}`);
-  return { child, metricsUrl: (m as RegExpExecArray)[1] as string, stderr: () => err };
+  return env;
 }
 
-async function stop(r: Running): Promise<number | null> {
-  if (r.child.exitCode !== null) return r.child.exitCode;
-  const exited = once(r.child, "exit");
-  r.child.kill("SIGTERM");
-  const [code] = (await exited) as [number | null];
-  return code;
-}
+/** The line the exporter prints once its push has started. */
+const PUSHING = /pushing to \S+ every/;
 
 describe("tsbpf exporter --otlp", { skip: skipUnlessRoot }, () => {
   let dir = "";
@@ -275,7 +242,11 @@ describe("tsbpf exporter --otlp", { skip: skipUnlessRoot }, () => {
   it("pushes the counter and the histogram every interval, as JSON, with the resource", async () => {
     const before = kernelObjects();
     const rx = await startReceiver();
-    const r = await startExporter(dir, "execs,writes", ["--otlp", rx.url, "--otlp.interval", "1"]);
+    const r = await startExporter(dir, "execs,writes", {
+      extra: ["--otlp", rx.url, "--otlp.interval", "1"],
+      env: noOtelEnv(),
+      ready: PUSHING,
+    });
     try {
       activity();
       const done = (): boolean =>
@@ -284,7 +255,7 @@ describe("tsbpf exporter --otlp", { skip: skipUnlessRoot }, () => {
         );
       assert.ok(await waitFor(done, 15_000, 50), `no push with the activity: ${r.stderr()}`);
       // /metrics is served alongside
-      const text = await (await fetch(r.metricsUrl)).text();
+      const text = await (await fetch(r.url)).text();
       assert.match(text, /^ebpf_exporter_execs_total\{comm="tsbpfotlptrue"\} 3$/m);
 
       const post = rx.posts.find(
@@ -336,7 +307,7 @@ describe("tsbpf exporter --otlp", { skip: skipUnlessRoot }, () => {
       assert.deepEqual(enabled?.map((d) => attr(d.attributes, "name")).sort(), ["execs", "writes"]);
       assert.doesNotMatch(r.stderr(), /OTLP push to .*:/);
     } finally {
-      assert.equal(await stop(r), 0, r.stderr());
+      assert.equal(await stopExporter(r), 0, r.stderr());
       await rx.close();
     }
     await assertNothingLeft(before);
@@ -346,12 +317,16 @@ describe("tsbpf exporter --otlp", { skip: skipUnlessRoot }, () => {
     const before = kernelObjects();
     const rx = await startReceiver();
     // no push within the test from the interval: the one seen is close()'s
-    const r = await startExporter(dir, "execs", ["--otlp", rx.url, "--otlp.interval", "600"]);
+    const r = await startExporter(dir, "execs", {
+      extra: ["--otlp", rx.url, "--otlp.interval", "600"],
+      env: noOtelEnv(),
+      ready: PUSHING,
+    });
     try {
       activity();
       assert.equal(rx.posts.length, 0);
     } finally {
-      assert.equal(await stop(r), 0, r.stderr());
+      assert.equal(await stopExporter(r), 0, r.stderr());
       await rx.close();
     }
     assert.equal(rx.posts.length, 1, r.stderr());
@@ -362,7 +337,11 @@ describe("tsbpf exporter --otlp", { skip: skipUnlessRoot }, () => {
   it("says a refusing collector once on stderr, keeps pushing and serving /metrics", async () => {
     const before = kernelObjects();
     const rx = await startReceiver(400);
-    const r = await startExporter(dir, "execs", ["--otlp", rx.url, "--otlp.interval", "0.5"]);
+    const r = await startExporter(dir, "execs", {
+      extra: ["--otlp", rx.url, "--otlp.interval", "0.5"],
+      env: noOtelEnv(),
+      ready: PUSHING,
+    });
     try {
       assert.ok(await waitFor(() => /OTLP push to .*:/.test(r.stderr()), 10_000), r.stderr());
       // several more intervals: still one line, still running
@@ -374,11 +353,11 @@ describe("tsbpf exporter --otlp", { skip: skipUnlessRoot }, () => {
       assert.equal(lines.length, 1, r.stderr());
       assert.match(lines[0] as string, /400/);
       assert.equal(r.child.exitCode, null);
-      const res = await fetch(r.metricsUrl);
+      const res = await fetch(r.url);
       assert.equal(res.status, 200);
       await res.text();
     } finally {
-      assert.equal(await stop(r), 0, r.stderr());
+      assert.equal(await stopExporter(r), 0, r.stderr());
       await rx.close();
     }
     await assertNothingLeft(before);

@@ -46,8 +46,3 @@ export function histMetric(
     bucketMultiplier: u.multiplier,
   };
 }
-
-/** The multiplier from a tool's time unit to seconds. */
-export function toSeconds(unit: "nsecs" | "usecs" | "msecs"): number {
-  return UNITS[unit].multiplier;
-}

@@ -179,7 +179,7 @@ export class ToolContext {
    */
   done(): Promise<void> {
     const prometheus = this.args.str("prometheus");
-    if (prometheus !== undefined && !this.metricsServer) return this.serveMetrics(prometheus);
+    if (prometheus !== undefined && !this.metricsServer) return this.serveUntilEnd(prometheus);
     return this.untilEnd();
   }
 
@@ -214,7 +214,7 @@ export class ToolContext {
   async intervals(interval: number, count: number | undefined, tick: (last: boolean) => void): Promise<void> {
     if (!(interval > 0)) throw new UsageError("interval: expected a positive number of seconds");
     const prometheus = this.args.str("prometheus");
-    if (prometheus !== undefined) return this.serveMetrics(prometheus);
+    if (prometheus !== undefined) return this.serveUntilEnd(prometheus);
     this.ready();
     let n = 0;
     for (;;) {
@@ -266,7 +266,7 @@ export class ToolContext {
    * clearing them (Prometheus wants cumulative counts); the tool prints
    * nothing of its own meanwhile.
    */
-  private async serveMetrics(listenText: string): Promise<void> {
+  private async serveUntilEnd(listenText: string): Promise<void> {
     if (this.metricSources.length === 0)
       throw new UsageError(`--prometheus: ${this.tool.name} has no aggregates to serve with these options`);
     let listen: { host?: string; port: number };
