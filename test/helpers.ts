@@ -80,6 +80,7 @@ export function startNode(
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
   netns?: string,
+  cwd?: string,
 ): Running {
   const argv = [process.execPath, join(repoRoot, "dist", script), ...args];
   // (`ip netns exec` execs the command: the child's pid is node's.)
@@ -87,6 +88,7 @@ export function startNode(
   const child = spawn(argv[0] as string, argv.slice(1), {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    ...(cwd === undefined ? {} : { cwd }),
   });
   let out = "";
   let err = "";

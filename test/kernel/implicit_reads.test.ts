@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
-import { BPF } from "../../src/index.js";
+import { BPF, VerifierError } from "../../src/index.js";
 import type { HashTable } from "../../src/maps/table.js";
 import { skipUnlessRoot, waitFor } from "../helpers.js";
 
@@ -201,7 +201,15 @@ int syscall__execve(struct pt_regs *ctx, const char __user *filename)
     open.push(b);
     const line = b.compiled.translated.split("\n").find((l) => l.includes("char c ="));
     assert.equal(line, "    char c = filename[0];");
-    assert.throws(() => b.loadFunc("syscall__execve", BPF.TRACEPOINT));
+    assert.throws(
+      () => b.loadFunc("syscall__execve", BPF.TRACEPOINT),
+      (err: unknown) => {
+        assert.ok(err instanceof VerifierError, String(err));
+        // The verifier's refusal of a load through a pointer that is not the kernel's to read.
+        assert.match(err.log, /invalid mem access|R\d+ invalid mem access 'scalar'/);
+        return true;
+      },
+    );
     b.close();
   });
 });

@@ -18,14 +18,19 @@ import { kernelObjects, leftSince, runChild, skipUnlessRoot, waitFor } from "../
 const kfuncs = skipUnlessRoot === false && BPF.supportKfunc();
 const lsm = skipUnlessRoot === false && BPF.supportLsm();
 
-/** Counts openat2-path calls per process, and their return values. */
+/** Per process: openat2-path calls, the last call's dfd and path (typed arguments), and its return value. */
 const OPEN_COUNTER = `
+struct open_t { s32 dfd; char path[64]; };
 BPF_HASH(calls, u32, u64);
+BPF_HASH(last, u32, struct open_t);
 BPF_HASH(rets, u32, s64);
 KFUNC_PROBE(do_sys_openat2, int dfd, const char *filename)
 {
     u32 pid = bpf_get_current_pid_tgid() >> 32;
+    struct open_t o = { .dfd = dfd };
+    bpf_probe_read_user_str(o.path, sizeof(o.path), filename);
     calls.increment(pid);
+    last.update(&pid, &o);
     return 0;
 }
 KRETFUNC_PROBE(do_sys_openat2, int dfd, const char *filename, struct open_how *how, long ret)
@@ -175,14 +180,20 @@ describe("kfunc / kretfunc", {
     try {
       assert.equal(b.numOpenKfuncs(), 2);
       assert.equal(leftSince(before).links.length, 2);
-      const pid = runChild(["/bin/cat", "/dev/null"]);
+      // cat's last open is of its argument, which does not exist: -ENOENT, relative to AT_FDCWD.
+      const missing = `/tmp/tsbpf-kfunc-missing-${process.pid}`;
+      const pid = runChild(["/bin/cat", missing]);
       const calls = b.getTable("calls");
       assert.ok(
-        await waitFor(() => ((calls.get(pid) as bigint | undefined) ?? 0n) > 0n, 3000),
+        await waitFor(() => ((calls.get(pid) as bigint | undefined) ?? 0n) > 0n, 10_000),
         "kfunc ran for the child",
       );
-      // cat's last open (of /dev/null) succeeded: a file descriptor.
-      assert.ok((b.getTable("rets").get(pid) as bigint) >= 0n);
+      assert.deepEqual(
+        b.getTable("last").get(pid),
+        { dfd: -100, path: missing },
+        "typed arguments dfd, filename",
+      );
+      assert.equal(b.getTable("rets").get(pid), -2n, "the return value: -ENOENT");
       b.detachKfunc({ fnName: "kfunc__do_sys_openat2" });
       b.detachKretfunc({ target: "do_sys_openat2" });
       assert.equal(b.numOpenKfuncs(), 0);
@@ -196,17 +207,22 @@ describe("kfunc / kretfunc", {
     const before = kernelObjects();
     const b = await BPF.load({
       text: `
-BPF_ARRAY(hits, u64, 2);
-KFUNC_PROBE(do_sys_openat2) { hits.increment(0); return 0; }
-SEC("fentry/do_sys_openat2") int BPF_PROG(by_section) { hits.increment(1); return 0; }`,
+BPF_HASH(by_macro, u32, u64);
+BPF_HASH(by_sec, u32, u64);
+KFUNC_PROBE(do_sys_openat2) { by_macro.increment(bpf_get_current_pid_tgid() >> 32); return 0; }
+SEC("fentry/do_sys_openat2") int BPF_PROG(by_section) { by_sec.increment(bpf_get_current_pid_tgid() >> 32); return 0; }`,
       autoAttach: false,
     });
     try {
       b.attachKfunc({ fnName: "kfunc__do_sys_openat2" });
       b.attachKfunc({ fnName: "by_section" });
-      runChild(["/bin/cat", "/dev/null"]);
-      const hits = b.getTable("hits");
-      assert.ok(await waitFor(() => (hits.get(0) as bigint) > 0n && (hits.get(1) as bigint) > 0n, 3000));
+      const pid = runChild(["/bin/cat", "/dev/null"]);
+      const opens = (t: string): bigint => (b.getTable(t).get(pid) as bigint | undefined) ?? 0n;
+      assert.ok(
+        await waitFor(() => opens("by_macro") > 0n && opens("by_sec") > 0n, 10_000),
+        "both ran for the child",
+      );
+      assert.equal(opens("by_macro"), opens("by_sec"), "each of the child's opens once by each");
       b.close();
       assert.equal(leftSince(before).links.length, 0, "close() detaches them");
     } finally {

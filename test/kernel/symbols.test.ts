@@ -29,7 +29,7 @@ import {
   sym,
 } from "../../src/elf/procmaps.js";
 import { kallsyms, kallsymsLookup, ksym, ksymname } from "../../src/kernel/kallsyms.js";
-import { skipUnlessRoot } from "../helpers.js";
+import { skipUnlessRoot, waitFor } from "../helpers.js";
 
 const hasGcc = spawnSync("gcc", ["--version"]).status === 0;
 const hasGxx = spawnSync("g++", ["--version"]).status === 0;
@@ -182,24 +182,33 @@ describe("user-space symbols of a running process", { skip: hasGcc ? false : "ne
     );
   });
 
-  it("resolves JIT code through /tmp/perf-PID.map", () => {
-    const pid = process.pid;
-    const exec = readProcMaps("self").find((m) => m.exec && m.path === "");
-    if (!exec) return; // no anonymous executable mapping in this process
+  it("resolves JIT code through /tmp/perf-PID.map", async () => {
+    // A Node child: V8's code space is an anonymous executable mapping, and the child writes no map of its own.
+    const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1e6)"], { stdio: "ignore" });
+    children.push(child);
+    const pid = child.pid as number;
+    let exec: ReturnType<typeof readProcMaps>[number] | undefined;
+    assert.ok(
+      await waitFor(() => {
+        exec = readProcMaps(pid).find((m) => m.exec && m.path === "");
+        return exec !== undefined;
+      }, 10_000),
+      "node's JIT code space: an anonymous executable mapping",
+    );
+    const start = (exec as NonNullable<typeof exec>).start;
     const map = `/tmp/perf-${pid}.map`;
-    const existed = existsSync(map);
-    if (existed) return; // node runs with --perf-basic-prof: leave its map alone
-    writeFileSync(map, `${exec.start.toString(16)} 40 LazyCompile:~jitted_fn file.js:1\n`);
+    writeFileSync(map, `${start.toString(16)} 40 LazyCompile:~jitted_fn file.js:1\n`);
     try {
       const ps = new ProcessSymbols(pid);
-      assert.deepEqual(ps.resolve(exec.start + 0x10n), {
+      assert.deepEqual(ps.resolve(start + 0x10n), {
         name: "LazyCompile:~jitted_fn file.js:1",
         offset: 0x10n,
         module: map,
       });
-      assert.equal(ps.resolve(exec.start + 0x40n), undefined);
+      assert.equal(ps.resolve(start + 0x40n), undefined);
     } finally {
       rmSync(map, { force: true });
+      child.kill("SIGKILL");
     }
   });
 

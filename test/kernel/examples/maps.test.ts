@@ -235,6 +235,7 @@ describe("maps", { skip: skipUnlessRoot }, () => {
         }
         return res;
       };
+      let nonRoot = 0;
       const r = await runExample("maps/map_table_sample", {
         args: form === "BPF_ARRAY" ? ["--array", "1"] : ["1"],
         ready: (out) => out.includes("Hit Ctrl-C to end."),
@@ -242,6 +243,7 @@ describe("maps", { skip: skipUnlessRoot }, () => {
           for (let i = 0; i < 3; i++) {
             execAs(["/bin/true"]);
             execAs(["/bin/true"], 65534);
+            nonRoot++;
           }
         },
         everyMs: 100,
@@ -259,6 +261,9 @@ describe("maps", { skip: skipUnlessRoot }, () => {
       const body = lines.slice(1).filter((l) => l !== "");
       assert.equal(body.length % 2, 0, r.stdout);
       assert.equal(rounds(r.stdout).length, body.length / 2, r.stdout);
+      // Only this test execs as a non-root user here: no round counts more than its execs as uid 65534.
+      for (const [, other] of rounds(r.stdout))
+        assert.ok(other <= nonRoot, `non-root ${other} > the test's ${nonRoot} execs:\n${r.stdout}`);
       assertMechanism("map_table_sample", r.stderr, "kprobe", EXECVE_TP);
     });
   }

@@ -121,11 +121,13 @@ describe("python_api", { skip: skipUnlessRoot }, () => {
         .pop();
       return v ? (JSON.parse(v.slice("values(): ".length)) as number[]) : undefined;
     };
+    let nonRoot = 0;
     const r = await runExample("python_api/map_values_sample", {
       ready: () => true,
       activity: () => {
         run(["/bin/true"]);
         run(["/bin/true"], 65534);
+        nonRoot++;
       },
       until: (out) => {
         const v = last(out);
@@ -137,6 +139,12 @@ describe("python_api", { skip: skipUnlessRoot }, () => {
     for (let k = 0; k < lines.length; k += 2) {
       assert.equal(lines[k], "keys():   [0, 1]");
       assert.match(lines[k + 1] ?? "", /^values\(\): \[\d+, \d+\]$/);
+      // Only this test execs as a non-root user here: the counter never exceeds its execs.
+      const v = JSON.parse((lines[k + 1] as string).slice("values(): ".length)) as number[];
+      assert.ok(
+        (v[1] as number) <= nonRoot,
+        `non-root counter ${v[1]} > the test's ${nonRoot} execs as uid 65534`,
+      );
     }
     assertMechanism(
       "map_values_sample",
