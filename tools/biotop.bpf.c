@@ -31,7 +31,7 @@ struct info {
 struct val {
     u64 bytes;
     u64 us;
-    u32 io;
+    u64 io; /* 64 bits: served as a counter, never cleared */
 };
 
 struct {

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { pyFloatRepr } from "../src/format/pyrepr.js";
 import type { BPF, Table } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
-import { blockHooks, rqAfterQueue } from "./lib/disks.js";
+import { blockHooks, diskName, mkdev, rqAfterQueue } from "./lib/disks.js";
 import { hms } from "./lib/output.js";
 import { loadavg } from "./lib/proc.js";
 import type { Tool } from "./lib/runtime.js";
@@ -24,7 +24,7 @@ interface Info {
 interface Val {
   bytes: bigint;
   us: bigint;
-  io: number;
+  io: bigint;
 }
 
 const HOOK_FNS: Record<string, string> = {
@@ -48,9 +48,13 @@ function diskstats(): Map<string, string> {
   return m;
 }
 
+/** The map's bound: at most this many (process, direction, disk) series a metric. */
+const MAX_ENTRIES = 10240;
+
 export const tool: Tool = {
   name: "biotop",
   summary: "Block device (disk) I/O by process",
+  prometheus: true,
   options: [
     { short: "C", long: "noclear", type: "flag", help: "don't clear the screen" },
     { short: "r", long: "maxrows", type: "int", help: "maximum rows to print, default 20" },
@@ -66,6 +70,7 @@ export const tool: Tool = {
     "tsbpf biotop -p 181     # only trace PID 181",
     "tsbpf biotop 5          # 5 second summaries",
     "tsbpf biotop 5 10       # 5 second summaries, 10 times only",
+    `tsbpf biotop --prometheus 9100  # counters since start by pid, comm, direction, major, minor, disk: tsbpf_biotop_{io,io_bytes,io_seconds}_total; at most ${MAX_ENTRIES} series, later ones not counted`,
   ],
   jsonFields: ["time", "pid", "comm", "type", "major", "minor", "disk", "io", "kbytes", "avg_ms"],
   hooks: () => {
@@ -91,10 +96,54 @@ export const tool: Tool = {
       [h.account, h.issue, h.done].map((tp) => [tp, HOOK_FNS[tp] as string] as const),
     );
     const counts = b.getTable<Table>("counts");
+    // the columns PID COMM D MAJ MIN DISK; a disk's name read when its first
+    // I/O is served (biolatency -D's names), its numbers when it has none
+    const labels = [
+      { name: "pid", field: "pid" },
+      { name: "comm", field: "name" },
+      { name: "direction", field: "rwflag", format: (w: string) => (w === "0" ? "read" : "write") },
+      { name: "major", field: "major" },
+      { name: "minor", field: "minor" },
+      {
+        name: "disk",
+        field: "major",
+        // all: the key's labels in this order (major, minor: 3 and 4)
+        format: (_: string, all: readonly string[]) =>
+          diskName(mkdev(Number(all[3]), Number(all[4]))) ?? `${all[3]}:${all[4]}`,
+      },
+    ];
+    ctx.exportMetrics(b, [
+      {
+        type: "counter",
+        name: "biotop_io_total",
+        help: "Block I/O requests completed, by process, direction and disk",
+        table: "counts",
+        labels,
+        valueField: "io",
+      },
+      {
+        type: "counter",
+        name: "biotop_io_bytes_total",
+        help: "Bytes of block I/O completed, by process, direction and disk",
+        table: "counts",
+        labels,
+        valueField: "bytes",
+      },
+      {
+        type: "counter",
+        name: "biotop_io_seconds_total",
+        help: "Time block I/O spent from issue to completion, by process, direction and disk",
+        table: "counts",
+        labels,
+        valueField: "us",
+        multiplier: 1e-6,
+      },
+    ]);
     const disks = diskstats();
     const out = ctx.out;
     const clear = !a.flag("noclear");
-    out.line(`Tracing... Output every ${Math.trunc(interval)} secs. Hit Ctrl-C to end`);
+    if (!ctx.servingMetrics)
+      out.line(`Tracing... Output every ${Math.trunc(interval)} secs. Hit Ctrl-C to end`);
     await ctx.intervals(interval, a.num("count"), (last) => {
       const now = new Date();
       if (clear) out.text("\x1b[H\x1b[2J");
@@ -117,7 +166,7 @@ export const tool: Tool = {
       rows.sort(([, x], [, y]) => (x.bytes < y.bytes ? 1 : x.bytes > y.bytes ? -1 : 0));
       for (const [k, v] of rows.slice(0, maxrows)) {
         const disk = disks.get(`${k.major},${k.minor}`) ?? "?";
-        const avgMs = Number(v.us) / 1000 / v.io;
+        const avgMs = Number(v.us) / 1000 / Number(v.io);
         const kbytes = Number(v.bytes) / 1024;
         const type = k.rwflag ? "W" : "R";
         out.printf(

@@ -66,9 +66,73 @@ export function cacheRatio(accessed: number, added: number, dirtied: number) {
   return { hits, misses, ratio: total > 0 ? hits / total : 0 };
 }
 
+/** The counters' raw totals: counts[C_ACCESSED..C_BUFFERS], summed over the CPUs. */
+type Raw = readonly [accessed: number, added: number, dirtied: number, buffers: number];
+
+/**
+ * The --prometheus counters, totals since start: the maps' own (pages
+ * added, pages dirtied, buffers dirtied), and accesses, hits and misses
+ * derived as the tool prints them, from what happened since the previous
+ * update (a scrape): bcc's accesses (less the buffers dirtied with the
+ * function hooks, at least 0), cacheRatio()'s misses (pages added less
+ * pages dirtied, at most the accesses) and hits (the rest). So every
+ * counter only grows, and hits + misses = accesses.
+ */
+export class CacheTotals {
+  accesses = 0;
+  hits = 0;
+  misses = 0;
+  added = 0;
+  dirtied = 0;
+  buffers = 0;
+  private prev: Raw = [0, 0, 0, 0];
+
+  /** functionHooks: bcc's kprobes/fentry, whose accesses count mark_buffer_dirty()'s own. */
+  constructor(private readonly functionHooks: boolean) {}
+
+  /** Adds what the raw totals grew by since the last update. */
+  update(now: Raw): void {
+    const d = now.map((v, i) => Math.max(0, v - (this.prev[i] as number))) as unknown as Raw;
+    this.prev = now;
+    const [accessed, added, dirtied, buffers] = d;
+    const { hits, misses } = cacheRatio(accessed - (this.functionHooks ? buffers : 0), added, dirtied);
+    this.hits += hits;
+    this.misses += misses;
+    this.accesses += hits + misses;
+    this.added += added;
+    this.dirtied += dirtied;
+    this.buffers += buffers;
+  }
+}
+
+/** The counters served, by the hooks in use (what an access is differs). */
+const metrics = (
+  functionHooks: boolean,
+): Array<
+  [name: string, help: string, field: "accesses" | "hits" | "misses" | "added" | "dirtied" | "buffers"]
+> => [
+  [
+    "cachestat_accesses_total",
+    functionHooks
+      ? "Page cache accesses: mark_page_accessed() calls less mark_buffer_dirty() ones, as bcc"
+      : "Page cache accesses: the pages read() asked for and file page faults (tracepoints: approximate)",
+    "accesses",
+  ],
+  ["cachestat_hits_total", "Page cache hits: accesses less misses (the HITS column)", "hits"],
+  [
+    "cachestat_misses_total",
+    "Page cache misses: pages added less pages dirtied, at most the accesses (the MISSES column)",
+    "misses",
+  ],
+  ["cachestat_pages_added_total", "Pages added to the page cache", "added"],
+  ["cachestat_pages_dirtied_total", "Page cache pages dirtied", "dirtied"],
+  ["cachestat_buffers_dirtied_total", "mark_buffer_dirty() calls (the DIRTIES column)", "buffers"],
+];
+
 export const tool: Tool = {
   name: "cachestat",
   summary: "Count cache kernel function calls",
+  prometheus: true,
   options: [
     { short: "T", long: "timestamp", type: "flag", help: "include timestamp on output" },
     HOOK_OPTION,
@@ -80,6 +144,7 @@ export const tool: Tool = {
   examples: [
     "tsbpf cachestat            # one line per second",
     "tsbpf cachestat -T 5 10    # 5 second summaries with timestamps, 10 times",
+    "tsbpf cachestat --prometheus 9100  # counters since start: tsbpf_cachestat_{accesses,hits,misses,pages_added,pages_dirtied,buffers_dirtied}_total, no labels",
   ],
   jsonFields: ["time", "hits", "misses", "dirties", "hitratio", "buffers_mb", "cached_mb"],
   hooks: () =>
@@ -118,18 +183,42 @@ export const tool: Tool = {
       prev[i] = now;
       return d;
     };
+    const functionHooks = hook !== "tracepoint";
+    const totals = new CacheTotals(functionHooks);
+    let updatedAt = 0;
+    ctx.exportCollectors((prom, registry) => {
+      // one update a scrape: its counters agree (hits + misses = accesses)
+      const update = (): void => {
+        const now = Date.now();
+        if (now - updatedAt < 100) return;
+        updatedAt = now;
+        totals.update([0, 1, 2, 3].map((i) => Number(counts.sum(i))) as unknown as Raw);
+      };
+      for (const [name, help, field] of metrics(functionHooks))
+        new prom.Counter({
+          name: `tsbpf_${name}`,
+          help,
+          registers: [registry],
+          collect() {
+            update();
+            this.reset();
+            this.inc(totals[field]);
+          },
+        });
+    });
     const out = ctx.out;
     const ts = a.flag("timestamp");
-    out.printf(
-      `${ts ? "%-8s " : "%s"}%8s %8s %8s %8s %12s %10s`,
-      ts ? "TIME" : "",
-      "HITS",
-      "MISSES",
-      "DIRTIES",
-      "HITRATIO",
-      "BUFFERS_MB",
-      "CACHED_MB",
-    );
+    if (!ctx.servingMetrics)
+      out.printf(
+        `${ts ? "%-8s " : "%s"}%8s %8s %8s %8s %12s %10s`,
+        ts ? "TIME" : "",
+        "HITS",
+        "MISSES",
+        "DIRTIES",
+        "HITRATIO",
+        "BUFFERS_MB",
+        "CACHED_MB",
+      );
     const count = a.num("count");
     await ctx.intervals(
       a.num("interval") ?? 1,

@@ -81,6 +81,14 @@ static __always_inline bool file_info(struct file *f, struct info *info)
     info->name_len = len;
     bpf_get_current_comm(info->comm, sizeof(info->comm));
     bpf_probe_read_kernel_str(info->name, sizeof(info->name), BPF_CORE_READ(de, d_name.name));
+    /* a longer name shows its first 29 bytes and "...", as bcc's column
+     * (so does the key: the metrics' file label is the name as it is) */
+    if (len > NAME_LEN - 1) {
+        info->name[NAME_LEN - 4] = '.';
+        info->name[NAME_LEN - 3] = '.';
+        info->name[NAME_LEN - 2] = '.';
+        info->name[NAME_LEN - 1] = 0;
+    }
     if ((mode & S_IFMT) == S_IFREG)
         info->type = 'R';
     else if ((mode & S_IFMT) == S_IFSOCK)

@@ -58,14 +58,30 @@ function sortKey(v: Val, sort: Sort): bigint {
   return sort === "all" ? v.rbytes + v.wbytes + v.reads + v.writes : v[sort];
 }
 
-/** The FILE column: the name as bcc shows it, cut with "..." when the dentry's is longer than 32 bytes. */
+/**
+ * The FILE column: the name as bcc shows it, cut with "..." when the
+ * dentry's is longer than 32 bytes (the BPF program writes the "..." into
+ * the key's name already: this cuts the names of older objects, and keeps
+ * the cut ones as they are).
+ */
 export function fileName(name: string, nameLen: number): string {
-  return nameLen > DNAME_INLINE_LEN ? `${name.slice(0, -3)}...` : name;
+  return nameLen > DNAME_INLINE_LEN ? `${name.slice(0, DNAME_INLINE_LEN - 3)}...` : name;
 }
+
+/** The T column's letters (the key's char), as the metrics' type label. */
+const FILE_TYPES: Record<string, string> = {
+  [String("R".charCodeAt(0))]: "regular",
+  [String("S".charCodeAt(0))]: "socket",
+  [String("O".charCodeAt(0))]: "other",
+};
+
+/** The map's bound: at most this many (thread, file) series a metric. */
+const MAX_ENTRIES = 10240;
 
 export const tool: Tool = {
   name: "filetop",
   summary: "File reads and writes by process",
+  prometheus: true,
   options: [
     {
       short: "a",
@@ -95,6 +111,7 @@ export const tool: Tool = {
     "tsbpf filetop -p 181     # PID 181 only",
     "tsbpf filetop 5          # 5 second summaries",
     "tsbpf filetop 5 10       # 5 second summaries, 10 times only",
+    `tsbpf filetop --prometheus 9100  # counters since start by tid, comm, file, type: tsbpf_filetop_{reads,writes,read_bytes,write_bytes}_total; at most ${MAX_ENTRIES} (thread, file) series, later ones not counted`,
   ],
   jsonFields: [
     "time",
@@ -144,9 +161,53 @@ export const tool: Tool = {
     });
     if (hook === "tracepoint") ctx.note(TRACEPOINT_NOTE);
     const counts = b.getTable<Table>("counts");
+    // the thread and the file as the columns show them; keys of the same
+    // name (other inodes) add up. The map is never cleared when served.
+    const labels = [
+      { name: "tid", field: "pid" },
+      { name: "comm", field: "comm" },
+      { name: "file", field: "name" },
+      { name: "type", field: "type", format: (t: string) => FILE_TYPES[t] ?? "other" },
+    ];
+    const bytesHelp = hook === "tracepoint" ? "moved" : "asked for";
+    ctx.exportMetrics(b, [
+      {
+        type: "counter",
+        name: "filetop_reads_total",
+        help: "File reads by thread and file",
+        table: "counts",
+        labels,
+        valueField: "reads",
+      },
+      {
+        type: "counter",
+        name: "filetop_writes_total",
+        help: "File writes by thread and file",
+        table: "counts",
+        labels,
+        valueField: "writes",
+      },
+      {
+        type: "counter",
+        name: "filetop_read_bytes_total",
+        help: `Bytes read (${bytesHelp}) by thread and file`,
+        table: "counts",
+        labels,
+        valueField: "rbytes",
+      },
+      {
+        type: "counter",
+        name: "filetop_write_bytes_total",
+        help: `Bytes written (${bytesHelp}) by thread and file`,
+        table: "counts",
+        labels,
+        valueField: "wbytes",
+      },
+    ]);
     const out = ctx.out;
     const clear = !a.flag("noclear");
-    out.line(`Tracing... Output every ${Math.trunc(interval)} secs. Hit Ctrl-C to end`);
+    if (!ctx.servingMetrics)
+      out.line(`Tracing... Output every ${Math.trunc(interval)} secs. Hit Ctrl-C to end`);
     await ctx.intervals(interval, a.num("count"), (last) => {
       const now = new Date();
       if (clear) out.text(CLEAR);

@@ -7,9 +7,13 @@ import { hasTracepoint, type Tool } from "./lib/runtime.js";
 const TP = "kmem:kmem_cache_alloc";
 const SORTS = ["name", "count", "size"];
 
+/** The map's bound: at most this many caches (a machine has a few hundred). */
+const MAX_ENTRIES = 10240;
+
 export const tool: Tool = {
   name: "slabratetop",
   summary: "Kernel SLAB/SLUB memory cache allocation rate top",
+  prometheus: true,
   options: [
     { short: "C", long: "noclear", type: "flag", help: "don't clear the screen" },
     { short: "r", long: "maxrows", type: "int", help: "maximum rows to print, default 20" },
@@ -24,6 +28,7 @@ export const tool: Tool = {
     "tsbpf slabratetop -C         # don't clear the screen",
     "tsbpf slabratetop 5          # 5 second summaries",
     "tsbpf slabratetop 5 10       # 5 second summaries, 10 times only",
+    `tsbpf slabratetop --prometheus 9100  # counters since start by cache: tsbpf_slabratetop_{allocations,bytes}_total (one series a slab cache, at most ${MAX_ENTRIES})`,
   ],
   jsonFields: ["time", "cache", "allocs", "bytes"],
   hooks: () => (hasTracepoint(TP) ? TP : "none (needs the kmem:kmem_cache_alloc tracepoint)"),
@@ -39,8 +44,28 @@ export const tool: Tool = {
     const b: BPF = await ctx.open();
     ctx.attachFirstTracepoint(b, "on_alloc", [TP]);
     const counts = b.getTable<Table>("counts");
+    const labels = [{ name: "cache", field: "name" }];
+    ctx.exportMetrics(b, [
+      {
+        type: "counter",
+        name: "slabratetop_allocations_total",
+        help: "Kernel slab cache allocations (kmem_cache_alloc), by cache",
+        table: "counts",
+        labels,
+        valueField: "count",
+      },
+      {
+        type: "counter",
+        name: "slabratetop_bytes_total",
+        help: "Bytes allocated from kernel slab caches (the cache's object size per allocation), by cache",
+        table: "counts",
+        labels,
+        valueField: "size",
+      },
+    ]);
     const out = ctx.out;
-    out.line(`Tracing... Output every ${Math.trunc(interval) || interval} secs. Hit Ctrl-C to end`);
+    if (!ctx.servingMetrics)
+      out.line(`Tracing... Output every ${Math.trunc(interval) || interval} secs. Hit Ctrl-C to end`);
     await ctx.intervals(interval, a.num("count"), (last) => {
       const rows: Array<{ name: string; count: number; size: number }> = [];
       for (const [k, v] of counts.items()) {

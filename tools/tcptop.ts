@@ -30,9 +30,13 @@ const offer = (): HookOffer => ({
 /** What `clear` writes on a terminal: cursor home, erase the screen and the scrollback. */
 const CLEAR = "\x1b[H\x1b[2J\x1b[3J";
 
+/** The map's bound: at most this many (process, connection) series a metric. */
+const MAX_ENTRIES = 10240;
+
 export const tool: Tool = {
   name: "tcptop",
   summary: "Summarize TCP send/recv throughput by host",
+  prometheus: true,
   options: [
     { short: "C", long: "noclear", type: "flag", help: "don't clear the screen" },
     { short: "S", long: "nosummary", type: "flag", help: "skip system summary line" },
@@ -53,6 +57,7 @@ export const tool: Tool = {
     "tsbpf tcptop -4        # trace IPv4 family only",
     "tsbpf tcptop -6        # trace IPv6 family only",
     "tsbpf tcptop --json 5  # one JSON object per connection every 5 s",
+    `tsbpf tcptop --prometheus 9100  # counters since start by pid, comm, laddr, lport, raddr, rport, family: tsbpf_tcptop_{sent,received}_bytes_total; at most ${MAX_ENTRIES} (process, connection) series, later ones not counted`,
   ],
   jsonFields: [
     "time",
@@ -112,8 +117,39 @@ export const tool: Tool = {
       );
     }
     const flows = b.getTable<Table>("flows");
+    // labels: [pid, comm, laddr, lport, raddr, rport, family]; the addresses' text depends on the family
+    const addr = (hex: string, all: readonly string[]): string =>
+      formatAddr(Number(all[6]), Buffer.from(hex, "hex"));
+    const labels = [
+      { name: "pid", field: "pid" },
+      { name: "comm", field: "name" },
+      { name: "laddr", field: "saddr", decoders: [{ name: "hex" }], format: addr },
+      { name: "lport", field: "lport" },
+      { name: "raddr", field: "daddr", decoders: [{ name: "hex" }], format: addr },
+      { name: "rport", field: "dport" },
+      { name: "family", field: "family", format: (f: string) => (Number(f) === AF_INET6 ? "ipv6" : "ipv4") },
+    ];
+    const bytesHelp = hook === "tracepoint" ? "as the system calls return them" : "as TCP counts them";
+    ctx.exportMetrics(b, [
+      {
+        type: "counter",
+        name: "tcptop_sent_bytes_total",
+        help: `TCP bytes sent (${bytesHelp}), by process and connection`,
+        table: "flows",
+        labels,
+        valueField: "sent",
+      },
+      {
+        type: "counter",
+        name: "tcptop_received_bytes_total",
+        help: `TCP bytes received (${bytesHelp}), by process and connection`,
+        table: "flows",
+        labels,
+        valueField: "received",
+      },
+    ]);
     const out = ctx.out;
-    out.line(`Tracing... Output every ${interval} secs. Hit Ctrl-C to end`);
+    if (!ctx.servingMetrics) out.line(`Tracing... Output every ${interval} secs. Hit Ctrl-C to end`);
     await ctx.intervals(interval, count, () => {
       if (a.flag("noclear")) out.line("");
       else out.text(CLEAR);

@@ -7,6 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type * as PromClient from "prom-client";
 import type { MetricSpec } from "../../src/export/metrics.js";
 import { type MetricsServer, parseListenAddress, serveMetrics } from "../../src/export/serve.js";
 import { BPF, BpfError, type CgroupArray, NotSupportedError, type USDT } from "../../src/index.js";
@@ -39,6 +40,9 @@ export function hasTracepoint(tp: string): boolean {
   const [cat, ev] = tp.split(":");
   return cat !== undefined && ev !== undefined && BPF.tracepointExists(cat, ev);
 }
+
+/** Registers a tool's own prom-client metrics (ToolContext.exportCollectors). */
+export type Collectors = (prom: typeof PromClient, registry: PromClient.Registry) => void;
 
 /** What a tool's body works with. */
 export class ToolContext {
@@ -258,7 +262,19 @@ export class ToolContext {
     this.metricSources.push({ b, specs });
   }
 
+  /**
+   * Metrics the tool derives itself, where a map's entries are not the
+   * values (cachestat's hits and misses): `register` puts prom-client
+   * metrics (of the module it is given, loaded only under --prometheus)
+   * whose collect() reads the maps on the registry served, next to those of
+   * exportMetrics(). Names get no prefix here: give them `tsbpf_`.
+   */
+  exportCollectors(register: Collectors): void {
+    this.collectors.push(register);
+  }
+
   private readonly metricSources: Array<{ b: BPF; specs: MetricSpec[] }> = [];
+  private readonly collectors: Collectors[] = [];
   private metricsServer: MetricsServer | undefined;
 
   /**
@@ -267,7 +283,7 @@ export class ToolContext {
    * nothing of its own meanwhile.
    */
   private async serveUntilEnd(listenText: string): Promise<void> {
-    if (this.metricSources.length === 0)
+    if (this.metricSources.length === 0 && this.collectors.length === 0)
       throw new UsageError(`--prometheus: ${this.tool.name} has no aggregates to serve with these options`);
     let listen: { host?: string; port: number };
     try {
@@ -275,9 +291,10 @@ export class ToolContext {
     } catch {
       throw new UsageError(`--prometheus: '${listenText}' is not [HOST:]PORT (e.g. 9100 or 127.0.0.1:9100)`);
     }
-    const { Registry } = await import("prom-client");
-    const registry = new Registry();
+    const prom = await import("prom-client");
+    const registry = new prom.Registry();
     for (const { b, specs } of this.metricSources) b.metrics(registry, specs, { namespace: "tsbpf" });
+    for (const register of this.collectors) register(prom, registry);
     this.metricsServer = await serveMetrics(registry, listen, `tsbpf ${this.tool.name}`);
     this.note(`serving metrics at ${this.metricsServer.url}`);
     await this.untilEnd();

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { cacheRatio } from "../../../tools/cachestat.js";
+import { CacheTotals, cacheRatio } from "../../../tools/cachestat.js";
 import { skipUnlessRoot, testTempDir } from "../../helpers.js";
 import { traceWhile } from "./run_tool.js";
 
@@ -14,6 +14,31 @@ describe("cachestat", () => {
     assert.deepEqual(cacheRatio(100, 30, 10), { hits: 80, misses: 20, ratio: 0.8 });
     assert.deepEqual(cacheRatio(10, 30, 0), { hits: 0, misses: 10, ratio: 0 });
     assert.deepEqual(cacheRatio(0, 0, 5), { hits: 0, misses: 0, ratio: 0 });
+  });
+
+  it("--prometheus: totals that only grow, hits and misses derived update by update", () => {
+    const t = new CacheTotals(false);
+    const totals = () => ({
+      accesses: t.accesses,
+      hits: t.hits,
+      misses: t.misses,
+      added: t.added,
+      dirtied: t.dirtied,
+      buffers: t.buffers,
+    });
+    t.update([100, 30, 10, 4]);
+    assert.deepEqual(totals(), { accesses: 100, hits: 80, misses: 20, added: 30, dirtied: 10, buffers: 4 });
+    // more pages added than accessed since: all 50 accesses are misses, the hits stay
+    t.update([150, 130, 10, 4]);
+    assert.deepEqual(totals(), { accesses: 150, hits: 80, misses: 70, added: 130, dirtied: 10, buffers: 4 });
+    t.update([150, 130, 10, 4]);
+    assert.equal(t.accesses, 150);
+    // bcc's function hooks: mark_page_accessed() calls less mark_buffer_dirty() ones
+    const f = new CacheTotals(true);
+    f.update([100, 0, 0, 30]);
+    assert.deepEqual([f.accesses, f.hits, f.misses, f.buffers], [70, 70, 0, 30]);
+    f.update([110, 0, 0, 60]);
+    assert.deepEqual([f.accesses, f.hits, f.misses, f.buffers], [70, 70, 0, 60]);
   });
 
   describe("kernel", { skip: skipUnlessRoot }, () => {

@@ -4,15 +4,32 @@
  * counts are the kernel's: a child's 1000 getppid() calls counted by
  * syscount -p and by funccount's uprobe, runqlat's histogram filled by the
  * machine's own scheduling; tcpretrans -c, biopattern and bitesize declare
- * their metrics. SIGTERM ends it cleanly; tools without
- * aggregates do not take the option.
+ * their metrics. The top tools (filetop, biotop, tcptop, slabratetop) and
+ * cachestat serve totals since start of I/O the test makes: a child's
+ * file reads and writes, dd's direct I/O on a loop device, a loopback TCP
+ * transfer, files opened, a cached file read. SIGTERM ends it cleanly;
+ * tools without aggregates do not take the option.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
-import { assertNothingLeft, kernelObjects, repoRoot, skipUnlessRoot, waitFor } from "../../helpers.js";
-import { getppidCaller } from "./activity.js";
+import { loadTool } from "../../../tools/index.js";
+import { helpText } from "../../../tools/lib/args.js";
+import { hasTracepoint } from "../../../tools/lib/runtime.js";
+import {
+  assertNothingLeft,
+  kernelObjects,
+  repoRoot,
+  skipUnlessRoot,
+  testTempDir,
+  waitFor,
+} from "../../helpers.js";
+import { fileIo, getppidCaller, LONG_NAME } from "./activity.js";
+import { loopDevice } from "./loopdev.js";
+import { answering, connectAndSend } from "./tcp_helpers.js";
 
 const CLI = `${repoRoot}dist/bundle/tsbpf.mjs`;
 
@@ -58,6 +75,27 @@ async function scrape(url: string): Promise<Map<string, number>> {
   }
   return out;
 }
+
+/** A sample's key: the metric name and its labels, in the order the tool gives them. */
+function sample(name: string, labels: Record<string, string | number>): string {
+  const body = Object.entries(labels)
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(",");
+  return `${name}{${body}}`;
+}
+
+/** Scrapes until every key has a value (the last events may still be on their way), then returns the samples. */
+async function scrapeFor(url: string, keys: string[], timeoutMs = 5000): Promise<Map<string, number>> {
+  let m = await scrape(url);
+  const end = Date.now() + timeoutMs;
+  while (keys.some((k) => !m.has(k)) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 100));
+    m = await scrape(url);
+  }
+  return m;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe("tools serving Prometheus metrics", { skip: skipUnlessRoot }, () => {
   it("syscount -p: the child's 1000 getppid() calls, cumulative across scrapes", async () => {
@@ -145,6 +183,199 @@ describe("tools serving Prometheus metrics", { skip: skipUnlessRoot }, () => {
       assert.doesNotMatch(s.stdout(), /RETRANSMITS|Kbytes/);
     }
     await assertNothingLeft(before);
+  });
+
+  it("filetop: a child's reads and writes by tid, comm, file and type, never cleared", async () => {
+    const before = kernelObjects();
+    const dir = testTempDir("tsbpf-prom-filetop");
+    const s = await serve("filetop", []);
+    try {
+      const pid = fileIo(dir, join(dir, "known-file"));
+      const mine = { tid: pid, comm: "node", file: "known-file", type: "regular" };
+      const long = { tid: pid, comm: "node", file: "a-file-name-longer-than-dname...", type: "regular" };
+      assert.ok(LONG_NAME.startsWith(long.file.slice(0, 29)));
+      const key = (n: string, l: Record<string, string | number>) => sample(`tsbpf_filetop_${n}_total`, l);
+      const m = await scrapeFor(s.url, [key("reads", mine), key("write_bytes", long)]);
+      // the child's own I/O on its files: write, write, writev of 8 KiB; 3 reads of 8 KiB and one of 0
+      assert.equal(m.get(key("reads", mine)), 4);
+      assert.equal(m.get(key("writes", mine)), 3);
+      assert.equal(m.get(key("read_bytes", mine)), 24576);
+      assert.equal(m.get(key("write_bytes", mine)), 24576);
+      // a name longer than the dentry's 32 inline bytes, cut as the FILE column cuts it
+      assert.equal(m.get(key("writes", long)), 1);
+      assert.equal(m.get(key("write_bytes", long)), 1);
+      // the same counts at the next scrape and after an interval's time: nothing cleared
+      await sleep(1200);
+      const again = await scrape(s.url);
+      assert.equal(again.get(key("reads", mine)), 4);
+      assert.equal(again.get(key("write_bytes", mine)), 24576);
+    } finally {
+      assert.equal(await end(s), 0);
+    }
+    // served, not printed: no banner, no table
+    assert.doesNotMatch(s.stdout(), /READS|Tracing/);
+    await assertNothingLeft(before);
+  });
+
+  it("biotop: dd's direct I/O on a loop device by pid, comm, direction and disk", async () => {
+    const dev = loopDevice();
+    const s = await serve("biotop", []);
+    try {
+      const [major, minor] = dev.majorMinor();
+      const w = { comm: "dd", direction: "write", major, minor, disk: dev.name };
+      const wpid = dev.write(4096, 32);
+      const rpid = dev.read(8192, 4);
+      const key = (n: string, pid: number, l: typeof w) => sample(`tsbpf_biotop_${n}_total`, { pid, ...l });
+      const r = { ...w, direction: "read" };
+      const m = await scrapeFor(s.url, [key("io", wpid, w), key("io", rpid, r)]);
+      assert.equal(m.get(key("io", wpid, w)), 32);
+      assert.equal(m.get(key("io_bytes", wpid, w)), 32 * 4096);
+      assert.ok((m.get(key("io_seconds", wpid, w)) as number) > 0);
+      assert.equal(m.get(key("io", rpid, r)), 4);
+      assert.equal(m.get(key("io_bytes", rpid, r)), 4 * 8192);
+      assert.ok((m.get(key("io_seconds", rpid, r)) as number) > 0);
+      // the same totals a scrape and an interval's time later: nothing cleared
+      await sleep(1200);
+      const again = await scrape(s.url);
+      assert.equal(again.get(key("io", wpid, w)), 32);
+    } finally {
+      assert.equal(await end(s), 0);
+      dev.close();
+    }
+    assert.doesNotMatch(s.stdout(), /Kbytes/);
+  });
+
+  it("tcptop -p: a loopback transfer's bytes by pid, comm, addresses, ports and family", {
+    skip: hasTracepoint("sock:sock_send_length")
+      ? false
+      : "needs the sock_send_length tracepoint (Linux 6.3+)",
+  }, async () => {
+    const l4 = await answering("127.0.0.1");
+    const l6 = await answering("::1");
+    const s = await serve("tcptop", ["-p", String(process.pid)]);
+    try {
+      const a = await connectAndSend("127.0.0.1", l4.port, 50000, 20000);
+      const b = await connectAndSend("::1", l6.port, 50000, 20000);
+      const comm = readFileSync("/proc/self/comm", "utf8").trim();
+      const flow = (la: string, lp: number, ra: string, rp: number, family: string) => ({
+        pid: process.pid,
+        comm,
+        laddr: la,
+        lport: lp,
+        raddr: ra,
+        rport: rp,
+        family,
+      });
+      const c4 = flow("127.0.0.1", a.lport, "127.0.0.1", l4.port, "ipv4");
+      const s4 = flow("127.0.0.1", l4.port, "127.0.0.1", a.lport, "ipv4");
+      const c6 = flow("::1", b.lport, "::1", l6.port, "ipv6");
+      const sent = (l: object) => sample("tsbpf_tcptop_sent_bytes_total", l as Record<string, string>);
+      const received = (l: object) =>
+        sample("tsbpf_tcptop_received_bytes_total", l as Record<string, string>);
+      const m = await scrapeFor(s.url, [
+        sent(c4),
+        received(c4),
+        sent(s4),
+        received(s4),
+        sent(c6),
+        received(c6),
+      ]);
+      // the client sent 50000 bytes and read the 20000 of the answer; the server the other way round
+      assert.equal(m.get(sent(c4)), 50000);
+      assert.equal(m.get(received(c4)), 20000);
+      assert.equal(m.get(sent(s4)), 20000);
+      assert.equal(m.get(received(s4)), 50000);
+      assert.equal(m.get(sent(c6)), 50000);
+      assert.equal(m.get(received(c6)), 20000);
+      // a second transfer on another connection: the first one's totals stay
+      await sleep(1200);
+      await connectAndSend("127.0.0.1", l4.port, 50000, 20000);
+      const again = await scrape(s.url);
+      assert.equal(again.get(sent(c4)), 50000);
+    } finally {
+      assert.equal(await end(s), 0);
+      await l4.close();
+      await l6.close();
+    }
+  });
+
+  it("slabratetop: the struct file allocations of files the test opens, cumulative", async () => {
+    const s = await serve("slabratetop", []);
+    const filp = 'tsbpf_slabratetop_allocations_total{cache="filp"}';
+    const bytes = 'tsbpf_slabratetop_bytes_total{cache="filp"}';
+    const openFiles = (n: number): void => {
+      for (let i = 0; i < n; i++) closeSync(openSync("/proc/self/stat", "r"));
+    };
+    try {
+      openFiles(5000);
+      const m = await scrapeFor(s.url, [filp]);
+      const n1 = m.get(filp) as number;
+      assert.ok(n1 >= 5000, String(n1));
+      // an object size an allocation (read a moment after the count, by another metric)
+      const b1 = m.get(bytes) as number;
+      assert.ok(b1 >= n1 * 8, `${b1} bytes in ${n1} allocations`);
+      await sleep(1200);
+      openFiles(5000);
+      const again = await scrape(s.url);
+      assert.ok((again.get(filp) as number) >= n1 + 5000, `${again.get(filp)} after ${n1}`);
+    } finally {
+      assert.equal(await end(s), 0);
+    }
+    assert.doesNotMatch(s.stdout(), /ALLOCS/);
+  });
+
+  it("cachestat: accesses, hits and misses of a file the test reads, totals since start", async () => {
+    const PAGES = 8192; // a 32 MB file
+    const file = join(testTempDir("tsbpf-prom-cachestat"), "data");
+    const fd = openSync(file, "w");
+    writeSync(fd, Buffer.alloc(PAGES * 4096, 7));
+    fsyncSync(fd); // written back, so that its pages can be dropped
+    closeSync(fd);
+    readFileSync(file);
+    const s = await serve("cachestat", []);
+    const names = ["accesses", "hits", "misses", "pages_added", "pages_dirtied", "buffers_dirtied"] as const;
+    const read = async (): Promise<Record<(typeof names)[number], number>> => {
+      await sleep(200);
+      const m = await scrape(s.url);
+      const out = {} as Record<(typeof names)[number], number>;
+      for (const n of names) {
+        const v = m.get(`tsbpf_cachestat_${n}_total`);
+        assert.equal(typeof v, "number", `no tsbpf_cachestat_${n}_total`);
+        out[n] = v as number;
+      }
+      // derived as the tool prints them: every access is a hit or a miss
+      assert.equal(out.hits + out.misses, out.accesses, JSON.stringify(out));
+      return out;
+    };
+    try {
+      const m0 = await read();
+      readFileSync(file);
+      const m1 = await read();
+      // every page read is a hit unless memory pressure evicted it since it was written: then a miss
+      assert.ok(m1.accesses - m0.accesses >= PAGES, JSON.stringify({ m0, m1 }));
+      assert.ok(m1.hits - m0.hits >= PAGES / 2, JSON.stringify({ m0, m1 }));
+      // its pages dropped (posix_fadvise DONTNEED), the next read misses
+      const drop = spawnSync("dd", [`if=${file}`, "iflag=nocache", "count=0"]);
+      assert.equal(drop.status, 0, String(drop.stderr));
+      readFileSync(file);
+      const m2 = await read();
+      assert.ok(m2.misses - m1.misses >= PAGES / 2, JSON.stringify({ m1, m2 }));
+      assert.ok(m2.pages_added - m1.pages_added >= PAGES / 2, JSON.stringify({ m1, m2 }));
+      for (const n of names) assert.ok(m2[n] >= m1[n], `${n} only grows`);
+    } finally {
+      assert.equal(await end(s), 0);
+    }
+    assert.doesNotMatch(s.stdout(), /HITS/);
+  });
+
+  it("filetop, biotop, tcptop, slabratetop and cachestat say what they serve in their help", async () => {
+    for (const name of ["filetop", "biotop", "tcptop", "slabratetop", "cachestat"]) {
+      const t = await loadTool(name);
+      assert.ok(t, name);
+      const help = helpText(t);
+      assert.match(help, /--prometheus \[HOST:\]PORT/, name);
+      assert.match(help, new RegExp(`tsbpf ${name} --prometheus 9100 +# .*tsbpf_${name}_`), name);
+    }
   });
 
   it("tcpretrans without -c has nothing to serve: a usage error", () => {
