@@ -18,26 +18,41 @@ import { kernelObjects, leftSince, runChild, skipUnlessRoot, waitFor } from "../
 const kfuncs = skipUnlessRoot === false && BPF.supportKfunc();
 const lsm = skipUnlessRoot === false && BPF.supportLsm();
 
-/** Per process: openat2-path calls, the last call's dfd and path (typed arguments), and its return value. */
+/**
+ * Per process: openat2-path calls, and of the opens of a path under /tmp/tsbpf-kf (the test's own)
+ * the dfd and path (typed arguments) and the return value.
+ */
 const OPEN_COUNTER = `
 struct open_t { s32 dfd; char path[64]; };
 BPF_HASH(calls, u32, u64);
 BPF_HASH(last, u32, struct open_t);
 BPF_HASH(rets, u32, s64);
+static __always_inline int ours(const char *p)
+{
+    const char want[] = "/tmp/tsbpf-kf";
+    for (int i = 0; i < sizeof(want) - 1; i++)
+        if (p[i] != want[i])
+            return 0;
+    return 1;
+}
 KFUNC_PROBE(do_sys_openat2, int dfd, const char *filename)
 {
     u32 pid = bpf_get_current_pid_tgid() >> 32;
     struct open_t o = { .dfd = dfd };
-    bpf_probe_read_user_str(o.path, sizeof(o.path), filename);
     calls.increment(pid);
-    last.update(&pid, &o);
+    bpf_probe_read_user_str(o.path, sizeof(o.path), filename);
+    if (ours(o.path))
+        last.update(&pid, &o);
     return 0;
 }
 KRETFUNC_PROBE(do_sys_openat2, int dfd, const char *filename, struct open_how *how, long ret)
 {
     u32 pid = bpf_get_current_pid_tgid() >> 32;
+    char path[64] = {};
     s64 r = ret;
-    rets.update(&pid, &r);
+    bpf_probe_read_user_str(path, sizeof(path), filename);
+    if (ours(path))
+        rets.update(&pid, &r);
     return 0;
 }`;
 
@@ -180,7 +195,7 @@ describe("kfunc / kretfunc", {
     try {
       assert.equal(b.numOpenKfuncs(), 2);
       assert.equal(leftSince(before).links.length, 2);
-      // cat's last open is of its argument, which does not exist: -ENOENT, relative to AT_FDCWD.
+      // cat opens its argument, which does not exist: -ENOENT, relative to AT_FDCWD.
       const missing = `/tmp/tsbpf-kfunc-missing-${process.pid}`;
       const pid = runChild(["/bin/cat", missing]);
       const calls = b.getTable("calls");
