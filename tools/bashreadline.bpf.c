@@ -29,7 +29,7 @@ int BPF_KRETPROBE(printret, const char *ret)
         return 0;
     if (!tool_cgroup_ok())
         return 0;
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         return 0;
     e->pid = bpf_get_current_pid_tgid() >> 32;

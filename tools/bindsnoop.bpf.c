@@ -147,7 +147,7 @@ int bind_exit(struct trace_event_raw_sys_exit *ctx)
     port = ctx->ret == 0 ? BPF_CORE_READ(sk, __sk_common.skc_num) : a->port;
     if (filter_port && !bpf_map_lookup_elem(&ports, &port))
         goto out;
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         goto out;
     e->ts_us = bpf_ktime_get_ns() / 1000;

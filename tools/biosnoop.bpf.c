@@ -123,7 +123,7 @@ int on_complete(u64 *ctx)
     w = bpf_map_lookup_elem(&infobyreq, &rq);
     if (!w && filter_cg)
         goto out;
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         goto out;
     ts = bpf_ktime_get_ns();

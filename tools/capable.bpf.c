@@ -126,7 +126,7 @@ static __always_inline int submit(struct event *ev)
             return 0;
     }
 
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         return 0;
     *e = *ev;

@@ -63,7 +63,7 @@ static __always_inline int end(struct trace_event_raw_mm_vmscan_direct_reclaim_e
 
     if (!tsp)
         return 0;
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (e) {
         e->id = id;
         e->delta_ns = now - *tsp;

@@ -136,7 +136,7 @@ static __always_inline int on_exit(long ret)
     /* keep the bound where the verifier sees it (clang may fold the clamp into the call's argument
      * otherwise) */
     asm volatile("%0 &= 0x3fff" : "+r"(size));
-    bpf_ringbuf_output(&events, e, size, 0);
+    tool_lost_if_err(bpf_ringbuf_output(&events, e, size, 0));
 out:
     bpf_map_delete_elem(&execs, &tid);
     return 0;

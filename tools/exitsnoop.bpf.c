@@ -42,7 +42,7 @@ int on_exit(void *ctx)
         return 0;
     if (!tool_cgroup_ok())
         return 0;
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         return 0;
     e->start_time = BPF_CORE_READ(task, start_time);

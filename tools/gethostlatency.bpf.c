@@ -63,7 +63,7 @@ int BPF_KRETPROBE(do_return)
 
     if (!v)
         return 0;
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (e) {
         __builtin_memcpy(e->host, v->host, sizeof(e->host));
         __builtin_memcpy(e->comm, v->comm, sizeof(e->comm));

@@ -69,7 +69,7 @@ static __always_inline int on_exit(long ret)
         return 0;
     if (failed_only && ret >= 0)
         goto out;
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         goto out;
     e->pid = id >> 32;

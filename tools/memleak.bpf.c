@@ -82,7 +82,7 @@ static __always_inline void trace(u32 kind, u64 size, u64 addr)
 
     if (!trace_all)
         return;
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         return;
     e->kind = kind;

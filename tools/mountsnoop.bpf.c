@@ -81,7 +81,7 @@ int on_exit(struct trace_event_raw_sys_exit *ctx)
     if (!e)
         return 0;
     e->ret = ctx->ret;
-    bpf_ringbuf_output(&events, e, sizeof(*e), 0);
+    tool_lost_if_err(bpf_ringbuf_output(&events, e, sizeof(*e), 0));
     bpf_map_delete_elem(&start, &tid);
     return 0;
 }

@@ -80,7 +80,7 @@ int on_mark_victim(struct trace_event_raw_mark_victim *ctx)
 
     if (!tool_cgroup_ok())
         return 0;
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         return 0;
     __builtin_memset(e, 0, sizeof(*e));

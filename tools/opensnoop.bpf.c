@@ -184,7 +184,7 @@ static __always_inline int on_exit(void *ctx, long ret)
     if (size > sizeof(*e))
         size = sizeof(*e);
     barrier_var(size);
-    bpf_ringbuf_output(&events, e, size, 0);
+    tool_lost_if_err(bpf_ringbuf_output(&events, e, size, 0));
 out:
     bpf_map_delete_elem(&start, &id);
     return 0;

@@ -95,7 +95,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
     bpf_map_delete_elem(&start, &pid);
     if (min_us && delta_us <= min_us)
         return 0;
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         return 0;
     e->pid = pid;

@@ -74,7 +74,7 @@ int listen_exit(struct trace_event_raw_sys_exit *ctx)
     netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
     if (targ_netns && targ_netns != netns)
         goto out;
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         goto out;
     e->ts_us = bpf_ktime_get_ns() / 1000;

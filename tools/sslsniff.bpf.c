@@ -152,7 +152,7 @@ static __always_inline int rw_exit(int len, int rw)
         d->buf_filled = 1;
         d->copied = n;
     }
-    bpf_ringbuf_output(&events, d, sizeof(*d), 0);
+    tool_lost_if_err(bpf_ringbuf_output(&events, d, sizeof(*d), 0));
 out:
     bpf_map_delete_elem(&bufs, &tid);
     bpf_map_delete_elem(&start_ns, &tid);
@@ -226,7 +226,7 @@ int BPF_KRETPROBE(probe_SSL_do_handshake_exit)
     if (ret > 0) {
         d = fill(id, ts, *tsp, ret, 2);
         if (d)
-            bpf_ringbuf_output(&events, d, sizeof(*d), 0);
+            tool_lost_if_err(bpf_ringbuf_output(&events, d, sizeof(*d), 0));
     }
     bpf_map_delete_elem(&start_ns, &tid);
     return 0;

@@ -25,7 +25,7 @@ static __always_inline int submit(u32 syscall, s32 fd)
 
     if (!tool_cgroup_ok())
         return 0;
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         return 0;
     e->ts = bpf_ktime_get_ns();

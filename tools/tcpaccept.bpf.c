@@ -51,7 +51,7 @@ static __always_inline int on_exit(long ret)
         return 0;
     if (!in_ports(ends.lport, targ_ports, n_ports))
         return 0;
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         return 0;
     __builtin_memcpy(e->saddr, ends.saddr, 16);

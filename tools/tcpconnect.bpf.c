@@ -127,7 +127,7 @@ static __always_inline int on_return(void)
         counter_add(&counts, &key, 1);
         return 0;
     }
-    struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    struct event *e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         return 0;
     __builtin_memcpy(e->saddr, ends.saddr, 16);

@@ -79,7 +79,7 @@ int on_state(struct trace_event_raw_inet_sock_set_state *ctx)
     delta_us = (now - infop->ts) / 1000;
     if (delta_us < min_us)
         goto out;
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         goto out;
     struct sk_ends ends = {};

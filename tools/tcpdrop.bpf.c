@@ -80,7 +80,7 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, int reason)
         return 0;
     if (bpf_probe_read_kernel(th, sizeof(th), head + thoff))
         return 0;
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         return 0;
     __builtin_memset(e->saddr, 0, 32);

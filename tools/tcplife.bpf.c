@@ -107,7 +107,7 @@ int on_state(struct trace_event_raw_inet_sock_set_state *ctx)
     if (!in_ports(sport, targ_lports, n_lports) || !in_ports(dport, targ_rports, n_rports))
         goto out;
 
-    struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    struct event *e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         goto out;
     struct sk_ends ends = {};

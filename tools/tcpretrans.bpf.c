@@ -78,7 +78,7 @@ static __always_inline int record(const struct sock *sk, const struct sk_buff *s
         counter_add(&counts, &key, 1);
         return 0;
     }
-    struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    struct event *e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         return 0;
     __builtin_memcpy(e->saddr, ends.saddr, 16);

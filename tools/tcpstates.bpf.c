@@ -67,7 +67,7 @@ int on_state(struct trace_event_raw_inet_sock_set_state *ctx)
         return 0;
     if (!tool_cgroup_ok())
         return 0;
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         return 0;
     struct sk_ends ends = {};

@@ -28,7 +28,7 @@ int BPF_KPROBE(do_entry, void *thread, void *attr, void *start)
         return 0;
     if (!tool_cgroup_ok())
         return 0;
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    e = tool_lost_if_null(bpf_ringbuf_reserve(&events, sizeof(*e), 0));
     if (!e)
         return 0;
     e->ts = bpf_ktime_get_ns();

@@ -25,6 +25,41 @@ static __always_inline bool tool_cgroup_ok(void)
     return !filter_cg || bpf_current_task_under_cgroup(&cgroup_map, 0) == 1;
 }
 
+/* Events the ring buffer had no room for (the consumer fell behind): per CPU,
+ * read and reported by the tool's runtime, never silent. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, u32);
+    __type(value, u64);
+} events_lost SEC(".maps");
+
+static __always_inline void tool_event_lost(void)
+{
+    u32 zero = 0;
+    u64 *n = bpf_map_lookup_elem(&events_lost, &zero);
+
+    if (n)
+        (*n)++;
+}
+
+/* Wraps bpf_ringbuf_reserve(): a NULL (the ring is full) is counted in events_lost.
+ * (The call stays visible in the source: tsbpf compile finds the record type there.) */
+static __always_inline void *tool_lost_if_null(void *e)
+{
+    if (!e)
+        tool_event_lost();
+    return e;
+}
+
+/* Wraps bpf_ringbuf_output(): an error (the ring is full) is counted in events_lost. */
+static __always_inline long tool_lost_if_err(long err)
+{
+    if (err)
+        tool_event_lost();
+    return err;
+}
+
 /* A histogram bucket: section id (0 when there is none) and log2 slot. */
 struct hist_key {
     u32 id;

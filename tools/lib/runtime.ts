@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type * as PromClient from "prom-client";
 import type { MetricSpec } from "../../src/export/metrics.js";
 import { type MetricsServer, parseListenAddress, serveMetrics } from "../../src/export/serve.js";
-import { BPF, BpfError, type CgroupArray, NotSupportedError, type USDT } from "../../src/index.js";
+import { BPF, BpfError, type CgroupArray, NotSupportedError, type PerCpuArray, type USDT } from "../../src/index.js";
 import { packageRoot } from "../../src/paths.js";
 import { type Args, type CommandSpec, helpText, parseToolArgs, UsageError } from "./args.js";
 import { Output, type Sink } from "./output.js";
@@ -168,8 +168,36 @@ export class ToolContext {
     for (const [tp, fnName] of pairs) b.attachRawTracepoint({ tp, fnName });
   }
 
+  /** Events the tools' ring buffers had no room for, reported so far (tool.bpf.h's events_lost). */
+  private lostReported = 0n;
+  private lostTimer: NodeJS.Timeout | undefined;
+
+  /** Events lost so far by every object of the tool, or 0n. */
+  private lostEvents(): bigint {
+    let n = 0n;
+    for (const b of this.objects) {
+      if (!b.tableNames().includes("events_lost")) continue;
+      n += BigInt(b.getTable<PerCpuArray<bigint>>("events_lost").sum(0));
+    }
+    return n;
+  }
+
+  /** Says on stderr how many events were lost since the last report (bcc: "Possibly lost N samples"). */
+  private reportLost(): void {
+    const n = this.lostEvents();
+    if (n <= this.lostReported) return;
+    this.note(
+      `lost ${n - this.lostReported} events: the ring buffer was full, the consumer fell behind (${n} lost since start)`,
+    );
+    this.lostReported = n;
+  }
+
   /** Says the tool is attached and tracing (tests wait for it before they make activity). */
   ready(): void {
+    if (!this.lostTimer && this.objects.length > 0) {
+      this.lostTimer = setInterval(() => this.reportLost(), 1000);
+      this.lostTimer.unref();
+    }
     this.out.flush();
     const r = this.onReady;
     this.onReady = undefined;
@@ -304,6 +332,13 @@ export class ToolContext {
   close(): void {
     this.metricsServer?.close();
     this.metricsServer = undefined;
+    clearInterval(this.lostTimer);
+    this.lostTimer = undefined;
+    try {
+      this.reportLost();
+    } catch {
+      // an object already closed: nothing more to say
+    }
     for (const b of this.objects.splice(0)) b.close();
   }
 }
