@@ -58,6 +58,10 @@ napi_value tsbpf_demangle(napi_env env, napi_callback_info info);
 napi_value tsbpf_xdp_attach(napi_env env, napi_callback_info info);
 napi_value tsbpf_xdp_detach(napi_env env, napi_callback_info info);
 napi_value tsbpf_xdp_query(napi_env env, napi_callback_info info);
+napi_value tsbpf_xdp_link_create(napi_env env, napi_callback_info info);
+napi_value tsbpf_xdp_link_detach(napi_env env, napi_callback_info info);
+napi_value tsbpf_xdp_link_ids(napi_env env, napi_callback_info info);
+napi_value tsbpf_link_update(napi_env env, napi_callback_info info);
 napi_value tsbpf_open_raw_socket(napi_env env, napi_callback_info info);
 napi_value tsbpf_attach_socket_filter(napi_env env, napi_callback_info info);
 

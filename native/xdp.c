@@ -1,12 +1,15 @@
 /*
- * Network hooks that are not bpf_links: XDP programs on a device (netlink,
- * bpf_xdp_attach / bpf_xdp_detach; Linux 4.8+) and socket filters on an
- * AF_PACKET socket (SO_ATTACH_BPF; Linux 3.19+).
+ * Network hooks: XDP programs on a device, as a bpf_link (BPF_LINK_CREATE
+ * with BPF_XDP, Linux 5.9+: detached when the last fd closes, even on
+ * SIGKILL) or over netlink (bpf_xdp_attach / bpf_xdp_detach, Linux 4.8+:
+ * stays on the device until removed), and socket filters on an AF_PACKET
+ * socket (SO_ATTACH_BPF; Linux 3.19+).
  */
 #include "addon.h"
 #include "util.h"
 
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/if_ether.h>
@@ -88,6 +91,141 @@ napi_value tsbpf_xdp_detach(napi_env env, napi_callback_info info)
     if (err)
         return tsbpf_throw(env, "bpf_xdp_detach", err);
     return tsbpf_undefined(env);
+}
+
+/*
+ * xdpLinkCreate(ifindex, progFd, flags) → the fd of a new XDP bpf_link
+ * (Linux 5.9+); flags: the XDP_FLAGS_*_MODE bit, if any (the kernel refuses
+ * every other flag on a link). Closing the last fd detaches the program. A
+ * link never replaces a program: EBUSY when one is attached in that mode.
+ * Before 5.9 the kernel fails with EINVAL (no BPF_XDP link type).
+ */
+napi_value tsbpf_xdp_link_create(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "xdpLinkCreate";
+    napi_value argv[3];
+    int32_t ifindex, prog_fd;
+    uint32_t flags;
+    if (!tsbpf_get_args(env, info, op, 3, argv, NULL) ||
+        !tsbpf_arg_int32(env, argv[0], op, "ifindex", &ifindex) ||
+        !tsbpf_arg_int32(env, argv[1], op, "progFd", &prog_fd) ||
+        !tsbpf_arg_uint32(env, argv[2], op, "flags", &flags))
+        return NULL;
+    if (ifindex <= 0)
+        return tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "ifindex must be positive");
+    tsbpf_log_reset();
+    /* libbpf 1.1 passes opts.flags as link_create.flags: the XDP mode. */
+    LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
+    int fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+    if (fd < 0)
+        return tsbpf_throw(env, "bpf_link_create(BPF_XDP)", fd);
+    return tsbpf_int32(env, fd);
+}
+
+/*
+ * linkUpdate(linkFd, progFd): puts another program on a link, atomically
+ * (BPF_LINK_UPDATE, Linux 5.7+; XDP links 5.9+).
+ */
+napi_value tsbpf_link_update(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "linkUpdate";
+    napi_value argv[2];
+    int32_t link_fd, prog_fd;
+    if (!tsbpf_get_args(env, info, op, 2, argv, NULL) ||
+        !tsbpf_arg_int32(env, argv[0], op, "linkFd", &link_fd) ||
+        !tsbpf_arg_int32(env, argv[1], op, "progFd", &prog_fd))
+        return NULL;
+    tsbpf_log_reset();
+    int err = bpf_link_update(link_fd, prog_fd, NULL);
+    if (err)
+        return tsbpf_throw(env, "bpf_link_update", err);
+    return tsbpf_undefined(env);
+}
+
+/*
+ * Calls fn on an fd of every XDP link on device ifindex (fds it closes
+ * after); stops at the first nonzero return, which it returns.
+ */
+static int each_xdp_link(int32_t ifindex, int (*fn)(int fd, uint32_t id, void *arg), void *arg)
+{
+    uint32_t id = 0;
+    while (bpf_link_get_next_id(id, &id) == 0) {
+        int fd = bpf_link_get_fd_by_id(id);
+        if (fd < 0)
+            continue; /* gone meanwhile */
+        struct bpf_link_info li;
+        uint32_t len = sizeof(li);
+        memset(&li, 0, sizeof(li));
+        int ret = 0;
+        if (bpf_obj_get_info_by_fd(fd, &li, &len) == 0 && li.type == BPF_LINK_TYPE_XDP &&
+            (int32_t)li.xdp.ifindex == ifindex)
+            ret = fn(fd, id, arg);
+        close(fd);
+        if (ret)
+            return ret;
+    }
+    return 0;
+}
+
+struct ids {
+    napi_env env;
+    napi_value array;
+    uint32_t n;
+};
+
+static int add_id(int fd, uint32_t id, void *arg)
+{
+    (void)fd;
+    struct ids *ids = arg;
+    return napi_set_element(ids->env, ids->array, ids->n++, tsbpf_uint32(ids->env, id)) == napi_ok
+               ? 0
+               : -EINVAL;
+}
+
+/* xdpLinkIds(ifindex) → the ids of the XDP links on that device (Linux 5.9+). */
+napi_value tsbpf_xdp_link_ids(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "xdpLinkIds";
+    napi_value argv[1];
+    int32_t ifindex;
+    if (!tsbpf_get_args(env, info, op, 1, argv, NULL) ||
+        !tsbpf_arg_int32(env, argv[0], op, "ifindex", &ifindex))
+        return NULL;
+    struct ids ids = {env, NULL, 0};
+    TSBPF_NAPI(env, napi_create_array(env, &ids.array));
+    if (each_xdp_link(ifindex, add_id, &ids))
+        return tsbpf_throw_napi(env, "napi_set_element");
+    return ids.array;
+}
+
+static int detach_link(int fd, uint32_t id, void *arg)
+{
+    (void)id;
+    if (bpf_link_detach(fd) < 0)
+        return errno;
+    ++*(uint32_t *)arg;
+    return 0;
+}
+
+/*
+ * xdpLinkDetach(ifindex) → how many XDP links on that device it detached
+ * (BPF_LINK_DETACH, Linux 5.9+), whoever holds them: their holders keep an
+ * fd on a link that is no longer attached.
+ */
+napi_value tsbpf_xdp_link_detach(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "xdpLinkDetach";
+    napi_value argv[1];
+    int32_t ifindex;
+    if (!tsbpf_get_args(env, info, op, 1, argv, NULL) ||
+        !tsbpf_arg_int32(env, argv[0], op, "ifindex", &ifindex))
+        return NULL;
+    tsbpf_log_reset();
+    uint32_t n = 0;
+    int err = each_xdp_link(ifindex, detach_link, &n);
+    if (err)
+        return tsbpf_throw(env, "bpf_link_detach", err);
+    return tsbpf_uint32(env, n);
 }
 
 /*

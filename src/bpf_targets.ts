@@ -16,7 +16,7 @@ import { attachIter, type Iter, iterTargetOf } from "./attach/iter.js";
 import { kindOfAttachType } from "./attach/kinds.js";
 import type { LinkSet } from "./attach/link.js";
 import { attachRawSocket } from "./attach/socket.js";
-import { attachXdp, removeXdp } from "./attach/xdp.js";
+import { attachXdp, removeXdp, type XdpAttachOptions } from "./attach/xdp.js";
 import { BpfBase } from "./bpf_base.js";
 import type { LoadedFunction } from "./loader.js";
 import type { Table } from "./maps/table.js";
@@ -95,16 +95,22 @@ export abstract class BpfTargets extends BpfBase {
    * Attaches an XDP program (a function name, or a function loaded as
    * BPF.XDP) to device dev (bcc's attach_xdp); flags: XDP_FLAGS_SKB_MODE,
    * XDP_FLAGS_DRV_MODE, …; close() removes it if it is still there. Linux 4.8+.
+   *
+   * As a bpf_link where the kernel has XDP links (Linux 5.9+): the program
+   * goes with the process however it ends, SIGKILL included. Over netlink,
+   * as bcc does, with `{ netlink: true }`, with XDP_FLAGS_REPLACE, before
+   * 5.9, and to replace a program attached over netlink: close() and the
+   * exit handlers remove it, but a SIGKILL leaves it on the device.
    * @throws AttachError for an unknown or busy device; NotSupportedError when the driver lacks the mode.
    */
-  attachXdp(dev: string, fn: string | LoadedFunction, flags = 0): void {
+  attachXdp(dev: string, fn: string | LoadedFunction, flags = 0, opts: XdpAttachOptions = {}): void {
     this.check();
-    const link = attachXdp(this.ctx, dev, fn, flags);
+    const link = attachXdp(this.ctx, dev, fn, flags, opts);
     this.links.forget("xdp", link.target);
     this.links.add(link);
   }
 
-  /** Removes device dev's XDP program, whichever it is (bcc's remove_xdp). */
+  /** Removes device dev's XDP program, whichever it is, bpf_link or netlink (bcc's remove_xdp). */
   removeXdp(dev: string, flags = 0): void {
     this.check();
     this.links.forget("xdp", removeXdp(dev, flags));

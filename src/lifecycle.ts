@@ -1,8 +1,12 @@
 /**
  * Releases every open BPF object on every way out of the process: normal
  * exit, SIGINT, SIGTERM and an uncaught exception (Node runs 'exit' handlers
- * then). Attachments are fd-based (bpf_link / perf event), so even SIGKILL
- * leaves nothing in the kernel: the kernel closes the fds.
+ * then). Attachments are fd-based where the kernel allows (bpf_link / perf
+ * event; XDP as a link from Linux 5.9), so even SIGKILL leaves nothing in the
+ * kernel: the kernel closes the fds. What the kernel keeps after the process
+ * (an XDP program attached over netlink, a kprobe_events entry, a
+ * BPF_PROG_ATTACH on a cgroup) only these handlers remove:
+ * test/kernel/lifecycle.test.ts fails without them.
  */
 
 interface Closable {

@@ -500,6 +500,18 @@ export interface NativeAddon {
     skbProgId: number;
     attachMode: number;
   };
+  /**
+   * An XDP bpf_link (BPF_LINK_CREATE, BPF_XDP; Linux 5.9+) → its fd; closing it detaches the program.
+   * flags: an XDP_FLAGS_*_MODE bit or 0 (the kernel refuses other flags on a link). EBUSY when a program
+   * is attached in that mode already (a link never replaces one); EINVAL before 5.9.
+   */
+  xdpLinkCreate(ifindex: number, progFd: number, flags: number): number;
+  /** Detaches every XDP bpf_link on the device, whoever holds it (BPF_LINK_DETACH, Linux 5.9+); how many. */
+  xdpLinkDetach(ifindex: number): number;
+  /** The ids of the XDP bpf_links on the device (Linux 5.9+). */
+  xdpLinkIds(ifindex: number): number[];
+  /** Puts another program on a bpf_link, atomically (BPF_LINK_UPDATE; XDP links: Linux 5.9+). */
+  linkUpdate(linkFd: number, progFd: number): void;
   /** A non-blocking AF_PACKET SOCK_RAW socket (ETH_P_ALL) bound to ifindex; returns its fd. */
   openRawSocket(ifindex: number): number;
   /** setsockopt(SO_ATTACH_BPF): runs the socket filter program progFd on sockFd. */

@@ -9,7 +9,8 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readSync } from "node:fs";
+import { existsSync, readFileSync, readSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   AttachError,
@@ -21,13 +22,18 @@ import {
   XDPAction,
 } from "../../src/index.js";
 import { native } from "../../src/native.js";
-import { skipUnlessRoot } from "../helpers.js";
+import { repoRoot, skipUnlessRoot, startNode, testTempDir, waitFor } from "../helpers.js";
 import { ip, netToolsMissing, sendIcmp as sendIcmpTo, setSysctl } from "../net.js";
 
 const ns = `tsbpf-test-${process.pid}`;
 const host = `tb${process.pid}h`;
 const peer = `tb${process.pid}n`;
 const net = `10.213.${(process.pid % 250) + 1}`;
+
+/** The ids of the XDP bpf_links on the host end. */
+function xdpLinks(): number[] {
+  return native().xdpLinkIds(native().ifNameToIndex(host));
+}
 
 /** Sends n ICMP echo requests from inside the namespace to the host end. */
 function sendIcmp(n: number): void {
@@ -143,7 +149,11 @@ describe("XDP and socket filters", { skip: skipUnlessRoot || netToolsMissing }, 
     const second = await BPF.load({ text: PROGRAMS });
     try {
       first.attachXdp(host, "count_icmp", XDP_FLAGS_SKB_MODE);
+      const links = xdpLinks();
+      assert.equal(links.length, 1);
       second.attachXdp(host, "count_icmp", XDP_FLAGS_SKB_MODE);
+      // A link cannot be replaced: the same link runs the second program now (BPF_LINK_UPDATE).
+      assert.deepEqual(xdpLinks(), links);
       first.close();
       assert.match(ip("link", "show", host), /xdpgeneric/, "the second object's program is still there");
       sendIcmp(1);
@@ -153,6 +163,71 @@ describe("XDP and socket filters", { skip: skipUnlessRoot || netToolsMissing }, 
     } finally {
       first.close();
       second.close();
+    }
+  });
+
+  it("attaches as a bpf_link (Linux 5.9+), which netlink cannot remove; { netlink: true } attaches over netlink, as bcc does", async () => {
+    await using b = await BPF.load({ text: PROGRAMS });
+    b.attachXdp(host, "count_icmp", XDP_FLAGS_SKB_MODE);
+    assert.equal(xdpLinks().length, 1, "a bpf_link");
+    const off = spawnSync("ip", ["link", "set", "dev", host, "xdpgeneric", "off"], { encoding: "utf8" });
+    assert.notEqual(off.status, 0);
+    assert.match(off.stderr, /Can't replace active BPF XDP link/);
+    sendIcmp(1);
+    assert.equal(b.getTable("icmp").get(srcKey()), 1n);
+    b.removeXdp(host, XDP_FLAGS_SKB_MODE);
+    assert.doesNotMatch(ip("link", "show", host), /xdp/);
+    assert.deepEqual(xdpLinks(), [], "removeXdp closed the link");
+
+    b.attachXdp(host, "count_icmp", XDP_FLAGS_SKB_MODE, { netlink: true });
+    assert.match(ip("link", "show", host), /xdpgeneric/);
+    assert.deepEqual(xdpLinks(), [], "no bpf_link");
+    // A link cannot replace it, and with UPDATE_IF_NOEXIST nothing may.
+    assert.throws(
+      () => b.attachXdp(host, "count_icmp", XDP_FLAGS_SKB_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST),
+      (err: unknown) => err instanceof AttachError && /UPDATE_IF_NOEXIST/.test(err.message),
+    );
+    // Without it, bcc's attach replaces it: over netlink, since a link cannot.
+    const id = /prog\/xdp id (\d+)/.exec(ip("link", "show", host))?.[1];
+    await using other = await BPF.load({ text: PROGRAMS });
+    other.attachXdp(host, "count_icmp", XDP_FLAGS_SKB_MODE);
+    const now = /prog\/xdp id (\d+)/.exec(ip("link", "show", host))?.[1];
+    assert.ok(now !== undefined && now !== id, `replaced: ${id} → ${now}`);
+    assert.deepEqual(xdpLinks(), [], "replaced over netlink");
+    b.close();
+    assert.equal(
+      /prog\/xdp id (\d+)/.exec(ip("link", "show", host))?.[1],
+      now,
+      "b's close() leaves other's program",
+    );
+    other.close();
+    assert.doesNotMatch(ip("link", "show", host), /xdp/);
+  });
+
+  it("removeXdp detaches another process's XDP link (BPF_LINK_DETACH), which netlink cannot", async () => {
+    const path = join(testTempDir("tsbpf-xdp"), "holder.mjs");
+    writeFileSync(
+      path,
+      `import { BPF, XDP_FLAGS_SKB_MODE } from ${JSON.stringify(join(repoRoot, "dist/src/index.js"))};
+const b = await BPF.load({ text: "int pass(struct xdp_md *ctx) { return XDP_PASS; }" });
+b.attachXdp(${JSON.stringify(host)}, "pass", XDP_FLAGS_SKB_MODE);
+console.log("attached");
+setInterval(() => {}, 1000);
+`,
+    );
+    const holder = startNode(relative(join(repoRoot, "dist"), path));
+    try {
+      await waitFor(() => holder.stdout().includes("attached"), 30_000);
+      assert.match(holder.stdout(), /attached/, holder.stderr());
+      assert.match(ip("link", "show", host), /prog\/xdp id \d+ name pass/);
+      assert.equal(xdpLinks().length, 1, "the holder's bpf_link");
+      BPF.removeXdp(host, XDP_FLAGS_SKB_MODE);
+      assert.doesNotMatch(ip("link", "show", host), /xdp/);
+      assert.deepEqual(xdpLinks(), []);
+      assert.equal(holder.child.exitCode, null, "the holder still runs");
+    } finally {
+      holder.child.kill("SIGTERM");
+      await holder.exited;
     }
   });
 
