@@ -55,9 +55,15 @@ const PERCPU_TPS: Array<[string, string]> = [
 
 const hex16 = (v: bigint): string => v.toString(16).padStart(16, "0");
 
-/** Starts `sh -c CMD` held before exec until `go()` (so the probes are attached first). */
+/**
+ * Starts the command held before exec until `go()` (so the probes are
+ * attached first). Split on white space, as bcc's memleak does: no shell
+ * parses it (the /bin/sh here runs a fixed script that exec's its arguments).
+ */
 function startHeld(command: string): { child: ChildProcess; go: () => void } {
-  const child = spawn("/bin/sh", ["-c", `read _ <&3; exec 3<&-; exec ${command}`], {
+  const argv = command.split(/\s+/).filter(Boolean);
+  if (argv.length === 0) throw new UsageError("-c needs a command");
+  const child = spawn("/bin/sh", ["-c", 'read _ <&3; exec 3<&-; exec "$@"', "tsbpf-memleak", ...argv], {
     stdio: ["inherit", "inherit", "inherit", "pipe"],
   });
   const ctl = child.stdio[3] as NodeJS.WritableStream;

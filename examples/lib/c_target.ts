@@ -3,11 +3,12 @@
  * (examples/<chapter>/<name>.c), shared by their examples.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { cacheDir } from "../../src/compile/cache.js";
+import { cachedFileExists, cacheSubdir } from "../../src/compile/cache.js";
+import { CacheError } from "../../src/kernel/errors.js";
 import type { ExampleContext } from "./example.js";
 
 /**
@@ -26,18 +27,28 @@ export function exampleSource(moduleUrl: string, chapter: string, file: string):
   }
 }
 
-/** Where built targets go: tsbpf's cache directory (cacheDir()); the temp dir if that is not writable. */
+/**
+ * Where built targets go: tsbpf's cache (examples/<chapter>, checked and
+ * 0700 like the rest of it: root runs what is built there), else, when the
+ * cache cannot be written, a private temporary directory of this process.
+ */
 function targetDir(chapter: string): string {
-  for (const root of [cacheDir(), join(tmpdir(), `tsbpf-${process.getuid?.() ?? "user"}`)]) {
-    const dir = join(root, "examples", chapter);
-    try {
-      mkdirSync(dir, { recursive: true });
-      accessSync(dir, constants.W_OK);
-      return dir;
-    } catch {}
+  try {
+    return cacheSubdir("examples", chapter);
+  } catch (err) {
+    // A cache that cannot be trusted is an error; one that cannot be written is not.
+    if (!(err instanceof CacheError) || err.errno === undefined) throw err;
   }
-  throw new Error(`no writable directory to build the ${chapter} target in`);
+  if (privateDir === undefined) {
+    const made = mkdtempSync(join(tmpdir(), "tsbpf-targets-"));
+    process.once("exit", () => rmSync(made, { recursive: true, force: true }));
+    privateDir = made;
+  }
+  const dir = privateDir;
+  mkdirSync(join(dir, chapter), { recursive: true, mode: 0o700 });
+  return join(dir, chapter);
 }
+let privateDir: string | undefined;
 
 /**
  * Builds examples/<chapter>/<name>.c with cc ($CC) into the cache and
@@ -48,7 +59,8 @@ function targetDir(chapter: string): string {
 export function buildTarget(moduleUrl: string, chapter: string, name: string, hint = ""): string {
   const src = exampleSource(moduleUrl, chapter, `${name}.c`);
   const exe = join(targetDir(chapter), name);
-  const fresh = (): boolean => existsSync(exe) && statSync(exe).mtimeMs >= statSync(src).mtimeMs;
+  // cachedFileExists: ours, and nobody else can write it (or a CacheError).
+  const fresh = (): boolean => cachedFileExists(exe) && statSync(exe).mtimeMs >= statSync(src).mtimeMs;
   if (fresh()) return exe;
   const tmp = `${exe}.${process.pid}.tmp`;
   const cc = process.env.CC || "cc";
@@ -58,6 +70,7 @@ export function buildTarget(moduleUrl: string, chapter: string, name: string, hi
     const why = r.error ? `${r.error.message} (is a C compiler installed?)` : r.stderr.trim();
     throw new Error(`cannot build ${src} with ${cc}: ${why}${hint ? `\n${hint}` : ""}`);
   }
+  chmodSync(tmp, 0o700); // whatever the umask
   // Someone else built it meanwhile: keep theirs (a running target may use it).
   if (fresh()) rmSync(tmp, { force: true });
   else renameSync(tmp, exe);

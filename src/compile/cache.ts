@@ -1,25 +1,248 @@
 /**
  * tsbpf's on-disk cache: generated vmlinux.h (and its precompiled header) per
- * kernel, compiled objects per source. Writes are atomic (temp file + rename)
- * so concurrent processes never see half a file.
+ * kernel, compiled objects per source. Writes are atomic (a private temp file,
+ * then rename) so concurrent processes never see half a file.
+ *
+ * Root loads what this cache holds into the kernel, so nobody else may be able
+ * to write it: every directory from the cache root down, and every file read
+ * from it, must be owned by this process's effective uid and not writable by
+ * group or others, or tsbpf refuses it with a {@link CacheError} that names the
+ * path and the fix. A symbolic link among the directories is followed only
+ * when this user owns the link, and its target is held to the same rule; a
+ * cached file is never a link (tsbpf never makes one). Directories tsbpf
+ * creates (the root and below, not the root's parents) are mode 0700, files
+ * 0600. The checks cost one lstat per directory once per process (memoized)
+ * and the fstat of each file opened, which a read needs anyway.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  type Stats,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { CacheError } from "../kernel/errors.js";
 
-/** $TSBPF_CACHE_DIR, else $XDG_CACHE_HOME/tsbpf, else ~/.cache/tsbpf. */
+/** $TSBPF_CACHE_DIR, else $XDG_CACHE_HOME/tsbpf, else ~/.cache/tsbpf (absolute). */
 export function cacheDir(): string {
   const env = process.env.TSBPF_CACHE_DIR;
-  if (env) return env;
+  if (env) return resolve(env);
   const xdg = process.env.XDG_CACHE_HOME;
-  return join(xdg || join(homedir(), ".cache"), "tsbpf");
+  return resolve(xdg || join(homedir(), ".cache"), "tsbpf");
 }
 
-/** A subdirectory of the cache, created on demand. */
+/** A subdirectory of the cache, created (0700) on demand and checked (see the module's comment). */
 export function cacheSubdir(...parts: string[]): string {
-  const dir = join(cacheDir(), ...parts);
-  mkdirSync(dir, { recursive: true });
+  const root = cacheDir();
+  const dir = join(root, ...parts);
+  if (verified.has(dir)) return dir;
+  let p = root;
+  if (!verified.has(p)) {
+    checkDir(p, true);
+    verified.add(p);
+  }
+  for (const part of parts.join(sep).split(sep)) {
+    if (part === "" || part === ".") continue;
+    p = join(p, part);
+    if (verified.has(p)) continue;
+    checkDir(p, false);
+    verified.add(p);
+  }
   return dir;
+}
+
+/** Cache directories found fit in this process (nobody else can change them afterwards: they are ours and 0700 or 0755). */
+const verified = new Set<string>();
+
+const euid = (): number => process.geteuid?.() ?? 0;
+
+/** A path as a shell word, for the commands in the fixes. */
+function shellWord(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The fix for a refused path. */
+function fixFor(path: string, kind: "directory" | "file", modeOnly: boolean, root: boolean): string {
+  const p = shellWord(path);
+  if (root && process.env.TSBPF_CACHE_DIR) {
+    return (
+      `point TSBPF_CACHE_DIR at a directory that uid ${euid()} owns and only it can write ` +
+      `(tsbpf creates a missing one with mode 0700), or unset it` +
+      (modeOnly ? `; if ${p} is tsbpf's alone, "chmod 700 ${p}" also does` : "")
+    );
+  }
+  if (kind === "file") return `run "rm -f ${p}" (tsbpf rebuilds it)`;
+  return modeOnly
+    ? `run "chmod 700 ${p}" (or "rm -rf ${p}": tsbpf rebuilds it)`
+    : `run "rm -rf ${p}" (tsbpf rebuilds it)`;
+}
+
+/** Throws unless st, the directory's or file's own stat, is owned by us and writable by nobody else. */
+function checkOwnerAndMode(path: string, st: Stats, kind: "directory" | "file", root: boolean): void {
+  const uid = euid();
+  if (st.uid !== uid) {
+    throw new CacheError(
+      path,
+      `the ${kind} is owned by uid ${st.uid}, not by uid ${uid} (this process's user), so another user could change what tsbpf compiles and loads`,
+      fixFor(path, kind, false, root),
+    );
+  }
+  const w = st.mode & 0o022;
+  if (w !== 0) {
+    const who = w === 0o022 ? "group and others" : w === 0o020 ? "group" : "others";
+    throw new CacheError(
+      path,
+      `the ${kind} is writable by ${who} (mode ${(st.mode & 0o7777).toString(8).padStart(4, "0")}), so another user could change what tsbpf compiles and loads`,
+      fixFor(path, kind, true, root),
+    );
+  }
+}
+
+/** Checks (creating it 0700 when missing) one directory of the cache, its parent already checked. */
+function checkDir(path: string, root: boolean): void {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw unusable(path, "cannot stat it", err, root);
+    createDir(path, root);
+    try {
+      st = lstatSync(path);
+    } catch (err2) {
+      throw unusable(path, "cannot stat it", err2, root);
+    }
+  }
+  if (st.isSymbolicLink()) {
+    // A link the user made (~/.cache/tsbpf -> /var/cache/tsbpf) is followed;
+    // one owned by anybody else could be re-pointed by them.
+    if (st.uid !== euid()) {
+      throw new CacheError(
+        path,
+        `it is a symbolic link owned by uid ${st.uid}, not by uid ${euid()} (this process's user)`,
+        fixFor(path, "directory", false, root),
+      );
+    }
+    try {
+      st = statSync(path);
+    } catch (err) {
+      throw unusable(path, "it is a symbolic link to nothing usable", err, root);
+    }
+  }
+  if (!st.isDirectory()) {
+    throw new CacheError(path, "it is not a directory", fixFor(path, "directory", false, root));
+  }
+  checkOwnerAndMode(path, st, "directory", root);
+}
+
+/** mkdir 0700, and chmod 0700 (whatever the umask) when this call created it. Not its parents' modes: the root's parents (~/.cache) are created with the default mode. */
+function createDir(path: string, root: boolean): void {
+  try {
+    if (root) mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(path, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return; // another process made it: checked like any other
+    throw unusable(path, "cannot create it", err, root);
+  }
+  // Through a descriptor that did not follow a link: nobody can re-point what we chmod.
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (err) {
+    throw unusable(path, "cannot open the directory it just created", err, root);
+  }
+  try {
+    fchmodSync(fd, 0o700);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A CacheError for a failed system call on a cache path (EACCES, EROFS, ENOSPC, …). */
+function unusable(path: string, what: string, err: unknown, root: boolean): CacheError {
+  const e = err as NodeJS.ErrnoException;
+  const fix = process.env.TSBPF_CACHE_DIR
+    ? "point TSBPF_CACHE_DIR at a directory this user can write"
+    : `check that this user can write ${root ? "its parent" : "it"} and that its file system has space, or point TSBPF_CACHE_DIR at a directory this user can write`;
+  return new CacheError(path, `${what} (${e.message ?? String(err)})`, fix, {
+    ...(typeof e.errno === "number" ? { errno: Math.abs(e.errno) } : {}),
+    cause: err,
+  });
+}
+
+/** Checks the directory a cache file is in (memoized), when the file is in the cache. */
+function checkParent(path: string): string {
+  const abs = resolve(path);
+  const dir = dirname(abs);
+  if (verified.has(dir)) return abs;
+  const rel = relative(cacheDir(), dir);
+  if (rel === "") cacheSubdir();
+  else if (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)) cacheSubdir(...rel.split(sep));
+  return abs;
+}
+
+/** Throws unless a cache file's stat is a regular file of ours that nobody else can write. */
+function checkFile(path: string, st: Stats): void {
+  if (!st.isFile())
+    throw new CacheError(path, "it is not a regular file", fixFor(path, "file", false, false));
+  checkOwnerAndMode(path, st, "file", false);
+}
+
+const linkRefused = (path: string): CacheError =>
+  new CacheError(
+    path,
+    "it is a symbolic link (tsbpf never makes one there, so somebody else did)",
+    fixFor(path, "file", false, false),
+  );
+
+/**
+ * A cache file's contents, or undefined when it is missing (or unreadable).
+ * Throws a CacheError for a file (or directory above it) that fails the
+ * checks. One open and one fstat, the same as a plain read.
+ */
+export function readCached(path: string): Buffer | undefined {
+  const abs = checkParent(path);
+  let fd: number;
+  try {
+    fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ELOOP") throw linkRefused(abs);
+    return undefined;
+  }
+  try {
+    checkFile(abs, fstatSync(fd));
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Whether a cache file exists, for one that another program (clang) opens:
+ * false when missing; throws a CacheError when it fails the checks. The
+ * directory it is in is ours alone, so it cannot change between this check
+ * and that open.
+ */
+export function cachedFileExists(path: string): boolean {
+  const abs = checkParent(path);
+  let st: Stats;
+  try {
+    st = lstatSync(abs);
+  } catch {
+    return false;
+  }
+  if (st.isSymbolicLink()) throw linkRefused(abs);
+  checkFile(abs, st);
+  return true;
 }
 
 /**
@@ -54,14 +277,44 @@ export function hashKey(...parts: Array<string | Uint8Array>): string {
   return a.toString(16).padStart(16, "0") + b.toString(16).padStart(16, "0");
 }
 
-/** Writes a file atomically. */
+/**
+ * Writes a file atomically: a temp file created (O_EXCL, mode 0600) in the
+ * same directory, then renamed over the path; the temp file is removed if
+ * anything fails. A cache file's directory is checked first.
+ */
 export function writeAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
+  const abs = checkParent(path);
+  let tmp = "";
+  let fd = -1;
+  for (let attempt = 0; fd < 0; attempt++) {
+    tmp = `${abs}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    try {
+      fd = openSync(
+        tmp,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+        0o600,
+      );
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST" && attempt < 8) continue;
+      throw unusable(abs, "cannot write it", err, false);
+    }
+  }
+  try {
+    try {
+      writeFileSync(fd, data);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, abs);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    throw unusable(abs, "cannot write it", err, false);
+  }
 }
 
-/** Reads a file, or undefined when it is missing or unreadable. */
+/** Reads any file (not only the cache's: no checks), or undefined when it is missing or unreadable. */
 export function readIfExists(path: string): Buffer | undefined {
   try {
     return readFileSync(path);

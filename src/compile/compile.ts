@@ -4,7 +4,7 @@
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { CompileError } from "../kernel/errors.js";
+import { CacheError, CompileError } from "../kernel/errors.js";
 import {
   hasSyscallWrapper,
   kernelBtfId,
@@ -13,7 +13,7 @@ import {
   targetArch,
 } from "../kernel/kernel_info.js";
 import { readTracepointFormat, tracepointExists, unknownTracepointMessage } from "../kernel/tracefs.js";
-import { cacheSubdir, hashKey, readIfExists, writeAtomic } from "./cache.js";
+import { cacheSubdir, hashKey, readCached, writeAtomic } from "./cache.js";
 import type { Clang } from "./clang.js";
 import { findClang } from "./clang.js";
 import { withElfPrograms } from "./elf_programs.js";
@@ -185,8 +185,8 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
   const objDir = cacheSubdir("objects");
   const objPath = join(objDir, `${key}.o`);
   const metaPath = join(objDir, `${key}.json`);
-  const cachedElf = readIfExists(objPath);
-  const cachedMeta = cachedElf ? readIfExists(metaPath) : undefined;
+  const cachedElf = readCached(objPath);
+  const cachedMeta = cachedElf ? readCached(metaPath) : undefined;
   const keyMaterial = JSON.stringify([fileName, opts.text, cflags, clang.identity, kernelBtfId()]);
   const meta =
     cachedElf && cachedMeta
@@ -265,8 +265,10 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
     const srcPath = join(work, srcName);
     const genPath = join(work, "tsbpf_generated.h");
     const outPath = join(work, "out.o");
-    writeFileSync(srcPath, translated);
-    writeFileSync(genPath, gen);
+    // The work directory is private (mkdtemp: 0700, in the checked cache);
+    // O_EXCL all the same.
+    writeFileSync(srcPath, translated, { flag: "wx" });
+    writeFileSync(genPath, gen, { flag: "wx" });
     const flags = baseFlags();
     // clang runs in the work directory on the file's bare name, so line info
     // names the file as the user knows it; clang's BPF backend also reads the
@@ -292,6 +294,7 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
         subsetVmlinuxHeader([translated, gen], HEADERS_DIR, rw.definedNames).header,
         rw.definedTypes,
       ).header,
+      { flag: "wx" },
     );
     // The full vmlinux.h (for what the subset misses), without the types the
     // program defines itself: then a copy of its own, and no shared PCH.
@@ -299,12 +302,14 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
     const fullHeader = (): { dir: string; own: boolean } => {
       if (fullDir) return fullDir;
       const shared = vmlinuxDir();
-      const stripped = withoutTypes(readFileSync(join(shared, "vmlinux.h"), "utf8"), rw.definedTypes);
+      const header = readCached(join(shared, "vmlinux.h"));
+      if (!header) throw new CacheError(join(shared, "vmlinux.h"), "it vanished while in use", "run again");
+      const stripped = withoutTypes(header.toString("utf8"), rw.definedTypes);
       if (stripped.removed.length === 0) fullDir = { dir: shared, own: false };
       else {
         const dir = join(work, "kernel-full");
         mkdirSync(dir);
-        writeFileSync(join(dir, "vmlinux.h"), stripped.header);
+        writeFileSync(join(dir, "vmlinux.h"), stripped.header, { flag: "wx" });
         fullDir = { dir, own: true };
       }
       return fullDir;

@@ -46,10 +46,11 @@ function findObjdump(): string {
  * with code), with source line numbers from the object's line info.
  */
 export function disassemble(elf: Uint8Array, section?: string): string {
+  // A private directory (mkdtemp: 0700) and a file only we can have made there.
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-objdump-"));
   try {
     const path = join(dir, "prog.o");
-    writeFileSync(path, elf);
+    writeFileSync(path, elf, { flag: "wx", mode: 0o600 });
     const args = ["-d", "-l", "--no-show-raw-insn", ...(section ? [`--section=${section}`] : []), path];
     const { execFileSync } = createRequire(import.meta.url)(
       "node:child_process",

@@ -16,7 +16,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { kernelConfig } from "../kernel/kconfig.js";
 import { kernelBtfId } from "../kernel/kernel_info.js";
-import { cacheSubdir, hashKey, readIfExists, writeAtomic } from "./cache.js";
+import { cacheSubdir, hashKey, readCached, writeAtomic } from "./cache.js";
 import { type Clang, runClang } from "./clang.js";
 import type { MacroEnv, SimpleMacro } from "./conditionals.js";
 import { headerStamps } from "./headers_dir.js";
@@ -49,7 +49,7 @@ export function shimMacros(headersDir: string): MacroDef[] {
     cacheSubdir("macros"),
     `shims-${hashKey(headersDir, ...headerStamps(headersDir)).slice(0, 24)}.json`,
   );
-  const hit = readIfExists(path);
+  const hit = readCached(path);
   if (hit) {
     shims = JSON.parse(hit.toString("utf8")) as MacroDef[];
     return shims;
@@ -64,7 +64,7 @@ export function shimMacros(headersDir: string): MacroDef[] {
 /** The BTF-derived macros, cached per kernel (parsing the kernel's BTF costs ~130 ms). */
 async function cachedBtfMacros(): Promise<MacroDef[]> {
   const path = join(cacheSubdir("macros"), `btf-${hashKey("btf-macros-1", kernelBtfId()).slice(0, 24)}.json`);
-  const hit = readIfExists(path);
+  const hit = readCached(path);
   if (hit) return JSON.parse(hit.toString("utf8")) as MacroDef[];
   const { btfMacros } = await import("./btf_macros.js");
   const defs = btfMacros();
@@ -162,7 +162,7 @@ let predefined: Map<string, SimpleMacro> | undefined;
 async function clangPredefined(clang: Clang, flags: string[]): Promise<Map<string, SimpleMacro>> {
   if (predefined) return predefined;
   const path = join(cacheSubdir("macros"), `clang-${hashKey(clang.identity, ...flags).slice(0, 24)}.json`);
-  const hit = readIfExists(path);
+  const hit = readCached(path);
   if (hit) {
     predefined = new Map(JSON.parse(hit.toString("utf8")) as Array<[string, SimpleMacro]>);
     return predefined;
@@ -200,7 +200,7 @@ function headerDefines(path: string): Map<string, SimpleMacro> {
     cacheSubdir("macros"),
     `hdr-${hashKey(path, String(st.size), String(st.mtimeMs)).slice(0, 24)}.json`,
   );
-  const hit = readIfExists(cache);
+  const hit = readCached(cache);
   if (hit) return new Map(JSON.parse(hit.toString("utf8")) as Array<[string, SimpleMacro]>);
   const defs = toSimple(parseDefines(readFileSync(path, "utf8"), path));
   writeAtomic(cache, JSON.stringify([...defs]));

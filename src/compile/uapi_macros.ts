@@ -23,7 +23,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { kernelBtfId } from "../kernel/kernel_info.js";
-import { cacheSubdir, hashKey, readIfExists, writeAtomic } from "./cache.js";
+import { cacheSubdir, hashKey, readCached, readIfExists, writeAtomic } from "./cache.js";
 import { type Clang, runClang } from "./clang.js";
 import { type MacroDef, macro } from "./macros.js";
 
@@ -95,7 +95,7 @@ async function preprocess(clang: Clang, headers: string[]): Promise<MacroDef[]> 
     const asm = asmDir();
     if (asm) symlinkSync(asm, join(farm, "asm"));
     const tu = join(work, "all.c");
-    writeFileSync(tu, `${headers.map((h) => `#include <${h}>`).join("\n")}\n`);
+    writeFileSync(tu, `${headers.map((h) => `#include <${h}>`).join("\n")}\n`, { flag: "wx" });
     const args = [
       "-E",
       "-dM",
@@ -119,7 +119,7 @@ async function preprocess(clang: Clang, headers: string[]): Promise<MacroDef[]> 
         const inc = m[2] as string;
         if (has(inc, path, m[1] === '"') || inc.includes("..")) continue;
         mkdirSync(dirname(join(stubs, inc)), { recursive: true });
-        writeFileSync(join(stubs, inc), "");
+        if (!existsSync(join(stubs, inc))) writeFileSync(join(stubs, inc), "", { flag: "wx" });
       }
     }
     // -dM: every macro defined at the end (the headers' and clang's own, which
@@ -132,12 +132,12 @@ async function preprocess(clang: Clang, headers: string[]): Promise<MacroDef[]> 
       const missing = /fatal error: '([^']+)' file not found/.exec(r.stderr);
       if (!missing) break;
       const stub = join(stubs, missing[1] as string);
-      if (existsSync(stub)) break;
+      if (existsSync(stub) || (missing[1] as string).includes("..")) break;
       mkdirSync(dirname(stub), { recursive: true });
-      writeFileSync(stub, "");
+      writeFileSync(stub, "", { flag: "wx" });
     }
     const empty = join(work, "empty.c");
-    writeFileSync(empty, "");
+    writeFileSync(empty, "", { flag: "wx" });
     const builtin = new Set((await runClang(clang, [...args, empty])).stdout.split("\n"));
     const defs = new Map<string, MacroDef>();
     for (const line of text.split("\n")) {
@@ -250,7 +250,7 @@ export async function uapiMacros(clang: Clang): Promise<UapiMacros> {
     cacheSubdir("macros"),
     `uapi-${hashKey("uapi-3", identity, kernelBtfId()).slice(0, 24)}.tsv`,
   );
-  const cached = readIfExists(path);
+  const cached = readCached(path);
   if (cached) {
     loaded = new UapiMacros(cached);
     return loaded;

@@ -3,18 +3,19 @@
  * precompiled header of it: parsing the ~3 MB header costs clang ~0.2 s per
  * compile, loading the PCH ~0.01 s (measured on 6.18 with clang 14).
  */
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { kernelBtfId, missingKernelBtf, VMLINUX_BTF } from "../kernel/kernel_info.js";
 import { native } from "../native.js";
-import { cacheSubdir, hashKey, writeAtomic } from "./cache.js";
+import { cachedFileExists, cacheSubdir, hashKey, writeAtomic } from "./cache.js";
 import { type Clang, runClang } from "./clang.js";
 
 /** Directory holding this kernel's vmlinux.h, generating it on first use. */
 export function vmlinuxDir(): string {
   const dir = cacheSubdir("kernels", kernelBtfId());
   const header = join(dir, "vmlinux.h");
-  if (!existsSync(header)) {
+  // Checked like every cache file (clang reads it, not us): ours, and nobody else can write it.
+  if (!cachedFileExists(header)) {
     if (!existsSync(VMLINUX_BTF)) throw missingKernelBtf();
     writeAtomic(header, native().btfDumpHeader(VMLINUX_BTF));
   }
@@ -28,11 +29,19 @@ export function vmlinuxDir(): string {
 export async function vmlinuxPch(clang: Clang, flags: string[]): Promise<string | undefined> {
   const dir = vmlinuxDir();
   const pch = join(dir, `vmlinux.${hashKey(clang.identity, ...flags).slice(0, 16)}.pch`);
-  if (existsSync(pch)) return pch;
-  const tmp = `${pch}.${process.pid}.tmp`;
-  const run = await runClang(clang, [...flags, "-x", "c-header", join(dir, "vmlinux.h"), "-o", tmp]);
-  if (run.code !== 0) return undefined;
-  const { renameSync } = await import("node:fs");
-  renameSync(tmp, pch);
-  return pch;
+  if (cachedFileExists(pch)) return pch;
+  // clang writes the temp file itself (in our 0700 directory, so nobody can
+  // plant one); 0600 before it becomes the cache file, whatever the umask.
+  const tmp = `${pch}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    const run = await runClang(clang, [...flags, "-x", "c-header", join(dir, "vmlinux.h"), "-o", tmp]);
+    if (run.code !== 0) return undefined;
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, pch);
+    return pch;
+  } finally {
+    try {
+      unlinkSync(tmp);
+    } catch {}
+  }
 }

@@ -2,7 +2,7 @@
  * Pseudo file systems tsbpf needs (tracefs, bpffs): which mount holds a path,
  * and mounting one when the process may.
  */
-import { readFileSync, realpathSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { createRequire } from "node:module";
 import { debuglog } from "node:util";
 
@@ -57,12 +57,25 @@ export function mountOf(path: string): MountEntry | undefined {
 }
 
 /**
- * Runs mount(8): `mount -t type source target`. Throws mount's own message.
+ * Runs mount(8): `mount -t type source target`, as an argument array (no
+ * shell) and from util-linux's own path rather than $PATH's first `mount`.
+ * Throws mount's own message. Callers mount only as root and only when what
+ * they do needs the file system; `NODE_DEBUG=tsbpf` prints each mount.
  * (child_process loads only here: most starts find everything mounted.)
  */
 export function mountFs(type: string, source: string, target: string): void {
   const { execFileSync } = createRequire(import.meta.url)(
     "node:child_process",
   ) as typeof import("node:child_process");
-  execFileSync("mount", ["-t", type, source, target], { stdio: "pipe" });
+  const mount =
+    ["/usr/bin/mount", "/bin/mount", "/usr/sbin/mount", "/sbin/mount"].find((p) => existsSync(p)) ?? "mount";
+  debug(
+    "%s is not mounted and is needed: running %s -t %s %s %s (as root)",
+    type,
+    mount,
+    type,
+    source,
+    target,
+  );
+  execFileSync(mount, ["-t", type, source, target], { stdio: "pipe" });
 }

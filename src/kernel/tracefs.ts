@@ -32,7 +32,8 @@ export function tracefsRoot(): string {
     return found;
   }
   const target = "/sys/kernel/tracing";
-  if (process.getuid?.() !== 0) {
+  // Mounting needs root (the effective uid: a setuid or sudo start counts).
+  if (process.geteuid?.() !== 0) {
     throw new PermissionError(
       `tracefs is not mounted and mounting it needs root: run as root, or mount it with "mount -t tracefs nodev ${target}"`,
       "CAP_SYS_ADMIN",

@@ -132,7 +132,7 @@ export async function rewriteImplicitReads(opts: ImplicitReadsOptions): Promise<
     const { cacheSubdir } = await import("../cache.js");
     tmpDir = mkdtempSync(join(cacheSubdir("tmp"), "ast-"));
     srcPath = join(tmpDir, "prog.c");
-    writeFileSync(srcPath, translated);
+    writeFileSync(srcPath, translated, { flag: "wx" }); // in a private (0700) directory of its own
   }
   try {
     const tc = performance.now();
