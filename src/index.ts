@@ -29,6 +29,7 @@ export {
   XDP_FLAGS_UPDATE_IF_NOEXIST,
   XDPAction,
   XDPFlags,
+  type XdpAttachOptions,
 } from "./attach/xdp.js";
 export { BPF, type ProgramStats } from "./bpf.js";
 export {
@@ -68,11 +69,13 @@ export {
   AttachError,
   BpfError,
   BtfError,
+  CacheError,
   ClosedError,
   CompileError,
   ConfigError,
   type Diagnostic,
   ElfError,
+  MapFullError,
   NotSupportedError,
   PermissionError,
   PinError,

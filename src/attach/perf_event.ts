@@ -3,7 +3,13 @@
  * errors when the hardware (or the kernel) has no such event.
  */
 import { Errno, ProgType } from "../kernel/constants.js";
-import { BpfError, isNativeError, NotSupportedError, PermissionError } from "../kernel/errors.js";
+import {
+  AttachError,
+  BpfError,
+  isNativeError,
+  NotSupportedError,
+  PermissionError,
+} from "../kernel/errors.js";
 import { onlineCpus } from "../kernel/kernel_info.js";
 import { native } from "../native.js";
 import type { AttachContext } from "./context.js";
@@ -231,6 +237,14 @@ export function perfEventOpenError(spec: PerfEventSpec, errno: number, cause: un
       `opening perf event ${name} needs privileges: run as root, or grant CAP_PERFMON (CAP_SYS_ADMIN before 5.8), or lower /proc/sys/kernel/perf_event_paranoid`,
       "CAP_PERFMON",
       { errno },
+    );
+  }
+  if (errno === E.ESRCH && (spec.pid ?? -1) > 0) {
+    return new AttachError(
+      `perf event ${name} of process ${spec.pid}`,
+      `process ${spec.pid} does not exist (it may have exited before the attach)`,
+      "sample a running process, or every process (pid -1)",
+      { errno, cause },
     );
   }
   if (spec.evType === PerfType.BREAKPOINT && errno === E.ENOSPC) {

@@ -401,6 +401,7 @@ export function uprobeAttachError(
   errno: number,
   retprobe: boolean,
   cause: unknown,
+  pid = -1,
 ): AttachError {
   const what = `${retprobe ? "uretprobe" : "uprobe"} ${t.path}:${t.sym ?? ""}+0x${t.offset.toString(16)}`;
   const reason = (cause as Error).message;
@@ -408,7 +409,8 @@ export function uprobeAttachError(
   if (errno === Errno.EINVAL)
     hint = "the offset may not be an instruction boundary, or lie beyond the file's executable code";
   else if (errno === Errno.ENOENT) hint = "the file is gone";
-  else if (errno === Errno.ESRCH) hint = "no such process";
+  else if (errno === Errno.ESRCH)
+    hint = `process ${pid} does not exist (it may have exited before the attach); attach with the pid of a running process, or without pid for every process`;
   return new AttachError(what, reason, hint, { errno, cause });
 }
 
@@ -505,7 +507,7 @@ export function attachUprobes(ctx: AttachContext, opts: UprobeOptions, retprobe:
       );
     } catch (err) {
       for (const l of links) l.close();
-      throw attachFailure(err, t.path, (e) => uprobeAttachError(t, e.errno, retprobe, e));
+      throw attachFailure(err, t.path, (e) => uprobeAttachError(t, e.errno, retprobe, e, pid));
     }
   }
   return links;

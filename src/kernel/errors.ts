@@ -212,3 +212,48 @@ export class ConfigError extends BpfError {
     this.fix = fix;
   }
 }
+
+/**
+ * tsbpf's on-disk compile cache cannot be trusted or used: a directory or
+ * file in it (from the cache root down) is owned by another user, writable by
+ * group or others, a symbolic link where none belongs, or not of its kind;
+ * or it cannot be created or written. Root loads what this cache holds into
+ * the kernel, so tsbpf refuses it rather than repair it. Names the path, why,
+ * and the command that fixes it.
+ */
+export class CacheError extends BpfError {
+  /** The directory or file refused. */
+  readonly path: string;
+  /** Why, e.g. "the directory is writable by group and others (mode 0777), so another user could …". */
+  readonly reason: string;
+  /** What to run or change, e.g. 'run "chmod 700 /root/.cache/tsbpf"'. */
+  readonly fix: string;
+
+  constructor(path: string, reason: string, fix: string, opts: { errno?: number; cause?: unknown } = {}) {
+    super(`tsbpf's compile cache: ${path}: ${reason}; ${fix}`, opts);
+    this.path = path;
+    this.reason = reason;
+    this.fix = fix;
+  }
+}
+
+/**
+ * A map has no room for another key: the kernel refused an update of a new
+ * key with E2BIG (hash-type maps at max_entries, Linux 3.19+). Names the map
+ * and its size, and how to make it bigger.
+ */
+export class MapFullError extends BpfError {
+  /** The map's name. */
+  readonly map: string;
+  /** Its max_entries. */
+  readonly maxEntries: number;
+
+  constructor(map: string, maxEntries: number, opts: { errno?: number; cause?: unknown } = {}) {
+    super(
+      `map ${map} is full: all ${maxEntries} entries are taken; delete keys first, or give it more entries (the size argument of BPF_HASH(${map}, …, SIZE), __uint(max_entries, …), or mapSizes: { ${map}: N } of BPF.open)`,
+      opts,
+    );
+    this.map = map;
+    this.maxEntries = maxEntries;
+  }
+}

@@ -12,6 +12,7 @@ import { Errno } from "../kernel/constants.js";
 import { BpfError, isNativeError } from "../kernel/errors.js";
 import { onlineCpus } from "../kernel/kernel_info.js";
 import { type NativePerfBuffer, type NativeRingBuffer, native } from "../native.js";
+import { BatchDelivery } from "./batch_delivery.js";
 import { BPF_ANY, Table, type TableInfo } from "./table.js";
 
 /** Something a BPF object polls and closes: an open perf or ring buffer. */
@@ -135,6 +136,7 @@ export interface PerfBufferOptions {
 /** A perf event array (BPF_PERF_OUTPUT, BPF_PERF_ARRAY). */
 export class PerfEventArray extends Table<number, number> {
   private reader: NativePerfBuffer | undefined;
+  private delivery: BatchDelivery | undefined;
   private readonly decoder: RecordDecoder;
   private readonly register: (r: EventReader | undefined, old?: EventReader) => void;
   /** Samples the kernel dropped because the buffer was full, since open. */
@@ -161,20 +163,14 @@ export class PerfEventArray extends Table<number, number> {
     if (!Number.isInteger(pageCnt) || pageCnt <= 0 || (pageCnt & (pageCnt - 1)) !== 0) {
       throw new BpfError(`perf buffer ${this.name}: pageCnt must be a power of two, got ${pageCnt}`);
     }
+    const delivery = new BatchDelivery((cpu, data) => cb(cpu, data, data.length), 3);
+    this.delivery = delivery;
     try {
       this.reader = new (native().NativePerfBuffer)(fd, {
         pageCnt,
         wakeupEvents: opts.wakeupEvents ?? 1,
         batchBytes: 1 << 20,
-        onBatch: (data, index, count) => {
-          const bytes = new Uint8Array(data);
-          for (let i = 0; i < count; i++) {
-            const cpu = index[3 * i] as number;
-            const off = index[3 * i + 1] as number;
-            const len = index[3 * i + 2] as number;
-            cb(cpu, bytes.subarray(off, off + len), len);
-          }
-        },
+        onBatch: (data, index, count) => delivery.deliver(new Uint8Array(data), index, count),
         onLost: (cpu, lost) => {
           this.lost += lost;
           opts.lostCb?.(lost, cpu);
@@ -220,9 +216,13 @@ export class PerfEventArray extends Table<number, number> {
   closePerfBuffer(): void {
     if (!this.reader) return;
     const r = this.reader;
+    const d = this.delivery;
     this.reader = undefined;
+    this.delivery = undefined;
     r.close();
     this.register(undefined, r);
+    // records kept after a callback threw: delivered before close returns
+    d?.flush();
   }
 
   /** Sets an fd (a perf event) at index (BPF_PERF_ARRAY). */
@@ -315,6 +315,7 @@ export interface RingBufferOptions {
 /** A ring buffer (BPF_RINGBUF_OUTPUT). Linux 5.8+. */
 export class RingBuf extends Table<never, never> {
   private reader: NativeRingBuffer | undefined;
+  private delivery: BatchDelivery | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
   /** With coalesceMs: the end of the current pause (the ring unwatched until then). */
   private pauseTimer: NodeJS.Timeout | undefined;
@@ -370,6 +371,8 @@ export class RingBuf extends Table<never, never> {
       reader.consume();
       if (this.reader === reader && this.pauseTimer === undefined) reader.start();
     };
+    const delivery = new BatchDelivery((_meta, data) => cb(ctx, data, data.length), 2);
+    this.delivery = delivery;
     try {
       this.reader = new (native().NativeRingBuffer)(fd, {
         mode: opts.mode ?? "view",
@@ -385,12 +388,7 @@ export class RingBuf extends Table<never, never> {
             this.reader.stop();
             this.pauseTimer = setTimeout(endPause, coalesceMs);
           }
-          const b = bytes as Uint8Array;
-          for (let i = 0; i < count; i++) {
-            const off = index[2 * i] as number;
-            const len = index[2 * i + 1] as number;
-            cb(ctx, b.subarray(off, off + len), len);
-          }
+          delivery.deliver(bytes as Uint8Array, index, count);
         },
       });
     } catch (err) {
@@ -446,5 +444,9 @@ export class RingBuf extends Table<never, never> {
       r.close();
       this.register(undefined, r);
     }
+    // records kept after a callback threw: delivered before close returns
+    const d = this.delivery;
+    this.delivery = undefined;
+    d?.flush();
   }
 }

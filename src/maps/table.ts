@@ -9,7 +9,7 @@ import { type Codec, codecFor } from "../btf/codec.js";
 import type { MapDecl } from "../compile/maps_dialect.js";
 import { type BuildIdFrame, decodeBuildIdFrames } from "../elf/buildid_syms.js";
 import { Errno, MapType, mapTypeName } from "../kernel/constants.js";
-import { BpfError, isNativeError } from "../kernel/errors.js";
+import { BpfError, isNativeError, MapFullError } from "../kernel/errors.js";
 import { possibleCpus } from "../kernel/kernel_info.js";
 import { native } from "../native.js";
 import type { FlameGraphOptions } from "../profile/flamegraph.js";
@@ -570,10 +570,21 @@ export class Table<K = unknown, V = unknown> implements Iterable<[K, V]> {
       return fn();
     } catch (err) {
       if (isNativeError(err)) {
-        throw new BpfError(`map ${this.name}: ${what} failed: ${err.message}`, {
-          errno: err.errno,
-          cause: err,
-        });
+        const opts = { errno: err.errno, cause: err };
+        // E2BIG: a hash, queue or stack at max_entries; ENOSPC: an LPM trie's (Linux 4.11+).
+        if (
+          (what === "update" || what === "push") &&
+          (err.errno === Errno.E2BIG || err.errno === Errno.ENOSPC)
+        )
+          throw new MapFullError(this.name, this.maxEntries, opts);
+        if (what === "update" && err.errno === Errno.EEXIST)
+          throw new BpfError(
+            `map ${this.name}: the key is already there (insert, or set with BPF_NOEXIST)`,
+            opts,
+          );
+        if (what === "update" && err.errno === Errno.ENOENT)
+          throw new BpfError(`map ${this.name}: the key is not there (set with BPF_EXIST)`, opts);
+        throw new BpfError(`map ${this.name}: ${what} failed: ${err.message}`, opts);
       }
       throw err;
     }
