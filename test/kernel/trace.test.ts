@@ -113,10 +113,14 @@ describe("trace_pipe and tools", { skip: skipUnlessRoot }, () => {
     await waitFor(() => r.stdout().includes("PID    COMM         OUTPUT"), 20_000);
     // Execs until one is printed (the window is 5 s; a slow machine prints later, not never).
     const pids: number[] = [];
-    const printed = await waitFor(() => {
-      pids.push(runChild());
-      return pids.some((p) => r.stdout().includes(`pid = ${p},`));
-    }, 5000, 100);
+    const printed = await waitFor(
+      () => {
+        pids.push(runChild());
+        return pids.some((p) => r.stdout().includes(`pid = ${p},`));
+      },
+      5000,
+      100,
+    );
     const { code } = await r.exited;
     assert.equal(code, 0, r.stderr());
     assert.ok(printed, r.stdout());

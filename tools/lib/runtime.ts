@@ -10,7 +10,14 @@ import { join } from "node:path";
 import type * as PromClient from "prom-client";
 import type { MetricSpec } from "../../src/export/metrics.js";
 import { type MetricsServer, parseListenAddress, serveMetrics } from "../../src/export/serve.js";
-import { BPF, BpfError, type CgroupArray, NotSupportedError, type PerCpuArray, type USDT } from "../../src/index.js";
+import {
+  BPF,
+  BpfError,
+  type CgroupArray,
+  NotSupportedError,
+  type PerCpuArray,
+  type USDT,
+} from "../../src/index.js";
 import { packageRoot } from "../../src/paths.js";
 import { type Args, type CommandSpec, helpText, parseToolArgs, UsageError } from "./args.js";
 import { Output, type Sink } from "./output.js";
