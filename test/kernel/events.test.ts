@@ -4,7 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { type ArrayTable, BPF, type PerfEventArray, type RingBuf } from "../../src/index.js";
+import {
+  type ArrayTable,
+  BPF,
+  type PerfEventArray,
+  type RingBuf,
+  type RingBufferOptions,
+} from "../../src/index.js";
 import { runChild, skipUnlessRoot, waitFor } from "../helpers.js";
 
 interface DataT {
@@ -212,57 +218,54 @@ describe("ring buffer", { skip: skipUnlessRoot }, () => {
     });
   }
 
-  it("batches wake-ups with wakeupBytes: none below the threshold, one at it; ringBufferPoll/Consume work", async () => {
+  /** The ring program attached for this process's getppid calls, its ring open with opts, counting records. */
+  async function countingRing(
+    opts: RingBufferOptions,
+  ): Promise<{ b: BPF; rb: RingBuf; count: () => number }> {
     const b = await BPF.load({ text: RING });
     open.push(b);
     b.getTable<ArrayTable<number>>("target").set(0, process.pid);
     b.attachTracepoint({ tp: "syscalls:sys_enter_getppid", fnName: "on_getppid" });
     const rb = b.getTable<RingBuf>("rb");
     let n = 0;
+    rb.openRingBuffer(() => {
+      n++;
+    }, opts);
+    return { b, rb, count: () => n };
+  }
+
+  it("batches wake-ups with wakeupBytes: none below the threshold, one at it; ringBufferPoll/Consume work", async () => {
     // A drain timer that does not fire during the test: only wake-ups deliver records.
-    rb.openRingBuffer(
-      () => {
-        n++;
-      },
-      { wakeupBytes: 64 * 1024, drainMs: 600_000 },
-    );
+    const { b, rb, count } = await countingRing({ wakeupBytes: 64 * 1024, drainMs: 600_000 });
     // The event loop adds the ring to its epoll set on its next turn, and epoll then finds any
     // record already waiting: let that turn pass with the ring empty.
     await new Promise((r) => setTimeout(r, 50));
     getppidLoop(100); // 100 records of 24 bytes (8 of header), far below the threshold: no wake-up
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(n, 0, "a record below the threshold woke the consumer");
+    assert.equal(count(), 0, "a record below the threshold woke the consumer");
     assert.equal(b.ringBufferConsume(), 100, "they wait in the ring");
-    assert.equal(n, 100);
+    assert.equal(count(), 100);
     // 2800 more: the 2731st brings 64 KiB waiting, and that record wakes the consumer, which reads all.
     getppidLoop(2800);
-    assert.ok(await waitFor(() => n >= 2900, 5000), `the threshold woke the consumer: ${n} of 2900`);
-    assert.equal(n, 2900);
+    assert.ok(
+      await waitFor(() => count() >= 2900, 5000),
+      `the threshold woke the consumer: ${count()} of 2900`,
+    );
+    assert.equal(count(), 2900);
     getppidLoop(10);
     assert.equal(b.ringBufferConsume(), 10);
     getppidLoop(5);
     assert.equal(b.ringBufferPoll(100), 5);
-    assert.equal(n, 2915);
+    assert.equal(count(), 2915);
     assert.equal(rb.drops, 0n);
     b.close();
   });
 
   it("drains records below the wakeupBytes threshold on its timer", async () => {
-    const b = await BPF.load({ text: RING });
-    open.push(b);
-    b.getTable<ArrayTable<number>>("target").set(0, process.pid);
-    b.attachTracepoint({ tp: "syscalls:sys_enter_getppid", fnName: "on_getppid" });
-    const rb = b.getTable<RingBuf>("rb");
-    let n = 0;
-    rb.openRingBuffer(
-      () => {
-        n++;
-      },
-      { wakeupBytes: 64 * 1024, drainMs: 20 },
-    );
+    const { b, count } = await countingRing({ wakeupBytes: 64 * 1024, drainMs: 20 });
     getppidLoop(100);
-    assert.ok(await waitFor(() => n >= 100, 10_000), `the drain timer delivered ${n} of 100`);
-    assert.equal(n, 100);
+    assert.ok(await waitFor(() => count() >= 100, 10_000), `the drain timer delivered ${count()} of 100`);
+    assert.equal(count(), 100);
     b.close();
   });
 
