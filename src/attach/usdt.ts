@@ -91,26 +91,41 @@ function sizedArgument(spec: string): { signed: boolean; size: number; loc: stri
     : { signed: false, size: 8, loc: spec };
 }
 
+/** A decimal or 0x integer with an optional minus sign (BigInt() takes no sign before 0x). */
+function signedInt(text: string): bigint {
+  const negative = text.startsWith("-");
+  const v = BigInt(negative ? text.slice(1) : text);
+  return negative ? -v : v;
+}
+
 /** Parses one SystemTap argument spec (x86-64 and aarch64 forms); undefined when it is none of them. */
 export function parseUsdtArgument(spec: string): UsdtArgument | undefined {
   const sized = sizedArgument(spec);
+  if (![1, 2, 4, 8].includes(sized.size)) return undefined;
   const base = { spec, size: sized.size, signed: sized.signed };
   let x = /^\$(-?(?:0x[0-9a-f]+|\d+))$/i.exec(sized.loc);
-  if (x) return { ...base, constant: BigInt(x[1] as string), deref: false };
+  if (x) return { ...base, constant: signedInt(x[1] as string), deref: false };
   x = /^%(\w+)$/.exec(sized.loc);
   if (x) return { ...base, register: x[1], deref: false };
   x = /^(-?(?:0x[0-9a-f]+|\d+))?\(%(\w+)(?:,%(\w+)(?:,(\d+))?)?\)$/i.exec(sized.loc);
-  if (x)
+  if (x) {
+    const offset = x[1] === undefined ? 0 : Number(signedInt(x[1]));
+    const scale = Number(x[4] ?? 1);
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(scale)) return undefined;
     return {
       ...base,
       register: x[2],
       deref: true,
-      offset: x[1] === undefined ? 0 : Number(x[1]),
-      ...(x[3] ? { indexRegister: x[3], scale: Number(x[4] ?? 1) } : {}),
+      offset,
+      ...(x[3] ? { indexRegister: x[3], scale } : {}),
     };
+  }
   // aarch64: "x0", "[sp, 16]", "[x1]"
   x = /^\[(\w+)(?:,\s*(-?\d+))?\]$/.exec(sized.loc);
-  if (x) return { ...base, register: x[1], deref: true, offset: Number(x[2] ?? 0) };
+  if (x) {
+    const offset = Number(x[2] ?? 0);
+    return Number.isSafeInteger(offset) ? { ...base, register: x[1], deref: true, offset } : undefined;
+  }
   x = /^([xw]\d+|sp)$/.exec(sized.loc);
   if (x) return { ...base, register: x[1], deref: false };
   return undefined;

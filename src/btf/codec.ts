@@ -114,8 +114,11 @@ class Planner {
     throw new BtfError(`cannot decode type ${this.btf.cName(id)} (id ${id}): ${why}${where}`);
   }
 
-  plan(id: number, path: string[]): Plan {
+  plan(id: number, path: string[], chain = 0): Plan {
     if (path.length > MAX_DEPTH) this.fail(id, `nested deeper than ${MAX_DEPTH}`, path);
+    // Typedefs and qualifiers do not deepen the path: count them, or a loop of them never ends.
+    if (chain > MAX_DEPTH)
+      this.fail(id, `typedef or qualifier chain longer than ${MAX_DEPTH} (a loop?)`, path);
     const t = this.btf.type(id);
     switch (t.kind) {
       case "VOID":
@@ -133,7 +136,7 @@ class Planner {
       case "RESTRICT":
       case "TYPE_TAG":
       case "VAR":
-        return this.plan(t.type, path);
+        return this.plan(t.type, path, chain + 1);
       case "PTR":
         return { k: "big", size: 8, signed: false };
       case "INT": {
@@ -194,26 +197,30 @@ class Planner {
     } else {
       this.collect(t.id, t.size, 0, t.kind === "UNION", [...path, label], add);
     }
+    // Every member inside the object: a decode must not read past the bytes it is given
+    // (a DATASEC of an object not loaded yet has size 0).
+    for (const f of fields) {
+      const end = f.off + (f.plan.k === "bits" ? f.plan.win : this.btf.sizeOf(f.typeId));
+      if (end > t.size)
+        this.fail(t.id, `${f.name} ends at byte ${end}, past the end (${t.size} bytes)`, path);
+    }
     const union = t.kind === "UNION";
     const zero: Array<[number, number]> = [];
     if (union) {
       if (t.size > 0) zero.push([0, t.size]);
     } else {
-      const covered = new Uint8Array(t.size);
-      for (const f of fields) {
-        if (f.optional || f.plan.k === "bits") continue;
-        covered.fill(1, f.off, Math.min(t.size, f.off + this.btf.sizeOf(f.typeId)));
+      // The gaps between the members' byte ranges (from the ranges, not a byte map:
+      // the size comes from the BTF, and may be 4 GB).
+      const covered = fields
+        .filter((f) => !f.optional && f.plan.k !== "bits")
+        .map((f): [number, number] => [f.off, Math.min(t.size, f.off + this.btf.sizeOf(f.typeId))])
+        .sort((a, b) => a[0] - b[0]);
+      let at = 0;
+      for (const [start, end] of covered) {
+        if (start > at) zero.push([at, start - at]);
+        at = Math.max(at, end);
       }
-      for (let i = 0; i < t.size; ) {
-        if (covered[i] === 1) {
-          i++;
-          continue;
-        }
-        let j = i;
-        while (j < t.size && covered[j] === 0) j++;
-        zero.push([i, j - i]);
-        i = j;
-      }
+      if (at < t.size) zero.push([at, t.size - at]);
     }
     return { k: "obj", typeId: t.id, size: t.size, union, fields, zero };
   }
@@ -845,8 +852,16 @@ export function codecFor(btf: Btf, typeId: number, opts: CodecOptions = {}): Cod
   }
   fns ??= { decode: closureDecode(plan, le), encode: closureEncode(plan, le) };
   const { decode, encode } = fns;
-  const zeroView = new DataView(new ArrayBuffer(size));
-  const codec: Codec<unknown> = { size, decode, encode, zero: () => decode(zeroView, 0) };
+  let zeroView: DataView | undefined; // made on first use: the size comes from the BTF
+  const codec: Codec<unknown> = {
+    size,
+    decode,
+    encode,
+    zero: () => {
+      zeroView ??= new DataView(new ArrayBuffer(size));
+      return decode(zeroView, 0);
+    },
+  };
   cache.set(key, codec);
   return codec;
 }

@@ -44,6 +44,7 @@ function lookup(env: MacroEnv, name: string): SimpleMacro | undefined {
 class Undecidable extends Error {}
 
 const MAX_EXPANSIONS = 10_000;
+const MAX_NESTING = 200;
 
 /** Tokens of an expression text (no whitespace or comments). */
 function exprTokens(text: string): Token[] {
@@ -193,20 +194,21 @@ function apply(op: string, a: bigint, b: bigint): bigint {
       return a <= b ? 1n : 0n;
     case ">=":
       return a >= b ? 1n : 0n;
+    // The preprocessor computes in intmax_t: 64 bits, wrapping (a shift by 64 or more is undefined).
     case "<<":
-      return a << b;
     case ">>":
-      return a >> b;
+      if (b < 0n || b > 63n) throw new Undecidable(`shift by ${b}`);
+      return BigInt.asIntN(64, op === "<<" ? a << b : a >> b);
     case "+":
-      return a + b;
+      return BigInt.asIntN(64, a + b);
     case "-":
-      return a - b;
+      return BigInt.asIntN(64, a - b);
     case "*":
-      return a * b;
+      return BigInt.asIntN(64, a * b);
     case "/":
     case "%":
       if (b === 0n) throw new Undecidable("division by zero");
-      return op === "/" ? a / b : a % b;
+      return BigInt.asIntN(64, op === "/" ? a / b : a % b);
     default:
       throw new Undecidable(`operator ${op}`);
   }
@@ -215,8 +217,18 @@ function apply(op: string, a: bigint, b: bigint): bigint {
 /** Evaluates an expanded #if expression (precedence climbing; unknown identifiers are 0, as in C). */
 function evaluate(tokens: Token[]): bigint {
   let pos = 0;
+  // Nesting (parentheses, unary operators, ?:) deeper than this is left to clang, not to the JS stack.
+  let nesting = 0;
   const peek = (): string | undefined => tokens[pos]?.text;
   const primary = (): bigint => {
+    if (++nesting > MAX_NESTING) throw new Undecidable(`nested deeper than ${MAX_NESTING}`);
+    try {
+      return primaryAt();
+    } finally {
+      nesting--;
+    }
+  };
+  const primaryAt = (): bigint => {
     const t = tokens[pos++];
     if (!t) throw new Undecidable("expression ends early");
     if (t.text === "(") {
@@ -247,6 +259,14 @@ function evaluate(tokens: Token[]): bigint {
     return v;
   };
   const ternary = (): bigint => {
+    if (++nesting > MAX_NESTING) throw new Undecidable(`nested deeper than ${MAX_NESTING}`);
+    try {
+      return ternaryAt();
+    } finally {
+      nesting--;
+    }
+  };
+  const ternaryAt = (): bigint => {
     const c = binary(0);
     if (peek() !== "?") return c;
     pos++;

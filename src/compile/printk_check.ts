@@ -10,6 +10,8 @@
  * @module
  */
 
+import { BpfError } from "../kernel/errors.js";
+
 /** Maximum number of arguments after the format string that bpf_trace_printk accepts. */
 export const TRACE_PRINTK_MAX_ARGS = 3;
 
@@ -190,14 +192,14 @@ const SIMPLE_ESCAPES: Record<string, string> = {
  * newlines and comments between the literals are skipped; an `L`, `u`, `U`
  * or `u8` prefix is accepted.
  *
- * @throws Error when `src` is not a sequence of string literals.
+ * @throws BpfError when `src` is not a sequence of string literals.
  */
 export function decodeCStringLiteral(src: string): string {
   let out = "";
   let i = 0;
   let literals = 0;
   const fail = (msg: string): never => {
-    throw new Error(`decodeCStringLiteral: ${msg} at offset ${i} of ${JSON.stringify(src)}`);
+    throw new BpfError(`${msg} at offset ${i} of ${JSON.stringify(src)}`);
   };
   while (i < src.length) {
     const ch = src[i] as string;

@@ -145,6 +145,19 @@ function splitArgs(sig: Token[], from: number, to: number): Token[][] {
   return out;
 }
 
+/**
+ * The tokens' texts on one line: a space where the source has whitespace or
+ * comments between them, line continuations inside a token removed.
+ */
+function joined(toks: Token[]): string {
+  return toks
+    .map((t, k) => {
+      const text = t.text.replace(/\\\r?\n/g, "");
+      return k > 0 && (toks[k - 1] as Token).end < t.start ? ` ${text}` : text;
+    })
+    .join("");
+}
+
 /** Source text spanning tokens a..b inclusive (with the whitespace between them). */
 function spanText(src: string, a: Token, b: Token): string {
   return src.slice(a.start, b.end);
@@ -175,7 +188,10 @@ export function rewriteBcc(src: string, fileName = "<text>"): RewriteResult {
         edits.push({
           start: t.start,
           end: t.end,
-          text: `/* tsbpf: <${header}> is covered by vmlinux.h and tsbpf's kernel macros */`,
+          // The directive may go on over continuation lines: keep them, as empty lines.
+          text:
+            `/* tsbpf: <${header}> is covered by vmlinux.h and tsbpf's kernel macros */` +
+            "\n".repeat(t.text.split("\n").length - 1),
         });
       }
       continue;
@@ -194,6 +210,7 @@ export function rewriteBcc(src: string, fileName = "<text>"): RewriteResult {
   const maps = collectMaps(src, sig, fileName, edits);
   const ringbufs = [...maps.values()].filter((m) => m.mapType === MapType.RINGBUF).map((m) => m.name);
   const bodies: Array<{ open: number; close: number }> = [];
+  const inlineEdits: Edit[] = [];
 
   // Top-level function definitions.
   let depth = 0;
@@ -254,6 +271,7 @@ export function rewriteBcc(src: string, fileName = "<text>"): RewriteResult {
           edits,
           programs,
           tpStructs,
+          inlineEdits,
         });
       }
     }
@@ -266,6 +284,14 @@ export function rewriteBcc(src: string, fileName = "<text>"): RewriteResult {
     // continues until its ';'.
     if (prev?.text === ")") declStart = i + 1;
   }
+
+  // bcc inlines static helpers into its programs; a libbpf-style file (every
+  // program in a SEC() of its own, no bcc maps) is compiled as written.
+  const libbpfStyle =
+    maps.size === 0 &&
+    programs.every((p) => !p.section.startsWith("tsbpf/")) &&
+    sig.some((t) => t.kind === "ident" && t.text === "SEC");
+  if (!libbpfStyle) edits.push(...inlineEdits);
 
   // Calls inside function bodies: bpf_trace_printk and map methods, nested ones included.
   const calls: CallCtx = {
@@ -343,6 +369,8 @@ interface FunctionCtx {
   edits: Edit[];
   programs: ProgramInfo[];
   tpStructs: Map<string, { category: string; event: string }>;
+  /** always_inline for static helpers: applied unless the file is libbpf-style. */
+  inlineEdits: Edit[];
 }
 
 /** bcc's BPF_PROG-style probe macros → the prefix of the function they define. */
@@ -449,7 +477,7 @@ function handleFunction(f: FunctionCtx): void {
     const inlining = specTexts.some((t) => /^(__always_inline|always_inline|noinline|__noinline)$/.test(t));
     if (!inlining && !specTexts.includes("typedef") && !specTexts.includes("extern")) {
       const first = specifiers[0] as Token;
-      edits.push({ start: first.start, end: first.start, text: "__attribute__((always_inline)) " });
+      f.inlineEdits.push({ start: first.start, end: first.start, text: "__attribute__((always_inline)) " });
     }
     return;
   }
@@ -510,12 +538,14 @@ function handleFunction(f: FunctionCtx): void {
     if (!id || p.length < 2)
       fail(f.fileName, p[0] ?? nameTok, `cannot read the type of a parameter of ${name}`);
     const idIdx = p.indexOf(id);
-    return { type: spanText(src, p[0] as Token, p[idIdx - 1] as Token), name: id.text };
+    return { type: joined(p.slice(0, idIdx)), name: id.text };
   });
-  const retType = spanText(src, first, sig[f.nameIdx - 1] as Token);
+  // Types are copied into the program appended on the closing brace's line: as
+  // their tokens on one line (the text as written may span lines and hold comments).
+  const retType = joined(specifiers);
   const isVoid = retType.trim() === "void";
   const inner = `____${name}`;
-  const ctxType = spanText(src, ctxParam[0] as Token, ctxParam[ctxParam.length - 1] as Token);
+  const ctxType = joined(ctxParam);
   const isSyscall = name.startsWith("syscall__");
   const call = (argExprs: string[]): string =>
     isVoid
@@ -617,7 +647,17 @@ function rewriteCalls(c: CallCtx, from: number, to: number): string {
       const args = splitArgs(sig, i + 2, close);
       const fmtToks = args[0] ?? [];
       if (fmtToks.length > 0 && fmtToks.every((x) => x.kind === "string")) {
-        const fmt = decodeCStringLiteral(fmtToks.map((x) => x.text).join(" "));
+        let fmt = "";
+        try {
+          fmt = decodeCStringLiteral(fmtToks.map((x) => x.text).join(" "));
+        } catch (err) {
+          // An unterminated literal (the tokenizer ends it at the end of the line).
+          fail(
+            c.fileName,
+            fmtToks[0] as Token,
+            `bad format string for bpf_trace_printk: ${(err as Error).message}`,
+          );
+        }
         const problem = checkTracePrintk(fmt, args.length - 1);
         if (problem) fail(c.fileName, t, problem);
         const lastFmt = fmtToks[fmtToks.length - 1] as Token;

@@ -78,11 +78,30 @@ export function tokenize(src: string): Token[] {
   };
 
   // Columns count characters: UTF-16 units only match them for text without surrogate pairs.
+  // With pairs, the count goes on from the previous token of the line (not from the line's
+  // start each time, which is quadratic on a long line).
   const pairs = /[\ud800-\udfff]/.test(src);
+  let colAt = 0;
+  let colVal = 1;
+  const columnOf = (index: number): number => {
+    if (!pairs) return index - lineStart + 1;
+    if (colAt < lineStart) {
+      colAt = lineStart;
+      colVal = 1;
+    }
+    if (index === colAt) return colVal;
+    colVal += charColumn(src, colAt, index) - 1;
+    // A pair cut at colAt (a one-unit punct token can end inside one) is one character, not two.
+    const hi = src.charCodeAt(colAt - 1);
+    const lo = src.charCodeAt(colAt);
+    if (colAt > lineStart && hi >= 0xd800 && hi <= 0xdbff && lo >= 0xdc00 && lo <= 0xdfff) colVal--;
+    colAt = index;
+    return colVal;
+  };
   while (i < src.length) {
     const start = i;
     const tokLine = line;
-    const tokCol = pairs ? charColumn(src, lineStart, i) : i - lineStart + 1;
+    const tokCol = columnOf(i);
     const c = src[i] as string;
     const next = src[i + 1];
 
@@ -151,6 +170,7 @@ export function tokenize(src: string): Token[] {
     if (prefix) {
       const q = src[i + (prefix[1] as string).length] as string;
       i = skipQuoted(src, i + (prefix[1] as string).length);
+      countLines(start, i);
       push(q === '"' ? "string" : "char", start, i, tokLine, tokCol);
       continue;
     }
@@ -197,7 +217,8 @@ function skipQuoted(src: string, i: number): number {
     if (src[i] === "\\") i++;
     i++;
   }
-  return Math.min(i + 1, src.length);
+  // An unterminated literal ends before its line's newline (which is not part of it).
+  return src[i] === q ? i + 1 : Math.min(i, src.length);
 }
 
 /** The tokens that are code (no whitespace, comments). */

@@ -21,6 +21,8 @@
  * @module
  */
 
+import { BpfError } from "../kernel/errors.js";
+
 /** One `field:` line of a format file. */
 export interface TpField {
   /** Field name (without any array suffix). */
@@ -65,7 +67,7 @@ const FIELD_RE =
 /**
  * Parse the text of a tracefs event `format` file.
  *
- * @throws Error naming the offending line when the text is not a format file.
+ * @throws BpfError naming the offending line when the text is not a format file.
  */
 export function parseTpFormat(text: string): TpFormat {
   let name: string | undefined;
@@ -81,12 +83,12 @@ export function parseTpFormat(text: string): TpFormat {
     if (line === "") continue;
     if (line.startsWith("name:")) {
       name = line.slice(5).trim();
-      if (name === "") throw new Error(`${where}: empty event name`);
+      if (name === "") throw new BpfError(`${where}: empty event name`);
       continue;
     }
     if (line.startsWith("ID:")) {
       const idText = line.slice(3).trim();
-      if (!/^\d+$/.test(idText)) throw new Error(`${where}: bad event ID ${JSON.stringify(idText)}`);
+      if (!/^\d+$/.test(idText)) throw new BpfError(`${where}: bad event ID ${JSON.stringify(idText)}`);
       id = Number(idText);
       continue;
     }
@@ -101,24 +103,36 @@ export function parseTpFormat(text: string): TpFormat {
       break;
     }
     if (line.startsWith("field")) {
-      if (!inFormat) throw new Error(`${where}: field line outside the "format:" section`);
+      if (!inFormat) throw new BpfError(`${where}: field line outside the "format:" section`);
       fields.push(parseFieldLine(line, where));
       continue;
     }
-    throw new Error(`${where}: unrecognized line ${JSON.stringify(raw)}`);
+    throw new BpfError(`${where}: unrecognized line ${JSON.stringify(raw)}`);
   }
-  if (name === undefined) throw new Error('format file has no "name:" line');
-  if (id === undefined) throw new Error(`format file for ${name} has no "ID:" line`);
-  if (fields.length === 0) throw new Error(`format file for ${name} has no field lines`);
+  if (name === undefined) throw new BpfError('format file has no "name:" line');
+  if (id === undefined) throw new BpfError(`format file for ${name} has no "ID:" line`);
+  if (fields.length === 0) throw new BpfError(`format file for ${name} has no field lines`);
   const result: TpFormat = { name, id, fields };
   if (printFmt !== undefined) result.printFmt = printFmt;
   return result;
 }
 
+/** Whether (), [] and {} pair up in the text, with no ';' outside them. */
+function balanced(text: string): boolean {
+  const open: string[] = [];
+  const pairs: Record<string, string> = { ")": "(", "]": "[", "}": "{" };
+  for (const c of text) {
+    if (c === "(" || c === "[" || c === "{") open.push(c);
+    else if (c in pairs && open.pop() !== pairs[c]) return false;
+    else if (c === ";" && open.length === 0) return false;
+  }
+  return open.length === 0;
+}
+
 function parseFieldLine(line: string, where: string): TpField {
   const m = FIELD_RE.exec(line);
   if (!m) {
-    throw new Error(
+    throw new BpfError(
       `${where}: malformed field line ${JSON.stringify(line)} (expected "field:<type> <name>; offset:N; size:N; signed:N;")`,
     );
   }
@@ -130,11 +144,17 @@ function parseFieldLine(line: string, where: string): TpField {
   // "<type> <name>" or "<type> <name>[len]" (possibly several dimensions).
   const dm = /^(.*?)\s*\b([A-Za-z_]\w*)\s*((?:\[[^\]]*\]\s*)*)$/.exec(decl);
   if (!dm || (dm[1] ?? "").trim() === "") {
-    throw new Error(`${where}: cannot split ${JSON.stringify(decl)} into a type and a field name`);
+    throw new BpfError(`${where}: cannot split ${JSON.stringify(decl)} into a type and a field name`);
   }
   let type = (dm[1] ?? "").trim();
   const fieldName = dm[2] ?? "";
   const dims = dm[3] ?? "";
+  // The type goes into C as written: one declaration's type, brackets balanced.
+  if (!balanced(type)) {
+    throw new BpfError(
+      `${where}: ${JSON.stringify(type)} is not a C type tsbpf can declare field ${fieldName} with`,
+    );
+  }
 
   let dataLoc = false;
   let relLoc = false;
@@ -143,7 +163,7 @@ function parseFieldLine(line: string, where: string): TpField {
     dataLoc = true;
     relLoc = loc[1] === "rel";
     type = (loc[2] ?? "").replace(/\s*(?:\[[^\]]*\]\s*)*$/, "").trim();
-    if (type === "") throw new Error(`${where}: ${loc[0]} field ${fieldName} has no element type`);
+    if (type === "") throw new BpfError(`${where}: ${loc[0]} field ${fieldName} has no element type`);
     return { name: fieldName, type, arrayLen: "dynamic", offset, size, signed, dataLoc, relLoc };
   }
 
@@ -162,7 +182,7 @@ function parseFieldLine(line: string, where: string): TpField {
         // derive the element count from the byte size and the element size.
         const elem = knownType(type)?.size;
         if (elem === undefined || size % elem !== 0) {
-          throw new Error(
+          throw new BpfError(
             `${where}: cannot determine the length of array ${fieldName}${dims.trim()} ` +
               `(element type ${JSON.stringify(type)} has no known size)`,
           );
@@ -348,7 +368,7 @@ export function tpStructName(category: string, event: string): string {
     ["event", event],
   ] as const) {
     if (!/^\w+$/.test(v)) {
-      throw new Error(`tracepoint ${what} ${JSON.stringify(v)} is not usable in a C identifier`);
+      throw new BpfError(`tracepoint ${what} ${JSON.stringify(v)} is not usable in a C identifier`);
     }
   }
   return `tracepoint__${category}__${event}`;
@@ -380,7 +400,7 @@ export function tpStructName(category: string, event: string): string {
  * Types are emitted as written in the format file and are expected to come
  * from a generated vmlinux.h (plus bcc's `u8..u64`/`s8..s64`).
  *
- * @throws Error when fields overlap or intrude into the 8-byte common header.
+ * @throws BpfError when fields overlap or intrude into the 8-byte common header.
  */
 export function tpArgsStruct(category: string, event: string, fmt: TpFormat): string {
   const sname = tpStructName(category, event);
@@ -394,7 +414,7 @@ export function tpArgsStruct(category: string, event: string, fmt: TpFormat): st
   const isSyscall = category === "syscalls";
   for (const f of fields) {
     if (f.offset < cursor) {
-      throw new Error(
+      throw new BpfError(
         cursor === 8 && members.length === 1
           ? `${label}: field ${f.name} at offset ${f.offset} overlaps the 8-byte common header`
           : `${label}: field ${f.name} at offset ${f.offset} overlaps the previous field (which ends at ${cursor})`,

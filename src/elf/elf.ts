@@ -13,6 +13,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { ElfError } from "../kernel/errors.js";
+import { Lru } from "../lru.js";
 import { debuglinkCrc, debugSearchKey, loadDebugSymbols, symfsPath } from "./debuginfo.js";
 
 /** e_type, by name: EXEC is a fixed-address executable, DYN a shared object or a PIE. */
@@ -180,9 +181,18 @@ interface Source {
 }
 
 function fdSource(fd: number, name: string): Source {
+  // Offsets and sizes come from the file: checked against its size before allocating
+  // (a file whose size stat does not tell, as in /proc, is read until it ends).
+  const st = fstatSync(fd);
+  const size = st.isFile() && st.size > 0 ? st.size : Number.MAX_SAFE_INTEGER;
   return {
     name,
     read(pos, len) {
+      if (pos < 0 || len < 0 || pos + len > size || len > 0x7fffffff)
+        throw new ElfError(
+          name,
+          `truncated: wanted ${len} bytes at offset ${pos} of ${st.isFile() ? size : "the file"}`,
+        );
       const buf = Buffer.allocUnsafe(len);
       let got = 0;
       while (got < len) {
@@ -232,7 +242,8 @@ interface Note {
 function parseNotes(data: Buffer, align: number): Note[] {
   const out: Note[] = [];
   const a = align === 8 ? 8 : 4;
-  const up = (n: number) => (n + a - 1) & ~(a - 1);
+  // Arithmetic, not `& ~(a - 1)`: sizes near 2^32 must not wrap to negative offsets.
+  const up = (n: number) => Math.ceil(n / a) * a;
   let p = 0;
   while (p + 12 <= data.length) {
     const namesz = data.readUInt32LE(p);
@@ -240,7 +251,7 @@ function parseNotes(data: Buffer, align: number): Note[] {
     const type = data.readUInt32LE(p + 8);
     const nameOff = p + 12;
     const descOff = nameOff + up(namesz);
-    if (descOff + descsz > data.length) break;
+    if (descOff > data.length || descOff + descsz > data.length) break;
     const owner = namesz > 0 ? cstr(data, nameOff, nameOff + namesz) : "";
     out.push({ owner, type, desc: data.subarray(descOff, descOff + descsz) });
     p = descOff + up(descsz);
@@ -685,10 +696,23 @@ interface CacheEntry {
   debugKey?: string;
   /** CRC32 of the whole file, when it was a debuglink candidate. */
   crc?: number;
+  /**
+   * The pid whose /proc/PID/ paths alone reached the file (a deleted binary
+   * through map_files, a container's through root), dropped with that
+   * process by {@link forgetElfFilesOf}; 0 once any other path reached it.
+   */
+  owner: number;
 }
 
+/** The most files cached: binaries and libraries of every process symbolized, their debug files. */
 const MAX_CACHED = 256;
-const cache = new Map<string, CacheEntry>();
+const cache = new Lru<string, CacheEntry>(MAX_CACHED);
+
+/** The pid of a path under /proc/PID/ (map_files of a deleted binary, root of another mount namespace). */
+function procPid(path: string): number | undefined {
+  const m = /^\/proc\/(\d+)\//.exec(path);
+  return m ? Number(m[1]) : undefined;
+}
 
 function openForRead(path: string): number {
   try {
@@ -717,17 +741,12 @@ function cached<T>(path: string, fill: (e: CacheEntry, src: Source) => T): T {
     const st = fstatSync(fd, { bigint: true });
     const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
     const src = fdSource(fd, path);
+    const pid = procPid(path);
     let e = cache.get(key);
-    if (e) {
-      cache.delete(key);
-    } else {
-      e = { elf: parse(src), size: Number(st.size) };
-      if (cache.size >= MAX_CACHED) {
-        const oldest = cache.keys().next().value;
-        if (oldest !== undefined) cache.delete(oldest);
-      }
-    }
-    cache.set(key, e);
+    if (!e) {
+      e = { elf: parse(src), size: Number(st.size), owner: pid ?? 0 };
+      cache.set(key, e);
+    } else if (e.owner !== 0 && e.owner !== pid) e.owner = 0;
     return fill(e, src);
   } finally {
     closeSync(fd);
@@ -852,4 +871,25 @@ export function elfFunctionIndex(path: string): { elf: ElfFile; index: FunctionI
 /** Empties the ELF cache, debug files included (tests; or to free memory). */
 export function clearElfCache(): void {
   cache.clear();
+}
+
+/**
+ * Drops the cached files that only process pid's /proc/PID/ paths reached
+ * (its deleted binaries, its own mount namespace's files): the symbol cache
+ * calls it when it forgets an exited process. Returns how many went.
+ */
+export function forgetElfFilesOf(pid: number): number {
+  let n = 0;
+  for (const [key, e] of cache.entries()) {
+    if (e.owner === pid) {
+      cache.delete(key);
+      n++;
+    }
+  }
+  return n;
+}
+
+/** How many files the ELF cache holds (at most 256). */
+export function cachedElfFileCount(): number {
+  return cache.size;
 }

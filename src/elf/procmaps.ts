@@ -20,6 +20,7 @@ import {
 import { createRequire } from "node:module";
 import { basename, join } from "node:path";
 import { ksym } from "../kernel/kallsyms.js";
+import { Lru } from "../lru.js";
 import { native } from "../native.js";
 import {
   addrToFileOffset,
@@ -30,6 +31,7 @@ import {
   FunctionIndex,
   fileOffsetToAddr,
   findElfSymbol,
+  forgetElfFilesOf,
   readElf,
   readElfSymbols,
   SHN_UNDEF,
@@ -134,12 +136,103 @@ function format(
   return out;
 }
 
-interface PerfMapEntry {
+/** One line of a JIT's perf map: `START SIZE name`, both in hex. */
+export interface PerfMapEntry {
   start: bigint;
   end: bigint;
   name: string;
   /** Line number: of overlapping entries, the last written wins (a JIT re-emitting code appends). */
   line: number;
+}
+
+/**
+ * Parses the text of a perf-PID.map (lines `START SIZE name`, hex with or
+ * without 0x), sorted by start (then line). Lines that do not parse are skipped.
+ */
+export function parsePerfMap(text: string): PerfMapEntry[] {
+  const entries: PerfMapEntry[] = [];
+  for (const [line, raw] of text.split("\n").entries()) {
+    // The name is the rest of the line, whatever it holds (a CR of a CRLF file excepted).
+    const m = /^(?:0x)?([0-9a-fA-F]+)\s+(?:0x)?([0-9a-fA-F]+)\s+([\s\S]*?)\r?$/.exec(raw);
+    if (!m) continue;
+    const start = BigInt(`0x${m[1]}`);
+    entries.push({ start, end: start + BigInt(`0x${m[2]}`), name: m[3] as string, line });
+  }
+  entries.sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : x.line - y.line));
+  return entries;
+}
+
+/**
+ * A perf map's entries in typed arrays (a JIT's map has thousands of lines,
+ * and a profiler keeps those of every process it names: about a third of
+ * the memory of objects with BigInt addresses). Addresses beyond 2^53 keep
+ * the entries as they are.
+ */
+class PerfMapIndex {
+  private readonly starts: Float64Array;
+  private readonly ends: Float64Array;
+  private readonly lines: Uint32Array;
+  private readonly names: string[];
+  private readonly wide: PerfMapEntry[] | undefined;
+
+  constructor(entries: PerfMapEntry[]) {
+    const n = entries.length;
+    const max = BigInt(Number.MAX_SAFE_INTEGER);
+    this.wide = entries.some((e) => e.end > max) ? entries : undefined;
+    const m = this.wide ? 0 : n;
+    this.starts = new Float64Array(m);
+    this.ends = new Float64Array(m);
+    this.lines = new Uint32Array(m);
+    this.names = new Array<string>(m);
+    for (let i = 0; i < m; i++) {
+      const e = entries[i] as PerfMapEntry;
+      this.starts[i] = Number(e.start);
+      this.ends[i] = Number(e.end);
+      this.lines[i] = e.line;
+      this.names[i] = e.name;
+    }
+  }
+
+  /** The entry holding addr (of overlapping ones, the last written), named as in `module`. */
+  lookup(addr: bigint, module: string): ResolvedSymbol | undefined {
+    if (this.wide) return wideLookup(this.wide, addr, module);
+    const x = Number(addr);
+    const st = this.starts;
+    let a = 0;
+    let b = st.length;
+    while (a < b) {
+      const mid = (a + b) >>> 1;
+      if ((st[mid] as number) <= x) a = mid + 1;
+      else b = mid;
+    }
+    // Entries starting at or below addr, nearest first; a bounded look back for overlaps.
+    let best = -1;
+    for (let i = a - 1; i >= 0 && i >= a - 64; i--) {
+      if (
+        x < (this.ends[i] as number) &&
+        (best < 0 || (this.lines[i] as number) > (this.lines[best] as number))
+      )
+        best = i;
+    }
+    if (best < 0) return undefined;
+    return { name: this.names[best] as string, offset: BigInt(x - (this.starts[best] as number)), module };
+  }
+}
+
+function wideLookup(es: PerfMapEntry[], addr: bigint, module: string): ResolvedSymbol | undefined {
+  let a = 0;
+  let b = es.length;
+  while (a < b) {
+    const mid = (a + b) >>> 1;
+    if ((es[mid] as PerfMapEntry).start <= addr) a = mid + 1;
+    else b = mid;
+  }
+  let best: PerfMapEntry | undefined;
+  for (let i = a - 1; i >= 0 && i >= a - 64; i--) {
+    const e = es[i] as PerfMapEntry;
+    if (addr < e.end && (!best || e.line > best.line)) best = e;
+  }
+  return best ? { name: best.name, offset: addr - best.start, module } : undefined;
 }
 
 function mntNs(pid: number | "self"): string | undefined {
@@ -182,7 +275,8 @@ export function perfMapPath(pid: number): string {
   return `/proc/${pid}/root/tmp/perf-${nsPid(pid)}.map`;
 }
 
-const vdsoIndexes = new Map<string, { elf: ElfFile; index: FunctionIndex }>();
+/** The [vdso] images read, by build-id: one or two per kernel, a few more across kernels' containers. */
+const vdsoIndexes = new Lru<string, { elf: ElfFile; index: FunctionIndex }>(8);
 
 const AUTO_REFRESH_MS = 200;
 
@@ -201,11 +295,13 @@ export class ProcessSymbols {
   readonly pid: number;
   /** When the shared cache last handed it out (ms), for its sweep of exited processes. */
   lastUsed = 0;
+  /** When the sweep last found the process alive (ms). */
+  checkedAt = 0;
   private maps: MapEntry[] | undefined;
   private loadedAt = 0;
   private started: string | undefined;
   private sameNs = true;
-  private perfMap: { key: string; entries: PerfMapEntry[] } | undefined;
+  private perfMap: { key: string; index: PerfMapIndex } | undefined;
   private perfMapCheckedAt = 0;
   // Per mapping (dropped on refresh): its ELF and function index, null when unreadable.
   private modules = new Map<MapEntry, { elf: ElfFile; index: FunctionIndex } | null>();
@@ -218,6 +314,13 @@ export class ProcessSymbols {
   exited(): boolean {
     const st = startTime(this.pid);
     return st === undefined || (this.started !== undefined && st !== this.started);
+  }
+
+  /** Whether its pid now names another process, started since its mappings were read. */
+  reused(): boolean {
+    if (this.started === undefined) return false;
+    const st = startTime(this.pid);
+    return st !== undefined && st !== this.started;
   }
 
   /** Re-reads /proc/PID/maps (after dlopen, or when the pid was reused). */
@@ -330,31 +433,9 @@ export class ProcessSymbols {
       }
     }
     if (this.perfMap?.key !== key) {
-      const entries: PerfMapEntry[] = [];
-      for (const [line, text] of readFileSync(path, "utf8").split("\n").entries()) {
-        const m = /^(?:0x)?([0-9a-fA-F]+)\s+(?:0x)?([0-9a-fA-F]+)\s+(.*)$/.exec(text);
-        if (!m) continue;
-        const start = BigInt(`0x${m[1]}`);
-        entries.push({ start, end: start + BigInt(`0x${m[2]}`), name: m[3] as string, line });
-      }
-      entries.sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : x.line - y.line));
-      this.perfMap = { key, entries };
+      this.perfMap = { key, index: new PerfMapIndex(parsePerfMap(readFileSync(path, "utf8"))) };
     }
-    const es = this.perfMap.entries;
-    let a = 0;
-    let b = es.length;
-    while (a < b) {
-      const mid = (a + b) >>> 1;
-      if ((es[mid] as PerfMapEntry).start <= addr) a = mid + 1;
-      else b = mid;
-    }
-    // Entries starting at or below addr, nearest first; a bounded look back for overlaps.
-    let best: PerfMapEntry | undefined;
-    for (let i = a - 1; i >= 0 && i >= a - 64; i--) {
-      const e = es[i] as PerfMapEntry;
-      if (addr < e.end && (!best || e.line > best.line)) best = e;
-    }
-    return best ? { name: best.name, offset: addr - best.start, module: path } : undefined;
+    return this.perfMap.index.lookup(addr, path);
   }
 
   /**
@@ -452,8 +533,15 @@ function isModule(path: string, module: string): boolean {
   return base.startsWith(`lib${bare}.`) || base.startsWith(`lib${bare}-`);
 }
 
-const demangled = new Map<string, string>();
-const DEMANGLED_MAX = 50_000;
+/**
+ * Demangled names, in two generations of at most 25,000 (a few MB): a name
+ * found in the old one moves to the current one, and a full current one
+ * becomes the old one. Bounded like an LRU without reordering on every hit
+ * (names are looked up once per frame named).
+ */
+const DEMANGLED_GENERATION = 25_000;
+let demangled = new Map<string, string>();
+let demangledOld = new Map<string, string>();
 
 /**
  * A C++ symbol name as c++filt prints it ("_ZN3foo3barEi" → "foo::bar(int)",
@@ -464,31 +552,47 @@ export function demangle(name: string): string {
   if (!name.startsWith("_Z")) return name;
   const hit = demangled.get(name);
   if (hit !== undefined) return hit;
-  const out = native().demangle(name) ?? name;
-  if (demangled.size >= DEMANGLED_MAX) demangled.clear();
+  const out = demangledOld.get(name) ?? native().demangle(name) ?? name;
+  if (demangled.size >= DEMANGLED_GENERATION) {
+    demangledOld = demangled;
+    demangled = new Map();
+  }
   demangled.set(name, out);
   return out;
 }
 
-/** Processes whose symbols are cached, least recently used first. */
-const processes = new Map<number, ProcessSymbols>();
 /** The most processes cached: a long run over many short-lived processes stays bounded. */
 const PROCESSES_MAX = 1024;
-/** How often the cache looks for exited processes, and how long an exited one's entry stays unused before it goes. */
-const SWEEP_MS = 10_000;
+/**
+ * Processes whose symbols are cached, least recently used first. A process
+ * that goes (evicted, swept, forgotten) takes with it the ELF files that
+ * only its /proc/PID/ paths reached (its deleted binaries).
+ */
+const processes = new Lru<number, ProcessSymbols>(PROCESSES_MAX, (pid) => {
+  forgetElfFilesOf(pid);
+});
+/** How long an exited process's entry stays unused before it goes. */
+const IDLE_MS = 10_000;
+/** How often (at most) the cache looks for exited processes, on a call. */
+const SWEEP_EVERY_MS = 1000;
+/** How often an idle entry of a live process is looked at again. */
+const RECHECK_MS = 10_000;
 let lastSweep = Date.now();
-/** The entry processSymbols() returned last (already at the LRU's recent end, unless dropped since). */
-let lastTouched: ProcessSymbols | undefined;
 
 /**
  * Drops the entries of processes that have exited (or whose pid now names
  * another process) and that were not used for `idleMs`: a tool reading its
  * maps at the end still resolves a process that exited during the run.
+ * Entries come least recently used first, so the walk stops at the first
+ * one used within `idleMs`; an idle live process's /proc/PID/stat is read
+ * again only every 10 s.
  */
-export function sweepProcessSymbols(idleMs = SWEEP_MS, now = Date.now()): number {
+export function sweepProcessSymbols(idleMs = IDLE_MS, now = Date.now()): number {
   let dropped = 0;
-  for (const [pid, p] of processes) {
-    if (now - p.lastUsed < idleMs) continue;
+  for (const [pid, p] of processes.entries()) {
+    if (now - p.lastUsed < idleMs) break;
+    if (now - p.checkedAt < RECHECK_MS && p.checkedAt > p.lastUsed) continue;
+    p.checkedAt = now;
     if (!p.exited()) continue;
     processes.delete(pid);
     dropped++;
@@ -497,33 +601,29 @@ export function sweepProcessSymbols(idleMs = SWEEP_MS, now = Date.now()): number
   return dropped;
 }
 
-/** How many processes' symbols are cached. */
+/** How many processes' symbols are cached (at most 1024). */
 export function cachedProcessCount(): number {
   return processes.size;
 }
 
-/** The shared {@link ProcessSymbols} of a pid (created on first use, kept like bcc's BPF._sym_caches, bounded). */
+/**
+ * The shared {@link ProcessSymbols} of a pid (created on first use, kept like
+ * bcc's BPF._sym_caches): at most 1024 processes, least recently used out
+ * first; every second (on a call) the entries of processes that have
+ * exited and were not used for 10 s go. An entry unused for that long whose pid now
+ * names a process started since is replaced (pid reuse: the entry knows its
+ * process's start time, /proc/PID/stat field 22).
+ */
 export function processSymbols(pid: number): ProcessSymbols {
   const now = Date.now();
-  if (now - lastSweep >= SWEEP_MS) sweepProcessSymbols(SWEEP_MS, now);
+  if (now - lastSweep >= SWEEP_EVERY_MS) sweepProcessSymbols(IDLE_MS, now);
   let p = processes.get(pid);
-  if (p && p === lastTouched) {
-    // the usual case, a run of lookups in one process: already the most recent
-    p.lastUsed = now;
-    return p;
-  }
-  if (p)
-    processes.delete(pid); // re-inserted last: most recently used
-  else {
+  if (p && now - p.lastUsed >= IDLE_MS && p.reused()) p = undefined;
+  if (!p) {
     p = new ProcessSymbols(pid);
-    if (processes.size >= PROCESSES_MAX) {
-      const oldest = processes.keys().next().value;
-      if (oldest !== undefined) processes.delete(oldest);
-    }
+    processes.set(pid, p);
   }
-  processes.set(pid, p);
   p.lastUsed = now;
-  lastTouched = p;
   return p;
 }
 
@@ -531,7 +631,6 @@ export function processSymbols(pid: number): ProcessSymbols {
 export function forgetProcessSymbols(pid?: number): void {
   if (pid === undefined) processes.clear();
   else processes.delete(pid);
-  lastTouched = undefined;
 }
 
 /**

@@ -45,7 +45,8 @@ const LONG_LENGTHS = new Set(["l", "ll", "L", "q", "j", "z", "Z", "t"]);
  * `bigint` (formatted exactly) and `boolean`; `%s` uses `String(v)` for
  * non-strings. Extra arguments are ignored, as in C.
  *
- * @throws RangeError when there are fewer arguments than conversions.
+ * @throws RangeError when there are fewer arguments than conversions, or a
+ *   width or precision is over 100000.
  * @throws TypeError when an argument cannot be formatted by its conversion.
  * @throws Error on a malformed conversion specification.
  */
@@ -222,7 +223,17 @@ function describe(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
+/** The widest field and the longest precision formatted (a C printf would need gigabytes past it). */
+const MAX_FIELD = 100_000;
+
 function formatOne(spec: Spec, v: unknown): string {
+  for (const [what, n] of [
+    ["width", spec.width],
+    ["precision", spec.precision],
+  ] as const) {
+    if (n !== undefined && n > MAX_FIELD)
+      throw new RangeError(`sprintf: ${what} ${n} of %${spec.conv} is too large (at most ${MAX_FIELD})`);
+  }
   switch (spec.conv) {
     case "d":
     case "i":

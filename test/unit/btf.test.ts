@@ -926,6 +926,67 @@ describe("codecFor", () => {
     assert.throws(() => decodeFromBytes(c, new Uint8Array(40), 9), RangeError);
   });
 
+  it("refuses objects whose members run past their size (fuzzed: a .bpf.o's DATASEC of size 0)", () => {
+    // Before libbpf loads an object, its DATASECs say size 0 though their
+    // variables have sizes: decoding one read past the bytes (a RangeError of DataView).
+    const btf = Btf.parse(
+      buildBtf((s) => [
+        // [1] INT int; [2] VAR counter: int; [3] DATASEC .bss size 0 { counter @0, 4 bytes }
+        ...[s("int"), info(BTF_KIND.INT), 4, (1 << 24) | 32],
+        ...[s("counter"), info(BTF_KIND.VAR), 1, 1],
+        ...[s(".bss"), info(BTF_KIND.DATASEC, 1), 0, 2, 0, 4],
+        // [4] STRUCT big size 2 { int a @0 }: a member past the end
+        ...[s("big"), info(BTF_KIND.STRUCT, 1), 2, s("a"), 1, 0],
+        // [5] INT seven: 1 byte, 7 bits (decoded as bits); [6] VAR flag: seven; [7] DATASEC .data size 0 { flag }
+        ...[s("seven"), info(BTF_KIND.INT), 1, 7],
+        ...[s("flag"), info(BTF_KIND.VAR), 5, 1],
+        ...[s(".data"), info(BTF_KIND.DATASEC, 1), 0, 6, 0, 1],
+      ]),
+    );
+    assert.throws(() => codecFor(btf, 7), BtfError);
+    assert.throws(
+      () => codecFor(btf, 3),
+      (e: unknown) =>
+        e instanceof BtfError &&
+        /counter ends at byte 4, past the end \(0 bytes\)/.test((e as Error).message),
+    );
+    assert.throws(
+      () => codecFor(btf, 4),
+      (e: unknown) =>
+        e instanceof BtfError && /a ends at byte 4, past the end \(2 bytes\)/.test((e as Error).message),
+    );
+  });
+
+  it("plans a 4 GB struct without touching 4 GB (fuzzed: a bit-flipped size took 28 s)", () => {
+    // The planner marked covered bytes in a Uint8Array of the struct's size, and
+    // every codec made a zero buffer of that size up front.
+    const btf = Btf.parse(
+      buildBtf((s) => [
+        ...[s("int"), info(BTF_KIND.INT), 4, (1 << 24) | 32],
+        ...[s("huge"), info(BTF_KIND.STRUCT, 1), 0xfffffff0, s("a"), 1, 0],
+      ]),
+    );
+    const t0 = performance.now();
+    const c = codecFor(btf, 2);
+    assert.equal(c.size, 0xfffffff0);
+    assert.ok(performance.now() - t0 < 1000);
+    assert.deepEqual(decodeFromBytes(codecFor(btf, 1), new Uint8Array(4)), 0);
+  });
+
+  it("refuses a typedef loop with a BtfError (fuzzed: the planner recursed until the stack overflowed)", () => {
+    const btf = Btf.parse(
+      buildBtf((s) => [
+        // [1] TYPEDEF a -> [2] CONST -> [1]
+        ...[s("a"), info(BTF_KIND.TYPEDEF), 2],
+        ...[0, info(BTF_KIND.CONST), 1],
+      ]),
+    );
+    assert.throws(
+      () => codecFor(btf, 1),
+      (e: unknown) => e instanceof BtfError && /chain longer than 64 \(a loop\?\)/.test((e as Error).message),
+    );
+  });
+
   it("gives both backends the same bytes for the same values", () => {
     const { btf } = types;
     for (const name of ["all", "bits", "data_t", "odd"]) {

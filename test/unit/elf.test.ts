@@ -20,8 +20,8 @@ import {
   readElfSymbols,
   symbolToFileOffset,
 } from "../../src/elf/elf.js";
-import { demangle, parseProcMaps } from "../../src/elf/procmaps.js";
-import { PermissionError } from "../../src/kernel/errors.js";
+import { demangle, parsePerfMap, parseProcMaps } from "../../src/elf/procmaps.js";
+import { ElfError, PermissionError } from "../../src/kernel/errors.js";
 import { Kallsyms } from "../../src/kernel/kallsyms.js";
 
 const hasGcc = spawnSync("gcc", ["--version"]).status === 0;
@@ -204,6 +204,77 @@ describe("ELF reader on gcc-built binaries", { skip: noTools }, () => {
   });
 });
 
+/**
+ * A minimal ELF64 LE relocatable: a null section, one section of `type` with
+ * `data` (its size in the header may be overridden) and .shstrtab.
+ */
+function tinyElf(type: number, data: Buffer, size = BigInt(data.length)): Buffer {
+  const shstr = Buffer.from("\0.sec\0.shstrtab\0", "latin1");
+  const dataOff = 64;
+  const strOff = dataOff + data.length;
+  const shoff = (strOff + shstr.length + 7) & ~7;
+  const out = Buffer.alloc(shoff + 3 * 64);
+  out.writeUInt32BE(0x7f454c46, 0);
+  out[4] = 2; // ELF64
+  out[5] = 1; // little-endian
+  out[6] = 1;
+  out.writeUInt16LE(1, 16); // REL
+  out.writeUInt16LE(62, 18);
+  out.writeBigUInt64LE(BigInt(shoff), 40);
+  out.writeUInt16LE(64, 52);
+  out.writeUInt16LE(64, 58);
+  out.writeUInt16LE(3, 60);
+  out.writeUInt16LE(2, 62);
+  data.copy(out, dataOff);
+  shstr.copy(out, strOff);
+  const sh = (i: number, name: number, t: number, off: number, sz: bigint, link = 0, entsize = 0n) => {
+    const o = shoff + i * 64;
+    out.writeUInt32LE(name, o);
+    out.writeUInt32LE(t, o + 4);
+    out.writeBigUInt64LE(BigInt(off), o + 24);
+    out.writeBigUInt64LE(sz, o + 32);
+    out.writeUInt32LE(link, o + 40);
+    out.writeBigUInt64LE(4n, o + 48);
+    out.writeBigUInt64LE(entsize, o + 56);
+  };
+  sh(1, 1, type, dataOff, size, 2, type === 2 ? 24n : 0n);
+  sh(2, 6, 3, strOff, BigInt(shstr.length));
+  return out;
+}
+
+describe("ELF reader on corrupt files (fuzzed)", () => {
+  it("skips a note whose name size wraps past 2^31 instead of reading before the section", () => {
+    // namesz 0xfffffff0 rounded up with 32-bit bit operations became -16: the next
+    // note was read at offset -4 (a RangeError); with 0xfffffff4 the reader looped forever.
+    for (const namesz of [0xfffffff0, 0xfffffff4]) {
+      const note = Buffer.alloc(16);
+      note.writeUInt32LE(namesz, 0);
+      note.writeUInt32LE(0, 4);
+      note.writeUInt32LE(3, 8);
+      const elf = readElf(tinyElf(7, note), "notes");
+      assert.equal(elf.buildId, undefined);
+      assert.deepEqual(elf.usdt, []);
+    }
+  });
+
+  it("says a section runs past the end of the file before allocating it (fd reader)", () => {
+    // A symbol table claiming 2^40 bytes made Buffer.allocUnsafe throw a RangeError.
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-elf-"));
+    try {
+      const path = join(dir, "huge-symtab.o");
+      writeFileSync(path, tinyElf(2, Buffer.alloc(48), 1n << 40n));
+      const elf = readElf(path);
+      assert.throws(
+        () => readElfSymbols(path, elf),
+        (e: unknown) => e instanceof ElfError && /truncated/.test((e as Error).message),
+      );
+      assert.throws(() => readElfSymbols(readFileSync(path), elf), ElfError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 const SDT_PROG = `
 #define _SDT_HAS_SEMAPHORES 1
 #include <sys/sdt.h>
@@ -379,6 +450,17 @@ describe("/proc/PID/maps parser", () => {
     assert.equal(del.path, "/tmp/with space/lib.so");
     assert.ok(del.deleted && del.shared && del.exec);
     assert.equal(vdso.path, "[vdso]");
+  });
+});
+
+describe("perf-PID.map parser", () => {
+  it("reads START SIZE name lines, CRLF ones and names with any character (fuzzed)", () => {
+    // A CRLF line, or a name holding U+2028, did not match `(.*)$` and was dropped.
+    const text = "7f0000001000 20 LazyCompile:~f /a.js:1\r\n0x7f0000000000 0x10 JS:*g\u2028x\nnot a line\n";
+    assert.deepEqual(parsePerfMap(text), [
+      { start: 0x7f0000000000n, end: 0x7f0000000010n, name: "JS:*g\u2028x", line: 1 },
+      { start: 0x7f0000001000n, end: 0x7f0000001020n, name: "LazyCompile:~f /a.js:1", line: 0 },
+    ]);
   });
 });
 

@@ -150,6 +150,31 @@ describe("#if conditions", () => {
     assert.equal(r.text.replace(/\r/g, "").split("\n").filter(Boolean).join("|"), "int y;");
     assert.equal(r.text.split("\n").length, src.split("\n").length);
   });
+
+  it("computes in 64 bits and leaves what it cannot to clang (fuzzed)", () => {
+    // `1 << 100000000000` threw "Maximum BigInt size exceeded"; 20000 nested
+    // parentheses or `!`s overflowed the JS stack (both RangeErrors out of the compile).
+    const e = env();
+    assert.throws(() => evaluateCondition("1 << 100000000000", e), /shift by 100000000000/);
+    assert.throws(() => evaluateCondition("1 << 64", e), /shift by 64/);
+    assert.equal(evaluateCondition("0x7fffffffffffffff + 1 < 0", e), true, "intmax_t wraps");
+    assert.equal(evaluateCondition("(1 << 62) * 4 == 0", e), true);
+    for (const deep of [
+      `${"(".repeat(3000)}1${")".repeat(3000)}`,
+      `${"1 ? ".repeat(2000)}1${" : 0".repeat(2000)}`,
+    ]) {
+      assert.throws(() => evaluateCondition(deep, e), /nested deeper than/);
+      const src = `#if ${deep}\nint a;\n#endif\n`;
+      const r = resolveConditionals(src, e);
+      assert.equal(r.text, src, "left as written for clang");
+      assert.equal(r.undecided, 1);
+    }
+    assert.equal(
+      evaluateCondition(`${"(".repeat(50)}1${")".repeat(50)}`, e),
+      true,
+      "ordinary nesting still evaluates",
+    );
+  });
 });
 
 describe("a program's own types", () => {

@@ -293,3 +293,24 @@ describe("sprintf's number path", () => {
     assert.equal(sprintf("%3s|", "\ud800x"), " \ud800x|");
   });
 });
+
+describe("sprintf limits (fuzzed)", () => {
+  it("refuses a width or precision over 100000 with its documented RangeError", () => {
+    // "%.999999999d" threw V8's "Invalid string length" from String.repeat.
+    for (const [fmt, args] of [
+      ["%.999999999d", [0n]],
+      ["%999999999d", [1]],
+      ["%*s", [999999999, "x"]],
+      ["%.536870912f", [1.5]],
+    ] as Array<[string, unknown[]]>) {
+      assert.throws(
+        () => sprintf(fmt, ...args),
+        (e: unknown) =>
+          e instanceof RangeError &&
+          /^sprintf: (width|precision) \d+ of %\w is too large/.test((e as Error).message),
+        fmt,
+      );
+    }
+    assert.equal(sprintf("%100000d", 1).length, 100000);
+  });
+});

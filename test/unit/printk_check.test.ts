@@ -5,6 +5,7 @@ import {
   decodeCStringLiteral,
   TRACE_PRINTK_MAX_ARGS,
 } from "../../src/compile/printk_check.js";
+import { BpfError } from "../../src/kernel/errors.js";
 
 describe("checkTracePrintk: accepted formats", () => {
   const ok: [string, number][] = [
@@ -196,6 +197,7 @@ describe("decodeCStringLiteral", () => {
     assert.throws(() => decodeCStringLiteral(""), /no string literal/);
     assert.throws(() => decodeCStringLiteral("abc"), /expected a string literal, found "a"/);
     assert.throws(() => decodeCStringLiteral('"abc'), /unterminated string literal/);
+    assert.throws(() => decodeCStringLiteral('"""'), BpfError, "a BpfError (fuzzed: it was a plain Error)");
     assert.throws(() => decodeCStringLiteral('"a" b'), /expected a string literal/);
     assert.throws(() => decodeCStringLiteral('"\\q"'), /unknown escape sequence \\q/);
     assert.throws(() => decodeCStringLiteral('"\\x"'), /\\x escape without hex digits/);

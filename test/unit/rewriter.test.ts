@@ -32,6 +32,34 @@ describe("tokenizer", () => {
   });
 });
 
+describe("tokenizer on fuzzed input", () => {
+  it("counts columns in characters in linear time on a long line of a file with astral characters", () => {
+    // Each token's column was counted from the start of its line: 20000 tokens took over a second.
+    const t0 = performance.now();
+    const toks = tokenize(`x ${"! ".repeat(100000)}😀 y\n`);
+    assert.ok(performance.now() - t0 < 1000, "linear");
+    assert.equal(toks.find((t) => t.text === "y")?.column, 200000 + 3 + 2);
+    // a one-unit token cut inside a surrogate pair (the tokenizer's last resort) keeps the count right
+    assert.equal(tokenize("😀😀 z").find((t) => t.text === "z")?.column, 4);
+  });
+
+  it("ends an unterminated literal before the newline, and counts the lines of a prefixed one", () => {
+    // `'` then a newline made a char token holding the newline, which the rewriter copied
+    // into a generated program (moving every later line); u8"a\<newline>b" did not count its line.
+    const toks = tokenize("'\nint x;");
+    assert.deepEqual(
+      toks.slice(0, 2).map((t) => [t.kind, t.text]),
+      [
+        ["char", "'"],
+        ["space", "\n"],
+      ],
+    );
+    assert.equal(tokenize('u8"a\\\nb" x').find((t) => t.text === "x")?.line, 2);
+    const src = "'\nint syscall__execve(struct pt_regs *ctx, const char *filename) {}";
+    assert.equal(lines(rewriteBcc(src).code), lines(src));
+  });
+});
+
 describe("rewriteBcc", () => {
   it("turns every non-static function into a program and inlines static ones, as bcc does", () => {
     const src = [
@@ -167,6 +195,67 @@ describe("rewriteBcc", () => {
     const r = rewriteBcc(src);
     assert.equal(r.code, src);
     assert.equal(r.programs[0]?.section, "tracepoint/syscalls/sys_enter_execve");
+  });
+});
+
+describe("rewriteBcc on fuzzed input", () => {
+  it("reports an unterminated bpf_trace_printk format as a CompileError at the literal", () => {
+    // decodeCStringLiteral's plain Error escaped the rewriter.
+    const src = 'int f(void *ctx) {\n  bpf_trace_printk("unterminated\n  , 1);\n  return 0;\n}\n';
+    assert.throws(
+      () => rewriteBcc(src, "p.c"),
+      (e: unknown) =>
+        e instanceof CompileError &&
+        e.diagnostics[0]?.line === 2 &&
+        e.diagnostics[0]?.column === 20 &&
+        /p\.c:2:20: error: bad format string for bpf_trace_printk: unterminated string literal/.test(
+          e.message,
+        ),
+    );
+  });
+
+  it("keeps the lines of a kernel #include continued by a backslash", () => {
+    // The directive (with its comment continued onto the next line) was replaced by a one-line comment.
+    const src = "#include <linux/sched.h> // x \\\n y\nint f(struct pt_regs *ctx) { return 0; }\n";
+    const r = rewriteBcc(src);
+    assert.equal(lines(r.code), lines(src));
+    assert.equal(r.programs[0]?.line, 3);
+  });
+
+  it("keeps lines when a probe's return, ctx or argument types span lines", () => {
+    // The types were copied with their newlines into the program appended on the closing brace's line.
+    const src = [
+      "unsigned",
+      "int kprobe__f(struct pt_regs",
+      "  *ctx, const char",
+      "  *name) // 名前",
+      "{ return 0; }",
+      "int after(void *ctx) { return 0; }",
+      "",
+    ].join("\n");
+    const r = rewriteBcc(src);
+    assert.equal(lines(r.code), lines(src));
+    assert.match(r.code.split("\n")[5] as string, /int after\(void \*ctx\) \{ return 0; \}$/);
+    assert.match(
+      r.code,
+      /unsigned int kprobe__f\(struct pt_regs \*ctx\) \{ return ____kprobe__f\(ctx, \(const char \*\)__TSBPF_KPROBE_ARG1\(ctx\)\); \}/,
+    );
+  });
+
+  it("leaves the static helpers of a libbpf-style file as written", () => {
+    // `static inline` and plain `static` helpers got __attribute__((always_inline)): not byte-identical.
+    const src = [
+      "static inline int helper(int x) { return x + 1; }",
+      "static int helper2(int x) { return x - 1; }",
+      'SEC("xdp") int xdp_pass(struct xdp_md *ctx) { return helper(helper2(2)); }',
+      'char LICENSE[] SEC("license") = "GPL";',
+      "",
+    ].join("\r\n");
+    assert.equal(rewriteBcc(src).code, src);
+    // In the bcc dialect they are still inlined, as bcc does.
+    const bcc =
+      "static int helper(int x) { return x; }\nint kprobe__f(struct pt_regs *ctx) { return helper(1); }\n";
+    assert.match(rewriteBcc(bcc).code, /^__attribute__\(\(always_inline\)\) static int helper/);
   });
 });
 

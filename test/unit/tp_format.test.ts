@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseTpFormat, type TpField, tpArgsStruct, tpStructName } from "../../src/compile/tp_format.js";
+import { BpfError } from "../../src/kernel/errors.js";
 
 const COMMON = [
   "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;",
@@ -279,6 +280,19 @@ describe("parseTpFormat", () => {
       () => parseTpFormat(fmtFile("x", 1, ["field:struct foo bar[N];\toffset:8;\tsize:24;\tsigned:0;"])),
       /cannot determine the length of array bar\[N\]/,
     );
+  });
+
+  it("throws BpfErrors, and refuses a type that would break the C struct (fuzzed)", () => {
+    // The errors were plain Errors; a type like "struct { int a; } s; }" went into the struct verbatim.
+    assert.throws(() => parseTpFormat(""), BpfError);
+    assert.throws(
+      () =>
+        parseTpFormat(fmtFile("x", 1, ["field:struct { int a; } s; } s;\toffset:8;\tsize:4;\tsigned:0;"])),
+      (e: unknown) =>
+        e instanceof BpfError && /is not a C type tsbpf can declare field s with/.test((e as Error).message),
+    );
+    const ok = parseTpFormat(fmtFile("x", 1, ["field:struct { int a; } s;\toffset:8;\tsize:4;\tsigned:0;"]));
+    assert.equal(ok.fields.at(-1)?.type, "struct { int a; }");
   });
 });
 

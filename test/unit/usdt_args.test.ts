@@ -61,4 +61,15 @@ describe("USDT argument specs", () => {
     });
     assert.equal(parseUsdtArgument("8@what"), undefined);
   });
+
+  it("reads negative hex offsets and immediates, and refuses sizes it cannot read (fuzzed)", () => {
+    // "-0x18(%rbp)" gave offset NaN (Number("-0x18")), "$-0x10" threw a SyntaxError (BigInt("-0x10")).
+    assert.equal(parseUsdtArgument("-0x18(%rbp)")?.offset, -0x18);
+    assert.equal(parseUsdtArgument("8@-0x18(%rbp)")?.offset, -0x18);
+    assert.equal(parseUsdtArgument("-4@$-0x10")?.constant, -0x10n);
+    assert.equal(parseUsdtArgument("8@$-16")?.constant, -16n);
+    assert.equal(parseUsdtArgument("16@%rdi"), undefined);
+    assert.equal(parseUsdtArgument("0@%rdi"), undefined);
+    assert.equal(parseUsdtArgument("99999999999999999999(%rax)"), undefined);
+  });
 });
