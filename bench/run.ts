@@ -15,7 +15,8 @@
  *
  *   npm run bench                     human table
  *   npm run bench -- --json           JSON lines: { name, value, unit, baseline, … }
- *   npm run bench -- --runs=N --only=startup|compile|events|tools|profile|exporter
+ *   npm run bench -- --runs=N --only=startup|compile|events|tools|profile|exporter|soak
+ *   npm run bench -- --only=soak --soak-seconds=90   (soak: 10 minutes unless shortened)
  *
  * compile: cold and warm compile of a bcc program with implicit kernel reads,
  * against the same program written with BPF_CORE_READ and compiled by clang.
@@ -29,6 +30,7 @@ import { native } from "../src/native.js";
 import { exporterBench } from "./exporter.js";
 import { json, max, median, report, round, rows, type Sample, timeToMarker } from "./lib.js";
 import { profileBench } from "./profile.js";
+import { soakBench } from "./soak.js";
 import { toolsBench } from "./tools.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -343,6 +345,8 @@ if (!only || only === "events") await eventsBench();
 if (!only || only === "tools") await toolsBench(RUNS);
 if (!only || only === "profile") await profileBench(RUNS);
 if (!only || only === "exporter") await exporterBench(RUNS);
+// 10 minutes: only when asked for by name
+if (only === "soak") await soakBench();
 
 if (!json) {
   const head = ["benchmark", "tsbpf", "baseline", "unit", "extra"];
