@@ -250,10 +250,11 @@ export class BpfBase {
   }
 
   /**
-   * Drops the symbols cached for process pid (its mappings are kept after it
-   * exits, so that late stacks still resolve), or with no pid those of every
-   * process and every binary read: a long-running profiler calls it for the
-   * pids it has seen exit, or now and then, to bound its memory.
+   * Drops the symbols cached for process pid now, or with no pid those of
+   * every process and every binary read. Not needed to bound memory: the
+   * caches hold at most 1024 processes and 256 binaries, and a process's
+   * entries go 10 s after it exits (kept that long so that late stacks still
+   * resolve).
    */
   static forgetSymbols(pid?: number): void {
     forgetProcessSymbols(pid);
