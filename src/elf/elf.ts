@@ -662,13 +662,7 @@ export class FunctionIndex {
     if (addr < this.base || addr - this.base > MAX_SAFE) return undefined;
     const x = Number(addr - this.base);
     const st = this.starts;
-    let a = 0;
-    let b = st.length;
-    while (a < b) {
-      const mid = (a + b) >>> 1;
-      if ((st[mid] as number) <= x) a = mid + 1;
-      else b = mid;
-    }
+    const a = countAtMost(st, x);
     for (let i = a - 1; i >= 0; i--) {
       if ((this.maxEnd[i] as number) <= x) break;
       if (x < (this.ends[i] as number)) {
@@ -892,4 +886,16 @@ export function forgetElfFilesOf(pid: number): number {
 /** How many files the ELF cache holds (at most 256). */
 export function cachedElfFileCount(): number {
   return cache.size;
+}
+
+/** How many of the ascending values in `sorted` are at most x (the index of the first one above it). */
+export function countAtMost(sorted: ArrayLike<number>, x: number): number {
+  let a = 0;
+  let b = sorted.length;
+  while (a < b) {
+    const mid = (a + b) >>> 1;
+    if ((sorted[mid] as number) <= x) a = mid + 1;
+    else b = mid;
+  }
+  return a;
 }

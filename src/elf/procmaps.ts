@@ -24,6 +24,7 @@ import { Lru } from "../lru.js";
 import { native } from "../native.js";
 import {
   addrToFileOffset,
+  countAtMost,
   type ElfFile,
   elfFile,
   elfFunctionIndex,
@@ -198,13 +199,7 @@ class PerfMapIndex {
     if (this.wide) return wideLookup(this.wide, addr, module);
     const x = Number(addr);
     const st = this.starts;
-    let a = 0;
-    let b = st.length;
-    while (a < b) {
-      const mid = (a + b) >>> 1;
-      if ((st[mid] as number) <= x) a = mid + 1;
-      else b = mid;
-    }
+    const a = countAtMost(st, x);
     // Entries starting at or below addr, nearest first; a bounded look back for overlaps.
     let best = -1;
     for (let i = a - 1; i >= 0 && i >= a - 64; i--) {
