@@ -225,10 +225,13 @@ describe("uprobe", { skip }, () => {
       [pid],
       "with a PID, only that process's calls are printed",
     );
-    for (const r of all) {
-      assertLayout(r);
-      assert.ok(r.task === "strlen_caller" || r.task === "<...>", r.line); // <...>: comm cache miss
-    }
+    for (const r of all) assertLayout(r);
+    // trace_pipe's COMM comes from the kernel's comm cache by pid: "<...>" on a miss, and a reused
+    // pid's earlier name until the cache is refreshed; the pid above is what the filter decides.
+    assert.ok(
+      all.some((r) => r.task === "strlen_caller"),
+      all.map((r) => r.line).join("\n"),
+    );
     // The real lengths (not sizeof a pointer, the original's bug): 18, and 255+ for the 300-byte string.
     assert.deepEqual([...new Set(all.map((r) => r.msg))].sort(), ["18", "255+"]);
   });
