@@ -235,7 +235,7 @@ export async function exporterBench(runs: number): Promise<void> {
   const ours = await servedRss(
     [
       process.execPath,
-      join(root, "dist/bundle/tsbpf.mjs"),
+      join(root, "dist/bundle/tsbpf.cjs"),
       "exporter",
       "--config.dir",
       join(root, "examples/exporter"),

@@ -43,12 +43,22 @@ export function peakRssKb(pid: number): number {
   }
 }
 
-/** Starts argv, resolves when stdout contains marker: elapsed ms and peak RSS then. */
-export function timeToMarker(
-  argv: string[],
-  marker: string | RegExp,
-  env: NodeJS.ProcessEnv = {},
-): Promise<Sample> {
+/**
+ * What ends a timing: a string or pattern in the output so far, or a test of
+ * it given the CLOCK_MONOTONIC nanoseconds of the spawn (Node's hrtime and
+ * the kernel's bpf_ktime_get_ns share that clock), to accept only events
+ * that happened after the process started.
+ */
+export type Marker = string | RegExp | ((out: string, spawnedNs: bigint) => boolean);
+
+function matches(marker: Marker, out: string, t0: bigint): boolean {
+  if (typeof marker === "string") return out.includes(marker);
+  if (marker instanceof RegExp) return marker.test(out);
+  return marker(out, t0);
+}
+
+/** Starts argv, resolves when stdout matches marker: elapsed ms and peak RSS then. */
+export function timeToMarker(argv: string[], marker: Marker, env: NodeJS.ProcessEnv = {}): Promise<Sample> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     const child = spawn(argv[0] as string, argv.slice(1), {
@@ -64,7 +74,7 @@ export function timeToMarker(
     }, 60_000);
     child.stdout.on("data", (b: Buffer) => {
       out += b.toString();
-      if (!done && (typeof marker === "string" ? out.includes(marker) : marker.test(out))) {
+      if (!done && matches(marker, out, t0)) {
         done = true;
         const ms = Number(process.hrtime.bigint() - t0) / 1e6;
         const rssKb = peakRssKb(child.pid as number);

@@ -24,7 +24,7 @@ import { fileURLToPath } from "node:url";
 import { median, report, round } from "./lib.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const CLI = join(root, "dist/bundle/tsbpf.mjs");
+const CLI = join(root, "dist/bundle/tsbpf.cjs");
 const BT_PROGRAM = "profile:hz:99 { @[ustack, kstack] = count(); }";
 
 /** Starts a profiler and resolves once it says it is attached. */

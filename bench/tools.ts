@@ -22,7 +22,7 @@ import { toolNames } from "../tools/index.js";
 import { max, median, peakRssKb, report, round, type Sample, timeToMarker } from "./lib.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const CLI = join(root, "dist/bundle/tsbpf.mjs");
+const CLI = join(root, "dist/bundle/tsbpf.cjs");
 
 interface Pair {
   tool: string;

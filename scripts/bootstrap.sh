@@ -52,7 +52,8 @@ if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" 2>/dev/n
 fi
 
 # TypeScript → dist/ (incremental: a no-op when nothing changed), then the
-# one-file bundle of the CLI that `npm start` and the tsbpf command run.
+# bundle of the CLI that `npm start` and the tsbpf command run (dist/bundle:
+# the tsbpf command and the one file of the CLI it runs).
 node_modules/.bin/tsc -p .
 node scripts/bundle.mjs
 # The tools' BPF objects (dist/tools/*.bpf.o), compiled once here so that

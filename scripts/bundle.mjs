@@ -1,36 +1,67 @@
-// Bundles the CLI into one ESM file. Loading one module instead of ~25 saves
-// ~10 ms of a warm start (measured on Node 20); the library itself stays
-// unbundled in dist/src for importers.
+// Bundles the CLI into dist/bundle, in two files:
+//  - cli.cjs: the whole CLI (commands, tools, the tutorial's programs, the
+//    library), one CommonJS file. Every dynamic import() of the sources (a
+//    command, a tool, an example, the compile pipeline, the exporter) is a
+//    lazily evaluated module inside it, so a start runs only what its
+//    command reaches.
+//  - tsbpf.cjs: the `tsbpf` command (src/cli/launcher.ts), which runs
+//    cli.cjs through V8's code cache (Node 20 has one for scripts, none for
+//    ES modules; see the launcher).
+// Measured on Node 20 (bench/startup.ts): one ES module bundle spent ~40 ms
+// compiling itself at every start, and an ESM bundle split into chunks
+// (esbuild's splitting) ~1 ms per chunk in Node's ES module loader; the
+// cached script costs a few ms. The library itself stays unbundled in
+// dist/src for importers.
+import { createHash } from "node:crypto";
+import { readFileSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
-await build({
-  entryPoints: { tsbpf: "dist/src/cli/main.js" },
-  outdir: "dist/bundle",
-  outExtension: { ".js": ".mjs" },
+const common = {
   bundle: true,
   platform: "node",
-  format: "esm",
+  format: "cjs",
   target: "node20",
-  sourcemap: true,
   logLevel: "warning",
   // Comments and whitespace are most of the source: dropping them halves the
   // parse time of a start. Names are kept (error classes report their name).
   minifyWhitespace: true,
   minifySyntax: true,
   keepNames: true,
+  // The sources are ES modules: import.meta.url (where the package's files
+  // are) becomes the bundle file's own URL, as an ES module bundle had it.
+  define: { "import.meta.url": "__tsbpfModuleUrl" },
+  banner: { js: 'var __tsbpfModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+};
+
+// (older layouts left other files there)
+rmSync("dist/bundle", { recursive: true, force: true });
+
+await build({
+  ...common,
+  entryPoints: { cli: "dist/src/cli/main.js" },
+  outdir: "dist/bundle",
+  outExtension: { ".js": ".cjs" },
+  sourcemap: true,
   // The OpenTelemetry SDK (--otlp) is an optional dependency, imported
   // dynamically by src/export/otlp.ts only when asked for: left out of the
   // bundle, it costs a start nothing and need not be installed to build;
   // Node resolves it from node_modules beside the package at run time.
-  // (@opentelemetry/api stays in: prom-client requires it at every start.)
   external: [
     "@opentelemetry/sdk-metrics",
     "@opentelemetry/exporter-metrics-otlp-http",
     "@opentelemetry/resources",
   ],
-  // CommonJS dependencies (prom-client, yaml) require Node's built-in
-  // modules: an ESM bundle has no require of its own, so give it one.
-  banner: {
-    js: 'import { createRequire as __tsbpfCreateRequire } from "node:module"; const require = __tsbpfCreateRequire(import.meta.url);',
+});
+
+const cliHash = createHash("sha256").update(readFileSync("dist/bundle/cli.cjs")).digest("hex");
+await build({
+  ...common,
+  stdin: {
+    contents: 'import { launch } from "./dist/src/cli/launcher.js";\nlaunch(__dirname);\n',
+    resolveDir: ".",
+    sourcefile: "tsbpf-entry.js",
   },
+  outfile: "dist/bundle/tsbpf.cjs",
+  define: { ...common.define, __TSBPF_CLI_HASH__: JSON.stringify(cliHash) },
+  banner: { js: `#!/usr/bin/env node\n${common.banner.js}` },
 });

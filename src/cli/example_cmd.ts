@@ -3,29 +3,19 @@
  * of the tutorial's programs (examples/<chapter>/<program>.ts, built to
  * dist/examples); `tsbpf example --list` lists them.
  *
- * The CLI does not import the examples: it finds them at run time through
- * their registry (dist/examples/catalog.js), and runs each with the runner
- * next to it. The examples import the unbundled library (dist/src); the CLI
- * is a bundle with its own copies of the library's classes, and errors are
- * told apart by class, so the runner must come from the examples' side.
+ * The programs load through examples/programs.ts, one dynamic import each,
+ * so a run loads only its own program; in the CLI bundle they are chunks
+ * of the same bundle, using its copies of the library's classes (errors are
+ * told apart by class), and from dist/src they are dist/examples, which
+ * import dist/src.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+
 import type * as Catalog from "../../examples/catalog.js";
-import type * as ExampleLib from "../../examples/lib/example.js";
-import { packageRoot } from "../paths.js";
-
-const examplesDir = (): string => join(packageRoot(), "dist", "examples");
-
-async function importFrom<T>(file: string): Promise<T> {
-  if (!existsSync(file)) throw new Error(`${file} is missing: build the project first (npm run build)`);
-  return (await import(pathToFileURL(file).href)) as T;
-}
+import * as catalog from "../../examples/catalog.js";
 
 /** The registry of the tutorial's programs. */
-export function exampleRegistry(): Promise<typeof Catalog> {
-  return importFrom<typeof Catalog>(join(examplesDir(), "catalog.js"));
+export async function exampleRegistry(): Promise<typeof Catalog> {
+  return catalog;
 }
 
 /** The --list text: one line per program, grouped by chapter. */
@@ -66,14 +56,16 @@ export async function exampleMain(argv: string[]): Promise<number> {
     );
     return 2;
   }
-  const file = join(examplesDir(), `${id}.js`);
-  const mod = await importFrom<{ example?: ExampleLib.Example }>(file);
-  if (!mod.example) throw new Error(`${file} does not export an example`);
-  const lib = await importFrom<typeof ExampleLib>(join(examplesDir(), "lib", "example.js"));
+  const [{ loadExample }, lib] = await Promise.all([
+    import("../../examples/programs.js"),
+    import("../../examples/lib/example.js"),
+  ]);
+  const example = await loadExample(id);
+  if (!example) throw new Error(`${id} is in the catalog but examples/programs.ts cannot load it`);
   try {
-    await lib.runExample(mod.example, rest);
+    await lib.runExample(example, rest);
   } catch (err) {
-    lib.reportFailure(mod.example, err);
+    lib.reportFailure(example, err);
     return 1;
   }
   return 0;

@@ -34,6 +34,7 @@ import type {
   ResourceMetrics,
 } from "@opentelemetry/sdk-metrics";
 import { ConfigError } from "../kernel/errors.js";
+import { importOptional } from "../optional_import.js";
 
 /** The optional packages --otlp needs, with the versions package.json's optionalDependencies pin. */
 export const OTEL_PACKAGES = {
@@ -56,9 +57,10 @@ export type OtelImports = { [K in keyof Otel]: () => Promise<Otel[K]> };
 /** How each optional package is imported: only ever dynamically, and only by loadOtel. */
 const OTEL_IMPORTS: OtelImports = {
   api: () => import("@opentelemetry/api"),
-  metrics: () => import("@opentelemetry/sdk-metrics"),
-  http: () => import("@opentelemetry/exporter-metrics-otlp-http"),
-  resources: () => import("@opentelemetry/resources"),
+  // (the SDK is not bundled: see optional_import.ts)
+  metrics: () => importOptional("@opentelemetry/sdk-metrics"),
+  http: () => importOptional("@opentelemetry/exporter-metrics-otlp-http"),
+  resources: () => importOptional("@opentelemetry/resources"),
 };
 const IMPORT_PACKAGE: Record<keyof OtelImports, keyof typeof OTEL_PACKAGES> = {
   api: "@opentelemetry/api",

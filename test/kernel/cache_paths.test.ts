@@ -89,7 +89,7 @@ describe("paths with spaces, quotes and $(…) reach clang as arguments, never t
     const out = join(dir, `out "obj" 'o' $(touch pwned-${process.pid}) \`id\`.o`);
     const c = spawnSync(
       process.execPath,
-      [join(repoRoot, "dist/bundle/tsbpf.mjs"), "compile", src, `-I${incDir}`, "-o", out],
+      [join(repoRoot, "dist/bundle/tsbpf.cjs"), "compile", src, `-I${incDir}`, "-o", out],
       { encoding: "utf8", env: { ...process.env, TSBPF_CACHE_DIR: freshCacheDir() } },
     );
     assert.equal(c.status, 0, c.stderr);

@@ -119,7 +119,7 @@ describe("debugging a program", { skip: skipUnlessRoot }, () => {
       src,
       "BPF_HASH(counts, u32, u64);\nint f(void *ctx) { u32 k = 0; counts.increment(k); return 0; }\n",
     );
-    const cli = join(repoRoot, "dist/bundle/tsbpf.mjs");
+    const cli = join(repoRoot, "dist/bundle/tsbpf.cjs");
     const c = spawnSync(process.execPath, [cli, "compile", src, "--emit", "c"], { encoding: "utf8" });
     assert.equal(c.status, 0, c.stderr);
     assert.match(c.stdout, /struct \{ __uint\(type, 1\);.*\} counts SEC\("\.maps"\);/);

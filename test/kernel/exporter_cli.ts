@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { repoRoot, waitFor } from "../helpers.js";
 
-export const CLI = `${repoRoot}dist/bundle/tsbpf.mjs`;
+export const CLI = `${repoRoot}dist/bundle/tsbpf.cjs`;
 
 export interface RunningExporter {
   child: ChildProcess;

@@ -466,7 +466,7 @@ TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
     const r = spawnSync(
       process.execPath,
       [
-        join(repoRoot, "dist/bundle/tsbpf.mjs"),
+        join(repoRoot, "dist/bundle/tsbpf.cjs"),
         "gen-types",
         join(dir, "prog.c"),
         "-o",

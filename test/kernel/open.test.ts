@@ -119,7 +119,7 @@ TRACEPOINT_PROBE(syscalls, sys_enter_execve)
 int syscall__execve(struct pt_regs *ctx, const char __user *filename) { return 0; }
 `,
     );
-    const cli = join(repoRoot, "dist/bundle/tsbpf.mjs");
+    const cli = join(repoRoot, "dist/bundle/tsbpf.cjs");
     const out = join(dir, "execs.bpf.o");
     const c = spawnSync(process.execPath, [cli, "compile", src, "-o", out], { encoding: "utf8" });
     assert.equal(c.status, 0, c.stderr);

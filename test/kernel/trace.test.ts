@@ -109,7 +109,7 @@ describe("trace_pipe and tools", { skip: skipUnlessRoot }, () => {
   });
 
   it("tsbpf printk-sample runs and stops after --duration; tsbpf tplist lists tracepoints", async () => {
-    const r = startNode("bundle/tsbpf.mjs", ["printk-sample", "--duration", "5"]);
+    const r = startNode("bundle/tsbpf.cjs", ["printk-sample", "--duration", "5"]);
     await waitFor(() => r.stdout().includes("PID    COMM         OUTPUT"), 20_000);
     // Execs until one is printed (the window is 5 s; a slow machine prints later, not never).
     const pids: number[] = [];
@@ -129,13 +129,13 @@ describe("trace_pipe and tools", { skip: skipUnlessRoot }, () => {
 
     const tp = spawnSync(
       process.execPath,
-      [join(repoRoot, "dist/bundle/tsbpf.mjs"), "tplist", "^sched:sched_switch$"],
+      [join(repoRoot, "dist/bundle/tsbpf.cjs"), "tplist", "^sched:sched_switch$"],
       {
         encoding: "utf8",
       },
     );
     assert.equal(tp.stdout, "sched:sched_switch\n");
-    const bad = spawnSync(process.execPath, [join(repoRoot, "dist/bundle/tsbpf.mjs"), "nope"], {
+    const bad = spawnSync(process.execPath, [join(repoRoot, "dist/bundle/tsbpf.cjs"), "nope"], {
       encoding: "utf8",
     });
     assert.equal(bad.status, 2);

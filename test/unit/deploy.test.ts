@@ -38,7 +38,7 @@ describe("deploy/", () => {
     assert.equal(args[0], "exporter");
     const help = spawnSync(
       process.execPath,
-      [join(repoRoot, "dist/bundle/tsbpf.mjs"), "exporter", "--help"],
+      [join(repoRoot, "dist/bundle/tsbpf.cjs"), "exporter", "--help"],
       {
         encoding: "utf8",
       },

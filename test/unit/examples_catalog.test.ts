@@ -1,7 +1,8 @@
 /**
  * The example catalog is complete and true: every program it lists exists,
  * exports its example under its own name, has a kernel test, and has its row
- * in the README; every example file is listed.
+ * in the README; every example file is listed, and the CLI's table of
+ * loaders (examples/programs.ts) has each.
  */
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -11,6 +12,7 @@ import { pathToFileURL } from "node:url";
 import { chapters, exampleIds } from "../../examples/catalog.js";
 import type { Example } from "../../examples/lib/example.js";
 import { examplesTable } from "../../examples/lib/table.js";
+import { loadableExampleIds, loadExample } from "../../examples/programs.js";
 import { exampleList, exampleRegistry } from "../../src/cli/example_cmd.js";
 import { repoRoot } from "../helpers.js";
 
@@ -20,6 +22,12 @@ describe("example catalog", () => {
       chapters.map((c) => c.number),
       Array.from({ length: 14 }, (_, i) => i + 1),
     );
+  });
+
+  it("examples/programs.ts, which the CLI runs them through, loads every program and only those", async () => {
+    assert.deepEqual([...loadableExampleIds()].sort(), [...exampleIds()].sort());
+    for (const id of exampleIds()) assert.equal((await loadExample(id))?.name, id);
+    assert.equal(await loadExample("first_step/nope"), undefined);
   });
 
   for (const id of exampleIds()) {

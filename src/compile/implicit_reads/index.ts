@@ -41,6 +41,7 @@
  * ranges through macros, emitter.ts edits the text, bitfields.ts answers
  * which members are bit-fields.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Clang } from "../clang.js";
 import type { ProgramInfo } from "../rewriter.js";
@@ -128,7 +129,6 @@ export async function rewriteImplicitReads(opts: ImplicitReadsOptions): Promise<
   let srcPath = opts.srcPath;
   let tmpDir: string | undefined;
   if (srcPath === undefined) {
-    const { mkdtempSync, writeFileSync } = await import("node:fs");
     const { cacheSubdir } = await import("../cache.js");
     tmpDir = mkdtempSync(join(cacheSubdir("tmp"), "ast-"));
     srcPath = join(tmpDir, "prog.c");
@@ -191,7 +191,6 @@ export async function rewriteImplicitReads(opts: ImplicitReadsOptions): Promise<
     return unchanged({ notes: [...new Set(notes)], timing: { clangMs, totalMs: performance.now() - t0 } });
   } finally {
     if (tmpDir) {
-      const { rmSync } = await import("node:fs");
       rmSync(tmpDir, { recursive: true, force: true });
     }
   }

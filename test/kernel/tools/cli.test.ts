@@ -18,7 +18,7 @@ import {
   waitFor,
 } from "../../helpers.js";
 
-const CLI = `${repoRoot}dist/bundle/tsbpf.mjs`;
+const CLI = `${repoRoot}dist/bundle/tsbpf.cjs`;
 
 /** What the tools with a required argument are given. */
 const REQUIRED_ARGS: Record<string, string[]> = {

@@ -31,7 +31,7 @@ import { fileIo, getppidCaller, LONG_NAME } from "./activity.js";
 import { loopDevice } from "./loopdev.js";
 import { answering, connectAndSend } from "./tcp_helpers.js";
 
-const CLI = `${repoRoot}dist/bundle/tsbpf.mjs`;
+const CLI = `${repoRoot}dist/bundle/tsbpf.cjs`;
 
 interface Serving {
   child: ChildProcess;
