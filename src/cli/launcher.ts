@@ -68,10 +68,13 @@ export function launch(dir: string): void {
   });
   // import() of what the bundle leaves out (the OpenTelemetry SDK) is this module's (optional_import.ts)
   lendImport((specifier) => import(specifier));
+  if (cachedData !== undefined)
+    debug("code cache: %s %s", script.cachedDataRejected ? "rejected" : "used", path);
   if (path !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
     process.once("exit", () => {
       try {
         writeAtomic(path, script.createCachedData());
+        debug("code cache: written %s", path);
       } catch (err) {
         debug("code cache: %s", (err as Error).message);
       }
