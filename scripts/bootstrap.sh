@@ -21,7 +21,9 @@ as_root() {
 # Debian packages: the compiler, libbpf and what the addon links against.
 # kmod: modprobe, for the tests' loop device on kernels where loop is a module.
 # linux-libc-dev: the UAPI headers whose #defines tsbpf offers programs (src/compile/uapi_macros.ts).
-pkgs="clang llvm libbpf-dev libelf-dev zlib1g-dev linux-libc-dev pkg-config make g++ python3 clang-format iproute2 systemtap-sdt-dev kmod"
+# dpkg-dev: dpkg-source, which unpacks the Debian sources of libbpf, libelf and
+# zlib that scripts/prebuild.sh builds the prebuilt addon from.
+pkgs="clang llvm libbpf-dev libelf-dev zlib1g-dev linux-libc-dev pkg-config make g++ python3 clang-format iproute2 systemtap-sdt-dev kmod dpkg-dev"
 if [ "${1:-}" = "--bench" ]; then pkgs="$pkgs bpftrace"; fi
 if [ "${1:-}" = "--test" ]; then pkgs="$pkgs bpfcc-tools python3-bpfcc prometheus"; fi
 missing=""
@@ -37,8 +39,8 @@ if [ -n "$missing" ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-# npm dependencies (dev tools: typescript, biome, node types). npm ci also
-# builds the addon through binding.gyp.
+# npm dependencies (dev tools: typescript, biome, node types). npm ci does not
+# build the addon ("gypfile": false): the next step does.
 if [ ! -d node_modules/typescript ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     log "installing npm dependencies"
     npm ci --no-audit --no-fund --loglevel=error
@@ -49,6 +51,15 @@ addon=build/Release/tsbpf.node
 if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" 2>/dev/null | head -n 1)" ]; then
     log "building the native addon"
     npm run -s build:native >build-native.log 2>&1 || { cat build-native.log >&2; exit 1; }
+fi
+# The prebuilt addon that the npm package ships (libbpf, libelf and zlib linked
+# in, so that installing tsbpf needs no compiler): built after the one above,
+# so it is the newer and the one loaded (src/native.ts), which makes the tests
+# run what users get; test/install/ installs the packed package as users do.
+# The first time it fetches and builds Debian's sources of the three (~1 min).
+prebuild=prebuilds/linux-$(node -p process.arch)/tsbpf.node
+if [ ! -f "$prebuild" ] || [ -n "$(find native binding.gyp scripts/prebuild.sh -newer "$prebuild" 2>/dev/null | head -n 1)" ]; then
+    npm run -s build:prebuild
 fi
 
 # TypeScript → dist/ (incremental: a no-op when nothing changed), then the

@@ -66,6 +66,7 @@ export {
   ProgType as BPFProgType,
 } from "./kernel/constants.js";
 export {
+  AddonError,
   AttachError,
   BpfError,
   BtfError,

@@ -22,7 +22,7 @@ import {
   permissionErrorFor,
 } from "./kernel/errors.js";
 import { closestNames } from "./kernel/tracefs.js";
-import { loadError } from "./kernel/verifier.js";
+import { kernelLacksError, loadError } from "./kernel/verifier.js";
 import { publicTableFd, publishTable, withdrawTables } from "./maps/registry.js";
 import { type NativeMapInfo, type NativeObject, native } from "./native.js";
 import type { MapSetup } from "./prebuilt.js";
@@ -327,6 +327,8 @@ export class ProgramLoader {
         obj.load(progs.length ? { logLevel: this.logLevel, logSize: LOG_SIZE } : { logLevel: 0, logSize: 0 });
       } catch (err) {
         if (!isNativeError(err)) throw err;
+        const lacking = kernelLacksError(err, (name) => obj.maps().find((m) => m.name === name)?.type);
+        if (lacking) throw lacking;
         const offload = offloadError(err, this.opts.device, progs);
         if (offload) throw offload;
         if (!progs.length) {

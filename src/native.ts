@@ -1,12 +1,14 @@
 /**
  * The contract between TypeScript and the native addon (native/*.c).
  *
- * The addon is a thin layer over the system libbpf: it owns libbpf objects,
+ * The addon is a thin layer over libbpf: it owns libbpf objects,
  * programs, maps and links and nothing else. Every failure is thrown as a
  * {@link NativeError}; src/kernel/errors.ts turns those into typed errors.
  */
+import { existsSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { AddonError } from "./kernel/errors.js";
 import { packageRoot } from "./paths.js";
 
 /** What the addon throws: a plain Error with the errno and what libbpf said. */
@@ -521,12 +523,94 @@ export interface NativeAddon {
 }
 
 let addon: NativeAddon | undefined;
+let addonFile: string | undefined;
 
-/** Loads build/Release/tsbpf.node once. */
+/** The Debian packages that building the addon from source needs. */
+export const ADDON_BUILD_PACKAGES = "libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3";
+
+/**
+ * Where the addon may be, in the order tried:
+ * 1. `prebuilds/linux-<arch>/tsbpf.node`, the prebuilt addon the package ships
+ *    (scripts/prebuild.sh: libbpf, libelf and zlib linked in; it needs only
+ *    glibc ≥ 2.28);
+ * 2. `build/Release/tsbpf.node`, a checkout's own build (scripts/bootstrap.sh),
+ *    linked with the system's libbpf;
+ * 3. `native/build/Release/tsbpf.node`, an installed package's addon built
+ *    from source (`cd native && npx node-gyp rebuild`).
+ *
+ * A source build newer than the prebuild is tried before it: whoever built it
+ * after the prebuild was in place (a contributor who changed native/, a user
+ * who rebuilt against their own libbpf) means it to be used. A file that fails
+ * to load (a glibc older than the prebuild's, a missing libbpf.so) is passed
+ * over for the next one.
+ *
+ * (The lookup is written here rather than taken from node-gyp-build: that
+ * tries build/ before prebuilds/ whatever their age, knows nothing of
+ * native/build, and ends in an untyped error; this needs no dependency.)
+ */
+export function addonCandidates(root: string = packageRoot()): string[] {
+  const prebuild = join(root, "prebuilds", `${process.platform}-${process.arch}`, "tsbpf.node");
+  const sources = [
+    join(root, "build", "Release", "tsbpf.node"),
+    join(root, "native", "build", "Release", "tsbpf.node"),
+  ];
+  const mtime = (f: string): number => {
+    try {
+      return statSync(f).mtimeMs;
+    } catch {
+      return -1;
+    }
+  };
+  const prebuilt = mtime(prebuild);
+  const newer = sources.filter((f) => prebuilt >= 0 && mtime(f) > prebuilt);
+  return [...newer, prebuild, ...sources.filter((f) => !newer.includes(f))];
+}
+
+/** The error when no addon loads: what was tried, and how to build one. */
+function addonError(root: string, tried: { path: string; reason: string }[]): AddonError {
+  if (process.platform !== "linux")
+    return new AddonError(
+      tried,
+      `tsbpf runs on Linux only (eBPF is a Linux kernel facility); this is ${process.platform}`,
+    );
+  const checkout = existsSync(join(root, "scripts", "bootstrap.sh"));
+  const fix = checkout
+    ? "build it: sh scripts/bootstrap.sh (installs what the build needs, then builds the addon)"
+    : `the package's prebuilt addon covers linux-x64 and linux-arm64 with glibc 2.28 or later; to build the addon from source, install ${ADDON_BUILD_PACKAGES.split(" ").join(", ")} (apt-get install ${ADDON_BUILD_PACKAGES}), then run: cd ${join(root, "native")} && npx --yes node-gyp rebuild`;
+  return new AddonError(tried, fix);
+}
+
+/**
+ * Loads the addon once (see {@link addonCandidates} for where from).
+ * @throws AddonError when none fits: each file tried and why, and how to build one.
+ */
 export function native(): NativeAddon {
   if (addon === undefined) {
+    const root = packageRoot();
     const require = createRequire(import.meta.url);
-    addon = require(join(packageRoot(), "build", "Release", "tsbpf.node")) as NativeAddon;
+    const tried: { path: string; reason: string }[] = [];
+    for (const file of addonCandidates(root)) {
+      if (!existsSync(file)) {
+        tried.push({ path: file, reason: "not found" });
+        continue;
+      }
+      try {
+        addon = require(file) as NativeAddon;
+        addonFile = file;
+        break;
+      } catch (err) {
+        tried.push({
+          path: file,
+          reason: err instanceof Error ? (err.message.split("\n")[0] ?? err.message) : String(err),
+        });
+      }
+    }
+    if (addon === undefined) throw addonError(root, tried);
   }
   return addon;
+}
+
+/** The file the addon was loaded from (undefined before the first {@link native} call). */
+export function nativeAddonPath(): string | undefined {
+  return addonFile;
 }

@@ -1,20 +1,32 @@
 /**
  * Where tsbpf's own files are: the package root holds the native addon
- * (build/Release) and the shim headers (src/compile/headers). Found by walking
- * up from this module, so it works from dist/src/*.js and from a bundle alike.
+ * (prebuilds/, or a source build) and the shim headers (src/compile/headers).
+ * Found by walking up from this module to the package.json named "tsbpf", so
+ * it works from dist/src/*.js, from the CLI bundle, in a checkout and in an
+ * installed package (which has no binding.gyp at its root) alike.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 let root: string | undefined;
+
+function isTsbpfPackage(dir: string): boolean {
+  const file = join(dir, "package.json");
+  if (!existsSync(file)) return false;
+  try {
+    return (JSON.parse(readFileSync(file, "utf8")) as { name?: unknown }).name === "tsbpf";
+  } catch {
+    return false;
+  }
+}
 
 /** The tsbpf package's root directory. */
 export function packageRoot(): string {
   if (root !== undefined) return root;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    if (existsSync(join(dir, "binding.gyp")) && existsSync(join(dir, "package.json"))) {
+    if (isTsbpfPackage(dir)) {
       root = dir;
       return dir;
     }

@@ -39,8 +39,11 @@ export function findClang(): Clang {
   }
   throw new NotSupportedError(
     "clang",
-    "no clang found on PATH",
-    'install it ("apt-get install clang", or run scripts/bootstrap.sh), or load a prebuilt object with BPF.open()',
+    "no clang found: neither $TSBPF_CLANG, clang on PATH nor /usr/bin/clang-N",
+    "compiling C (BPF.load with text or srcFile, the tools trace and argdist) needs clang and libbpf's BPF " +
+      'headers: install them ("apt-get install clang libbpf-dev"); a prebuilt object (BPF.open) and the ' +
+      "other bundled tools need no compiler",
+    { on: "this machine" },
   );
 }
 
@@ -130,6 +133,9 @@ export function compileErrorFrom(
   const head = errors.length === 1 ? "1 error" : `${errors.length} errors`;
   const output = run.stderr.split(translatedPath).join(userFile);
   const drift = notesFor(errors);
+  // tsbpf/prelude.h includes libbpf's BPF headers (bpf/bpf_helpers.h, …): Debian's libbpf-dev has them.
+  if (errors.some((d) => /^'bpf\/[\w.]+\.h' file not found/.test(d.message)))
+    drift.push('libbpf\'s BPF headers (/usr/include/bpf) are not installed: "apt-get install libbpf-dev"');
   return new CompileError(
     `clang could not compile the program (${head}):\n${shown.join("\n")}${more}` +
       (shown.length === 0 ? `\n${output.trim()}` : "") +

@@ -82,13 +82,20 @@ export class NotSupportedError extends BpfError {
    */
   readonly minKernel: string | undefined;
 
+  /**
+   * @param opts.on what lacks the feature, "this kernel" unless said
+   *   ("this machine" for a program that is not installed, such as clang).
+   */
   constructor(
     feature: string,
     reason: string,
     alternative?: string,
-    opts: { errno?: number; cause?: unknown; minKernel?: string } = {},
+    opts: { errno?: number; cause?: unknown; minKernel?: string; on?: string } = {},
   ) {
-    super(NotSupportedError.summary(feature, reason) + (alternative ? `; ${alternative}` : ""), opts);
+    super(
+      NotSupportedError.summary(feature, reason, opts.on) + (alternative ? `; ${alternative}` : ""),
+      opts,
+    );
     this.feature = feature;
     this.reason = reason;
     this.alternative = alternative;
@@ -96,8 +103,8 @@ export class NotSupportedError extends BpfError {
   }
 
   /** "<feature> is (are) not available on this kernel (<reason>)": the message without the alternative. */
-  static summary(feature: string, reason: string): string {
-    return `${feature} ${feature.endsWith("s") ? "are" : "is"} not available on this kernel (${reason})`;
+  static summary(feature: string, reason: string, on = "this kernel"): string {
+    return `${feature} ${feature.endsWith("s") ? "are" : "is"} not available on ${on} (${reason})`;
   }
 }
 
@@ -108,6 +115,27 @@ export class PermissionError extends BpfError {
   constructor(message: string, capability: string, opts: { errno?: number } = {}) {
     super(message, opts);
     this.capability = capability;
+  }
+}
+
+/**
+ * The native addon (tsbpf's binding of libbpf) cannot be loaded: no prebuilt
+ * addon fits this machine and there is no source build, or each one found
+ * failed to load. Lists every place tried and why, and says what to install
+ * and run to build the addon from source.
+ */
+export class AddonError extends BpfError {
+  /** Each file looked for, in order, and why it did not do ("not found", or the loader's error). */
+  readonly tried: { path: string; reason: string }[];
+  /** What to do: the Debian packages to install and the command that builds the addon. */
+  readonly fix: string;
+
+  constructor(tried: { path: string; reason: string }[], fix: string) {
+    super(
+      `tsbpf's native addon cannot be loaded:\n${tried.map((t) => `  ${t.path}: ${t.reason}`).join("\n")}\n${fix}`,
+    );
+    this.tried = tried;
+    this.fix = fix;
   }
 }
 

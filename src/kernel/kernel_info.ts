@@ -1,7 +1,7 @@
 /**
  * Facts about the running kernel that tsbpf reads cheaply and often.
  */
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { arch } from "node:os";
 import { hashKey } from "../compile/cache.js";
 import { NotSupportedError } from "./errors.js";
@@ -9,14 +9,19 @@ import { NotSupportedError } from "./errors.js";
 /** Where the running kernel exposes its BTF. */
 export const VMLINUX_BTF = "/sys/kernel/btf/vmlinux";
 
-/** The error when the kernel publishes no BTF of its own (the file exists since Linux 5.4). */
-export function missingKernelBtf(): NotSupportedError {
+/**
+ * The error when the kernel publishes no BTF of its own (the file exists since Linux 5.4);
+ * cause: what failed for want of it (libbpf's CO-RE relocation of a prebuilt object).
+ */
+export function missingKernelBtf(cause?: unknown): NotSupportedError {
   return new NotSupportedError(
     "kernel BTF",
-    `${VMLINUX_BTF} is missing (CONFIG_DEBUG_INFO_BTF is off)`,
+    existsSync(VMLINUX_BTF)
+      ? `${VMLINUX_BTF} cannot be read as BTF`
+      : `${VMLINUX_BTF} is missing (CONFIG_DEBUG_INFO_BTF is off)`,
     "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since 2020); an object built elsewhere " +
       "(BPF.open) runs here only if it reads no kernel types through CO-RE",
-    { minKernel: "5.4" },
+    { minKernel: "5.4", cause },
   );
 }
 

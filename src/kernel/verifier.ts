@@ -4,6 +4,7 @@
  * PermissionError, or a NotSupportedError for a program type the kernel lacks.
  */
 import type { NativeError } from "../native.js";
+import { Errno, MapType, mapTypeName } from "./constants.js";
 import {
   BpfError,
   isPermissionErrno,
@@ -11,7 +12,8 @@ import {
   permissionErrorFor,
   VerifierError,
 } from "./errors.js";
-import { lockdownMode } from "./features.js";
+import { lockdownMode, mapTypeSupport } from "./features.js";
+import { kernelRelease, missingKernelBtf } from "./kernel_info.js";
 
 /** The verifier's one-line reason: the last line of the log that is not statistics. */
 export function verifierReason(log: string): string {
@@ -176,4 +178,59 @@ export function missingHelperError(reason: string, cause: VerifierError): NotSup
     );
   }
   return undefined;
+}
+
+/**
+ * The first Linux version of each map kind that a kernel tsbpf runs on may
+ * lack (the older kinds are in every kernel that has BTF).
+ */
+const MAP_MIN_KERNEL: Readonly<Record<number, string>> = {
+  [MapType.DEVMAP]: "4.14",
+  [MapType.SOCKMAP]: "4.14",
+  [MapType.CPUMAP]: "4.15",
+  [MapType.XSKMAP]: "4.18",
+  [MapType.SOCKHASH]: "4.18",
+  [MapType.CGROUP_STORAGE]: "4.19",
+  [MapType.REUSEPORT_SOCKARRAY]: "4.19",
+  [MapType.PERCPU_CGROUP_STORAGE]: "4.20",
+  [MapType.QUEUE]: "4.20",
+  [MapType.STACK]: "4.20",
+  [MapType.SK_STORAGE]: "5.2",
+  [MapType.DEVMAP_HASH]: "5.4",
+  [MapType.STRUCT_OPS]: "5.6",
+  [MapType.RINGBUF]: "5.8",
+  [MapType.INODE_STORAGE]: "5.10",
+  [MapType.TASK_STORAGE]: "5.11",
+  [MapType.BLOOM_FILTER]: "5.16",
+  [MapType.USER_RINGBUF]: "6.1",
+  [MapType.CGRP_STORAGE]: "6.2",
+  [MapType.ARENA]: "6.9",
+};
+
+/**
+ * The typed error for an object that failed to load on what the kernel lacks
+ * rather than on the program itself: no kernel BTF for libbpf's CO-RE
+ * relocations (a prebuilt object on a kernel without CONFIG_DEBUG_INFO_BTF),
+ * or a map kind newer than the kernel (EINVAL creating it, and the kernel's
+ * answer to libbpf's probe of the kind is no). Undefined otherwise.
+ * mapType: the kind of a map of the object, by name.
+ */
+export function kernelLacksError(
+  err: NativeError,
+  mapType: (name: string) => number | undefined,
+): NotSupportedError | undefined {
+  const log = err.libbpfLog ?? "";
+  if (/failed to find valid kernel BTF|Error loading vmlinux BTF/.test(log)) return missingKernelBtf(err);
+  const which = /map '([^']+)': failed to create/.exec(log);
+  const type = which?.[1] === undefined ? undefined : mapType(which[1]);
+  if (type === undefined || err.errno !== Errno.EINVAL || mapTypeSupport(type) !== "no") return undefined;
+  const min = MAP_MIN_KERNEL[type];
+  return new NotSupportedError(
+    `${mapTypeName(type)} maps`,
+    `Linux ${kernelRelease()} does not know the map kind (map ${which?.[1]})${min ? `; it came in Linux ${min}` : ""}`,
+    min
+      ? `run on Linux ${min} or later, or use a map kind this kernel has`
+      : "use a map kind this kernel has",
+    { errno: err.errno, cause: err, minKernel: min },
+  );
 }

@@ -18,6 +18,9 @@ import {
   type PerCpuArray,
   type USDT,
 } from "../../src/index.js";
+import { Errno } from "../../src/kernel/constants.js";
+import { permissionErrorFor } from "../../src/kernel/errors.js";
+import { bpfPrivileged } from "../../src/kernel/features.js";
 import { packageRoot } from "../../src/paths.js";
 import { type Args, type CommandSpec, helpText, parseToolArgs, UsageError } from "./args.js";
 import { Output, type Sink } from "./output.js";
@@ -395,6 +398,11 @@ export async function runTool(tool: Tool, argv: string[], io: ToolIO = {}): Prom
   };
   process.on("uncaughtException", onUncaught);
   try {
+    // Unprivileged, tracefs is unreadable as well, so every hook would look
+    // missing from the kernel: name the privilege instead.
+    const unprivileged = process.getuid?.() !== 0 && bpfPrivileged() === "no";
+    const perm = unprivileged ? permissionErrorFor(`tsbpf ${tool.name}`, Errno.EPERM) : undefined;
+    if (perm) throw perm;
     const note = tool.hookNote?.();
     if (note) ctx.note(note);
     await tool.run(ctx);
