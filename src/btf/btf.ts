@@ -265,16 +265,65 @@ const MAX_CHAIN = 64;
 /** Kinds that {@link Btf.resolve} looks through. */
 const TRANSPARENT = new Set<BtfKind>(["TYPEDEF", "CONST", "VOLATILE", "RESTRICT", "TYPE_TAG"]);
 
+/** The sections of raw BTF, checked: where the types and strings are, and the byte order. */
+interface BtfSections {
+  dv: DataView;
+  le: boolean;
+  /** Byte offsets (in `dv`) of the type section's start and end. */
+  typeStart: number;
+  typeEnd: number;
+  /** The string section. */
+  strings: Uint8Array;
+}
+
+/** Reads and checks raw BTF's header (a {@link BtfError} for anything malformed). */
+function sections(raw: Uint8Array): BtfSections {
+  if (raw.byteLength < HEADER_MIN) throw new BtfError(`BTF too short: ${raw.byteLength} bytes`);
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  let le: boolean;
+  if (dv.getUint16(0, true) === BTF_MAGIC) le = true;
+  else if (dv.getUint16(0, false) === BTF_MAGIC) le = false;
+  else {
+    throw new BtfError(`bad BTF magic 0x${dv.getUint16(0, true).toString(16)} (expected 0xeb9f)`);
+  }
+  const version = dv.getUint8(2);
+  if (version !== 1) throw new BtfError(`unsupported BTF version ${version}`);
+  const hdrLen = dv.getUint32(4, le);
+  if (hdrLen < HEADER_MIN || hdrLen > raw.byteLength) throw new BtfError(`bad BTF header length ${hdrLen}`);
+  const typeOff = dv.getUint32(8, le);
+  const typeLen = dv.getUint32(12, le);
+  const strOff = dv.getUint32(16, le);
+  const strLen = dv.getUint32(20, le);
+  const body = raw.byteLength - hdrLen;
+  if (typeOff + typeLen > body) throw new BtfError("BTF type section runs past the end of the data");
+  if (strOff + strLen > body) throw new BtfError("BTF string section runs past the end of the data");
+  if (typeOff % 4 !== 0) throw new BtfError("BTF type section is not 4-byte aligned");
+  const strBase = hdrLen + strOff;
+  return {
+    dv,
+    le,
+    typeStart: hdrLen + typeOff,
+    typeEnd: hdrLen + typeOff + typeLen,
+    strings: raw.subarray(strBase, strBase + strLen),
+  };
+}
+
 /** Parsed BTF. Build one with {@link Btf.parse}; all queries take type ids. */
 export class Btf {
   /** true when the BTF (and so the target's data) is little-endian. */
   readonly littleEndian: boolean;
+  /** The types by id; in a lazily read BTF ({@link Btf.parseLazy}), those decoded so far. */
   private readonly types: BtfType[];
   private byName: Map<string, number[]> | undefined;
+  /** A lazily read BTF's raw types and name index (undefined: every type is in `types`). */
+  private readonly lazy: LazyTypes | undefined;
+  /** Enumerator name → the first enum (lowest id) that has it, and its value (an eagerly parsed BTF's). */
+  private enumerators: Map<string, { enumId: number; value: number | bigint }> | undefined;
 
-  private constructor(types: BtfType[], littleEndian: boolean) {
+  private constructor(types: BtfType[], littleEndian: boolean, lazy?: LazyTypes) {
     this.types = types;
     this.littleEndian = littleEndian;
+    this.lazy = lazy;
   }
 
   /**
@@ -283,49 +332,59 @@ export class Btf {
    * {@link BtfError}.
    */
   static parse(raw: Uint8Array): Btf {
-    if (raw.byteLength < HEADER_MIN) throw new BtfError(`BTF too short: ${raw.byteLength} bytes`);
-    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    let le: boolean;
-    if (dv.getUint16(0, true) === BTF_MAGIC) le = true;
-    else if (dv.getUint16(0, false) === BTF_MAGIC) le = false;
-    else {
-      throw new BtfError(`bad BTF magic 0x${dv.getUint16(0, true).toString(16)} (expected 0xeb9f)`);
-    }
-    const version = dv.getUint8(2);
-    if (version !== 1) throw new BtfError(`unsupported BTF version ${version}`);
-    const hdrLen = dv.getUint32(4, le);
-    if (hdrLen < HEADER_MIN || hdrLen > raw.byteLength) throw new BtfError(`bad BTF header length ${hdrLen}`);
-    const typeOff = dv.getUint32(8, le);
-    const typeLen = dv.getUint32(12, le);
-    const strOff = dv.getUint32(16, le);
-    const strLen = dv.getUint32(20, le);
-    const body = raw.byteLength - hdrLen;
-    if (typeOff + typeLen > body) throw new BtfError("BTF type section runs past the end of the data");
-    if (strOff + strLen > body) throw new BtfError("BTF string section runs past the end of the data");
-    if (typeOff % 4 !== 0) throw new BtfError("BTF type section is not 4-byte aligned");
-    const strBase = hdrLen + strOff;
-    const strings = new Strings(raw.subarray(strBase, strBase + strLen));
-    const types = parseTypes(dv, hdrLen + typeOff, typeLen, le, strings);
+    const { dv, le, typeStart, typeEnd, strings } = sections(raw);
+    const types = parseTypes(dv, typeStart, typeEnd, le, new Strings(strings));
     const btf = new Btf(types, le);
     btf.validate();
     return btf;
   }
 
+  /**
+   * Reads raw BTF for lookups by name, decoding a type only when it is asked
+   * for: one pass over the type section finds where each type is, without
+   * making the objects, and names are looked up in the raw bytes. The
+   * kernel's BTF (~126,000 types) is ready for {@link Btf.findAllByName},
+   * {@link Btf.findEnumerator} and {@link Btf.hasName} in a few
+   * milliseconds, where a full {@link Btf.parse} takes ~150;
+   * {@link Btf.all} decodes everything.
+   *
+   * The layout is checked as for {@link Btf.parse} (the header, each type's
+   * extent and kind); a name offset is checked when it is decoded or
+   * indexed, and a reference to a missing type id when it is followed
+   * ({@link Btf.type} throws a {@link BtfError}). For BTF from a trusted
+   * producer: the kernel's.
+   */
+  static parseLazy(raw: Uint8Array): Btf {
+    const s = sections(raw);
+    const lazy = new LazyTypes(s);
+    const types: BtfType[] = [{ id: 0, name: "", kind: "VOID" }];
+    return new Btf(types, s.le, lazy);
+  }
+
   /** Number of type ids, counting void (id 0): valid ids are 0 .. count - 1. */
   get count(): number {
-    return this.types.length;
+    return this.lazy ? this.lazy.count : this.types.length;
   }
 
   /** Every type in id order, starting with void. */
   *all(): IterableIterator<BtfType> {
-    yield* this.types;
+    if (!this.lazy) {
+      yield* this.types;
+      return;
+    }
+    for (let id = 0; id < this.lazy.count; id++) yield this.type(id);
   }
 
   /** The type with this id; throws a {@link BtfError} for an unknown id. */
   type(id: number): BtfType {
     const t = this.types[id];
-    if (t === undefined) throw new BtfError(`no BTF type with id ${id} (there are ${this.types.length})`);
-    return t;
+    if (t !== undefined) return t;
+    if (this.lazy && Number.isInteger(id) && id > 0 && id < this.lazy.count) {
+      const decoded = this.lazy.decode(id);
+      this.types[id] = decoded;
+      return decoded;
+    }
+    throw new BtfError(`no BTF type with id ${id} (there are ${this.count})`);
   }
 
   /**
@@ -339,6 +398,10 @@ export class Btf {
 
   /** The ids of every type with this name (of this kind when given), lowest first. */
   findAllByName(name: string, kind?: BtfKind): number[] {
+    if (this.lazy) {
+      const ids = this.lazy.typesNamed(name);
+      return kind === undefined ? ids : ids.filter((id) => this.lazy?.kindOf(id) === kind);
+    }
     if (this.byName === undefined) {
       const m = new Map<string, number[]>();
       for (const t of this.types) {
@@ -351,6 +414,32 @@ export class Btf {
     }
     const ids = this.byName.get(name) ?? [];
     return kind === undefined ? ids.slice() : ids.filter((id) => this.type(id).kind === kind);
+  }
+
+  /**
+   * The first enumerator named `name` (in the enum of lowest id, its first
+   * value of that name): the enum's id and the value; undefined when no
+   * ENUM or ENUM64 has it.
+   */
+  findEnumerator(name: string): { enumId: number; value: number | bigint } | undefined {
+    if (this.lazy) return this.lazy.enumerator(name);
+    if (this.enumerators === undefined) {
+      const m = new Map<string, { enumId: number; value: number | bigint }>();
+      for (const t of this.types) {
+        if (t.kind !== "ENUM" && t.kind !== "ENUM64") continue;
+        for (const v of (t as BtfEnum | BtfEnum64).values)
+          if (!m.has(v.name)) m.set(v.name, { enumId: t.id, value: v.value });
+      }
+      this.enumerators = m;
+    }
+    return this.enumerators.get(name);
+  }
+
+  /** True when a type (of any kind) or an enumerator has this name: what C code would clash with. */
+  hasName(name: string): boolean {
+    if (name === "") return false;
+    if (this.lazy) return this.lazy.hasName(name);
+    return this.findAllByName(name).length > 0 || this.findEnumerator(name) !== undefined;
   }
 
   /** Follows TYPEDEF, CONST, VOLATILE, RESTRICT and TYPE_TAG to the underlying type id. */
@@ -636,131 +725,554 @@ class Strings {
   }
 }
 
-function parseTypes(dv: DataView, start: number, len: number, le: boolean, strings: Strings): BtfType[] {
+/** Bytes after a type's 12-byte header, by kind number (and vlen); -1 for an unknown kind. */
+function extraBytes(kindNo: number, vlen: number): number {
+  switch (kindNo) {
+    case BTF_KIND.INT:
+    case BTF_KIND.VAR:
+    case BTF_KIND.DECL_TAG:
+      return 4;
+    case BTF_KIND.ARRAY:
+      return 12;
+    case BTF_KIND.STRUCT:
+    case BTF_KIND.UNION:
+    case BTF_KIND.DATASEC:
+    case BTF_KIND.ENUM64:
+      return 12 * vlen;
+    case BTF_KIND.ENUM:
+    case BTF_KIND.FUNC_PROTO:
+      return 8 * vlen;
+    case BTF_KIND.PTR:
+    case BTF_KIND.FWD:
+    case BTF_KIND.TYPEDEF:
+    case BTF_KIND.VOLATILE:
+    case BTF_KIND.CONST:
+    case BTF_KIND.RESTRICT:
+    case BTF_KIND.FUNC:
+    case BTF_KIND.FLOAT:
+    case BTF_KIND.TYPE_TAG:
+      return 0;
+    default:
+      return -1;
+  }
+}
+
+/** What a truncated type section ends inside, for the error. */
+function partName(kind: BtfKind, name: string): string {
+  switch (kind) {
+    case "INT":
+      return "an INT";
+    case "ARRAY":
+      return "an ARRAY";
+    case "STRUCT":
+    case "UNION":
+      return `the members of ${kind.toLowerCase()} ${name}`;
+    case "ENUM":
+    case "ENUM64":
+      return `the values of enum ${name}`;
+    case "FUNC_PROTO":
+      return "the parameters of a FUNC_PROTO";
+    case "VAR":
+      return "a VAR";
+    case "DATASEC":
+      return `the variables of section ${name}`;
+    case "DECL_TAG":
+      return "a DECL_TAG";
+    default:
+      return `a ${kind}`;
+  }
+}
+
+/**
+ * Checks the type at `p` (its header, kind and extent) and returns where the
+ * next one starts; throws a {@link BtfError} for an unknown kind or a type
+ * that runs past `end`.
+ */
+function typeEnd(dv: DataView, p: number, end: number, le: boolean, id: number, strings: Strings): number {
+  if (p + 12 > end) throw new BtfError(`BTF type section ends inside a type header (type ${id})`);
+  const info = dv.getUint32(p + 4, le);
+  const kindNo = (info >>> 24) & 0x1f;
+  const extra = extraBytes(kindNo, info & 0xffff);
+  const kind = KIND_NAMES[kindNo];
+  if (extra < 0 || kind === undefined) throw new BtfError(`unknown BTF kind ${kindNo} (type ${id})`);
+  if (p + 12 + extra > end)
+    throw new BtfError(
+      `BTF type section ends inside ${partName(kind, strings.get(dv.getUint32(p, le)))} (type ${id})`,
+    );
+  return p + 12 + extra;
+}
+
+/** Decodes the type at `p` (its extent already checked by {@link typeEnd}). */
+function readType(dv: DataView, p: number, le: boolean, strings: Strings, id: number): BtfType {
+  const name = strings.get(dv.getUint32(p, le));
+  const info = dv.getUint32(p + 4, le);
+  const sizeOrType = dv.getUint32(p + 8, le);
+  p += 12;
+  const vlen = info & 0xffff;
+  const kflag = info >>> 31 === 1;
+  const kind = KIND_NAMES[(info >>> 24) & 0x1f] as Exclude<BtfKind, "VOID">;
+  switch (kind) {
+    case "INT": {
+      const enc = dv.getUint32(p, le);
+      const encoding = (enc >>> 24) & 0x0f;
+      return {
+        id,
+        name,
+        kind,
+        size: sizeOrType,
+        signed: (encoding & 1) !== 0,
+        char: (encoding & 2) !== 0,
+        bool: (encoding & 4) !== 0,
+        bits: enc & 0xff,
+        bitOffset: (enc >>> 16) & 0xff,
+      };
+    }
+    case "PTR":
+    case "TYPEDEF":
+    case "VOLATILE":
+    case "CONST":
+    case "RESTRICT":
+    case "TYPE_TAG":
+      return { id, name, kind, type: sizeOrType };
+    case "ARRAY":
+      return {
+        id,
+        name,
+        kind,
+        type: dv.getUint32(p, le),
+        indexType: dv.getUint32(p + 4, le),
+        nelems: dv.getUint32(p + 8, le),
+      };
+    case "STRUCT":
+    case "UNION": {
+      const members: BtfMember[] = [];
+      for (let i = 0; i < vlen; i++, p += 12) {
+        const off = dv.getUint32(p + 8, le);
+        members.push({
+          name: strings.get(dv.getUint32(p, le)),
+          type: dv.getUint32(p + 4, le),
+          bitOffset: kflag ? off & 0xffffff : off,
+          bitfieldSize: kflag ? off >>> 24 : 0,
+        });
+      }
+      return { id, name, kind, size: sizeOrType, members };
+    }
+    case "ENUM": {
+      const values: BtfEnumValue[] = [];
+      for (let i = 0; i < vlen; i++, p += 8) {
+        values.push({
+          name: strings.get(dv.getUint32(p, le)),
+          value: kflag ? dv.getInt32(p + 4, le) : dv.getUint32(p + 4, le),
+        });
+      }
+      return { id, name, kind, size: sizeOrType, signed: kflag, values };
+    }
+    case "ENUM64": {
+      const values: BtfEnum64Value[] = [];
+      for (let i = 0; i < vlen; i++, p += 12) {
+        const v = (BigInt(dv.getUint32(p + 8, le)) << 32n) | BigInt(dv.getUint32(p + 4, le));
+        values.push({ name: strings.get(dv.getUint32(p, le)), value: kflag ? BigInt.asIntN(64, v) : v });
+      }
+      return { id, name, kind, size: sizeOrType, signed: kflag, values };
+    }
+    case "FWD":
+      return { id, name, kind, union: kflag };
+    case "FUNC":
+      return { id, name, kind, type: sizeOrType, linkage: vlen };
+    case "FUNC_PROTO": {
+      const params: BtfParam[] = [];
+      for (let i = 0; i < vlen; i++, p += 8)
+        params.push({ name: strings.get(dv.getUint32(p, le)), type: dv.getUint32(p + 4, le) });
+      return { id, name, kind, returnType: sizeOrType, params };
+    }
+    case "VAR":
+      return { id, name, kind, type: sizeOrType, linkage: dv.getUint32(p, le) };
+    case "DATASEC": {
+      const vars: BtfVarSecinfo[] = [];
+      for (let i = 0; i < vlen; i++, p += 12)
+        vars.push({
+          type: dv.getUint32(p, le),
+          offset: dv.getUint32(p + 4, le),
+          size: dv.getUint32(p + 8, le),
+        });
+      return { id, name, kind, size: sizeOrType, vars };
+    }
+    case "FLOAT":
+      return { id, name, kind, size: sizeOrType };
+    case "DECL_TAG":
+      return { id, name, kind, type: sizeOrType, componentIdx: dv.getInt32(p, le) };
+  }
+}
+
+function parseTypes(dv: DataView, start: number, end: number, le: boolean, strings: Strings): BtfType[] {
   const types: BtfType[] = [{ id: 0, name: "", kind: "VOID" }];
-  const end = start + len;
   let p = start;
-  const need = (bytes: number, what: string) => {
-    if (p + bytes > end) throw new BtfError(`BTF type section ends inside ${what} (type ${types.length})`);
-  };
-  const u32 = (off: number) => dv.getUint32(off, le);
-  const i32 = (off: number) => dv.getInt32(off, le);
   while (p < end) {
     const id = types.length;
-    need(12, "a type header");
-    const name = strings.get(u32(p));
-    const info = u32(p + 4);
-    const sizeOrType = u32(p + 8);
-    p += 12;
-    const kindNo = (info >>> 24) & 0x1f;
-    const vlen = info & 0xffff;
-    const kflag = info >>> 31 === 1;
-    const kind = KIND_NAMES[kindNo];
-    if (kind === undefined || kind === "VOID") throw new BtfError(`unknown BTF kind ${kindNo} (type ${id})`);
-    switch (kind) {
-      case "INT": {
-        need(4, "an INT");
-        const enc = u32(p);
-        p += 4;
-        const encoding = (enc >>> 24) & 0x0f;
-        types.push({
-          id,
-          name,
-          kind,
-          size: sizeOrType,
-          signed: (encoding & 1) !== 0,
-          char: (encoding & 2) !== 0,
-          bool: (encoding & 4) !== 0,
-          bits: enc & 0xff,
-          bitOffset: (enc >>> 16) & 0xff,
-        });
-        break;
-      }
-      case "PTR":
-      case "TYPEDEF":
-      case "VOLATILE":
-      case "CONST":
-      case "RESTRICT":
-      case "TYPE_TAG":
-        types.push({ id, name, kind, type: sizeOrType });
-        break;
-      case "ARRAY":
-        need(12, "an ARRAY");
-        types.push({ id, name, kind, type: u32(p), indexType: u32(p + 4), nelems: u32(p + 8) });
-        p += 12;
-        break;
-      case "STRUCT":
-      case "UNION": {
-        need(12 * vlen, `the members of ${kind.toLowerCase()} ${name}`);
-        const members: BtfMember[] = [];
-        for (let i = 0; i < vlen; i++, p += 12) {
-          const off = u32(p + 8);
-          members.push({
-            name: strings.get(u32(p)),
-            type: u32(p + 4),
-            bitOffset: kflag ? off & 0xffffff : off,
-            bitfieldSize: kflag ? off >>> 24 : 0,
-          });
-        }
-        types.push({ id, name, kind, size: sizeOrType, members });
-        break;
-      }
-      case "ENUM": {
-        need(8 * vlen, `the values of enum ${name}`);
-        const values: BtfEnumValue[] = [];
-        for (let i = 0; i < vlen; i++, p += 8) {
-          values.push({ name: strings.get(u32(p)), value: kflag ? i32(p + 4) : u32(p + 4) });
-        }
-        types.push({ id, name, kind, size: sizeOrType, signed: kflag, values });
-        break;
-      }
-      case "ENUM64": {
-        need(12 * vlen, `the values of enum ${name}`);
-        const values: BtfEnum64Value[] = [];
-        for (let i = 0; i < vlen; i++, p += 12) {
-          const v = (BigInt(u32(p + 8)) << 32n) | BigInt(u32(p + 4));
-          values.push({ name: strings.get(u32(p)), value: kflag ? BigInt.asIntN(64, v) : v });
-        }
-        types.push({ id, name, kind, size: sizeOrType, signed: kflag, values });
-        break;
-      }
-      case "FWD":
-        types.push({ id, name, kind, union: kflag });
-        break;
-      case "FUNC":
-        types.push({ id, name, kind, type: sizeOrType, linkage: vlen });
-        break;
-      case "FUNC_PROTO": {
-        need(8 * vlen, `the parameters of a FUNC_PROTO`);
-        const params: BtfParam[] = [];
-        for (let i = 0; i < vlen; i++, p += 8) params.push({ name: strings.get(u32(p)), type: u32(p + 4) });
-        types.push({ id, name, kind, returnType: sizeOrType, params });
-        break;
-      }
-      case "VAR":
-        need(4, "a VAR");
-        types.push({ id, name, kind, type: sizeOrType, linkage: u32(p) });
-        p += 4;
-        break;
-      case "DATASEC": {
-        need(12 * vlen, `the variables of section ${name}`);
-        const vars: BtfVarSecinfo[] = [];
-        for (let i = 0; i < vlen; i++, p += 12)
-          vars.push({ type: u32(p), offset: u32(p + 4), size: u32(p + 8) });
-        types.push({ id, name, kind, size: sizeOrType, vars });
-        break;
-      }
-      case "FLOAT":
-        types.push({ id, name, kind, size: sizeOrType });
-        break;
-      case "DECL_TAG":
-        need(4, "a DECL_TAG");
-        types.push({ id, name, kind, type: sizeOrType, componentIdx: i32(p) });
-        p += 4;
-        break;
-    }
+    const at = p;
+    p = typeEnd(dv, at, end, le, id, strings);
+    types.push(readType(dv, at, le, strings, id));
   }
   return types;
+}
+
+/*
+ * The two passes of LazyTypes run once per process over ~126,000 types,
+ * before the JIT has warmed up: each is a small function around one plain
+ * loop over a Uint32Array (in the host's byte order), with no calls per
+ * type, so that V8 optimizes it early.
+ */
+
+/** First pass: where each type starts (in words), checked as parseTypes checks it, and how many names there are. */
+function typeLayout(
+  words: Uint32Array,
+  nameAt: (q: number) => string,
+): { offsets: Uint32Array; count: number; entries: number; words: number; enums: number[] } {
+  const nWords = words.length;
+  let offsets = new Uint32Array(((nWords / 3) | 0) + 2);
+  let n = 1;
+  let entries = 0;
+  const enums: number[] = [];
+  let q = 0;
+  while (q + 3 <= nWords) {
+    const info = words[q + 1] as number;
+    const kindNo = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    let extra: number;
+    switch (kindNo) {
+      case 1: // INT
+      case 14: // VAR
+      case 17: // DECL_TAG
+        extra = 1;
+        break;
+      case 3: // ARRAY
+        extra = 3;
+        break;
+      case 4: // STRUCT
+      case 5: // UNION
+      case 15: // DATASEC
+        extra = 3 * vlen;
+        break;
+      case 19: // ENUM64
+        extra = 3 * vlen;
+        entries += vlen;
+        enums.push(n);
+        break;
+      case 6: // ENUM
+        extra = 2 * vlen;
+        entries += vlen;
+        enums.push(n);
+        break;
+      case 13: // FUNC_PROTO
+        extra = 2 * vlen;
+        break;
+      case 2: // PTR
+      case 7: // FWD
+      case 8: // TYPEDEF
+      case 9: // VOLATILE
+      case 10: // CONST
+      case 11: // RESTRICT
+      case 12: // FUNC
+      case 16: // FLOAT
+      case 18: // TYPE_TAG
+        extra = 0;
+        break;
+      default:
+        throw new BtfError(`unknown BTF kind ${kindNo} (type ${n})`);
+    }
+    const next = q + 3 + extra;
+    if (next > nWords) {
+      const what = partName(KIND_NAMES[kindNo] as BtfKind, nameAt(q));
+      throw new BtfError(`BTF type section ends inside ${what} (type ${n})`);
+    }
+    if (n === offsets.length) {
+      const grown = new Uint32Array(offsets.length * 2);
+      grown.set(offsets);
+      offsets = grown;
+    }
+    offsets[n++] = q;
+    if (words[q] !== 0) entries++;
+    q = next;
+  }
+  return { offsets, count: n, entries, words: q, enums };
+}
+
+/** The hash index's arrays, as indexTypeNames and indexEnumNames fill them. */
+interface NameIndex {
+  heads: Int32Array;
+  entType: Int32Array;
+  entIdx: Int32Array;
+  entName: Uint32Array;
+  entNext: Int32Array;
+}
+
+/**
+ * Second pass: the names of types, then of enumerators, into the hash index
+ * (FNV-1a of the name's bytes), highest id first, each enum's values last
+ * to first: a bucket then lists, of either sort, the lowest id first, and
+ * an enum's values in order. Returns the entries made.
+ */
+function indexTypeNames(
+  words: Uint32Array,
+  offsets: Uint32Array,
+  n: number,
+  bytes: Uint8Array,
+  ix: NameIndex,
+): number {
+  const { heads, entType, entIdx, entName, entNext } = ix;
+  const mask = heads.length - 1;
+  const strLen = bytes.length;
+  let e = 0;
+  for (let id = n - 1; id > 0; id--) {
+    const nameOff = words[offsets[id] as number] as number;
+    if (nameOff === 0) continue;
+    let h = 0x811c9dc5;
+    let j = nameOff;
+    // A byte past the end reads undefined: the loop ends, and the check after it throws.
+    for (let c = bytes[j] as number; c > 0; c = bytes[++j] as number) h = Math.imul(h ^ c, 0x01000193);
+    if (j >= strLen) throw unterminated(nameOff, strLen);
+    const b = h & mask;
+    entType[e] = id;
+    entIdx[e] = -1;
+    entName[e] = nameOff;
+    entNext[e] = heads[b] as number;
+    heads[b] = e++;
+  }
+  return e;
+}
+
+/** The enumerators' names (see indexTypeNames), from entry `e` on. */
+function indexEnumNames(
+  words: Uint32Array,
+  offsets: Uint32Array,
+  enums: number[],
+  bytes: Uint8Array,
+  ix: NameIndex,
+  e: number,
+): void {
+  const { heads, entType, entIdx, entName, entNext } = ix;
+  const mask = heads.length - 1;
+  const strLen = bytes.length;
+  for (let k = enums.length - 1; k >= 0; k--) {
+    const id = enums[k] as number;
+    const w = offsets[id] as number;
+    const info = words[w + 1] as number;
+    const step = ((info >>> 24) & 0x1f) === BTF_KIND.ENUM ? 2 : 3;
+    for (let i = (info & 0xffff) - 1; i >= 0; i--) {
+      const nameOff = words[w + 3 + i * step] as number;
+      if (nameOff === 0) continue;
+      let h = 0x811c9dc5;
+      let j = nameOff;
+      for (let c = bytes[j] as number; c > 0; c = bytes[++j] as number) h = Math.imul(h ^ c, 0x01000193);
+      if (j >= strLen) throw unterminated(nameOff, strLen);
+      const b = h & mask;
+      entType[e] = id;
+      entIdx[e] = i;
+      entName[e] = nameOff;
+      entNext[e] = heads[b] as number;
+      heads[b] = e++;
+    }
+  }
+}
+
+/** The error for a name at `off` that runs past the string section (or starts past it). */
+function unterminated(off: number, strLen: number): BtfError {
+  return off >= strLen
+    ? new BtfError(`BTF string offset ${off} is past the string section`)
+    : new BtfError(`BTF string at offset ${off} is not NUL-terminated`);
+}
+
+/** Adds [id, -1] to `out` for each type whose name is at string offset `off` (a plain loop, for the JIT). */
+function typesNamedAt(
+  words: Uint32Array,
+  offsets: Uint32Array,
+  n: number,
+  off: number,
+  out: Array<[number, number]>,
+): void {
+  for (let id = 1; id < n; id++) if (words[offsets[id] as number] === off) out.push([id, -1]);
+}
+
+/** The type section as 32-bit words in the host's byte order (a view when it can be, else a copy). */
+function hostWords(dv: DataView, start: number, end: number, le: boolean): Uint32Array {
+  const count = (end - start) >>> 2;
+  const hostLe = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  const at = dv.byteOffset + start;
+  if (le === hostLe && at % 4 === 0) return new Uint32Array(dv.buffer, at, count);
+  const out = new Uint32Array(count);
+  if (le === hostLe) new Uint8Array(out.buffer).set(new Uint8Array(dv.buffer, at, count * 4));
+  else for (let i = 0; i < count; i++) out[i] = dv.getUint32(start + i * 4, le);
+  return out;
+}
+
+/**
+ * A lazily read BTF's types ({@link Btf.parseLazy}): where each type starts
+ * (one pass over the type section), and lookups by name. The first few
+ * lookups search the string section for the name and then the types for its
+ * offsets (~1 ms each on the kernel's BTF); after those, a hash index of
+ * the names of every type and enumerator (FNV-1a over the string section's
+ * bytes, ~15 ms to make) answers the rest. Either way, nothing is decoded
+ * but the types asked for.
+ */
+class LazyTypes {
+  /** Type count, void included. */
+  readonly count: number;
+  private readonly dv: DataView;
+  private readonly le: boolean;
+  private readonly bytes: Uint8Array;
+  private strings: Strings | undefined;
+  /** The type section in words, host byte order. */
+  private readonly words: Uint32Array;
+  /** Where the type section starts in `dv`. */
+  private readonly typeStart: number;
+  /** offsets[id]: where type id starts, in words from `typeStart` (offsets[0] unused). */
+  private readonly offsets: Uint32Array;
+  /** The ids of the ENUM and ENUM64 types, ascending. */
+  private readonly enums: number[];
+  /** How many names the index would hold. */
+  private readonly entries: number;
+  /** The hash index, once made. */
+  private index: NameIndex | undefined;
+  /** Lookups answered by searching, so far (the index is made after LINEAR_LOOKUPS). */
+  private searches = 0;
+  private static readonly LINEAR_LOOKUPS = 8;
+  private static readonly encoder = new TextEncoder();
+
+  constructor(s: BtfSections) {
+    const { dv, le, typeStart, typeEnd: end, strings: bytes } = s;
+    this.dv = dv;
+    this.le = le;
+    this.bytes = bytes;
+    this.typeStart = typeStart;
+    const words = hostWords(dv, typeStart, end, le);
+    const layout = typeLayout(words, (q) => this.stringsTable().get(words[q] as number));
+    if (typeStart + layout.words * 4 < end)
+      throw new BtfError(`BTF type section ends inside a type header (type ${layout.count})`);
+    this.words = words;
+    this.count = layout.count;
+    this.offsets = layout.offsets;
+    this.enums = layout.enums;
+    this.entries = layout.entries;
+  }
+
+  private stringsTable(): Strings {
+    this.strings ??= new Strings(this.bytes);
+    return this.strings;
+  }
+
+  /** The hash index (made on first use; this is where every name offset is checked). */
+  private nameIndex(): NameIndex {
+    if (!this.index) {
+      let size = 16;
+      while (size < this.entries) size *= 2;
+      const ix: NameIndex = {
+        heads: new Int32Array(size).fill(-1),
+        entType: new Int32Array(this.entries),
+        entIdx: new Int32Array(this.entries),
+        entName: new Uint32Array(this.entries),
+        entNext: new Int32Array(this.entries),
+      };
+      const e = indexTypeNames(this.words, this.offsets, this.count, this.bytes, ix);
+      indexEnumNames(this.words, this.offsets, this.enums, this.bytes, ix, e);
+      this.index = ix;
+    }
+    return this.index;
+  }
+
+  /**
+   * The types and enumerators named `name`: [type id, enumerator index or
+   * -1 for the type's own name], the lowest type id first, a type's name
+   * before its enumerators, and these in order.
+   */
+  private named(name: string): Array<[number, number]> {
+    if (name === "") return [];
+    const key = LazyTypes.encoder.encode(name);
+    const out: Array<[number, number]> = [];
+    if (!this.index && this.searches < LazyTypes.LINEAR_LOOKUPS) {
+      this.searches++;
+      this.search(key, out);
+    } else {
+      const ix = this.nameIndex();
+      let h = 0x811c9dc5;
+      for (const c of key) h = Math.imul(h ^ c, 0x01000193);
+      for (let e = ix.heads[h & (ix.heads.length - 1)] as number; e >= 0; e = ix.entNext[e] as number)
+        if (this.nameIs(ix.entName[e] as number, key))
+          out.push([ix.entType[e] as number, ix.entIdx[e] as number]);
+    }
+    return out.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  }
+
+  /** Whether the string at `off` is `key`. */
+  private nameIs(off: number, key: Uint8Array): boolean {
+    const b = this.bytes;
+    if (b[off + key.length] !== 0) return false;
+    for (let i = 0; i < key.length; i++) if (b[off + i] !== key[i]) return false;
+    return true;
+  }
+
+  /** {@link named} without the index: the offsets where the string is, then the types that name one of them. */
+  private search(key: Uint8Array, out: Array<[number, number]>): void {
+    const b = this.bytes;
+    const needle = new Uint8Array(key.length + 1);
+    needle.set(key);
+    const hay = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    const offs: number[] = [];
+    // Every place where the string ends a string: a name may start inside another.
+    for (let i = hay.indexOf(needle); i >= 0; i = hay.indexOf(needle, i + 1)) offs.push(i);
+    if (offs.length === 0) return;
+    for (const off of offs) typesNamedAt(this.words, this.offsets, this.count, off, out);
+    const { words, offsets } = this;
+    const set = new Set(offs);
+    for (const id of this.enums) {
+      const w = offsets[id] as number;
+      const info = words[w + 1] as number;
+      const step = ((info >>> 24) & 0x1f) === BTF_KIND.ENUM ? 2 : 3;
+      const vlen = info & 0xffff;
+      for (let i = 0; i < vlen; i++) if (set.has(words[w + 3 + i * step] as number)) out.push([id, i]);
+    }
+  }
+
+  kindOf(id: number): BtfKind | undefined {
+    if (!(id > 0 && id < this.count)) return undefined;
+    return KIND_NAMES[((this.words[(this.offsets[id] as number) + 1] as number) >>> 24) & 0x1f];
+  }
+
+  typesNamed(name: string): number[] {
+    return this.named(name)
+      .filter((m) => m[1] === -1)
+      .map((m) => m[0]);
+  }
+
+  hasName(name: string): boolean {
+    return this.named(name).length > 0;
+  }
+
+  enumerator(name: string): { enumId: number; value: number | bigint } | undefined {
+    const m = this.named(name).find((x) => x[1] >= 0);
+    if (m === undefined) return undefined;
+    const [id, idx] = m;
+    const w = this.offsets[id] as number;
+    const info = this.words[w + 1] as number;
+    const signed = info >>> 31 === 1;
+    if (((info >>> 24) & 0x1f) === BTF_KIND.ENUM) {
+      const v = this.words[w + 3 + idx * 2 + 1] as number;
+      return { enumId: id, value: signed ? v | 0 : v };
+    }
+    const lo = this.words[w + 3 + idx * 3 + 1] as number;
+    const hi = this.words[w + 3 + idx * 3 + 2] as number;
+    const v = (BigInt(hi) << 32n) | BigInt(lo);
+    return { enumId: id, value: signed ? BigInt.asIntN(64, v) : v };
+  }
+
+  decode(id: number): BtfType {
+    return readType(
+      this.dv,
+      this.typeStart + (this.offsets[id] as number) * 4,
+      this.le,
+      this.stringsTable(),
+      id,
+    );
+  }
 }
 
 /** A BTF-defined map (libbpf's `SEC(".maps")` convention), as {@link mapDefFromBtf} reads it. */

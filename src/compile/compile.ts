@@ -59,7 +59,7 @@ export interface CompileOptions {
 }
 
 /** Flags every compile uses; the PCH is built with exactly these. */
-function baseFlags(): string[] {
+export function baseFlags(): string[] {
   return [
     "-target",
     "bpf",
@@ -169,7 +169,18 @@ const LICENSE_TAIL = [
 ].join("\n");
 
 /** Compiles bcc-dialect (or libbpf-style) C into a BPF object, using the cache. */
-export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> {
+export function compileBcc(opts: CompileOptions): Promise<CompiledObject> {
+  return compile(opts, true);
+}
+
+/**
+ * compileBcc. With `settleLater`, a cache miss's first compile takes the
+ * names that the UAPI headers may #define, and that are not known yet, as
+ * not defined, and settles them (a scan of the headers) while clang runs; in
+ * the rare case that one is a UAPI macro the program needs, it compiles
+ * again with the exact macros.
+ */
+async function compile(opts: CompileOptions, settleLater: boolean): Promise<CompiledObject> {
   const fileName = opts.fileName ?? "<text>.c";
   const cflags = opts.cflags ?? [];
   const clang = findClang();
@@ -222,8 +233,8 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
     { vmlinuxDir, vmlinuxPch },
     { subsetVmlinuxHeader, withoutTypes },
     { needsImplicitReads, rewriteImplicitReads },
-    { programMacros, conditionalEnv },
-    { resolveConditionals },
+    { programMacros, programConditionals },
+    { parseDefines },
   ] = await Promise.all([
     import("./rewriter.js"),
     import("./clang.js"),
@@ -231,25 +242,40 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
     import("./kernel_types.js"),
     import("./implicit_reads/index.js"),
     import("./kernel_macros.js"),
-    import("./conditionals.js"),
+    import("./macros.js"),
   ]);
   // The conditionals first: the rewriter sees the branches clang will compile.
-  const { parseDefines } = await import("./macros.js");
   const programDefines = new Set(parseDefines(opts.text, fileName).map((m) => m.name));
   const definesKbuildModname = programDefines.has("KBUILD_MODNAME");
-  const env = await conditionalEnv(
+  const resolved = await programConditionals(
     clang,
     HEADERS_DIR,
     baseFlags(),
     cflags,
     generatedDefines(definesKbuildModname, 0).join("\n"),
     programDefines,
+    opts.text,
   );
-  const resolved = resolveConditionals(opts.text, env).text;
   const rw = rewriteBcc(resolved, fileName);
   // `let`: the implicit-reads pass below may replace it (and prints it for DEBUG_SOURCE).
   let translated = rw.hasLicenseSection ? rw.code : rw.code + LICENSE_TAIL;
-  const macros = await programMacros(clang, HEADERS_DIR, translated, rw.definedNames, ownHeaderTexts());
+  // The generated header's own #defines come before its kernel macros: a
+  // kernel macro of the same name would be dead there, so none is looked up.
+  const macros = await programMacros(
+    clang,
+    HEADERS_DIR,
+    translated,
+    rw.definedNames,
+    ownHeaderTexts(),
+    generatedDefines(rw.definesKbuildModname, rw.ringbufs.length).join("\n"),
+    { settleLater },
+  );
+  let stands: boolean | undefined;
+  /** Whether the kernel macros are the program's (settled once: see compile's settleLater). */
+  const macrosStand = (): boolean => {
+    stands ??= macros.settle?.() ?? true;
+    return stands;
+  };
   const gen = await generatedHeader(
     rw.tracepointStructs,
     rw.definesKbuildModname,
@@ -334,21 +360,32 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
         subsetFailed = true;
         ir = await pass([`-I${HEADERS_DIR}`, `-I${fullHeader().dir}`]);
       }
-      if ((opts.debug ?? 0) & DEBUG_SOURCE) for (const n of ir.notes) process.stderr.write(`${n}\n`);
+      if ((opts.debug ?? 0) & DEBUG_SOURCE) {
+        if (!macrosStand()) return compile(opts, false);
+        for (const n of ir.notes) process.stderr.write(`${n}\n`);
+      }
       if (ir.rewrites > 0) {
         translated = ir.code;
         writeFileSync(srcPath, translated);
       }
     }
-    if (debug & DEBUG_PREPROCESSOR) process.stderr.write(translated);
+    if (debug & DEBUG_PREPROCESSOR) {
+      if (!macrosStand()) return compile(opts, false);
+      process.stderr.write(translated);
+    }
     let lastArgs: string[] = [];
     const clangRun = (args: string[]) => {
       lastArgs = args;
       return runClang(clang, args, work);
     };
-    let run = subsetFailed
-      ? { code: 1, stdout: "", stderr: "" }
-      : await clangRun([...flags, `-I${HEADERS_DIR}`, `-I${subsetDir}`, ...rest]);
+    let run = { code: 1, stdout: "", stderr: "" };
+    if (!subsetFailed) {
+      const running = clangRun([...flags, `-I${HEADERS_DIR}`, `-I${subsetDir}`, ...rest]);
+      // The kernel macros are settled while clang runs.
+      const stood = macrosStand();
+      run = await running;
+      if (!stood) return compile(opts, false);
+    } else if (!macrosStand()) return compile(opts, false);
     if (run.code !== 0) {
       const { dir: fullIncludeDir, own } = fullHeader();
       const full = [`-I${HEADERS_DIR}`, `-I${fullIncludeDir}`, ...rest];
@@ -388,6 +425,10 @@ export async function compileBcc(opts: CompileOptions): Promise<CompiledObject> 
       translated,
       cached: false,
     };
+  } catch (err) {
+    // An error made with kernel macros that are not the program's is no answer.
+    if (!macrosStand()) return compile(opts, false);
+    throw err;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

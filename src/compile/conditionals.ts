@@ -33,9 +33,19 @@ export interface MacroEnv {
   base?: (name: string) => SimpleMacro | undefined;
   /** Names #undef'd since (they hide `base`). */
   removed?: Set<string>;
+  /**
+   * Told each name looked up whose value comes from before the program
+   * (neither #defined nor #undef'd by it so far): lets a caller that left
+   * something out of `macros`/`base` see whether a result could depend on
+   * it (kernel_macros.ts: clang's predefined macros, loaded on demand).
+   */
+  probe?: (name: string) => void;
+  /** Names the program has #defined or #undef'd so far (their values are its own). */
+  touched?: Set<string>;
 }
 
 function lookup(env: MacroEnv, name: string): SimpleMacro | undefined {
+  if (env.probe && !env.touched?.has(name)) env.probe(name);
   const m = env.macros.get(name);
   if (m || env.removed?.has(name)) return m;
   return env.base?.(name);
@@ -344,6 +354,21 @@ function groupShapes(pp: Token[]): Map<number, GroupShape> {
 }
 
 /**
+ * Whether the source opens a conditional group (#if, #ifdef, #ifndef): when
+ * it does not, {@link resolveConditionals} looks no macro up and returns the
+ * text as it is, so the macros it would need can be left unmade.
+ */
+export function hasConditionals(src: string): boolean {
+  if (!src.includes("#")) return false;
+  for (const t of tokenize(src)) {
+    if (t.kind !== "pp") continue;
+    const d = /^#\s*(\w+)/.exec(directiveText(t));
+    if (d && (d[1] === "if" || d[1] === "ifdef" || d[1] === "ifndef")) return true;
+  }
+  return false;
+}
+
+/**
  * The source with the branches clang would not compile, and the directives
  * of every decided conditional, blanked (newlines kept). `initial` is the
  * macro state before the program's first line; it is not changed.
@@ -357,6 +382,7 @@ export function resolveConditionals(
     unknown: new Set(initial.unknown),
     removed: new Set(initial.removed),
     ...(initial.base ? { base: initial.base } : {}),
+    ...(initial.probe ? { probe: initial.probe, touched: new Set(initial.touched) } : {}),
   };
   const pp = tokenize(src).filter((t) => t.kind === "pp");
   const shapes = groupShapes(pp);
@@ -437,6 +463,7 @@ export function resolveConditionals(
     if ((name === "define" || name === "undef") && active()) {
       const def = name === "define" ? parseDefine(rest) : undefined;
       const macroName = def?.name ?? rest.trim().split(/\s+/)[0] ?? "";
+      env.touched?.add(macroName);
       if (inUndecided()) env.unknown.add(macroName);
       else {
         env.unknown.delete(macroName);

@@ -51,19 +51,46 @@ export function macro(definition: string, origin: string): MacroDef | undefined 
 
 /**
  * The #define and #undef directives of a text, continuation lines joined.
- * Line-based (much faster than tokenizing whole headers): block comments are
- * blanked first, so a directive inside one is not taken.
+ * Line-based (much faster than tokenizing whole headers): a block comment's
+ * characters count as spaces, so a directive inside one is not taken. Only
+ * the lines that a comment touches are rewritten so (libbpf's
+ * bpf_helper_defs.h is 170 KB of mostly comments).
  */
 function directives(text: string): string[] {
   if (!text.includes("#")) return [];
-  const src = text.replace(/\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, " "));
-  const lines = src.split("\n");
+  // The block comments, as [start, end) offsets.
+  const comments: number[] = [];
+  const re = /\/\*[\s\S]*?\*\//g;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) comments.push(m.index, m.index + m[0].length);
+  const lines = text.split("\n");
+  const starts: number[] = [];
+  for (let i = 0, at = 0; i < lines.length; i++) {
+    starts.push(at);
+    at += (lines[i] as string).length + 1;
+  }
+  let c = 0; // the first comment that ends after the line asked for (lines are asked for in order)
+  const line = (i: number): string => {
+    const text0 = lines[i] as string;
+    const start = starts[i] as number;
+    const end = start + text0.length;
+    while (c < comments.length && (comments[c + 1] as number) <= start) c += 2;
+    if (c >= comments.length || (comments[c] as number) >= end) return text0;
+    let out = "";
+    let pos = start;
+    for (let k = c; k < comments.length && (comments[k] as number) < end; k += 2) {
+      const from = Math.max(comments[k] as number, start);
+      const to = Math.min(comments[k + 1] as number, end);
+      out += text.slice(pos, from) + " ".repeat(to - from);
+      pos = to;
+    }
+    return out + text.slice(pos, end);
+  };
   const out: string[] = [];
   for (let i = 0; i < lines.length; i++) {
-    let line = lines[i] as string;
-    if (!/^\s*#\s*(define|undef)\b/.test(line)) continue;
-    while (/\\\r?$/.test(line) && i + 1 < lines.length) line = `${line.replace(/\\\r?$/, " ")}${lines[++i]}`;
-    out.push(line);
+    let l = line(i);
+    if (!/^\s*#\s*(define|undef)\b/.test(l)) continue;
+    while (/\\\r?$/.test(l) && i + 1 < lines.length) l = `${l.replace(/\\\r?$/, " ")}${line(++i)}`;
+    out.push(l);
   }
   return out;
 }
@@ -88,6 +115,8 @@ export function parseDefines(text: string, origin: string): MacroDef[] {
 export interface MacroLookup {
   get(name: string): MacroDef | undefined;
   keys(): Iterable<string>;
+  /** The names starting with `prefix` (when given, used instead of filtering keys()). */
+  keysWithPrefix?(prefix: string): Iterable<string>;
 }
 
 /** The definitions `seeds` need: the macros they name and, transitively, the macros those name. */
@@ -102,7 +131,8 @@ export function macroClosure(table: MacroLookup, seeds: Iterable<string>): Macro
     picked.set(n, m);
     for (const d of m.deps) if (!picked.has(d)) todo.push(d);
     for (const p of m.pasted ?? [])
-      for (const k of table.keys()) if (k.startsWith(p) && !picked.has(k)) todo.push(k);
+      for (const k of table.keysWithPrefix ? table.keysWithPrefix(p) : table.keys())
+        if (k.startsWith(p) && !picked.has(k)) todo.push(k);
   }
   return [...picked.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

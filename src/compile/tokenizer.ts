@@ -48,6 +48,9 @@ const PUNCTS = [
   "##",
 ];
 
+/** The characters a PUNCTS entry starts with (any other punctuator is one character). */
+const PUNCT_STARTS = new Set(PUNCTS.map((p) => p[0] as string));
+
 function isIdentStart(c: string): boolean {
   return (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || c === "_" || c === "$";
 }
@@ -106,8 +109,13 @@ export function tokenize(src: string): Token[] {
     const next = src[i + 1];
 
     if (c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\f" || c === "\v") {
-      while (i < src.length && /[ \t\n\r\f\v]/.test(src[i] as string)) i++;
-      const hadNewline = src.slice(start, i).includes("\n");
+      let hadNewline = false;
+      for (; i < src.length; i++) {
+        const w = src.charCodeAt(i);
+        // space, \t \n \v \f \r
+        if (w === 10) hadNewline = true;
+        else if (w !== 32 && (w < 9 || w > 13)) break;
+      }
       countLines(start, i);
       push("space", start, i, tokLine, tokCol);
       if (hadNewline) atLineStart = true;
@@ -166,7 +174,7 @@ export function tokenize(src: string): Token[] {
       continue;
     }
     // Prefixed literals: L"..", u8"..", u'..' etc.
-    const prefix = /^(u8|u|U|L)["']/.exec(src.slice(i, i + 3));
+    const prefix = c === "u" || c === "U" || c === "L" ? /^(u8|u|U|L)["']/.exec(src.slice(i, i + 3)) : null;
     if (prefix) {
       const q = src[i + (prefix[1] as string).length] as string;
       i = skipQuoted(src, i + (prefix[1] as string).length);
@@ -203,7 +211,7 @@ export function tokenize(src: string): Token[] {
       push("space", start, i, tokLine, tokCol);
       continue;
     }
-    const p = PUNCTS.find((op) => src.startsWith(op, i));
+    const p = PUNCT_STARTS.has(c) ? PUNCTS.find((op) => src.startsWith(op, i)) : undefined;
     i += p ? p.length : 1;
     push("punct", start, i, tokLine, tokCol);
   }

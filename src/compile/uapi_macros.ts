@@ -10,12 +10,21 @@
  * an empty one and the run repeated. Macros that name a type or enum constant
  * of this kernel's BTF are dropped: vmlinux.h has them, with this kernel's
  * values. The result is cached per UAPI headers and kernel.
+ *
+ * That run takes a second or more, and most programs name no UAPI macro: a
+ * plain text scan of the same directories for `#define NAME` of the names a
+ * program's lookups reach ({@link UapiNames}, learnt and cached name by
+ * name; a superset of what the run yields) tells whether one could be a UAPI
+ * macro, so that the run happens only for a program that may use one
+ * (kernel_macros.ts).
  */
 import {
+  type Dirent,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -65,15 +74,14 @@ function uapiIdentity(): string | undefined {
   }
 }
 
-/** Every name of this kernel's BTF a macro must not shadow: types and enum constants. */
-async function kernelNames(): Promise<Set<string>> {
+/**
+ * Whether a name is one of this kernel's BTF that a macro must not shadow: a
+ * type's or an enum constant's (the kernel's BTF read lazily, by name).
+ */
+async function kernelHasName(): Promise<(name: string) => boolean> {
   const { kernelBtf } = await import("../kernel/kernel_btf.js");
-  const names = new Set<string>();
-  for (const t of kernelBtf().all()) {
-    if (t.name) names.add(t.name);
-    if (t.kind === "ENUM" || t.kind === "ENUM64") for (const v of t.values) names.add(v.name);
-  }
-  return names;
+  const btf = kernelBtf();
+  return (name) => btf.hasName(name);
 }
 
 /** An include guard: empty body, named like the header. */
@@ -235,6 +243,11 @@ export function uapiFile(defs: Iterable<MacroDef>): string {
 
 let loaded: UapiMacros | undefined;
 
+/** The cache file of the UAPI macros for these headers and this kernel. */
+function uapiPath(identity: string): string {
+  return join(cacheSubdir("macros"), `uapi-${hashKey("uapi-3", identity, kernelBtfId()).slice(0, 24)}.tsv`);
+}
+
 /**
  * The UAPI macros that do not clash with this kernel's BTF; none when the
  * system has no UAPI headers (install linux-libc-dev).
@@ -246,20 +259,190 @@ export async function uapiMacros(clang: Clang): Promise<UapiMacros> {
     loaded = new UapiMacros(Buffer.alloc(0));
     return loaded;
   }
-  const path = join(
-    cacheSubdir("macros"),
-    `uapi-${hashKey("uapi-3", identity, kernelBtfId()).slice(0, 24)}.tsv`,
-  );
+  const path = uapiPath(identity);
   const cached = readCached(path);
   if (cached) {
     loaded = new UapiMacros(cached);
     return loaded;
   }
-  const clash = await kernelNames();
+  const clash = await kernelHasName();
   const defs = await preprocess(clang, uapiHeaders());
-  const text = uapiFile(defs.filter((m) => !clash.has(m.name)));
+  const text = uapiFile(defs.filter((m) => !clash(m.name)));
   // None at all means the preprocessor failed: use none now, try again next time.
   if (defs.length > 0) writeAtomic(path, text);
   loaded = new UapiMacros(Buffer.from(text, "utf8"));
   return loaded;
+}
+
+/** The directories the preprocessor run sees (its include farm): linux/, asm-generic/ and the architecture's asm/. */
+function uapiDirs(): string[] {
+  const dirs = [join(INCLUDE, "linux"), join(INCLUDE, "asm-generic")];
+  const asm = asmDir();
+  if (asm) dirs.push(asm);
+  return dirs.filter((d) => existsSync(d));
+}
+
+/** Every file under the directories (links followed, each directory once). */
+function filesUnder(dirs: string[]): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const walk = (dir: string): void => {
+    if (seen.has(dir)) return;
+    seen.add(dir);
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) out.push(p);
+      else if (e.isSymbolicLink()) {
+        try {
+          if (statSync(p).isDirectory()) walk(p);
+          else out.push(p);
+        } catch {
+          // a dangling link: nothing to read
+        }
+      }
+    }
+  };
+  for (const d of dirs) walk(d);
+  return out;
+}
+
+/**
+ * Which of `names`, and which names starting with one of `prefixes`, a
+ * `#define` in the files names, by a plain text scan (`#`, blanks,
+ * `define`, blanks, the name): one pass over the files with one regular
+ * expression. The preprocessor run over them ({@link uapiMacros}) can only
+ * yield a macro that some file there defines, so a name the scan does not
+ * find is certainly not one of its macros (the scan also finds definitions
+ * inside comments, #if 0 and __KERNEL__ branches, and #undef'd ones). Not
+ * seen: a directive spelled with a comment or a line continuation between
+ * `#`, `define` and the name, which no UAPI header does.
+ */
+export function scanDefines(
+  files: Iterable<string>,
+  names: Iterable<string>,
+  prefixes: Iterable<string> = [],
+): Set<string> {
+  const alts = [...new Set(names)].filter((n) => /^[A-Za-z_]\w*$/.test(n));
+  const pres = [...new Set(prefixes)].filter((n) => /^[A-Za-z_]\w*$/.test(n));
+  const found = new Set<string>();
+  if (alts.length === 0 && pres.length === 0) return found;
+  const parts: string[] = [];
+  if (alts.length > 0) parts.push(`(?:${alts.join("|")})(?!\\w)`);
+  if (pres.length > 0) parts.push(`(?:${pres.join("|")})\\w*`);
+  const re = new RegExp(`#[ \\t]*define[ \\t]+(${parts.join("|")})`, "g");
+  for (const f of files) {
+    let text: string;
+    try {
+      text = readFileSync(f, "latin1");
+    } catch {
+      continue; // gone, or not a file: the preprocessor cannot read it either
+    }
+    re.lastIndex = 0;
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) found.add(m[1] as string);
+  }
+  return found;
+}
+
+/**
+ * What is known of the names the UAPI headers #define: for each name looked
+ * up so far, whether some header does ({@link scanDefines}), and the
+ * prefixes whose every defined name is known. Learnt as compiles ask and
+ * kept in the cache per UAPI headers, so that a name is scanned for once.
+ */
+export class UapiNames {
+  private readonly known = new Map<string, boolean>();
+  private readonly complete = new Set<string>();
+
+  /** `path`: the cache file (undefined: no UAPI headers, so nothing is defined). */
+  constructor(
+    private readonly path: string | undefined,
+    private readonly files: () => string[],
+  ) {
+    if (path) this.read(readCached(path)?.toString("latin1") ?? "");
+  }
+
+  private read(text: string): void {
+    for (const line of text.split("\n")) {
+      const name = line.slice(1);
+      if (line[0] === "+") this.known.set(name, true);
+      else if (line[0] === "-") this.known.set(name, false);
+      else if (line[0] === "*") this.complete.add(name);
+    }
+  }
+
+  /** Whether some UAPI header #defines `name`; undefined when not known yet ({@link learn}). */
+  has(name: string): boolean | undefined {
+    if (!this.path) return false;
+    const k = this.known.get(name);
+    if (k !== undefined) return k;
+    for (const p of this.complete) if (name.startsWith(p)) return false;
+    return undefined;
+  }
+
+  /** The names starting with `prefix` that UAPI headers #define; undefined when not known yet. */
+  withPrefix(prefix: string): string[] | undefined {
+    if (!this.path) return [];
+    if (![...this.complete].some((p) => prefix.startsWith(p))) return undefined;
+    return [...this.known].filter(([n, d]) => d && n.startsWith(prefix)).map(([n]) => n);
+  }
+
+  /** Scans the headers once for the names and prefixes not known yet, and keeps the answers (here and in the cache). */
+  learn(names: Iterable<string>, prefixes: Iterable<string> = []): void {
+    if (!this.path) return;
+    const ask = [...names].filter((n) => this.has(n) === undefined);
+    const askPrefixes = [...prefixes].filter((p) => this.withPrefix(p) === undefined);
+    if (ask.length === 0 && askPrefixes.length === 0) return;
+    const found = scanDefines(this.files(), ask, askPrefixes);
+    // Another process may have learnt other names meanwhile: keep theirs too.
+    this.read(readCached(this.path)?.toString("latin1") ?? "");
+    for (const n of ask) this.known.set(n, found.has(n));
+    for (const n of found) this.known.set(n, true);
+    for (const p of askPrefixes) this.complete.add(p);
+    const lines = [...this.known].map(([n, d]) => `${d ? "+" : "-"}${n}`);
+    for (const p of this.complete) lines.push(`*${p}`);
+    writeAtomic(this.path, lines.join("\n"));
+  }
+}
+
+let names: UapiNames | undefined;
+
+/** What this process (and the cache) knows of the UAPI headers' #define names. */
+export function uapiNames(): UapiNames {
+  if (names) return names;
+  const identity = uapiIdentity();
+  const path =
+    identity === undefined
+      ? undefined
+      : join(cacheSubdir("macros"), `uapi-names-${hashKey("uapi-names-2", identity).slice(0, 24)}.txt`);
+  let files: string[] | undefined;
+  names = new UapiNames(path, () => {
+    files ??= filesUnder(uapiDirs());
+    return files;
+  });
+  return names;
+}
+
+/** The UAPI macros when the cache has them (no preprocessor run), else undefined. */
+export function cachedUapiMacros(): UapiMacros | undefined {
+  if (loaded) return loaded;
+  const identity = uapiIdentity();
+  if (identity === undefined) {
+    loaded = new UapiMacros(Buffer.alloc(0));
+    return loaded;
+  }
+  const cached = readCached(uapiPath(identity));
+  if (cached) loaded = new UapiMacros(cached);
+  return loaded;
+}
+
+/** Whether the UAPI macros are loaded in this process (uapiMacros has run). */
+export function uapiMacrosLoaded(): boolean {
+  return loaded !== undefined;
 }
