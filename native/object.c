@@ -167,7 +167,37 @@ struct bpf_program *tsbpf_object_program_arg(napi_env env, napi_value obj, napi_
     return prog;
 }
 
-/* new NativeObject(elf, name) */
+/*
+ * The optional third argument of the constructor, { btfCustomPath }: a BTF
+ * file libbpf resolves the CO-RE relocations against instead of the kernel's
+ * (libbpf 0.5+). *path stays NULL when absent.
+ */
+static bool open_options(napi_env env, napi_value v, const char *op, char **path)
+{
+    *path = NULL;
+    napi_valuetype t;
+    if (napi_typeof(env, v, &t) != napi_ok) {
+        tsbpf_throw_napi(env, "napi_typeof");
+        return false;
+    }
+    if (t == napi_undefined || t == napi_null)
+        return true;
+    if (t != napi_object) {
+        tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "options must be an object");
+        return false;
+    }
+    napi_value p;
+    if (napi_get_named_property(env, v, "btfCustomPath", &p) != napi_ok ||
+        napi_typeof(env, p, &t) != napi_ok) {
+        tsbpf_throw_napi(env, "napi_get_named_property");
+        return false;
+    }
+    if (t == napi_undefined || t == napi_null)
+        return true;
+    return tsbpf_arg_string(env, p, op, "btfCustomPath", path);
+}
+
+/* new NativeObject(elf, name, { btfCustomPath }?) */
 static napi_value construct(napi_env env, napi_callback_info info)
 {
     static const char op[] = "NativeObject";
@@ -177,31 +207,41 @@ static napi_value construct(napi_env env, napi_callback_info info)
         return tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL",
                                   "class constructor cannot be invoked without 'new'");
 
-    napi_value argv[2], self;
-    if (!tsbpf_get_args(env, info, op, 2, argv, &self))
-        return NULL;
+    napi_value argv[3], self;
+    size_t argc = 3;
+    TSBPF_NAPI(env, napi_get_cb_info(env, info, &argc, argv, &self, NULL));
+    /* (N-API fills the arguments not given with undefined.) */
+    if (argc < 2)
+        return tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL",
+                                  "expected 2 argument(s), got %zu", argc);
     void *elf;
     size_t size;
     if (!tsbpf_arg_bytes(env, argv[0], op, "elf", false, &elf, &size))
         return NULL;
     if (size == 0)
         return tsbpf_throw_custom(env, true, op, EINVAL, "EINVAL", "elf is empty");
-    char *name;
+    char *name, *btf_path;
     if (!tsbpf_arg_string(env, argv[1], op, "name", &name))
         return NULL;
+    if (!open_options(env, argv[2], op, &btf_path)) {
+        free(name);
+        return NULL;
+    }
 
     struct tsbpf_object *o = calloc(1, sizeof(*o));
     if (!o) {
         free(name);
+        free(btf_path);
         return tsbpf_throw(env, op, ENOMEM);
     }
 
-    /* libbpf copies all it needs out of the ELF before open returns. */
+    /* libbpf copies all it needs out of the ELF (and the path) before open returns. */
     tsbpf_log_reset();
-    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name);
+    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name, .btf_custom_path = btf_path);
     o->obj = bpf_object__open_mem(elf, size, &opts);
     int err = errno;
     free(name);
+    free(btf_path);
     if (!o->obj) {
         free(o);
         return tsbpf_throw(env, "bpf_object__open_mem", err ? err : EINVAL);
@@ -665,6 +705,33 @@ static napi_value map_fd(napi_env env, napi_callback_info info)
     return tsbpf_int32(env, fd < 0 ? -1 : fd);
 }
 
+/*
+ * programInsns(program): a copy of the program's instructions as libbpf holds
+ * them (struct bpf_insn, 8 bytes each). After a load attempt these are the
+ * final ones, CO-RE and map relocations applied, as given to the kernel
+ * (subprograms appended); before it, the ELF's.
+ */
+static napi_value program_insns(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "NativeObject.programInsns";
+    napi_value argv[1];
+    struct tsbpf_object *o = method(env, info, op, 1, argv);
+    if (!o)
+        return NULL;
+    struct bpf_program *prog = program_arg(env, o, op, argv[0]);
+    if (!prog)
+        return NULL;
+    const struct bpf_insn *insns = bpf_program__insns(prog);
+    size_t size = insns ? bpf_program__insn_cnt(prog) * sizeof(*insns) : 0;
+    void *data;
+    napi_value ab, array;
+    TSBPF_NAPI(env, napi_create_arraybuffer(env, size, &data, &ab));
+    if (size)
+        memcpy(data, insns, size);
+    TSBPF_NAPI(env, napi_create_typedarray(env, napi_uint8_array, size, ab, 0, &array));
+    return array;
+}
+
 static napi_value btf_raw(napi_env env, napi_callback_info info)
 {
     struct tsbpf_object *o = method(env, info, "NativeObject.btfRaw", 0, NULL);
@@ -722,6 +789,7 @@ napi_value tsbpf_object_class(napi_env env)
         METHOD("verifierLog", verifier_log),
         METHOD("programFd", program_fd),
         METHOD("mapFd", map_fd),
+        METHOD("programInsns", program_insns),
         METHOD("btfRaw", btf_raw),
         METHOD("close", close_method),
     };

@@ -6,6 +6,7 @@
  * (bpf_map__reuse_fd), so all programs share one set of maps.
  */
 import { basename } from "node:path";
+import { type CoreBtfChoice, coreBtfFor } from "./btf/min_core_cache.js";
 import { DEBUG_BPF, DEBUG_BPF_REGISTER_STATE, DEBUG_BTF } from "./compile/compile.js";
 import { disassemble } from "./compile/disasm.js";
 import type { MapDecl } from "./compile/maps_dialect.js";
@@ -75,12 +76,25 @@ export interface LoaderOptions {
 
 const LOG_SIZE = 16 * 1024 * 1024;
 
+/**
+ * Program types libbpf reads the kernel's BTF for whatever the CO-RE
+ * relocations (prog_needs_vmlinux_btf: the attach target's BTF id, the
+ * struct_ops type): a minimized BTF would save nothing for them.
+ */
+const KERNEL_BTF_PROG_TYPES: ReadonlySet<number> = new Set([
+  ProgType.TRACING,
+  ProgType.LSM,
+  ProgType.STRUCT_OPS,
+]);
+
 export class ProgramLoader {
   private readonly loaded = new Map<string, LoadedFunction>();
   private readonly objects: NativeObject[] = [];
   /** The shared map set: name → fd, from the first loaded object. */
   private sharedMaps: Map<string, number> | undefined;
   private closed = false;
+  /** The minimized BTF for CO-RE relocations, once decided (BPF.open's objects only). */
+  private coreBtf: CoreBtfChoice | undefined;
 
   constructor(readonly opts: LoaderOptions) {}
 
@@ -300,9 +314,54 @@ export class ProgramLoader {
     }
   }
 
+  /**
+   * The minimized BTF to resolve CO-RE relocations against when loading
+   * `progs`, or undefined for the kernel's: only for prebuilt objects, and
+   * not when a program's type makes libbpf read the kernel's BTF anyway.
+   */
+  private btfCustomPath(progs: ProgramToLoad[]): string | undefined {
+    if (!this.opts.setup?.minCoreBtf || progs.some((p) => KERNEL_BTF_PROG_TYPES.has(p.progType)))
+      return undefined;
+    if (this.coreBtf === undefined) {
+      this.coreBtf = coreBtfFor(this.opts.elf);
+      if (this.opts.debug & DEBUG_BTF)
+        process.stderr.write(
+          `; CO-RE BTF of ${this.opts.objectName}${this.coreBtf.cached ? " (cached)" : ""}: ${this.coreBtf.why}${this.coreBtf.path ? ` (${this.coreBtf.path})` : ""}\n`,
+        );
+    }
+    return this.coreBtf.path;
+  }
+
+  /**
+   * Loads with the minimized BTF when there is one; should that load fail,
+   * loads again with the kernel's, so that what fails and how it is reported
+   * is what it would have been without it.
+   */
   private loadObjectOnce(progs: ProgramToLoad[]): NativeObject {
+    const custom = this.btfCustomPath(progs);
+    if (custom === undefined) return this.loadObjectWith(progs, undefined);
+    try {
+      return this.loadObjectWith(progs, custom);
+    } catch (err) {
+      if (this.closed) throw err;
+      if (this.opts.debug & DEBUG_BTF)
+        process.stderr.write(
+          `; loading ${this.opts.objectName} with the minimized BTF failed (${(err as Error).message.split("\n")[0]}); again with the kernel's\n`,
+        );
+      const obj = this.loadObjectWith(progs, undefined);
+      // Only the minimized BTF failed (which should not happen): not again in this process.
+      this.coreBtf = { path: undefined, why: "a load failed with the minimized BTF", cached: false };
+      return obj;
+    }
+  }
+
+  private loadObjectWith(progs: ProgramToLoad[], btfCustomPath: string | undefined): NativeObject {
     const { NativeObject } = native();
-    const obj = new NativeObject(this.opts.elf, this.opts.objectName);
+    const obj = new NativeObject(
+      this.opts.elf,
+      this.opts.objectName,
+      btfCustomPath ? { btfCustomPath } : undefined,
+    );
     this.reportLibbpf("opening");
     try {
       // BCC_LINUX_VERSION_CODE: the version kprobe programs load with (kernels before 5.0 refuse a mismatch).

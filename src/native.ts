@@ -70,6 +70,17 @@ export type BatchRead = (
   sizes?: Uint32Array,
 ) => { count: number; done: boolean };
 
+/** Options of {@link NativeAddon.NativeObject}'s open (bpf_object_open_opts). */
+export interface NativeOpenOptions {
+  /**
+   * A BTF file libbpf resolves the object's CO-RE relocations against
+   * instead of the kernel's (btf_custom_path, libbpf 0.5+). The kernel's BTF
+   * is then read only for what else needs it (BTF-typed programs, typed
+   * ksyms, kfuncs).
+   */
+  btfCustomPath?: string;
+}
+
 /** An opened (and later loaded) bpf_object. */
 export interface NativeObject {
   programs(): NativeProgramInfo[];
@@ -97,6 +108,12 @@ export interface NativeObject {
   verifierLog(program: string): string;
   programFd(program: string): number;
   mapFd(map: string): number;
+  /**
+   * A copy of the program's instructions (8 bytes each) as libbpf holds them:
+   * after a load attempt the final ones (CO-RE and map relocations applied,
+   * subprograms appended) that went to the kernel; before it, the ELF's.
+   */
+  programInsns(program: string): Uint8Array;
   /** Raw BTF of the object (the .BTF section as libbpf holds it), or null. */
   btfRaw(): Uint8Array | null;
   close(): void;
@@ -286,7 +303,7 @@ export interface NativeAddon {
    * into: > 0 a bit-field, 0 another member, -1 not in the BTF.
    */
   btfBitfield(btfPath: string, kind: string, name: string, fields: string[]): number;
-  NativeObject: new (elf: Uint8Array, name: string) => NativeObject;
+  NativeObject: new (elf: Uint8Array, name: string, opts?: NativeOpenOptions) => NativeObject;
   /**
    * A batching consumer of the ring buffer map `mapFd` (which it dups: the
    * caller may close its fd). Linux 5.8+ (BPF_MAP_TYPE_RINGBUF).

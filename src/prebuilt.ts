@@ -20,12 +20,18 @@ import { objectNameOf, unknownNameError } from "./loader.js";
 import { type NativeObject, native } from "./native.js";
 import type { OpenOptions } from "./options.js";
 
-/** What the loader does to the maps before it creates them. */
+/** What the loader does to the maps before it creates them (and how it opens the object). */
 export interface MapSetup {
   /** Global-data map name → its initial bytes. */
   initialValues: Map<string, Uint8Array>;
   /** Map name → max entries. */
   maxEntries: Map<string, number>;
+  /**
+   * Resolve the CO-RE relocations against a minimized kernel BTF, cached per
+   * object and kernel (btf/min_core_cache.ts), rather than have libbpf parse
+   * the kernel's whole BTF at each load.
+   */
+  minCoreBtf?: boolean;
 }
 
 /** A prebuilt object as BPF.load's compile step would have made it, with the map setup its options ask for. */
@@ -61,7 +67,11 @@ export function openPrebuilt(opts: OpenOptions): { compiled: CompiledObject; set
 }
 
 function readObject(object: string | Uint8Array): Uint8Array {
-  if (typeof object !== "string") return object;
+  if (object instanceof Uint8Array) return object;
+  if (typeof object !== "string")
+    throw new BpfError(
+      `BPF.open needs { object }: the object's path or its bytes (a Uint8Array), not ${object === null ? "null" : typeof object}`,
+    );
   try {
     return readFileSync(object);
   } catch (err) {
@@ -83,7 +93,7 @@ function openNative(elf: Uint8Array, objectName: string, what: string): NativeOb
 }
 
 function mapSetup(obj: NativeObject, fileName: string, opts: OpenOptions): MapSetup {
-  const setup: MapSetup = { initialValues: new Map(), maxEntries: new Map() };
+  const setup: MapSetup = { initialValues: new Map(), maxEntries: new Map(), minCoreBtf: true };
   const maps = obj.maps();
   const userMaps = maps.filter((m) => !m.name.includes(".")).map((m) => m.name);
   for (const [name, size] of Object.entries(opts.mapSizes ?? {})) {

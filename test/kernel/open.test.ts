@@ -207,6 +207,15 @@ char LICENSE[] SEC("license") = "GPL";
       assert.match(err.message, /cannot read the BPF object .*missing\.o/);
       return true;
     });
+    // (from JavaScript, where nothing checks the options' type)
+    await assert.rejects(
+      BPF.open({} as Parameters<typeof BPF.open>[0]),
+      (err: unknown) =>
+        err instanceof BpfError &&
+        /^BPF\.open needs \{ object \}: the object's path or its bytes \(a Uint8Array\), not undefined$/.test(
+          err.message,
+        ),
+    );
     await assert.rejects(
       BPF.open({ object, rodata: { parent_pid: 1 } }),
       /no read-only global parent_pid in the object; its read-only globals are: parent_tgid, marker, tag/,
