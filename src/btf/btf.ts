@@ -938,47 +938,13 @@ function typeLayout(
     const info = words[q + 1] as number;
     const kindNo = (info >>> 24) & 0x1f;
     const vlen = info & 0xffff;
-    let extra: number;
-    switch (kindNo) {
-      case 1: // INT
-      case 14: // VAR
-      case 17: // DECL_TAG
-        extra = 1;
-        break;
-      case 3: // ARRAY
-        extra = 3;
-        break;
-      case 4: // STRUCT
-      case 5: // UNION
-      case 15: // DATASEC
-        extra = 3 * vlen;
-        break;
-      case 19: // ENUM64
-        extra = 3 * vlen;
-        entries += vlen;
-        enums.push(n);
-        break;
-      case 6: // ENUM
-        extra = 2 * vlen;
-        entries += vlen;
-        enums.push(n);
-        break;
-      case 13: // FUNC_PROTO
-        extra = 2 * vlen;
-        break;
-      case 2: // PTR
-      case 7: // FWD
-      case 8: // TYPEDEF
-      case 9: // VOLATILE
-      case 10: // CONST
-      case 11: // RESTRICT
-      case 12: // FUNC
-      case 16: // FLOAT
-      case 18: // TYPE_TAG
-        extra = 0;
-        break;
-      default:
-        throw new BtfError(`unknown BTF kind ${kindNo} (type ${n})`);
+    if (kindNo === 0 || KIND_NAMES[kindNo] === undefined)
+      throw new BtfError(`unknown BTF kind ${kindNo} (type ${n})`);
+    const extra = btfTypeExtraBytes(kindNo, vlen) / 4;
+    if (kindNo === 6 || kindNo === 19) {
+      // ENUM, ENUM64: their values are entries of the name index too
+      entries += vlen;
+      enums.push(n);
     }
     const next = q + 3 + extra;
     if (next > nWords) {
@@ -1380,4 +1346,36 @@ export function mapDefFromBtf(btf: Btf, mapName: string): BtfMapDef {
   if (out.valueTypeId !== undefined && out.valueSize === undefined)
     out.valueSize = btf.sizeOf(out.valueTypeId);
   return out;
+}
+
+/** Bytes after a type's 12-byte header, by kind number and vlen (btf_type_size); throws for an unknown kind. */
+export function btfTypeExtraBytes(kind: number, vlen: number): number {
+  switch (kind) {
+    case 1: // INT
+    case 14: // VAR
+    case 17: // DECL_TAG
+      return 4;
+    case 3: // ARRAY
+      return 12;
+    case 4: // STRUCT
+    case 5: // UNION
+    case 15: // DATASEC
+    case 19: // ENUM64
+      return 12 * vlen;
+    case 6: // ENUM
+    case 13: // FUNC_PROTO
+      return 8 * vlen;
+    case 2: // PTR
+    case 7: // FWD
+    case 8: // TYPEDEF
+    case 9: // VOLATILE
+    case 10: // CONST
+    case 11: // RESTRICT
+    case 12: // FUNC
+    case 16: // FLOAT
+    case 18: // TYPE_TAG
+      return 0;
+    default:
+      throw new BtfError(`unknown BTF kind ${kind}`);
+  }
 }

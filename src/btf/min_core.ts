@@ -42,7 +42,7 @@
  */
 import { readElf } from "../elf/elf.js";
 import { BtfError } from "../kernel/errors.js";
-import { BTF_MAGIC, Btf, type BtfComposite, type BtfType } from "./btf.js";
+import { BTF_MAGIC, Btf, type BtfComposite, type BtfType, btfTypeExtraBytes } from "./btf.js";
 import { encodeBtf } from "./writer.js";
 
 /** enum bpf_core_relo_kind (include/uapi/linux/bpf.h). */
@@ -626,38 +626,6 @@ export function rawBtfLayout(raw: Uint8Array): RawBtfLayout {
   if (typeEnd > raw.byteLength || strStart + strLen > raw.byteLength)
     throw new BtfError("BTF sections run past the end of the data");
   return { le, typeStart, typeEnd, strStart, strLen };
-}
-
-/** Bytes after a type's 12-byte header, by kind number and vlen (btf_type_size); throws for an unknown kind. */
-export function btfTypeExtraBytes(kind: number, vlen: number): number {
-  switch (kind) {
-    case 1: // INT
-    case 14: // VAR
-    case 17: // DECL_TAG
-      return 4;
-    case 3: // ARRAY
-      return 12;
-    case 4: // STRUCT
-    case 5: // UNION
-    case 15: // DATASEC
-    case 19: // ENUM64
-      return 12 * vlen;
-    case 6: // ENUM
-    case 13: // FUNC_PROTO
-      return 8 * vlen;
-    case 2: // PTR
-    case 7: // FWD
-    case 8: // TYPEDEF
-    case 9: // VOLATILE
-    case 10: // CONST
-    case 11: // RESTRICT
-    case 12: // FUNC
-    case 16: // FLOAT
-    case 18: // TYPE_TAG
-      return 0;
-    default:
-      throw new BtfError(`unknown BTF kind ${kind}`);
-  }
 }
 
 /**

@@ -27,9 +27,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cachedFileExists, cacheSubdir, hashKey, readCached, writeAtomic } from "../compile/cache.js";
 import { kernelBtfId, VMLINUX_BTF } from "../kernel/kernel_info.js";
-import { BTF_KIND, Btf, type BtfKind } from "./btf.js";
+import { BTF_KIND, Btf, type BtfKind, btfTypeExtraBytes } from "./btf.js";
 import {
-  btfTypeExtraBytes,
   essentialName,
   MinCoreUnsupported,
   minimizeCoreBtf,

@@ -5,45 +5,15 @@
  * clang, UAPI headers and the kernel's BTF; nothing is loaded into the kernel.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, describe, it } from "node:test";
-import { Btf, type BtfArray, type BtfComposite } from "../../src/btf/btf.js";
+import { describe, it } from "node:test";
 import { findClang } from "../../src/compile/clang.js";
 import { baseFlags, compileBcc, HEADERS_DIR } from "../../src/compile/compile.js";
-import { sectionBytes } from "../../src/compile/disasm.js";
 import { programConditionals } from "../../src/compile/kernel_macros.js";
 import { uapiMacros, uapiMacrosLoaded } from "../../src/compile/uapi_macros.js";
+import { coldCompileSkip, emptyCache, nameLength } from "./cold_compile_fixture.js";
 
-const skip: string | false = !existsSync("/sys/kernel/btf/vmlinux")
-  ? "needs the kernel's BTF (/sys/kernel/btf/vmlinux)"
-  : !existsSync("/usr/include/linux/limits.h")
-    ? "needs the UAPI headers (linux-libc-dev)"
-    : (() => {
-        try {
-          findClang();
-          return false;
-        } catch {
-          return "needs clang";
-        }
-      })();
-
-// Each test file runs in a process of its own: this one's cache starts empty.
-const cache = mkdtempSync(join(tmpdir(), "tsbpf-lazy-cond-"));
-process.env.TSBPF_CACHE_DIR = cache;
-after(() => rmSync(cache, { recursive: true, force: true }));
-
-/** The length of data_t.name in the object's BTF (NAME_MAX as the program got it). */
-function nameLength(elf: Uint8Array): number {
-  const btf = Btf.parse(sectionBytes(elf, ".BTF"));
-  const t = btf.type(btf.findByName("data_t", "STRUCT") as number) as BtfComposite;
-  const m = t.members.find((x) => x.name === "name");
-  return (btf.type(btf.resolve(m?.type ?? 0)) as BtfArray).nelems;
-}
-
-const macroFiles = (): string[] =>
-  existsSync(join(cache, "macros")) ? readdirSync(join(cache, "macros")) : [];
+const skip = coldCompileSkip;
+const { macroFiles } = emptyCache("tsbpf-lazy-cond-");
 
 describe("conditionals on UAPI names in a cold compile", { skip }, () => {
   it("#ifdef O_NONBLOCK and #if NAME_MAX > 100 resolve (the UAPI macros loaded for them)", async () => {
