@@ -1,6 +1,7 @@
 /**
  * The tsbpf command's entry (dist/bundle/tsbpf.cjs): runs the CLI bundle
- * (dist/bundle/cli.cjs, one CommonJS file: scripts/bundle.mjs) through V8's
+ * (dist/bundle/cli.cjs, one CommonJS file, already wrapped in the function
+ * Node's loader makes of a module: scripts/bundle.mjs) through V8's
  * code cache, which Node 20 offers for scripts (vm.Script's cachedData) but
  * not for ES modules.
  *
@@ -60,9 +61,8 @@ export function launch(dir: string): void {
       debug("code cache: %s", (err as Error).message);
     }
   }
-  // (a "#!" line is not JavaScript inside the wrapper: a comment of the same length)
-  const source = readFileSync(file, "utf8").replace(/^#!/, "//");
-  const script = new vm.Script(Module.wrap(source), {
+  // (one copy of the text: V8 keeps it for the functions it compiles later)
+  const script = new vm.Script(readFileSync(file, "utf8"), {
     filename: file,
     ...(cachedData ? { cachedData } : {}),
   });
