@@ -6,7 +6,7 @@
  * from the running kernel itself.
  */
 import { readFileSync } from "node:fs";
-import { gunzipSync } from "node:zlib";
+import { lazyZlib } from "../lazy_zlib.js";
 import { hasSyscallWrapper, kernelRelease } from "./kernel_info.js";
 
 /** CONFIG name → its autoconf.h value ("1", a number, or a quoted string); =m options appear as NAME_MODULE. */
@@ -41,7 +41,7 @@ export function kernelConfig(): { config: Kconfig; source: string } {
     } catch {
       continue; // try the next one
     }
-    cached = { config: parseKconfig((gz ? gunzipSync(raw) : raw).toString("utf8")), source: path };
+    cached = { config: parseKconfig((gz ? lazyZlib().gunzipSync(raw) : raw).toString("utf8")), source: path };
     return cached;
   }
   // What the running kernel shows of itself: BPF (tsbpf is using it), BTF,

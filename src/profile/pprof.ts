@@ -5,8 +5,8 @@
  * holds what tsbpf resolved. Encoded by pprof-format (Datadog's maintained,
  * dependency-free encoder of the protobuf schema).
  */
-import { gzipSync } from "node:zlib";
 import { Location, Function as PprofFunction, Profile, Sample, StringTable, ValueType } from "pprof-format";
+import { lazyZlib } from "../lazy_zlib.js";
 
 /** One stack: frames root first (as folded lines have them), with its count. */
 export interface StackCount {
@@ -80,5 +80,5 @@ export function pprofProfile(stacks: Iterable<StackCount>, opts: PprofOptions = 
       : {}),
     ...(opts.comment !== undefined ? { comment: [strings.dedup(opts.comment)] } : {}),
   });
-  return gzipSync(profile.encode());
+  return lazyZlib().gzipSync(profile.encode());
 }

@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type * as PromClient from "prom-client";
 import type { MetricSpec } from "../../src/export/metrics.js";
-import { type MetricsServer, parseListenAddress, serveMetrics } from "../../src/export/serve.js";
+import type { MetricsServer } from "../../src/export/serve.js";
 import {
   BPF,
   BpfError,
@@ -323,6 +323,8 @@ export class ToolContext {
   private async serveUntilEnd(listenText: string): Promise<void> {
     if (this.metricSources.length === 0 && this.collectors.length === 0)
       throw new UsageError(`--prometheus: ${this.tool.name} has no aggregates to serve with these options`);
+    // (node:http is loaded only here: a tool that serves nothing spares its 1.3 MB)
+    const { parseListenAddress, serveMetrics } = await import("../../src/export/serve.js");
     let listen: { host?: string; port: number };
     try {
       listen = parseListenAddress(listenText, "--prometheus");

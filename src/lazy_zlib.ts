@@ -1,0 +1,14 @@
+/**
+ * node:zlib, loaded when first used. Every start of the CLI and of a tool
+ * initializes the modules that gunzip a kernel configuration or gzip a pprof
+ * profile, and few of them do either: loading zlib costs a Node process
+ * ~1 MB of RSS, half of it a buffer its Brotli support allocates at load.
+ */
+import { createRequire } from "node:module";
+
+let zlib: typeof import("node:zlib") | undefined;
+
+export function lazyZlib(): typeof import("node:zlib") {
+  zlib ??= createRequire(import.meta.url)("node:zlib") as typeof import("node:zlib");
+  return zlib;
+}
