@@ -196,6 +196,7 @@ NAPI_MODULE_INIT()
         FN("openRawSocket", tsbpf_open_raw_socket),
         FN("attachSocketFilter", tsbpf_attach_socket_filter),
         FN("demangle", tsbpf_demangle),
+        FN("digest", tsbpf_digest),
     };
 #undef FN
     TSBPF_NAPI(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));

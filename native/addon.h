@@ -55,6 +55,7 @@ napi_value tsbpf_attach_lsm(napi_env env, napi_callback_info info);
 /* xdp.c */
 napi_value tsbpf_if_name_to_index(napi_env env, napi_callback_info info);
 napi_value tsbpf_demangle(napi_env env, napi_callback_info info);
+napi_value tsbpf_digest(napi_env env, napi_callback_info info);
 napi_value tsbpf_xdp_attach(napi_env env, napi_callback_info info);
 napi_value tsbpf_xdp_detach(napi_env env, napi_callback_info info);
 napi_value tsbpf_xdp_query(napi_env env, napi_callback_info info);

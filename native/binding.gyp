@@ -15,6 +15,7 @@
         "addon.c",
         "btf.c",
         "demangle.c",
+        "digest.c",
         "evpoll.c",
         "link.c",
         "map.c",

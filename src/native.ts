@@ -537,6 +537,8 @@ export interface NativeAddon {
   attachSocketFilter(sockFd: number, progFd: number): void;
   /** libstdc++'s abi::__cxa_demangle: the demangled name, or null when it is not a mangled C++ name. */
   demangle(name: string): string | null;
+  /** A 64-bit digest of the bytes (32 hex digits; not cryptographic): cache keys of whole files. */
+  digest(bytes: Uint8Array): string;
 }
 
 let addon: NativeAddon | undefined;

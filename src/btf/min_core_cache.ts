@@ -27,6 +27,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cachedFileExists, cacheSubdir, hashKey, readCached, writeAtomic } from "../compile/cache.js";
 import { kernelBtfId, VMLINUX_BTF } from "../kernel/kernel_info.js";
+import { native } from "../native.js";
 import { BTF_KIND, Btf, type BtfKind, btfTypeExtraBytes } from "./btf.js";
 import {
   essentialName,
@@ -68,27 +69,13 @@ interface Meta {
 }
 
 /**
- * A 64-bit digest of the object's bytes (hex), 32 bits at a time: hashKey
- * goes byte by byte, ~10 ms for a 90 KB object on a cold start (before the
- * JIT has compiled it); this takes ~1 ms.
+ * A digest of the object's bytes (hex), by the addon: the same loop in
+ * JavaScript (~17,000 iterations for execsnoop's object) was hot enough for
+ * V8 to optimize it on the stack, which brought the optimizing compiler into
+ * every tool's start: ~4 MB of peak RSS (Node 20).
  */
 export function objectDigest(bytes: Uint8Array): string {
-  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
-  const n = aligned.byteLength >>> 2;
-  const words = new Int32Array(aligned.buffer, aligned.byteOffset, n);
-  let a = 0x811c9dc5 | 0;
-  let b = 0x1b873593 ^ aligned.byteLength;
-  for (let i = 0; i < n; i++) {
-    const w = words[i] as number;
-    a = Math.imul(a ^ w, 0x01000193);
-    b = Math.imul(b ^ w, 0x5bd1e995);
-    b ^= b >>> 15;
-  }
-  for (let i = n * 4; i < aligned.byteLength; i++) {
-    a = Math.imul(a ^ (aligned[i] as number), 0x01000193);
-    b = Math.imul(b ^ (aligned[i] as number), 0x5bd1e995);
-  }
-  return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
+  return native().digest(bytes);
 }
 
 /** The kernel modules that have BTF, sorted. */
