@@ -53,7 +53,7 @@ struct {
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 1 << 20);
+    __uint(max_entries, TOOL_RING_BYTES);
 } events SEC(".maps");
 
 /* Before 6.6 the IP options were bit-fields of inet_sock; since, bits of inet_flags. */

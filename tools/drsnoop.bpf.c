@@ -31,7 +31,7 @@ struct {
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 1 << 20);
+    __uint(max_entries, TOOL_RING_BYTES);
 } events SEC(".maps");
 
 static __always_inline int begin(void)

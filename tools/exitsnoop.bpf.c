@@ -21,7 +21,7 @@ struct event {
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 1 << 20);
+    __uint(max_entries, TOOL_RING_BYTES);
 } events SEC(".maps");
 
 SEC("tracepoint/sched/sched_process_exit")

@@ -29,7 +29,7 @@ struct {
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 1 << 20); /* 1 MiB: user space maps it twice (2 MiB of RSS) */
+    __uint(max_entries, TOOL_RING_BYTES);
 } events SEC(".maps");
 
 struct task_struct___pre514 {

@@ -15,7 +15,7 @@ struct event {
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 1 << 20);
+    __uint(max_entries, TOOL_RING_BYTES);
 } events SEC(".maps");
 
 static __always_inline int submit(u32 syscall, s32 fd)

@@ -52,6 +52,17 @@ static __always_inline void *tool_lost_if_null(void *e)
     return e;
 }
 
+/*
+ * The size of a tool's event ring. User space maps a ring's data twice (so
+ * that a record is contiguous across the wrap), and the kernel maps every
+ * page at mmap time: each byte here is two bytes of the tool's RSS. 256 KiB
+ * holds thousands of the usual records (a few hundred bytes) and 33 of
+ * execsnoop's largest (7.7 KB); the tool drains it on each wake-up, and a
+ * record that finds it full is counted and reported (tool_lost_if_err).
+ * bcc's tools have 8 pages of perf buffer per CPU.
+ */
+#define TOOL_RING_BYTES (256 * 1024)
+
 /* Wraps bpf_ringbuf_output(): an error (the ring is full) is counted in events_lost. */
 static __always_inline long tool_lost_if_err(long err)
 {

@@ -6,7 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { native } from "../../../src/native.js";
 import { toolNames } from "../../../tools/index.js";
 import {
   assertNothingLeft,
@@ -78,6 +80,39 @@ describe("tools from the CLI", { skip: skipUnlessRoot }, () => {
       await assertNothingLeft(before);
     });
   }
+
+  it("a tool's start loads only what it uses: no HTTP server, no zlib; a 256 KiB event ring", () => {
+    // What the process holds when it ends (a preload module reports Node's
+    // own module list at exit): node:http is for --prometheus, node:zlib for
+    // a kernel configuration in /proc/config.gz or a pprof file; each costs
+    // every start ~1 MB of RSS.
+    const dir = testTempDir("tsbpf-footprint");
+    const report = `${dir}/modules.txt`;
+    const preload = `${dir}/report.cjs`;
+    writeFileSync(
+      preload,
+      `process.on("exit", () => require("fs").writeFileSync(${JSON.stringify(report)}, process.moduleLoadList.join("\\n")));\n`,
+    );
+    const r = spawnSync(process.execPath, ["-r", preload, CLI, "execsnoop", "--duration", "1"], {
+      encoding: "utf8",
+      env: { ...process.env, TSBPF_CACHE_DIR: freshCacheDir() },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const modules = readFileSync(report, "utf8").split("\n");
+    assert.ok(modules.includes("NativeModule vm"), "the report lists Node's modules");
+    for (const m of ["NativeModule http", "NativeModule zlib", "NativeModule _http_server"])
+      assert.ok(!modules.includes(m), `${m} was loaded`);
+    // The ring's size, as the kernel has it (tool.bpf.h's TOOL_RING_BYTES)
+    const obj = new (native().NativeObject)(
+      readFileSync(`${repoRoot}dist/tools/execsnoop.bpf.o`),
+      "execsnoop",
+    );
+    try {
+      assert.equal(obj.maps().find((m) => m.name === "events")?.maxEntries, 256 * 1024);
+    } finally {
+      obj.close();
+    }
+  });
 
   it("a tool with no buffer to poll (profile) runs until Ctrl-C, then prints what it counted", async (t) => {
     // A child that spends its time in the kernel (copying zeroes), so the
