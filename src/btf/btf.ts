@@ -721,38 +721,6 @@ class Strings {
   }
 }
 
-/** Bytes after a type's 12-byte header, by kind number (and vlen); -1 for an unknown kind. */
-function extraBytes(kindNo: number, vlen: number): number {
-  switch (kindNo) {
-    case BTF_KIND.INT:
-    case BTF_KIND.VAR:
-    case BTF_KIND.DECL_TAG:
-      return 4;
-    case BTF_KIND.ARRAY:
-      return 12;
-    case BTF_KIND.STRUCT:
-    case BTF_KIND.UNION:
-    case BTF_KIND.DATASEC:
-    case BTF_KIND.ENUM64:
-      return 12 * vlen;
-    case BTF_KIND.ENUM:
-    case BTF_KIND.FUNC_PROTO:
-      return 8 * vlen;
-    case BTF_KIND.PTR:
-    case BTF_KIND.FWD:
-    case BTF_KIND.TYPEDEF:
-    case BTF_KIND.VOLATILE:
-    case BTF_KIND.CONST:
-    case BTF_KIND.RESTRICT:
-    case BTF_KIND.FUNC:
-    case BTF_KIND.FLOAT:
-    case BTF_KIND.TYPE_TAG:
-      return 0;
-    default:
-      return -1;
-  }
-}
-
 /** What a truncated type section ends inside, for the error. */
 function partName(kind: BtfKind, name: string): string {
   switch (kind) {
@@ -788,8 +756,13 @@ function typeEnd(dv: DataView, p: number, end: number, le: boolean, id: number, 
   if (p + 12 > end) throw new BtfError(`BTF type section ends inside a type header (type ${id})`);
   const info = dv.getUint32(p + 4, le);
   const kindNo = (info >>> 24) & 0x1f;
-  const extra = extraBytes(kindNo, info & 0xffff);
   const kind = KIND_NAMES[kindNo];
+  let extra = -1;
+  try {
+    extra = btfTypeExtraBytes(kindNo, info & 0xffff);
+  } catch {
+    // (said below with the type's id)
+  }
   if (extra < 0 || kind === undefined) throw new BtfError(`unknown BTF kind ${kindNo} (type ${id})`);
   if (p + 12 + extra > end)
     throw new BtfError(

@@ -23,9 +23,9 @@
  * (src/elf/elf.ts), through {@link DebugFileIo}.
  */
 import { statSync } from "node:fs";
-import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { debug } from "../kernel/mounts.js";
+import { lazyZlib } from "../lazy_zlib.js";
 import type { ElfFile, ElfSymbol } from "./elf.js";
 
 /** Where distributions install debug files (gdb's default debug-file-directory). */
@@ -231,7 +231,7 @@ type Crc32 = (data: Uint8Array, value?: number) => number;
 /**
  * zlib.crc32 (Node 20.15+), or the same CRC (polynomial 0xEDB88320, as in
  * zlib and the debuglink) by table; made on first use, so that zlib loads
- * only when a debuglink is checked, never at start-up.
+ * only when a debuglink is checked, never at start-up (lazy_zlib.ts).
  */
 let crc32Fn: Crc32 | undefined;
 function crc32(data: Uint8Array, value?: number): number {
@@ -240,7 +240,7 @@ function crc32(data: Uint8Array, value?: number): number {
 }
 
 function makeCrc32(): Crc32 {
-  const zlib = createRequire(import.meta.url)("node:zlib") as { crc32?: Crc32 };
+  const zlib = lazyZlib() as { crc32?: Crc32 };
   return (
     zlib.crc32 ??
     (() => {

@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
+import { btfTypeExtraBytes } from "../../src/btf/btf.js";
 import { packageRoot } from "../../src/paths.js";
 
 /** A seed file and the byte ranges worth aiming at (headers, tables). */
@@ -162,28 +163,6 @@ export function elfSeeds(): Seed[] {
 
 // --- BTF seeds -----------------------------------------------------------
 
-/** Extra bytes after the 12-byte common part of a BTF type record. */
-function btfExtra(kind: number, vlen: number): number {
-  switch (kind) {
-    case 1: // INT
-    case 14: // VAR
-    case 17: // DECL_TAG
-      return 4;
-    case 3: // ARRAY
-      return 12;
-    case 4: // STRUCT
-    case 5: // UNION
-    case 15: // DATASEC
-    case 19: // ENUM64
-      return 12 * vlen;
-    case 6: // ENUM
-    case 13: // FUNC_PROTO
-      return 8 * vlen;
-    default:
-      return 0;
-  }
-}
-
 /**
  * The first `maxTypes` types of a (little-endian) BTF blob, with the whole
  * string section: still valid BTF as long as those types refer only to each
@@ -202,7 +181,7 @@ export function btfSlice(raw: Buffer, maxTypes: number): Buffer {
   for (let n = 0; n < maxTypes && p + 12 <= base + typeLen; n++) {
     starts.push(p);
     const info = raw.readUInt32LE(p + 4);
-    p += 12 + btfExtra((info >>> 24) & 0x1f, info & 0xffff);
+    p += 12 + btfTypeExtraBytes((info >>> 24) & 0x1f, info & 0xffff);
   }
   const types = Buffer.from(raw.subarray(base, p));
   // References to types past the slice become void (id 0).
