@@ -7,15 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { repoRoot, testTempDir } from "../helpers.js";
 
 const CLI = join(repoRoot, "dist/bundle/tsbpf.cjs");
 
-function run(cacheDir: string, args: string[]): { stdout: string; debug: string[] } {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
+function run(cacheDir: string, args: string[], cli = CLI): { stdout: string; debug: string[] } {
+  const r = spawnSync(process.execPath, [cli, ...args], {
     encoding: "utf8",
     env: { ...process.env, TSBPF_CACHE_DIR: cacheDir, NODE_DEBUG: "tsbpf" },
   });
@@ -28,8 +28,10 @@ describe("tsbpf launcher: V8 code cache", () => {
     const dir = testTempDir("tsbpf-launcher");
     const first = run(dir, ["help"]);
     assert.match(first.stdout, /^usage: tsbpf/);
-    assert.equal(first.debug.length, 1, first.debug.join("\n"));
-    assert.match(first.debug[0] as string, /code cache: written .*\/code\/help-[0-9a-f]{24}\.v8$/);
+    assert.equal(first.debug.length, 2, first.debug.join("\n"));
+    // the first run has the build's cache (scripts/code-cache.mjs), V8 takes it
+    assert.match(first.debug[0] as string, /code cache: used .*\/dist\/bundle\/cli-[0-9a-f]{24}\.v8$/);
+    assert.match(first.debug[1] as string, /code cache: written .*\/code\/help-[0-9a-f]{24}\.v8$/);
     const files = readdirSync(join(dir, "code"));
     assert.equal(files.length, 1);
     assert.equal(statSync(join(dir, "code", files[0] as string)).mode & 0o777, 0o600);
@@ -63,7 +65,35 @@ describe("tsbpf launcher: V8 code cache", () => {
     chmodSync(file, 0o666);
     const again = run(dir, ["help"]);
     assert.equal(again.stdout, stdout);
-    assert.doesNotMatch(again.debug.join("\n"), /code cache: (used|rejected)/);
+    assert.doesNotMatch(again.debug.join("\n"), /code cache: (used|rejected) .*\/code\//);
     assert.match(again.debug.join("\n"), /writable by/);
+    // (the build's cache serves instead, as for a command with no cache)
+    assert.match(again.debug.join("\n"), /code cache: used .*\/cli-[0-9a-f]{24}\.v8\n/);
+  });
+
+  it("reads the build's cache only when it is the bundle's own, and runs without it", () => {
+    // a copy of the bundle, whose build cache the test may change
+    const bundle = testTempDir("tsbpf-launcher-bundle");
+    for (const f of readdirSync(join(repoRoot, "dist/bundle")).filter((f) => !f.endsWith(".map")))
+      copyFileSync(join(repoRoot, "dist/bundle", f), join(bundle, f));
+    const built = readdirSync(bundle).find((f) => /^cli-[0-9a-f]{24}\.v8$/.test(f));
+    assert.ok(built, "the build wrote no code cache");
+    const cli = join(bundle, "tsbpf.cjs");
+    const { stdout } = run(testTempDir("tsbpf-launcher-b1"), ["help"], cli);
+
+    chmodSync(join(bundle, built), 0o666);
+    const loose = run(testTempDir("tsbpf-launcher-b2"), ["help"], cli);
+    assert.equal(loose.stdout, stdout);
+    assert.match(loose.debug.join("\n"), /is not the bundle's own \(owner or mode\): not read/);
+    assert.doesNotMatch(loose.debug.join("\n"), /code cache: (used|rejected)/);
+    assert.match(loose.debug.join("\n"), /code cache: written /);
+
+    rmSync(join(bundle, built));
+    const none = run(testTempDir("tsbpf-launcher-b3"), ["help"], cli);
+    assert.equal(none.stdout, stdout);
+    assert.deepEqual(
+      none.debug.map((l) => l.replace(/^.*code cache: (\w+) .*$/, "$1")),
+      ["written"],
+    );
   });
 });
