@@ -197,6 +197,7 @@ NAPI_MODULE_INIT()
         FN("attachSocketFilter", tsbpf_attach_socket_filter),
         FN("demangle", tsbpf_demangle),
         FN("digest", tsbpf_digest),
+        FN("mapFile", tsbpf_map_file_js),
     };
 #undef FN
     TSBPF_NAPI(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));

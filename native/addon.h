@@ -56,6 +56,12 @@ napi_value tsbpf_attach_lsm(napi_env env, napi_callback_info info);
 napi_value tsbpf_if_name_to_index(napi_env env, napi_callback_info info);
 napi_value tsbpf_demangle(napi_env env, napi_callback_info info);
 napi_value tsbpf_digest(napi_env env, napi_callback_info info);
+
+/* mapfile.c */
+/* A read-only private mapping of the whole file (munmap it with *len); NULL and errno on failure.
+ */
+void *tsbpf_map_file(const char *path, size_t *len);
+napi_value tsbpf_map_file_js(napi_env env, napi_callback_info info);
 napi_value tsbpf_xdp_attach(napi_env env, napi_callback_info info);
 napi_value tsbpf_xdp_detach(napi_env env, napi_callback_info info);
 napi_value tsbpf_xdp_query(napi_env env, napi_callback_info info);

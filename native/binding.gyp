@@ -18,6 +18,7 @@
         "digest.c",
         "evpoll.c",
         "link.c",
+        "mapfile.c",
         "map.c",
         "object.c",
         "perf_event.c",

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 static void dump_printf(void *ctx, const char *fmt, va_list ap)
@@ -101,6 +102,33 @@ done:
     return result;
 }
 
+/*
+ * btf__parse(path), with a raw BTF file (sysfs's) read through a read-only
+ * mapping: libbpf 1.1's btf__parse reads the file into one buffer and
+ * copies that into another, so the kernel's BTF (5.5 MB on 6.18) is in
+ * memory twice at once; btf__new copies from the mapping, which costs no
+ * resident memory. Files that cannot be mapped (sysfs before Linux 6.15)
+ * and ELF files go to btf__parse. NULL and errno on failure.
+ */
+static struct btf *parse_btf(const char *path)
+{
+    size_t len = 0;
+    void *p = tsbpf_map_file(path, &len);
+    if (p) {
+        uint16_t magic = 0;
+        memcpy(&magic, p, len >= 2 ? 2 : 0);
+        if (magic == BTF_MAGIC) {
+            struct btf *btf = btf__new(p, (__u32)len);
+            int err = errno;
+            munmap(p, len);
+            errno = err;
+            return btf;
+        }
+        munmap(p, len);
+    }
+    return btf__parse(path, NULL);
+}
+
 /* btfDumpHeader(path) */
 napi_value tsbpf_btf_dump_header(napi_env env, napi_callback_info info)
 {
@@ -112,7 +140,7 @@ napi_value tsbpf_btf_dump_header(napi_env env, napi_callback_info info)
         return NULL;
 
     tsbpf_log_reset();
-    struct btf *btf = btf__parse(path, NULL);
+    struct btf *btf = parse_btf(path);
     int err = errno;
     free(path);
     if (!btf)
@@ -393,7 +421,7 @@ static bool cache_load(napi_env env, const char *path)
         return true;
 
     struct btf_cache fresh = {0};
-    fresh.btf = btf__parse(path, NULL);
+    fresh.btf = parse_btf(path);
     if (!fresh.btf) {
         int err = errno;
         tsbpf_throw(env, "btf__parse", err ? err : EINVAL);

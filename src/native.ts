@@ -539,6 +539,12 @@ export interface NativeAddon {
   demangle(name: string): string | null;
   /** A 64-bit digest of the bytes (32 hex digits; not cryptographic): cache keys of whole files. */
   digest(bytes: Uint8Array): string;
+  /**
+   * A read-only mapping of the whole file, unmapped when the buffer is
+   * collected; writing to it kills the process. Throws a NativeError when
+   * the file cannot be mapped (sysfs's BTF before Linux 6.15).
+   */
+  mapFile(path: string): ArrayBuffer;
 }
 
 let addon: NativeAddon | undefined;

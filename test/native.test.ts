@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { kernelBtfBytes, kernelVersion } from "../src/kernel/kernel_info.js";
 import { type NativeError, native } from "../src/native.js";
 
 const VMLINUX_BTF = "/sys/kernel/btf/vmlinux";
@@ -294,6 +295,48 @@ test("btfDumpSubset errors", (t) => {
   assert.match(notString.message, /names\[1\] must be a string/);
   // Still usable (and still cached) after the failures.
   assert.deepEqual(native().btfDumpSubset(VMLINUX_BTF, ["u32", "u32", "nope", "nope"]).missing, ["nope"]);
+});
+
+test("mapFile maps a whole file read-only; the kernel's BTF since 6.15", (t) => {
+  const where = mkdtempSync(join(tmpdir(), "tsbpf-mapfile-"));
+  try {
+    const bytes = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 7) & 0xff));
+    writeFileSync(join(where, "data"), bytes);
+    assert.deepEqual(Buffer.from(native().mapFile(join(where, "data"))), bytes);
+    assert.equal(nativeError(() => native().mapFile(join(where, "none"))).code, "ENOENT");
+    writeFileSync(join(where, "empty"), "");
+    assert.equal(nativeError(() => native().mapFile(join(where, "empty"))).code, "EINVAL");
+    assert.equal(nativeError(() => native().mapFile(where)).code, "EINVAL");
+    assert.equal(nativeError(() => native().mapFile("/proc/self/status")).code, "EINVAL");
+  } finally {
+    rmSync(where, { recursive: true, force: true });
+  }
+  if (!haveBtf) return t.skip(`no ${VMLINUX_BTF}`);
+  const [major, minor] = kernelVersion();
+  if (major < 6 || (major === 6 && minor < 15)) return t.skip("sysfs's BTF is mappable since Linux 6.15");
+  const mapped = new Uint8Array(native().mapFile(VMLINUX_BTF));
+  assert.ok(Buffer.from(mapped).equals(readFileSync(VMLINUX_BTF)));
+  assert.equal(kernelBtfBytes().buffer.byteLength, mapped.byteLength);
+});
+
+test("btfDumpSubset reads a BTF file it maps as it reads one it cannot (sysfs's before 6.15, an ELF)", (t) => {
+  if (!haveBtf) return t.skip(`no ${VMLINUX_BTF}`);
+  const where = mkdtempSync(join(tmpdir(), "tsbpf-btfcopy-"));
+  try {
+    // a regular file's copy (always mappable) against sysfs's (mapped since 6.15, read before)
+    const copy = join(where, "vmlinux");
+    writeFileSync(copy, readFileSync(VMLINUX_BTF));
+    const names = ["task_struct", "pt_regs", "u32"];
+    assert.equal(
+      native().btfDumpSubset(copy, names).header,
+      native().btfDumpSubset(VMLINUX_BTF, names).header,
+    );
+    // a file with BTF's magic and nothing valid after it: libbpf's error, from either path
+    writeFileSync(join(where, "bad"), Buffer.from([0x9f, 0xeb, 1, 0, 0, 0, 0, 0]));
+    assert.equal(nativeError(() => native().btfDumpSubset(join(where, "bad"), names)).op, "btf__parse");
+  } finally {
+    rmSync(where, { recursive: true, force: true });
+  }
 });
 
 test("NativeObject lists programs, maps and BTF before load", (t) => {

@@ -26,7 +26,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cachedFileExists, cacheSubdir, hashKey, readCached, writeAtomic } from "../compile/cache.js";
-import { kernelBtfId, VMLINUX_BTF } from "../kernel/kernel_info.js";
+import { kernelBtfBytes, kernelBtfId } from "../kernel/kernel_info.js";
 import { native } from "../native.js";
 import { BTF_KIND, Btf, type BtfKind, btfTypeExtraBytes } from "./btf.js";
 import {
@@ -158,9 +158,9 @@ function decide(elf: Uint8Array, kernel: string): { meta: Meta; raw?: Uint8Array
     meta.why = `libbpf reads the kernel's BTF for its ${core.needsKernelBtf} anyway`;
     return { meta };
   }
-  let vmlinuxRaw: Buffer;
+  let vmlinuxRaw: Uint8Array;
   try {
-    vmlinuxRaw = readFileSync(VMLINUX_BTF);
+    vmlinuxRaw = kernelBtfBytes();
   } catch {
     return undefined;
   }

@@ -3,9 +3,8 @@
  * tools use them to choose code paths (task_struct.__state since 5.14 vs
  * state before).
  */
-import { readFileSync } from "node:fs";
 import { Btf, type BtfComposite, type BtfEnum, type BtfEnum64 } from "../btf/btf.js";
-import { missingKernelBtf, VMLINUX_BTF } from "./kernel_info.js";
+import { kernelBtfBytes, missingKernelBtf } from "./kernel_info.js";
 
 let vmlinux: Btf | undefined;
 
@@ -18,9 +17,9 @@ let vmlinux: Btf | undefined;
  */
 export function kernelBtf(): Btf {
   if (vmlinux === undefined) {
-    let raw: Buffer;
+    let raw: Uint8Array;
     try {
-      raw = readFileSync(VMLINUX_BTF);
+      raw = kernelBtfBytes();
     } catch {
       throw missingKernelBtf();
     }

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { arch } from "node:os";
 import { hashKey } from "../compile/cache.js";
+import { native } from "../native.js";
 import { NotSupportedError } from "./errors.js";
 
 /** Where the running kernel exposes its BTF. */
@@ -23,6 +24,20 @@ export function missingKernelBtf(cause?: unknown): NotSupportedError {
       "(BPF.open) runs here only if it reads no kernel types through CO-RE",
     { minKernel: "5.4", cause },
   );
+}
+
+/**
+ * The kernel's BTF as bytes, to read and never write: a read-only mapping
+ * where the kernel allows one (Linux 6.15 made sysfs's BTF mappable; its
+ * pages are the kernel's, so they cost this process no resident memory),
+ * else read into a buffer (its size: 5.5 MB on 6.18). Throws the read's error.
+ */
+export function kernelBtfBytes(): Uint8Array {
+  try {
+    return new Uint8Array(native().mapFile(VMLINUX_BTF));
+  } catch {
+    return readFileSync(VMLINUX_BTF);
+  }
 }
 
 let cachedId: string | undefined;
