@@ -143,6 +143,7 @@ NAPI_MODULE_INIT()
         FN("btfDumpHeader", tsbpf_btf_dump_header),
         FN("btfDumpSubset", tsbpf_btf_dump_subset),
         FN("btfBitfield", tsbpf_btf_bitfield),
+        FN("btfCacheRelease", tsbpf_btf_cache_release),
         {"NativeObject", NULL, NULL, NULL, NULL, object_ctor, napi_enumerable, NULL},
         {"NativeRingBuffer", NULL, NULL, NULL, NULL, ringbuf_ctor, napi_enumerable, NULL},
         {"NativePerfBuffer", NULL, NULL, NULL, NULL, perfbuf_ctor, napi_enumerable, NULL},

@@ -8,6 +8,7 @@
 napi_value tsbpf_btf_dump_header(napi_env env, napi_callback_info info);
 napi_value tsbpf_btf_dump_subset(napi_env env, napi_callback_info info);
 napi_value tsbpf_btf_bitfield(napi_env env, napi_callback_info info);
+napi_value tsbpf_btf_cache_release(napi_env env, napi_callback_info info);
 
 /* map.c */
 napi_value tsbpf_map_lookup(napi_env env, napi_callback_info info);

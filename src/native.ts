@@ -303,6 +303,8 @@ export interface NativeAddon {
    * into: > 0 a bit-field, 0 another member, -1 not in the BTF.
    */
   btfBitfield(btfPath: string, kind: string, name: string, fields: string[]): number;
+  /** Frees the BTF that btfDumpSubset and btfBitfield keep parsed between calls (the next call parses again). */
+  btfCacheRelease(): void;
   NativeObject: new (elf: Uint8Array, name: string, opts?: NativeOpenOptions) => NativeObject;
   /**
    * A batching consumer of the ring buffer map `mapFd` (which it dups: the

@@ -231,7 +231,7 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
     { rewriteBcc },
     { compileErrorFrom, runClang },
     { vmlinuxDir, vmlinuxPch },
-    { subsetVmlinuxHeader, withoutTypes },
+    { releaseKernelTypes, subsetVmlinuxHeader, withoutTypes },
     { needsImplicitReads, rewriteImplicitReads },
     { programMacros, programConditionals },
     { parseDefines },
@@ -431,6 +431,7 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
     throw err;
   } finally {
     rmSync(work, { recursive: true, force: true });
+    releaseKernelTypes();
   }
 }
 
