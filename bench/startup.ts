@@ -10,6 +10,9 @@
  *   row of an execve by the generator (COMM "storm");
  * - execsnoop (`tsbpf execsnoop`): the first row of the generator's exec
  *   (argument "tsbpf-storm");
+ * - the library (bench/startup_library.ts: a script that imports "tsbpf",
+ *   compiles a bcc program reporting each execve's first argument and prints
+ *   its rows): the first row of the generator's exec;
  * - bpftrace, in the same run: printk_sample's one-liner and Debian's
  *   execsnoop.bt, timed to the same rows (`-B line`, as a pipe would need).
  *
@@ -31,11 +34,11 @@ const root = fileURLToPath(new URL("../../", import.meta.url));
 const CLI = join(root, "dist/bundle/tsbpf.cjs");
 const busyArg = process.argv.find((a) => a.startsWith("--busy-seconds="));
 const BUSY_SECONDS = busyArg ? Number(busyArg.slice("--busy-seconds=".length)) : 60;
-/** --subjects=printk_sample,execsnoop (both by default); --no-bpftrace skips the baselines. */
+/** --subjects=printk_sample,execsnoop,library (all by default); --no-bpftrace skips the baselines. */
 const subjectsArg = process.argv.find((a) => a.startsWith("--subjects="));
 const SUBJECTS = subjectsArg
   ? subjectsArg.slice("--subjects=".length).split(",")
-  : ["printk_sample", "execsnoop"];
+  : ["printk_sample", "execsnoop", "library"];
 const NO_BPFTRACE = process.argv.includes("--no-bpftrace");
 
 /** The generator: fork + exec of `/bin/true tsbpf-storm` every 2 ms until killed. */
@@ -180,6 +183,16 @@ export async function startupBench(RUNS: number): Promise<void> {
       [
         "execsnoop",
         { name: "execsnoop", argv: [process.execPath, CLI, "execsnoop"], row: /tsbpf-storm/ },
+        btExecsnoop,
+        `${btName} execsnoop.bt`,
+      ],
+      [
+        "library",
+        {
+          name: "library",
+          argv: [process.execPath, join(root, "dist/bench/startup_library.js")],
+          row: /tsbpf-storm/,
+        },
         btExecsnoop,
         `${btName} execsnoop.bt`,
       ],

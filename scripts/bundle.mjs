@@ -1,4 +1,4 @@
-// Bundles the CLI into dist/bundle, in two files:
+// Bundles the CLI and the library into dist/bundle:
 //  - cli.cjs: the whole CLI (commands, tools, the tutorial's programs, the
 //    library), one CommonJS file. Every dynamic import() of the sources (a
 //    command, a tool, an example, the compile pipeline, the exporter) is a
@@ -56,6 +56,32 @@ await build({
   // dynamically by src/export/otlp.ts only when asked for: left out of the
   // bundle, it costs a start nothing and need not be installed to build;
   // Node resolves it from node_modules beside the package at run time.
+  external: [
+    "@opentelemetry/sdk-metrics",
+    "@opentelemetry/exporter-metrics-otlp-http",
+    "@opentelemetry/resources",
+  ],
+});
+
+// index.mjs: the library (what `import … from "tsbpf"` loads), one ES module.
+// Node 20 runs an ES module graph module by module: the library's ~80
+// modules took ~95 ms and ~13 MB to import, this one file ~23 ms and ~5 MB
+// (compiled lazily; bench/startup.ts's library row). The compile pipeline,
+// the exporters and the rest that the sources import dynamically are lazily
+// evaluated parts of it, as in cli.cjs. Bundled CommonJS dependencies
+// (prom-client, yaml) call require(), which an ES module lacks: the banner
+// makes one.
+await build({
+  ...common,
+  entryPoints: { index: "dist/src/index.js" },
+  format: "esm",
+  define: {},
+  banner: {
+    js: 'import { createRequire as __tsbpfCreateRequire } from "node:module";\nconst require = __tsbpfCreateRequire(import.meta.url);',
+  },
+  outdir: "dist/bundle",
+  outExtension: { ".js": ".mjs" },
+  sourcemap: true,
   external: [
     "@opentelemetry/sdk-metrics",
     "@opentelemetry/exporter-metrics-otlp-http",
