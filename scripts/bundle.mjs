@@ -7,11 +7,13 @@
 //  - tsbpf.cjs: the `tsbpf` command (src/cli/launcher.ts), which runs
 //    cli.cjs through V8's code cache (Node 20 has one for scripts, none for
 //    ES modules; see the launcher).
-// Measured on Node 20 (bench/startup.ts): one ES module bundle spent ~40 ms
-// compiling itself at every start, and an ESM bundle split into chunks
-// (esbuild's splitting) ~1 ms per chunk in Node's ES module loader; the
-// cached script costs a few ms. The library itself stays unbundled in
-// dist/src for importers.
+//  - index.mjs: the library, the package's entry (package.json's exports),
+//    one ES module (below). dist/src keeps the modules for the type
+//    declarations, the `tsbpf/printf` subpath and the tests.
+// Measured on Node 20 (bench/startup.ts): one ES module bundle of the CLI
+// spent ~40 ms compiling itself at every start, and an ESM bundle split into
+// chunks (esbuild's splitting) ~1 ms per chunk in Node's ES module loader;
+// the cached script costs a few ms.
 import { createHash } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { build } from "esbuild";
