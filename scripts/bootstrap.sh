@@ -67,8 +67,6 @@ fi
 # the tsbpf command and the one file of the CLI it runs).
 node_modules/.bin/tsc -p .
 node scripts/bundle.mjs
-# V8's code cache of the bundle, for a command's first (cold) run.
-node scripts/code-cache.mjs
 # The tools' BPF objects (dist/tools/*.bpf.o), compiled once here so that
 # running a tool needs no compiler (incremental).
 node scripts/build-tools.mjs

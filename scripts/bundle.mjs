@@ -14,6 +14,7 @@
 // spent ~40 ms compiling itself at every start, and an ESM bundle split into
 // chunks (esbuild's splitting) ~1 ms per chunk in Node's ES module loader;
 // the cached script costs a few ms.
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { build } from "esbuild";
@@ -103,3 +104,8 @@ await build({
   define: { ...common.define, __TSBPF_CLI_HASH__: JSON.stringify(cliHash) },
   banner: { js: `#!/usr/bin/env node\n${common.banner.js}` },
 });
+
+// V8's code cache of cli.cjs for a command's first run (scripts/code-cache.mjs),
+// made with every new bundle: a cache only serves the bundle it was made from.
+const cache = spawnSync(process.execPath, ["scripts/code-cache.mjs", cliHash], { stdio: "inherit" });
+if (cache.status !== 0) process.exit(cache.status ?? 1);

@@ -1,4 +1,6 @@
-// Writes dist/bundle/cli-HASH.v8: V8's code cache of the CLI bundle, made at
+// Writes dist/bundle/cli-HASH.v8 (HASH: the first argument, the bundle's
+// hash that scripts/bundle.mjs builds into the launcher; bundle.mjs runs
+// this right after it writes the bundle): V8's code cache of the CLI bundle, made at
 // build time, which the launcher (src/cli/launcher.ts) uses for a command
 // that has no cache of its own yet, i.e. on its first, cold, run.
 //
@@ -14,29 +16,25 @@
 // compile fails here (no clang, no kernel BTF), the cache still holds what
 // ran before the failure, at least the bundle's top level.
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const dir = resolve("dist/bundle");
 const { builtCacheName, compileBundle, runBundle } = await import(resolve("dist/src/cli/launcher.js"));
-// (the hash scripts/bundle.mjs builds into the launcher)
-const out = join(
-  dir,
-  builtCacheName(createHash("sha256").update(readFileSync(join(dir, "cli.cjs"))).digest("hex")),
-);
 
 if (process.argv[2] === "--child") {
   // The bundle, compiled as the launcher compiles it, run with the workload's arguments.
+  const out = process.argv[3];
   const script = compileBundle(dir);
-  process.argv = [process.argv[0], join(dir, "tsbpf.cjs"), ...process.argv.slice(3)];
+  process.argv = [process.argv[0], join(dir, "tsbpf.cjs"), ...process.argv.slice(4)];
   process.once("exit", () => {
     writeFileSync(`${out}.tmp`, script.createCachedData(), { mode: 0o644 });
     renameSync(`${out}.tmp`, out);
   });
   runBundle(dir, script);
 } else {
+  const out = join(dir, builtCacheName(process.argv[2]));
   const work = mkdtempSync(join(tmpdir(), "tsbpf-code-cache-"));
   try {
     const { bpfText } = await import(resolve("dist/examples/first_step/printk_sample.js"));
@@ -45,7 +43,7 @@ if (process.argv[2] === "--child") {
     rmSync(out, { force: true });
     const r = spawnSync(
       process.execPath,
-      [process.argv[1], "--child", "compile", c, "-o", join(work, "printk_sample.o")],
+      [process.argv[1], "--child", out, "compile", c, "-o", join(work, "printk_sample.o")],
       { encoding: "utf8", env: { ...process.env, TSBPF_CACHE_DIR: join(work, "cache") } },
     );
     if (r.status !== 0)
