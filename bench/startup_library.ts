@@ -1,9 +1,9 @@
 /**
  * The library's start, for bench/startup.ts: a script as a user writes one.
  * It imports the package by its name ("tsbpf", i.e. package.json's exports:
- * the bundle dist/bundle/index.mjs), compiles a bcc program that reports
- * each execve's first argument through a perf buffer, and prints one row
- * per event until it is killed.
+ * dist/bundle/index.mjs, which runs the library bundle through V8's code
+ * cache), compiles a bcc program that reports each execve's first argument
+ * through a perf buffer, and prints one row per event until it is killed.
  */
 import type * as Tsbpf from "../src/index.js";
 

@@ -7,16 +7,18 @@
 //  - tsbpf.cjs: the `tsbpf` command (src/cli/launcher.ts), which runs
 //    cli.cjs through V8's code cache (Node 20 has one for scripts, none for
 //    ES modules; see the launcher).
-//  - index.mjs: the library, the package's entry (package.json's exports),
-//    one ES module (below). dist/src keeps the modules for the type
-//    declarations, the `tsbpf/printf` subpath and the tests.
+//  - lib.cjs, index.cjs, index.mjs: the library, the package's entry
+//    (package.json's exports), run through V8's code cache as the CLI is
+//    (below). dist/src keeps the modules for the type declarations, the
+//    `tsbpf/printf` subpath and the tests.
 // Measured on Node 20 (bench/startup.ts): one ES module bundle of the CLI
 // spent ~40 ms compiling itself at every start, and an ESM bundle split into
 // chunks (esbuild's splitting) ~1 ms per chunk in Node's ES module loader;
 // the cached script costs a few ms.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { build } from "esbuild";
 
 const common = {
@@ -66,24 +68,25 @@ await build({
   ],
 });
 
-// index.mjs: the library (what `import … from "tsbpf"` loads), one ES module.
-// Node 20 runs an ES module graph module by module: the library's ~80
-// modules took ~95 ms and ~13 MB to import, this one file ~23 ms and ~5 MB
-// (compiled lazily; bench/startup.ts's library row). The compile pipeline,
-// the exporters and the rest that the sources import dynamically are lazily
-// evaluated parts of it, as in cli.cjs. Bundled CommonJS dependencies
-// (prom-client, yaml) call require(), which an ES module lacks: the banner
-// makes one.
+// The library (what `import … from "tsbpf"` or `require("tsbpf")` loads),
+// run through V8's code cache as the CLI is (src/library_loader.ts):
+//  - lib.cjs: the library (src/library_bundle.ts), one CommonJS file wrapped
+//    as cli.cjs is: a script for its loader, not a module to require;
+//  - index.cjs: its loader, the package's entry for require();
+//  - index.mjs: the entry for import, the loader's names as an ES module's.
+// Measured on Node 20 (bench/startup.ts's library row): the library's ~80
+// modules took ~95 ms and ~13 MB to import; one ES module bundle ~25 ms and
+// ~5 MB, compiled again at every start; the cached script … (README).
+// Bundled CommonJS dependencies (prom-client, yaml) keep their require().
 await build({
   ...common,
-  entryPoints: { index: "dist/src/index.js" },
-  format: "esm",
-  define: {},
+  entryPoints: { lib: "dist/src/library_bundle.js" },
   banner: {
-    js: 'import { createRequire as __tsbpfCreateRequire } from "node:module";\nconst require = __tsbpfCreateRequire(import.meta.url);',
+    js: `(function (exports, require, module, __filename, __dirname) {\n${common.banner.js}`,
   },
+  footer: { js: "})" },
   outdir: "dist/bundle",
-  outExtension: { ".js": ".mjs" },
+  outExtension: { ".js": ".cjs" },
   sourcemap: true,
   external: [
     "@opentelemetry/sdk-metrics",
@@ -91,6 +94,31 @@ await build({
     "@opentelemetry/resources",
   ],
 });
+const libHash = createHash("sha256").update(readFileSync("dist/bundle/lib.cjs")).digest("hex");
+await build({
+  ...common,
+  stdin: {
+    contents: 'module.exports = require("./dist/src/library_loader.js").loadLibrary(__dirname);\n',
+    resolveDir: ".",
+    sourcefile: "tsbpf-library-entry.js",
+  },
+  outfile: "dist/bundle/index.cjs",
+  define: { ...common.define, __TSBPF_LIB_HASH__: JSON.stringify(libHash) },
+});
+// The ES module's names are the library's (dist/src/index.js), fixed here:
+// an ES module's exports are static.
+const names = Object.keys(await import(resolve("dist/src/index.js")))
+  .filter((n) => n !== "default")
+  .sort();
+writeFileSync(
+  "dist/bundle/index.mjs",
+  `// The library for import (package.json's exports): the names of index.cjs,
+// which runs lib.cjs through V8's code cache (scripts/bundle.mjs).
+import { createRequire } from "node:module";
+const library = createRequire(import.meta.url)("./index.cjs");
+export const { ${names.join(", ")} } = library;
+`,
+);
 
 const cliHash = createHash("sha256").update(readFileSync("dist/bundle/cli.cjs")).digest("hex");
 await build({
@@ -105,7 +133,12 @@ await build({
   banner: { js: `#!/usr/bin/env node\n${common.banner.js}` },
 });
 
-// V8's code cache of cli.cjs for a command's first run (scripts/code-cache.mjs),
+// V8's code caches of cli.cjs and lib.cjs for a first run (scripts/code-cache.mjs),
 // made with every new bundle: a cache only serves the bundle it was made from.
-const cache = spawnSync(process.execPath, ["scripts/code-cache.mjs", cliHash], { stdio: "inherit" });
-if (cache.status !== 0) process.exit(cache.status ?? 1);
+for (const [stem, hash] of [
+  ["cli", cliHash],
+  ["lib", libHash],
+]) {
+  const cache = spawnSync(process.execPath, ["scripts/code-cache.mjs", stem, hash], { stdio: "inherit" });
+  if (cache.status !== 0) process.exit(cache.status ?? 1);
+}

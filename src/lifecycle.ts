@@ -15,6 +15,7 @@ interface Closable {
 
 const open = new Set<Closable>();
 let installed = false;
+const lastWords = new Set<() => void>();
 
 function closeAll(): void {
   for (const c of [...open]) {
@@ -32,6 +33,13 @@ function onSignal(signal: NodeJS.Signals): void {
   // print their maps on Ctrl-C); the 'exit' handler still cleans up after it.
   if (process.listenerCount(signal) > 1) return;
   closeAll();
+  for (const fn of lastWords) {
+    try {
+      fn();
+    } catch {
+      // the signal still ends the process
+    }
+  }
   process.removeListener(signal, onSignal);
   // Re-raise so the process ends the way the signal says (status 128+n).
   process.kill(process.pid, signal);
@@ -65,4 +73,14 @@ export function untrack(c: Closable): void {
   // With nothing left to clean, stop holding SIGINT/SIGTERM so that the
   // process's default signal behaviour is back.
   if (open.size === 0) uninstall();
+}
+
+/**
+ * Runs fn when the library ends the process for SIGINT or SIGTERM: it
+ * re-raises the signal, so 'exit' listeners do not run then. For the
+ * library's loader, which writes V8's code cache as the process ends
+ * (src/library_loader.ts).
+ */
+export function beforeSignalExit(fn: () => void): void {
+  lastWords.add(fn);
 }

@@ -1,0 +1,155 @@
+/**
+ * Runs one of tsbpf's CommonJS bundles through V8's code cache: the CLI
+ * (dist/bundle/cli.cjs, by src/cli/launcher.ts) and the library
+ * (dist/bundle/lib.cjs, by src/library_loader.ts). Node 20 offers a code
+ * cache for scripts (vm.Script's cachedData) but none for ES modules or for
+ * what its CommonJS loader compiles, so each bundle is written already
+ * wrapped in the function Node's loader makes of a module
+ * (scripts/bundle.mjs) and compiled here as a script.
+ *
+ * Compiling a bundle, and then each function it runs the first time it runs,
+ * is most of what a start costs beyond Node's own; with a cache V8
+ * deserializes the compiled code instead. Two caches serve a bundle:
+ *  - its own cache for one use (a CLI command, the library), in tsbpf's
+ *    cache directory under its rules (src/compile/cache.ts: owned by this
+ *    user, writable by nobody else; V8 runs what the file holds, so that
+ *    matters), written when the process ends by the first run of that use
+ *    (holding the functions that ran by then). Its key is the bundle's
+ *    content hash (built in by scripts/bundle.mjs), Node's version and the
+ *    CPU; V8 also refuses a cache made with other V8 flags, and that run
+ *    writes a fresh one;
+ *  - else the cache the build wrote beside the bundle (scripts/code-cache.mjs),
+ *    named by the bundle's hash, because V8 checks only a cache's source
+ *    length.
+ * Any failure here only costs the cache: the bundle runs compiled from source.
+ */
+import { closeSync, constants, fstatSync, openSync, readFileSync, statSync } from "node:fs";
+import Module, { createRequire } from "node:module";
+import { basename, dirname, join } from "node:path";
+import { debuglog } from "node:util";
+import vm from "node:vm";
+import { cacheSubdir, hashKey, readCached, writeAtomic } from "./compile/cache.js";
+import { lendImport } from "./optional_import.js";
+
+const debug = debuglog("tsbpf");
+
+/** The bundle file's stem: "cli" for cli.cjs. */
+function stemOf(bundleFile: string): string {
+  return basename(bundleFile).replace(/\.cjs$/, "");
+}
+
+/** The name of the code cache the build writes beside a bundle ("cli" or "lib"), named by the bundle's hash. */
+export function builtCacheName(stem: string, bundleHash: string): string {
+  return `${stem}-${bundleHash.slice(0, 24)}.v8`;
+}
+
+/** Where the code cache of one use of a bundle lives in tsbpf's cache directory. */
+function ownCachePath(bundleHash: string, use: string): string | undefined {
+  try {
+    const name = hashKey(bundleHash, process.version, process.arch, use);
+    return join(cacheSubdir("code"), `${use}-${name.slice(0, 24)}.v8`);
+  } catch (err) {
+    debug("code cache: %s", (err as Error).message);
+    return undefined;
+  }
+}
+
+/**
+ * The build's code cache, if V8 may run it: it lies beside the bundle and
+ * is trusted as the bundle is, so it must have the bundle's owner and be
+ * writable by no one who cannot write the bundle.
+ */
+function readBuiltCache(path: string, bundleFile: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch {
+    return undefined; // not built: compiled from source
+  }
+  try {
+    const st = fstatSync(fd);
+    const bundle = statSync(bundleFile);
+    if (!st.isFile() || st.uid !== bundle.uid || (st.mode & 0o022 & ~bundle.mode) !== 0) {
+      debug("code cache: %s is not the bundle's own (owner or mode): not read", path);
+      return undefined;
+    }
+    return readFileSync(fd);
+  } catch (err) {
+    debug("code cache: %s", (err as Error).message);
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A bundle compiled, with V8's cache of it if one is given. */
+export function compileBundle(bundleFile: string, cachedData?: Buffer): vm.Script {
+  // (one copy of the text: V8 keeps it for the functions it compiles later)
+  return new vm.Script(readFileSync(bundleFile, "utf8"), { filename: bundleFile, cachedData });
+}
+
+/** Runs a compiled bundle as Node's loader runs a CommonJS module (it is written already wrapped): its exports. */
+export function runBundle(bundleFile: string, script: vm.Script): unknown {
+  const mod = new Module(bundleFile);
+  mod.filename = bundleFile;
+  const require = createRequire(bundleFile);
+  // import() of what the bundle leaves out (the OpenTelemetry SDK) is this module's (optional_import.ts)
+  lendImport((specifier) => import(specifier));
+  (script.runInThisContext() as (...args: unknown[]) => void).call(
+    mod.exports,
+    mod.exports,
+    require,
+    mod,
+    bundleFile,
+    dirname(bundleFile),
+  );
+  return mod.exports;
+}
+
+export interface CachedBundle {
+  script: vm.Script;
+  /**
+   * Writes the use's own cache (the functions compiled by then), once; set
+   * only when the use has none that V8 took. The caller runs it as the
+   * process ends.
+   */
+  saveCache?: () => void;
+}
+
+/**
+ * A bundle compiled with the best cache there is for `use` (undefined: no
+ * cache of its own, the build's only).
+ */
+export function compileCached(bundleFile: string, bundleHash: string, use: string | undefined): CachedBundle {
+  const path = use === undefined ? undefined : ownCachePath(bundleHash, use);
+  let cachedData: Buffer | undefined;
+  if (path !== undefined) {
+    try {
+      cachedData = readCached(path);
+    } catch (err) {
+      debug("code cache: %s", (err as Error).message);
+    }
+  }
+  // No cache of this use yet: the build's.
+  const built = join(dirname(bundleFile), builtCacheName(stemOf(bundleFile), bundleHash));
+  const used = cachedData !== undefined ? path : built;
+  cachedData ??= readBuiltCache(built, bundleFile);
+  const script = compileBundle(bundleFile, cachedData);
+  if (cachedData !== undefined)
+    debug("code cache: %s %s", script.cachedDataRejected ? "rejected" : "used", used);
+  // The use's own cache, when it has none that V8 took: it holds what the
+  // use ran (the build's holds what the build ran).
+  if (path === undefined || (used === path && script.cachedDataRejected !== true)) return { script };
+  let saved = false;
+  const saveCache = (): void => {
+    if (saved) return;
+    saved = true;
+    try {
+      writeAtomic(path, script.createCachedData());
+      debug("code cache: written %s", path);
+    } catch (err) {
+      debug("code cache: %s", (err as Error).message);
+    }
+  };
+  return { script, saveCache };
+}

@@ -1,0 +1,7 @@
+/**
+ * The library bundle's entry (dist/bundle/lib.cjs, scripts/bundle.mjs): the
+ * public surface, and what its loader (src/library_loader.ts) needs of the
+ * inside, which the loader keeps out of the surface it hands on.
+ */
+export * from "./index.js";
+export { beforeSignalExit as __beforeSignalExit } from "./lifecycle.js";

@@ -1,0 +1,34 @@
+/**
+ * The library's entry for `require("tsbpf")` (dist/bundle/index.cjs; the
+ * ES module entry dist/bundle/index.mjs re-exports it): runs the library
+ * bundle (dist/bundle/lib.cjs) through V8's code cache
+ * (src/bundle_runner.ts), as the tsbpf command runs the CLI's. Measured on
+ * Node 20 (bench/startup.ts's library row): importing the library as one
+ * ES module compiled it at every start; this … (see the README's table).
+ *
+ * The library's own cache ("library") is written when the process ends,
+ * by the first run that has none V8 takes: at 'exit', or, when the library
+ * ends the process for SIGINT or SIGTERM (src/lifecycle.ts re-raises the
+ * signal, so 'exit' listeners do not run), just before.
+ */
+import { join } from "node:path";
+import { compileCached, runBundle } from "./bundle_runner.js";
+
+/** Set by scripts/bundle.mjs: a hash of dist/bundle/lib.cjs's bytes. */
+declare const __TSBPF_LIB_HASH__: string;
+
+interface LibraryBundle {
+  __beforeSignalExit(fn: () => void): void;
+  [name: string]: unknown;
+}
+
+export function loadLibrary(dir: string): Record<string, unknown> {
+  const file = join(dir, "lib.cjs");
+  const { script, saveCache } = compileCached(file, __TSBPF_LIB_HASH__, "library");
+  const { __beforeSignalExit, ...surface } = runBundle(file, script) as LibraryBundle;
+  if (saveCache) {
+    process.once("exit", saveCache);
+    __beforeSignalExit(saveCache);
+  }
+  return surface;
+}

@@ -1,0 +1,86 @@
+/**
+ * A script as a user writes one, importing the package's entry (the library
+ * bundle run through V8's code cache, src/library_loader.ts), reports an
+ * event of a process the test spawns; Ctrl-C (SIGINT, the script has no
+ * handler of its own) ends it by that signal with nothing left in the
+ * kernel, and the library's code cache was written on that way out, where
+ * 'exit' listeners do not run (src/lifecycle.ts re-raises the signal). The
+ * next run uses the cache and reports as well.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import {
+  assertNothingLeft,
+  kernelObjects,
+  repoRoot,
+  sameOnEveryKernel,
+  skipUnlessRoot,
+  testTempDir,
+  waitFor,
+} from "../helpers.js";
+
+const SCRIPT = `
+import { BPF } from ${JSON.stringify(join(repoRoot, "dist/bundle/index.mjs"))};
+const b = await BPF.load({ text: \`
+struct data_t { u32 pid; };
+BPF_PERF_OUTPUT(events);
+TRACEPOINT_PROBE(sched, sched_process_exec) {
+    struct data_t d = { .pid = bpf_get_current_pid_tgid() >> 32 };
+    events.perf_submit(args, &d, sizeof(d));
+    return 0;
+}\` });
+const events = b.getTable("events");
+events.openPerfBuffer((_cpu, data) => process.stdout.write(\`exec \${events.event(data).pid}\\n\`));
+console.log("ready");
+`;
+
+async function runOnce(script: string, cache: string): Promise<string> {
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, TSBPF_CACHE_DIR: cache, NODE_DEBUG: "tsbpf" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (b: Buffer) => {
+    out += b.toString();
+  });
+  child.stderr.on("data", (b: Buffer) => {
+    err += b.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) =>
+    child.on("exit", (code, signal) => r({ code, signal })),
+  );
+  assert.ok(await waitFor(() => out.includes("ready"), 30_000), `no "ready": ${err}`);
+  const target = spawn("/bin/true", [], { stdio: "ignore" });
+  await new Promise((r) => target.on("exit", r));
+  assert.ok(
+    await waitFor(() => out.includes(`exec ${target.pid}\n`)),
+    `no event of pid ${target.pid}: ${out}`,
+  );
+  child.kill("SIGINT");
+  assert.deepEqual(await exited, { code: null, signal: "SIGINT" }, err);
+  return err;
+}
+
+describe("the package's entry in a traced process", { skip: skipUnlessRoot || sameOnEveryKernel }, () => {
+  it("reports an event, ends by Ctrl-C with nothing left, and writes the library's code cache then", async () => {
+    const dir = testTempDir("tsbpf-libentry-k");
+    const script = join(dir, "trace.mjs");
+    writeFileSync(script, SCRIPT);
+    const cache = join(dir, "cache");
+    const before = kernelObjects();
+    const first = await runOnce(script, cache);
+    await assertNothingLeft(before);
+    assert.match(first, /code cache: written .*\/code\/library-[0-9a-f]{24}\.v8\n/);
+    const cached = readdirSync(join(cache, "code")).filter((f) => f.startsWith("library-"));
+    assert.equal(cached.length, 1);
+
+    const second = await runOnce(script, cache);
+    await assertNothingLeft(before);
+    assert.match(second, new RegExp(`code cache: used ${join(cache, "code", cached[0] as string)}\\n`));
+    assert.doesNotMatch(second, /code cache: written/);
+  });
+});

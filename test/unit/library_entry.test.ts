@@ -1,0 +1,67 @@
+/**
+ * The package's entries (package.json's exports: dist/bundle/index.mjs for
+ * import, index.cjs for require; src/library_loader.ts): both hand on the
+ * library's public names, exactly dist/src/index.js's and nothing of the
+ * loader's own; the first run uses the build's code cache and writes the
+ * library's own at exit (0600), later runs use that.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readdirSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { repoRoot, testTempDir } from "../helpers.js";
+
+const MJS = join(repoRoot, "dist/bundle/index.mjs");
+const CJS = join(repoRoot, "dist/bundle/index.cjs");
+
+function run(cacheDir: string, script: string): { stdout: string; debug: string[] } {
+  const r = spawnSync(process.execPath, [script], {
+    encoding: "utf8",
+    env: { ...process.env, TSBPF_CACHE_DIR: cacheDir, NODE_DEBUG: "tsbpf" },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return { stdout: r.stdout, debug: r.stderr.split("\n").filter((l) => l.includes("code cache:")) };
+}
+
+describe("the package's entries (the library bundle)", () => {
+  it("import and require give the library's public names, the classes themselves", async () => {
+    const sources = await import(join(repoRoot, "dist/src/index.js"));
+    const esm = await import(MJS);
+    const cjs = createRequire(import.meta.url)(CJS) as Record<string, unknown>;
+    const names = Object.keys(sources).sort();
+    assert.ok(names.includes("BPF") && names.includes("CompileError"));
+    assert.deepEqual(Object.keys(esm).sort(), names);
+    assert.deepEqual(Object.keys(cjs).sort(), names);
+    // one module instance behind both entries (the ES module re-exports the CommonJS one)
+    assert.equal(esm.BPF, cjs.BPF);
+    assert.equal(typeof esm.BPF.load, "function");
+    assert.equal(new esm.CompileError("x").name, "CompileError");
+  });
+
+  it("the first run uses the build's cache and writes the library's own; the next uses that", () => {
+    const dir = testTempDir("tsbpf-libentry");
+    const script = join(dir, "use.mjs");
+    writeFileSync(
+      script,
+      `import { BPFMapType, mapTypeName } from ${JSON.stringify(MJS)};\nconsole.log(mapTypeName(BPFMapType.HASH));\n`,
+    );
+    const cache = join(dir, "cache");
+    const first = run(cache, script);
+    assert.equal(first.stdout, "HASH\n");
+    assert.equal(first.debug.length, 2, first.debug.join("\n"));
+    assert.match(first.debug[0] as string, /code cache: used .*\/dist\/bundle\/lib-[0-9a-f]{24}\.v8$/);
+    assert.match(first.debug[1] as string, /code cache: written .*\/code\/library-[0-9a-f]{24}\.v8$/);
+    const files = readdirSync(join(cache, "code"));
+    assert.equal(files.length, 1);
+    assert.equal(statSync(join(cache, "code", files[0] as string)).mode & 0o777, 0o600);
+
+    const second = run(cache, script);
+    assert.equal(second.stdout, first.stdout);
+    assert.deepEqual(
+      second.debug.map((l) => l.replace(/^.*code cache: /, "")),
+      [`used ${join(cache, "code", files[0] as string)}`],
+    );
+  });
+});
