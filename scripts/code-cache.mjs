@@ -5,34 +5,71 @@
 // HASH is the bundle's hash, which scripts/bundle.mjs builds into the
 // bundle's runner and passes here right after it writes the bundle.
 //
-// A cache holds the functions compiled by the time it is made, so a child
-// process runs a workload through the bundle first, in a temporary cache
-// directory, on the seed program (printk_sample's C):
-//  - cli: the `compile` command, so that the CLI's start and the compile
-//    pipeline are in the cache. Measured on Node 20 (bench/startup.ts's
-//    cold printk_sample, median of 9): no cache 311 ms, a cache of the
-//    compiled bundle alone 265 ms, this one 252 ms;
-//  - lib: BPF.load of the program and close(), the library's start, compile
-//    and load. As root it loads the program into the kernel for a moment;
-//    elsewhere the load fails after the compile, and the cache holds the rest.
+// A cache holds the functions compiled by the time it is made, so child
+// processes run workloads through the bundle first, in a temporary cache
+// directory, on the seed program (printk_sample's C). A cache made by a run
+// that started from another cache holds both runs' functions, so the CLI's
+// workloads run one after another, each from the cache the one before made:
+//  1. the `compile` command: the CLI's start and the compile pipeline;
+//  2. `execsnoop` until it has printed rows: a tool's start (its prebuilt
+//     object, the CO-RE BTF, attaching, the perf buffer, its rows);
+//  3. `printk-sample` likewise: a program's load, attach and trace_pipe.
+// The library's: BPF.load of a program with a perf buffer, an event, close().
+// Steps 2-3 and the library's load need root (the build's bootstrap has it);
+// elsewhere they fail and the cache holds what ran before, at least the
+// bundle's top level. Measured on Node 20 (bench/startup.ts, cold, median of
+// 9): printk_sample 311 ms with no cache, 265 ms with a cache of the
+// compiled bundle alone, 252 ms with step 1's; execsnoop 126 -> 103 ms with
+// steps 2-3 (printk_sample and `tsbpf help` within 1 ms, +0.8 MB for help).
 //
 // A cache is valid for the V8 that made it (version and flags); another
-// Node refuses it, harmlessly, and the run then writes its own. If the
-// workload fails (no clang, no kernel BTF), the cache still holds what ran
-// before the failure, at least the bundle's top level.
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+// Node refuses it, harmlessly, and the run then writes its own.
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const dir = resolve("dist/bundle");
 const { builtCacheName, compileBundle, runBundle } = await import(resolve("dist/src/bundle_runner.js"));
 
+/** The library's workload: what a script that reports events does. */
+const LIB_PROGRAM = `
+struct data_t { u32 pid; char comm[16]; };
+BPF_PERF_OUTPUT(events);
+TRACEPOINT_PROBE(sched, sched_process_exec) {
+    struct data_t d = { .pid = bpf_get_current_pid_tgid() >> 32 };
+    bpf_get_current_comm(&d.comm, sizeof(d.comm));
+    events.perf_submit(args, &d, sizeof(d));
+    return 0;
+}`;
+
+async function libWorkload(BPF) {
+  let b;
+  try {
+    b = await BPF.load({ text: LIB_PROGRAM });
+    const events = b.getTable("events");
+    let seen = false;
+    events.openPerfBuffer((_cpu, data) => {
+      seen = events.event(data).pid > 0;
+    });
+    for (let i = 0; i < 100 && !seen; i++) {
+      spawn("/bin/true").unref();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } catch (err) {
+    console.error(`code-cache: the library's workload failed (the cache holds what ran): ${err.message}`);
+  } finally {
+    b?.close();
+  }
+}
+
 if (process.argv[2] === "--child") {
-  // The bundle, compiled as its runner compiles it, running the workload.
-  const [, , , stem, out, c, ...args] = process.argv;
+  // The bundle, compiled as its runner compiles it (from the cache of the
+  // step before, if any), running the workload.
+  const [, , , stem, input, out, ...args] = process.argv;
   const file = join(dir, `${stem}.cjs`);
-  const script = compileBundle(file);
+  const script = compileBundle(file, input === "-" ? undefined : readFileSync(input));
+  if (script.cachedDataRejected) console.error(`code-cache: ${input} rejected`);
   process.once("exit", () => {
     writeFileSync(`${out}.tmp`, script.createCachedData(), { mode: 0o644 });
     renameSync(`${out}.tmp`, out);
@@ -41,16 +78,9 @@ if (process.argv[2] === "--child") {
     process.argv = [process.argv[0], join(dir, "tsbpf.cjs"), ...args];
     runBundle(file, script);
   } else {
-    const { BPF } = runBundle(file, script);
-    const { readFileSync } = await import("node:fs");
-    let b;
-    try {
-      b = await BPF.load({ text: readFileSync(c, "utf8") });
-    } catch (err) {
-      console.error(`code-cache: the load workload failed (the cache holds the compile): ${err.message}`);
-    } finally {
-      b?.close();
-    }
+    const { BPF, __beforeSignalExit } = runBundle(file, script);
+    void __beforeSignalExit;
+    await libWorkload(BPF);
   }
 } else {
   const [stem, hash] = process.argv.slice(2);
@@ -60,21 +90,69 @@ if (process.argv[2] === "--child") {
   }
   const out = join(dir, builtCacheName(stem, hash));
   const work = mkdtempSync(join(tmpdir(), "tsbpf-code-cache-"));
+  /**
+   * One step: a child from the cache `input` writing `output`. A step with
+   * `rows` runs a tracer: the step execs /bin/true until the tracer has
+   * printed that many lines, then ends it with SIGINT (Ctrl-C).
+   */
+  const step = (input, output, args, rows) =>
+    new Promise((done) => {
+      const child = spawn(process.execPath, [process.argv[1], "--child", stem, input, output, ...args], {
+        env: { ...process.env, TSBPF_CACHE_DIR: join(work, "cache") },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      const execs = rows === undefined ? undefined : setInterval(() => spawn("/bin/true").unref(), 20);
+      let stopping = false;
+      const stop = () => {
+        if (stopping) return;
+        stopping = true;
+        // (a moment for the rows' own code to run)
+        setTimeout(() => child.kill("SIGINT"), 300);
+      };
+      const limit = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      child.stdout.on("data", (b) => {
+        stdout += b;
+        if (rows !== undefined && stdout.split("\n").length > rows) stop();
+      });
+      child.stderr.on("data", (b) => {
+        stderr += b;
+      });
+      child.on("exit", (code, signal) => {
+        clearTimeout(limit);
+        if (execs) clearInterval(execs);
+        const ok = existsSync(output);
+        if (!ok || (rows === undefined ? code !== 0 : !stopping) || /code-cache: /.test(stderr))
+          console.error(
+            `code-cache: ${stem} ${args.join(" ") || "workload"} ended ${signal ?? code}` +
+              `${ok ? "" : " without a cache"} (the cache holds less):\n${stderr.trim()}`,
+          );
+        done(ok ? output : input);
+      });
+    });
   try {
     const { bpfText } = await import(resolve("dist/examples/first_step/printk_sample.js"));
     const c = join(work, "printk_sample.c");
     writeFileSync(c, bpfText);
     rmSync(out, { force: true });
-    const args = stem === "cli" ? ["compile", c, "-o", join(work, "printk_sample.o")] : [];
-    const r = spawnSync(process.execPath, [process.argv[1], "--child", stem, out, c, ...args], {
-      encoding: "utf8",
-      env: { ...process.env, TSBPF_CACHE_DIR: join(work, "cache") },
-    });
-    if (r.status !== 0 || r.stderr.includes("workload failed"))
-      console.error(`code-cache: the ${stem} workload failed (the cache holds less):\n${r.stderr}`);
+    const steps =
+      stem === "cli"
+        ? [
+            [["compile", c, "-o", join(work, "printk_sample.o")], undefined],
+            [["execsnoop"], 3],
+            [["printk-sample"], 3],
+          ]
+        : [[[], undefined]];
+    let cache = "-";
+    for (const [i, [args, rows]] of steps.entries()) cache = await step(cache, join(work, `${i}.v8`), args, rows);
     // No cache only costs a cold start its compile time: not a build failure.
-    if (existsSync(out)) console.log(`code-cache: wrote ${out} (${statSync(out).size} bytes)`);
-    else console.error(`code-cache: no cache written:\n${r.stderr}`);
+    if (cache === "-") console.error(`code-cache: no ${stem} cache written`);
+    else {
+      // (the work directory may be on another file system)
+      copyFileSync(cache, out);
+      console.log(`code-cache: wrote ${out} (${statSync(out).size} bytes)`);
+    }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
