@@ -198,6 +198,8 @@ NAPI_MODULE_INIT()
         FN("attachSocketFilter", tsbpf_attach_socket_filter),
         FN("demangle", tsbpf_demangle),
         FN("digest", tsbpf_digest),
+        FN("btfTypeOffsets", tsbpf_btf_type_offsets),
+        FN("btfTypesNamed", tsbpf_btf_types_named),
         FN("mapFile", tsbpf_map_file_js),
     };
 #undef FN

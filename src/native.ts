@@ -542,6 +542,25 @@ export interface NativeAddon {
   /** A 64-bit digest of the bytes (32 hex digits; not cryptographic): cache keys of whole files. */
   digest(bytes: Uint8Array): string;
   /**
+   * Where each type of a BTF type section (32-bit words, host byte order)
+   * starts: offsets[id] in words (offsets[0] unused); count (void included);
+   * entries, the type and enumerator names; end, the words the types use;
+   * enums, the ENUM and ENUM64 ids. A malformed section stops at type stopId
+   * (word stopAt): an unknown kind ("kind") or a type past the end ("end").
+   */
+  btfTypeOffsets(words: Uint32Array): {
+    offsets: Uint32Array;
+    count: number;
+    entries: number;
+    end: number;
+    enums: Uint32Array;
+    stop?: "kind" | "end";
+    stopId?: number;
+    stopAt?: number;
+  };
+  /** The types of a BTF type section named at one of the string offsets: pairs [id, index in nameOffs], ids ascending; null when the section is malformed. */
+  btfTypesNamed(words: Uint32Array, nameOffs: Uint32Array): Uint32Array | null;
+  /**
    * A read-only mapping of the whole file, unmapped when the buffer is
    * collected; writing to it kills the process. Throws a NativeError when
    * the file cannot be mapped (sysfs's BTF before Linux 6.15).

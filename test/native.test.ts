@@ -540,3 +540,51 @@ test("a program left out with setAutoload(false) is not loaded", (t) => {
     obj.close();
   }
 });
+
+test("btfTypeOffsets and btfTypesNamed walk a BTF type section (host byte order words)", () => {
+  const INT = 1 << 24;
+  const PTR = 2 << 24;
+  const STRUCT = 4 << 24;
+  const TYPEDEF = 8 << 24;
+  const ENUM = 6 << 24;
+  // biome-ignore format: one type per line
+  const words = new Uint32Array([
+    1, INT, 4, 0x20, // 1: int "at 1"
+    0, PTR, 1, // 2: pointer to 1
+    5, STRUCT | 1, 8, 9, 1, 0, // 3: struct "at 5", one member "at 9"
+    1, TYPEDEF, 1, // 4: typedef, the same name as 1
+    0, ENUM | 2, 4, 13, 0, 14, 1, // 5: anonymous enum, two values
+  ]);
+  const n = native();
+  const layout = n.btfTypeOffsets(words);
+  assert.deepEqual([...layout.offsets], [0, 0, 4, 7, 13, 16]);
+  assert.equal(layout.count, 6);
+  assert.deepEqual([...layout.enums], [5]);
+  assert.equal(layout.entries, 3 + 2);
+  assert.equal(layout.end, words.length);
+  assert.equal(layout.stop, undefined);
+  // [id, index of the offset], ids ascending; an offset no type has matches nothing
+  assert.deepEqual([...(n.btfTypesNamed(words, new Uint32Array([77, 5, 1])) ?? [])], [1, 2, 3, 1, 4, 2]);
+  assert.deepEqual([...(n.btfTypesNamed(words, new Uint32Array([])) ?? [])], []);
+
+  const badKind = words.slice();
+  badKind[8] = (31 << 24) | 1;
+  assert.deepEqual(
+    { ...n.btfTypeOffsets(badKind), offsets: undefined, enums: undefined },
+    {
+      offsets: undefined,
+      enums: undefined,
+      count: 3,
+      entries: 1,
+      end: 7,
+      stop: "kind",
+      stopId: 3,
+      stopAt: 7,
+    },
+  );
+  assert.equal(n.btfTypesNamed(badKind, new Uint32Array([1])), null);
+  const pastEnd = words.slice(0, 12);
+  const cut = n.btfTypeOffsets(pastEnd);
+  assert.deepEqual([cut.stop, cut.stopId, cut.stopAt, cut.count], ["end", 3, 7, 3]);
+  assert.throws(() => n.btfTypeOffsets(new Uint8Array(4) as unknown as Uint32Array), /must be a Uint32Array/);
+});

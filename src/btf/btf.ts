@@ -8,6 +8,7 @@
  */
 import { isAscii } from "node:buffer";
 import { BtfError } from "../kernel/errors.js";
+import { native } from "../native.js";
 
 /** The BTF kind numbers (BTF_KIND_* in include/uapi/linux/btf.h); VOID is type id 0. */
 export const BTF_KIND = {
@@ -885,53 +886,6 @@ function parseTypes(dv: DataView, start: number, end: number, le: boolean, strin
   return types;
 }
 
-/*
- * The two passes of LazyTypes run once per process over ~126,000 types,
- * before the JIT has warmed up: each is a small function around one plain
- * loop over a Uint32Array (in the host's byte order), with no calls per
- * type, so that V8 optimizes it early.
- */
-
-/** First pass: where each type starts (in words), checked as parseTypes checks it, and how many names there are. */
-function typeLayout(
-  words: Uint32Array,
-  nameAt: (q: number) => string,
-): { offsets: Uint32Array; count: number; entries: number; words: number; enums: number[] } {
-  const nWords = words.length;
-  let offsets = new Uint32Array(((nWords / 3) | 0) + 2);
-  let n = 1;
-  let entries = 0;
-  const enums: number[] = [];
-  let q = 0;
-  while (q + 3 <= nWords) {
-    const info = words[q + 1] as number;
-    const kindNo = (info >>> 24) & 0x1f;
-    const vlen = info & 0xffff;
-    if (kindNo === 0 || KIND_NAMES[kindNo] === undefined)
-      throw new BtfError(`unknown BTF kind ${kindNo} (type ${n})`);
-    const extra = btfTypeExtraBytes(kindNo, vlen) / 4;
-    if (kindNo === 6 || kindNo === 19) {
-      // ENUM, ENUM64: their values are entries of the name index too
-      entries += vlen;
-      enums.push(n);
-    }
-    const next = q + 3 + extra;
-    if (next > nWords) {
-      const what = partName(KIND_NAMES[kindNo] as BtfKind, nameAt(q));
-      throw new BtfError(`BTF type section ends inside ${what} (type ${n})`);
-    }
-    if (n === offsets.length) {
-      const grown = new Uint32Array(offsets.length * 2);
-      grown.set(offsets);
-      offsets = grown;
-    }
-    offsets[n++] = q;
-    if (words[q] !== 0) entries++;
-    q = next;
-  }
-  return { offsets, count: n, entries, words: q, enums };
-}
-
 /** The hash index's arrays, as indexTypeNames and indexEnumNames fill them. */
 interface NameIndex {
   heads: Int32Array;
@@ -980,7 +934,7 @@ function indexTypeNames(
 function indexEnumNames(
   words: Uint32Array,
   offsets: Uint32Array,
-  enums: number[],
+  enums: Uint32Array,
   bytes: Uint8Array,
   ix: NameIndex,
   e: number,
@@ -1017,19 +971,8 @@ function unterminated(off: number, strLen: number): BtfError {
     : new BtfError(`BTF string at offset ${off} is not NUL-terminated`);
 }
 
-/** Adds [id, -1] to `out` for each type whose name is at string offset `off` (a plain loop, for the JIT). */
-function typesNamedAt(
-  words: Uint32Array,
-  offsets: Uint32Array,
-  n: number,
-  off: number,
-  out: Array<[number, number]>,
-): void {
-  for (let id = 1; id < n; id++) if (words[offsets[id] as number] === off) out.push([id, -1]);
-}
-
 /** The type section as 32-bit words in the host's byte order (a view when it can be, else a copy). */
-function hostWords(dv: DataView, start: number, end: number, le: boolean): Uint32Array {
+export function hostWords(dv: DataView, start: number, end: number, le: boolean): Uint32Array {
   const count = (end - start) >>> 2;
   const hostLe = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
   const at = dv.byteOffset + start;
@@ -1063,7 +1006,7 @@ class LazyTypes {
   /** offsets[id]: where type id starts, in words from `typeStart` (offsets[0] unused). */
   private readonly offsets: Uint32Array;
   /** The ids of the ENUM and ENUM64 types, ascending. */
-  private readonly enums: number[];
+  private readonly enums: Uint32Array;
   /** How many names the index would hold. */
   private readonly entries: number;
   /** The hash index, once made. */
@@ -1080,8 +1023,19 @@ class LazyTypes {
     this.bytes = bytes;
     this.typeStart = typeStart;
     const words = hostWords(dv, typeStart, end, le);
-    const layout = typeLayout(words, (q) => this.stringsTable().get(words[q] as number));
-    if (typeStart + layout.words * 4 < end)
+    // One pass over every type, by the addon (native/btf_scan.c says why).
+    const layout = native().btfTypeOffsets(words);
+    if (layout.stop === "kind") {
+      const kindNo = ((words[(layout.stopAt as number) + 1] as number) >>> 24) & 0x1f;
+      throw new BtfError(`unknown BTF kind ${kindNo} (type ${layout.stopId})`);
+    }
+    if (layout.stop === "end") {
+      const q = layout.stopAt as number;
+      const kind = KIND_NAMES[((words[q + 1] as number) >>> 24) & 0x1f] as BtfKind;
+      const what = partName(kind, this.stringsTable().get(words[q] as number));
+      throw new BtfError(`BTF type section ends inside ${what} (type ${layout.stopId})`);
+    }
+    if (typeStart + layout.end * 4 < end)
       throw new BtfError(`BTF type section ends inside a type header (type ${layout.count})`);
     this.words = words;
     this.count = layout.count;
@@ -1155,7 +1109,8 @@ class LazyTypes {
     // Every place where the string ends a string: a name may start inside another.
     for (let i = hay.indexOf(needle); i >= 0; i = hay.indexOf(needle, i + 1)) offs.push(i);
     if (offs.length === 0) return;
-    for (const off of offs) typesNamedAt(this.words, this.offsets, this.count, off, out);
+    const named = native().btfTypesNamed(this.words, Uint32Array.from(offs)) as Uint32Array;
+    for (let i = 0; i < named.length; i += 2) out.push([named[i] as number, -1]);
     const { words, offsets } = this;
     const set = new Set(offs);
     for (const id of this.enums) {

@@ -42,7 +42,8 @@
  */
 import { readElf } from "../elf/elf.js";
 import { BtfError } from "../kernel/errors.js";
-import { BTF_MAGIC, Btf, type BtfComposite, type BtfType, btfTypeExtraBytes } from "./btf.js";
+import { native } from "../native.js";
+import { BTF_MAGIC, Btf, type BtfComposite, type BtfType, hostWords } from "./btf.js";
 import { encodeBtf } from "./writer.js";
 
 /** enum bpf_core_relo_kind (include/uapi/linux/bpf.h). */
@@ -653,30 +654,34 @@ function flavoredNames(raw: Uint8Array, layout: RawBtfLayout): Map<string, strin
 /**
  * The ids of the types named each of `names`, lowest first, in one pass over
  * the type section: each name's offset is found in the string section (BTF's
- * strings are deduplicated; a few, searched natively), then type headers are
- * compared with those offsets. Cheaper than a name index over 126,000 types
- * for the dozen names an object asks for.
+ * strings are deduplicated; a few, searched natively), then the addon
+ * compares every type's name offset with those (native/btf_scan.c says why
+ * not here). Cheaper than a name index over 126,000 types for the dozen
+ * names an object asks for.
  */
 function typesNamed(raw: Uint8Array, layout: RawBtfLayout, names: Iterable<string>): Map<string, number[]> {
   const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   const strings = buf.subarray(layout.strStart, layout.strStart + layout.strLen);
-  const byOffset = new Map<number, string>();
+  const offsets: number[] = [];
+  const offsetNames: string[] = [];
   for (const name of names) {
     if (name === "") continue;
     const needle = Buffer.from(`\0${name}\0`, "utf8");
-    for (let at = strings.indexOf(needle); at >= 0; at = strings.indexOf(needle, at + 1))
-      byOffset.set(at + 1, name);
+    for (let at = strings.indexOf(needle); at >= 0; at = strings.indexOf(needle, at + 1)) {
+      offsets.push(at + 1);
+      offsetNames.push(name);
+    }
   }
   const out = new Map<string, number[]>();
-  if (byOffset.size === 0) return out;
+  if (offsets.length === 0) return out;
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const le = layout.le;
-  let p = layout.typeStart;
-  for (let id = 1; p + 12 <= layout.typeEnd; id++) {
-    const name = byOffset.get(dv.getUint32(p, le));
-    const info = dv.getUint32(p + 4, le);
-    if (name !== undefined) out.set(name, [...(out.get(name) ?? []), id]);
-    p += 12 + btfTypeExtraBytes((info >>> 24) & 0x1f, info & 0xffff);
+  const words = hostWords(dv, layout.typeStart, layout.typeEnd, layout.le);
+  const pairs = native().btfTypesNamed(words, Uint32Array.from(offsets));
+  if (pairs === null)
+    throw new BtfError("BTF type section is malformed (a type of unknown kind, or past its end)");
+  for (let i = 0; i < pairs.length; i += 2) {
+    const name = offsetNames[pairs[i + 1] as number] as string;
+    out.set(name, [...(out.get(name) ?? []), pairs[i] as number]);
   }
   return out;
 }
