@@ -41,72 +41,75 @@ const common = {
 // (older layouts left other files there)
 rmSync("dist/bundle", { recursive: true, force: true });
 
-// cli.cjs is written as the function Node's CommonJS loader would make of
-// it (Module.wrap's parameters), so that the launcher compiles the file's
-// text as it is: wrapping it at run time held two more copies of the 1.3 MB
-// source (the "#!" line replaced, then the wrapped string V8 flattens) at
-// the start's peak. It is therefore a script for the launcher, not a module
-// to require.
-await build({
-  ...common,
-  entryPoints: { cli: "dist/src/cli/main.js" },
-  banner: {
-    js: `(function (exports, require, module, __filename, __dirname) {\n${common.banner.js}`,
-  },
-  footer: { js: "})" },
-  outdir: "dist/bundle",
-  outExtension: { ".js": ".cjs" },
-  sourcemap: true,
-  // The OpenTelemetry SDK (--otlp) is an optional dependency, imported
-  // dynamically by src/export/otlp.ts only when asked for: left out of the
-  // bundle, it costs a start nothing and need not be installed to build;
-  // Node resolves it from node_modules beside the package at run time.
-  external: [
-    "@opentelemetry/sdk-metrics",
-    "@opentelemetry/exporter-metrics-otlp-http",
-    "@opentelemetry/resources",
-  ],
-});
+// cli.cjs and lib.cjs are written as the function Node's CommonJS loader
+// would make of them (Module.wrap's parameters), so that their runner
+// (src/bundle_runner.ts) compiles the file's text as it is: wrapping it at
+// run time held two more copies of the 1.3 MB source (the "#!" line
+// replaced, then the wrapped string V8 flattens) at the start's peak. Each
+// is therefore a script for its runner, not a module to require. Returns
+// the bundle's hash, which its runner has built in.
+async function wrappedBundle(stem, entry) {
+  await build({
+    ...common,
+    entryPoints: { [stem]: entry },
+    banner: {
+      js: `(function (exports, require, module, __filename, __dirname) {\n${common.banner.js}`,
+    },
+    footer: { js: "})" },
+    outdir: "dist/bundle",
+    outExtension: { ".js": ".cjs" },
+    sourcemap: true,
+    // The OpenTelemetry SDK (--otlp) is an optional dependency, imported
+    // dynamically by src/export/otlp.ts only when asked for: left out of the
+    // bundle, it costs a start nothing and need not be installed to build;
+    // Node resolves it from node_modules beside the package at run time.
+    external: [
+      "@opentelemetry/sdk-metrics",
+      "@opentelemetry/exporter-metrics-otlp-http",
+      "@opentelemetry/resources",
+    ],
+  });
+  return createHash("sha256").update(readFileSync(`dist/bundle/${stem}.cjs`)).digest("hex");
+}
+
+/** A bundle's runner: `contents` (CommonJS), with the bundle's hash as `hashName`. */
+async function runner(outfile, contents, hashName, hash, banner = common.banner.js) {
+  await build({
+    ...common,
+    stdin: { contents, resolveDir: ".", sourcefile: `${outfile}-entry.js` },
+    outfile,
+    define: { ...common.define, [hashName]: JSON.stringify(hash) },
+    banner: { js: banner },
+  });
+}
+
+// The CLI: cli.cjs and the `tsbpf` command, tsbpf.cjs.
+const cliHash = await wrappedBundle("cli", "dist/src/cli/main.js");
+await runner(
+  "dist/bundle/tsbpf.cjs",
+  'require("./dist/src/cli/launcher.js").launch(__dirname);\n',
+  "__TSBPF_CLI_HASH__",
+  cliHash,
+  `#!/usr/bin/env node\n${common.banner.js}`,
+);
 
 // The library (what `import … from "tsbpf"` or `require("tsbpf")` loads),
 // run through V8's code cache as the CLI is (src/library_loader.ts):
-//  - lib.cjs: the library (src/library_bundle.ts), one CommonJS file wrapped
-//    as cli.cjs is: a script for its loader, not a module to require;
-//  - index.cjs: its loader, the package's entry for require();
-//  - index.mjs: the entry for import, the loader's names as an ES module's.
+//  - lib.cjs: the library (src/library_bundle.ts);
+//  - index.cjs: its runner, the package's entry for require();
+//  - index.mjs: the entry for import, index.cjs's names as an ES module's
+//    (fixed here: an ES module's exports are static).
 // Measured on Node 20 (bench/startup.ts's library row): the library's ~80
-// modules took ~95 ms and ~13 MB to import; one ES module bundle ~25 ms and
-// ~5 MB, compiled again at every start; the cached script … (README).
+// modules took ~95 ms and ~13 MB to import, one ES module bundle ~25 ms and
+// ~5 MB, compiled again at every start; this, warm, ~20 ms less than that.
 // Bundled CommonJS dependencies (prom-client, yaml) keep their require().
-await build({
-  ...common,
-  entryPoints: { lib: "dist/src/library_bundle.js" },
-  banner: {
-    js: `(function (exports, require, module, __filename, __dirname) {\n${common.banner.js}`,
-  },
-  footer: { js: "})" },
-  outdir: "dist/bundle",
-  outExtension: { ".js": ".cjs" },
-  sourcemap: true,
-  external: [
-    "@opentelemetry/sdk-metrics",
-    "@opentelemetry/exporter-metrics-otlp-http",
-    "@opentelemetry/resources",
-  ],
-});
-const libHash = createHash("sha256").update(readFileSync("dist/bundle/lib.cjs")).digest("hex");
-await build({
-  ...common,
-  stdin: {
-    contents: 'module.exports = require("./dist/src/library_loader.js").loadLibrary(__dirname);\n',
-    resolveDir: ".",
-    sourcefile: "tsbpf-library-entry.js",
-  },
-  outfile: "dist/bundle/index.cjs",
-  define: { ...common.define, __TSBPF_LIB_HASH__: JSON.stringify(libHash) },
-});
-// The ES module's names are the library's (dist/src/index.js), fixed here:
-// an ES module's exports are static.
+const libHash = await wrappedBundle("lib", "dist/src/library_bundle.js");
+await runner(
+  "dist/bundle/index.cjs",
+  'module.exports = require("./dist/src/library_loader.js").loadLibrary(__dirname);\n',
+  "__TSBPF_LIB_HASH__",
+  libHash,
+);
 const names = Object.keys(await import(resolve("dist/src/index.js")))
   .filter((n) => n !== "default")
   .sort();
@@ -119,19 +122,6 @@ const library = createRequire(import.meta.url)("./index.cjs");
 export const { ${names.join(", ")} } = library;
 `,
 );
-
-const cliHash = createHash("sha256").update(readFileSync("dist/bundle/cli.cjs")).digest("hex");
-await build({
-  ...common,
-  stdin: {
-    contents: 'import { launch } from "./dist/src/cli/launcher.js";\nlaunch(__dirname);\n',
-    resolveDir: ".",
-    sourcefile: "tsbpf-entry.js",
-  },
-  outfile: "dist/bundle/tsbpf.cjs",
-  define: { ...common.define, __TSBPF_CLI_HASH__: JSON.stringify(cliHash) },
-  banner: { js: `#!/usr/bin/env node\n${common.banner.js}` },
-});
 
 // V8's code caches of cli.cjs and lib.cjs for a first run (scripts/code-cache.mjs),
 // made with every new bundle: a cache only serves the bundle it was made from.

@@ -698,10 +698,20 @@ class Strings {
   private readonly ascii: string | undefined;
   private static readonly decoder = new TextDecoder("utf-8");
 
-  constructor(private readonly bytes: Uint8Array) {
+  /**
+   * `whole`: for a full parse, which reads every name: the section is
+   * decoded once, as one string, when it is ASCII. A lazily read BTF
+   * (LazyTypes) reads a few hundred names of the kernel's ~2 MB: each is
+   * decoded when asked for, since the whole section as a string cost a
+   * tool's first start 2.2 MB of heap for them (Linux 6.18's BTF).
+   */
+  constructor(
+    private readonly bytes: Uint8Array,
+    whole = true,
+  ) {
     // (Node's native check: a loop over the kernel's ~2 MB of names here was
     // the start's first function hot enough for V8's optimizing compiler)
-    this.ascii = isAscii(bytes) ? Strings.decoder.decode(bytes) : undefined;
+    this.ascii = whole && isAscii(bytes) ? Strings.decoder.decode(bytes) : undefined;
   }
 
   get(off: number): string {
@@ -1045,7 +1055,7 @@ class LazyTypes {
   }
 
   private stringsTable(): Strings {
-    this.strings ??= new Strings(this.bytes);
+    this.strings ??= new Strings(this.bytes, false);
     return this.strings;
   }
 

@@ -10,7 +10,8 @@
  * with the namespace's processes; nothing outside it sees them.
  *
  * In the installed package: a program loads a prebuilt BPF object, sees its
- * child's exec in a map, and gets the typed error for C without clang; the
+ * child's exec in a map, and gets the typed error for C without clang;
+ * require("tsbpf") gets the same library as import; the
  * CLI's execsnoop sees an exec of a marker; without the kernel's BTF, or run
  * by nobody, a tool says what is missing; a machine where no prebuild fits
  * gets an error naming what to install; and the source build that error
@@ -340,6 +341,19 @@ console.log(JSON.stringify(out));
       out.error?.message ?? "",
       /prebuilt object \(BPF\.open\) and the other bundled tools need no compiler/,
     );
+    // require() gets the same library (package.json's exports: index.cjs, which index.mjs re-exports)
+    const cjs = join(npmProject, "check.cjs");
+    writeFileSync(
+      cjs,
+      `const t = require("tsbpf");
+import("tsbpf").then((m) =>
+  console.log(JSON.stringify({ same: m.BPF === t.BPF, names: Object.keys(m).sort().join() === Object.keys(t).sort().join(), open: typeof t.BPF.open })),
+);
+`,
+    );
+    const rc = bare(["node", cjs], { cwd: npmProject, timeout: 60_000 });
+    assert.equal(rc.status, 0, show("require", rc));
+    assert.deepEqual(JSON.parse(rc.stdout), { same: true, names: true, open: "function" });
   });
 
   it("npx tsbpf execsnoop sees an exec (tools need no compiler); the tutorial is in the bundle", async () => {

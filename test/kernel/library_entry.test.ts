@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { describe, it } from "node:test";
 import {
   assertNothingLeft,
@@ -18,6 +18,7 @@ import {
   repoRoot,
   sameOnEveryKernel,
   skipUnlessRoot,
+  startNode,
   testTempDir,
   waitFor,
 } from "../helpers.js";
@@ -38,31 +39,21 @@ console.log("ready");
 `;
 
 async function runOnce(script: string, cache: string): Promise<string> {
-  const child = spawn(process.execPath, [script], {
-    env: { ...process.env, TSBPF_CACHE_DIR: cache, NODE_DEBUG: "tsbpf" },
-    stdio: ["ignore", "pipe", "pipe"],
+  // (startNode runs a script under dist/)
+  const run = startNode(relative(join(repoRoot, "dist"), script), [], {
+    TSBPF_CACHE_DIR: cache,
+    NODE_DEBUG: "tsbpf",
   });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (b: Buffer) => {
-    out += b.toString();
-  });
-  child.stderr.on("data", (b: Buffer) => {
-    err += b.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: string | null }>((r) =>
-    child.on("exit", (code, signal) => r({ code, signal })),
-  );
-  assert.ok(await waitFor(() => out.includes("ready"), 30_000), `no "ready": ${err}`);
+  assert.ok(await waitFor(() => run.stdout().includes("ready"), 30_000), `no "ready": ${run.stderr()}`);
   const target = spawn("/bin/true", [], { stdio: "ignore" });
   await new Promise((r) => target.on("exit", r));
   assert.ok(
-    await waitFor(() => out.includes(`exec ${target.pid}\n`)),
-    `no event of pid ${target.pid}: ${out}`,
+    await waitFor(() => run.stdout().includes(`exec ${target.pid}\n`)),
+    `no event of pid ${target.pid}: ${run.stdout()}`,
   );
-  child.kill("SIGINT");
-  assert.deepEqual(await exited, { code: null, signal: "SIGINT" }, err);
-  return err;
+  run.child.kill("SIGINT");
+  assert.deepEqual(await run.exited, { code: null, signal: "SIGINT" }, run.stderr());
+  return run.stderr();
 }
 
 describe("the package's entry in a traced process", { skip: skipUnlessRoot || sameOnEveryKernel }, () => {
