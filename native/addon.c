@@ -200,6 +200,7 @@ NAPI_MODULE_INIT()
         FN("digest", tsbpf_digest),
         FN("btfTypeOffsets", tsbpf_btf_type_offsets),
         FN("btfTypesNamed", tsbpf_btf_types_named),
+        FN("scanDefines", tsbpf_scan_defines),
         FN("mapFile", tsbpf_map_file_js),
     };
 #undef FN

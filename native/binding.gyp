@@ -26,6 +26,7 @@
         "perfbuf.c",
         "probe.c",
         "ringbuf.c",
+        "scan_defines.c",
         "cgroup.c",
         "iter.c",
         "trampoline.c",

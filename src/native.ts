@@ -560,6 +560,8 @@ export interface NativeAddon {
   };
   /** The types of a BTF type section named at one of the string offsets: pairs [id, index in nameOffs], ids ascending; null when the section is malformed. */
   btfTypesNamed(words: Uint32Array, nameOffs: Uint32Array): Uint32Array | null;
+  /** Which of `names`, and which names starting with one of `prefixes` (identifiers all), a `#define` in the files names (unreadable files skipped). */
+  scanDefines(files: string[], names: string[], prefixes: string[]): string[];
   /**
    * A read-only mapping of the whole file, unmapped when the buffer is
    * collected; writing to it kills the process. Throws a NativeError when

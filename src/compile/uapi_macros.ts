@@ -24,7 +24,6 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
-  readFileSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -32,6 +31,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { kernelBtfId } from "../kernel/kernel_info.js";
+import { native } from "../native.js";
 import { cacheSubdir, hashKey, readCached, readIfExists, writeAtomic } from "./cache.js";
 import { type Clang, runClang } from "./clang.js";
 import { type MacroDef, macro } from "./macros.js";
@@ -322,7 +322,8 @@ function filesUnder(dirs: string[]): string[] {
  * find is certainly not one of its macros (the scan also finds definitions
  * inside comments, #if 0 and __KERNEL__ branches, and #undef'd ones). Not
  * seen: a directive spelled with a comment or a line continuation between
- * `#`, `define` and the name, which no UAPI header does.
+ * `#`, `define` and the name, which no UAPI header does. By the addon
+ * (native/scan_defines.c says why).
  */
 export function scanDefines(
   files: Iterable<string>,
@@ -331,23 +332,8 @@ export function scanDefines(
 ): Set<string> {
   const alts = [...new Set(names)].filter((n) => /^[A-Za-z_]\w*$/.test(n));
   const pres = [...new Set(prefixes)].filter((n) => /^[A-Za-z_]\w*$/.test(n));
-  const found = new Set<string>();
-  if (alts.length === 0 && pres.length === 0) return found;
-  const parts: string[] = [];
-  if (alts.length > 0) parts.push(`(?:${alts.join("|")})(?!\\w)`);
-  if (pres.length > 0) parts.push(`(?:${pres.join("|")})\\w*`);
-  const re = new RegExp(`#[ \\t]*define[ \\t]+(${parts.join("|")})`, "g");
-  for (const f of files) {
-    let text: string;
-    try {
-      text = readFileSync(f, "latin1");
-    } catch {
-      continue; // gone, or not a file: the preprocessor cannot read it either
-    }
-    re.lastIndex = 0;
-    for (let m = re.exec(text); m !== null; m = re.exec(text)) found.add(m[1] as string);
-  }
-  return found;
+  if (alts.length === 0 && pres.length === 0) return new Set();
+  return new Set(native().scanDefines([...files], alts, pres));
 }
 
 /**
