@@ -62,14 +62,14 @@ if [ ! -f "$prebuild" ] || [ -n "$(find native binding.gyp scripts/prebuild.sh -
     npm run -s build:prebuild
 fi
 
-# TypeScript → dist/ (incremental: a no-op when nothing changed), then the
-# bundle of the CLI that `npm start` and the tsbpf command run (dist/bundle:
-# the tsbpf command and the one file of the CLI it runs).
+# TypeScript → dist/ (incremental: a no-op when nothing changed); the tools'
+# BPF objects (dist/tools/*.bpf.o), compiled once here so that running a
+# tool needs no compiler (incremental); then the bundles that `npm start`,
+# the tsbpf command and `import "tsbpf"` run (dist/bundle), whose build-time
+# code cache runs a tool (execsnoop): after its object exists.
 node_modules/.bin/tsc -p .
-node scripts/bundle.mjs
-# The tools' BPF objects (dist/tools/*.bpf.o), compiled once here so that
-# running a tool needs no compiler (incremental).
 node scripts/build-tools.mjs
+node scripts/bundle.mjs
 
 # tracefs is not mounted at boot on every machine; tsbpf mounts it itself
 # too, but doing it here keeps the first run's timing honest. securityfs
