@@ -164,11 +164,27 @@ struct name_table {
     size_t mask;
 };
 
-static bool table_init(struct name_table *t, size_t names)
+/* Slots for `names` at most half full: a power of two. */
+static size_t table_cap(size_t names)
 {
     size_t cap = 16;
     while (cap < 2 * names)
         cap *= 2;
+    return cap;
+}
+
+/* FNV-1a of a name: where its probe starts. */
+static __u32 name_hash(const char *name)
+{
+    __u32 h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
+}
+
+static bool table_init(struct name_table *t, size_t names)
+{
+    size_t cap = table_cap(names);
     t->slots = calloc(cap, sizeof(*t->slots));
     t->mask = cap - 1;
     return t->slots != NULL;
@@ -183,10 +199,7 @@ static void table_free(struct name_table *t)
 /* The slot of `name`: its own, or the empty one where it goes. */
 static struct name_slot *table_slot(const struct name_table *t, const char *name)
 {
-    __u32 h = 2166136261u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    size_t i = h & t->mask;
+    size_t i = name_hash(name) & t->mask;
     while (t->slots[i].name && strcmp(t->slots[i].name, name) != 0)
         i = (i + 1) & t->mask;
     return &t->slots[i];
@@ -358,10 +371,7 @@ static __u32 enum_owner(const struct btf *btf, const struct refs *r, __u32 id)
  * it goes. */
 static __u32 *index_slot(const struct btf_cache *c, const char *name)
 {
-    __u32 h = 2166136261u; /* FNV-1a, as table_slot */
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    size_t i = h & c->index.mask;
+    size_t i = name_hash(name) & c->index.mask;
     for (__u32 e; (e = c->index.slots[i]) != 0; i = (i + 1) & c->index.mask) {
         const char *at = btf__name_by_offset(c->btf, c->entries[e].name_off);
         if (at && strcmp(at, name) == 0)
@@ -388,9 +398,7 @@ static void index_add(struct btf_cache *c, __u32 name_off, const char *name, __u
 
 static bool index_init(struct entry_index *x, size_t names)
 {
-    size_t cap = 16;
-    while (cap < 2 * names)
-        cap *= 2;
+    size_t cap = table_cap(names);
     x->slots = calloc(cap, sizeof(*x->slots));
     x->mask = cap - 1;
     return x->slots != NULL;
