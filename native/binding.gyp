@@ -14,6 +14,7 @@
       "sources": [
         "addon.c",
         "btf.c",
+        "btf_raw.c",
         "btf_scan.c",
         "demangle.c",
         "digest.c",

@@ -4,6 +4,7 @@
  * names, with what they need to compile.
  */
 #include "addon.h"
+#include "btf_raw.h"
 #include "util.h"
 
 #include <bpf/btf.h>
@@ -228,12 +229,14 @@ struct entry_index {
 /*
  * The BTF of the last path, kept while the file looks unchanged. Warm
  * processes compile several programs against the same kernel; the lock
- * serializes the addon's instances in worker threads.
+ * serializes the addon's instances in worker threads. The index and the
+ * selection read the file's bytes in place (btf_raw.h); libbpf gets only
+ * the small BTF of the types a header prints.
  */
 static struct btf_cache {
     char *path;
     struct stat st;
-    struct btf *btf;
+    struct btf_raw raw;
     /* name -> head of its list in entries ([0] unused) */
     struct entry_index index;
     struct id_entry *entries;
@@ -244,7 +247,7 @@ static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static void cache_clear(struct btf_cache *c)
 {
     free(c->path);
-    btf__free(c->btf);
+    btf_raw_free(&c->raw);
     free(c->index.slots);
     free(c->entries);
     memset(c, 0, sizeof(*c));
@@ -265,10 +268,9 @@ static bool is_root_kind(__u16 kind)
     }
 }
 
-static const char *type_name(const struct btf *btf, const struct btf_type *t)
+static const char *type_name(const struct btf_raw *btf, const struct btf_type *t)
 {
-    const char *name = btf__name_by_offset(btf, t->name_off);
-    return name ? name : "";
+    return btf_raw_name(btf, t->name_off);
 }
 
 /* What index_build needs to know of the references between types. */
@@ -335,15 +337,15 @@ static void note_refs(struct refs *r, __u32 id, const struct btf_type *t)
  * type, found through the chain of parents. 0 when nothing prints the enum
  * (used only by variables or functions): the full header lacks it too.
  */
-static __u32 enum_owner(const struct btf *btf, const struct refs *r, __u32 id)
+static __u32 enum_owner(const struct btf_raw *btf, const struct refs *r, __u32 id)
 {
-    if (btf__type_by_id(btf, id)->name_off || !r->referenced[id])
+    if (btf_raw_type(btf, id)->name_off || !r->referenced[id])
         return id;
     for (int depth = 0; depth < 64; depth++) {
         id = r->parent[id];
         if (!id)
             return 0;
-        const struct btf_type *t = btf__type_by_id(btf, id);
+        const struct btf_type *t = btf_raw_type(btf, id);
         switch (btf_kind(t)) {
         case BTF_KIND_STRUCT:
         case BTF_KIND_UNION:
@@ -373,8 +375,7 @@ static __u32 *index_slot(const struct btf_cache *c, const char *name)
 {
     size_t i = name_hash(name) & c->index.mask;
     for (__u32 e; (e = c->index.slots[i]) != 0; i = (i + 1) & c->index.mask) {
-        const char *at = btf__name_by_offset(c->btf, c->entries[e].name_off);
-        if (at && strcmp(at, name) == 0)
+        if (strcmp(btf_raw_name(&c->raw, c->entries[e].name_off), name) == 0)
             break;
     }
     return &c->index.slots[i];
@@ -411,8 +412,8 @@ static bool index_init(struct entry_index *x, size_t names)
  */
 static int index_build(struct btf_cache *c)
 {
-    const struct btf *btf = c->btf;
-    __u32 count = btf__type_cnt(btf);
+    const struct btf_raw *btf = &c->raw;
+    __u32 count = btf->count;
     struct refs r = {calloc(count, 1), calloc(count, sizeof(__u32))};
     int err = -ENOMEM;
     if (!r.referenced || !r.parent)
@@ -420,7 +421,7 @@ static int index_build(struct btf_cache *c)
 
     size_t names = 0;
     for (__u32 id = 1; id < count; id++) {
-        const struct btf_type *t = btf__type_by_id(btf, id);
+        const struct btf_type *t = btf_raw_type(btf, id);
         note_refs(&r, id, t);
         if (is_root_kind(btf_kind(t)) && t->name_off)
             names++;
@@ -432,7 +433,7 @@ static int index_build(struct btf_cache *c)
         goto done;
 
     for (__u32 id = 1; id < count; id++) {
-        const struct btf_type *t = btf__type_by_id(btf, id);
+        const struct btf_type *t = btf_raw_type(btf, id);
         const char *name = type_name(btf, t);
         if (is_root_kind(btf_kind(t)) && name[0])
             index_add(c, t->name_off, name, id);
@@ -441,8 +442,8 @@ static int index_build(struct btf_cache *c)
         __u32 owner = enum_owner(btf, &r, id);
         for (__u16 i = 0; owner && i < btf_vlen(t); i++) {
             __u32 off = btf_is_enum(t) ? btf_enum(t)[i].name_off : btf_enum64(t)[i].name_off;
-            const char *value = btf__name_by_offset(btf, off);
-            if (value && value[0])
+            const char *value = btf_raw_name(btf, off);
+            if (value[0])
                 index_add(c, off, value, owner);
         }
     }
@@ -468,15 +469,14 @@ static bool cache_load(napi_env env, const char *path)
 {
     struct stat st = {0};
     bool have_stat = stat(path, &st) == 0;
-    if (cache.btf && have_stat && cache.path && strcmp(cache.path, path) == 0 &&
+    if (cache.raw.count && have_stat && cache.path && strcmp(cache.path, path) == 0 &&
         same_file(&cache.st, &st))
         return true;
 
     struct btf_cache fresh = {0};
-    fresh.btf = parse_btf(path);
-    if (!fresh.btf) {
-        int err = errno;
-        tsbpf_throw(env, "btf__parse", err ? err : EINVAL);
+    int open_err = btf_raw_open(&fresh.raw, path);
+    if (open_err) {
+        tsbpf_throw(env, "readBtf", -open_err);
         return false;
     }
     fresh.st = st;
@@ -496,7 +496,7 @@ static bool cache_load(napi_env env, const char *path)
 /* ---- subset selection ------------------------------------------------------ */
 
 struct subset {
-    const struct btf *btf;
+    const struct btf_raw *btf;
     /* The names the program uses (the call's, deduplicated). */
     struct name_table names;
     /* Roots to dump. */
@@ -527,7 +527,7 @@ static void follow(struct subset *s, __u32 id)
 {
     bool behind_ptr = false;
     for (int depth = 0; depth < 64; depth++) {
-        const struct btf_type *t = btf__type_by_id(s->btf, id);
+        const struct btf_type *t = btf_raw_type(s->btf, id);
         switch (btf_kind(t)) {
         case BTF_KIND_PTR:
             behind_ptr = true;
@@ -570,11 +570,11 @@ static void follow(struct subset *s, __u32 id)
 static void close_members(struct subset *s)
 {
     while (s->queued) {
-        const struct btf_type *t = btf__type_by_id(s->btf, s->queue[--s->queued]);
+        const struct btf_type *t = btf_raw_type(s->btf, s->queue[--s->queued]);
         const struct btf_member *m = btf_members(t);
         for (__u16 i = 0; i < btf_vlen(t); i++, m++) {
-            const char *name = btf__name_by_offset(s->btf, m->name_off);
-            if (!name || !name[0] || table_slot(&s->names, name)->name)
+            const char *name = btf_raw_name(s->btf, m->name_off);
+            if (!name[0] || table_slot(&s->names, name)->name)
                 follow(s, m->type);
         }
     }
@@ -599,9 +599,9 @@ static napi_value dump_subset(napi_env env, const char *path, char **names, uint
     static const char op[] = "btfDumpSubset";
     if (!cache_load(env, path))
         return NULL;
-    __u32 count = btf__type_cnt(cache.btf);
+    __u32 count = cache.raw.count;
     struct subset s = {
-        .btf = cache.btf,
+        .btf = &cache.raw,
         .selected = calloc(count, 1),
         .scanned = calloc(count, 1),
         .queue = calloc(count, sizeof(__u32)),
@@ -627,7 +627,15 @@ static napi_value dump_subset(napi_env env, const char *path, char **names, uint
     }
     close_members(&s);
     *roots = s.roots;
-    header = dump_header(env, op, cache.btf, s.selected);
+    unsigned char *mini_roots = NULL;
+    struct btf *mini = btf_raw_subset(&cache.raw, s.selected, &mini_roots);
+    if (!mini) {
+        tsbpf_throw(env, "btf__new", errno ? errno : ENOMEM);
+        goto done;
+    }
+    header = dump_header(env, op, mini, mini_roots);
+    btf__free(mini);
+    free(mini_roots);
 
 done:
     subset_free(&s);
@@ -689,22 +697,41 @@ done:
 
 /* ---- bit-field questions ----------------------------------------------------- */
 
+/* The type behind typedefs and modifiers (void for a chain too long to be real). */
+static const struct btf_type *resolve_type(const struct btf_raw *btf, __u32 id)
+{
+    const struct btf_type *t = btf_raw_type(btf, id);
+    for (int depth = 0; depth < 32; depth++) {
+        switch (btf_kind(t)) {
+        case BTF_KIND_TYPEDEF:
+        case BTF_KIND_VOLATILE:
+        case BTF_KIND_CONST:
+        case BTF_KIND_RESTRICT:
+        case BTF_KIND_TYPE_TAG:
+            t = btf_raw_type(btf, t->type);
+            continue;
+        default:
+            return t;
+        }
+    }
+    return btf_raw_type(btf, 0);
+}
+
 /*
  * The member `name` of the struct or union `id`, looking inside anonymous
  * members as C does (their members are named as the parent's). NULL when
  * there is none; *owner gets the struct or union that holds it.
  */
-static const struct btf_member *find_member(const struct btf *btf, __u32 id, const char *name,
+static const struct btf_member *find_member(const struct btf_raw *btf, __u32 id, const char *name,
                                             const struct btf_type **owner, int depth)
 {
-    int resolved = btf__resolve_type(btf, id);
-    const struct btf_type *t = resolved > 0 ? btf__type_by_id(btf, (__u32)resolved) : NULL;
-    if (!t || !btf_is_composite(t) || depth > 16)
+    const struct btf_type *t = resolve_type(btf, id);
+    if (!btf_is_composite(t) || depth > 16)
         return NULL;
     const struct btf_member *m = btf_members(t);
     for (__u16 i = 0; i < btf_vlen(t); i++, m++) {
-        const char *n = btf__name_by_offset(btf, m->name_off);
-        if (n && n[0]) {
+        const char *n = btf_raw_name(btf, m->name_off);
+        if (n[0]) {
             if (strcmp(n, name) == 0) {
                 *owner = t;
                 return m;
@@ -724,12 +751,12 @@ static const struct btf_member *find_member(const struct btf *btf, __u32 id, con
  * another member, -1 when the record or a member is not in the BTF. `kind` is
  * "struct", "union", or "" for a typedef name.
  */
-static int member_bitfield(const struct btf *btf, const char *kind, const char *name, char **fields,
-                           uint32_t n)
+static int member_bitfield(const struct btf_raw *btf, const char *kind, const char *name,
+                           char **fields, uint32_t n)
 {
     for (__u32 e = index_first(&cache, name); e; e = cache.entries[e].next) {
         __u32 id = cache.entries[e].id;
-        const struct btf_type *t = btf__type_by_id(btf, id);
+        const struct btf_type *t = btf_raw_type(btf, id);
         bool match = (strcmp(kind, "struct") == 0 && btf_is_struct(t)) ||
                      (strcmp(kind, "union") == 0 && btf_is_union(t)) ||
                      (kind[0] == 0 && btf_is_typedef(t));
@@ -753,8 +780,9 @@ static int member_bitfield(const struct btf *btf, const char *kind, const char *
 }
 
 /*
- * btfCacheRelease(): frees the cached BTF and its index (8.7 MB for 6.18's
- * vmlinux). A compile releases it when done: a tracer compiles once and then
+ * btfCacheRelease(): frees the cached BTF and its index (2.6 MB for 6.18's
+ * vmlinux, whose file is mapped; 5.5 MB more where it is read). A compile
+ * releases it when done: a tracer compiles once and then
  * runs for hours, and parsing again costs a later compile ~10 ms.
  */
 napi_value tsbpf_btf_cache_release(napi_env env, napi_callback_info info)
@@ -787,7 +815,7 @@ napi_value tsbpf_btf_bitfield(napi_env env, napi_callback_info info)
 
     pthread_mutex_lock(&cache_lock);
     bool loaded = cache_load(env, path);
-    int width = loaded ? member_bitfield(cache.btf, kind, name, fields, n) : -1;
+    int width = loaded ? member_bitfield(&cache.raw, kind, name, fields, n) : -1;
     pthread_mutex_unlock(&cache_lock);
     if (loaded && napi_create_int32(env, width, &v) == napi_ok)
         result = v;

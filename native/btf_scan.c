@@ -19,10 +19,11 @@
 #include <string.h>
 
 #include "addon.h"
+#include "btf_raw.h"
 #include "util.h"
 
 /* Words after a type's header, by kind and vlen; -1 for an unknown kind. */
-static int64_t extra_words(uint32_t kind, uint32_t vlen)
+int64_t tsbpf_btf_extra_words(uint32_t kind, uint32_t vlen)
 {
     switch (kind) {
     case 1:  /* INT */
@@ -72,7 +73,7 @@ static bool walk_next(struct walk *w, size_t *next)
         return false;
     }
     uint32_t info = w->w[w->q + 1];
-    int64_t extra = extra_words((info >> 24) & 0x1f, info & 0xffff);
+    int64_t extra = tsbpf_btf_extra_words((info >> 24) & 0x1f, info & 0xffff);
     if (extra < 0) {
         w->stop = WALK_BAD_KIND;
         return false;

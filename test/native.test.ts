@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { BtfType } from "../src/btf/btf.js";
+import { encodeBtf } from "../src/btf/writer.js";
 import { kernelBtfBytes, kernelVersion } from "../src/kernel/kernel_info.js";
 import { type NativeError, native } from "../src/native.js";
 
@@ -288,7 +290,7 @@ test("btfDumpSubset follows the members a program names", (t) => {
 test("btfDumpSubset errors", (t) => {
   if (!haveBtf) return t.skip(`no ${VMLINUX_BTF}`);
   const e = nativeError(() => native().btfDumpSubset(join(dir, "no-such-file"), ["task_struct"]));
-  assert.equal(e.op, "btf__parse");
+  assert.equal(e.op, "readBtf");
   assert.equal(e.code, "ENOENT");
   const notArray = nativeError(() => native().btfDumpSubset(VMLINUX_BTF, "task_struct" as never));
   assert.ok(notArray instanceof TypeError);
@@ -298,6 +300,86 @@ test("btfDumpSubset errors", (t) => {
   assert.match(notString.message, /names\[1\] must be a string/);
   // Still usable (and still cached) after the failures.
   assert.deepEqual(native().btfDumpSubset(VMLINUX_BTF, ["u32", "u32", "nope", "nope"]).missing, ["nope"]);
+});
+
+/** A small BTF: what the subset keeps whole, and what it keeps only as a name. */
+function handMadeBtf(): BtfType[] {
+  const int = {
+    id: 1,
+    name: "int",
+    kind: "INT",
+    size: 4,
+    signed: true,
+    char: false,
+    bool: false,
+    bits: 32,
+    bitOffset: 0,
+  };
+  const member = (name: string, type: number, bitOffset: number) => ({
+    name,
+    type,
+    bitOffset,
+    bitfieldSize: 0,
+  });
+  // biome-ignore format: one type per line
+  return [
+    { id: 0, name: "", kind: "VOID" },
+    int,
+    { id: 2, name: "pointed", kind: "STRUCT", size: 4, members: [member("secret_member", 1, 0)] },
+    { id: 3, name: "", kind: "PTR", type: 2 },
+    { id: 4, name: "held", kind: "STRUCT", size: 4, members: [member("held_member", 1, 0)] },
+    { id: 5, name: "", kind: "STRUCT", size: 4, members: [member("anon_member", 1, 0)] },
+    { id: 6, name: "", kind: "PTR", type: 5 },
+    { id: 7, name: "pointed_t", kind: "TYPEDEF", type: 2 },
+    { id: 8, name: "", kind: "PTR", type: 7 },
+    { id: 9, name: "", kind: "ARRAY", type: 4, indexType: 1, nelems: 2 },
+    { id: 10, name: "", kind: "ENUM", size: 4, signed: false, values: [{ name: "COLOR_RED", value: 1 }] },
+    { id: 11, name: "root", kind: "STRUCT", size: 40, members: [
+      member("p", 3, 0), member("h", 9, 64), member("a", 6, 128), member("t", 8, 192), member("c", 10, 256),
+    ] },
+    { id: 12, name: "unused", kind: "STRUCT", size: 4, members: [member("unused_member", 1, 0)] },
+  ] as BtfType[];
+}
+
+test("btfDumpSubset on a hand-made BTF: pointed-to structs forward-declared, held ones whole; bad BTF refused", () => {
+  const where = mkdtempSync(join(tmpdir(), "tsbpf-btfsub-"));
+  try {
+    const file = join(where, "btf");
+    writeFileSync(file, encodeBtf(handMadeBtf()));
+    const { header, types, missing } = native().btfDumpSubset(file, ["root", "nothing"]);
+    assert.deepEqual([types, missing], [1, ["nothing"]]);
+    assert.match(header, /^struct pointed;$/m);
+    assert.match(header, /^typedef struct pointed pointed_t;$/m);
+    assert.ok(!header.includes("secret_member"), header);
+    assert.ok(!header.includes("unused"), header);
+    for (const text of ["struct held {", "held_member", "anon_member", "COLOR_RED", "struct held h[2];"])
+      assert.ok(header.includes(text), `${text} in\n${header}`);
+    // what the full dump of the same BTF says about root's part, the subset says too
+    const full = native().btfDumpHeader(file);
+    const rootDef = (h: string) =>
+      h.slice(h.indexOf("struct root {"), h.indexOf("};", h.indexOf("struct root {")));
+    assert.equal(rootDef(header), rootDef(full));
+    // named by the enumerator: the struct that holds the anonymous enum
+    assert.equal(native().btfDumpSubset(file, ["COLOR_RED"]).types, 1);
+
+    // a reference to a type the BTF lacks; a type running past the section's end
+    const bytes = encodeBtf(handMadeBtf());
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    const badRef = Uint8Array.from(bytes);
+    new DataView(badRef.buffer).setUint32(24 + 16 + 16, 99, true); // type 2's member -> type 99
+    writeFileSync(file, badRef);
+    assert.deepEqual(errorOf(file), ["readBtf", "EINVAL"]);
+    const cut = Uint8Array.from(bytes);
+    new DataView(cut.buffer).setUint32(12, view.getUint32(12, true) - 4, true); // type_len
+    writeFileSync(file, cut);
+    assert.deepEqual(errorOf(file), ["readBtf", "EINVAL"]);
+  } finally {
+    rmSync(where, { recursive: true, force: true });
+  }
+  function errorOf(file: string): [string | undefined, string | undefined] {
+    const e = nativeError(() => native().btfDumpSubset(file, ["root"]));
+    return [e.op, e.code];
+  }
 });
 
 test("mapFile maps a whole file read-only; the kernel's BTF since 6.15", (t) => {
@@ -334,9 +416,14 @@ test("btfDumpSubset reads a BTF file it maps as it reads one it cannot (sysfs's 
       native().btfDumpSubset(copy, names).header,
       native().btfDumpSubset(VMLINUX_BTF, names).header,
     );
-    // a file with BTF's magic and nothing valid after it: libbpf's error, from either path
+    // a file with BTF's magic and nothing valid after it
     writeFileSync(join(where, "bad"), Buffer.from([0x9f, 0xeb, 1, 0, 0, 0, 0, 0]));
-    assert.equal(nativeError(() => native().btfDumpSubset(join(where, "bad"), names)).op, "btf__parse");
+    const bad = nativeError(() => native().btfDumpSubset(join(where, "bad"), names));
+    assert.deepEqual([bad.op, bad.code], ["readBtf", "EINVAL"]);
+    // an ELF file's .BTF: a tool's object, with its own event struct
+    const object = join(import.meta.dirname, "../tools/execsnoop.bpf.o");
+    if (existsSync(object))
+      assert.match(native().btfDumpSubset(object, ["event"]).header, /^struct event \{$/m);
   } finally {
     rmSync(where, { recursive: true, force: true });
   }
