@@ -13,6 +13,7 @@ import {
   targetArch,
 } from "../kernel/kernel_info.js";
 import { readTracepointFormat, tracepointExists, unknownTracepointMessage } from "../kernel/tracefs.js";
+import { pauseOptimizer } from "../optimizer_pause.js";
 import { cacheSubdir, hashKey, readCached, writeAtomic } from "./cache.js";
 import type { Clang } from "./clang.js";
 import { findClang } from "./clang.js";
@@ -226,6 +227,8 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
     };
   }
 
+  // A miss compiles without V8's optimizing compiler (optimizer_pause.ts says why).
+  using _optimizerPaused = pauseOptimizer();
   // The translator and the clang driver load only on a cache miss.
   const [
     { rewriteBcc },
