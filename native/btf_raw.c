@@ -100,12 +100,21 @@ static bool str_ok(const struct btf_raw *r, uint32_t off)
     return off < r->strs_len;
 }
 
-/* The type's references and names are within the BTF. */
-static bool type_ok(const struct btf_raw *r, const struct btf_type *t)
+/*
+ * Where a type holds type ids and string offsets, for a visitor to check or
+ * rewrite: its name, then as the format lays them out (members, values,
+ * parameters). vlen may be less than the type's own (a copy cut short).
+ * Stops at the first field a callback refuses.
+ */
+struct field_visitor {
+    bool (*id)(void *ctx, uint32_t *id);
+    bool (*str)(void *ctx, uint32_t *off);
+    void *ctx;
+};
+
+static bool visit_fields(struct btf_type *t, uint16_t vlen, const struct field_visitor *v)
 {
-    uint16_t vlen = btf_vlen(t);
-    if (!str_ok(r, t->name_off))
-        return false;
+    bool ok = v->str(v->ctx, &t->name_off);
     switch (btf_kind(t)) {
     case BTF_KIND_PTR:
     case BTF_KIND_TYPEDEF:
@@ -116,38 +125,54 @@ static bool type_ok(const struct btf_raw *r, const struct btf_type *t)
     case BTF_KIND_VAR:
     case BTF_KIND_DECL_TAG:
     case BTF_KIND_TYPE_TAG:
-        return id_ok(r, t->type);
+        return ok && v->id(v->ctx, &t->type);
     case BTF_KIND_ARRAY:
-        return id_ok(r, btf_array(t)->type) && id_ok(r, btf_array(t)->index_type);
+        return ok && v->id(v->ctx, &btf_array(t)->type) && v->id(v->ctx, &btf_array(t)->index_type);
     case BTF_KIND_STRUCT:
     case BTF_KIND_UNION:
-        for (uint16_t i = 0; i < vlen; i++)
-            if (!id_ok(r, btf_members(t)[i].type) || !str_ok(r, btf_members(t)[i].name_off))
-                return false;
-        return true;
+        for (uint16_t i = 0; ok && i < vlen; i++)
+            ok = v->id(v->ctx, &btf_members(t)[i].type) &&
+                 v->str(v->ctx, &btf_members(t)[i].name_off);
+        return ok;
     case BTF_KIND_ENUM:
-        for (uint16_t i = 0; i < vlen; i++)
-            if (!str_ok(r, btf_enum(t)[i].name_off))
-                return false;
-        return true;
+        for (uint16_t i = 0; ok && i < vlen; i++)
+            ok = v->str(v->ctx, &btf_enum(t)[i].name_off);
+        return ok;
     case BTF_KIND_ENUM64:
-        for (uint16_t i = 0; i < vlen; i++)
-            if (!str_ok(r, btf_enum64(t)[i].name_off))
-                return false;
-        return true;
+        for (uint16_t i = 0; ok && i < vlen; i++)
+            ok = v->str(v->ctx, &btf_enum64(t)[i].name_off);
+        return ok;
     case BTF_KIND_FUNC_PROTO:
-        for (uint16_t i = 0; i < vlen; i++)
-            if (!id_ok(r, btf_params(t)[i].type) || !str_ok(r, btf_params(t)[i].name_off))
-                return false;
-        return id_ok(r, t->type);
+        ok = ok && v->id(v->ctx, &t->type);
+        for (uint16_t i = 0; ok && i < vlen; i++)
+            ok =
+                v->id(v->ctx, &btf_params(t)[i].type) && v->str(v->ctx, &btf_params(t)[i].name_off);
+        return ok;
     case BTF_KIND_DATASEC:
-        for (uint16_t i = 0; i < vlen; i++)
-            if (!id_ok(r, btf_var_secinfos(t)[i].type))
-                return false;
-        return true;
+        for (uint16_t i = 0; ok && i < vlen; i++)
+            ok = v->id(v->ctx, &btf_var_secinfos(t)[i].type);
+        return ok;
     default:
-        return true;
+        return ok;
     }
+}
+
+static bool check_id(void *ctx, uint32_t *id)
+{
+    return id_ok(ctx, *id);
+}
+
+static bool check_str(void *ctx, uint32_t *off)
+{
+    return str_ok(ctx, *off);
+}
+
+/* The type's references and names are within the BTF (the visitor only reads through the pointers).
+ */
+static bool type_ok(const struct btf_raw *r, const struct btf_type *t)
+{
+    const struct field_visitor check = {check_id, check_str, (void *)r};
+    return visit_fields((struct btf_type *)t, btf_vlen(t), &check);
 }
 
 /* Count the types (offs NULL) or record where each starts. -EINVAL when one runs past the end. */
@@ -346,6 +371,18 @@ static uint32_t new_str(struct writer *w, uint32_t off)
     return w->strs.vals[i];
 }
 
+static bool renumber_id(void *ctx, uint32_t *id)
+{
+    *id = ((struct writer *)ctx)->new_id[*id];
+    return true;
+}
+
+static bool renumber_str(void *ctx, uint32_t *off)
+{
+    *off = new_str(ctx, *off);
+    return true;
+}
+
 /* Append type `id` with its ids and names renumbered; without members when members is false. */
 static void write_type(struct writer *w, uint32_t id, bool members)
 {
@@ -355,54 +392,10 @@ static void write_type(struct writer *w, uint32_t id, bool members)
     struct btf_type *out = (struct btf_type *)(w->types + w->types_len);
     memcpy(out, t, len);
     w->types_len += len;
-    out->name_off = new_str(w, t->name_off);
     if (!members)
         out->info = (t->info & ~0xffffu);
-    switch (btf_kind(t)) {
-    case BTF_KIND_PTR:
-    case BTF_KIND_TYPEDEF:
-    case BTF_KIND_VOLATILE:
-    case BTF_KIND_CONST:
-    case BTF_KIND_RESTRICT:
-    case BTF_KIND_FUNC:
-    case BTF_KIND_VAR:
-    case BTF_KIND_DECL_TAG:
-    case BTF_KIND_TYPE_TAG:
-        out->type = w->new_id[t->type];
-        break;
-    case BTF_KIND_ARRAY:
-        btf_array(out)->type = w->new_id[btf_array(t)->type];
-        btf_array(out)->index_type = w->new_id[btf_array(t)->index_type];
-        break;
-    case BTF_KIND_STRUCT:
-    case BTF_KIND_UNION:
-        for (uint16_t i = 0; i < vlen; i++) {
-            btf_members(out)[i].type = w->new_id[btf_members(t)[i].type];
-            btf_members(out)[i].name_off = new_str(w, btf_members(t)[i].name_off);
-        }
-        break;
-    case BTF_KIND_ENUM:
-        for (uint16_t i = 0; i < vlen; i++)
-            btf_enum(out)[i].name_off = new_str(w, btf_enum(t)[i].name_off);
-        break;
-    case BTF_KIND_ENUM64:
-        for (uint16_t i = 0; i < vlen; i++)
-            btf_enum64(out)[i].name_off = new_str(w, btf_enum64(t)[i].name_off);
-        break;
-    case BTF_KIND_FUNC_PROTO:
-        out->type = w->new_id[t->type];
-        for (uint16_t i = 0; i < vlen; i++) {
-            btf_params(out)[i].type = w->new_id[btf_params(t)[i].type];
-            btf_params(out)[i].name_off = new_str(w, btf_params(t)[i].name_off);
-        }
-        break;
-    case BTF_KIND_DATASEC:
-        for (uint16_t i = 0; i < vlen; i++)
-            btf_var_secinfos(out)[i].type = w->new_id[btf_var_secinfos(t)[i].type];
-        break;
-    default:
-        break;
-    }
+    const struct field_visitor renumber = {renumber_id, renumber_str, w};
+    visit_fields(out, vlen, &renumber);
 }
 
 /* The bytes of the names a type holds (each with its NUL): vlen 0 counts only its own. */
