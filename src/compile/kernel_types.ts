@@ -83,8 +83,9 @@ export function subsetVmlinuxHeader(
 /**
  * Frees the kernel's BTF that subsetVmlinuxHeader (and the bitfield reads)
  * keep indexed in the addon between calls, 2.6 MB on 6.18: a compile calls it
- * when done, since a tracer compiles once and then runs for hours; a later
- * compile parses again (~10 ms).
+ * once the types' last reader is done, before clang runs (a first compile's
+ * memory peaks then), since a tracer compiles once and then runs for hours; a
+ * later compile indexes again (~10 ms).
  */
 export function releaseKernelTypes(): void {
   native().btfCacheRelease();
