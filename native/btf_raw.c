@@ -10,9 +10,11 @@
 #include <bpf/btf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 static const struct btf_type void_type;
@@ -232,10 +234,23 @@ static int check(struct btf_raw *r)
     return 0;
 }
 
+/*
+ * Whether the file is sysfs's (the kernel's BTF, which never changes while
+ * the kernel runs). Only such a file is read through a mapping: the types are
+ * checked once and then read for as long as the cache keeps them, and a
+ * regular file rewritten in place under a private mapping may show the new
+ * bytes (or, truncated, fault).
+ */
+static bool on_sysfs(const char *path)
+{
+    struct statfs fs;
+    return statfs(path, &fs) == 0 && fs.f_type == SYSFS_MAGIC;
+}
+
 int btf_raw_open(struct btf_raw *r, const char *path)
 {
     memset(r, 0, sizeof(*r));
-    r->mem = tsbpf_map_file(path, &r->mem_len);
+    r->mem = on_sysfs(path) ? tsbpf_map_file(path, &r->mem_len) : NULL;
     r->mapped = r->mem != NULL;
     int err = 0;
     if (!r->mapped)

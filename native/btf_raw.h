@@ -1,7 +1,8 @@
 /*
  * A BTF file read in place: its types and strings where the file's bytes are
- * (a read-only mapping of sysfs's vmlinux, or one copy when the file cannot
- * be mapped), with the offset of each type. libbpf's struct btf would copy
+ * (a read-only mapping of sysfs's vmlinux; one copy of any other file, or of
+ * sysfs's before Linux 6.15, which cannot be mapped), with the offset of each
+ * type. libbpf's struct btf would copy
  * the whole file again (5.5 MB on Linux 6.18); the subset header needs only
  * a small BTF of the types it prints, which btf_raw_subset makes.
  */

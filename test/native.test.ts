@@ -408,7 +408,7 @@ test("btfDumpSubset reads a BTF file it maps as it reads one it cannot (sysfs's 
   if (!haveBtf) return t.skip(`no ${VMLINUX_BTF}`);
   const where = mkdtempSync(join(tmpdir(), "tsbpf-btfcopy-"));
   try {
-    // a regular file's copy (always mappable) against sysfs's (mapped since 6.15, read before)
+    // a regular file's copy (read: only sysfs's is mapped) against sysfs's (mapped since 6.15, read before)
     const copy = join(where, "vmlinux");
     writeFileSync(copy, readFileSync(VMLINUX_BTF));
     const names = ["task_struct", "pt_regs", "u32"];
