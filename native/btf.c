@@ -104,30 +104,24 @@ done:
 }
 
 /*
- * btf__parse(path), with a raw BTF file (sysfs's) read through a read-only
- * mapping: libbpf 1.1's btf__parse reads the file into one buffer and
- * copies that into another, so the kernel's BTF (5.5 MB on 6.18) is in
- * memory twice at once; btf__new copies from the mapping, which costs no
- * resident memory. Files that cannot be mapped (sysfs before Linux 6.15)
- * and ELF files go to btf__parse. NULL and errno on failure.
+ * The whole BTF of `path` for libbpf: read as the subset's cache reads it
+ * (btf_raw_open: sysfs's file mapped, so libbpf's copy is the only one in
+ * memory; other files and ELF files read), then parsed by btf__new. NULL and
+ * errno on failure.
  */
 static struct btf *parse_btf(const char *path)
 {
-    size_t len = 0;
-    void *p = tsbpf_map_file(path, &len);
-    if (p) {
-        uint16_t magic = 0;
-        memcpy(&magic, p, len >= 2 ? 2 : 0);
-        if (magic == BTF_MAGIC) {
-            struct btf *btf = btf__new(p, (__u32)len);
-            int err = errno;
-            munmap(p, len);
-            errno = err;
-            return btf;
-        }
-        munmap(p, len);
+    struct btf_raw raw;
+    int err = btf_raw_open(&raw, path);
+    if (err) {
+        errno = -err;
+        return NULL;
     }
-    return btf__parse(path, NULL);
+    struct btf *btf = btf__new(raw.mem, (__u32)raw.mem_len);
+    err = errno;
+    btf_raw_free(&raw);
+    errno = err;
+    return btf;
 }
 
 /* btfDumpHeader(path) */
