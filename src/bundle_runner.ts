@@ -29,6 +29,7 @@ import { basename, dirname, join } from "node:path";
 import { debuglog } from "node:util";
 import vm from "node:vm";
 import { cacheSubdir, hashKey, readCached, writeAtomic } from "./compile/cache.js";
+import { restoreOptimizer } from "./optimizer_pause.js";
 import { lendImport } from "./optional_import.js";
 
 const debug = debuglog("tsbpf");
@@ -144,6 +145,7 @@ export function compileCached(bundleFile: string, bundleHash: string, use: strin
   const saveCache = (): void => {
     if (saved) return;
     saved = true;
+    restoreOptimizer();
     try {
       writeAtomic(path, script.createCachedData());
       debug("code cache: written %s", path);

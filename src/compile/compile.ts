@@ -227,8 +227,10 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
     };
   }
 
-  // A miss compiles without V8's optimizing compiler (optimizer_pause.ts says why).
-  using _optimizerPaused = pauseOptimizer();
+  // A miss compiles without V8's optimizing compiler, and the start-up that
+  // follows it (loading, attaching) runs without it for a second more
+  // (optimizer_pause.ts says why).
+  using _optimizerPaused = pauseOptimizer({ lingerMs: 1000 });
   // The translator and the clang driver load only on a cache miss.
   const [
     { rewriteBcc },

@@ -1,11 +1,16 @@
 /**
  * pauseOptimizer (src/optimizer_pause.ts): while a pause lasts V8 optimizes
  * nothing new; when the last of nested pauses ends it optimizes again; a
- * process started with optimizer flags of its own keeps them. Watched
- * through --trace-opt, which is no optimizer flag.
+ * pause with lingerMs holds on that long after it is disposed, without
+ * keeping the process alive; a process started with optimizer flags of its
+ * own keeps them. Watched through --trace-opt, which is no optimizer flag.
+ * restoreOptimizer: a code cache written at exit while a pause is held is
+ * one the next start takes.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { repoRoot } from "../helpers.js";
@@ -28,10 +33,26 @@ for (let k = 0; k < 30; k++) after(100000);
 await new Promise((r) => setTimeout(r, 50));
 `;
 
-function optimized(flags: string[]): Set<string> {
-  const r = spawnSync(process.execPath, [...flags, "--trace-opt", "--input-type=module", "-e", SCRIPT], {
+/** `lingering` runs hot just after a pause with lingerMs ended, `after` once the linger is over. */
+const LINGER_SCRIPT = `
+import { pauseOptimizer } from ${JSON.stringify(MODULE)};
+function lingering(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 7) % 1000003; return s; }
+function after(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 5) % 1000033; return s; }
+pauseOptimizer({ lingerMs: 400 })[Symbol.dispose]();
+for (let k = 0; k < 30; k++) lingering(100000);
+await new Promise((r) => setTimeout(r, 600));
+for (let k = 0; k < 30; k++) after(100000);
+await new Promise((r) => setTimeout(r, 50));
+// a linger outlasting everything else does not hold the process
+pauseOptimizer({ lingerMs: 600000 })[Symbol.dispose]();
+`;
+
+function optimized(flags: string[], script = SCRIPT): Set<string> {
+  const r = spawnSync(process.execPath, [...flags, "--trace-opt", "--input-type=module", "-e", script], {
     encoding: "utf8",
+    timeout: 60_000,
   });
+  assert.equal(r.signal, null, "the process did not end by itself");
   assert.equal(r.status, 0, r.stderr);
   return new Set(
     [...r.stdout.matchAll(/completed optimizing 0x[0-9a-f]+ <JSFunction (\w+)/g)].map((m) => m[1] as string),
@@ -48,5 +69,57 @@ describe("pauseOptimizer", () => {
   it("leaves a process started with its own optimizer flags as it is", () => {
     const names = optimized(["--no-turbofan"]);
     assert.ok(!names.has("during") && !names.has("after"), [...names].join(" "));
+  });
+
+  it("holds a pause lingerMs past its end, then optimizes again; the linger keeps no process alive", () => {
+    const names = optimized([], LINGER_SCRIPT);
+    assert.ok(!names.has("lingering"), [...names].join(" "));
+    assert.ok(names.has("after"), [...names].join(" "));
+  });
+
+  it("restoreOptimizer: a code cache written at exit during a pause is taken by the next start", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-optpause-"));
+    try {
+      const source = "function f(x) { return x + 1; } f(1);";
+      const write = (restore: boolean): void => {
+        const out = join(dir, `${restore}.v8`);
+        const r = spawnSync(
+          process.execPath,
+          [
+            "--input-type=module",
+            "-e",
+            `import vm from "node:vm";
+import { writeFileSync } from "node:fs";
+import { pauseOptimizer, restoreOptimizer } from ${JSON.stringify(MODULE)};
+const script = new vm.Script(${JSON.stringify(source)});
+pauseOptimizer({ lingerMs: 600000 })[Symbol.dispose]();
+process.on("exit", () => { ${restore ? "restoreOptimizer();" : ""} writeFileSync(${JSON.stringify(out)}, script.createCachedData()); });`,
+          ],
+          { encoding: "utf8", timeout: 60_000 },
+        );
+        assert.equal(r.status, 0, r.stderr);
+      };
+      const rejected = (restore: boolean): string => {
+        const r = spawnSync(
+          process.execPath,
+          [
+            "-e",
+            `const vm = require("node:vm");
+const s = new vm.Script(${JSON.stringify(source)}, { cachedData: require("node:fs").readFileSync(${JSON.stringify(join(dir, `${restore}.v8`))}) });
+process.stdout.write(String(s.cachedDataRejected));`,
+          ],
+          { encoding: "utf8", timeout: 60_000 },
+        );
+        assert.equal(r.status, 0, r.stderr);
+        return r.stdout;
+      };
+      write(false);
+      write(true);
+      // the flags are in the cache's check: written paused, a cache is refused
+      assert.equal(rejected(false), "true");
+      assert.equal(rejected(true), "false");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
