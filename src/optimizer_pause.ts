@@ -75,7 +75,8 @@ export function pauseOptimizer(opts: { lingerMs?: number } = {}): Disposable {
 /**
  * The optimizer's flag as the process started, whatever pause is held: for
  * writing V8's code cache as the process ends (its flag hash must be the
- * next start's). Pauses still held end with no effect.
+ * next start's). Pauses still held then end with no effect, and later ones
+ * pause nothing: the process is ending.
  */
 export function restoreOptimizer(): void {
   if (state.depth <= 0 || optimizerFlagsGiven()) return;
