@@ -374,7 +374,18 @@ export class Btf {
       yield* this.types;
       return;
     }
-    for (let id = 0; id < this.lazy.count; id++) yield this.type(id);
+    yield this.type(0);
+    // in order, each type's start from the one before's
+    const lazy = this.lazy;
+    for (let id = 1, off = 0; id < lazy.count; id++) {
+      off = id === 1 ? lazy.offsetOf(1) : lazy.after(off);
+      let t = this.types[id];
+      if (t === undefined) {
+        t = lazy.decode(id, off);
+        this.types[id] = t;
+      }
+      yield t;
+    }
   }
 
   /** The type with this id; throws a {@link BtfError} for an unknown id. */
@@ -1013,10 +1024,19 @@ class LazyTypes {
   private readonly words: Uint32Array;
   /** Where the type section starts in `dv`. */
   private readonly typeStart: number;
-  /** offsets[id]: where type id starts, in words from `typeStart` (offsets[0] unused). */
-  private readonly offsets: Uint32Array;
+  /**
+   * marks[k]: where type k * MARK_EVERY + 1 starts, in words from
+   * `typeStart`; a type between two marks is found by stepping over the
+   * types before it. One offset per type was 0.5 MB on 6.18's 126,000 types,
+   * kept for as long as the process keeps the kernel's BTF (kernel_btf.ts:
+   * all its life, once a compile asked it a question).
+   */
+  private readonly marks: Uint32Array;
+  private static readonly MARK_SHIFT = 6;
   /** The ids of the ENUM and ENUM64 types, ascending. */
   private readonly enums: Uint32Array;
+  /** Where each of `enums` starts, in words from `typeStart`. */
+  private readonly enumOffsets: Uint32Array;
   /** How many names the index would hold. */
   private readonly entries: number;
   /** The hash index, once made. */
@@ -1049,9 +1069,27 @@ class LazyTypes {
       throw new BtfError(`BTF type section ends inside a type header (type ${layout.count})`);
     this.words = words;
     this.count = layout.count;
-    this.offsets = layout.offsets;
-    this.enums = layout.enums;
+    const { offsets, enums } = layout;
+    const shift = LazyTypes.MARK_SHIFT;
+    this.marks = new Uint32Array(this.count > 1 ? ((this.count - 2) >> shift) + 1 : 0);
+    for (let k = 0; k < this.marks.length; k++) this.marks[k] = offsets[(k << shift) + 1] as number;
+    this.enums = enums;
+    this.enumOffsets = enums.map((id) => offsets[id] as number);
     this.entries = layout.entries;
+  }
+
+  /** Where type id (1 ≤ id < count) starts, in words from `typeStart`. */
+  offsetOf(id: number): number {
+    const k = (id - 1) >> LazyTypes.MARK_SHIFT;
+    let off = this.marks[k] as number;
+    for (let t = (k << LazyTypes.MARK_SHIFT) + 1; t < id; t++) off = this.after(off);
+    return off;
+  }
+
+  /** Where the type after the one at `off` starts. */
+  after(off: number): number {
+    const info = this.words[off + 1] as number;
+    return off + 3 + (btfTypeExtraBytes((info >>> 24) & 0x1f, info & 0xffff) >> 2);
   }
 
   private stringsTable(): Strings {
@@ -1071,8 +1109,10 @@ class LazyTypes {
         entName: new Uint32Array(this.entries),
         entNext: new Int32Array(this.entries),
       };
-      const e = indexTypeNames(this.words, this.offsets, this.count, this.bytes, ix);
-      indexEnumNames(this.words, this.offsets, this.enums, this.bytes, ix, e);
+      // every type's offset, for as long as the index takes to make
+      const { offsets } = native().btfTypeOffsets(this.words);
+      const e = indexTypeNames(this.words, offsets, this.count, this.bytes, ix);
+      indexEnumNames(this.words, offsets, this.enums, this.bytes, ix, e);
       this.index = ix;
     }
     return this.index;
@@ -1121,10 +1161,11 @@ class LazyTypes {
     if (offs.length === 0) return;
     const named = native().btfTypesNamed(this.words, Uint32Array.from(offs)) as Uint32Array;
     for (let i = 0; i < named.length; i += 2) out.push([named[i] as number, -1]);
-    const { words, offsets } = this;
+    const { words, enums, enumOffsets } = this;
     const set = new Set(offs);
-    for (const id of this.enums) {
-      const w = offsets[id] as number;
+    for (let k = 0; k < enums.length; k++) {
+      const id = enums[k] as number;
+      const w = enumOffsets[k] as number;
       const info = words[w + 1] as number;
       const step = ((info >>> 24) & 0x1f) === BTF_KIND.ENUM ? 2 : 3;
       const vlen = info & 0xffff;
@@ -1134,7 +1175,7 @@ class LazyTypes {
 
   kindOf(id: number): BtfKind | undefined {
     if (!(id > 0 && id < this.count)) return undefined;
-    return KIND_NAMES[((this.words[(this.offsets[id] as number) + 1] as number) >>> 24) & 0x1f];
+    return KIND_NAMES[((this.words[this.offsetOf(id) + 1] as number) >>> 24) & 0x1f];
   }
 
   typesNamed(name: string): number[] {
@@ -1151,7 +1192,7 @@ class LazyTypes {
     const m = this.named(name).find((x) => x[1] >= 0);
     if (m === undefined) return undefined;
     const [id, idx] = m;
-    const w = this.offsets[id] as number;
+    const w = this.offsetOf(id);
     const info = this.words[w + 1] as number;
     const signed = info >>> 31 === 1;
     if (((info >>> 24) & 0x1f) === BTF_KIND.ENUM) {
@@ -1164,14 +1205,9 @@ class LazyTypes {
     return { enumId: id, value: signed ? BigInt.asIntN(64, v) : v };
   }
 
-  decode(id: number): BtfType {
-    return readType(
-      this.dv,
-      this.typeStart + (this.offsets[id] as number) * 4,
-      this.le,
-      this.stringsTable(),
-      id,
-    );
+  /** Type id, which starts at `off` (offsetOf(id), when the caller knows it already). */
+  decode(id: number, off = this.offsetOf(id)): BtfType {
+    return readType(this.dv, this.typeStart + off * 4, this.le, this.stringsTable(), id);
   }
 }
 
