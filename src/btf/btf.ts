@@ -1025,7 +1025,7 @@ class LazyTypes {
   /** Where the type section starts in `dv`. */
   private readonly typeStart: number;
   /**
-   * marks[k]: where type k * MARK_EVERY + 1 starts, in words from
+   * marks[k]: where type (k << MARK_SHIFT) + 1 starts, in words from
    * `typeStart`; a type between two marks is found by stepping over the
    * types before it. One offset per type was 0.5 MB on 6.18's 126,000 types,
    * kept for as long as the process keeps the kernel's BTF (kernel_btf.ts:
