@@ -36,9 +36,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const dir = resolve("dist/bundle");
-const { builtCacheName, compileBundle, runBundle } = await import(resolve("dist/src/bundle_runner.js"));
-// (a compile's pause of V8's optimizer may still be held at exit; the flags are in the cache's check)
-const { restoreOptimizer } = await import(resolve("dist/src/optimizer_pause.js"));
+const { builtCacheName, codeCacheOf, compileBundle, runBundle } = await import(resolve("dist/src/bundle_runner.js"));
 
 /** The library's workload: what a script that reports events does. */
 const LIB_PROGRAM = `
@@ -79,8 +77,7 @@ if (process.argv[2] === "--child") {
   const script = compileBundle(file, input === "-" ? undefined : readFileSync(input));
   if (script.cachedDataRejected) console.error(`code-cache: ${input} rejected`);
   process.once("exit", () => {
-    restoreOptimizer();
-    writeFileSync(`${out}.tmp`, script.createCachedData(), { mode: 0o644 });
+    writeFileSync(`${out}.tmp`, codeCacheOf(script), { mode: 0o644 });
     renameSync(`${out}.tmp`, out);
   });
   if (stem === "cli") {

@@ -89,6 +89,16 @@ export function compileBundle(bundleFile: string, cachedData?: Buffer): vm.Scrip
   return new vm.Script(readFileSync(bundleFile, "utf8"), { filename: bundleFile, cachedData });
 }
 
+/**
+ * V8's code cache of a compiled bundle, as the next start will check it:
+ * V8's flags are part of that check, so the optimizer's flag is first set
+ * back as the process started, whatever compile's pause is still held.
+ */
+export function codeCacheOf(script: vm.Script): Buffer {
+  restoreOptimizer();
+  return script.createCachedData();
+}
+
 /** Runs a compiled bundle as Node's loader runs a CommonJS module (it is written already wrapped): its exports. */
 export function runBundle(bundleFile: string, script: vm.Script): unknown {
   const mod = new Module(bundleFile);
@@ -145,9 +155,8 @@ export function compileCached(bundleFile: string, bundleHash: string, use: strin
   const saveCache = (): void => {
     if (saved) return;
     saved = true;
-    restoreOptimizer();
     try {
-      writeAtomic(path, script.createCachedData());
+      writeAtomic(path, codeCacheOf(script));
       debug("code cache: written %s", path);
     } catch (err) {
       debug("code cache: %s", (err as Error).message);

@@ -23,19 +23,24 @@
  * before stays. Pauses nest (concurrent compiles); the flag comes back when
  * the last ends. A process started with its own optimizer flags is left as
  * it is. The flags are part of the hash that V8 checks a code cache
- * against, so the code cache's writer (bundle_runner.ts, at exit) first
- * calls restoreOptimizer().
+ * against, so the code cache's writer (bundle_runner.ts's codeCacheOf, at
+ * exit) first calls restoreOptimizer().
  */
 import { createRequire } from "node:module";
 
 /**
- * How many pauses are held, kept on globalThis: the flag is the process's,
- * and the launcher's bundle (which writes the code cache) has a copy of
- * this module apart from the CLI's or the library's.
+ * How many pauses are held, and whether restoreOptimizer() has ended them
+ * all, kept on globalThis: the flag is the process's, and the launcher's
+ * bundle (which writes the code cache) has a copy of this module apart from
+ * the CLI's or the library's.
  */
+interface PauseState {
+  depth: number;
+  restored: boolean;
+}
 const STATE = Symbol.for("tsbpf.optimizerPause");
-const globals = globalThis as { [STATE]?: { depth: number } };
-globals[STATE] ??= { depth: 0 };
+const globals = globalThis as { [STATE]?: PauseState };
+globals[STATE] ??= { depth: 0, restored: false };
 const state = globals[STATE];
 let v8: typeof import("node:v8") | undefined;
 
@@ -51,7 +56,7 @@ function optimizerFlagsGiven(): boolean {
 }
 
 function endPause(): void {
-  if (--state.depth === 0) setFlag("--turbofan");
+  if (--state.depth === 0 && !state.restored) setFlag("--turbofan");
 }
 
 /**
@@ -59,7 +64,7 @@ function endPause(): void {
  * `lingerMs` more (an unref'd timer: it never keeps the process alive).
  */
 export function pauseOptimizer(opts: { lingerMs?: number } = {}): Disposable {
-  if (optimizerFlagsGiven()) return { [Symbol.dispose]() {} };
+  if (optimizerFlagsGiven() || state.restored) return { [Symbol.dispose]() {} };
   if (state.depth++ === 0) setFlag("--no-turbofan");
   let ended = false;
   return {
@@ -79,7 +84,7 @@ export function pauseOptimizer(opts: { lingerMs?: number } = {}): Disposable {
  * pause nothing: the process is ending.
  */
 export function restoreOptimizer(): void {
-  if (state.depth <= 0 || optimizerFlagsGiven()) return;
-  state.depth = Number.NEGATIVE_INFINITY;
+  if (state.depth === 0 || state.restored || optimizerFlagsGiven()) return;
+  state.restored = true;
   setFlag("--turbofan");
 }

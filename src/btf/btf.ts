@@ -375,10 +375,9 @@ export class Btf {
       return;
     }
     yield this.type(0);
-    // in order, each type's start from the one before's
+    // in order, each type's start from the one before's (type 1 starts the section)
     const lazy = this.lazy;
-    for (let id = 1, off = 0; id < lazy.count; id++) {
-      off = id === 1 ? lazy.offsetOf(1) : lazy.after(off);
+    for (let id = 1, off = 0; id < lazy.count; id++, off = lazy.after(off)) {
       let t = this.types[id];
       if (t === undefined) {
         t = lazy.decode(id, off);
