@@ -32,13 +32,19 @@ const common = {
   minifyWhitespace: true,
   minifySyntax: true,
   keepNames: true,
+  // (esbuild's default, stated: the runner maps cli.cjs and lib.cjs as
+  // one-byte text, src/bundle_runner.ts, so their bytes must be their text)
+  charset: "ascii",
   // The sources are ES modules: import.meta.url (where the package's files
   // are) becomes the bundle file's own URL, as an ES module bundle had it.
   define: { "import.meta.url": "__tsbpfModuleUrl" },
   banner: { js: 'var __tsbpfModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
 };
 
-// (older layouts left other files there)
+// (older layouts left other files there). Removed, not written over: a
+// running tsbpf maps its bundle's file (src/bundle_runner.ts), which keeps
+// the old file while it runs, where a file truncated under it would end it
+// (SIGBUS) when V8 next reads its text.
 rmSync("dist/bundle", { recursive: true, force: true });
 
 // cli.cjs and lib.cjs are written as the function Node's CommonJS loader
@@ -69,7 +75,10 @@ async function wrappedBundle(stem, entry) {
       "@opentelemetry/resources",
     ],
   });
-  return createHash("sha256").update(readFileSync(`dist/bundle/${stem}.cjs`)).digest("hex");
+  const bytes = readFileSync(`dist/bundle/${stem}.cjs`);
+  const wide = bytes.findIndex((b) => b > 0x7f);
+  if (wide >= 0) throw new Error(`dist/bundle/${stem}.cjs: a byte outside ASCII at offset ${wide}`);
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 /** A bundle's runner: `contents` (CommonJS), with the bundle's hash as `hashName`. */

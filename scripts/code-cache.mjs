@@ -1,6 +1,6 @@
-// Writes V8's code cache of a bundle at build time, for a first (cold) run
+// Writes V8's code caches of a bundle at build time, for a first (cold) run
 // that has no cache of its own yet (src/bundle_runner.ts):
-//   node scripts/code-cache.mjs cli HASH   -> dist/bundle/cli-HASH.v8
+//   node scripts/code-cache.mjs cli HASH   -> dist/bundle/cli-HASH.v8 and cli-compile-HASH.v8
 //   node scripts/code-cache.mjs lib HASH   -> dist/bundle/lib-HASH.v8
 // HASH is the bundle's hash, which scripts/bundle.mjs builds into the
 // bundle's runner and passes here right after it writes the bundle.
@@ -14,14 +14,10 @@
 //     object, the CO-RE BTF, attaching, the perf buffer, its rows);
 //  2. `printk-sample` likewise, its object already compiled (by a run before
 //     step 1, whose cache is not kept): a program's load, attach and
-//     trace_pipe.
-// A command's own cache (written at its first exit) holds all that its run
-// started with too, whether it ran or not: so the build's cache holds what
-// warm starts run, not the compile pipeline, which only a first start of a
-// program runs. Measured on Node 20 (bench/startup.ts, median of 9, A/B in
-// one run): cold execsnoop 126 -> 103 ms against a cache of the `compile`
-// command; cold printk_sample the same with or without the compile
-// pipeline in the cache (186-188 ms); warm execsnoop's peak 0.5 MB lower.
+//     trace_pipe. This is cli-HASH.v8, the cache of a tool's first run;
+//  3. `printk-sample` with nothing compiled yet: the compile pipeline. This
+//     is cli-compile-HASH.v8, the cache of any other command's first run
+//     (src/cli/launcher.ts says why two).
 // The library's: BPF.load of a program with a perf buffer, an event, close()
 // (the compile included: the library's cold start is the closer to its
 // target). The CLI's steps and the library's load need root (the build's
@@ -92,17 +88,17 @@ if (process.argv[2] === "--child") {
     console.error("usage: node scripts/code-cache.mjs cli|lib HASH");
     process.exit(2);
   }
-  const out = join(dir, builtCacheName(stem, hash));
   const work = mkdtempSync(join(tmpdir(), "tsbpf-code-cache-"));
   /**
-   * One step: a child from the cache `input` writing `output`. A step with
+   * One step: a child from the cache `input` writing `output`, with tsbpf's
+   * cache directory `cacheDir` (under the work directory). A step with
    * `rows` runs a tracer: the step execs /bin/true until the tracer has
    * printed that many lines, then ends it with SIGINT (Ctrl-C).
    */
-  const step = (input, output, args, rows) =>
+  const step = (input, output, args, rows, cacheDir = "cache") =>
     new Promise((done) => {
       const child = spawn(process.execPath, [process.argv[1], "--child", stem, input, output, ...args], {
-        env: { ...process.env, TSBPF_CACHE_DIR: join(work, "cache") },
+        env: { ...process.env, TSBPF_CACHE_DIR: join(work, cacheDir) },
         stdio: ["ignore", "pipe", "pipe"],
       });
       let stdout = "";
@@ -135,26 +131,25 @@ if (process.argv[2] === "--child") {
         done(ok ? output : input);
       });
     });
-  try {
-    rmSync(out, { force: true });
-    // (printk-sample's object compiled first, outside the cache: see above)
-    if (stem === "cli") await step("-", join(work, "unused.v8"), ["printk-sample"], 3);
-    const steps =
-      stem === "cli"
-        ? [
-            [["execsnoop"], 3],
-            [["printk-sample"], 3],
-          ]
-        : [[[], undefined]];
-    let cache = "-";
-    for (const [i, [args, rows]] of steps.entries()) cache = await step(cache, join(work, `${i}.v8`), args, rows);
+  /** Keeps the cache a step made as the build's cache `name`. */
+  const keep = (cache, name) => {
+    const out = join(dir, builtCacheName(name, hash));
     // No cache only costs a cold start its compile time: not a build failure.
-    if (cache === "-") console.error(`code-cache: no ${stem} cache written`);
-    else {
-      // (the work directory may be on another file system)
-      copyFileSync(cache, out);
-      console.log(`code-cache: wrote ${out} (${statSync(out).size} bytes)`);
-    }
+    if (cache === "-") return console.error(`code-cache: no ${name} cache written`);
+    // (the work directory may be on another file system)
+    copyFileSync(cache, out);
+    console.log(`code-cache: wrote ${out} (${statSync(out).size} bytes)`);
+  };
+  try {
+    for (const name of [stem, `${stem}-compile`]) rmSync(join(dir, builtCacheName(name, hash)), { force: true });
+    if (stem === "cli") {
+      // (printk-sample's object compiled first, outside the cache: see above)
+      await step("-", join(work, "unused.v8"), ["printk-sample"], 3);
+      let cache = await step("-", join(work, "0.v8"), ["execsnoop"], 3);
+      cache = await step(cache, join(work, "1.v8"), ["printk-sample"], 3);
+      keep(cache, "cli");
+      keep(await step(cache, join(work, "2.v8"), ["printk-sample"], 3, "cold"), "cli-compile");
+    } else keep(await step("-", join(work, "0.v8"), [], undefined), stem);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -5,10 +5,10 @@
  * programs, maps and links and nothing else. Every failure is thrown as a
  * {@link NativeError}; src/kernel/errors.ts turns those into typed errors.
  */
-import { existsSync, statSync } from "node:fs";
-import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { AddonError } from "./kernel/errors.js";
+import { loadAddon } from "./native_load.js";
 import { packageRoot } from "./paths.js";
 
 /** What the addon throws: a plain Error with the errno and what libbpf said. */
@@ -568,6 +568,14 @@ export interface NativeAddon {
    * the file cannot be mapped (sysfs's BTF before Linux 6.15).
    */
   mapFile(path: string): ArrayBuffer;
+  /**
+   * The file's bytes as a string of one-byte characters, kept in a
+   * read-only mapping of the file (a V8 external string) rather than on the
+   * heap; undefined when this Node cannot make one. The file must not be
+   * truncated while the string lives. Throws a NativeError when the file
+   * cannot be mapped.
+   */
+  mapText(path: string): string | undefined;
 }
 
 let addon: NativeAddon | undefined;
@@ -575,44 +583,6 @@ let addonFile: string | undefined;
 
 /** The Debian packages that building the addon from source needs. */
 export const ADDON_BUILD_PACKAGES = "libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3";
-
-/**
- * Where the addon may be, in the order tried:
- * 1. `prebuilds/linux-<arch>/tsbpf.node`, the prebuilt addon the package ships
- *    (scripts/prebuild.sh: libbpf, libelf and zlib linked in; it needs only
- *    glibc ≥ 2.28);
- * 2. `build/Release/tsbpf.node`, a checkout's own build (scripts/bootstrap.sh),
- *    linked with the system's libbpf;
- * 3. `native/build/Release/tsbpf.node`, an installed package's addon built
- *    from source (`cd native && npx node-gyp rebuild`).
- *
- * A source build newer than the prebuild is tried before it: whoever built it
- * after the prebuild was in place (a contributor who changed native/, a user
- * who rebuilt against their own libbpf) means it to be used. A file that fails
- * to load (a glibc older than the prebuild's, a missing libbpf.so) is passed
- * over for the next one.
- *
- * (The lookup is written here rather than taken from node-gyp-build: that
- * tries build/ before prebuilds/ whatever their age, knows nothing of
- * native/build, and ends in an untyped error; this needs no dependency.)
- */
-export function addonCandidates(root: string = packageRoot()): string[] {
-  const prebuild = join(root, "prebuilds", `${process.platform}-${process.arch}`, "tsbpf.node");
-  const sources = [
-    join(root, "build", "Release", "tsbpf.node"),
-    join(root, "native", "build", "Release", "tsbpf.node"),
-  ];
-  const mtime = (f: string): number => {
-    try {
-      return statSync(f).mtimeMs;
-    } catch {
-      return -1;
-    }
-  };
-  const prebuilt = mtime(prebuild);
-  const newer = sources.filter((f) => prebuilt >= 0 && mtime(f) > prebuilt);
-  return [...newer, prebuild, ...sources.filter((f) => !newer.includes(f))];
-}
 
 /** The error when no addon loads: what was tried, and how to build one. */
 function addonError(root: string, tried: { path: string; reason: string }[]): AddonError {
@@ -629,31 +599,16 @@ function addonError(root: string, tried: { path: string; reason: string }[]): Ad
 }
 
 /**
- * Loads the addon once (see {@link addonCandidates} for where from).
+ * Loads the addon once (native_load.ts's addonCandidates says from where).
  * @throws AddonError when none fits: each file tried and why, and how to build one.
  */
 export function native(): NativeAddon {
   if (addon === undefined) {
     const root = packageRoot();
-    const require = createRequire(import.meta.url);
-    const tried: { path: string; reason: string }[] = [];
-    for (const file of addonCandidates(root)) {
-      if (!existsSync(file)) {
-        tried.push({ path: file, reason: "not found" });
-        continue;
-      }
-      try {
-        addon = require(file) as NativeAddon;
-        addonFile = file;
-        break;
-      } catch (err) {
-        tried.push({
-          path: file,
-          reason: err instanceof Error ? (err.message.split("\n")[0] ?? err.message) : String(err),
-        });
-      }
-    }
-    if (addon === undefined) throw addonError(root, tried);
+    const loaded = loadAddon(root);
+    if (loaded.addon === undefined) throw addonError(root, loaded.tried);
+    addon = loaded.addon as NativeAddon;
+    addonFile = loaded.file;
   }
   return addon;
 }

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import vm from "node:vm";
 import type { BtfType } from "../src/btf/btf.js";
 import { encodeBtf } from "../src/btf/writer.js";
 import { kernelBtfBytes, kernelVersion } from "../src/kernel/kernel_info.js";
@@ -402,6 +403,50 @@ test("mapFile maps a whole file read-only; the kernel's BTF since 6.15", (t) => 
   const mapped = new Uint8Array(native().mapFile(VMLINUX_BTF));
   assert.ok(Buffer.from(mapped).equals(readFileSync(VMLINUX_BTF)));
   assert.equal(kernelBtfBytes().buffer.byteLength, mapped.byteLength);
+});
+
+/** The resident and whole size (kB) of this process's mappings of `file` (undefined: not mapped). */
+function mappingKb(file: string): { rss: number; size: number } | undefined {
+  let out: { rss: number; size: number } | undefined;
+  for (const entry of readFileSync("/proc/self/smaps", "utf8").split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)) {
+    if (!entry.split("\n")[0]?.endsWith(` ${file}`)) continue;
+    out ??= { rss: 0, size: 0 };
+    out.rss += Number(/^Rss:\s+(\d+)/m.exec(entry)?.[1]);
+    out.size += Number(/^Size:\s+(\d+)/m.exec(entry)?.[1]);
+  }
+  return out;
+}
+
+test("mapText keeps a text file's characters in its mapped pages, read only when the string is", () => {
+  const where = mkdtempSync(join(tmpdir(), "tsbpf-maptext-"));
+  try {
+    // 4 MB of ASCII, then a script's text: more than the largest page-cache
+    // folio (2 MB), which Linux 6.18 maps whole at a read fault of any page
+    // of it that lies within the fault's VMA (native/mapfile.c)
+    const file = join(where, "text.js");
+    const line = (i: number): string => `//${String(i).padStart(253, ".")}\n`;
+    const body = Array.from({ length: 16384 }, (_, i) => line(i)).join("");
+    writeFileSync(file, `${body}(() => 6 * 7)`);
+    const text = native().mapText(file);
+    assert.equal(typeof text, "string", "this Node has node_api_create_external_string_latin1 (20.4+)");
+    assert.equal((text as string).length, body.length + 13);
+    // mapped, and nothing read yet: none of its pages is resident
+    assert.deepEqual(mappingKb(file), { rss: 0, size: 4100 });
+    // a read maps the pages of its 8 KB VMA, not the folio's megabytes around them
+    assert.equal(
+      (text as string).slice(100_000, 100_256),
+      line(390).slice(160).concat(line(391).slice(0, 160)),
+    );
+    assert.equal(mappingKb(file)?.rss, 8);
+    assert.equal(text, readFileSync(file, "latin1"));
+    assert.equal(new vm.Script(text as string).runInThisContext()(), 42);
+    assert.equal(nativeError(() => native().mapText(join(where, "none"))).code, "ENOENT");
+    writeFileSync(join(where, "empty"), "");
+    assert.equal(nativeError(() => native().mapText(join(where, "empty"))).code, "EINVAL");
+    assert.equal(nativeError(() => native().mapText(where)).code, "EINVAL");
+  } finally {
+    rmSync(where, { recursive: true, force: true });
+  }
 });
 
 test("btfDumpSubset reads a BTF file it maps as it reads one it cannot (sysfs's before 6.15, an ELF)", (t) => {

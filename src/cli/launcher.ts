@@ -2,10 +2,17 @@
  * The tsbpf command's entry (dist/bundle/tsbpf.cjs): runs the CLI bundle
  * (dist/bundle/cli.cjs) through V8's code cache (src/bundle_runner.ts), one
  * cache per command (`execsnoop`, `printk-sample`, `example first_step/…`),
- * written at exit by the command's first run; a command's first run uses the
- * cache the build wrote beside the bundle (scripts/code-cache.mjs), which
- * holds the CLI's start and the compile pipeline.
+ * written at exit by the command's first run. A command's first run uses
+ * one of the two caches the build wrote beside the bundle
+ * (scripts/code-cache.mjs): a tool that opens its prebuilt object
+ * (dist/tools/NAME.bpf.o) the one of a tool's start; any other command the
+ * one that also holds the compile pipeline, which its first run is likely
+ * to compile with. (A command's own cache holds all that its first run
+ * started with, run or not: the compile pipeline in every tool's own cache
+ * cost its warm starts ~0.5 MB; left out of a first compile's, it was
+ * compiled from the bundle's text, and its pages of that text resident.)
  */
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { compileCached, runBundle } from "../bundle_runner.js";
 
@@ -21,9 +28,18 @@ function commandOf(argv: string[]): string | undefined {
   return cmd;
 }
 
+/** Which of the build's caches serves a command's first run: "cli" for a tool with a prebuilt object, else "cli-compile". */
+export function builtCacheFor(dir: string, command: string | undefined): "cli" | "cli-compile" {
+  // (a command's name is [a-z0-9_-]: commandOf)
+  return command !== undefined && existsSync(join(dir, "..", "tools", `${command}.bpf.o`))
+    ? "cli"
+    : "cli-compile";
+}
+
 export function launch(dir: string): void {
   const file = join(dir, "cli.cjs");
-  const { script, saveCache } = compileCached(file, __TSBPF_CLI_HASH__, commandOf(process.argv.slice(2)));
+  const command = commandOf(process.argv.slice(2));
+  const { script, saveCache } = compileCached(file, __TSBPF_CLI_HASH__, command, builtCacheFor(dir, command));
   // (the CLI's commands end through process.exit or the event loop's end, on a signal too)
   if (saveCache) process.once("exit", saveCache);
   runBundle(file, script);

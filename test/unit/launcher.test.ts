@@ -7,9 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { builtCacheFor } from "../../src/cli/launcher.js";
 import { repoRoot, testTempDir } from "../helpers.js";
 
 const CLI = join(repoRoot, "dist/bundle/tsbpf.cjs");
@@ -29,8 +30,11 @@ describe("tsbpf launcher: V8 code cache", () => {
     const first = run(dir, ["help"]);
     assert.match(first.stdout, /^usage: tsbpf/);
     assert.equal(first.debug.length, 2, first.debug.join("\n"));
-    // the first run has the build's cache (scripts/code-cache.mjs), V8 takes it
-    assert.match(first.debug[0] as string, /code cache: used .*\/dist\/bundle\/cli-[0-9a-f]{24}\.v8$/);
+    // the first run has the build's cache (scripts/code-cache.mjs), V8 takes it: help is no tool, so the one with the compile pipeline
+    assert.match(
+      first.debug[0] as string,
+      /code cache: used .*\/dist\/bundle\/cli-compile-[0-9a-f]{24}\.v8$/,
+    );
     assert.match(first.debug[1] as string, /code cache: written .*\/code\/help-[0-9a-f]{24}\.v8$/);
     const files = readdirSync(join(dir, "code"));
     assert.equal(files.length, 1);
@@ -68,7 +72,7 @@ describe("tsbpf launcher: V8 code cache", () => {
     assert.doesNotMatch(again.debug.join("\n"), /code cache: (used|rejected) .*\/code\//);
     assert.match(again.debug.join("\n"), /writable by/);
     // (the build's cache serves instead, as for a command with no cache)
-    assert.match(again.debug.join("\n"), /code cache: used .*\/cli-[0-9a-f]{24}\.v8\n/);
+    assert.match(again.debug.join("\n"), /code cache: used .*\/cli-compile-[0-9a-f]{24}\.v8\n/);
   });
 
   it("reads the build's cache only when it is the bundle's own, and runs without it", () => {
@@ -76,7 +80,7 @@ describe("tsbpf launcher: V8 code cache", () => {
     const bundle = testTempDir("tsbpf-launcher-bundle");
     for (const f of readdirSync(join(repoRoot, "dist/bundle")).filter((f) => !f.endsWith(".map")))
       copyFileSync(join(repoRoot, "dist/bundle", f), join(bundle, f));
-    const built = readdirSync(bundle).find((f) => /^cli-[0-9a-f]{24}\.v8$/.test(f));
+    const built = readdirSync(bundle).find((f) => /^cli-compile-[0-9a-f]{24}\.v8$/.test(f));
     assert.ok(built, "the build wrote no code cache");
     const cli = join(bundle, "tsbpf.cjs");
     const { stdout } = run(testTempDir("tsbpf-launcher-b1"), ["help"], cli);
@@ -95,5 +99,55 @@ describe("tsbpf launcher: V8 code cache", () => {
       none.debug.map((l) => l.replace(/^.*code cache: (\w+) .*$/, "$1")),
       ["written"],
     );
+  });
+
+  it("has two build caches: a tool's first run takes the one of a tool's start, any other command's the one with the compile pipeline", () => {
+    const dir = join(repoRoot, "dist/bundle");
+    const files = readdirSync(dir);
+    for (const name of ["cli", "cli-compile"])
+      assert.ok(
+        files.some((f) => new RegExp(`^${name}-[0-9a-f]{24}\\.v8$`).test(f)),
+        `the build wrote no ${name} cache`,
+      );
+    assert.ok(existsSync(join(repoRoot, "dist/tools/execsnoop.bpf.o")));
+    assert.equal(builtCacheFor(dir, "execsnoop"), "cli");
+    assert.equal(builtCacheFor(dir, "printk-sample"), "cli-compile");
+    assert.equal(builtCacheFor(dir, "example-first_step-hello"), "cli-compile");
+    assert.equal(builtCacheFor(dir, "help"), "cli-compile");
+    assert.equal(builtCacheFor(dir, undefined), "cli-compile");
+  });
+
+  it("compiles the CLI's bundle from its file's mapped pages: V8 reads only what it compiles from the text", () => {
+    // (a hook that reports, as the process ends, how much of cli.cjs's mapping is resident)
+    const dir = testTempDir("tsbpf-launcher-mapped");
+    const hook = join(dir, "smaps.cjs");
+    writeFileSync(
+      hook,
+      `process.on("exit", () => {
+        let rss = 0, size = 0;
+        for (const e of require("node:fs").readFileSync("/proc/self/smaps", "utf8").split(/\\n(?=[0-9a-f]+-[0-9a-f]+ )/))
+          if (e.split("\\n")[0].endsWith("/dist/bundle/cli.cjs")) {
+            rss += Number(/^Rss:\\s+(\\d+)/m.exec(e)[1]);
+            size += Number(/^Size:\\s+(\\d+)/m.exec(e)[1]);
+          }
+        if (size > 0) process.stderr.write("cli.cjs mapped: rss " + rss + " size " + size + "\\n");
+      });`,
+    );
+    const cache = join(dir, "cache");
+    const report = (): { rss: number; size: number } => {
+      const r = spawnSync(process.execPath, ["--require", hook, CLI, "help"], {
+        encoding: "utf8",
+        env: { ...process.env, TSBPF_CACHE_DIR: cache },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      const m = /cli\.cjs mapped: rss (\d+) size (\d+)/.exec(r.stderr);
+      assert.ok(m, `cli.cjs is not mapped:\n${r.stderr}`);
+      return { rss: Number(m[1]), size: Number(m[2]) };
+    };
+    report(); // (writes help's own cache)
+    const { rss, size } = report();
+    assert.equal(size, Math.ceil(statSync(join(repoRoot, "dist/bundle/cli.cjs")).size / 4096) * 4);
+    // run from its own cache, help compiles nothing from the text
+    assert.ok(rss * 4 < size, `${rss} of ${size} kB resident`);
   });
 });

@@ -1,0 +1,77 @@
+/**
+ * Finding and loading the native addon. native.ts loads it for the library
+ * and throws AddonError when none loads; bundle_runner.ts loads it before
+ * the bundle that holds native.ts runs (the bundle's text is mapped by the
+ * addon) and does without it when none loads. Both load the same file,
+ * which Node's require() loads once. Kept apart from native.ts so that the
+ * runners' small bundles (dist/bundle/tsbpf.cjs, index.cjs), which Node
+ * compiles at every start, hold only this.
+ */
+import { existsSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+
+/**
+ * Where the addon may be, in the order tried:
+ * 1. `prebuilds/linux-<arch>/tsbpf.node`, the prebuilt addon the package ships
+ *    (scripts/prebuild.sh: libbpf, libelf and zlib linked in; it needs only
+ *    glibc ≥ 2.28);
+ * 2. `build/Release/tsbpf.node`, a checkout's own build (scripts/bootstrap.sh),
+ *    linked with the system's libbpf;
+ * 3. `native/build/Release/tsbpf.node`, an installed package's addon built
+ *    from source (`cd native && npx node-gyp rebuild`).
+ *
+ * A source build newer than the prebuild is tried before it: whoever built it
+ * after the prebuild was in place (a contributor who changed native/, a user
+ * who rebuilt against their own libbpf) means it to be used. A file that fails
+ * to load (a glibc older than the prebuild's, a missing libbpf.so) is passed
+ * over for the next one.
+ *
+ * (The lookup is written here rather than taken from node-gyp-build: that
+ * tries build/ before prebuilds/ whatever their age, knows nothing of
+ * native/build, and ends in an untyped error; this needs no dependency.)
+ */
+export function addonCandidates(root: string): string[] {
+  const prebuild = join(root, "prebuilds", `${process.platform}-${process.arch}`, "tsbpf.node");
+  const sources = [
+    join(root, "build", "Release", "tsbpf.node"),
+    join(root, "native", "build", "Release", "tsbpf.node"),
+  ];
+  const mtime = (f: string): number => {
+    try {
+      return statSync(f).mtimeMs;
+    } catch {
+      return -1;
+    }
+  };
+  const prebuilt = mtime(prebuild);
+  const newer = sources.filter((f) => prebuilt >= 0 && mtime(f) > prebuilt);
+  return [...newer, prebuild, ...sources.filter((f) => !newer.includes(f))];
+}
+
+/** A file tried and why it did not load. */
+export interface AddonAttempt {
+  path: string;
+  reason: string;
+}
+
+/** The addon loaded from the first candidate that loads (`addon` undefined if none did), and every attempt before it. */
+export function loadAddon(root: string): { addon?: unknown; file?: string; tried: AddonAttempt[] } {
+  const require = createRequire(import.meta.url);
+  const tried: AddonAttempt[] = [];
+  for (const file of addonCandidates(root)) {
+    if (!existsSync(file)) {
+      tried.push({ path: file, reason: "not found" });
+      continue;
+    }
+    try {
+      return { addon: require(file), file, tried };
+    } catch (err) {
+      tried.push({
+        path: file,
+        reason: err instanceof Error ? (err.message.split("\n")[0] ?? err.message) : String(err),
+      });
+    }
+  }
+  return { tried };
+}
