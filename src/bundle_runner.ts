@@ -29,9 +29,9 @@ import { basename, dirname, join } from "node:path";
 import { debuglog } from "node:util";
 import vm from "node:vm";
 import { cacheSubdir, hashKey, readCached, writeAtomic } from "./compile/cache.js";
+import { restoreV8Flags } from "./compile_pause.js";
 import type { NativeAddon } from "./native.js";
 import { loadAddon } from "./native_load.js";
-import { restoreOptimizer } from "./optimizer_pause.js";
 import { lendImport } from "./optional_import.js";
 
 const debug = debuglog("tsbpf");
@@ -118,11 +118,11 @@ export function compileBundle(bundleFile: string, cachedData?: Buffer): vm.Scrip
 
 /**
  * V8's code cache of a compiled bundle, as the next start will check it:
- * V8's flags are part of that check, so the optimizer's flag is first set
+ * V8's flags are part of that check, so the flags a compile pauses are first set
  * back as the process started, whatever compile's pause is still held.
  */
 export function codeCacheOf(script: vm.Script): Buffer {
-  restoreOptimizer();
+  restoreV8Flags();
   return script.createCachedData();
 }
 

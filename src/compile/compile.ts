@@ -4,6 +4,7 @@
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
+import { pauseForCompile } from "../compile_pause.js";
 import { CacheError, CompileError } from "../kernel/errors.js";
 import {
   hasSyscallWrapper,
@@ -13,7 +14,6 @@ import {
   targetArch,
 } from "../kernel/kernel_info.js";
 import { readTracepointFormat, tracepointExists, unknownTracepointMessage } from "../kernel/tracefs.js";
-import { pauseOptimizer } from "../optimizer_pause.js";
 import { cacheSubdir, hashKey, readCached, writeAtomic } from "./cache.js";
 import type { Clang } from "./clang.js";
 import { findClang } from "./clang.js";
@@ -227,10 +227,10 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
     };
   }
 
-  // A miss compiles without V8's optimizing compiler, and the start-up that
-  // follows it (loading, attaching) runs without it for a second more
-  // (optimizer_pause.ts says why).
-  using _optimizerPaused = pauseOptimizer({ lingerMs: 1000 });
+  // A miss compiles without V8's optimizing compiler and with its young
+  // generation held at its size, and the start-up that follows it (loading,
+  // attaching) runs so for a second more (compile_pause.ts says why).
+  using _paused = pauseForCompile({ lingerMs: 1000 });
   // The translator and the clang driver load only on a cache miss.
   const [
     { rewriteBcc },

@@ -1,11 +1,12 @@
 /**
- * pauseOptimizer (src/optimizer_pause.ts): while a pause lasts V8 optimizes
+ * pauseForCompile (src/compile_pause.ts): while a pause lasts V8 optimizes
  * nothing new; when the last of nested pauses ends it optimizes again; a
  * pause with lingerMs holds on that long after it is disposed, without
  * keeping the process alive; a process started with optimizer flags of its
  * own keeps them. Watched through --trace-opt, which is no optimizer flag.
- * restoreOptimizer: a code cache written at exit while a pause is held is
- * one the next start takes.
+ * The young generation does not grow while a pause lasts, and grows again
+ * after. restoreV8Flags: a code cache written at exit while a pause is held
+ * is one the next start takes.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -15,15 +16,15 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { repoRoot } from "../helpers.js";
 
-const MODULE = join(repoRoot, "dist/src/optimizer_pause.js");
+const MODULE = join(repoRoot, "dist/src/compile_pause.js");
 
 /** A script whose hot functions `during` (inside two nested pauses) and `after` (once they end) each loop 3e6 times. */
 const SCRIPT = `
-import { pauseOptimizer } from ${JSON.stringify(MODULE)};
+import { pauseForCompile } from ${JSON.stringify(MODULE)};
 function during(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 7) % 1000003; return s; }
 function after(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 5) % 1000033; return s; }
-const outer = pauseOptimizer();
-const inner = pauseOptimizer();
+const outer = pauseForCompile();
+const inner = pauseForCompile();
 for (let k = 0; k < 30; k++) during(100000);
 inner[Symbol.dispose]();
 for (let k = 0; k < 30; k++) during(100000);
@@ -35,16 +36,16 @@ await new Promise((r) => setTimeout(r, 50));
 
 /** `lingering` runs hot just after a pause with lingerMs ended, `after` once the linger is over. */
 const LINGER_SCRIPT = `
-import { pauseOptimizer } from ${JSON.stringify(MODULE)};
+import { pauseForCompile } from ${JSON.stringify(MODULE)};
 function lingering(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 7) % 1000003; return s; }
 function after(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 5) % 1000033; return s; }
-pauseOptimizer({ lingerMs: 400 })[Symbol.dispose]();
+pauseForCompile({ lingerMs: 400 })[Symbol.dispose]();
 for (let k = 0; k < 30; k++) lingering(100000);
 await new Promise((r) => setTimeout(r, 600));
 for (let k = 0; k < 30; k++) after(100000);
 await new Promise((r) => setTimeout(r, 50));
 // a linger outlasting everything else does not hold the process
-pauseOptimizer({ lingerMs: 600000 })[Symbol.dispose]();
+pauseForCompile({ lingerMs: 600000 })[Symbol.dispose]();
 `;
 
 function optimized(flags: string[], script = SCRIPT): Set<string> {
@@ -59,7 +60,46 @@ function optimized(flags: string[], script = SCRIPT): Set<string> {
   );
 }
 
-describe("pauseOptimizer", () => {
+/**
+ * The young generation's size (V8's new space) at the start, after keeping
+ * 300,000 objects alive inside a pause (or, with `paused` false, no pause),
+ * and after as many again once the pause ended.
+ */
+function youngSizes(paused: boolean): { start: number; during: number; after: number } {
+  const r = spawnSync(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      `import v8 from "node:v8";
+import { pauseForCompile } from ${JSON.stringify(MODULE)};
+const young = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size;
+const keep = [];
+const survivors = () => { for (let i = 0; i < 300000; i++) keep.push({ i, s: "x" + i }); };
+const start = young();
+const pause = ${paused ? "pauseForCompile()" : "{ [Symbol.dispose]() {} }"};
+survivors();
+const during = young();
+pause[Symbol.dispose]();
+survivors();
+process.stdout.write(JSON.stringify({ start, during, after: young() }));`,
+    ],
+    { encoding: "utf8", timeout: 60_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+describe("pauseForCompile", () => {
+  it("holds the young generation near its size while paused; it grows again after", () => {
+    const control = youngSizes(false);
+    const paused = youngSizes(true);
+    // (V8 11 doubles the young generation when more than its size has survived since it last grew)
+    assert.ok(control.during >= 8 * control.start, JSON.stringify(control));
+    assert.ok(paused.during <= 2 * paused.start, JSON.stringify(paused));
+    assert.ok(paused.after >= 4 * paused.during, JSON.stringify(paused));
+  });
+
   it("optimizes nothing while paused (nested), and again once the last pause ends", () => {
     const names = optimized([]);
     assert.ok(!names.has("during"), [...names].join(" "));
@@ -77,7 +117,7 @@ describe("pauseOptimizer", () => {
     assert.ok(names.has("after"), [...names].join(" "));
   });
 
-  it("restoreOptimizer: a code cache written at exit during a pause is taken by the next start", () => {
+  it("restoreV8Flags: a code cache written at exit during a pause is taken by the next start", () => {
     const dir = mkdtempSync(join(tmpdir(), "tsbpf-optpause-"));
     try {
       const source = "function f(x) { return x + 1; } f(1);";
@@ -90,10 +130,10 @@ describe("pauseOptimizer", () => {
             "-e",
             `import vm from "node:vm";
 import { writeFileSync } from "node:fs";
-import { pauseOptimizer, restoreOptimizer } from ${JSON.stringify(MODULE)};
+import { pauseForCompile, restoreV8Flags } from ${JSON.stringify(MODULE)};
 const script = new vm.Script(${JSON.stringify(source)});
-pauseOptimizer({ lingerMs: 600000 })[Symbol.dispose]();
-process.on("exit", () => { ${restore ? "restoreOptimizer();" : ""} writeFileSync(${JSON.stringify(out)}, script.createCachedData()); });`,
+pauseForCompile({ lingerMs: 600000 })[Symbol.dispose]();
+process.on("exit", () => { ${restore ? "restoreV8Flags();" : ""} writeFileSync(${JSON.stringify(out)}, script.createCachedData()); });`,
           ],
           { encoding: "utf8", timeout: 60_000 },
         );

@@ -1,0 +1,121 @@
+/**
+ * Two of V8's habits, paused while a program compiles and for the start-up
+ * that follows it: optimizing hot functions (TurboFan), and growing the
+ * young generation.
+ *
+ * A compile is a one-off burst of JavaScript (the translator's tokenizer, the
+ * header scans) that never runs again in a tracer that then reports for
+ * hours. What V8 does to run such a burst faster stays in the process after
+ * it:
+ *  - **the optimizer**: the burst runs long enough for V8 to optimize its
+ *    loops. The optimized code is dead at once, but the compiler's zones stay
+ *    in a background thread's malloc arena (4.4 MB), and the first
+ *    optimization of a process maps TurboFan's code (~3 MB of node's text).
+ *    Paused, printk_sample's first start peaked at 57.6 MB instead of 61.8,
+ *    as fast (183 against 181 ms; medians of 9 in one run, Node 20).
+ *  - **the young generation's growth**: V8 doubles the young generation
+ *    (two semi-spaces of 1 MB) once more than its size has survived
+ *    scavenges since it last grew. A start-up's own modules bring that count
+ *    near 1 MB, and a compile's long-lived tables take it over, so the young
+ *    generation became 2 × 2 MB, resident for the process's life. Held at its
+ *    size (`--semi-space-growth-factor=1`), what survives is promoted to the
+ *    old generation as it would be later anyway: printk_sample's first start
+ *    50.9 -> 48.6 MB, as fast (164 against 166 ms; medians of 11 in one run).
+ *
+ * The pause outlasts the compile by `lingerMs`: the loading and attaching
+ * that follow it run functions the compile made hot (node's own argument
+ * checks, `hideStackFrames`'s wrapper, among them), and V8 counts what ran
+ * while paused, so it would optimize them at their next call for a start-up
+ * that does not come back.
+ *
+ * Both flags are read each time V8 decides (to optimize a function, to grow
+ * the young generation; V8 11, Node 20), so they can be set for a while and
+ * unset; code optimized and space grown before stay. Pauses nest
+ * (concurrent compiles); the flags come back when the last ends. A flag that
+ * the process was started with (on node's command line or in NODE_OPTIONS)
+ * is left as it is. The flags are part of the hash that V8 checks a code
+ * cache against, so the code cache's writer (bundle_runner.ts's codeCacheOf,
+ * at exit) first calls restoreV8Flags().
+ */
+import { createRequire } from "node:module";
+
+/**
+ * How many pauses are held, and whether restoreV8Flags() has ended them all,
+ * kept on globalThis: the flags are the process's, and the launcher's bundle
+ * (which writes the code cache) has a copy of this module apart from the
+ * CLI's or the library's.
+ */
+interface PauseState {
+  depth: number;
+  restored: boolean;
+}
+const STATE = Symbol.for("tsbpf.compilePause");
+const globals = globalThis as { [STATE]?: PauseState };
+globals[STATE] ??= { depth: 0, restored: false };
+const state = globals[STATE];
+let v8: typeof import("node:v8") | undefined;
+
+/** A V8 flag the pause sets, and what it sets back (V8's default). */
+interface PausedFlag {
+  /** The flags, by name, that the process may have been started with: then this one is left alone. */
+  given: RegExp;
+  paused: string;
+  restored: string;
+}
+const FLAGS: PausedFlag[] = [
+  { given: /^--(no-)?(opt|turbofan|jitless|max-opt)\b/, paused: "--no-turbofan", restored: "--turbofan" },
+  {
+    given: /^--(semi-space-growth-factor|semi_space_growth_factor)\b/,
+    paused: "--semi-space-growth-factor=1",
+    restored: "--semi-space-growth-factor=2",
+  },
+];
+
+/** The pause's flags that the process was not started with. */
+function ours(): PausedFlag[] {
+  const started = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)];
+  return FLAGS.filter((f) => !started.some((a) => f.given.test(a)));
+}
+
+/** Sets flags; node:v8 is loaded when first needed (~2 ms of a start that never pauses). */
+function setFlags(which: "paused" | "restored"): void {
+  const flags = ours().map((f) => f[which]);
+  if (flags.length === 0) return;
+  v8 ??= createRequire(import.meta.url)("node:v8") as typeof import("node:v8");
+  v8.setFlagsFromString(flags.join(" "));
+}
+
+function endPause(): void {
+  if (--state.depth === 0 && !state.restored) setFlags("restored");
+}
+
+/**
+ * Pauses the optimizer and the young generation's growth until the returned
+ * object is disposed (`using`) and `lingerMs` more (an unref'd timer: it
+ * never keeps the process alive).
+ */
+export function pauseForCompile(opts: { lingerMs?: number } = {}): Disposable {
+  if (state.restored) return { [Symbol.dispose]() {} };
+  if (state.depth++ === 0) setFlags("paused");
+  let ended = false;
+  return {
+    [Symbol.dispose]() {
+      if (ended) return;
+      ended = true;
+      if (opts.lingerMs) setTimeout(endPause, opts.lingerMs).unref();
+      else endPause();
+    },
+  };
+}
+
+/**
+ * V8's flags as the process started, whatever pause is held: for writing
+ * V8's code cache as the process ends (its flag hash must be the next
+ * start's). Pauses still held then end with no effect, and later ones pause
+ * nothing: the process is ending.
+ */
+export function restoreV8Flags(): void {
+  if (state.depth === 0 || state.restored) return;
+  state.restored = true;
+  setFlags("restored");
+}
