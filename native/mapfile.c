@@ -57,20 +57,29 @@ static void unmap(napi_env env, void *data, void *hint)
  * unmapped when the buffer is collected. Writing to it kills the process
  * (SIGSEGV): for readers only. Throws when the file cannot be mapped.
  */
-napi_value tsbpf_map_file_js(napi_env env, napi_callback_info info)
+/* The file that a callback's one argument names, mapped; NULL with an exception pending. */
+static void *map_path_arg(napi_env env, napi_callback_info info, const char *op, size_t *len)
 {
-    static const char op[] = "mapFile";
-    napi_value argv[1], out;
+    napi_value argv[1];
     char *path;
     if (!tsbpf_get_args(env, info, op, 1, argv, NULL) ||
         !tsbpf_arg_string(env, argv[0], op, "path", &path))
         return NULL;
-    size_t len = 0;
-    void *p = tsbpf_map_file(path, &len);
+    void *p = tsbpf_map_file(path, len);
     int err = errno;
     free(path);
     if (!p)
-        return tsbpf_throw(env, "mmap", err ? err : EINVAL);
+        tsbpf_throw(env, "mmap", err ? err : EINVAL);
+    return p;
+}
+
+napi_value tsbpf_map_file_js(napi_env env, napi_callback_info info)
+{
+    napi_value out;
+    size_t len = 0;
+    void *p = map_path_arg(env, info, "mapFile", &len);
+    if (!p)
+        return NULL;
     napi_status st =
         napi_create_external_arraybuffer(env, p, len, unmap, (void *)(uintptr_t)len, &out);
     if (st != napi_ok) {
@@ -124,22 +133,13 @@ extern napi_status node_api_create_external_string_latin1(napi_env env, char *st
  */
 napi_value tsbpf_map_text(napi_env env, napi_callback_info info)
 {
-    static const char op[] = "mapText";
-    napi_value argv[1], out;
-    char *path;
-    if (!tsbpf_get_args(env, info, op, 1, argv, NULL) ||
-        !tsbpf_arg_string(env, argv[0], op, "path", &path))
-        return NULL;
-    if (!node_api_create_external_string_latin1) {
-        free(path);
+    if (!node_api_create_external_string_latin1)
         return tsbpf_undefined(env);
-    }
+    napi_value out;
     size_t len = 0;
-    void *p = tsbpf_map_file(path, &len);
-    int err = errno;
-    free(path);
+    void *p = map_path_arg(env, info, "mapText", &len);
     if (!p)
-        return tsbpf_throw(env, "mmap", err ? err : EINVAL);
+        return NULL;
     for (size_t off = TEXT_VMA_BYTES; off < len; off += 2 * TEXT_VMA_BYTES)
         madvise((char *)p + off, len - off < TEXT_VMA_BYTES ? len - off : TEXT_VMA_BYTES,
                 MADV_DONTDUMP);

@@ -90,11 +90,11 @@ function readBuiltCache(path: string, bundleFile: string): Buffer | undefined {
  * long as the script lives (for the functions it compiles later), so the
  * text is mapped from the file by the addon (native/mapfile.c's mapText)
  * where it can be. Run from a code cache, V8 then reads only the pages of
- * the functions it compiles from source: a warm execsnoop none of the CLI
- * bundle's 1.3 MB, a first printk_sample (its compile pipeline) ~0.35 MB,
- * where a string read from the file costs its whole size on the heap.
- * Measured on Node 20 (median of 9, A/B in one run): execsnoop's peak
- * 49.3 -> 47.9 MB warm, 50.6 -> 48.8 MB cold. Read from the file when no
+ * the functions it compiles from source (execsnoop and printk_sample, warm
+ * or cold, none of the CLI bundle's 1.3 MB; the library 4 pages), where a
+ * string read from the file costs its whole size on the heap. Measured on
+ * Node 20 (median of 9, A/B in one run): execsnoop's peak 49.3 -> 47.8 MB
+ * warm, 50.6 -> 48.9 MB cold. Read from the file when no
  * addon loads (the CLI then says why) or this Node cannot map a string.
  * A bundle is ASCII (esbuild escapes the rest; scripts/bundle.mjs checks),
  * so its bytes are its characters.
