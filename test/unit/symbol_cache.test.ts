@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -72,9 +72,17 @@ describe("Lru", () => {
 });
 
 /** A child that stays until killed. */
+/**
+ * A running /bin/sleep, once the dynamic loader has mapped its libc: Node's
+ * 'spawn' event comes when execve has succeeded, before ld.so has run.
+ */
 async function sleeper(): Promise<ChildProcess> {
   const child = spawn("/bin/sleep", ["60"], { stdio: "ignore" });
   await once(child, "spawn");
+  for (let i = 0; i < 200; i++) {
+    if (/ r-xp .*\/libc[.-]/.test(readFileSync(`/proc/${child.pid}/maps`, "utf8"))) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
   return child;
 }
 
