@@ -141,7 +141,8 @@ if (process.argv[2] === "--child") {
     console.log(`code-cache: wrote ${out} (${statSync(out).size} bytes)`);
   };
   try {
-    for (const name of [stem, `${stem}-compile`]) rmSync(join(dir, builtCacheName(name, hash)), { force: true });
+    const names = stem === "cli" ? ["cli", "cli-compile"] : [stem];
+    for (const name of names) rmSync(join(dir, builtCacheName(name, hash)), { force: true });
     if (stem === "cli") {
       // (printk-sample's object compiled first, outside the cache: see above)
       await step("-", join(work, "unused.v8"), ["printk-sample"], 3);

@@ -158,13 +158,14 @@ export interface CachedBundle {
  * A bundle compiled with the best cache there is for `use` (undefined: no
  * cache of its own, the build's only). `built` names which of the build's
  * caches serves a use that has none of its own yet (scripts/code-cache.mjs
- * writes "cli" and "cli-compile" for the CLI); the bundle's stem by default.
+ * writes "cli" and "cli-compile" for the CLI), asked only then; the
+ * bundle's stem by default.
  */
 export function compileCached(
   bundleFile: string,
   bundleHash: string,
   use: string | undefined,
-  built: string = stemOf(bundleFile),
+  built: () => string = () => stemOf(bundleFile),
 ): CachedBundle {
   const path = use === undefined ? undefined : ownCachePath(bundleHash, use);
   let cachedData: Buffer | undefined;
@@ -175,10 +176,12 @@ export function compileCached(
       debug("code cache: %s", (err as Error).message);
     }
   }
-  // No cache of this use yet: the build's.
-  const builtPath = join(dirname(bundleFile), builtCacheName(built, bundleHash));
-  const used = cachedData !== undefined ? path : builtPath;
-  cachedData ??= readBuiltCache(builtPath, bundleFile);
+  let used = path;
+  if (cachedData === undefined) {
+    // No cache of this use yet: the build's.
+    used = join(dirname(bundleFile), builtCacheName(built(), bundleHash));
+    cachedData = readBuiltCache(used, bundleFile);
+  }
   const script = compileBundle(bundleFile, cachedData);
   if (cachedData !== undefined)
     debug("code cache: %s %s", script.cachedDataRejected ? "rejected" : "used", used);

@@ -55,11 +55,39 @@ export interface AddonAttempt {
   reason: string;
 }
 
-/** The addon loaded from the first candidate that loads (`addon` undefined if none did), and every attempt before it. */
-export function loadAddon(root: string): { addon?: unknown; file?: string; tried: AddonAttempt[] } {
+/** What loading the addon came to. */
+export interface AddonLoad {
+  /** The addon, from the first candidate that loaded; undefined if none did. */
+  addon?: unknown;
+  file?: string;
+  /** Every candidate tried before it, and why it did not load. */
+  tried: AddonAttempt[];
+}
+
+/**
+ * One load per package root for the whole process, kept on globalThis: the
+ * CLI's launcher loads the addon to map the bundle, then the bundle's own
+ * copy of this module loads it again (native.ts), and the candidates' stats
+ * need not be made twice.
+ */
+const LOADS = Symbol.for("tsbpf.addonLoads");
+const globals = globalThis as { [LOADS]?: Map<string, AddonLoad> };
+
+/** The addon of the package at `root`, loaded once (see {@link addonCandidates} for where from). */
+export function loadAddon(root: string): AddonLoad {
+  const loads = (globals[LOADS] ??= new Map());
+  let load = loads.get(root);
+  if (load === undefined) {
+    load = loadFrom(addonCandidates(root));
+    loads.set(root, load);
+  }
+  return load;
+}
+
+function loadFrom(candidates: string[]): AddonLoad {
   const require = createRequire(import.meta.url);
   const tried: AddonAttempt[] = [];
-  for (const file of addonCandidates(root)) {
+  for (const file of candidates) {
     if (!existsSync(file)) {
       tried.push({ path: file, reason: "not found" });
       continue;

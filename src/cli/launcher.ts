@@ -39,7 +39,9 @@ export function builtCacheFor(dir: string, command: string | undefined): "cli" |
 export function launch(dir: string): void {
   const file = join(dir, "cli.cjs");
   const command = commandOf(process.argv.slice(2));
-  const { script, saveCache } = compileCached(file, __TSBPF_CLI_HASH__, command, builtCacheFor(dir, command));
+  const { script, saveCache } = compileCached(file, __TSBPF_CLI_HASH__, command, () =>
+    builtCacheFor(dir, command),
+  );
   // (the CLI's commands end through process.exit or the event loop's end, on a signal too)
   if (saveCache) process.once("exit", saveCache);
   runBundle(file, script);
