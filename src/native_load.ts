@@ -72,10 +72,11 @@ export interface AddonLoad {
  */
 const LOADS = Symbol.for("tsbpf.addonLoads");
 const globals = globalThis as { [LOADS]?: Map<string, AddonLoad> };
+globals[LOADS] ??= new Map();
+const loads = globals[LOADS];
 
 /** The addon of the package at `root`, loaded once (see {@link addonCandidates} for where from). */
 export function loadAddon(root: string): AddonLoad {
-  const loads = (globals[LOADS] ??= new Map());
   let load = loads.get(root);
   if (load === undefined) {
     load = loadFrom(addonCandidates(root));
