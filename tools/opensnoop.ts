@@ -115,7 +115,7 @@ export const tool: Tool = {
       short: "b",
       long: "buffer-pages",
       type: "int",
-      help: "size of the ring buffer, in pages per CPU times 16 (records carry -F's path buffer); must be a power of two, defaults to 64",
+      help: "size of the ring buffer, in pages per CPU; must be a power of two, defaults to 64",
     },
   ],
   examples: [
@@ -152,7 +152,9 @@ export const tool: Tool = {
     const pages = a.num("buffer-pages") ?? 64;
     if (!(pages > 0) || (pages & (pages - 1)) !== 0)
       throw new UsageError("-b/--buffer-pages: expected a power of two");
-    let ringSize = pages * 4096 * 16 * Math.max(1, cpus().length);
+    // bcc's perf buffer: `pages` per CPU. A record is its header and the path's bytes (~120 bytes
+    // for a typical path, up to 4.4 KB with -F), so this holds more of them than bcc's buffer does.
+    let ringSize = pages * 4096 * Math.max(1, cpus().length);
     ringSize = 2 ** Math.ceil(Math.log2(ringSize));
     const uidText = a.str("uid");
     const b: BPF = await ctx.open({

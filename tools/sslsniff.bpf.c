@@ -12,9 +12,11 @@ const volatile pid_t targ_pid = 0;
 const volatile uid_t targ_uid = (uid_t)-1;
 const volatile u32 max_buf = 8192;
 
-/* buf first: user space reads its bytes at offset 0 */
+/* The record: a fixed header, then the bytes copied. Only the header and
+ * those bytes go into the ring buffer, not the whole 16 KB: a ring of 1 MB
+ * then holds thousands of typical records (bcc's perf buffer: 8 pages per
+ * CPU, two records of its size). */
 struct event {
-    u8 buf[MAX_BUF_SIZE];
     u64 timestamp_ns;
     u64 delta_ns;
     u32 pid;
@@ -25,7 +27,10 @@ struct event {
     s32 buf_filled;
     s32 rw;
     char comm[TASK_COMM_LEN];
+    u8 buf[MAX_BUF_SIZE];
 };
+/* user space reads the bytes at this offset (tools/sslsniff.ts BUF_OFFSET) */
+_Static_assert(__builtin_offsetof(struct event, buf) == 60, "sslsniff's buffer offset");
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -58,7 +63,7 @@ struct {
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 1 << 23);
+    __uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
 static __always_inline bool wanted(u64 id)
@@ -133,7 +138,7 @@ static __always_inline int rw_exit(int len, int rw)
     u64 *bufp = bpf_map_lookup_elem(&bufs, &tid);
     u64 *tsp = bpf_map_lookup_elem(&start_ns, &tid);
     struct event *d;
-    u64 n;
+    u64 n, size;
 
     if (!bufp || !tsp)
         return 0;
@@ -152,7 +157,11 @@ static __always_inline int rw_exit(int len, int rw)
         d->buf_filled = 1;
         d->copied = n;
     }
-    tool_lost_if_err(bpf_ringbuf_output(&events, d, sizeof(*d), 0));
+    size = __builtin_offsetof(struct event, buf) + d->copied;
+    if (size > sizeof(*d))
+        size = sizeof(*d);
+    barrier_var(size);
+    tool_lost_if_err(bpf_ringbuf_output(&events, d, size, 0));
 out:
     bpf_map_delete_elem(&bufs, &tid);
     bpf_map_delete_elem(&start_ns, &tid);
@@ -226,7 +235,8 @@ int BPF_KRETPROBE(probe_SSL_do_handshake_exit)
     if (ret > 0) {
         d = fill(id, ts, *tsp, ret, 2);
         if (d)
-            tool_lost_if_err(bpf_ringbuf_output(&events, d, sizeof(*d), 0));
+            tool_lost_if_err(
+                bpf_ringbuf_output(&events, d, __builtin_offsetof(struct event, buf), 0));
     }
     bpf_map_delete_elem(&start_ns, &tid);
     return 0;

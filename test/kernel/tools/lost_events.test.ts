@@ -14,7 +14,7 @@ const OPENS = 200_000;
 describe("lost events", { skip: skipUnlessRoot }, () => {
   it("opensnoop: a full ring buffer is counted and reported, and what was delivered is printed", async () => {
     // spawnSync blocks this process's event loop (the tool runs in it): nothing is consumed
-    // while the child opens /dev/null OPENS times, more than the 4 MiB ring holds.
+    // while the child opens /dev/null OPENS times, more than the ring holds (bcc's 64 pages per CPU).
     const r = await traceWhile(
       "opensnoop",
       ["-n", "sh"],
