@@ -5,6 +5,7 @@
  * also on the running node binary, which carries its own OpenSSL.
  */
 import { existsSync } from "node:fs";
+import { resolveName } from "../src/elf/procmaps.js";
 import { BPF, type RingBuf } from "../src/index.js";
 import { UsageError } from "./lib/args.js";
 import type { Tool } from "./lib/runtime.js";
@@ -45,11 +46,14 @@ const FUNCS: Record<LibType, Array<[string, string]>> = {
 };
 const RW_EVENT = ["READ/RECV", "WRITE/SEND", "HANDSHAKE"];
 const MAX_BUF_SIZE = 16384;
+/** Where a record's bytes start (sslsniff.bpf.c checks it). */
+const BUF_OFFSET = 60;
 
 /** The node binary when it exports OpenSSL's functions (it links OpenSSL statically). */
 function nodeWithOpenssl(): string | undefined {
   try {
-    return BPF.getUserFunctions(process.execPath, /^SSL_write$/).length > 0 ? process.execPath : undefined;
+    // by name: node's 260,000 symbols are not all read for one (elf.ts's elfSymbolsMatching)
+    return resolveName(process.execPath, "SSL_write") !== undefined ? process.execPath : undefined;
   } catch {
     return undefined;
   }
@@ -211,7 +215,8 @@ export const tool: Tool = {
     events.openRingBuffer((_c, raw) => {
       const e = events.event(raw) as SslEvent;
       if (comm !== undefined && comm !== e.comm) return;
-      const data = e.buf_filled === 1 ? Buffer.from(raw.subarray(0, e.copied)) : Buffer.alloc(0);
+      const data =
+        e.buf_filled === 1 ? Buffer.from(raw.subarray(BUF_OFFSET, BUF_OFFSET + e.copied)) : Buffer.alloc(0);
       if (start === 0n) start = e.timestamp_ns;
       const time = Number(e.timestamp_ns - start) / 1e9;
       const latMs = Number(e.delta_ns) / 1e6;

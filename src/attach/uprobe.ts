@@ -17,6 +17,7 @@ import {
   type ElfSymbol,
   elfFile,
   elfSymbols,
+  elfSymbolsMatching,
   SHN_UNDEF,
   symbolToFileOffset,
 } from "../elf/elf.js";
@@ -120,8 +121,8 @@ const TYPE_RANK: Record<string, number> = { FUNC: 0, IFUNC: 0, NOTYPE: 1 };
 function findSymbol(path: string, name: string): ElfSymbol | undefined {
   const bare = name.replace(/@.*$/, "");
   let best: ElfSymbol | undefined;
-  for (const s of elfSymbols(path)) {
-    if (s.name !== bare || !probeable(s)) continue;
+  for (const s of elfSymbolsMatching(path, [bare])) {
+    if (!probeable(s)) continue;
     if (
       !best ||
       (TYPE_RANK[s.type] as number) < (TYPE_RANK[best.type] as number) ||
@@ -133,10 +134,10 @@ function findSymbol(path: string, name: string): ElfSymbol | undefined {
   return best;
 }
 
-/** Names of the functions (FUNC and IFUNC) of an ELF file, each once. */
-function functionNames(path: string): string[] {
+/** Names of the functions (FUNC and IFUNC) of an ELF file (those re passes, when given), each once. */
+function functionNames(path: string, re?: RegExp): string[] {
   const out = new Set<string>();
-  for (const s of elfSymbols(path)) {
+  for (const s of re ? elfSymbolsMatching(path, re) : elfSymbols(path)) {
     if ((s.type === "FUNC" || s.type === "IFUNC") && s.shndx !== SHN_UNDEF && s.value !== 0n && s.name !== "")
       out.add(s.name);
   }
@@ -377,8 +378,8 @@ export function resolveUprobeRe(name: string, re: RegExp, pid?: number): UprobeT
   const path = resolveBinary(name, p);
   const elf = elfFile(path);
   const out = new Map<bigint, UprobeTarget>();
-  for (const s of elfSymbols(path)) {
-    if ((s.type !== "FUNC" && s.type !== "IFUNC") || !probeable(s) || !re.test(s.name)) continue;
+  for (const s of elfSymbolsMatching(path, re)) {
+    if ((s.type !== "FUNC" && s.type !== "IFUNC") || !probeable(s)) continue;
     let t: UprobeTarget;
     try {
       t = targetOf(path, elf, s, 0n, p);
@@ -392,7 +393,7 @@ export function resolveUprobeRe(name: string, re: RegExp, pid?: number): UprobeT
 
 /** Names of the functions (FUNC, IFUNC) of binary `name` matching re (bcc's get_user_functions). */
 export function userFunctions(name: string, re: RegExp): string[] {
-  return functionNames(resolveBinary(name)).filter((n) => re.test(n));
+  return functionNames(resolveBinary(name), re);
 }
 
 /** The AttachError for a failed uprobe attach, with a hint that fits the errno. */

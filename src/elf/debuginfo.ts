@@ -122,7 +122,7 @@ function fileId(path: string): string | undefined {
 }
 
 /** The candidates that exist and pass their check, in search order. */
-function* verifiedCandidates(
+export function* verifiedCandidates(
   path: string,
   elf: Pick<ElfFile, "buildId" | "debuglink">,
   io: DebugFileIo,

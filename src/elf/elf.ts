@@ -14,7 +14,13 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { ElfError } from "../kernel/errors.js";
 import { Lru } from "../lru.js";
-import { debuglinkCrc, debugSearchKey, loadDebugSymbols, symfsPath } from "./debuginfo.js";
+import {
+  debuglinkCrc,
+  debugSearchKey,
+  loadDebugSymbols,
+  symfsPath,
+  verifiedCandidates,
+} from "./debuginfo.js";
 
 /** e_type, by name: EXEC is a fixed-address executable, DYN a shared object or a PIE. */
 export type ElfType = "NONE" | "REL" | "EXEC" | "DYN" | "CORE" | "UNKNOWN";
@@ -178,6 +184,8 @@ export interface ElfFile {
 interface Source {
   name: string;
   read(pos: number, len: number): Buffer;
+  /** len bytes at pos, read into `scratch` (len at most its size) or viewed in place: valid until the next call. */
+  readChunk(scratch: Buffer, pos: number, len: number): Buffer;
 }
 
 function fdSource(fd: number, name: string): Source {
@@ -185,36 +193,41 @@ function fdSource(fd: number, name: string): Source {
   // (a file whose size stat does not tell, as in /proc, is read until it ends).
   const st = fstatSync(fd);
   const size = st.isFile() && st.size > 0 ? st.size : Number.MAX_SAFE_INTEGER;
+  const check = (pos: number, len: number): void => {
+    if (pos < 0 || len < 0 || pos + len > size || len > 0x7fffffff)
+      throw new ElfError(
+        name,
+        `truncated: wanted ${len} bytes at offset ${pos} of ${st.isFile() ? size : "the file"}`,
+      );
+  };
+  const readTo = (buf: Buffer, pos: number, len: number): Buffer => {
+    check(pos, len);
+    let got = 0;
+    while (got < len) {
+      const n = readSync(fd, buf, got, len - got, pos + got);
+      if (n === 0) break;
+      got += n;
+    }
+    if (got < len) throw new ElfError(name, `truncated: wanted ${len} bytes at offset ${pos}, got ${got}`);
+    return buf.subarray(0, len);
+  };
   return {
     name,
-    read(pos, len) {
-      if (pos < 0 || len < 0 || pos + len > size || len > 0x7fffffff)
-        throw new ElfError(
-          name,
-          `truncated: wanted ${len} bytes at offset ${pos} of ${st.isFile() ? size : "the file"}`,
-        );
-      const buf = Buffer.allocUnsafe(len);
-      let got = 0;
-      while (got < len) {
-        const n = readSync(fd, buf, got, len - got, pos + got);
-        if (n === 0) break;
-        got += n;
-      }
-      if (got < len) throw new ElfError(name, `truncated: wanted ${len} bytes at offset ${pos}, got ${got}`);
-      return buf;
+    read: (pos, len) => {
+      check(pos, len);
+      return readTo(Buffer.allocUnsafe(len), pos, len);
     },
+    readChunk: readTo,
   };
 }
 
 function bufferSource(buf: Buffer, name: string): Source {
-  return {
-    name,
-    read(pos, len) {
-      if (pos < 0 || pos + len > buf.length)
-        throw new ElfError(name, `truncated: wanted ${len} bytes at offset ${pos} of ${buf.length}`);
-      return buf.subarray(pos, pos + len);
-    },
+  const read = (pos: number, len: number): Buffer => {
+    if (pos < 0 || pos + len > buf.length)
+      throw new ElfError(name, `truncated: wanted ${len} bytes at offset ${pos} of ${buf.length}`);
+    return buf.subarray(pos, pos + len);
   };
+  return { name, read, readChunk: (_scratch, pos, len) => read(pos, len) };
 }
 
 const ELF_TYPES: ElfType[] = ["NONE", "REL", "EXEC", "DYN", "CORE"];
@@ -429,36 +442,161 @@ function usdtNote(elf: ElfFile, desc: Buffer, stapBase: ElfSection | undefined):
   };
 }
 
-function readSymbolsFrom(src: Source, elf: ElfFile): ElfSymbol[] {
-  const out: ElfSymbol[] = [];
+/** A symbol table section with its string table, entries of `entsize` bytes. */
+interface SymbolTable {
+  sec: ElfSection;
+  strSec: ElfSection;
+  table: "symtab" | "dynsym";
+  entsize: number;
+  count: number;
+}
+
+/** .symtab and .dynsym, in section order (the order every listing of symbols keeps). */
+function symbolTables(src: Source, elf: ElfFile): SymbolTable[] {
+  const out: SymbolTable[] = [];
   for (const sec of elf.sections) {
     if (sec.type !== SHT_SYMTAB && sec.type !== SHT_DYNSYM) continue;
-    const table = sec.type === SHT_SYMTAB ? "symtab" : "dynsym";
     const strSec = elf.sections[sec.link];
     if (!strSec || strSec.type === SHT_NOBITS || sec.size === 0) continue;
     const entsize = sec.entsize || 24;
     if (entsize < 24) throw new ElfError(src.name, `bad symbol entry size ${entsize} in ${sec.name}`);
+    const table = sec.type === SHT_SYMTAB ? "symtab" : "dynsym";
+    out.push({ sec, strSec, table, entsize, count: Math.floor(sec.size / entsize) });
+  }
+  return out;
+}
+
+function decodeSymbol(data: Buffer, o: number, name: string, table: "symtab" | "dynsym"): ElfSymbol {
+  const info = data[o + 4] as number;
+  const t = info & 0xf;
+  const b = info >> 4;
+  return {
+    name,
+    value: data.readBigUInt64LE(o + 8),
+    size: data.readBigUInt64LE(o + 16),
+    type: t === 10 ? "IFUNC" : (SYM_TYPES[t] ?? "OTHER"),
+    binding: b === 10 ? "UNIQUE" : (SYM_BINDINGS[b] ?? "OTHER"),
+    visibility: (data[o + 5] as number) & 3,
+    shndx: data.readUInt16LE(o + 6),
+    table,
+  };
+}
+
+/** Whether the entry at `o` is a defined function (FUNC or IFUNC, in a section, at an address) with a name offset. */
+function definesFunction(data: Buffer, o: number): boolean {
+  const t = (data[o + 4] as number) & 0xf;
+  return (
+    (t === 2 || t === 10) &&
+    data.readUInt16LE(o + 6) !== SHN_UNDEF &&
+    data.readUInt32LE(o) !== 0 &&
+    data.readBigUInt64LE(o + 8) !== 0n
+  );
+}
+
+/**
+ * The symbols of .symtab then .dynsym that `test` keeps (all without one),
+ * pushed to `out`; returns whether .symtab defines a named function (a
+ * binary without one is stripped, and its debug file's symbols come first).
+ */
+function scanSymbols(
+  src: Source,
+  elf: ElfFile,
+  test: ((name: string) => boolean) | undefined,
+  out: ElfSymbol[],
+): boolean {
+  let symtabFunction = false;
+  for (const { sec, strSec, table, entsize, count } of symbolTables(src, elf)) {
     const data = src.read(sec.offset, sec.size);
     const strs = src.read(strSec.offset, strSec.size);
-    const count = Math.floor(sec.size / entsize);
     // Entry 0 is the reserved null symbol.
     for (let i = 1; i < count; i++) {
       const o = i * entsize;
-      const info = data[o + 4] as number;
-      const t = info & 0xf;
-      const b = info >> 4;
-      out.push({
-        name: cstr(strs, data.readUInt32LE(o)),
-        value: data.readBigUInt64LE(o + 8),
-        size: data.readBigUInt64LE(o + 16),
-        type: t === 10 ? "IFUNC" : (SYM_TYPES[t] ?? "OTHER"),
-        binding: b === 10 ? "UNIQUE" : (SYM_BINDINGS[b] ?? "OTHER"),
-        visibility: (data[o + 5] as number) & 3,
-        shndx: data.readUInt16LE(o + 6),
-        table,
-      });
+      const name = cstr(strs, data.readUInt32LE(o));
+      if (!symtabFunction && table === "symtab" && name !== "" && definesFunction(data, o))
+        symtabFunction = true;
+      if (test && !test(name)) continue;
+      out.push(decodeSymbol(data, o, name, table));
     }
   }
+  return symtabFunction;
+}
+
+/**
+ * Bytes a scan by name reads at a time: node's own tables are 10 MB, which
+ * read whole would stay in malloc's heap (glibc raises its mmap threshold to
+ * the size of a block it frees).
+ */
+const SCAN_CHUNK = 256 * 1024;
+
+/** Where in the string table each of `names` starts as a whole string (NUL-terminated, or ending the table). */
+function nameOffsets(
+  src: Source,
+  strSec: ElfSection,
+  names: readonly string[],
+  scratch: Buffer,
+): Map<number, string> {
+  const found = new Map<number, string>();
+  const needles = names.map((n) => [n, Buffer.from(`${n}\0`, "utf8")] as const);
+  const longest = Math.max(...needles.map(([, b]) => b.length));
+  for (let pos = 0; pos < strSec.size; pos += SCAN_CHUNK) {
+    // each chunk overlaps the next by a name's length, and keeps only the names starting in it
+    const chunk = src.readChunk(
+      scratch,
+      strSec.offset + pos,
+      Math.min(SCAN_CHUNK + longest, strSec.size - pos),
+    );
+    for (const [name, nd] of needles) {
+      for (let at = chunk.indexOf(nd); at !== -1 && at < SCAN_CHUNK; at = chunk.indexOf(nd, at + 1))
+        found.set(pos + at, name);
+    }
+  }
+  const tail = src.read(strSec.offset + Math.max(0, strSec.size - longest), Math.min(longest, strSec.size));
+  for (const [name] of needles) {
+    const b = Buffer.from(name, "utf8");
+    if (b.length <= tail.length && tail.subarray(tail.length - b.length).equals(b))
+      found.set(strSec.size - b.length, name);
+  }
+  return found;
+}
+
+/**
+ * {@link scanSymbols} for symbols named one of `names`, a chunk at a time:
+ * the names are found in the string table first, then the entries that
+ * point at them; no other name is decoded.
+ */
+function scanNamed(src: Source, elf: ElfFile, names: readonly string[], out: ElfSymbol[]): boolean {
+  let symtabFunction = false;
+  const longest = Math.max(...names.map((n) => Buffer.byteLength(n) + 1));
+  const scratch = Buffer.allocUnsafe(SCAN_CHUNK + longest);
+  for (const { sec, strSec, table, entsize, count } of symbolTables(src, elf)) {
+    const offsets = nameOffsets(src, strSec, names, scratch);
+    const per = Math.max(1, Math.floor(SCAN_CHUNK / entsize));
+    for (let first = 0; first < count; first += per) {
+      const n = Math.min(per, count - first);
+      const data = src.readChunk(scratch, sec.offset + first * entsize, n * entsize);
+      // Entry 0 is the reserved null symbol.
+      for (let i = first === 0 ? 1 : 0; i < n; i++) {
+        const o = i * entsize;
+        const nameAt = data.readUInt32LE(o);
+        if (
+          !symtabFunction &&
+          table === "symtab" &&
+          definesFunction(data, o) &&
+          nameAt < strSec.size &&
+          src.read(strSec.offset + nameAt, 1)[0] !== 0
+        )
+          symtabFunction = true;
+        const name = offsets.get(nameAt);
+        if (name !== undefined) out.push(decodeSymbol(data, o, name, table));
+      }
+    }
+  }
+  return symtabFunction;
+}
+
+function readSymbolsFrom(src: Source, elf: ElfFile): ElfSymbol[] {
+  const out: ElfSymbol[] = [];
+  scanSymbols(src, elf, undefined, out);
   return out;
 }
 
@@ -688,6 +826,8 @@ interface CacheEntry {
   debugFile?: string;
   /** debugSearchKey() when `symbols` came out of a debug file search (redone when it changes). */
   debugKey?: string;
+  /** What lookups by name found, by the names ("\0"-joined), in a file's own tables. */
+  named?: Map<string, readonly ElfSymbol[]>;
   /** CRC32 of the whole file, when it was a debuglink candidate. */
   crc?: number;
   /**
@@ -755,10 +895,9 @@ const debugIo = {
   symbols: (p: string) => cached(p, (e, src) => readSymbolsFrom(src, e.elf)),
 };
 
-function isDefinedFunction(s: ElfSymbol): boolean {
-  return (
-    (s.type === "FUNC" || s.type === "IFUNC") && s.shndx !== SHN_UNDEF && s.value !== 0n && s.name !== ""
-  );
+/** Whether the entry's symbols are there and were found with the debug search's present settings. */
+function hasFreshSymbols(e: CacheEntry): e is CacheEntry & { symbols: readonly ElfSymbol[] } {
+  return e.symbols !== undefined && (e.debugKey === undefined || e.debugKey === debugSearchKey());
 }
 
 /**
@@ -769,13 +908,13 @@ function isDefinedFunction(s: ElfSymbol): boolean {
  * first path's result.
  */
 function symbolsOf(path: string, e: CacheEntry, src: Source): readonly ElfSymbol[] {
-  if (e.symbols !== undefined && (e.debugKey === undefined || e.debugKey === debugSearchKey()))
-    return e.symbols;
-  const own = readSymbolsFrom(src, e.elf);
+  if (hasFreshSymbols(e)) return e.symbols;
+  const own: ElfSymbol[] = [];
+  const symtabFunction = scanSymbols(src, e.elf, undefined, own);
   e.index = undefined;
   e.debugFile = undefined;
   e.debugKey = undefined;
-  if (own.some((s) => s.table === "symtab" && isDefinedFunction(s))) {
+  if (symtabFunction) {
     e.symbols = Object.freeze(own);
     return e.symbols;
   }
@@ -824,6 +963,63 @@ export function elfSymbols(path: string, opts: ElfSymbolsOptions = {}): readonly
 }
 
 /**
+ * What {@link loadDebugSymbols} would give of a stripped binary's debug file
+ * (its .symtab's defined symbols, from the first verified candidate that
+ * defines functions), for `names` only.
+ */
+function debugSymbolsNamed(path: string, elf: ElfFile, names: readonly string[]): ElfSymbol[] {
+  try {
+    for (const c of verifiedCandidates(path, elf, debugIo)) {
+      const found: ElfSymbol[] = [];
+      try {
+        if (!cached(c.path, (d, dsrc) => scanNamed(dsrc, d.elf, names, found))) continue;
+      } catch {
+        continue;
+      }
+      return found.filter(
+        (s) => s.table === "symtab" && s.shndx !== SHN_UNDEF && s.type !== "SECTION" && s.type !== "FILE",
+      );
+    }
+  } catch {}
+  return [];
+}
+
+/**
+ * The symbols of {@link elfSymbols} whose name is one of `match` (a list of
+ * names) or passes it (a RegExp, by test()), in the same order, without
+ * making the others: a lookup in a binary of 260,000 symbols (node's own)
+ * would otherwise hold all of them (~50 MB of JavaScript heap) for a few
+ * names. Uses the cached table when there is one, and caches only what a
+ * lookup by names found. A stripped binary (no .symtab function) that has a
+ * debug file is read whole and cached, as {@link elfSymbols} does: the debug
+ * file's symbols come first.
+ */
+export function elfSymbolsMatching(path: string, match: readonly string[] | RegExp): ElfSymbol[] {
+  const names = match instanceof RegExp ? undefined : [...new Set(match)].filter((n) => n !== "");
+  const keep = (s: ElfSymbol): boolean => (names ? names.includes(s.name) : (match as RegExp).test(s.name));
+  return cached(path, (e, src) => {
+    if (hasFreshSymbols(e)) return e.symbols.filter(keep);
+    // (a stripped file's answer holds while the debug search's settings do)
+    const key = names && `${debugSearchKey()}\0\0${names.join("\0")}`;
+    const known = key === undefined ? undefined : e.named?.get(key);
+    if (known) return [...known];
+    const out: ElfSymbol[] = [];
+    if (names?.length === 0) return out;
+    const own = names
+      ? scanNamed(src, e.elf, names, out)
+      : scanSymbols(src, e.elf, (n) => (match as RegExp).test(n), out);
+    // stripped (no .symtab function): a debug file's symbols come first, when there is one
+    if (!own && names) out.unshift(...debugSymbolsNamed(path, e.elf, names));
+    else if (!own && loadDebugSymbols(path, e.elf, debugIo)) return symbolsOf(path, e, src).filter(keep);
+    if (key !== undefined) {
+      e.named ??= new Map();
+      e.named.set(key, Object.freeze([...out]));
+    }
+    return out;
+  });
+}
+
+/**
  * The separate debug file whose symbols {@link elfSymbols} gives for
  * `path`, or undefined (the binary has its own .symtab, or no debug file was
  * found or usable).
@@ -846,8 +1042,8 @@ export function findElfSymbol(
   types: ElfSymbolType[] = ["FUNC", "IFUNC", "OBJECT"],
 ): ElfSymbol | undefined {
   let best: ElfSymbol | undefined;
-  for (const s of elfSymbols(path)) {
-    if (s.name !== name || s.shndx === SHN_UNDEF || !types.includes(s.type)) continue;
+  for (const s of elfSymbolsMatching(path, [name])) {
+    if (s.shndx === SHN_UNDEF || !types.includes(s.type)) continue;
     if (!best || BIND_RANK[s.binding] < BIND_RANK[best.binding]) best = s;
   }
   return best;

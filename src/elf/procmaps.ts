@@ -28,7 +28,7 @@ import {
   type ElfFile,
   elfFile,
   elfFunctionIndex,
-  elfSymbols,
+  elfSymbolsMatching,
   FunctionIndex,
   fileOffsetToAddr,
   findElfSymbol,
@@ -695,11 +695,11 @@ export function getUserFunctionsAndAddresses(name: string, re: RegExp | string):
   const r = stateless(re);
   const out: UserFunctionAddress[] = [];
   const seen = new Set<string>();
-  for (const s of elfSymbols(binaryPath(name))) {
+  for (const s of elfSymbolsMatching(binaryPath(name), r)) {
     if ((s.type !== "FUNC" && s.type !== "IFUNC") || s.shndx === SHN_UNDEF || s.value === 0n || s.name === "")
       continue;
     const key = `${s.name}\0${s.value}`;
-    if (seen.has(key) || !r.test(s.name)) continue;
+    if (seen.has(key)) continue;
     seen.add(key);
     out.push({ name: s.name, address: s.value });
   }

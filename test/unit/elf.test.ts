@@ -10,8 +10,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as zlib from "node:zlib";
 import {
+  clearElfCache,
   type ElfSymbol,
   elfSymbols,
+  elfSymbolsMatching,
   FunctionIndex,
   fileOffsetToAddr,
   findElfSymbol,
@@ -154,6 +156,40 @@ describe("ELF reader on gcc-built binaries", { skip: noTools }, () => {
     assert.ok(printf);
     assert.equal(printf.shndx, 0);
     assert.throws(() => symbolToFileOffset(readElf(path), printf), /undefined/);
+  });
+
+  it("elfSymbolsMatching finds what elfSymbols lists for those names or that RegExp, in its order", () => {
+    // gcc's binaries here, node's own (260,000 symbols: the lookup that must not read them all),
+    // bash, and libc (stripped: its debug file's symbols first when libc6-dbg is there)
+    const libc = readFileSync("/proc/self/maps", "utf8").match(/\/\S*\/libc\.so\.6$/m)?.[0];
+    const files = [bins.pie as string, bins.nopie as string, process.execPath, "/bin/bash", libc].filter(
+      (f): f is string => f !== undefined && existsSync(f),
+    );
+    const show = (a: readonly ElfSymbol[]): string =>
+      JSON.stringify(a, (_k, v) => (typeof v === "bigint" ? `${v}n` : v));
+    for (const file of files) {
+      clearElfCache();
+      const all = elfSymbols(file);
+      const names = [all[1]?.name, all[Math.floor(all.length / 2)]?.name, all.at(-1)?.name, "main", "malloc"];
+      const cases: Array<string[] | RegExp> = [
+        ...names.filter((n): n is string => !!n).map((n) => [n]),
+        ["malloc", "free", "no_such_function_here"],
+        ["no_such_function_here"],
+        [],
+        /^mem/,
+      ];
+      for (const match of cases) {
+        const want = all.filter((s) =>
+          match instanceof RegExp ? match.test(s.name) : match.includes(s.name),
+        );
+        // read by its own scan (nothing cached), then again (its answer cached), then from elfSymbols' table
+        clearElfCache();
+        assert.equal(show(elfSymbolsMatching(file, match)), show(want), `${file}: ${match}`);
+        assert.equal(show(elfSymbolsMatching(file, match)), show(want), `${file}: ${match}, again`);
+        elfSymbols(file);
+        assert.equal(show(elfSymbolsMatching(file, match)), show(want), `${file}: ${match}, from the table`);
+      }
+    }
   });
 
   it("a rebuilt file is read again (the cache keys on inode and mtime)", () => {
