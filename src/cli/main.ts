@@ -12,6 +12,8 @@
  *   tsbpf TOOL [options]                             run a tool (execsnoop, …; -h for its options)
  */
 
+import { pauseWhileQuiet } from "../compile_pause.js";
+
 const USAGE = `usage: tsbpf <command> [options]
 
 commands:
@@ -30,6 +32,8 @@ commands:
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  // V8's optimizer and young-generation growth wait until the command is busy (compile_pause.ts)
+  using _quiet = process.env.TSBPF_V8_EAGER ? undefined : pauseWhileQuiet();
   switch (cmd) {
     case "printk-sample": {
       const { exampleMain } = await import("./example_cmd.js");

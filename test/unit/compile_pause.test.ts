@@ -48,6 +48,24 @@ await new Promise((r) => setTimeout(r, 50));
 pauseForCompile({ lingerMs: 600000 })[Symbol.dispose]();
 `;
 
+/**
+ * pauseWhileQuiet with a 200 ms period: `quiet` runs hot in short calls
+ * every 10 ms (a tracer's event path at a few hundred events a second, ~1%
+ * of a CPU) for 1.5 s, then the process is busy for 1 s, then `after` runs
+ * hot. With `control`, no pause is taken.
+ */
+const quietScript = (control: boolean): string => `
+import { pauseWhileQuiet } from ${JSON.stringify(MODULE)};
+function quiet(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 7) % 1000003; return s; }
+function after(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 5) % 1000033; return s; }
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+${control ? "" : "const held = pauseWhileQuiet({ periodMs: 200, busyShare: 0.05 });"}
+for (const end = Date.now() + 1500; Date.now() < end; await sleep(10)) quiet(20000);
+for (const end = Date.now() + 1000; Date.now() < end; await sleep(1)) { const t = Date.now(); while (Date.now() - t < 20); }
+for (let k = 0; k < 30; k++) after(100000);
+await sleep(50);
+`;
+
 function optimized(flags: string[], script = SCRIPT): Set<string> {
   const r = spawnSync(process.execPath, [...flags, "--trace-opt", "--input-type=module", "-e", script], {
     encoding: "utf8",
@@ -89,6 +107,19 @@ process.stdout.write(JSON.stringify({ start, during, after: young() }));`,
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
+
+describe("pauseWhileQuiet", () => {
+  it("optimizes nothing while the process is quiet, and again for good once it is busy", () => {
+    const control = optimized([], quietScript(true));
+    assert.ok(
+      control.has("quiet"),
+      `without the pause V8 optimizes the quiet loop: ${[...control].join(" ")}`,
+    );
+    const names = optimized([], quietScript(false));
+    assert.ok(!names.has("quiet"), [...names].join(" "));
+    assert.ok(names.has("after"), [...names].join(" "));
+  });
+});
 
 describe("pauseForCompile", () => {
   it("holds the young generation near its size while paused; it grows again after", () => {
