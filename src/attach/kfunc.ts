@@ -3,6 +3,8 @@
  * and BPF LSM programs (Linux 5.7+): what the kernel needs, why it refused,
  * and what to use instead.
  */
+
+import { rememberRefusal } from "../kernel/boot_memo.js";
 import { Errno } from "../kernel/constants.js";
 import { AttachError, type BpfError, NotSupportedError } from "../kernel/errors.js";
 import { lockdownMode, securityfsFile } from "../kernel/features.js";
@@ -94,6 +96,16 @@ function epermReason(kind: TrampolineKind, stage: "load" | "attach"): string {
   );
 }
 
+/** The feature a refused fentry/fexit is remembered under for this boot (kernel/boot_memo.ts). */
+export const TRAMPOLINE_REFUSAL = "trampoline";
+
+/** A kernel's refusal of fentry/fexit, remembered for this boot (tools/lib/hooks.ts then skips fentry). */
+function remembered(kind: TrampolineKind, err: NotSupportedError): NotSupportedError {
+  if (kind === "kfunc" || kind === "kretfunc")
+    rememberRefusal(TRAMPOLINE_REFUSAL, { errno: err.errno ?? 0, reason: err.reason });
+  return err;
+}
+
 /**
  * The error for a trampoline program (kfunc, kretfunc: Linux 5.5+; LSM: 5.7+) the kernel
  * refused at load or attach, or undefined when errno says something else
@@ -111,14 +123,20 @@ export function trampolineRefusal(
   const alternative = trampolineAlternative(kind, target);
   const minKernel = attachKind(kind).minKernel;
   if (errno === E.EPERM && process.getuid?.() === 0) {
-    return new NotSupportedError(feature, epermReason(kind, stage), alternative, { errno, cause, minKernel });
+    return remembered(
+      kind,
+      new NotSupportedError(feature, epermReason(kind, stage), alternative, { errno, cause, minKernel }),
+    );
   }
   if (errno === E.ENOTSUPP || errno === E.EOPNOTSUPP) {
-    return new NotSupportedError(
-      feature,
-      `the kernel cannot build BPF trampolines here (${errno === E.ENOTSUPP ? "ENOTSUPP" : "EOPNOTSUPP"} at ${stage}: no JIT support for them on this architecture or kernel, Linux 5.5+ on x86-64, 5.18+ on arm64)`,
-      alternative,
-      { errno, cause, minKernel },
+    return remembered(
+      kind,
+      new NotSupportedError(
+        feature,
+        `the kernel cannot build BPF trampolines here (${errno === E.ENOTSUPP ? "ENOTSUPP" : "EOPNOTSUPP"} at ${stage}: no JIT support for them on this architecture or kernel, Linux 5.5+ on x86-64, 5.18+ on arm64)`,
+        alternative,
+        { errno, cause, minKernel },
+      ),
     );
   }
   if (errno === E.ESRCH || errno === E.ENOENT) {

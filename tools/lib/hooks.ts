@@ -7,7 +7,9 @@
  * CONFIG_KPROBES off). `--hook` picks one by hand.
  */
 import { readFileSync } from "node:fs";
+import { TRAMPOLINE_REFUSAL } from "../../src/attach/kfunc.js";
 import { AttachError, BPF, NotSupportedError } from "../../src/index.js";
+import { rememberedRefusal } from "../../src/kernel/boot_memo.js";
 import { type OptionSpec, UsageError } from "./args.js";
 
 /** How a tool hooks the kernel. */
@@ -111,9 +113,12 @@ export function hookCandidates(tool: string, requested: string | undefined, offe
   const out: HookKind[] = [];
   // Without kprobes, whether fentry can hook the functions is known only by
   // trying (a missing one fails like a refused one): kallsyms is not read.
+  // A refusal this boot already met (kernel/boot_memo.ts) is not tried again
+  // before a tracepoint: trying costs a read of the kernel's whole BTF.
   const hookable = kprobes ? fnsHere() : offer.functions.length > 0;
+  const refused = offer.tracepoint && rememberedRefusal(TRAMPOLINE_REFUSAL) !== undefined;
   if (hookable && kprobes) out.push("kprobe");
-  if (hookable && (offer.tracepointPartial || !offer.tracepoint)) out.push("fentry");
+  if (hookable && (offer.tracepointPartial || !offer.tracepoint) && !refused) out.push("fentry");
   if (offer.tracepoint) out.push("tracepoint");
   if (out.length === 0) {
     throw new NotSupportedError(
