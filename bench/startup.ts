@@ -34,11 +34,68 @@ const root = fileURLToPath(new URL("../../", import.meta.url));
 const CLI = join(root, "dist/bundle/tsbpf.cjs");
 const busyArg = process.argv.find((a) => a.startsWith("--busy-seconds="));
 const BUSY_SECONDS = busyArg ? Number(busyArg.slice("--busy-seconds=".length)) : 60;
-/** --subjects=printk_sample,execsnoop,library (all by default); --no-bpftrace skips the baselines. */
+/** --subjects=printk_sample,execsnoop,library,tools (all by default); --no-bpftrace skips the baselines. */
 const subjectsArg = process.argv.find((a) => a.startsWith("--subjects="));
 const SUBJECTS = subjectsArg
   ? subjectsArg.slice("--subjects=".length).split(",")
-  : ["printk_sample", "execsnoop", "library"];
+  : ["printk_sample", "execsnoop", "library", "tools"];
+
+/**
+ * The tools that print a row per event (the issue's "snoop tools" and their
+ * kin), whose peak RSS is measured some seconds into a run: a tool's start
+ * may do more than execsnoop's (read a binary's symbols for its uprobes,
+ * try a hook this kernel refuses), and its ring buffer is mapped in its
+ * address space.
+ */
+const ROW_TOOLS = [
+  "bashreadline",
+  "bindsnoop",
+  "biosnoop",
+  "capable",
+  "drsnoop",
+  "execsnoop",
+  "exitsnoop",
+  "gethostlatency",
+  "killsnoop",
+  "mountsnoop",
+  "oomkill",
+  "opensnoop",
+  "runqslower",
+  "solisten",
+  "sslsniff",
+  "statsnoop",
+  "syncsnoop",
+  "tcpaccept",
+  "tcpconnect",
+  "tcpconnlat",
+  "tcpdrop",
+  "tcplife",
+  "tcpretrans",
+  "tcpstates",
+  "threadsnoop",
+];
+const TOOL_SECONDS = 3;
+
+/** VmHWM and VmRSS (kB) of a tool TOOL_SECONDS into a run, or undefined when it ended before (this kernel lacks its hooks). */
+async function toolMemory(
+  tool: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ hwmKb: number; rssKb: number } | undefined> {
+  const child = spawn(process.execPath, [CLI, tool], {
+    env: { ...process.env, ...UNSET, ...env },
+    stdio: ["ignore", "ignore", "ignore"],
+  });
+  const exited = new Promise((r) => child.on("exit", r));
+  await new Promise((r) => setTimeout(r, TOOL_SECONDS * 1000));
+  let status: string | undefined;
+  try {
+    status = readFileSync(`/proc/${child.pid}/status`, "utf8");
+  } catch {}
+  child.kill("SIGINT");
+  await exited;
+  if (status === undefined || child.exitCode !== 0) return undefined;
+  return { hwmKb: statusKb(status, "VmHWM"), rssKb: statusKb(status, "VmRSS") };
+}
 const NO_BPFTRACE = process.argv.includes("--no-bpftrace");
 
 /** The generator: fork + exec of `/bin/true tsbpf-storm` every 2 ms until killed. */
@@ -105,6 +162,11 @@ function row(
   });
 }
 
+/** A field of /proc/PID/status in kB (NaN when missing). */
+function statusKb(status: string, field: string): number {
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
+}
+
 /** RSS of execsnoop after BUSY_SECONDS of rows (the generator runs meanwhile). */
 async function busyRss(env: NodeJS.ProcessEnv): Promise<{ rssKb: number; hwmKb: number; rows: number }> {
   const child = spawn(process.execPath, [CLI, "execsnoop"], {
@@ -117,8 +179,7 @@ async function busyRss(env: NodeJS.ProcessEnv): Promise<{ rssKb: number; hwmKb: 
   });
   await new Promise((r) => setTimeout(r, BUSY_SECONDS * 1000));
   const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
-  const kb = (field: string): number =>
-    Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
+  const kb = (field: string): number => statusKb(status, field);
   const exited = new Promise((r) => child.on("exit", r));
   child.kill("SIGINT");
   await exited;
@@ -251,6 +312,38 @@ export async function startupBench(RUNS: number): Promise<void> {
           rows: busy.rows,
           target: "<= 50",
         });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    if (SUBJECTS.includes("tools")) {
+      const floorMb = round(max(floor.map((x) => x.rssKb)) / 1024);
+      const dir = mkdtempSync(join(tmpdir(), "tsbpf-bench-cache-"));
+      try {
+        for (const tool of ROW_TOOLS) {
+          // a first run fills the cache (the tool's code cache, its CO-RE BTF); three warm runs are measured
+          if (!(await toolMemory(tool, { TSBPF_CACHE_DIR: dir }))) {
+            process.stderr.write(`bench: ${tool} does not run here, left out\n`);
+            continue;
+          }
+          const runs: Array<{ hwmKb: number; rssKb: number }> = [];
+          for (let i = 0; i < 3; i++) {
+            const m = await toolMemory(tool, { TSBPF_CACHE_DIR: dir });
+            if (m) runs.push(m);
+          }
+          if (runs.length === 0) continue;
+          report({
+            name: `${tool} peak RSS ${TOOL_SECONDS} s into a run, warm, median`,
+            value: round(median(runs.map((x) => x.hwmKb)) / 1024),
+            unit: "MB",
+            baseline: floorMb,
+            baseline_name: "bare node (floor)",
+            rss_mb: round(median(runs.map((x) => x.rssKb)) / 1024),
+            runs: runs.length,
+            samples_kb: runs.map((x) => x.hwmKb),
+            target: "<= 50",
+          });
+        }
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
