@@ -51,7 +51,8 @@ pauseForCompile({ lingerMs: 600000 })[Symbol.dispose]();
 /**
  * pauseWhileQuiet with a 200 ms period: `quiet` runs hot in short calls
  * every 10 ms (a tracer's event path at a few hundred events a second, ~1%
- * of a CPU) for 1.5 s, then the process is busy for 1 s, then `after` runs
+ * of a CPU; the test takes 25% as busy, for slow machines) for 1.5 s, then the
+ * process is busy (~95%) for 1 s, then `after` runs
  * hot. With `control`, no pause is taken.
  */
 const quietScript = (control: boolean): string => `
@@ -59,7 +60,7 @@ import { pauseWhileQuiet } from ${JSON.stringify(MODULE)};
 function quiet(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 7) % 1000003; return s; }
 function after(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 5) % 1000033; return s; }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-${control ? "" : "const held = pauseWhileQuiet({ periodMs: 200, busyShare: 0.05 });"}
+${control ? "" : "const held = pauseWhileQuiet({ periodMs: 200, busyShare: 0.25 });"}
 for (const end = Date.now() + 1500; Date.now() < end; await sleep(10)) quiet(20000);
 for (const end = Date.now() + 1000; Date.now() < end; await sleep(1)) { const t = Date.now(); while (Date.now() - t < 20); }
 for (let k = 0; k < 30; k++) after(100000);
