@@ -177,6 +177,17 @@ export function findDebugFile(
   return undefined;
 }
 
+/** A symbol a debug file gives its binary: defined in .symtab, named, neither SECTION nor FILE. */
+export function isDebugSymbol(s: ElfSymbol): boolean {
+  return (
+    s.table === "symtab" &&
+    s.shndx !== 0 /* SHN_UNDEF */ &&
+    s.name !== "" &&
+    s.type !== "SECTION" &&
+    s.type !== "FILE"
+  );
+}
+
 function isFunction(s: ElfSymbol): boolean {
   return (s.type === "FUNC" || s.type === "IFUNC") && s.value !== 0n && s.name !== "";
 }
@@ -197,16 +208,7 @@ export function loadDebugSymbols(
     for (const c of verifiedCandidates(path, elf, io)) {
       let symbols: ElfSymbol[];
       try {
-        symbols = io
-          .symbols(c.path)
-          .filter(
-            (s) =>
-              s.table === "symtab" &&
-              s.shndx !== 0 /* SHN_UNDEF */ &&
-              s.name !== "" &&
-              s.type !== "SECTION" &&
-              s.type !== "FILE",
-          );
+        symbols = io.symbols(c.path).filter(isDebugSymbol);
       } catch (err) {
         debug("%s: debug file %s unreadable: %s", path, c.path, (err as Error).message);
         continue;

@@ -17,6 +17,7 @@ import { Lru } from "../lru.js";
 import {
   debuglinkCrc,
   debugSearchKey,
+  isDebugSymbol,
   loadDebugSymbols,
   symfsPath,
   verifiedCandidates,
@@ -551,8 +552,8 @@ function nameOffsets(
     }
   }
   const tail = src.read(strSec.offset + Math.max(0, strSec.size - longest), Math.min(longest, strSec.size));
-  for (const [name] of needles) {
-    const b = Buffer.from(name, "utf8");
+  for (const [name, nd] of needles) {
+    const b = nd.subarray(0, -1);
     if (b.length <= tail.length && tail.subarray(tail.length - b.length).equals(b))
       found.set(strSec.size - b.length, name);
   }
@@ -976,9 +977,7 @@ function debugSymbolsNamed(path: string, elf: ElfFile, names: readonly string[])
       } catch {
         continue;
       }
-      return found.filter(
-        (s) => s.table === "symtab" && s.shndx !== SHN_UNDEF && s.type !== "SECTION" && s.type !== "FILE",
-      );
+      return found.filter(isDebugSymbol);
     }
   } catch {}
   return [];
@@ -1004,17 +1003,15 @@ export function elfSymbolsMatching(path: string, match: readonly string[] | RegE
     const known = key === undefined ? undefined : e.named?.get(key);
     if (known) return [...known];
     const out: ElfSymbol[] = [];
-    if (names?.length === 0) return out;
-    const own = names
-      ? scanNamed(src, e.elf, names, out)
-      : scanSymbols(src, e.elf, (n) => (match as RegExp).test(n), out);
-    // stripped (no .symtab function): a debug file's symbols come first, when there is one
-    if (!own && names) out.unshift(...debugSymbolsNamed(path, e.elf, names));
-    else if (!own && loadDebugSymbols(path, e.elf, debugIo)) return symbolsOf(path, e, src).filter(keep);
-    if (key !== undefined) {
-      e.named ??= new Map();
-      e.named.set(key, Object.freeze([...out]));
+    if (!names) {
+      // stripped (no .symtab function): symbolsOf searches for the debug file, whose symbols come first
+      if (scanSymbols(src, e.elf, (n) => (match as RegExp).test(n), out)) return out;
+      return symbolsOf(path, e, src).filter(keep);
     }
+    if (names.length === 0) return out;
+    if (!scanNamed(src, e.elf, names, out)) out.unshift(...debugSymbolsNamed(path, e.elf, names));
+    e.named ??= new Map();
+    e.named.set(key as string, Object.freeze([...out]));
     return out;
   });
 }

@@ -116,9 +116,13 @@ export function hookCandidates(tool: string, requested: string | undefined, offe
   // A refusal this boot already met (kernel/boot_memo.ts) is not tried again
   // before a tracepoint: trying costs a read of the kernel's whole BTF.
   const hookable = kprobes ? fnsHere() : offer.functions.length > 0;
-  const refused = offer.tracepoint && rememberedRefusal(TRAMPOLINE_REFUSAL) !== undefined;
   if (hookable && kprobes) out.push("kprobe");
-  if (hookable && (offer.tracepointPartial || !offer.tracepoint) && !refused) out.push("fentry");
+  if (
+    hookable &&
+    (offer.tracepointPartial || !offer.tracepoint) &&
+    !(offer.tracepoint && rememberedRefusal(TRAMPOLINE_REFUSAL) !== undefined)
+  )
+    out.push("fentry");
   if (offer.tracepoint) out.push("tracepoint");
   if (out.length === 0) {
     throw new NotSupportedError(
