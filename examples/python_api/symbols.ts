@@ -19,7 +19,7 @@
  */
 
 import { printf } from "../../src/format/printf.js";
-import { BPF, type StackTrace } from "../../src/index.js";
+import { BPF, type StackTrace, stackIdErr } from "../../src/index.js";
 import { defineExample, runIfMain } from "../lib/example.js";
 
 /** The C text; PID_FILTER is replaced before loading. */
@@ -93,12 +93,15 @@ export const example = defineExample({ name: "python_api/symbols", usage: "PID" 
       // Innermost frame first: the kernel part, then the user part.
       if (key.kernel_stack_id >= 0) {
         for (const a of stacks.walk(key.kernel_stack_id)) printf("    %s\n", b.ksym(a, { showOffset: true }));
+      } else if (stackIdErr(key.kernel_stack_id)) {
+        // get_stackid failed (EEXIST: another stack holds its hash bucket), as bcc's tools print it.
+        printf("    [Missed Kernel Stack]\n");
       }
       printf("    --\n");
       if (key.user_stack_id >= 0) {
         for (const a of stacks.walk(key.user_stack_id))
           printf("    %s\n", b.sym(a, key.pid, { showOffset: true, showModule: true }));
-      }
+      } else if (stackIdErr(key.user_stack_id)) printf("    [Missed User Stack]\n");
       printf("    %s [%d]\n        %d\n", key.comm, key.pid, v as bigint);
     }
     counts.clear();
