@@ -125,7 +125,11 @@ function generatedDefines(definesModname: boolean, ringbufs: number): string[] {
   return out;
 }
 
-/** The generated header force-included into the program: defines, prelude, tracepoint structs. */
+/**
+ * The generated header force-included into the program (defines, prelude,
+ * tracepoint structs), and the pointer-typed fields of the non-syscall
+ * tracepoint records in it (kernel memory: see needsImplicitReads).
+ */
 async function generatedHeader(
   tracepoints: Array<{ category: string; event: string }>,
   definesModname: boolean,
@@ -133,7 +137,7 @@ async function generatedHeader(
   source: string,
   ringbufs: number,
   kernelMacros: string,
-): Promise<string> {
+): Promise<{ text: string; recordPointers: Set<string> }> {
   // Loaded only on a cache miss: a warm start never needs them.
   const { parseTpFormat, tpArgsStruct } = await import("./tp_format.js");
   const out: string[] = [
@@ -144,6 +148,7 @@ async function generatedHeader(
   // The kernel macros the program uses (kernel_macros.ts), after vmlinux.h
   // (in the prelude), so that they can never change its declarations.
   if (kernelMacros) out.push("/* kernel macros */", kernelMacros);
+  const recordPointers = new Set<string>();
   for (const { category, event } of tracepoints) {
     if (!tracepointExists(category, event)) {
       const line = source.split("\n").findIndex((l) => l.includes(event)) + 1;
@@ -152,9 +157,12 @@ async function generatedHeader(
         { file: fileName, line, column: 1, severity: "error", message: msg },
       ]);
     }
-    out.push(tpArgsStruct(category, event, parseTpFormat(readTracepointFormat(category, event))));
+    const format = parseTpFormat(readTracepointFormat(category, event));
+    out.push(tpArgsStruct(category, event, format));
+    if (category !== "syscalls")
+      for (const f of format.fields) if (!f.dataLoc && f.type.includes("*")) recordPointers.add(f.name);
   }
-  return `${out.join("\n")}\n`;
+  return { text: `${out.join("\n")}\n`, recordPointers };
 }
 
 /** The license line bcc adds: BPF_LICENSE (GPL unless the program #defines it). */
@@ -281,7 +289,7 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
     stands ??= macros.settle?.() ?? true;
     return stands;
   };
-  const gen = await generatedHeader(
+  const { text: gen, recordPointers } = await generatedHeader(
     rw.tracepointStructs,
     rw.definesKbuildModname,
     fileName,
@@ -350,7 +358,7 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
     // full vmlinux.h the same way. If it fails on the subset, so would the
     // compile: that then goes straight to the full header.
     let subsetFailed = false;
-    if (needsImplicitReads(translated, rw.programs)) {
+    if (needsImplicitReads(translated, rw.programs, recordPointers)) {
       const pass = (incs: string[]): ReturnType<typeof rewriteImplicitReads> =>
         rewriteImplicitReads({
           translated,

@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { BPF, VerifierError } from "../../src/index.js";
+import { tracepointExists } from "../../src/kernel/tracefs.js";
 import type { HashTable } from "../../src/maps/table.js";
 import { skipUnlessRoot, waitFor } from "../helpers.js";
 
@@ -185,6 +186,44 @@ describe("implicit kernel reads", { skip: skipUnlessRoot }, () => {
     assert.equal(f.in_execve, 1, "a bit-field: set while execve runs");
     assert.equal(f.sysname, "Linux", "nsproxy->uts_ns->name.sysname");
     assert.equal(f.c0, "s".charCodeAt(0), "comm[0]");
+    b.close();
+  });
+
+  it("reads through a tracepoint record's own pointer field (args->cred->uid in capability:cap_capable)", async (t) => {
+    // The record's `const struct cred *cred` is kernel memory as it stands, with no cast of the
+    // program's own: only the dialect's casts of the map (which say nothing, and once made the
+    // pass run by chance).
+    if (!tracepointExists("capability", "cap_capable")) {
+      t.skip("this kernel has no capability:cap_capable tracepoint (Linux 6.13+)");
+      return;
+    }
+    const b = await BPF.load({
+      text: `
+BPF_HASH(uids, u32, u32);
+TRACEPOINT_PROBE(capability, cap_capable)
+{
+    u32 pid = bpf_get_current_pid_tgid() >> 32;
+    u32 uid = args->cred->uid.val;
+    if (args->cap == 23 /* CAP_SYS_NICE */)
+        uids.update(&pid, &uid);
+    return 0;
+}`,
+    });
+    open.push(b);
+    assert.match(b.compiled.translated, /bpf_probe_read_kernel\(/);
+    // A process of uid 65534 asking for CAP_SYS_NICE: nice's setpriority(-1).
+    const child = spawn("/usr/bin/nice", ["-n", "-1", "/bin/true"], {
+      uid: 65534,
+      gid: 65534,
+      stdio: "ignore",
+    });
+    const pid = child.pid as number;
+    const uids = b.getTable<HashTable<number, number>>("uids");
+    assert.ok(
+      await waitFor(() => uids.get(pid) !== undefined, 5000),
+      `no CAP_SYS_NICE check from pid ${pid}`,
+    );
+    assert.equal(uids.get(pid), 65534);
     b.close();
   });
 

@@ -494,6 +494,42 @@ int syscall__execve(struct pt_regs *ctx)
     assert.equal(needsImplicitReads(...info(user)), false);
   });
 
+  it("takes the maps dialect's own casts for none of the program's", () => {
+    // A map's address and a lookup's value pointer: what perf_submit, update and lookup become.
+    const perf = `struct data_t { u32 pid; char arg[32]; };
+BPF_PERF_OUTPUT(events);
+TRACEPOINT_PROBE(syscalls, sys_enter_execve)
+{
+    struct data_t d = {};
+    const char *arg = NULL;
+    bpf_probe_read_user(&arg, sizeof(arg), &args->argv[1]);
+    events.perf_submit(args, &d, sizeof(d));
+    return 0;
+}`;
+    assert.equal(needsImplicitReads(...info(perf)), false);
+    const counts = `BPF_HASH(counts, u32, struct val_t);
+struct val_t { u64 n; };
+TRACEPOINT_PROBE(sched, sched_switch)
+{
+    u32 k = args->prev_pid;
+    struct val_t *v = counts.lookup(&k);
+    if (v) v->n++;
+    u64 *w = (u64 *)bpf_map_lookup_elem(&counts, &k);
+    return 0;
+}`;
+    assert.equal(needsImplicitReads(...info(counts)), false);
+    // The program's own cast next to them still counts.
+    const cast = counts.replace("return 0;", "struct sock *sk = (struct sock *)args->prev_pid; return 0;");
+    assert.equal(needsImplicitReads(...info(cast)), true);
+  });
+
+  it("runs when a tracepoint record's own pointer field is used", () => {
+    const src = `TRACEPOINT_PROBE(capability, cap_capable) { bpf_trace_printk("%u", args->cred->uid.val); return 0; }`;
+    assert.equal(needsImplicitReads(...info(src), ["cred", "target_ns"]), true);
+    assert.equal(needsImplicitReads(...info(src), ["target_ns"]), false);
+    assert.equal(needsImplicitReads(...info(src)), false);
+  });
+
   it("runs for every source of external pointers", () => {
     for (const src of [
       "int f(void *ctx) { struct task_struct *t = (void *)bpf_get_current_task(); return 0; }",
