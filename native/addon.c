@@ -160,6 +160,7 @@ NAPI_MODULE_INIT()
         FN("progInfo", tsbpf_prog_info),
         FN("enableStats", tsbpf_enable_stats),
         FN("mallocTrim", tsbpf_malloc_trim),
+        FN("pipe", tsbpf_pipe),
         FN("mapText", tsbpf_map_text),
         FN("mapIds", tsbpf_map_ids),
         FN("linkIds", tsbpf_link_ids),

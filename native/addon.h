@@ -32,6 +32,7 @@ napi_value tsbpf_prog_ids(napi_env env, napi_callback_info info);
 napi_value tsbpf_prog_info(napi_env env, napi_callback_info info);
 napi_value tsbpf_enable_stats(napi_env env, napi_callback_info info);
 napi_value tsbpf_malloc_trim(napi_env env, napi_callback_info info);
+napi_value tsbpf_pipe(napi_env env, napi_callback_info info);
 napi_value tsbpf_map_text(napi_env env, napi_callback_info info);
 napi_value tsbpf_map_ids(napi_env env, napi_callback_info info);
 napi_value tsbpf_link_ids(napi_env env, napi_callback_info info);

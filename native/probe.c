@@ -1,4 +1,8 @@
-/* Kernel feature probes and the ids of the BPF programs, maps and links loaded. */
+/*
+ * Kernel feature probes and the ids of the BPF programs, maps and links
+ * loaded; and two things of the process: malloc_trim, and a pipe.
+ */
+#define _GNU_SOURCE /* pipe2 */
 #include "addon.h"
 #include "util.h"
 
@@ -6,6 +10,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -318,6 +323,30 @@ napi_value tsbpf_enable_stats(napi_env env, napi_callback_info info)
     if (fd < 0)
         return tsbpf_throw(env, "bpf_enable_stats", fd);
     return tsbpf_int32(env, fd);
+}
+
+/*
+ * pipe(): a pipe with both ends close-on-exec, as [readFd, writeFd]. A child
+ * given the read end as its stdin can open /dev/stdin, which it cannot when
+ * its stdin is the socket Node's child_process makes (prestartClang in
+ * src/compile/clang.ts).
+ */
+napi_value tsbpf_pipe(napi_env env, napi_callback_info info)
+{
+    int fds[2];
+    napi_value list;
+    if (!tsbpf_get_args(env, info, "pipe", 0, NULL, NULL))
+        return NULL;
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return tsbpf_throw(env, "pipe2", errno);
+    if (napi_create_array_with_length(env, 2, &list) != napi_ok ||
+        napi_set_element(env, list, 0, tsbpf_int32(env, fds[0])) != napi_ok ||
+        napi_set_element(env, list, 1, tsbpf_int32(env, fds[1])) != napi_ok) {
+        close(fds[0]);
+        close(fds[1]);
+        return tsbpf_throw_napi(env, "pipe");
+    }
+    return list;
 }
 
 /*

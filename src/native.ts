@@ -391,6 +391,8 @@ export interface NativeAddon {
   enableStats(): number;
   /** glibc's malloc_trim(0): the C heap's free memory back to the system; whether any was released. */
   mallocTrim(): boolean;
+  /** pipe2(O_CLOEXEC): [readFd, writeFd] (older prebuilds lack it). */
+  pipe?(): [number, number];
   progInfo(fd: number): {
     id: number;
     name: string;

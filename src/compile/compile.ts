@@ -16,7 +16,7 @@ import {
 import { readTracepointFormat, tracepointExists, unknownTracepointMessage } from "../kernel/tracefs.js";
 import { cacheSubdir, hashKey, readCached, writeAtomic } from "./cache.js";
 import type { Clang } from "./clang.js";
-import { findClang } from "./clang.js";
+import { findClang, prestartClang } from "./clang.js";
 import { withElfPrograms } from "./elf_programs.js";
 import { HEADERS_DIR, headerStamps } from "./headers_dir.js";
 import type { MapDecl } from "./maps_dialect.js";
@@ -235,6 +235,16 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
     };
   }
 
+  // First on a miss: the compile's work directory, and a clang in it that waits for its
+  // arguments while the program is translated (prestartClang says why).
+  const work = mkdtempSync(join(cacheSubdir("tmp"), "cc-"));
+  let warmClang = prestartClang(clang, work);
+  using _work = {
+    [Symbol.dispose]() {
+      warmClang?.cancel();
+      rmSync(work, { recursive: true, force: true });
+    },
+  };
   // A miss compiles without V8's optimizing compiler and with its young
   // generation held at its size, and the start-up that follows it (loading,
   // attaching) runs so for a second more (compile_pause.ts says why).
@@ -298,7 +308,6 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
     macros.text,
   );
 
-  const work = mkdtempSync(join(cacheSubdir("tmp"), "cc-"));
   try {
     const srcName = basename(fileName).replace(/[^\w.-]/g, "_") || "prog.c";
     const srcPath = join(work, srcName);
@@ -393,7 +402,9 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
     let lastArgs: string[] = [];
     const clangRun = (args: string[]) => {
       lastArgs = args;
-      return runClang(clang, args, work);
+      const warm = warmClang;
+      warmClang = undefined;
+      return warm ? warm.run(args) : runClang(clang, args, work);
     };
     let run = { code: 1, stdout: "", stderr: "" };
     if (!subsetFailed) {
@@ -447,7 +458,6 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
     if (!macrosStand()) return compile(opts, false);
     throw err;
   } finally {
-    rmSync(work, { recursive: true, force: true });
     releaseKernelTypes();
   }
 }

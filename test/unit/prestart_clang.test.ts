@@ -1,0 +1,108 @@
+/**
+ * A clang started before its arguments (prestartClang): it reads them from a
+ * pipe as a response file, gets them exactly as a command line would give
+ * them, runs in the directory it was started in, and is never left waiting:
+ * not when cancelled, and not when the process that started it dies.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { type Clang, findClang, prestartClang, runClang } from "../../src/compile/clang.js";
+import { waitFor } from "../helpers.js";
+
+function clangOrSkip(): Clang | string {
+  try {
+    return findClang();
+  } catch {
+    return "no clang on this machine";
+  }
+}
+const clang = clangOrSkip();
+const skip = typeof clang === "string" ? clang : false;
+
+/** Whether a process has ended (gone, or a zombie nobody reaped yet). */
+function ended(pid: number): boolean {
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true;
+  }
+}
+
+describe("prestartClang", { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-prestart-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const c = clang as Clang;
+
+  it("gives clang the arguments a command line would, quotes, spaces and backslashes included", async () => {
+    const args = [
+      "-E",
+      "-dM",
+      "-x",
+      "c",
+      "-DSPACED=one two",
+      "-DBACK=a\\b\\\\c",
+      "-DQUOTED=\"q\" 's'",
+      "-DNEWLINE_FREE=$HOME*?",
+      "/dev/null",
+    ];
+    const warm = prestartClang(c, dir);
+    assert.ok(warm, "this machine's addon has pipe()");
+    const [viaPipe, direct] = await Promise.all([warm.run(args), runClang(c, args, dir)]);
+    assert.equal(viaPipe.code, 0, viaPipe.stderr);
+    assert.equal(viaPipe.stdout, direct.stdout);
+    assert.match(viaPipe.stdout, /^#define SPACED one two$/m);
+    assert.match(viaPipe.stdout, /^#define BACK a\\b\\\\c$/m);
+    assert.match(viaPipe.stdout, /^#define QUOTED "q" 's'$/m);
+    assert.match(viaPipe.stdout, /^#define NEWLINE_FREE \$HOME\*\?$/m);
+  });
+
+  it("runs in its directory and reports clang's errors as runClang does", async () => {
+    writeFileSync(join(dir, "ok.c"), "int x;\n");
+    writeFileSync(join(dir, "bad.c"), "int x = ;\n");
+    const ok = prestartClang(c, dir);
+    assert.equal((await ok?.run(["-fsyntax-only", "ok.c"]))?.code, 0);
+    const bad = prestartClang(c, dir);
+    const r = await bad?.run(["-fsyntax-only", "bad.c"]);
+    assert.notEqual(r?.code, 0);
+    assert.match(r?.stderr ?? "", /^bad\.c:1:9: error: expected expression$/m);
+  });
+
+  it("a cancelled clang ends", async () => {
+    const warm = prestartClang(c, dir);
+    const pid = warm?.pid as number;
+    assert.ok(pid > 0);
+    assert.equal(ended(pid), false, "it waits for its arguments");
+    warm?.cancel();
+    assert.ok(await waitFor(() => ended(pid), 5000), `clang ${pid} still runs`);
+  });
+
+  it("a clang whose starter is killed ends (it reads no arguments)", async () => {
+    // A process that starts clang, says its pid and waits: SIGKILL leaves it no cleanup.
+    const module = fileURLToPath(new URL("../../src/compile/clang.js", import.meta.url));
+    assert.ok(existsSync(module));
+    const starter = spawn(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `const { findClang, prestartClang } = await import(${JSON.stringify(module)});
+         const w = prestartClang(findClang(), ${JSON.stringify(dir)});
+         console.log(w.pid);
+         setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const pid = await new Promise<number>((resolve) =>
+      starter.stdout.once("data", (b: Buffer) => resolve(Number(String(b).trim()))),
+    );
+    assert.ok(pid > 0);
+    assert.equal(ended(pid), false, "it waits for its arguments");
+    starter.kill("SIGKILL");
+    assert.ok(await waitFor(() => ended(pid), 5000), `clang ${pid} outlived its starter`);
+  });
+});
