@@ -376,6 +376,12 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
           fileName,
           programs: rw.programs,
           srcPath,
+          // The dump takes the waiting clang, and another starts for the compile that follows.
+          prestarted: () => {
+            const taken = warmClang;
+            warmClang = prestartClang(clang, work);
+            return taken;
+          },
         });
       let ir = await pass([`-I${HEADERS_DIR}`, `-I${subsetDir}`]);
       if (ir.error !== undefined) {

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { type Clang, runClang } from "../clang.js";
+import { type Clang, type ClangRun, type PrestartedClang, runClang } from "../clang.js";
 import { byteToIndex } from "../offsets.js";
 import { significant, type Token, tokenize } from "../tokenizer.js";
 
@@ -230,20 +230,28 @@ export async function dumpFunctions(
   args: string[],
   srcPath: string,
   names: string[],
+  warm?: () => PrestartedClang | undefined,
 ): Promise<{ decls: JNode[] } | { error: string }> {
   const base = [...args, "-fsyntax-only", "-Wno-everything", "-Xclang", "-ast-dump=json"];
+  // The first run may go to a clang already started (its paths are absolute, so its directory does not matter).
+  let first = true;
+  const run = (a: string[]): Promise<ClangRun> => {
+    const w = first ? warm?.() : undefined;
+    first = false;
+    return w ? w.run(a) : runClang(clang, a);
+  };
   const filters = filtersFor(names);
   const texts = fileTexts();
   const small =
     !args.includes("-include-pch") &&
     vmlinuxHeaders(args).every((h) => h.endsWith(".h") && fileSize(h) < 1e6);
   if (small && filters.length > 2) {
-    const r = await runClang(clang, [...base, srcPath]);
+    const r = await run([...base, srcPath]);
     if (r.code !== 0) return { error: r.stderr };
     return { decls: functionChunks(r.stdout, texts) };
   }
   const runs = await Promise.all(
-    filters.map((f) => runClang(clang, [...base, "-Xclang", `-ast-dump-filter=${f}`, srcPath])),
+    filters.map((f) => run([...base, "-Xclang", `-ast-dump-filter=${f}`, srcPath])),
   );
   const failed = runs.find((r) => r.code !== 0);
   if (failed) return { error: failed.stderr };

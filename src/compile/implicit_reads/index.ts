@@ -43,7 +43,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Clang } from "../clang.js";
+import type { Clang, PrestartedClang } from "../clang.js";
 import type { ProgramInfo } from "../rewriter.js";
 import { analyse } from "./analysis.js";
 import { children, definedFunctions, dumpFunctions, type Fn } from "./ast.js";
@@ -59,6 +59,8 @@ export interface ImplicitReadsOptions {
   translated: string;
   /** The clang to run. */
   clang: Clang;
+  /** A clang already started, for the first of the AST dumps (taken only if the pass runs clang). */
+  prestarted?: () => PrestartedClang | undefined;
   /**
    * The flags the compile uses (target, defines, -I, -include, user cflags),
    * without -c/-o and without the source path.
@@ -157,7 +159,7 @@ export async function rewriteImplicitReads(opts: ImplicitReadsOptions): Promise<
   }
   try {
     const tc = performance.now();
-    const dumped = await dumpFunctions(opts.clang, opts.clangArgs, srcPath, names);
+    const dumped = await dumpFunctions(opts.clang, opts.clangArgs, srcPath, names, opts.prestarted);
     const clangMs = performance.now() - tc;
     if ("error" in dumped)
       return unchanged({ error: dumped.error, timing: { clangMs, totalMs: performance.now() - t0 } });
