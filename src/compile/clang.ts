@@ -61,12 +61,16 @@ export function runClang(clang: Clang, args: string[], cwd?: string): Promise<Cl
   const { spawn } = createRequire(import.meta.url)(
     "node:child_process",
   ) as typeof import("node:child_process");
+  return outcome(spawn(clang.path, args, { cwd, stdio: ["ignore", "pipe", "pipe"] }));
+}
+
+/** A clang process's exit code and output, once it has ended (rejects if it could not start). */
+function outcome(child: import("node:child_process").ChildProcess): Promise<ClangRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(clang.path, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
+    child.stdout?.on("data", (b: Buffer) => out.push(b));
+    child.stderr?.on("data", (b: Buffer) => err.push(b));
     child.on("error", reject);
     child.on("close", (code) =>
       resolve({
@@ -120,20 +124,7 @@ export function prestartClang(clang: Clang, cwd: string): PrestartedClang | unde
   } finally {
     closeSync(readFd); // the child has its own copy
   }
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout?.on("data", (b: Buffer) => out.push(b));
-  child.stderr?.on("data", (b: Buffer) => err.push(b));
-  const ended = new Promise<ClangRun>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) =>
-      resolve({
-        code: code ?? 1,
-        stdout: Buffer.concat(out).toString("utf8"),
-        stderr: Buffer.concat(err).toString("utf8"),
-      }),
-    );
-  });
+  const ended = outcome(child);
   // Until run() is called, a failed start is nobody's error yet.
   ended.catch(() => {});
   let open = true;
