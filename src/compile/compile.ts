@@ -20,6 +20,7 @@ import { findClang, prestartClang } from "./clang.js";
 import { withElfPrograms } from "./elf_programs.js";
 import { HEADERS_DIR, headerStamps } from "./headers_dir.js";
 import type { MapDecl } from "./maps_dialect.js";
+import { usesPacketHeaders } from "./packet_headers.js";
 import type { ProgramInfo } from "./rewriter.js";
 
 /** bcc's debug flags (BPF(debug=…)). */
@@ -282,6 +283,11 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
   const rw = rewriteBcc(resolved, fileName);
   // `let`: the implicit-reads pass below may replace it (and prints it for DEBUG_SOURCE).
   let translated = rw.hasLicenseSection ? rw.code : rw.code + LICENSE_TAIL;
+  // bcc's packet headers read through a cursor (packet_headers.ts).
+  if (usesPacketHeaders(translated)) {
+    const { rewritePacketHeaders } = await import("./packet_headers.js");
+    translated = rewritePacketHeaders(translated, HEADERS_DIR, fileName).code;
+  }
   // The generated header's own #defines come before its kernel macros: a
   // kernel macro of the same name would be dead there, so none is looked up.
   const macros = await programMacros(

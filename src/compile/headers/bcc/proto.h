@@ -1,7 +1,9 @@
 /*
  * tsbpf's <bcc/proto.h>: packet header layouts in the shape bcc programs use
- * with cursor_advance(). Multi-byte fields are in network byte order, as on
- * the wire.
+ * with cursor_advance(). Fields are listed in wire order; a field read
+ * through a cursor pointer (`ip->ttl`) is translated into a packet load
+ * (bpf_dext_pkt in tsbpf/prelude.h, src/compile/packet_headers.ts) whose
+ * value is in host order, and an assignment into a store.
  */
 #ifndef __TSBPF_BCC_PROTO_H
 #define __TSBPF_BCC_PROTO_H
@@ -60,6 +62,31 @@ struct icmp_t {
 	unsigned short checksum;
 } BPF_PACKET_HEADER;
 
+struct ip6_t {
+	unsigned int ver : 4;
+	unsigned int priority : 8;
+	unsigned int flow_label : 20;
+	unsigned short payload_len;
+	unsigned char next_header;
+	unsigned char hop_limit;
+	unsigned long long src_hi;
+	unsigned long long src_lo;
+	unsigned long long dst_hi;
+	unsigned long long dst_lo;
+} BPF_PACKET_HEADER;
+
+struct ip6_opt_t {
+	unsigned char next_header;
+	unsigned char ext_len;
+	unsigned char pad[6];
+} BPF_PACKET_HEADER;
+
+struct icmp6_t {
+	unsigned char type;
+	unsigned char code;
+	unsigned short checksum;
+} BPF_PACKET_HEADER;
+
 struct udp_t {
 	unsigned short sport;
 	unsigned short dport;
@@ -85,6 +112,32 @@ struct tcp_t {
 	unsigned short rcv_wnd;
 	unsigned short cksum;
 	unsigned short urg_ptr;
+} BPF_PACKET_HEADER;
+
+/* VXLAN (RFC 7348): flags (I: the VNI is valid), the VNI as key. */
+struct vxlan_t {
+	unsigned int rsv1 : 4;
+	unsigned int iflag : 1;
+	unsigned int rsv2 : 3;
+	unsigned int rsv3 : 24;
+	unsigned int key : 24;
+	unsigned int rsv4 : 8;
+} BPF_PACKET_HEADER;
+
+/* VXLAN with the group policy extension: G, D and A flags, the policy's tag. */
+struct vxlan_gbp_t {
+	unsigned int gflag : 1;
+	unsigned int rsv1 : 3;
+	unsigned int iflag : 1;
+	unsigned int rsv2 : 3;
+	unsigned int rsv3 : 1;
+	unsigned int dflag : 1;
+	unsigned int rsv4 : 1;
+	unsigned int aflag : 1;
+	unsigned int rsv5 : 3;
+	unsigned int tag : 16;
+	unsigned int key : 24;
+	unsigned int rsv6 : 8;
 } BPF_PACKET_HEADER;
 
 #endif

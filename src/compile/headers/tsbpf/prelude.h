@@ -228,6 +228,90 @@ unsigned long long load_byte(void *skb, unsigned long long off) asm("llvm.bpf.lo
 unsigned long long load_half(void *skb, unsigned long long off) asm("llvm.bpf.load.half");
 unsigned long long load_word(void *skb, unsigned long long off) asm("llvm.bpf.load.word");
 
+/*
+ * bcc's packet header fields (<bcc/proto.h> and structs marked
+ * BPF_PACKET_HEADER, read through a cursor_advance() pointer): tsbpf's
+ * translator turns `ip->ttl` into bpf_dext_pkt(skb, (u64)ip + BYTE, BIT, WIDTH)
+ * and `ip->ttl = v` into bpf_dins_pkt(..., v) (src/compile/packet_headers.ts).
+ * The field is the WIDTH bits from bit BIT (counted from the most significant)
+ * of the big-endian bytes at BYTE; its value is in host order. Constant
+ * arguments fold each call to one or two loads (and a store: tc programs
+ * only, through bpf_skb_store_bytes).
+ */
+#define __TSBPF_PKT_MASK(n) ((n) < 64 ? (1ULL << (n)) - 1 : ~0ULL)
+static __always_inline unsigned long long bpf_dext_pkt(void *pkt, unsigned long long off,
+						       unsigned long long bofs, unsigned long long bsz)
+{
+	unsigned long long end = bofs + bsz;
+
+	if (end <= 8)
+		return (load_byte(pkt, off) >> (8 - end)) & __TSBPF_PKT_MASK(bsz);
+	if (end <= 16)
+		return (load_half(pkt, off) >> (16 - end)) & __TSBPF_PKT_MASK(bsz);
+	if (end <= 32)
+		return (load_word(pkt, off) >> (32 - end)) & __TSBPF_PKT_MASK(bsz);
+	if (end <= 64)
+		return (((load_word(pkt, off) << 32) | load_word(pkt, off + 4)) >> (64 - end)) &
+		       __TSBPF_PKT_MASK(bsz);
+	return 0;
+}
+
+static __always_inline void bpf_dins_pkt(void *pkt, unsigned long long off, unsigned long long bofs,
+					 unsigned long long bsz, unsigned long long val)
+{
+	unsigned long long end = bofs + bsz;
+
+	if (end <= 8) {
+		unsigned char v = bsz == 8 ? val : load_byte(pkt, off);
+
+		if (bsz != 8)
+			v = (v & ~(__TSBPF_PKT_MASK(bsz) << (8 - end))) |
+			    ((val & __TSBPF_PKT_MASK(bsz)) << (8 - end));
+		bpf_skb_store_bytes(pkt, off, &v, 1, 0);
+	} else if (end <= 16) {
+		unsigned short v = bsz == 16 ? val : load_half(pkt, off);
+
+		if (bsz != 16)
+			v = (v & ~(__TSBPF_PKT_MASK(bsz) << (16 - end))) |
+			    ((val & __TSBPF_PKT_MASK(bsz)) << (16 - end));
+		v = bpf_htons(v);
+		bpf_skb_store_bytes(pkt, off, &v, 2, 0);
+	} else if (end <= 32) {
+		unsigned int v = bsz == 32 ? val : load_word(pkt, off);
+
+		if (bsz != 32)
+			v = (v & ~(__TSBPF_PKT_MASK(bsz) << (32 - end))) |
+			    ((val & __TSBPF_PKT_MASK(bsz)) << (32 - end));
+		v = bpf_htonl(v);
+		bpf_skb_store_bytes(pkt, off, &v, 4, 0);
+	} else if (end <= 64) {
+		unsigned long long v =
+			bsz == 64 ? val : (load_word(pkt, off) << 32) | load_word(pkt, off + 4);
+
+		if (bsz != 64)
+			v = (v & ~(__TSBPF_PKT_MASK(bsz) << (64 - end))) |
+			    ((val & __TSBPF_PKT_MASK(bsz)) << (64 - end));
+		v = bpf_htonll(v);
+		bpf_skb_store_bytes(pkt, off, &v, 8, 0);
+	}
+}
+
+/*
+ * bcc's incremental checksum updates, incr_cksum_l3(&ip->hchecksum, old, new)
+ * and incr_cksum_l4(&tcp->cksum, old, new, is_pseudo_header): the translator
+ * gives them the function's first parameter (the packet) first. The values
+ * are host order (bpf_dext_pkt's); the helpers take them as on the wire, by
+ * their size.
+ */
+#define __TSBPF_CSUM_VAL(v, size) \
+	((size) == 2 ? bpf_htons(v) : (size) == 4 ? bpf_htonl(v) : (size) == 8 ? bpf_htonll(v) : (v))
+#define __tsbpf_incr_cksum_l3(ctx, field, from, to)                                                \
+	bpf_l3_csum_replace(ctx, (unsigned long long)(field), __TSBPF_CSUM_VAL(from, sizeof(to)),   \
+			    __TSBPF_CSUM_VAL(to, sizeof(to)), sizeof(to))
+#define __tsbpf_incr_cksum_l4(ctx, field, from, to, pseudo)                                        \
+	bpf_l4_csum_replace(ctx, (unsigned long long)(field), __TSBPF_CSUM_VAL(from, sizeof(to)),   \
+			    __TSBPF_CSUM_VAL(to, sizeof(to)), (((pseudo) & 1) << 4) | sizeof(to))
+
 /* Tracepoint __data_loc fields: the low 16 bits are the offset in the record. */
 #define TP_DATA_LOC_READ_CONST(dst, field, length)                                      \
 	do {                                                                            \
