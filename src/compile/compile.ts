@@ -166,6 +166,18 @@ async function generatedHeader(
   return { text: `${out.join("\n")}\n`, recordPointers };
 }
 
+/** The -D flags of a compile, NAME to value ("1" when none is given, as for the preprocessor). */
+function flagDefines(cflags: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < cflags.length; i++) {
+    let flag = cflags[i] as string;
+    if (flag === "-D" && i + 1 < cflags.length) flag = `-D${cflags[++i]}`;
+    const m = /^-D([A-Za-z_]\w*)(?:=(.*))?$/s.exec(flag);
+    if (m) out.set(m[1] as string, m[2] ?? "1");
+  }
+  return out;
+}
+
 /** The license line bcc adds: BPF_LICENSE (GPL unless the program #defines it). */
 const LICENSE_TAIL = [
   "",
@@ -280,7 +292,7 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
     programDefines,
     opts.text,
   );
-  const rw = rewriteBcc(resolved, fileName);
+  const rw = rewriteBcc(resolved, fileName, flagDefines(cflags));
   // `let`: the implicit-reads pass below may replace it (and prints it for DEBUG_SOURCE).
   let translated = rw.hasLicenseSection ? rw.code : rw.code + LICENSE_TAIL;
   // bcc's packet headers read through a cursor (packet_headers.ts).

@@ -168,8 +168,17 @@ export function autoAttachFor(name: string): AutoAttach | undefined {
   return kindOfBccName(name);
 }
 
-/** Translates bcc-dialect C into C that clang and libbpf accept, keeping line numbers. */
-export function rewriteBcc(src: string, fileName = "<text>"): RewriteResult {
+/**
+ * Translates bcc-dialect C into C that clang and libbpf accept, keeping line
+ * numbers. `defines` are the program's -D flags (NAME to value), for a
+ * BPF_TABLE whose type is a macro (`BPF_TABLE(MAPTYPE, ...)` with
+ * `-DMAPTYPE="percpu_array"`), as the preprocessor would expand it for bcc.
+ */
+export function rewriteBcc(
+  src: string,
+  fileName = "<text>",
+  defines: ReadonlyMap<string, string> = new Map(),
+): RewriteResult {
   const all = tokenize(src);
   const sig = significant(all);
   const edits: Edit[] = [];
@@ -207,7 +216,7 @@ export function rewriteBcc(src: string, fileName = "<text>"): RewriteResult {
   }
 
   // Map declarations: BPF_HASH(…); and friends at top level.
-  const maps = collectMaps(src, sig, fileName, edits);
+  const maps = collectMaps(src, sig, fileName, edits, objectMacros(sig, defines));
   const ringbufs = [...maps.values()].filter((m) => m.mapType === MapType.RINGBUF).map((m) => m.name);
   const bodies: Array<{ open: number; close: number }> = [];
   const inlineEdits: Edit[] = [];
@@ -894,8 +903,35 @@ function declaredType(s: Token[], name: string, before: number): string | undefi
   return undefined;
 }
 
+/** Object-like macros: the -D flags, then the source's own #defines (a later one wins, as in C). */
+function objectMacros(sig: Token[], flags: ReadonlyMap<string, string>): Map<string, string> {
+  const macros = new Map(flags);
+  for (const t of sig) {
+    if (t.kind !== "pp") continue;
+    const m = /^#\s*define\s+([A-Za-z_]\w*)(?:\s+(.*?))?\s*$/s.exec(t.text);
+    if (m) macros.set(m[1] as string, (m[2] ?? "").replace(/\\\r?\n/g, " ").trim());
+    const u = /^#\s*undef\s+([A-Za-z_]\w*)/.exec(t.text);
+    if (u) macros.delete(u[1] as string);
+  }
+  return macros;
+}
+
+/** A BPF_TABLE type given as a macro name, expanded (a few levels) as the preprocessor would. */
+function expandTableType(arg: string, macros: ReadonlyMap<string, string>): string {
+  let text = arg.trim();
+  for (let i = 0; i < 8 && /^[A-Za-z_]\w*$/.test(text) && macros.has(text); i++)
+    text = macros.get(text) as string;
+  return text;
+}
+
 /** Finds and translates bcc's map declarations; returns them by name. */
-function collectMaps(src: string, s: Token[], fileName: string, edits: Edit[]): Map<string, MapDecl> {
+function collectMaps(
+  src: string,
+  s: Token[],
+  fileName: string,
+  edits: Edit[],
+  macros: ReadonlyMap<string, string>,
+): Map<string, MapDecl> {
   const maps = new Map<string, MapDecl>();
   const sites: Array<{ decl: MapDecl; start: number; end: number }> = [];
   // Where each declaration sits in #if/#elif/#else branches ("<#if number>:<branch>"), so
@@ -931,6 +967,7 @@ function collectMaps(src: string, s: Token[], fileName: string, edits: Edit[]): 
     const args = splitArgs(s, i + 2, close).map((a) =>
       a.length ? spanText(src, a[0] as Token, a[a.length - 1] as Token) : "",
     );
+    if (t.text.startsWith("BPF_TABLE") && args[0] !== undefined) args[0] = expandTableType(args[0], macros);
     const built = build(args);
     if (typeof built === "string") fail(fileName, t, built);
     if (built.mapType === 0) fail(fileName, t, `unknown table type "${built.tableType}" in ${t.text}`);

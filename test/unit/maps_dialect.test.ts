@@ -106,6 +106,16 @@ describe("map declarations", () => {
     assert.throws(() => rewriteBcc('BPF_TABLE("nope", u32, u64, a, 1);'), /unknown table type "nope"/);
   });
 
+  it("expands a BPF_TABLE type given as a macro: a -D flag, or the program's own #define", () => {
+    const decl = "BPF_TABLE(MAPTYPE, u32, long, cnt, 256);";
+    const fromFlag = rewriteBcc(decl, "t.c", new Map([["MAPTYPE", '"percpu_array"']]));
+    assert.equal(fromFlag.maps[0]?.mapType, 6, "BPF_MAP_TYPE_PERCPU_ARRAY");
+    const fromSource = rewriteBcc(`#define KIND "hash"\n#define MAPTYPE KIND\n${decl}`);
+    assert.equal(fromSource.maps[0]?.mapType, 1, "BPF_MAP_TYPE_HASH, through two macros");
+    const undone = `#define MAPTYPE "hash"\n#undef MAPTYPE\n${decl}`;
+    assert.throws(() => rewriteBcc(undone), /unknown table type "MAPTYPE"/);
+  });
+
   it("accepts one declaration per #if/#else branch, but not two in the same branch", () => {
     const r = rewriteBcc(
       '#ifdef USE_ARRAY\nBPF_ARRAY(cnt, u64, 2);\n#elif defined(X)\nBPF_TABLE("array", int, u64, cnt, 2);\n#else\nBPF_HASH(cnt, int, u64);\n#endif\n',
