@@ -226,6 +226,16 @@ export function compileErrorFrom(
   const output = run.stderr.split(translatedPath).join(userFile);
   const drift = notesFor(errors);
   // tsbpf/prelude.h includes libbpf's BPF headers (bpf/bpf_helpers.h, …): Debian's libbpf-dev has them.
+  for (const name of new Set(
+    errors.map((d) => /^implicitly declaring library function '(\w+)'/.exec(d.message)?.[1]),
+  )) {
+    if (name === undefined) continue;
+    drift.push(
+      `${name} is a C library function, and a BPF program has no C library: clang makes inline code of some calls ` +
+        `with constant arguments (sprintf(buf, "%s", "text"), memset(buf, 0, sizeof(buf))), not of this one; ` +
+        "write the bytes yourself (or, for formatting, bpf_snprintf on Linux 5.13+)",
+    );
+  }
   if (errors.some((d) => /^'bpf\/[\w.]+\.h' file not found/.test(d.message)))
     drift.push('libbpf\'s BPF headers (/usr/include/bpf) are not installed: "apt-get install libbpf-dev"');
   return new CompileError(

@@ -81,8 +81,26 @@ export function baseFlags(): string[] {
     "-Wno-incompatible-pointer-types-discards-qualifiers",
     // A call to an undeclared function would compile to an extern that libbpf
     // cannot resolve at open (a bare ENOENT): make it a compile error at its line.
-    "-Werror=implicit-function-declaration",
+    IMPLICIT_CALLS_ERROR,
   ];
+}
+
+const IMPLICIT_CALLS_ERROR = "-Werror=implicit-function-declaration";
+const IMPLICIT_CALLS_WARNING = "-Wno-error=implicit-function-declaration";
+
+/** Whether the object calls a function of those clang's diagnostics name as undeclared library functions. */
+async function externCalls(objPath: string, stderr: string): Promise<boolean> {
+  const { readElfSymbols, SHN_UNDEF } = await import("../elf/elf.js");
+  const names = new Set(
+    [...stderr.matchAll(/implicitly declaring library function '(\w+)'/g)].map((m) => m[1]),
+  );
+  return readElfSymbols(readFileSync(objPath)).some((s) => s.shndx === SHN_UNDEF && names.has(s.name));
+}
+
+/** Whether clang's only errors are calls of C library functions never declared (clang's builtins). */
+function onlyLibraryCalls(stderr: string): boolean {
+  const errors = stderr.split("\n").filter((l) => /: (fatal )?error: /.test(l));
+  return errors.length > 0 && errors.every((l) => /: error: implicitly declaring library function '/.test(l));
 }
 
 let translatorId: string | undefined;
@@ -424,11 +442,19 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
     // compile's memory peaks (1.7 MB lower, median of 9).
     releaseKernelTypes();
     let lastArgs: string[] = [];
-    const clangRun = (args: string[]) => {
+    const clangRun = async (args: string[]) => {
       lastArgs = args;
       const warm = warmClang;
       warmClang = undefined;
-      return warm ? warm.run(args) : runClang(clang, args, work);
+      const r = await (warm ? warm.run(args) : runClang(clang, args, work));
+      if (r.code === 0 || !onlyLibraryCalls(r.stderr)) return r;
+      // A C library function called undeclared (sprintf, memset): bcc's clang only warns, and
+      // clang makes it inline code or refuses it itself ("call to built-in function ... is not
+      // supported"), so no unresolved extern is left for libbpf.
+      lastArgs = args.flatMap((a) => (a === IMPLICIT_CALLS_ERROR ? [a, IMPLICIT_CALLS_WARNING] : [a]));
+      const again = await runClang(clang, lastArgs, work);
+      // A call clang could not make inline stays an extern: the first run's error says which.
+      return again.code === 0 && !(await externCalls(outPath, r.stderr)) ? again : r;
     };
     let run = { code: 1, stdout: "", stderr: "" };
     if (!subsetFailed) {
