@@ -109,7 +109,7 @@ let translatorId: string | undefined;
 function translatorVersion(): string {
   if (translatorId === undefined) {
     // Bump when the pipeline changes what it emits (flags, rewrites), so cached objects are rebuilt.
-    const parts: string[] = ["tsbpf-translator-14", JSON.stringify(baseFlags()), ...headerStamps()];
+    const parts: string[] = ["tsbpf-translator-15", JSON.stringify(baseFlags()), ...headerStamps()];
     try {
       const st = statSync("/usr/include/linux/version.h");
       parts.push(`uapi:${st.size}:${st.mtimeMs}`);
