@@ -964,6 +964,11 @@ function collectMaps(
     if (!build) continue;
     const close = matchClose(s, i + 1);
     if (close < 0) fail(fileName, t, `unbalanced '(' in ${t.text}`);
+    // A declaration missing its ';': clang would point at the next line's first token.
+    const after = s[close + 1];
+    const closeTok = s[close] as Token;
+    if (after && after.text !== ";" && after.kind !== "pp" && after.line > closeTok.line)
+      fail(fileName, { ...closeTok, column: closeTok.column + 1 }, `expected ';' after ${t.text}(...)`);
     const args = splitArgs(s, i + 2, close).map((a) =>
       a.length ? spanText(src, a[0] as Token, a[a.length - 1] as Token) : "",
     );

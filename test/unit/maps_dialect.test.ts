@@ -106,6 +106,18 @@ describe("map declarations", () => {
     assert.throws(() => rewriteBcc('BPF_TABLE("nope", u32, u64, a, 1);'), /unknown table type "nope"/);
   });
 
+  it("says where a map declaration misses its ';' (the line of the declaration, not the next one)", () => {
+    assert.throws(
+      () => rewriteBcc("BPF_STACK_TRACE(stack_traces, 1024)\nBPF_PERF_OUTPUT(events);\n"),
+      (e: unknown) =>
+        e instanceof CompileError &&
+        e.diagnostics[0]?.line === 1 &&
+        /^<text>:1:36: error: expected ';' after BPF_STACK_TRACE\(\.\.\.\)$/.test(e.message),
+    );
+    // A ';' after a comment or on the next line is a ';'.
+    assert.equal(rewriteBcc("BPF_HASH(a) /* counts */\n  ;\n").maps.length, 1);
+  });
+
   it("expands a BPF_TABLE type given as a macro: a -D flag, or the program's own #define", () => {
     const decl = "BPF_TABLE(MAPTYPE, u32, long, cnt, 256);";
     const fromFlag = rewriteBcc(decl, "t.c", new Map([["MAPTYPE", '"percpu_array"']]));
