@@ -59,7 +59,10 @@ describe("drsnoop", () => {
       assert.equal(spawnSync("dd", [`if=${file}`, "iflag=nocache", "count=0"]).status, 0);
       const r = await traceWhile("drsnoop", ["--memcg", "--json"], () => {
         const c = spawnSync("/bin/sh", ["-c", `echo $$ > ${procs} && exec cat ${file} > /dev/null`]);
-        assert.equal(c.status, 0, String(c.stderr));
+        // Some kernels charge a file's page cache to a cgroup as shmem (seen on a 6.18 VM kernel
+        // whose ext4 reads count there): nothing is then reclaimable, and after its reclaims the
+        // cgroup's OOM killer ends the reader.
+        assert.ok(c.status === 0 || c.signal === "SIGKILL", `${c.status} ${c.signal} ${c.stderr}`);
         return c.pid as number;
       });
       assert.equal(r.code, 0, r.stderr);

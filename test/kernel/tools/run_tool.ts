@@ -48,7 +48,15 @@ export async function traceWhile<T>(
   const early = await Promise.race([ready.then(() => undefined), running]);
   let result: T | undefined;
   if (early === undefined) {
-    result = await activity();
+    try {
+      result = await activity();
+    } catch (err) {
+      // A failed activity (an assertion in it) stops the tool, which would otherwise keep this
+      // test process (and the programs it attached) running after the test has failed.
+      ctl.abort();
+      await running.catch(() => undefined);
+      throw err;
+    }
     if (!opts.untilExit) {
       await new Promise((r) => setTimeout(r, opts.settleMs ?? 400));
       ctl.abort();
