@@ -161,6 +161,7 @@ NAPI_MODULE_INIT()
         FN("enableStats", tsbpf_enable_stats),
         FN("mallocTrim", tsbpf_malloc_trim),
         FN("pipe", tsbpf_pipe),
+        FN("setV8Flags", tsbpf_set_v8_flags),
         FN("mapText", tsbpf_map_text),
         FN("mapIds", tsbpf_map_ids),
         FN("linkIds", tsbpf_link_ids),

@@ -32,6 +32,7 @@
         "iter.c",
         "trampoline.c",
         "util.c",
+        "v8flags.c",
         "xdp.c"
       ],
       "defines": ["NAPI_VERSION=8"],

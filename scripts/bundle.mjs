@@ -75,10 +75,32 @@ async function wrappedBundle(stem, entry) {
       "@opentelemetry/resources",
     ],
   });
+  nameOnlyWhereRenamed(`dist/bundle/${stem}.cjs`);
   const bytes = readFileSync(`dist/bundle/${stem}.cjs`);
   const wide = bytes.findIndex((b) => b > 0x7f);
   if (wide >= 0) throw new Error(`dist/bundle/${stem}.cjs: a byte outside ASCII at offset ${wide}`);
   return createHash("sha256").update(bytes).digest("hex");
+}
+
+/**
+ * keepNames makes esbuild call its `__name` helper on every function and
+ * class when its module starts (~2,100 calls in cli.cjs), and the helper
+ * redefines the `name` property each time: ~280 KB of a start's heap, and
+ * with it one of the young generation's scavenges (Node 20). A name needs
+ * it only where esbuild renamed the function or class (a collision:
+ * `parse2`, or `class _BPF` for a class that refers to itself), so the
+ * helper is rewritten to define the name only where it differs from the one
+ * the function already has: every name stays what keepNames makes it.
+ */
+function nameOnlyWhereRenamed(file) {
+  const helper = 'var __name=(target,value)=>__defProp(target,"name",{value,configurable:!0})';
+  const text = readFileSync(file, "latin1");
+  if (!text.includes("__name(")) return;
+  const at = text.indexOf(helper);
+  if (at < 0 || text.indexOf(helper, at + 1) >= 0)
+    throw new Error(`${file}: esbuild's __name helper is not the one scripts/bundle.mjs rewrites; update nameOnlyWhereRenamed`);
+  const cheap = 'var __name=(target,value)=>target.name===value?target:__defProp(target,"name",{value,configurable:!0})';
+  writeFileSync(file, text.replace(helper, cheap), "latin1");
 }
 
 /** A bundle's runner: `contents` (CommonJS), with the bundle's hash as `hashName`. */
@@ -90,6 +112,7 @@ async function runner(outfile, contents, hashName, hash, banner = common.banner.
     define: { ...common.define, [hashName]: JSON.stringify(hash) },
     banner: { js: banner },
   });
+  nameOnlyWhereRenamed(outfile);
 }
 
 // The CLI: cli.cjs and the `tsbpf` command, tsbpf.cjs.

@@ -38,6 +38,7 @@
  * at exit) first calls restoreV8Flags().
  */
 import { createRequire } from "node:module";
+import { loadedAddons } from "./native_load.js";
 
 /**
  * How many pauses are held, and whether restoreV8Flags() has ended them all,
@@ -79,12 +80,20 @@ function ours(): PausedFlag[] {
   return FLAGS.filter((f) => !started.some((a) => f.given.test(a)));
 }
 
-/** Sets flags; node:v8 is loaded when first needed (~2 ms of a start that never pauses). */
+/**
+ * Sets flags: through the addon where one is loaded (the CLI loads it before
+ * its bundle runs), since loading node:v8 took 3-6 ms of a start (its
+ * heap-snapshot and serializer modules come with it; Node 20); else through
+ * node:v8, loaded when first needed.
+ */
 function setFlags(which: "paused" | "restored"): void {
   const flags = ours().map((f) => f[which]);
   if (flags.length === 0) return;
+  const text = flags.join(" ");
+  for (const addon of loadedAddons())
+    if ((addon as { setV8Flags?: (flags: string) => boolean }).setV8Flags?.(text) === true) return;
   v8 ??= createRequire(import.meta.url)("node:v8") as typeof import("node:v8");
-  v8.setFlagsFromString(flags.join(" "));
+  v8.setFlagsFromString(text);
 }
 
 function endPause(): void {

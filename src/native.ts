@@ -393,6 +393,8 @@ export interface NativeAddon {
   mallocTrim(): boolean;
   /** pipe2(O_CLOEXEC): [readFd, writeFd] (older prebuilds lack it). */
   pipe?(): [number, number];
+  /** V8's SetFlagsFromString, as node:v8's (native/v8flags.c): false when the host has none (older prebuilds lack it). */
+  setV8Flags?(flags: string): boolean;
   progInfo(fd: number): {
     id: number;
     name: string;

@@ -104,3 +104,8 @@ function loadFrom(candidates: string[]): AddonLoad {
   }
   return { tried };
 }
+
+/** The addons this process has loaded so far (one per package root that loaded one). */
+export function loadedAddons(): unknown[] {
+  return [...loads.values()].flatMap((l) => (l.addon === undefined ? [] : [l.addon]));
+}

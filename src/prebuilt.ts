@@ -48,7 +48,7 @@ export function openPrebuilt(opts: OpenOptions): { compiled: CompiledObject; set
   const probe = openNative(elf, objectNameOf(fileName), what);
   try {
     const programs = meta
-      ? withElfPrograms(meta.programs, elf)
+      ? withElfPrograms(meta.programs, probe.programs()) // (libbpf's list: no second parse of the ELF)
       : probe.programs().map((p) => programOf(p.name, p.section));
     const compiled: CompiledObject = {
       elf,
@@ -106,7 +106,8 @@ function mapSetup(obj: NativeObject, fileName: string, opts: OpenOptions): MapSe
   if (rodata.length === 0) return setup;
   const rodataMap = maps.find((m) => m.name.endsWith(".rodata"));
   const raw = obj.btfRaw();
-  const btf = raw ? Btf.parse(raw) : undefined;
+  // (only the .rodata variables' types are read: a full parse of a tool's BTF took ~4 ms of its start)
+  const btf = raw ? Btf.parseLazy(raw) : undefined;
   const vars = btf?.datasecVars(".rodata") ?? [];
   const initial = rodataMap ? obj.mapInitialValue(rodataMap.name) : null;
   if (!rodataMap || !btf || !initial)

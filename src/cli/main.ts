@@ -79,11 +79,39 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Runs `handle` on process.stdout when something first uses it. Node makes
+ * the stream on first use, and making it costs a start ~5 ms when stdout is
+ * a pipe or a terminal (it loads node's net and stream modules; Node 20):
+ * the tools write with fs.writeSync (tools/lib/output.ts) and never need it.
+ */
+function onStdoutUse(handle: (stream: NodeJS.WriteStream) => void): void {
+  const desc = Object.getOwnPropertyDescriptor(process, "stdout");
+  const get = desc?.get;
+  if (!desc || !get || !desc.configurable) {
+    handle(process.stdout);
+    return;
+  }
+  Object.defineProperty(process, "stdout", {
+    configurable: true,
+    enumerable: desc.enumerable,
+    get() {
+      // Node's own getter keeps the stream it makes: put it back, then handle the stream
+      Object.defineProperty(process, "stdout", desc);
+      const stream = get.call(process) as NodeJS.WriteStream;
+      handle(stream);
+      return stream;
+    },
+  });
+}
+
 // A reader that goes away (`tsbpf tplist | head`) ends the command quietly.
-process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-  if (err.code === "EPIPE") process.exit(0);
-  throw err;
-});
+onStdoutUse((stdout) =>
+  stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(0);
+    throw err;
+  }),
+);
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -33,14 +33,22 @@ export function elfPrograms(elf: Uint8Array): Array<{ name: string; section: str
   return out;
 }
 
-/** `programs` plus the ELF's programs it does not list (as their own name or another's variant). */
-export function withElfPrograms(programs: ProgramInfo[], elf: Uint8Array): ProgramInfo[] {
+/**
+ * `programs` plus the ELF's programs it does not list (as their own name or
+ * another's variant): `elf` is the object, or its programs as
+ * {@link elfPrograms} or libbpf (NativeObject.programs) lists them, which
+ * a caller that has the object open already has.
+ */
+export function withElfPrograms(
+  programs: ProgramInfo[],
+  elf: Uint8Array | ReadonlyArray<{ name: string; section: string }>,
+): ProgramInfo[] {
   const known = new Set<string>();
   for (const p of programs) {
     known.add(p.name);
     for (const v of Object.values(p.variants)) if (v) known.add(v);
   }
-  const extra = elfPrograms(elf)
+  const extra = (elf instanceof Uint8Array ? elfPrograms(elf) : elf)
     .filter((p) => !known.has(p.name))
     .map((p) => programOf(p.name, p.section));
   return extra.length ? [...programs, ...extra] : programs;

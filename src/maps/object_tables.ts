@@ -63,11 +63,16 @@ export class ObjectTables {
     private readonly check: () => void,
   ) {}
 
-  /** The object's BTF, parsed once (undefined when the object has none). */
+  /**
+   * The object's BTF, read once (undefined when the object has none), its
+   * types decoded as the tables ask for them: a tool's object carries the
+   * kernel types it reads (~500), and decoding them all took 300 KB and a
+   * few ms of a start for the handful a table or an event uses.
+   */
   private btf(): Btf | undefined {
     if (this.btfCache === undefined) {
       const raw = this.loader.btfRaw();
-      this.btfCache = raw ? Btf.parse(raw) : null;
+      this.btfCache = raw ? Btf.parseLazy(raw) : null;
     }
     return this.btfCache ?? undefined;
   }

@@ -138,6 +138,26 @@ describe("pauseForCompile", () => {
     assert.ok(names.has("after"), [...names].join(" "));
   });
 
+  it("sets the flags through the addon once one is loaded, without loading node:v8", () => {
+    const viaAddon = `import { native } from ${JSON.stringify(join(repoRoot, "dist/src/native.js"))};
+native();
+${SCRIPT}
+process.stdout.write(\`\\nnode:v8 loaded: \${process.moduleLoadList.includes("NativeModule v8")}\\n\`);`;
+    const r = spawnSync(process.execPath, ["--trace-opt", "--input-type=module", "-e", viaAddon], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /node:v8 loaded: false/);
+    const names = new Set(
+      [...r.stdout.matchAll(/completed optimizing 0x[0-9a-f]+ <JSFunction (\w+)/g)].map(
+        (m) => m[1] as string,
+      ),
+    );
+    assert.ok(!names.has("during"), [...names].join(" "));
+    assert.ok(names.has("after"), [...names].join(" "));
+  });
+
   it("leaves a process started with its own optimizer flags as it is", () => {
     const names = optimized(["--no-turbofan"]);
     assert.ok(!names.has("during") && !names.has("after"), [...names].join(" "));

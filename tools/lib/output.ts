@@ -102,7 +102,8 @@ export class Output {
 
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
-function writeAll(fd: number, buf: Buffer, onEpipe: () => void): void {
+/** Writes all of buf to fd, waiting out a non-blocking pipe's EAGAIN; a reader gone (EPIPE) calls onEpipe. */
+export function writeAll(fd: number, buf: Buffer, onEpipe: () => void): void {
   let off = 0;
   while (off < buf.length) {
     try {

@@ -24,7 +24,7 @@ import { permissionErrorFor } from "../../src/kernel/errors.js";
 import { bpfPrivileged } from "../../src/kernel/features.js";
 import { packageRoot } from "../../src/paths.js";
 import { type Args, type CommandSpec, helpText, parseToolArgs, UsageError } from "./args.js";
-import { Output, type Sink } from "./output.js";
+import { Output, type Sink, writeAll } from "./output.js";
 
 /** A tool: its command line, the hooks it uses on this kernel, and its body. */
 export interface Tool extends CommandSpec {
@@ -371,7 +371,8 @@ export interface ToolIO {
  * error, 2 a usage error), having printed the error on stderr.
  */
 export async function runTool(tool: Tool, argv: string[], io: ToolIO = {}): Promise<number> {
-  const err = io.err ?? ((t: string) => process.stderr.write(t));
+  // (with fs's writes, as Output writes stdout: process.stderr, a stream, costs a start ~5 ms to make)
+  const err = io.err ?? ((t: string) => writeAll(2, Buffer.from(t), () => {}));
   let args: Args;
   try {
     args = parseToolArgs(tool, argv);

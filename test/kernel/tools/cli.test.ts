@@ -81,7 +81,7 @@ describe("tools from the CLI", { skip: skipUnlessRoot }, () => {
     });
   }
 
-  it("a tool's start loads only what it uses: no HTTP server, no zlib; a 256 KiB event ring", () => {
+  it("a tool's start loads only what it uses: no HTTP server, zlib, stdio streams or node:v8; a 256 KiB event ring", () => {
     // What the process holds when it ends (a preload module reports Node's
     // own module list at exit): node:http is for --prometheus, node:zlib for
     // a kernel configuration in /proc/config.gz or a pprof file; each costs
@@ -101,6 +101,11 @@ describe("tools from the CLI", { skip: skipUnlessRoot }, () => {
     const modules = readFileSync(report, "utf8").split("\n");
     assert.ok(modules.includes("NativeModule vm"), "the report lists Node's modules");
     for (const m of ["NativeModule http", "NativeModule zlib", "NativeModule _http_server"])
+      assert.ok(!modules.includes(m), `${m} was loaded`);
+    // Nor the streams of stdout and stderr (pipes here: node's net and stream
+    // modules, ~5 ms of a start), which a tool writes with fs; nor node:v8
+    // (~3 ms), whose flags the compile pause sets through the addon.
+    for (const m of ["NativeModule net", "NativeModule tty", "NativeModule stream", "NativeModule v8"])
       assert.ok(!modules.includes(m), `${m} was loaded`);
     // The ring's size, as the kernel has it (tool.bpf.h's TOOL_RING_BYTES)
     const obj = new (native().NativeObject)(
