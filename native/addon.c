@@ -162,6 +162,8 @@ NAPI_MODULE_INIT()
         FN("mallocTrim", tsbpf_malloc_trim),
         FN("pipe", tsbpf_pipe),
         FN("setV8Flags", tsbpf_set_v8_flags),
+        FN("spawnChild", tsbpf_spawn_child),
+        FN("waitChild", tsbpf_wait_child),
         FN("mapText", tsbpf_map_text),
         FN("mapIds", tsbpf_map_ids),
         FN("linkIds", tsbpf_link_ids),

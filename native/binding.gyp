@@ -28,6 +28,7 @@
         "probe.c",
         "ringbuf.c",
         "scan_defines.c",
+        "spawn.c",
         "cgroup.c",
         "iter.c",
         "trampoline.c",

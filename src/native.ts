@@ -395,6 +395,14 @@ export interface NativeAddon {
   pipe?(): [number, number];
   /** V8's SetFlagsFromString, as node:v8's (native/v8flags.c): false when the host has none (older prebuilds lack it). */
   setV8Flags?(flags: string): boolean;
+  /**
+   * fork and exec of path with args (args[0] included) in cwd, its stdin, stdout and stderr the
+   * three descriptors given (native/spawn.c): the child's pid; throws with the errno of a failed
+   * chdir or exec (older prebuilds lack it).
+   */
+  spawnChild?(path: string, args: string[], cwd: string, stdio: [number, number, number]): number;
+  /** Waits for a child of spawnChild (on libuv's thread pool): its exit code, or the signal that ended it. */
+  waitChild?(pid: number): Promise<{ code: number | null; signal: number | null }>;
   progInfo(fd: number): {
     id: number;
     name: string;

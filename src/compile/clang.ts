@@ -3,7 +3,18 @@
  * its diagnostics into a CompileError located in the user's own source.
  */
 
-import { accessSync, closeSync, constants, existsSync, realpathSync, statSync, writeSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { delimiter, join } from "node:path";
 import { CompileError, type Diagnostic, NotSupportedError } from "../kernel/errors.js";
@@ -111,20 +122,17 @@ export function prestartClang(clang: Clang, cwd: string): PrestartedClang | unde
   }
   if (!fds) return undefined;
   const [readFd, writeFd] = fds;
-  const { spawn } = createRequire(import.meta.url)(
-    "node:child_process",
-  ) as typeof import("node:child_process");
-  let child: import("node:child_process").ChildProcess;
+  let started: { pid: number | undefined; ended: Promise<ClangRun>; kill: () => void } | undefined;
   try {
     if (!existsSync("/dev/stdin")) throw new Error("no /dev/stdin");
-    child = spawn(clang.path, ["@/dev/stdin"], { cwd, stdio: [readFd, "pipe", "pipe"] });
+    started = startWithAddon(clang, cwd, readFd) ?? startWithNode(clang, cwd, readFd);
   } catch {
     closeSync(writeFd);
     return undefined;
   } finally {
     closeSync(readFd); // the child has its own copy
   }
-  const ended = outcome(child);
+  const { ended, kill } = started;
   // Until run() is called, a failed start is nobody's error yet.
   ended.catch(() => {});
   let open = true;
@@ -133,13 +141,13 @@ export function prestartClang(clang: Clang, cwd: string): PrestartedClang | unde
     open = false;
   };
   return {
-    pid: child.pid,
+    pid: started.pid,
     run(args) {
       if (!open) throw new Error("prestartClang: run() after run() or cancel() (bug)");
       // (a response file has no way to say an empty argument)
       if (args.includes("")) {
         closeWriter();
-        child.kill("SIGKILL");
+        kill();
         return runClang(clang, args, cwd);
       }
       try {
@@ -156,9 +164,76 @@ export function prestartClang(clang: Clang, cwd: string): PrestartedClang | unde
     cancel() {
       if (!open) return;
       closeWriter();
-      child.kill("SIGKILL");
+      kill();
     },
   };
+}
+
+/** Files in the work directory that a prestarted clang prints to (addon-started). */
+let outputFiles = 0;
+
+/**
+ * clang started by the addon (native/spawn.c says why: Node's spawn took ~8 ms of
+ * a first compile's main thread per clang), printing to two files in `cwd` (the
+ * compile's private work directory) that are read once it exits. Undefined when
+ * the addon predates spawnChild.
+ */
+function startWithAddon(
+  clang: Clang,
+  cwd: string,
+  stdinFd: number,
+): { pid: number; ended: Promise<ClangRun>; kill: () => void } | undefined {
+  const addon = native();
+  if (!addon.spawnChild || !addon.waitChild) return undefined;
+  const n = outputFiles++;
+  const outPath = join(cwd, `.tsbpf-clang-${process.pid}-${n}.out`);
+  const errPath = join(cwd, `.tsbpf-clang-${process.pid}-${n}.err`);
+  const outFd = openSync(outPath, "wx", 0o600);
+  let errFd: number | undefined;
+  let pid: number;
+  try {
+    errFd = openSync(errPath, "wx", 0o600);
+    pid = addon.spawnChild(clang.path, [clang.path, "@/dev/stdin"], cwd, [stdinFd, outFd, errFd]);
+  } catch (err) {
+    rmSync(outPath, { force: true });
+    rmSync(errPath, { force: true });
+    throw err;
+  } finally {
+    closeSync(outFd);
+    if (errFd !== undefined) closeSync(errFd);
+  }
+  const take = (path: string): string => {
+    try {
+      return readFileSync(path, "utf8");
+    } finally {
+      rmSync(path, { force: true });
+    }
+  };
+  let exited = false;
+  const ended = addon.waitChild(pid).then((r) => {
+    exited = true;
+    return { code: r.code ?? 1, stdout: take(outPath), stderr: take(errPath) };
+  });
+  return {
+    pid,
+    ended,
+    kill: () => {
+      if (!exited) process.kill(pid, "SIGKILL");
+    },
+  };
+}
+
+/** clang started by Node's child_process (an addon without spawnChild). */
+function startWithNode(
+  clang: Clang,
+  cwd: string,
+  stdinFd: number,
+): { pid: number | undefined; ended: Promise<ClangRun>; kill: () => void } {
+  const { spawn } = createRequire(import.meta.url)(
+    "node:child_process",
+  ) as typeof import("node:child_process");
+  const child = spawn(clang.path, ["@/dev/stdin"], { cwd, stdio: [stdinFd, "pipe", "pipe"] });
+  return { pid: child.pid, ended: outcome(child), kill: () => child.kill("SIGKILL") };
 }
 
 /**
