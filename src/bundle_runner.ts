@@ -76,12 +76,31 @@ function readBuiltCache(path: string, bundleFile: string): Buffer | undefined {
       debug("code cache: %s is not the bundle's own (owner or mode): not read", path);
       return undefined;
     }
+    const map = addonOf(bundleFile)?.mapFile;
+    if (map) {
+      try {
+        // (see readCached: a mapping costs less than a read, and V8 only reads it)
+        return Buffer.from(map(path));
+      } catch {
+        // read it
+      }
+    }
     return readFileSync(fd);
   } catch (err) {
     debug("code cache: %s", (err as Error).message);
     return undefined;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The addon, loaded from the package the bundle is in (dist/bundle/NAME.cjs under its root); undefined when none loads. */
+function addonOf(bundleFile: string): Pick<NativeAddon, "mapText" | "mapFile"> | undefined {
+  try {
+    return loadAddon(join(dirname(bundleFile), "..", "..")).addon as Pick<NativeAddon, "mapText" | "mapFile">;
+  } catch (err) {
+    debug("addon: %s", (err as Error).message);
+    return undefined;
   }
 }
 
@@ -101,9 +120,7 @@ function readBuiltCache(path: string, bundleFile: string): Buffer | undefined {
  */
 function bundleText(bundleFile: string): string {
   try {
-    // (the bundle is dist/bundle/NAME.cjs under the package's root)
-    const { addon } = loadAddon(join(dirname(bundleFile), "..", ".."));
-    const text = (addon as Pick<NativeAddon, "mapText"> | undefined)?.mapText?.(bundleFile);
+    const text = addonOf(bundleFile)?.mapText?.(bundleFile);
     if (text !== undefined) return text;
   } catch (err) {
     debug("bundle text: %s", (err as Error).message);
@@ -171,7 +188,8 @@ export function compileCached(
   let cachedData: Buffer | undefined;
   if (path !== undefined) {
     try {
-      cachedData = readCached(path);
+      const map = addonOf(bundleFile)?.mapFile;
+      cachedData = readCached(path, map && ((p) => map(p)));
     } catch (err) {
       debug("code cache: %s", (err as Error).message);
     }

@@ -208,8 +208,16 @@ const linkRefused = (path: string): CacheError =>
  * A cache file's contents, or undefined when it is missing (or unreadable).
  * Throws a CacheError for a file (or directory above it) that fails the
  * checks. One open and one fstat, the same as a plain read.
+ *
+ * With `map` (the addon's mapFile), the checked file is mapped rather than
+ * read, for a large file read once (a V8 code cache: 745 KB read in ~2.6 ms,
+ * most of it faulting in the fresh pages it is copied to, mapped in ~0.3).
+ * The directory is ours alone (checked above), so the file mapped is the
+ * file checked; tsbpf replaces cache files by renaming (writeAtomic), which
+ * leaves a mapping of the old one intact. A file that cannot be mapped is
+ * read.
  */
-export function readCached(path: string): Buffer | undefined {
+export function readCached(path: string, map?: (path: string) => ArrayBuffer): Buffer | undefined {
   const abs = checkParent(path);
   let fd: number;
   try {
@@ -220,6 +228,13 @@ export function readCached(path: string): Buffer | undefined {
   }
   try {
     checkFile(abs, fstatSync(fd));
+    if (map) {
+      try {
+        return Buffer.from(map(abs));
+      } catch {
+        // read it
+      }
+    }
     return readFileSync(fd);
   } finally {
     closeSync(fd);

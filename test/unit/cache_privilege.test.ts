@@ -26,6 +26,7 @@ import { fileURLToPath } from "node:url";
 import { cacheDir, cachedFileExists, cacheSubdir, readCached, writeAtomic } from "../../src/compile/cache.js";
 import * as api from "../../src/index.js";
 import { CacheError } from "../../src/kernel/errors.js";
+import { native } from "../../src/native.js";
 
 const root = process.geteuid?.() === 0;
 const notRoot = root ? false : "needs root to give a file to another uid (chown 65534)";
@@ -137,6 +138,26 @@ describe("the compile cache refuses what another user could write", () => {
     refuses(() => cachedFileExists(file), file, "writable by others (mode 0646)");
     chmodSync(file, 0o644); // readable by others is fine: nothing secret is cached
     assert.equal(readCached(file)?.toString(), "{}");
+  });
+
+  it("a cached file read through a mapping (the addon's mapFile) passes the same checks, and is read when it cannot be mapped", () => {
+    freshRoot();
+    const file = join(cacheSubdir("code"), "k.v8");
+    writeAtomic(file, "cached code");
+    const mapped: string[] = [];
+    const map = (path: string): ArrayBuffer => {
+      mapped.push(path);
+      return native().mapFile(path);
+    };
+    assert.equal(readCached(file, map)?.toString(), "cached code");
+    assert.deepEqual(mapped, [file]);
+    const failing = (): ArrayBuffer => {
+      throw new Error("no mapping here");
+    };
+    assert.equal(readCached(file, failing)?.toString(), "cached code");
+    chmodSync(file, 0o660);
+    refuses(() => readCached(file, map), file, "writable by group (mode 0660)");
+    assert.deepEqual(mapped, [file], "a refused file is not mapped");
   });
 
   it("symbolic links: a cached file never is one; a directory link is followed only when ours, and its target is checked", () => {
