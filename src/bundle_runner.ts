@@ -183,6 +183,8 @@ export function compileCached(
   bundleHash: string,
   use: string | undefined,
   built: () => string = () => stemOf(bundleFile),
+  /** Called, before the bundle compiles, when `use` has no cache of its own yet (its first run here). */
+  firstRun?: (addon: unknown) => void,
 ): CachedBundle {
   const path = use === undefined ? undefined : ownCachePath(bundleHash, use);
   let cachedData: Buffer | undefined;
@@ -195,6 +197,7 @@ export function compileCached(
     }
   }
   let used = path;
+  if (cachedData === undefined && path !== undefined && firstRun) firstRun(addonOf(bundleFile));
   if (cachedData === undefined) {
     // No cache of this use yet: the build's.
     used = join(dirname(bundleFile), builtCacheName(built(), bundleHash));

@@ -15,6 +15,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { compileCached, runBundle } from "../bundle_runner.js";
+import { startEarlyClang } from "../compile/early_clang.js";
 
 /** Set by scripts/bundle.mjs: a hash of dist/bundle/cli.cjs's bytes. */
 declare const __TSBPF_CLI_HASH__: string;
@@ -36,11 +37,19 @@ export function builtCacheFor(dir: string, command: string | undefined): "cli" |
     : "cli-compile";
 }
 
+/** The commands that compile a program as they start (a tutorial program, the compile command, the tools that build theirs). */
+const COMPILES = /^(printk-sample|example-.+|compile|trace|argdist)$/;
+
 export function launch(dir: string): void {
   const file = join(dir, "cli.cjs");
   const command = commandOf(process.argv.slice(2));
-  const { script, saveCache } = compileCached(file, __TSBPF_CLI_HASH__, command, () =>
-    builtCacheFor(dir, command),
+  const { script, saveCache } = compileCached(
+    file,
+    __TSBPF_CLI_HASH__,
+    command,
+    () => builtCacheFor(dir, command),
+    // a first run of a command that compiles: its clang starts now (early_clang.ts)
+    command !== undefined && COMPILES.test(command) ? startEarlyClang : undefined,
   );
   // (the CLI's commands end through process.exit or the event loop's end, on a signal too)
   if (saveCache) process.once("exit", saveCache);

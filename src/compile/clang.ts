@@ -3,68 +3,16 @@
  * its diagnostics into a CompileError located in the user's own source.
  */
 
-import {
-  accessSync,
-  closeSync,
-  constants,
-  existsSync,
-  openSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, existsSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
-import { delimiter, join } from "node:path";
-import { CompileError, type Diagnostic, NotSupportedError } from "../kernel/errors.js";
+import { CompileError, type Diagnostic } from "../kernel/errors.js";
 import { native } from "../native.js";
+import type { Clang } from "./clang_path.js";
+import { type ClangRun, type StartedClang, startClangWithAddon } from "./clang_start.js";
 import { byteColumnToCharColumn } from "./offsets.js";
 
-/** The clang binary and an identity that changes when it is upgraded. */
-export interface Clang {
-  path: string;
-  /** realpath, size and mtime: cheap to compute, unlike spawning `clang --version`. */
-  identity: string;
-}
-
-let cached: Clang | undefined;
-
-/** Finds clang: $TSBPF_CLANG, `clang` on PATH, or a versioned clang-N. */
-export function findClang(): Clang {
-  if (cached) return cached;
-  const candidates: string[] = [];
-  if (process.env.TSBPF_CLANG) candidates.push(process.env.TSBPF_CLANG);
-  const dirs = (process.env.PATH ?? "/usr/bin").split(delimiter);
-  for (const d of [...dirs, "/usr/bin", "/usr/local/bin"]) candidates.push(join(d, "clang"));
-  for (let v = 20; v >= 11; v--) candidates.push(`/usr/bin/clang-${v}`);
-  for (const c of candidates) {
-    try {
-      accessSync(c, constants.X_OK);
-      const real = realpathSync(c);
-      const st = statSync(real);
-      cached = { path: c, identity: `${real}:${st.size}:${st.mtimeMs}` };
-      return cached;
-    } catch {
-      // try the next one
-    }
-  }
-  throw new NotSupportedError(
-    "clang",
-    "no clang found: neither $TSBPF_CLANG, clang on PATH nor /usr/bin/clang-N",
-    "compiling C (BPF.load with text or srcFile, the tools trace and argdist) needs clang and libbpf's BPF " +
-      'headers: install them ("apt-get install clang libbpf-dev"); a prebuilt object (BPF.open) and the ' +
-      "other bundled tools need no compiler",
-    { on: "this machine" },
-  );
-}
-
-/** Result of one clang run. */
-export interface ClangRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export { type Clang, findClang } from "./clang_path.js";
+export type { ClangRun } from "./clang_start.js";
 
 /** Runs clang with args; resolves whatever its exit code. */
 export function runClang(clang: Clang, args: string[], cwd?: string): Promise<ClangRun> {
@@ -114,26 +62,25 @@ export interface PrestartedClang {
 
 /** Starts clang in `cwd` to wait for its arguments (undefined where the addon has no pipe() or there is no /dev/stdin). */
 export function prestartClang(clang: Clang, cwd: string): PrestartedClang | undefined {
-  let fds: [number, number] | undefined;
+  let addon: ReturnType<typeof native> | undefined;
   try {
-    fds = native().pipe?.();
+    addon = native();
   } catch {
     // no addon here: clang starts when its arguments are there
   }
-  if (!fds) return undefined;
-  const [readFd, writeFd] = fds;
-  let started: { pid: number | undefined; ended: Promise<ClangRun>; kill: () => void } | undefined;
+  if (!addon?.pipe) return undefined;
+  let started: StartedClang | undefined;
   try {
-    if (!existsSync("/dev/stdin")) throw new Error("no /dev/stdin");
-    started = startWithAddon(clang, cwd, readFd) ?? startWithNode(clang, cwd, readFd);
+    started = startClangWithAddon(addon, clang.path, cwd) ?? startWithNode(addon, clang, cwd);
   } catch {
-    closeSync(writeFd);
     return undefined;
-  } finally {
-    closeSync(readFd); // the child has its own copy
   }
-  const { ended, kill } = started;
-  // Until run() is called, a failed start is nobody's error yet.
+  return started && adoptClang(started, clang, cwd);
+}
+
+/** A started clang as a PrestartedClang (one started early by the CLI's launcher, too: early_clang.ts). */
+export function adoptClang(started: StartedClang, clang: Clang, cwd: string): PrestartedClang {
+  const { ended, kill, writeFd } = started;
   ended.catch(() => {});
   let open = true;
   const closeWriter = (): void => {
@@ -169,71 +116,29 @@ export function prestartClang(clang: Clang, cwd: string): PrestartedClang | unde
   };
 }
 
-/** Files in the work directory that a prestarted clang prints to (addon-started). */
-let outputFiles = 0;
-
-/**
- * clang started by the addon (native/spawn.c says why: Node's spawn took ~8 ms of
- * a first compile's main thread per clang), printing to two files in `cwd` (the
- * compile's private work directory) that are read once it exits. Undefined when
- * the addon predates spawnChild.
- */
-function startWithAddon(
-  clang: Clang,
-  cwd: string,
-  stdinFd: number,
-): { pid: number; ended: Promise<ClangRun>; kill: () => void } | undefined {
-  const addon = native();
-  if (!addon.spawnChild || !addon.waitChild) return undefined;
-  const n = outputFiles++;
-  const outPath = join(cwd, `.tsbpf-clang-${process.pid}-${n}.out`);
-  const errPath = join(cwd, `.tsbpf-clang-${process.pid}-${n}.err`);
-  const outFd = openSync(outPath, "wx", 0o600);
-  let errFd: number | undefined;
-  let pid: number;
-  try {
-    errFd = openSync(errPath, "wx", 0o600);
-    pid = addon.spawnChild(clang.path, [clang.path, "@/dev/stdin"], cwd, [stdinFd, outFd, errFd]);
-  } catch (err) {
-    rmSync(outPath, { force: true });
-    rmSync(errPath, { force: true });
-    throw err;
-  } finally {
-    closeSync(outFd);
-    if (errFd !== undefined) closeSync(errFd);
-  }
-  const take = (path: string): string => {
-    try {
-      return readFileSync(path, "utf8");
-    } finally {
-      rmSync(path, { force: true });
-    }
-  };
-  let exited = false;
-  const ended = addon.waitChild(pid).then((r) => {
-    exited = true;
-    return { code: r.code ?? 1, stdout: take(outPath), stderr: take(errPath) };
-  });
-  return {
-    pid,
-    ended,
-    kill: () => {
-      if (!exited) process.kill(pid, "SIGKILL");
-    },
-  };
-}
-
-/** clang started by Node's child_process (an addon without spawnChild). */
+/** clang started by Node's child_process (an addon without spawnChild), on a pipe of the addon's. */
 function startWithNode(
+  addon: ReturnType<typeof native>,
   clang: Clang,
   cwd: string,
-  stdinFd: number,
-): { pid: number | undefined; ended: Promise<ClangRun>; kill: () => void } {
+): StartedClang | undefined {
+  if (!existsSync("/dev/stdin")) return undefined;
+  const fds = addon.pipe?.();
+  if (!fds) return undefined;
+  const [readFd, writeFd] = fds;
   const { spawn } = createRequire(import.meta.url)(
     "node:child_process",
   ) as typeof import("node:child_process");
-  const child = spawn(clang.path, ["@/dev/stdin"], { cwd, stdio: [stdinFd, "pipe", "pipe"] });
-  return { pid: child.pid, ended: outcome(child), kill: () => child.kill("SIGKILL") };
+  let child: import("node:child_process").ChildProcess;
+  try {
+    child = spawn(clang.path, ["@/dev/stdin"], { cwd, stdio: [readFd, "pipe", "pipe"] });
+  } catch (err) {
+    closeSync(writeFd);
+    throw err;
+  } finally {
+    closeSync(readFd); // the child has its own copy
+  }
+  return { pid: child.pid, writeFd, ended: outcome(child), kill: () => child.kill("SIGKILL") };
 }
 
 /**

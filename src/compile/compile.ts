@@ -16,7 +16,8 @@ import {
 import { readTracepointFormat, tracepointExists, unknownTracepointMessage } from "../kernel/tracefs.js";
 import { cacheSubdir, hashKey, readCached, writeAtomic } from "./cache.js";
 import type { Clang } from "./clang.js";
-import { findClang, prestartClang } from "./clang.js";
+import { adoptClang, findClang, prestartClang } from "./clang.js";
+import { dropEarlyClang, takeEarlyClang } from "./early_clang.js";
 import { withElfPrograms } from "./elf_programs.js";
 import { HEADERS_DIR, headerStamps } from "./headers_dir.js";
 import type { MapDecl } from "./maps_dialect.js";
@@ -253,6 +254,7 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
   // (What clang makes of the text, DEBUG_LLVM_IR and DEBUG_PREPROCESSOR, needs clang to run again.)
   const debug = opts.debug ?? 0;
   if (cachedElf && meta && meta.key === keyMaterial && !(debug & (DEBUG_LLVM_IR | DEBUG_PREPROCESSOR))) {
+    dropEarlyClang(); // (one the launcher started is not needed)
     if (debug & DEBUG_SOURCE) await reportSource(meta.translated, cachedElf);
     return {
       elf: cachedElf,
@@ -268,8 +270,10 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
 
   // First on a miss: the compile's work directory, and a clang in it that waits for its
   // arguments while the program is translated (prestartClang says why).
-  const work = mkdtempSync(join(cacheSubdir("tmp"), "cc-"));
-  let warmClang = prestartClang(clang, work);
+  // (or the ones the CLI's launcher made for a command's first run: early_clang.ts)
+  const early = takeEarlyClang(clang.path);
+  const work = early?.work ?? mkdtempSync(join(cacheSubdir("tmp"), "cc-"));
+  let warmClang = early ? adoptClang(early.started, clang, work) : prestartClang(clang, work);
   using _work = {
     [Symbol.dispose]() {
       warmClang?.cancel();

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { native } from "../../../src/native.js";
 import { toolNames } from "../../../tools/index.js";
@@ -117,6 +118,44 @@ describe("tools from the CLI", { skip: skipUnlessRoot }, () => {
     } finally {
       obj.close();
     }
+  });
+
+  it("a compiling command's first run starts clang early, and leaves no clang or work directory however its compile ends", () => {
+    // printk-sample compiles: its first run in a cache directory starts clang
+    // from the launcher (src/compile/early_clang.ts), which the compile's miss
+    // takes; with the object cached but no code cache of the command's own, the
+    // clang started is not needed and is ended.
+    const cache = freshCacheDir();
+    const env = { ...process.env, TSBPF_CACHE_DIR: cache };
+    const clangsIn = (): number[] =>
+      readdirSync("/proc")
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            return readlinkSync(`/proc/${p}/cwd`).startsWith(cache);
+          } catch {
+            return false;
+          }
+        })
+        .map(Number);
+    for (const step of ["cold", "object cached, no code cache"]) {
+      if (step !== "cold") rmSync(join(cache, "code"), { recursive: true, force: true });
+      const r = spawnSync(process.execPath, [CLI, "printk-sample", "--duration", "0.5"], {
+        encoding: "utf8",
+        env,
+      });
+      assert.equal(r.status, 0, `${step}: ${r.stderr}`);
+      assert.deepEqual(
+        readdirSync(join(cache, "tmp")),
+        [],
+        `${step}: the compile's work directories are gone`,
+      );
+      assert.deepEqual(clangsIn(), [], `${step}: no process is left in the cache`);
+    }
+    assert.ok(
+      readdirSync(join(cache, "objects")).some((f) => f.endsWith(".o")),
+      "the object was cached",
+    );
   });
 
   it("a tool with no buffer to poll (profile) runs until Ctrl-C, then prints what it counted", async (t) => {
