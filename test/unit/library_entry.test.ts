@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -50,6 +50,9 @@ describe("the package's entries (the library bundle)", () => {
     const cache = join(dir, "cache");
     const first = run(cache, script);
     assert.equal(first.stdout, "HASH\n");
+    // a first run starts a clang for the compile it may make (early_clang.ts): with none
+    // made, the exit ended it and removed its work directory
+    assert.deepEqual(existsSync(join(cache, "tmp")) ? readdirSync(join(cache, "tmp")) : [], []);
     assert.equal(first.debug.length, 2, first.debug.join("\n"));
     assert.match(first.debug[0] as string, /code cache: used .*\/dist\/bundle\/lib-[0-9a-f]{24}\.v8$/);
     assert.match(first.debug[1] as string, /code cache: written .*\/code\/library-[0-9a-f]{24}\.v8$/);
