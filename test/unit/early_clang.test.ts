@@ -6,32 +6,17 @@
  * clang than the compile's.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { adoptClang, type Clang, findClang } from "../../src/compile/clang.js";
+import { adoptClang, type Clang } from "../../src/compile/clang.js";
 import { dropEarlyClang, startEarlyClang, takeEarlyClang } from "../../src/compile/early_clang.js";
 import { native } from "../../src/native.js";
+import { clangOrSkip, processEnded } from "../clang_helpers.js";
 import { waitFor } from "../helpers.js";
 
-function clangOrSkip(): Clang | string {
-  try {
-    return findClang();
-  } catch {
-    return "no clang on this machine";
-  }
-}
 const clang = clangOrSkip();
-
-/** Whether a process has ended (gone, or a zombie nobody reaped yet). */
-function ended(pid: number): boolean {
-  try {
-    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return true;
-  }
-}
 
 describe("early clang", { skip: typeof clang === "string" ? clang : false }, () => {
   const c = clang as Clang;
@@ -74,7 +59,7 @@ describe("early clang", { skip: typeof clang === "string" ? clang : false }, () 
     ];
     assert.ok(pid);
     dropEarlyClang();
-    assert.ok(await waitFor(() => ended(pid.started.pid), 5000), "the clang ended");
+    assert.ok(await waitFor(() => processEnded(pid.started.pid), 5000), "the clang ended");
     assert.ok(!existsSync(pid.work), "its work directory is gone");
   });
 
@@ -85,7 +70,7 @@ describe("early clang", { skip: typeof clang === "string" ? clang : false }, () 
     ];
     assert.ok(held);
     assert.equal(takeEarlyClang("/usr/bin/some-other-clang"), undefined);
-    assert.ok(await waitFor(() => ended(held.started.pid), 5000), "the clang ended");
+    assert.ok(await waitFor(() => processEnded(held.started.pid), 5000), "the clang ended");
     assert.ok(!existsSync(held.work));
   });
 });

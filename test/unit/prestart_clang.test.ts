@@ -6,32 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type Clang, findClang, prestartClang, runClang } from "../../src/compile/clang.js";
+import { type Clang, prestartClang, runClang } from "../../src/compile/clang.js";
+import { clangOrSkip, processEnded } from "../clang_helpers.js";
 import { waitFor } from "../helpers.js";
 
-function clangOrSkip(): Clang | string {
-  try {
-    return findClang();
-  } catch {
-    return "no clang on this machine";
-  }
-}
 const clang = clangOrSkip();
 const skip = typeof clang === "string" ? clang : false;
-
-/** Whether a process has ended (gone, or a zombie nobody reaped yet). */
-function ended(pid: number): boolean {
-  try {
-    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return true;
-  }
-}
 
 describe("prestartClang", { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-prestart-"));
@@ -76,9 +61,9 @@ describe("prestartClang", { skip }, () => {
     const warm = prestartClang(c, dir);
     const pid = warm?.pid as number;
     assert.ok(pid > 0);
-    assert.equal(ended(pid), false, "it waits for its arguments");
+    assert.equal(processEnded(pid), false, "it waits for its arguments");
     warm?.cancel();
-    assert.ok(await waitFor(() => ended(pid), 5000), `clang ${pid} still runs`);
+    assert.ok(await waitFor(() => processEnded(pid), 5000), `clang ${pid} still runs`);
   });
 
   it("a clang whose starter is killed ends (it reads no arguments)", async () => {
@@ -101,8 +86,8 @@ describe("prestartClang", { skip }, () => {
       starter.stdout.once("data", (b: Buffer) => resolve(Number(String(b).trim()))),
     );
     assert.ok(pid > 0);
-    assert.equal(ended(pid), false, "it waits for its arguments");
+    assert.equal(processEnded(pid), false, "it waits for its arguments");
     starter.kill("SIGKILL");
-    assert.ok(await waitFor(() => ended(pid), 5000), `clang ${pid} outlived its starter`);
+    assert.ok(await waitFor(() => processEnded(pid), 5000), `clang ${pid} outlived its starter`);
   });
 });
