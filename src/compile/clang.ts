@@ -3,24 +3,25 @@
  * its diagnostics into a CompileError located in the user's own source.
  */
 
-import { closeSync, existsSync, writeSync } from "node:fs";
+import { closeSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { CompileError, type Diagnostic } from "../kernel/errors.js";
 import { native } from "../native.js";
 import type { Clang } from "./clang_path.js";
-import { type ClangRun, type StartedClang, startClangWithAddon } from "./clang_start.js";
+import { type ClangRun, type StartedClang, startClangWithAddon, waitingClang } from "./clang_start.js";
 import { byteColumnToCharColumn } from "./offsets.js";
 
 export { type Clang, findClang } from "./clang_path.js";
-export type { ClangRun } from "./clang_start.js";
+export { type ClangRun, responseFile } from "./clang_start.js";
+
+/** node:child_process, loaded only when clang runs from Node (never on a warm start, nor for an addon-started clang). */
+function childProcess(): typeof import("node:child_process") {
+  return createRequire(import.meta.url)("node:child_process") as typeof import("node:child_process");
+}
 
 /** Runs clang with args; resolves whatever its exit code. */
 export function runClang(clang: Clang, args: string[], cwd?: string): Promise<ClangRun> {
-  // child_process loads only when clang runs (never on a warm start).
-  const { spawn } = createRequire(import.meta.url)(
-    "node:child_process",
-  ) as typeof import("node:child_process");
-  return outcome(spawn(clang.path, args, { cwd, stdio: ["ignore", "pipe", "pipe"] }));
+  return outcome(childProcess().spawn(clang.path, args, { cwd, stdio: ["ignore", "pipe", "pipe"] }));
 }
 
 /** A clang process's exit code and output, once it has ended (rejects if it could not start). */
@@ -80,39 +81,18 @@ export function prestartClang(clang: Clang, cwd: string): PrestartedClang | unde
 
 /** A started clang as a PrestartedClang (one started early by the CLI's launcher, too: early_clang.ts). */
 export function adoptClang(started: StartedClang, clang: Clang, cwd: string): PrestartedClang {
-  const { ended, kill, writeFd } = started;
-  ended.catch(() => {});
-  let open = true;
-  const closeWriter = (): void => {
-    if (open) closeSync(writeFd);
-    open = false;
-  };
   return {
     pid: started.pid,
     run(args) {
-      if (!open) throw new Error("prestartClang: run() after run() or cancel() (bug)");
       // (a response file has no way to say an empty argument)
       if (args.includes("")) {
-        closeWriter();
-        kill();
+        started.cancel();
         return runClang(clang, args, cwd);
       }
-      try {
-        // A pipe holds 64 KiB; longer arguments block until clang reads them, as it does.
-        const bytes = Buffer.from(responseFile(args));
-        for (let at = 0; at < bytes.length; ) at += writeSync(writeFd, bytes, at);
-      } catch {
-        // clang is gone (EPIPE): its exit says why.
-      } finally {
-        closeWriter();
-      }
-      return ended;
+      started.give(args);
+      return started.ended;
     },
-    cancel() {
-      if (!open) return;
-      closeWriter();
-      kill();
-    },
+    cancel: () => started.cancel(),
   };
 }
 
@@ -126,27 +106,16 @@ function startWithNode(
   const fds = addon.pipe?.();
   if (!fds) return undefined;
   const [readFd, writeFd] = fds;
-  const { spawn } = createRequire(import.meta.url)(
-    "node:child_process",
-  ) as typeof import("node:child_process");
   let child: import("node:child_process").ChildProcess;
   try {
-    child = spawn(clang.path, ["@/dev/stdin"], { cwd, stdio: [readFd, "pipe", "pipe"] });
+    child = childProcess().spawn(clang.path, ["@/dev/stdin"], { cwd, stdio: [readFd, "pipe", "pipe"] });
   } catch (err) {
     closeSync(writeFd);
     throw err;
   } finally {
     closeSync(readFd); // the child has its own copy
   }
-  return { pid: child.pid, writeFd, ended: outcome(child), kill: () => child.kill("SIGKILL") };
-}
-
-/**
- * Arguments as a GNU-style response file, as LLVM's tokenizer reads one: each
- * in double quotes, in which a backslash takes the next character as it is.
- */
-export function responseFile(args: string[]): string {
-  return args.map((a) => `"${a.replace(/[\\"]/g, "\\$&")}"`).join("\n");
+  return waitingClang(child.pid, writeFd, outcome(child), () => child.kill("SIGKILL"));
 }
 
 const DIAG = /^(.*?):(\d+):(\d+): (fatal error|error|warning|note): (.*)$/;

@@ -5,7 +5,7 @@
  * CLI's launcher, which may start a first compile's clang early
  * (src/compile/early_clang.ts), holds only this.
  */
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 
 /** Result of one clang run. */
@@ -25,12 +25,57 @@ interface SpawnAddon {
 /** A clang waiting for its arguments on a pipe. */
 export interface StartedClang {
   readonly pid: number | undefined;
-  /** The pipe's write end: the response file goes there, then it is closed. */
-  readonly writeFd: number;
+  /** Writes its arguments to the pipe as a response file, then closes the pipe (once). */
+  give(args: string[]): void;
   /** Its exit code and output, once it has ended. */
   readonly ended: Promise<ClangRun>;
-  /** Ends it (SIGKILL) unless it has ended. */
-  kill(): void;
+  /** Closes its pipe if still open, and ends it (SIGKILL) unless it has ended. */
+  cancel(): void;
+}
+
+/**
+ * Arguments as a GNU-style response file, as LLVM's tokenizer reads one: each
+ * in double quotes, in which a backslash takes the next character as it is.
+ */
+export function responseFile(args: string[]): string {
+  return args.map((a) => `"${a.replace(/[\\"]/g, "\\$&")}"`).join("\n");
+}
+
+/** The handle of a clang reading its arguments from the pipe whose write end is `writeFd`. */
+export function waitingClang(
+  pid: number | undefined,
+  writeFd: number,
+  ended: Promise<ClangRun>,
+  kill: () => void,
+): StartedClang {
+  // Until its arguments are given, a failed start is nobody's error yet.
+  ended.catch(() => {});
+  let open = true;
+  const closeWriter = (): void => {
+    if (open) closeSync(writeFd);
+    open = false;
+  };
+  return {
+    pid,
+    ended,
+    give(args) {
+      if (!open) throw new Error("prestartClang: run() after run() or cancel() (bug)");
+      try {
+        // A pipe holds 64 KiB; longer arguments block until clang reads them, as it does.
+        const bytes = Buffer.from(responseFile(args));
+        for (let at = 0; at < bytes.length; ) at += writeSync(writeFd, bytes, at);
+      } catch {
+        // clang is gone (EPIPE): its exit says why.
+      } finally {
+        closeWriter();
+      }
+    },
+    cancel() {
+      if (!open) return;
+      closeWriter();
+      kill();
+    },
+  };
 }
 
 /** Files in the work directory that an addon-started clang prints to. */
@@ -80,14 +125,7 @@ export function startClangWithAddon(
     exited = true;
     return { code: r.code ?? 1, stdout: take(outPath), stderr: take(errPath) };
   });
-  // Until its arguments are given, a failed start is nobody's error yet.
-  ended.catch(() => {});
-  return {
-    pid,
-    writeFd,
-    ended,
-    kill: () => {
-      if (!exited) process.kill(pid, "SIGKILL");
-    },
-  };
+  return waitingClang(pid, writeFd, ended, () => {
+    if (!exited) process.kill(pid, "SIGKILL");
+  });
 }

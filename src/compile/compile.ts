@@ -185,18 +185,6 @@ async function generatedHeader(
   return { text: `${out.join("\n")}\n`, recordPointers };
 }
 
-/** The -D flags of a compile, NAME to value ("1" when none is given, as for the preprocessor). */
-function flagDefines(cflags: string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (let i = 0; i < cflags.length; i++) {
-    let flag = cflags[i] as string;
-    if (flag === "-D" && i + 1 < cflags.length) flag = `-D${cflags[++i]}`;
-    const m = /^-D([A-Za-z_]\w*)(?:=(.*))?$/s.exec(flag);
-    if (m) out.set(m[1] as string, m[2] ?? "1");
-  }
-  return out;
-}
-
 /** The license line bcc adds: BPF_LICENSE (GPL unless the program #defines it). */
 const LICENSE_TAIL = [
   "",
@@ -291,7 +279,7 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
     { vmlinuxDir, vmlinuxPch },
     { releaseKernelTypes, subsetVmlinuxHeader, withoutTypes },
     { needsImplicitReads, rewriteImplicitReads },
-    { programMacros, programConditionals },
+    { programMacros, programConditionals, flagDefines },
     { parseDefines },
   ] = await Promise.all([
     import("./rewriter.js"),

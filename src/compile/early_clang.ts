@@ -16,7 +16,7 @@
  * The two bundles (the launcher's and the CLI's) each hold a copy of this
  * module: the clang is handed over on globalThis.
  */
-import { closeSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { cacheSubdir } from "./cache.js";
 import { findClang } from "./clang_path.js";
@@ -76,12 +76,7 @@ export function dropEarlyClang(): void {
 
 function end(early: EarlyClang): void {
   try {
-    closeSync(early.started.writeFd);
-  } catch {
-    // closed already
-  }
-  try {
-    early.started.kill();
+    early.started.cancel();
   } finally {
     rmSync(early.work, { recursive: true, force: true });
   }

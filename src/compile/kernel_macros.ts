@@ -484,20 +484,42 @@ function headerDefines(path: string): Map<string, SimpleMacro> {
   return defs;
 }
 
-/** -D/-U flags' effect, in order; the names they set or remove are added to `touched`. */
-function applyFlags(macros: Map<string, SimpleMacro>, cflags: string[], touched: Set<string>): void {
+/**
+ * The -D and -U flags of cflags, in order (`-DNAME`, `-DNAME=VALUE`, `-D NAME`,
+ * `-UNAME`, `-U NAME`): [name, value] for a definition (value "1" when none
+ * is given, as for the preprocessor), [name, undefined] for -U. A name may be
+ * a function-like macro's head (`-D'F(x)=x'`).
+ */
+export function cflagMacros(cflags: string[]): Array<[string, string | undefined]> {
+  const out: Array<[string, string | undefined]> = [];
   for (let i = 0; i < cflags.length; i++) {
-    const f = cflags[i] as string;
-    const d = /^-([DU])(.*)$/.exec(f);
+    const d = /^-([DU])(.*)$/s.exec(cflags[i] as string);
     if (!d) continue;
     const arg = d[2] || (cflags[++i] ?? "");
-    if (d[1] === "U") {
-      macros.delete(arg);
-      touched.add(arg);
+    const eq = arg.indexOf("=");
+    if (d[1] === "U") out.push([arg, undefined]);
+    else out.push(eq < 0 ? [arg, "1"] : [arg.slice(0, eq), arg.slice(eq + 1)]);
+  }
+  return out;
+}
+
+/** The object-like macros the -D flags define, NAME to value (the rewriter's BPF_TABLE types). */
+export function flagDefines(cflags: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [name, value] of cflagMacros(cflags))
+    if (value !== undefined && /^[A-Za-z_]\w*$/.test(name)) out.set(name, value);
+  return out;
+}
+
+/** -D/-U flags' effect, in order; the names they set or remove are added to `touched`. */
+function applyFlags(macros: Map<string, SimpleMacro>, cflags: string[], touched: Set<string>): void {
+  for (const [name, value] of cflagMacros(cflags)) {
+    if (value === undefined) {
+      macros.delete(name);
+      touched.add(name);
       continue;
     }
-    const eq = arg.indexOf("=");
-    const m = macro(eq < 0 ? `${arg} 1` : `${arg.slice(0, eq)} ${arg.slice(eq + 1)}`, "cflags");
+    const m = macro(`${name} ${value}`, "cflags");
     if (m)
       for (const [k, v] of toSimple([m])) {
         macros.set(k, v);

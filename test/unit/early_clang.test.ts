@@ -51,7 +51,7 @@ describe("early clang", { skip: typeof clang === "string" ? clang : false }, () 
     assert.ok(early);
     // put it back as the launcher left it, then drop it as a cache hit does
     rmSync(early.work, { recursive: true, force: true });
-    early.started.kill();
+    early.started.cancel();
     await early.started.ended.catch(() => undefined);
     startEarlyClang(native());
     const pid = (globalThis as Record<symbol, { started: { pid: number }; work: string } | undefined>)[
