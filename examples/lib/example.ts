@@ -15,6 +15,7 @@ import { realpathSync } from "node:fs";
 import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BPF, NotSupportedError } from "../../src/index.js";
+import { onStdioUse, writeStdio } from "../../src/stdio.js";
 
 export interface ExampleSpec {
   /** "<chapter>/<program>", the name `tsbpf example` takes. */
@@ -128,9 +129,9 @@ export async function runExample(
     if (err.code !== "EPIPE") throw err;
     stop.abort();
   };
-  process.stdout.on("error", onStdoutError);
+  onStdioUse("stdout", (stdout) => stdout.on("error", onStdoutError));
   const note = (msg: string): void => {
-    process.stderr.write(`${program}: ${msg}\n`);
+    writeStdio("stderr", `${program}: ${msg}\n`);
   };
   const ctx: ExampleContext = {
     name: ex.name,
@@ -158,7 +159,7 @@ export async function runExample(
         return await original();
       } catch (err) {
         if (!(err instanceof NotSupportedError) || parsed.strict) throw err;
-        process.stderr.write(`${fallbackNotice(program, err, alternative)}\n`);
+        writeStdio("stderr", `${fallbackNotice(program, err, alternative)}\n`);
         return await equivalent();
       }
     },
@@ -187,7 +188,7 @@ export function reportFailure(ex: Example, err: unknown): void {
   const program = ex.name.slice(ex.name.lastIndexOf("/") + 1);
   const text =
     err instanceof Error ? (err.name === "Error" ? err.message : `${err.name}: ${err.message}`) : String(err);
-  process.stderr.write(`${program}: ${text}\n`);
+  writeStdio("stderr", `${program}: ${text}\n`);
   process.exitCode = 1;
 }
 

@@ -13,6 +13,7 @@
  */
 
 import { pauseWhileQuiet } from "../compile_pause.js";
+import { onStdioUse, watchStdio } from "../stdio.js";
 
 const USAGE = `usage: tsbpf <command> [options]
 
@@ -79,34 +80,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/**
- * Runs `handle` on process.stdout when something first uses it. Node makes
- * the stream on first use, and making it costs a start ~5 ms when stdout is
- * a pipe or a terminal (it loads node's net and stream modules; Node 20):
- * the tools write with fs.writeSync (tools/lib/output.ts) and never need it.
- */
-function onStdoutUse(handle: (stream: NodeJS.WriteStream) => void): void {
-  const desc = Object.getOwnPropertyDescriptor(process, "stdout");
-  const get = desc?.get;
-  if (!desc || !get || !desc.configurable) {
-    handle(process.stdout);
-    return;
-  }
-  Object.defineProperty(process, "stdout", {
-    configurable: true,
-    enumerable: desc.enumerable,
-    get() {
-      // Node's own getter keeps the stream it makes: put it back, then handle the stream
-      Object.defineProperty(process, "stdout", desc);
-      const stream = get.call(process) as NodeJS.WriteStream;
-      handle(stream);
-      return stream;
-    },
-  });
-}
-
+// The commands print with writeStdio (src/stdio.ts) and never make process.stdout
+// or process.stderr (~5 ms of a start) unless something uses them.
+watchStdio();
 // A reader that goes away (`tsbpf tplist | head`) ends the command quietly.
-onStdoutUse((stdout) =>
+onStdioUse("stdout", (stdout) =>
   stdout.on("error", (err: NodeJS.ErrnoException) => {
     if (err.code === "EPIPE") process.exit(0);
     throw err;

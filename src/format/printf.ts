@@ -12,6 +12,8 @@
  * @module
  */
 
+import { writeStdio } from "../stdio.js";
+
 /** Flags and sizes parsed from one conversion specification. */
 interface Spec {
   left: boolean;
@@ -202,12 +204,13 @@ function sprintfSlow(fmt: string, args: unknown[]): string {
 }
 
 /**
- * Like {@link sprintf}, but writes the result to `process.stdout`.
+ * Like {@link sprintf}, but writes the result to stdout (through
+ * `process.stdout`, or, in the tsbpf CLI, to the descriptor: src/stdio.ts).
  * Returns the number of characters written.
  */
 export function printf(fmt: string, ...args: unknown[]): number {
   const s = sprintf(fmt, ...args);
-  process.stdout.write(s);
+  writeStdio("stdout", s);
   return s.length;
 }
 

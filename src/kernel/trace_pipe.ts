@@ -14,6 +14,7 @@
 import { closeSync, constants, openSync, readSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
+import { writeStdio } from "../stdio.js";
 import { BpfError } from "./errors.js";
 import { formatTraceFields, isLostEvents, parseTraceLine, type TraceLine } from "./trace_line.js";
 import { tracefsPath } from "./tracefs.js";
@@ -162,7 +163,7 @@ export function traceLostEvents(): number {
 export async function tracePrint(
   opts: { fmt?: string; signal?: AbortSignal; write?: (s: string) => void } = {},
 ): Promise<void> {
-  const write = opts.write ?? ((s: string) => process.stdout.write(s));
+  const write = opts.write ?? ((s: string) => writeStdio("stdout", s));
   const pipe = sharedTracePipe();
   if (opts.fmt === undefined) {
     for (;;) {

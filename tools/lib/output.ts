@@ -5,8 +5,8 @@
  * batch of events costs one write; a reader that goes away
  * (`tsbpf execsnoop | head`) ends the tool quietly, as it ends bcc's.
  */
-import { writeSync } from "node:fs";
 import { sprintf } from "../../src/format/printf.js";
+import { writeAll } from "../../src/stdio.js";
 
 /**
  * How long an event tool's rows may wait while events keep coming (ms):
@@ -97,31 +97,6 @@ export class Output {
       this.closed = true;
       this.onClosed?.();
     });
-  }
-}
-
-const PAUSE = new Int32Array(new SharedArrayBuffer(4));
-
-/** Writes all of buf to fd, waiting out a non-blocking pipe's EAGAIN; a reader gone (EPIPE) calls onEpipe. */
-export function writeAll(fd: number, buf: Buffer, onEpipe: () => void): void {
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += writeSync(fd, buf, off);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      // stdout may be a non-blocking pipe (Node makes it one once process.stdout
-      // is used): wait for the reader as a blocking write would, without spinning.
-      if (code === "EAGAIN") {
-        Atomics.wait(PAUSE, 0, 0, 1);
-        continue;
-      }
-      if (code === "EPIPE") {
-        onEpipe();
-        return;
-      }
-      throw err;
-    }
   }
 }
 

@@ -23,8 +23,9 @@ import { Errno } from "../../src/kernel/constants.js";
 import { permissionErrorFor } from "../../src/kernel/errors.js";
 import { bpfPrivileged } from "../../src/kernel/features.js";
 import { packageRoot } from "../../src/paths.js";
+import { writeAll } from "../../src/stdio.js";
 import { type Args, type CommandSpec, helpText, parseToolArgs, UsageError } from "./args.js";
-import { Output, type Sink, writeAll } from "./output.js";
+import { Output, type Sink } from "./output.js";
 
 /** A tool: its command line, the hooks it uses on this kernel, and its body. */
 export interface Tool extends CommandSpec {

@@ -37,6 +37,23 @@ function noCompilerEnv(): NodeJS.ProcessEnv {
   return { ...process.env, PATH: testTempDir("tsbpf-nopath"), TSBPF_CACHE_DIR: freshCacheDir() };
 }
 
+/** The CLI started with node's arguments `args`, its output gathered. */
+function startCli(args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (b: Buffer) => {
+    out += b.toString();
+  });
+  child.stderr.on("data", (b: Buffer) => {
+    err += b.toString();
+  });
+  const exited = new Promise<{ code: number | null; sig: string | null }>((r) =>
+    child.on("exit", (code, sig) => r({ code, sig })),
+  );
+  return { child, exited, out: () => out, err: () => err };
+}
+
 describe("tools from the CLI", { skip: skipUnlessRoot }, () => {
   it("tsbpf tools lists every tool with its hooks on this kernel", () => {
     const r = spawnSync(process.execPath, [CLI, "tools"], { encoding: "utf8" });
@@ -118,6 +135,60 @@ describe("tools from the CLI", { skip: skipUnlessRoot }, () => {
     } finally {
       obj.close();
     }
+  });
+
+  it("a tutorial program from the CLI prints its rows and notes without making stdio streams; a reader gone ends it quietly", async () => {
+    // printk-sample prints with printf and its runner's notes (src/stdio.ts):
+    // to the descriptors, as the stream of neither was made.
+    const dir = testTempDir("tsbpf-stdio");
+    const report = `${dir}/modules.txt`;
+    const preload = `${dir}/report.cjs`;
+    writeFileSync(
+      preload,
+      `process.on("exit", () => require("fs").writeFileSync(${JSON.stringify(report)}, process.moduleLoadList.join("\\n")));\n`,
+    );
+    const env = { ...process.env, TSBPF_CACHE_DIR: freshCacheDir() };
+    const start = (): ReturnType<typeof startCli> => startCli(["-r", preload, CLI, "printk-sample"], env);
+    const before = kernelObjects();
+    const r = start();
+    assert.ok(await waitFor(() => r.out().includes("PID    COMM         OUTPUT"), 30_000), r.err());
+    const pids: number[] = [];
+    const printed = await waitFor(
+      () => {
+        pids.push(spawnSync("/bin/true").pid as number);
+        return pids.some((p) => r.out().includes(`pid = ${p},`));
+      },
+      10_000,
+      100,
+    );
+    r.child.kill("SIGINT");
+    assert.equal((await r.exited).code, 0, r.err());
+    assert.ok(printed, r.out());
+    // (on a kernel without kprobes, the one line that says so, whole)
+    assert.match(r.err(), /^(printk_sample: kprobes are not available on this kernel .*instead\n)?$/);
+    const modules = readFileSync(report, "utf8").split("\n");
+    assert.ok(modules.includes("NativeModule vm"), "the report lists Node's modules");
+    for (const m of ["NativeModule net", "NativeModule tty", "NativeModule stream"])
+      assert.ok(!modules.includes(m), `${m} was loaded`);
+    await assertNothingLeft(before);
+
+    // `tsbpf printk-sample | head -1`: the row written after the reader went
+    // away fails with EPIPE, which ends the command with status 0 and no message.
+    const again = start();
+    assert.ok(await waitFor(() => again.out().includes("OUTPUT"), 30_000), again.err());
+    again.child.stdout.destroy();
+    await waitFor(
+      () => {
+        spawnSync("/bin/true");
+        return again.child.exitCode !== null;
+      },
+      10_000,
+      100,
+    );
+    const { code } = await again.exited;
+    assert.equal(code, 0, again.err());
+    assert.doesNotMatch(again.err(), /EPIPE|Error/);
+    await assertNothingLeft(before);
   });
 
   it("a compiling command's first run starts clang early, and leaves no clang or work directory however its compile ends", () => {
