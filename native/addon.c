@@ -203,6 +203,7 @@ NAPI_MODULE_INIT()
         FN("attachSocketFilter", tsbpf_attach_socket_filter),
         FN("demangle", tsbpf_demangle),
         FN("digest", tsbpf_digest),
+        FN("treeStamps", tsbpf_tree_stamps),
         FN("btfTypeOffsets", tsbpf_btf_type_offsets),
         FN("btfTypesNamed", tsbpf_btf_types_named),
         FN("scanDefines", tsbpf_scan_defines),

@@ -59,6 +59,7 @@ napi_value tsbpf_attach_lsm(napi_env env, napi_callback_info info);
 napi_value tsbpf_if_name_to_index(napi_env env, napi_callback_info info);
 napi_value tsbpf_demangle(napi_env env, napi_callback_info info);
 napi_value tsbpf_digest(napi_env env, napi_callback_info info);
+napi_value tsbpf_tree_stamps(napi_env env, napi_callback_info info);
 napi_value tsbpf_btf_type_offsets(napi_env env, napi_callback_info info);
 napi_value tsbpf_btf_types_named(napi_env env, napi_callback_info info);
 napi_value tsbpf_scan_defines(napi_env env, napi_callback_info info);

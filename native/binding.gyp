@@ -32,6 +32,7 @@
         "cgroup.c",
         "iter.c",
         "trampoline.c",
+        "tree_stamps.c",
         "util.c",
         "v8flags.c",
         "xdp.c"

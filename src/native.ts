@@ -554,6 +554,11 @@ export interface NativeAddon {
   /** A 64-bit digest of the bytes (32 hex digits; not cryptographic): cache keys of whole files. */
   digest(bytes: Uint8Array): string;
   /**
+   * Every file under dir as "path:size:mtime" lines, names in byte order
+   * (src/compile/headers_dir.ts). Absent from an addon built before it.
+   */
+  treeStamps?(dir: string): string;
+  /**
    * Where each type of a BTF type section (32-bit words, host byte order)
    * starts: offsets[id] in words (offsets[0] unused); count (void included);
    * entries, the type and enumerator names; end, the words the types use;
