@@ -6,11 +6,12 @@
  * one of the two caches the build wrote beside the bundle
  * (scripts/code-cache.mjs): a tool that opens its prebuilt object
  * (dist/tools/NAME.bpf.o) the one of a tool's start; any other command the
- * one that also holds the compile pipeline, which its first run is likely
- * to compile with. (A command's own cache holds all that its first run
- * started with, run or not: the compile pipeline in every tool's own cache
- * cost its warm starts ~0.5 MB; left out of a first compile's, it was
- * compiled from the bundle's text, and its pages of that text resident.)
+ * one of a first compile (the compile pipeline, then a program's load and
+ * attach), which its first run is likely to run. (A command's own cache
+ * holds all that its first run started with, run or not: the compile
+ * pipeline in every tool's own cache cost its warm starts ~0.5 MB; left out
+ * of a first compile's, it was compiled from the bundle's text, and its
+ * pages of that text resident.)
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
