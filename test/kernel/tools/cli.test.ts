@@ -15,8 +15,10 @@ import {
   assertNothingLeft,
   freshCacheDir,
   kernelObjects,
+  type Running,
   repoRoot,
   skipUnlessRoot,
+  startNode,
   testTempDir,
   waitFor,
 } from "../../helpers.js";
@@ -37,21 +39,19 @@ function noCompilerEnv(): NodeJS.ProcessEnv {
   return { ...process.env, PATH: testTempDir("tsbpf-nopath"), TSBPF_CACHE_DIR: freshCacheDir() };
 }
 
-/** The CLI started with node's arguments `args`, its output gathered. */
-function startCli(args: string[], env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (b: Buffer) => {
-    out += b.toString();
-  });
-  child.stderr.on("data", (b: Buffer) => {
-    err += b.toString();
-  });
-  const exited = new Promise<{ code: number | null; sig: string | null }>((r) =>
-    child.on("exit", (code, sig) => r({ code, sig })),
+/**
+ * A preload for node's --require that writes Node's own module list to a file
+ * at exit: what a start loaded.
+ */
+function moduleReport(prefix: string): { preload: string; modules: () => string[] } {
+  const dir = testTempDir(prefix);
+  const report = `${dir}/modules.txt`;
+  const preload = `${dir}/report.cjs`;
+  writeFileSync(
+    preload,
+    `process.on("exit", () => require("fs").writeFileSync(${JSON.stringify(report)}, process.moduleLoadList.join("\\n")));\n`,
   );
-  return { child, exited, out: () => out, err: () => err };
+  return { preload, modules: () => readFileSync(report, "utf8").split("\n") };
 }
 
 describe("tools from the CLI", { skip: skipUnlessRoot }, () => {
@@ -104,19 +104,13 @@ describe("tools from the CLI", { skip: skipUnlessRoot }, () => {
     // own module list at exit): node:http is for --prometheus, node:zlib for
     // a kernel configuration in /proc/config.gz or a pprof file; each costs
     // every start ~1 MB of RSS.
-    const dir = testTempDir("tsbpf-footprint");
-    const report = `${dir}/modules.txt`;
-    const preload = `${dir}/report.cjs`;
-    writeFileSync(
-      preload,
-      `process.on("exit", () => require("fs").writeFileSync(${JSON.stringify(report)}, process.moduleLoadList.join("\\n")));\n`,
-    );
-    const r = spawnSync(process.execPath, ["-r", preload, CLI, "execsnoop", "--duration", "1"], {
+    const report = moduleReport("tsbpf-footprint");
+    const r = spawnSync(process.execPath, ["-r", report.preload, CLI, "execsnoop", "--duration", "1"], {
       encoding: "utf8",
       env: { ...process.env, TSBPF_CACHE_DIR: freshCacheDir() },
     });
     assert.equal(r.status, 0, r.stderr);
-    const modules = readFileSync(report, "utf8").split("\n");
+    const modules = report.modules();
     assert.ok(modules.includes("NativeModule vm"), "the report lists Node's modules");
     for (const m of ["NativeModule http", "NativeModule zlib", "NativeModule _http_server"])
       assert.ok(!modules.includes(m), `${m} was loaded`);
@@ -140,33 +134,27 @@ describe("tools from the CLI", { skip: skipUnlessRoot }, () => {
   it("a tutorial program from the CLI prints its rows and notes without making stdio streams; a reader gone ends it quietly", async () => {
     // printk-sample prints with printf and its runner's notes (src/stdio.ts):
     // to the descriptors, as the stream of neither was made.
-    const dir = testTempDir("tsbpf-stdio");
-    const report = `${dir}/modules.txt`;
-    const preload = `${dir}/report.cjs`;
-    writeFileSync(
-      preload,
-      `process.on("exit", () => require("fs").writeFileSync(${JSON.stringify(report)}, process.moduleLoadList.join("\\n")));\n`,
-    );
-    const env = { ...process.env, TSBPF_CACHE_DIR: freshCacheDir() };
-    const start = (): ReturnType<typeof startCli> => startCli(["-r", preload, CLI, "printk-sample"], env);
+    const report = moduleReport("tsbpf-stdio");
+    const env = { TSBPF_CACHE_DIR: freshCacheDir(), NODE_OPTIONS: `--require ${report.preload}` };
+    const start = (): Running => startNode("bundle/tsbpf.cjs", ["printk-sample"], env);
     const before = kernelObjects();
     const r = start();
-    assert.ok(await waitFor(() => r.out().includes("PID    COMM         OUTPUT"), 30_000), r.err());
+    assert.ok(await waitFor(() => r.stdout().includes("PID    COMM         OUTPUT"), 30_000), r.stderr());
     const pids: number[] = [];
     const printed = await waitFor(
       () => {
         pids.push(spawnSync("/bin/true").pid as number);
-        return pids.some((p) => r.out().includes(`pid = ${p},`));
+        return pids.some((p) => r.stdout().includes(`pid = ${p},`));
       },
       10_000,
       100,
     );
     r.child.kill("SIGINT");
-    assert.equal((await r.exited).code, 0, r.err());
-    assert.ok(printed, r.out());
+    assert.equal((await r.exited).code, 0, r.stderr());
+    assert.ok(printed, r.stdout());
     // (on a kernel without kprobes, the one line that says so, whole)
-    assert.match(r.err(), /^(printk_sample: kprobes are not available on this kernel .*instead\n)?$/);
-    const modules = readFileSync(report, "utf8").split("\n");
+    assert.match(r.stderr(), /^(printk_sample: kprobes are not available on this kernel .*instead\n)?$/);
+    const modules = report.modules();
     assert.ok(modules.includes("NativeModule vm"), "the report lists Node's modules");
     for (const m of ["NativeModule net", "NativeModule tty", "NativeModule stream"])
       assert.ok(!modules.includes(m), `${m} was loaded`);
@@ -175,8 +163,8 @@ describe("tools from the CLI", { skip: skipUnlessRoot }, () => {
     // `tsbpf printk-sample | head -1`: the row written after the reader went
     // away fails with EPIPE, which ends the command with status 0 and no message.
     const again = start();
-    assert.ok(await waitFor(() => again.out().includes("OUTPUT"), 30_000), again.err());
-    again.child.stdout.destroy();
+    assert.ok(await waitFor(() => again.stdout().includes("OUTPUT"), 30_000), again.stderr());
+    again.child.stdout?.destroy();
     await waitFor(
       () => {
         spawnSync("/bin/true");
@@ -186,8 +174,8 @@ describe("tools from the CLI", { skip: skipUnlessRoot }, () => {
       100,
     );
     const { code } = await again.exited;
-    assert.equal(code, 0, again.err());
-    assert.doesNotMatch(again.err(), /EPIPE|Error/);
+    assert.equal(code, 0, again.stderr());
+    assert.doesNotMatch(again.stderr(), /EPIPE|Error/);
     await assertNothingLeft(before);
   });
 
