@@ -1,7 +1,7 @@
 // Writes V8's code caches of a bundle at build time, for a first (cold) run
 // that has no cache of its own yet (src/bundle_runner.ts):
-//   node scripts/code-cache.mjs cli HASH   -> dist/bundle/cli-HASH.v8 and cli-compile-HASH.v8
-//   node scripts/code-cache.mjs lib HASH   -> dist/bundle/lib-HASH.v8
+//   node scripts/code-cache.mjs cli HASH   -> dist/bundle/cli-HASH.v8, cli-compile-HASH.v8, cli-run-HASH.v8
+//   node scripts/code-cache.mjs lib HASH   -> dist/bundle/lib-HASH.v8, lib-run-HASH.v8
 // HASH is the bundle's hash, which scripts/bundle.mjs builds into the
 // bundle's runner and passes here right after it writes the bundle.
 //
@@ -14,7 +14,12 @@
 //  2. `printk-sample` with nothing compiled yet: the compile pipeline, then
 //     a program's load, attach and trace_pipe. This is cli-compile-HASH.v8,
 //     the cache of any other command's first run (src/cli/launcher.ts says
-//     why two).
+//     why two);
+//  3. `printk-sample` again, its object cached: a start that loads a
+//     compiled program. This is cli-run-HASH.v8, the cache of the run after
+//     a first that compiled, which writes the command's own cache
+//     (src/bundle_runner.ts's compileCached: that first run writes none, so
+//     that the compile pipeline is not in every later start's cache).
 // Not one after the other, each from the cache the one before made (a cache
 // made by a run that started from another holds both runs' functions), as
 // they were: a command's own cache, written by its first run, holds all the
@@ -25,7 +30,8 @@
 // which compiles, compiles the tool's own start from source.
 // The library's: BPF.load of a program with a perf buffer, an event, close()
 // (the compile included: the library's cold start is the closer to its
-// target). The CLI's steps and the library's load need root (the build's
+// target), lib-HASH.v8; and the same with the program cached, from no
+// cache, lib-run-HASH.v8. The CLI's steps and the library's load need root (the build's
 // bootstrap has it); elsewhere they fail and the cache holds what ran
 // before, at least the bundle's top level.
 //
@@ -146,12 +152,16 @@ if (process.argv[2] === "--child") {
     console.log(`code-cache: wrote ${out} (${statSync(out).size} bytes)`);
   };
   try {
-    const names = stem === "cli" ? ["cli", "cli-compile"] : [stem];
+    const names = stem === "cli" ? ["cli", "cli-compile", "cli-run"] : [stem, `${stem}-run`];
     for (const name of names) rmSync(join(dir, builtCacheName(name, hash)), { force: true });
     if (stem === "cli") {
       keep(await step("-", join(work, "0.v8"), ["execsnoop"], 3), "cli");
       keep(await step("-", join(work, "1.v8"), ["printk-sample"], 3, "cold"), "cli-compile");
-    } else keep(await step("-", join(work, "0.v8"), [], undefined), stem);
+      keep(await step("-", join(work, "2.v8"), ["printk-sample"], 3, "cold"), "cli-run");
+    } else {
+      keep(await step("-", join(work, "0.v8"), [], undefined), stem);
+      keep(await step("-", join(work, "1.v8"), [], undefined), `${stem}-run`);
+    }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -30,11 +30,12 @@ export function loadLibrary(dir: string): Record<string, unknown> {
   // The library's first run in a cache directory is likely a first compile:
   // its clang starts now (src/compile/early_clang.ts; ended in 10 s if no
   // compile takes it).
+  // (the build's cache of a start whose program is compiled, after a first run that compiled)
   const { script, saveCache } = compileCached(
     file,
     __TSBPF_LIB_HASH__,
     "library",
-    undefined,
+    (run) => (run === "first" ? "lib" : "lib-run"),
     startEarlyClang,
   );
   const { __beforeSignalExit, ...surface } = runBundle(file, script) as LibraryBundle;

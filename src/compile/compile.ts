@@ -5,6 +5,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { pauseForCompile } from "../compile_pause.js";
+import { noteCompiled } from "../compiled_here.js";
 import { CacheError, CompileError } from "../kernel/errors.js";
 import {
   hasSyscallWrapper,
@@ -259,6 +260,7 @@ async function compile(opts: CompileOptions, settleLater: boolean): Promise<Comp
   // First on a miss: the compile's work directory, and a clang in it that waits for its
   // arguments while the program is translated (prestartClang says why).
   // (or the ones the CLI's launcher made for a command's first run: early_clang.ts)
+  noteCompiled(); // (what code cache this command's first run leaves: bundle_runner.ts)
   const early = takeEarlyClang(clang.path);
   const work = early?.work ?? mkdtempSync(join(cacheSubdir("tmp"), "cc-"));
   let warmClang = early ? adoptClang(early.started, clang, work) : prestartClang(clang, work);

@@ -3,9 +3,10 @@
  * bundle run through V8's code cache, src/library_loader.ts), reports an
  * event of a process the test spawns; Ctrl-C (SIGINT, the script has no
  * handler of its own) ends it by that signal with nothing left in the
- * kernel, and the library's code cache was written on that way out, where
- * 'exit' listeners do not run (src/lifecycle.ts re-raises the signal). The
- * next run uses the cache and reports as well.
+ * kernel. The first run compiled its program, so it leaves only a mark
+ * (src/bundle_runner.ts); the second writes the library's code cache on that
+ * way out, where 'exit' listeners do not run (src/lifecycle.ts re-raises the
+ * signal); the third uses the cache and reports as well.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -57,7 +58,7 @@ async function runOnce(script: string, cache: string): Promise<string> {
 }
 
 describe("the package's entry in a traced process", { skip: skipUnlessRoot || sameOnEveryKernel }, () => {
-  it("reports an event, ends by Ctrl-C with nothing left, and writes the library's code cache then", async () => {
+  it("reports an event, ends by Ctrl-C with nothing left, and writes the library's code cache then (on the run after the one that compiled)", async () => {
     const dir = testTempDir("tsbpf-libentry-k");
     const script = join(dir, "trace.mjs");
     writeFileSync(script, SCRIPT);
@@ -65,13 +66,20 @@ describe("the package's entry in a traced process", { skip: skipUnlessRoot || sa
     const before = kernelObjects();
     const first = await runOnce(script, cache);
     await assertNothingLeft(before);
-    assert.match(first, /code cache: written .*\/code\/library-[0-9a-f]{24}\.v8\n/);
-    const cached = readdirSync(join(cache, "code")).filter((f) => f.startsWith("library-"));
-    assert.equal(cached.length, 1);
+    // (it compiled its program: the mark that makes the next run start from the build's cache without the compile pipeline)
+    assert.match(first, /code cache: marked .*\/code\/library-[0-9a-f]{24}\.compiled\n/);
+    assert.doesNotMatch(first, /code cache: written/);
 
     const second = await runOnce(script, cache);
     await assertNothingLeft(before);
-    assert.match(second, new RegExp(`code cache: used ${join(cache, "code", cached[0] as string)}\\n`));
-    assert.doesNotMatch(second, /code cache: written/);
+    assert.match(second, /code cache: used .*\/dist\/bundle\/lib-run-[0-9a-f]{24}\.v8\n/);
+    assert.match(second, /code cache: written .*\/code\/library-[0-9a-f]{24}\.v8\n/);
+    const cached = readdirSync(join(cache, "code")).filter((f) => /^library-.*\.v8$/.test(f));
+    assert.equal(cached.length, 1);
+
+    const third = await runOnce(script, cache);
+    await assertNothingLeft(before);
+    assert.match(third, new RegExp(`code cache: used ${join(cache, "code", cached[0] as string)}\\n`));
+    assert.doesNotMatch(third, /code cache: written/);
   });
 });

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { describe, it } from "node:test";
 import { builtCacheFor } from "../../src/cli/launcher.js";
 import { repoRoot, testTempDir } from "../helpers.js";
@@ -101,10 +101,10 @@ describe("tsbpf launcher: V8 code cache", () => {
     );
   });
 
-  it("has two build caches: a tool's first run takes the one of a tool's start, any other command's the one with the compile pipeline", () => {
+  it("has three build caches: a tool's first run takes the one of a tool's start, any other command's the one with the compile pipeline, the run after a first compile the one of a cached program's start", () => {
     const dir = join(repoRoot, "dist/bundle");
     const files = readdirSync(dir);
-    for (const name of ["cli", "cli-compile"])
+    for (const name of ["cli", "cli-compile", "cli-run"])
       assert.ok(
         files.some((f) => new RegExp(`^${name}-[0-9a-f]{24}\\.v8$`).test(f)),
         `the build wrote no ${name} cache`,
@@ -115,6 +115,53 @@ describe("tsbpf launcher: V8 code cache", () => {
     assert.equal(builtCacheFor(dir, "example-first_step-hello"), "cli-compile");
     assert.equal(builtCacheFor(dir, "help"), "cli-compile");
     assert.equal(builtCacheFor(dir, undefined), "cli-compile");
+    assert.equal(builtCacheFor(dir, "printk-sample", "after-compile"), "cli-run");
+    assert.equal(builtCacheFor(dir, "execsnoop", "after-compile"), "cli");
+  });
+
+  it("leaves a command's first run that compiled no cache of its own: the next run writes it from the build's cache of a cached program's start", () => {
+    const dir = testTempDir("tsbpf-launcher-compiled");
+    const src = join(dir, "prog.c");
+    writeFileSync(
+      src,
+      'TRACEPOINT_PROBE(sched, sched_process_exec) { bpf_trace_printk("exec\\n"); return 0; }\n',
+    );
+    const other = join(dir, "other.c");
+    writeFileSync(
+      other,
+      'TRACEPOINT_PROBE(sched, sched_process_fork) { bpf_trace_printk("fork\\n"); return 0; }\n',
+    );
+    const cache = join(dir, "cache");
+    const compile = (file: string) =>
+      run(cache, ["compile", file, "-o", join(dir, "out.o")]).debug.map((l) =>
+        l.replace(/^.*code cache: /, ""),
+      );
+    const own = () => readdirSync(join(cache, "code")).sort();
+
+    // the first run compiles: it takes the build's cache with the compile pipeline and leaves only a mark
+    const first = compile(src);
+    assert.match(first[0] as string, /^used .*\/dist\/bundle\/cli-compile-[0-9a-f]{24}\.v8$/);
+    assert.match(first[1] as string, /^marked .*\/code\/compile-[0-9a-f]{24}\.compiled$/);
+    assert.deepEqual(own(), [basename(first[1] as string)]);
+    assert.equal(statSync(join(cache, "code", own()[0] as string)).mode & 0o777, 0o600);
+
+    // the next, whose object is cached, starts from the build's cache of such a start and writes the command's own
+    const second = compile(src);
+    assert.match(second[0] as string, /^used .*\/dist\/bundle\/cli-run-[0-9a-f]{24}\.v8$/);
+    assert.match(second[1] as string, /^written .*\/code\/compile-[0-9a-f]{24}\.v8$/);
+    const ownCache = (second[1] as string).replace(/^written /, "");
+    // ... smaller than a cache with the compile pipeline
+    const built = readdirSync(join(repoRoot, "dist/bundle")).find((f) =>
+      /^cli-compile-[0-9a-f]{24}\.v8$/.test(f),
+    );
+    assert.ok(statSync(ownCache).size < statSync(join(repoRoot, "dist/bundle", built as string)).size);
+    assert.deepEqual(compile(src), [`used ${ownCache}`]);
+
+    // a command whose run after the mark compiles again keeps what it compiled
+    rmSync(ownCache);
+    const again = compile(other);
+    assert.match(again[0] as string, /^used .*\/cli-run-[0-9a-f]{24}\.v8$/);
+    assert.equal(again[1], `written ${ownCache}`);
   });
 
   it("compiles the CLI's bundle from its file's mapped pages: V8 reads only what it compiles from the text", () => {
