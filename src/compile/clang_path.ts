@@ -27,7 +27,8 @@ export function findClang(): Clang {
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);
-      const real = realpathSync(c);
+      // (libc's realpath: one call, where the JavaScript one lstats each component)
+      const real = realpathSync.native(c);
       const st = statSync(real);
       cached = { path: c, identity: `${real}:${st.size}:${st.mtimeMs}` };
       return cached;
