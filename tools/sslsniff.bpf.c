@@ -13,9 +13,11 @@ const volatile uid_t targ_uid = (uid_t)-1;
 const volatile u32 max_buf = 8192;
 
 /* The record: a fixed header, then the bytes copied. Only the header and
- * those bytes go into the ring buffer, not the whole 16 KB: a ring of 1 MB
- * then holds thousands of typical records (bcc's perf buffer: 8 pages per
- * CPU, two records of its size). */
+ * those bytes go into the ring buffer, not the whole 16 KB: the tools' ring
+ * (TOOL_RING_BYTES, 256 KiB, which the kernel maps whole into the tool's RSS,
+ * twice) then holds hundreds of typical records and 31 of the default
+ * largest (8 KB; bcc's perf buffer: 8 pages per CPU, two records of its
+ * size); one that finds it full is counted and reported as lost. */
 struct event {
     u64 timestamp_ns;
     u64 delta_ns;
@@ -63,7 +65,7 @@ struct {
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 1 << 20);
+    __uint(max_entries, TOOL_RING_BYTES);
 } events SEC(".maps");
 
 static __always_inline bool wanted(u64 id)
