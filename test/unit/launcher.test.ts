@@ -121,16 +121,16 @@ describe("tsbpf launcher: V8 code cache", () => {
 
   it("leaves a command's first run that compiled no cache of its own: the next run writes it from the build's cache of a cached program's start", () => {
     const dir = testTempDir("tsbpf-launcher-compiled");
-    const src = join(dir, "prog.c");
-    writeFileSync(
-      src,
-      'TRACEPOINT_PROBE(sched, sched_process_exec) { bpf_trace_printk("exec\\n"); return 0; }\n',
-    );
-    const other = join(dir, "other.c");
-    writeFileSync(
-      other,
-      'TRACEPOINT_PROBE(sched, sched_process_fork) { bpf_trace_printk("fork\\n"); return 0; }\n',
-    );
+    const program = (name: string, event: string): string => {
+      const file = join(dir, name);
+      writeFileSync(
+        file,
+        `TRACEPOINT_PROBE(sched, ${event}) { bpf_trace_printk("${event}\\n"); return 0; }\n`,
+      );
+      return file;
+    };
+    const src = program("prog.c", "sched_process_exec");
+    const other = program("other.c", "sched_process_fork");
     const cache = join(dir, "cache");
     const compile = (file: string) =>
       run(cache, ["compile", file, "-o", join(dir, "out.o")]).debug.map((l) =>
