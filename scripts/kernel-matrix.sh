@@ -16,8 +16,11 @@
 # several words are run as one command with those arguments. The guest
 # console is streamed to stdout; the script exits with the command's exit
 # status, which the guest reports as a `TSBPF-MATRIX-EXIT=<code>` line before
-# powering off (124 when the timeout killed qemu, 125 when the line is missing
-# otherwise). It ends with one line of each phase's time.
+# powering off (123 when the guest kernel hung, see longest_lockup; 124 when
+# the timeout killed qemu; 125 when the line is missing otherwise). After a
+# hang or a timeout it prints the guest kernel's first report of a stuck CPU
+# with the test output before it, and keeps that in last-failure.txt of the
+# cache directory. It ends with one line of each phase's time.
 #
 # Guest environment: PATH=<node's directory>:/usr/local/sbin:/usr/local/bin:
 # /usr/sbin:/usr/bin:/sbin:/bin, HOME=/root, TSBPF_MATRIX=1,
@@ -49,7 +52,7 @@
 # Environment knobs: TSBPF_MATRIX_ACCEL=kvm|tcg (default: kvm only when
 # /dev/kvm is usable with a real VMX/SVM KVM module, see kvm_usable below),
 # TSBPF_MATRIX_CPU (TCG's CPU model, default qemu64: see run_vm),
-# TSBPF_MATRIX_MEM (default 4G), TSBPF_MATRIX_SMP (default 2),
+# TSBPF_MATRIX_MEM (default 4G), TSBPF_MATRIX_SMP (default 1, see below),
 # TSBPF_MATRIX_TIMEOUT (seconds, default 1800, see below), TSBPF_MATRIX_APPEND
 # (extra kernel arguments), TSBPF_MATRIX_9P_CACHE (the root's 9p cache mode,
 # default loose: safe because the root is read-only and the repository is a
@@ -86,6 +89,20 @@
 #   lockdown is [none], and bpftrace's kprobe, kretprobe and kfunc (fentry)
 #   probes all load and fire (the 6.18 host has no kprobes and fentry loads
 #   fail with EPERM there).
+# - One vCPU, not two: a CI run on 2026-12-04 hung twice in a row two
+#   minutes into the command, with the 6.1 guest's CPU 1 stuck in the kernel
+#   (soft lockup, in node) and CPU 0 no longer running its timers (RCU:
+#   "timer wakeup didn't happen ... on cpu=0"): the pattern of a CPU waiting
+#   on another that is not running, seen with multi-threaded TCG elsewhere,
+#   and never seen in earlier runs. With -smp 1 the default command took 511 s
+#   in the guest against 490 s with -smp 2 (same machine, same hour): the
+#   second vCPU competes for the host's two cores with qemu's I/O thread and
+#   the host-side clang, so it bought almost nothing.
+# - A run is ended before the timeout when the guest kernel reports a CPU
+#   stuck for TSBPF_MATRIX_HANG seconds (longest_lockup), or when the console
+#   has been silent for TSBPF_MATRIX_SILENCE seconds (default 600; the
+#   longest test prints after ~65 s here, ~200 s on the slowest machine seen,
+#   and a hung single vCPU cannot even report its lockup).
 #
 # `sh scripts/kernel-matrix.sh` (as npm runs it) lands here under dash: re-run under bash.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
@@ -98,8 +115,10 @@ INIT_TEMPLATE="$REPO/scripts/kernel-matrix/init"
 CACHE=${TSBPF_MATRIX_CACHE:-/var/cache/tsbpf-matrix}
 KPKG=linux-image-amd64
 TIMEOUT=${TSBPF_MATRIX_TIMEOUT:-1800}
+HANG=${TSBPF_MATRIX_HANG:-120}
 MEM=${TSBPF_MATRIX_MEM:-4G}
-SMP=${TSBPF_MATRIX_SMP:-2}
+SMP=${TSBPF_MATRIX_SMP:-1}
+SILENCE=${TSBPF_MATRIX_SILENCE:-600}
 NINEP_CACHE=${TSBPF_MATRIX_9P_CACHE:-loose}
 GUEST_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # node where the host has it (setup-node, nvm and /opt installs are not on the default PATH).
@@ -344,6 +363,7 @@ if [ -z "$ACCEL" ]; then
 fi
 
 RUN=$(mktemp -d /tmp/tsbpf-matrix.XXXXXX)
+rm -f "$CACHE/last-failure.txt"
 # (readable by all: some tests run the library as nobody)
 chmod 755 "$RUN"
 QEMU_PID=
@@ -459,8 +479,44 @@ cp "$INITRD" "$RUN/initrd"
 truncate -s %4 "$RUN/initrd"
 cat "$RUN/extra.cpio" >>"$RUN/initrd"
 
+# The longest "soft lockup - CPU#N stuck for Ss" the guest kernel reported so
+# far (empty when none): its watchdog reports a CPU that has not scheduled for
+# 20 s, and again every ~26 s while it stays so. Under TCG a CPU can be stuck
+# for 20-40 s and recover (a host too busy to run the vCPU thread); one stuck
+# for HANG seconds (default 120, TSBPF_MATRIX_HANG) has not recovered in any
+# run seen, so the run is ended then rather than at the timeout.
+longest_lockup() {
+    sed -n 's/.*BUG: soft lockup - CPU#[0-9]* stuck for \([0-9][0-9]*\)s!.*/\1/p' "$1" | sort -n | tail -n 1
+}
+
+# What a run that hung or timed out leaves for CI's summary (report_failure):
+# the test output before the guest kernel's first report of a stuck CPU or a
+# stall, and the first 70 lines of that report (the stuck task's backtrace,
+# and with softlockup_all_cpu_backtrace those of the other CPUs); without such
+# a report, the guest's last 20 lines.
+hang_report() {
+    local console=$1 first
+    first=$(grep -n -m 1 -E 'BUG: soft lockup|rcu: INFO: .*detected stall|Kernel panic|BUG: unable to handle|general protection fault' "$console" | cut -d: -f1 || true)
+    if [ -z "$first" ]; then
+        echo "the guest's last output:"
+        tail -n 20 "$console" | sed 's/^/    /'
+        return 0
+    fi
+    echo "the guest's output before the kernel's first report (line $first of the console):"
+    head -n $((first - 1)) "$console" | grep -v '^\[ *[0-9][0-9.]*\]' | tail -n 15 | sed 's/^/    /'
+    echo "the kernel's report:"
+    sed -n "${first},$((first + 69))p" "$console" | sed 's/^/    /'
+}
+report_failure() {
+    {
+        echo "kernel-matrix: failure report: $VM_WHY"
+        hang_report "$RUN/console.log"
+        echo "kernel-matrix: end of the failure report"
+    } | tee "$CACHE/last-failure.txt" >&2
+}
+
 run_vm() {
-    local accel=$1 cpu boot_deadline
+    local accel=$1 cpu boot_deadline stuck size last_size=-1 last_output=$SECONDS
     local -a args
     if [ "$accel" = kvm ]; then
         args=(-enable-kvm -cpu host)
@@ -479,10 +535,13 @@ run_vm() {
     : >"$RUN/console.log"
     rm -f "$RUN/qemu.pid"
     # No network device (-nic none); the host root read-only over virtio-9p.
+    # loglevel=5: the console also shows warnings, and the backtraces of a
+    # soft lockup or a WARN (printed at the default level, 4, which
+    # loglevel=4 hides).
     qemu-system-x86_64 "${args[@]}" -m "$MEM" -smp "$SMP" \
         -nographic -no-reboot -nic none \
         -kernel "$VMLINUZ" -initrd "$RUN/initrd" \
-        -append "console=ttyS0 panic=-1 loglevel=4 edd=off random.trust_cpu=on ${TSBPF_MATRIX_APPEND:-}" \
+        -append "console=ttyS0 panic=-1 loglevel=5 softlockup_all_cpu_backtrace=1 edd=off random.trust_cpu=on ${TSBPF_MATRIX_APPEND:-}" \
         -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
         -virtfs local,path="$SHARE",mount_tag=tsbpfshare,security_model=none \
         -pidfile "$RUN/qemu.pid" </dev/null 2>&1 |
@@ -495,6 +554,7 @@ run_vm() {
     done
     QEMU_PID=$(cat "$RUN/qemu.pid" 2>/dev/null || true)
     VM_RESULT=
+    VM_WHY=
     while kill -0 "$pipe" 2>/dev/null; do
         if [ -z "$booted" ] && grep -q 'TSBPF-MATRIX: kernel' "$RUN/console.log"; then
             booted=1
@@ -514,8 +574,27 @@ run_vm() {
             break
         fi
         if [ $((SECONDS - start)) -ge "$TIMEOUT" ]; then
-            log "timeout after ${TIMEOUT}s: killing qemu"
+            VM_WHY="timeout after ${TIMEOUT}s"
+            log "$VM_WHY: killing qemu"
             VM_RESULT=timeout
+            break
+        fi
+        size=$(stat -c %s "$RUN/console.log")
+        if [ "$size" != "$last_size" ]; then
+            last_size=$size
+            last_output=$SECONDS
+        elif [ $((SECONDS - last_output)) -ge "$SILENCE" ]; then
+            VM_WHY="the guest printed nothing for ${SILENCE}s"
+            log "$VM_WHY: killing qemu"
+            VM_RESULT=hung
+            break
+        fi
+        stuck=$(longest_lockup "$RUN/console.log")
+        if [ "${stuck:-0}" -ge "$HANG" ]; then
+            VM_WHY="the guest kernel hung: a CPU has not scheduled for ${stuck}s"
+            log "$VM_WHY: killing qemu"
+            sleep 5 # (the rest of the report, and the other CPUs' backtraces)
+            VM_RESULT=hung
             break
         fi
         sleep 1
@@ -551,6 +630,13 @@ if [ -n "$code" ]; then
     log "guest command exited with $code"
     exit "$code"
 fi
-if [ "$VM_RESULT" = timeout ]; then exit 124; fi
+if [ "$VM_RESULT" = hung ]; then
+    report_failure
+    exit 123
+fi
+if [ "$VM_RESULT" = timeout ]; then
+    report_failure
+    exit 124
+fi
 log "no TSBPF-MATRIX-EXIT line on the console: the guest failed"
 exit 125
