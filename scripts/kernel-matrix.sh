@@ -96,9 +96,9 @@
 #   on another that is not running, seen with multi-threaded TCG elsewhere
 #   (an earlier session saw the guest oops once in three runs, cause unknown).
 #   With -smp 1 the default command took 511 s in the guest against 490 s
-#   with -smp 2 (same machine, same hour): the
-#   second vCPU competes for the host's two cores with qemu's I/O thread and
-#   the host-side clang, so it bought almost nothing.
+#   with -smp 2 (same machine, same hour): the second vCPU competes for the
+#   host's two cores with qemu's I/O thread and the host-side clang, so it
+#   bought almost nothing.
 # - A run is ended before the timeout when the guest kernel reports a CPU
 #   stuck for TSBPF_MATRIX_HANG seconds (longest_lockup), or when the console
 #   has been silent for TSBPF_MATRIX_SILENCE seconds (default 600; the
@@ -517,6 +517,13 @@ report_failure() {
     } | tee "$CACHE/last-failure.txt" >&2
 }
 
+# Why the loop below ends a run before the guest does: VM_RESULT, and VM_WHY for the report.
+end_run() {
+    VM_RESULT=$1
+    VM_WHY=$2
+    log "$VM_WHY: killing qemu"
+}
+
 run_vm() {
     local accel=$1 cpu boot_deadline stuck size last_size=-1 last_output=$SECONDS
     local -a args
@@ -576,28 +583,25 @@ run_vm() {
             break
         fi
         if [ $((SECONDS - start)) -ge "$TIMEOUT" ]; then
-            VM_WHY="timeout after ${TIMEOUT}s"
-            log "$VM_WHY: killing qemu"
-            VM_RESULT=timeout
+            end_run timeout "timeout after ${TIMEOUT}s"
             break
         fi
+        # (the console is read for lockup reports only when it has grown)
         size=$(stat -c %s "$RUN/console.log")
-        if [ "$size" != "$last_size" ]; then
+        if [ "$size" = "$last_size" ]; then
+            if [ $((SECONDS - last_output)) -ge "$SILENCE" ]; then
+                end_run hung "the guest printed nothing for ${SILENCE}s"
+                break
+            fi
+        else
             last_size=$size
             last_output=$SECONDS
-        elif [ $((SECONDS - last_output)) -ge "$SILENCE" ]; then
-            VM_WHY="the guest printed nothing for ${SILENCE}s"
-            log "$VM_WHY: killing qemu"
-            VM_RESULT=hung
-            break
-        fi
-        stuck=$(longest_lockup "$RUN/console.log")
-        if [ "${stuck:-0}" -ge "$HANG" ]; then
-            VM_WHY="the guest kernel hung: a CPU has not scheduled for ${stuck}s"
-            log "$VM_WHY: killing qemu"
-            sleep 5 # (the rest of the report, and the other CPUs' backtraces)
-            VM_RESULT=hung
-            break
+            stuck=$(longest_lockup "$RUN/console.log")
+            if [ "${stuck:-0}" -ge "$HANG" ]; then
+                end_run hung "the guest kernel hung: a CPU has not scheduled for ${stuck}s"
+                sleep 5 # (the rest of the report, and the other CPUs' backtraces)
+                break
+            fi
         fi
         sleep 1
     done
