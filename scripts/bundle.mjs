@@ -20,6 +20,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { build } from "esbuild";
+import { rewriteBundle, sinkLazyFunctionEdits } from "./bundle_rewrite.mjs";
 
 const common = {
   bundle: true,
@@ -55,7 +56,7 @@ rmSync("dist/bundle", { recursive: true, force: true });
 // is therefore a script for its runner, not a module to require. Returns
 // the bundle's hash, which its runner has built in.
 async function wrappedBundle(stem, entry) {
-  await build({
+  const { metafile } = await build({
     ...common,
     entryPoints: { [stem]: entry },
     banner: {
@@ -65,6 +66,7 @@ async function wrappedBundle(stem, entry) {
     outdir: "dist/bundle",
     outExtension: { ".js": ".cjs" },
     sourcemap: true,
+    metafile: true,
     // The OpenTelemetry SDK (--otlp) is an optional dependency, imported
     // dynamically by src/export/otlp.ts only when asked for: left out of the
     // bundle, it costs a start nothing and need not be installed to build;
@@ -75,6 +77,7 @@ async function wrappedBundle(stem, entry) {
       "@opentelemetry/resources",
     ],
   });
+  sinkLazyFunctions(`dist/bundle/${stem}.cjs`, metafile);
   nameOnlyWhereRenamed(`dist/bundle/${stem}.cjs`);
   const bytes = readFileSync(`dist/bundle/${stem}.cjs`);
   const wide = bytes.findIndex((b) => b > 0x7f);
@@ -100,7 +103,35 @@ function nameOnlyWhereRenamed(file) {
   if (at < 0 || text.indexOf(helper, at + 1) >= 0)
     throw new Error(`${file}: esbuild's __name helper is not the one scripts/bundle.mjs rewrites; update nameOnlyWhereRenamed`);
   const cheap = 'var __name=(target,value)=>target.name===value?target:__defProp(target,"name",{value,configurable:!0})';
-  writeFileSync(file, text.replace(helper, cheap), "latin1");
+  rewriteFile(file, [{ start: at, end: at + helper.length, pieces: [cheap] }]);
+}
+
+/**
+ * Sinks the functions of the bundle's lazily evaluated modules into their
+ * inits (scripts/bundle_rewrite.mjs says why and when that is safe): a
+ * start no longer creates a closure for each function of every tool and
+ * command it does not run.
+ */
+function sinkLazyFunctions(file, metafile) {
+  const text = readFileSync(file, "latin1");
+  const map = JSON.parse(readFileSync(`${file}.map`, "utf8"));
+  const { edits } = sinkLazyFunctionEdits(text, map, metafile);
+  rewriteFile(file, edits, text, map);
+}
+
+/** Applies edits to a bundle file and to its source map (bundle_rewrite.mjs). */
+function rewriteFile(file, edits, text = readFileSync(file, "latin1"), map = readMap(file)) {
+  const out = rewriteBundle(text, map, edits);
+  writeFileSync(file, out.text, "latin1");
+  if (out.map) writeFileSync(`${file}.map`, JSON.stringify(out.map));
+}
+
+function readMap(file) {
+  try {
+    return JSON.parse(readFileSync(`${file}.map`, "utf8"));
+  } catch {
+    return undefined;
+  }
 }
 
 /** A bundle's runner: `contents` (CommonJS), with the bundle's hash as `hashName`. */
