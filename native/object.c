@@ -634,7 +634,10 @@ static napi_value load(napi_env env, napi_callback_info info)
     }
 
     o->load_attempted = true;
+    sigset_t held;
+    tsbpf_hold_signals(&held);
     err = bpf_object__load(o->obj);
+    tsbpf_release_signals(&held);
     if (err) {
         result = load_failed(env, err, bufs, count, log_level);
         goto out;

@@ -27,7 +27,11 @@ napi_value tsbpf_probe_prog_type(napi_env env, napi_callback_info info)
         !tsbpf_arg_uint32(env, argv[0], op, "progType", &type))
         return NULL;
     tsbpf_log_reset();
-    return tsbpf_int32(env, libbpf_probe_bpf_prog_type((enum bpf_prog_type)type, NULL));
+    sigset_t held;
+    tsbpf_hold_signals(&held);
+    int rc = libbpf_probe_bpf_prog_type((enum bpf_prog_type)type, NULL);
+    tsbpf_release_signals(&held);
+    return tsbpf_int32(env, rc);
 }
 
 /* probeMapType(mapType) */
@@ -40,7 +44,11 @@ napi_value tsbpf_probe_map_type(napi_env env, napi_callback_info info)
         !tsbpf_arg_uint32(env, argv[0], op, "mapType", &type))
         return NULL;
     tsbpf_log_reset();
-    return tsbpf_int32(env, libbpf_probe_bpf_map_type((enum bpf_map_type)type, NULL));
+    sigset_t held;
+    tsbpf_hold_signals(&held);
+    int rc = libbpf_probe_bpf_map_type((enum bpf_map_type)type, NULL);
+    tsbpf_release_signals(&held);
+    return tsbpf_int32(env, rc);
 }
 
 /*
@@ -75,9 +83,12 @@ napi_value tsbpf_probe_helper(napi_env env, napi_callback_info info)
         !tsbpf_arg_uint32(env, argv[1], op, "helperId", &helper))
         return NULL;
     tsbpf_log_reset();
+    sigset_t held;
+    tsbpf_hold_signals(&held);
     int rc = libbpf_probe_bpf_helper((enum bpf_prog_type)type, (enum bpf_func_id)helper, NULL);
     if (rc == 1 && helper_refused((enum bpf_prog_type)type, (enum bpf_func_id)helper))
         rc = 0;
+    tsbpf_release_signals(&held);
     return tsbpf_int32(env, rc);
 }
 
@@ -122,8 +133,11 @@ napi_value tsbpf_probe_tracing(napi_env env, napi_callback_info info)
     };
     LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY,
                 .attach_btf_id = (__u32)target);
+    sigset_t held;
+    tsbpf_hold_signals(&held);
     int prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, "tsbpf_probe", "GPL", insns,
                              sizeof(insns) / sizeof(insns[0]), &opts);
+    tsbpf_release_signals(&held);
     if (prog < 0)
         return tsbpf_int32(env, inconclusive(-prog) ? prog : 0);
 
@@ -234,8 +248,11 @@ napi_value tsbpf_probe_btf_attach(napi_env env, napi_callback_info info)
     LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = attach_type,
                 .attach_btf_id = (__u32)target);
     stage = "load";
+    sigset_t held;
+    tsbpf_hold_signals(&held);
     int prog = bpf_prog_load((enum bpf_prog_type)prog_type, "tsbpf_probe", "GPL", insns,
                              sizeof(insns) / sizeof(insns[0]), &opts);
+    tsbpf_release_signals(&held);
     if (prog < 0) {
         err = -prog;
         result = inconclusive(err) ? -err : 0;

@@ -2,6 +2,7 @@
 
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -761,4 +762,24 @@ napi_value tsbpf_libbpf_log(napi_env env, napi_callback_info info)
     if (!tsbpf_get_args(env, info, "libbpfLog", 0, NULL, NULL))
         return NULL;
     return tsbpf_string(env, tsbpf_log_text());
+}
+
+void tsbpf_hold_signals(sigset_t *old)
+{
+    sigset_t all;
+    sigfillset(&all);
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGFPE);
+    sigdelset(&all, SIGILL);
+    sigdelset(&all, SIGTRAP);
+    sigdelset(&all, SIGSYS);
+    /* (the calling thread's mask on Linux, as pthread_sigmask, which needs glibc 2.32 where it is
+     * not in libpthread: native/spawn.c) */
+    sigprocmask(SIG_BLOCK, &all, old);
+}
+
+void tsbpf_release_signals(const sigset_t *old)
+{
+    sigprocmask(SIG_SETMASK, old, NULL);
 }

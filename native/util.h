@@ -51,6 +51,24 @@ const char *tsbpf_log_text(void);
  */
 const char *tsbpf_log_failed_program(void);
 
+/*
+ * Signals held off the calling thread while the kernel verifies a program.
+ * The verifier stops with EAGAIN when the loading thread has a signal
+ * pending (kernel/bpf/verifier.c's do_check, checked at every instruction
+ * since Linux 4.x), and libbpf retries a load only 5 times: a thread that
+ * gets signals often (`node --cpu-prof`'s SIGPROF every few hundred
+ * microseconds, a handled signal sent in a loop) saw its programs refused
+ * as if the verifier had rejected them, and a feature probe answered "no".
+ * Blocked, a signal stays pending and is delivered when the mask is
+ * restored, so nothing is lost; a long verification only delays it (as
+ * Ctrl-C waits for a C call to return in bcc's Python). The synchronous
+ * fault signals stay unblocked (a fault in libbpf must still reach Node's
+ * handler). tsbpf_hold_signals() saves the thread's mask in *old.
+ */
+#include <signal.h>
+void tsbpf_hold_signals(sigset_t *old);
+void tsbpf_release_signals(const sigset_t *old);
+
 /* Symbolic name of a (positive) errno: "EPERM"; "" when unknown. */
 const char *tsbpf_errno_name(int err);
 

@@ -225,4 +225,53 @@ b.close();
       await assertNothingLeft(before);
     });
   }
+
+  it("signals arriving while the verifier runs do not fail the load", { timeout: 60_000 }, async () => {
+    // The kernel's verifier gives up with EAGAIN when the loading thread has a
+    // signal pending (libbpf tries 5 times): `node --cpu-prof`'s SIGPROF, or
+    // any handled signal sent often enough, made execsnoop's programs fail as
+    // a "verifier rejection". Here a shell sends SIGUSR2 as fast as it can.
+    const dir = testTempDir("tsbpf-signals");
+    const script = join(dir, "load.mjs");
+    writeFileSync(
+      script,
+      `import { BPF } from ${JSON.stringify(join(repoRoot, "dist/src/index.js"))};
+process.on("SIGUSR2", () => {});
+process.stdout.write("ready\\n");
+await new Promise((r) => process.stdin.once("data", r));
+for (let i = 0; i < 3; i++) {
+  const b = await BPF.open({ object: ${JSON.stringify(join(repoRoot, "dist/tools/execsnoop.bpf.o"))} });
+  b.close();
+}
+process.stdout.write("loaded\\n");
+process.exit(0);
+`,
+    );
+    const before = kernelObjects();
+    const child = spawn(process.execPath, [script], { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    const exited = new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    assert.ok(await waitFor(() => out.includes("ready") || child.exitCode !== null, 20_000), err);
+    const sender = spawn("/bin/sh", ["-c", `while kill -USR2 ${child.pid} 2>/dev/null; do :; done`], {
+      stdio: "ignore",
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      child.stdin.end("go\n");
+      const code = await exited;
+      assert.equal(code, 0, err);
+      assert.match(out, /loaded/);
+      assert.doesNotMatch(err, /VerifierError/);
+    } finally {
+      sender.kill("SIGKILL");
+    }
+    await assertNothingLeft(before);
+  });
 });
