@@ -77,11 +77,20 @@ async function wrappedBundle(stem, entry) {
       "@opentelemetry/resources",
     ],
   });
-  sinkLazyFunctions(`dist/bundle/${stem}.cjs`, metafile);
-  nameOnlyWhereRenamed(`dist/bundle/${stem}.cjs`);
-  const bytes = readFileSync(`dist/bundle/${stem}.cjs`);
+  // One rewrite of the bundle and its map: the lazy modules' functions sunk
+  // into their inits (scripts/bundle_rewrite.mjs says why and when that is
+  // safe: a start no longer creates a closure for each function of every
+  // tool and command it does not run), and the __name helper made cheap.
+  const file = `dist/bundle/${stem}.cjs`;
+  const text = readFileSync(file, "latin1");
+  const map = JSON.parse(readFileSync(`${file}.map`, "utf8"));
+  const edits = [...sinkLazyFunctionEdits(text, map, metafile).edits, ...nameHelperEdits(file, text)];
+  const out = rewriteBundle(text, map, edits);
+  writeFileSync(file, out.text, "latin1");
+  writeFileSync(`${file}.map`, JSON.stringify(out.map));
+  const bytes = Buffer.from(out.text, "latin1");
   const wide = bytes.findIndex((b) => b > 0x7f);
-  if (wide >= 0) throw new Error(`dist/bundle/${stem}.cjs: a byte outside ASCII at offset ${wide}`);
+  if (wide >= 0) throw new Error(`${file}: a byte outside ASCII at offset ${wide}`);
   return createHash("sha256").update(bytes).digest("hex");
 }
 
@@ -95,43 +104,14 @@ async function wrappedBundle(stem, entry) {
  * helper is rewritten to define the name only where it differs from the one
  * the function already has: every name stays what keepNames makes it.
  */
-function nameOnlyWhereRenamed(file) {
+function nameHelperEdits(file, text) {
   const helper = 'var __name=(target,value)=>__defProp(target,"name",{value,configurable:!0})';
-  const text = readFileSync(file, "latin1");
-  if (!text.includes("__name(")) return;
+  if (!text.includes("__name(")) return [];
   const at = text.indexOf(helper);
   if (at < 0 || text.indexOf(helper, at + 1) >= 0)
-    throw new Error(`${file}: esbuild's __name helper is not the one scripts/bundle.mjs rewrites; update nameOnlyWhereRenamed`);
+    throw new Error(`${file}: esbuild's __name helper is not the one scripts/bundle.mjs rewrites; update nameHelperEdits`);
   const cheap = 'var __name=(target,value)=>target.name===value?target:__defProp(target,"name",{value,configurable:!0})';
-  rewriteFile(file, [{ start: at, end: at + helper.length, pieces: [cheap] }]);
-}
-
-/**
- * Sinks the functions of the bundle's lazily evaluated modules into their
- * inits (scripts/bundle_rewrite.mjs says why and when that is safe): a
- * start no longer creates a closure for each function of every tool and
- * command it does not run.
- */
-function sinkLazyFunctions(file, metafile) {
-  const text = readFileSync(file, "latin1");
-  const map = JSON.parse(readFileSync(`${file}.map`, "utf8"));
-  const { edits } = sinkLazyFunctionEdits(text, map, metafile);
-  rewriteFile(file, edits, text, map);
-}
-
-/** Applies edits to a bundle file and to its source map (bundle_rewrite.mjs). */
-function rewriteFile(file, edits, text = readFileSync(file, "latin1"), map = readMap(file)) {
-  const out = rewriteBundle(text, map, edits);
-  writeFileSync(file, out.text, "latin1");
-  if (out.map) writeFileSync(`${file}.map`, JSON.stringify(out.map));
-}
-
-function readMap(file) {
-  try {
-    return JSON.parse(readFileSync(`${file}.map`, "utf8"));
-  } catch {
-    return undefined;
-  }
+  return [{ start: at, end: at + helper.length, pieces: [cheap] }];
 }
 
 /** A bundle's runner: `contents` (CommonJS), with the bundle's hash as `hashName`. */
@@ -143,7 +123,9 @@ async function runner(outfile, contents, hashName, hash, banner = common.banner.
     define: { ...common.define, [hashName]: JSON.stringify(hash) },
     banner: { js: banner },
   });
-  nameOnlyWhereRenamed(outfile);
+  const text = readFileSync(outfile, "latin1");
+  const edits = nameHelperEdits(outfile, text);
+  if (edits.length) writeFileSync(outfile, rewriteBundle(text, undefined, edits).text, "latin1");
 }
 
 // The CLI: cli.cjs and the `tsbpf` command, tsbpf.cjs.

@@ -1,6 +1,6 @@
 // Rewrites of esbuild's CommonJS bundles (scripts/bundle.mjs) that keep the
 // bundle's source map true:
-//  - sinkLazyFunctions: the functions of a lazily evaluated module into the
+//  - sinkLazyFunctionEdits: the functions of a lazily evaluated module into the
 //    module's init;
 //  - rewriteBundle: the text edits, with the map's positions moved to match.
 //
@@ -241,7 +241,7 @@ export function sinkLazyFunctionEdits(text, map, metafile) {
   let wrapper = sf.statements[0] && ts.isExpressionStatement(sf.statements[0]) && sf.statements[0].expression;
   while (wrapper && ts.isParenthesizedExpression(wrapper)) wrapper = wrapper.expression;
   if (!wrapper || !ts.isFunctionExpression(wrapper))
-    throw new Error("sinkLazyFunctions: the bundle is not written as a module wrapper");
+    throw new Error("sinkLazyFunctionEdits: the bundle is not written as a module wrapper");
   const cyclic = new Set([...modulesInCycles(metafile)].map(moduleKey));
   // Which module each top-level function comes from: the source of its first mapping.
   const starts = lineStarts(text);

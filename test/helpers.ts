@@ -91,6 +91,11 @@ export function startNode(
     stdio: ["ignore", "pipe", "pipe"],
     ...(cwd === undefined ? {} : { cwd }),
   });
+  return collected(child);
+}
+
+/** A spawned child (stdout and stderr piped) whose output is collected as it arrives. */
+export function collected(child: ChildProcess): Running {
   let out = "";
   let err = "";
   child.stdout?.on("data", (b: Buffer) => {

@@ -22,6 +22,7 @@ import {
 import { CTargets, ccPresent } from "../c_targets.js";
 import {
   assertNothingLeft,
+  collected,
   kernelObjects,
   leftSince,
   repoRoot,
@@ -249,26 +250,21 @@ process.exit(0);
     );
     const before = kernelObjects();
     const child = spawn(process.execPath, [script], { stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      err += d.toString();
-    });
-    const exited = new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
-    assert.ok(await waitFor(() => out.includes("ready") || child.exitCode !== null, 20_000), err);
+    const run = collected(child);
+    assert.ok(
+      await waitFor(() => run.stdout().includes("ready") || child.exitCode !== null, 20_000),
+      run.stderr(),
+    );
     const sender = spawn("/bin/sh", ["-c", `while kill -USR2 ${child.pid} 2>/dev/null; do :; done`], {
       stdio: "ignore",
     });
     try {
       await new Promise((r) => setTimeout(r, 100));
       child.stdin.end("go\n");
-      const code = await exited;
-      assert.equal(code, 0, err);
-      assert.match(out, /loaded/);
-      assert.doesNotMatch(err, /VerifierError/);
+      const { code } = await run.exited;
+      assert.equal(code, 0, run.stderr());
+      assert.match(run.stdout(), /loaded/);
+      assert.doesNotMatch(run.stderr(), /VerifierError/);
     } finally {
       sender.kill("SIGKILL");
     }
