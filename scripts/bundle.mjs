@@ -17,10 +17,10 @@
 // the cached script costs a few ms.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { build } from "esbuild";
-import { rewriteBundle, sinkLazyFunctionEdits } from "./bundle_rewrite.mjs";
+import { INIT_AT_FIRST_USE, lazyModuleEdits, rewriteBundle } from "./bundle_rewrite.mjs";
 
 const common = {
   bundle: true,
@@ -77,14 +77,27 @@ async function wrappedBundle(stem, entry) {
       "@opentelemetry/resources",
     ],
   });
-  // One rewrite of the bundle and its map: the lazy modules' functions sunk
-  // into their inits (scripts/bundle_rewrite.mjs says why and when that is
-  // safe: a start no longer creates a closure for each function of every
-  // tool and command it does not run), and the __name helper made cheap.
+  // One rewrite of the bundle and its map (scripts/bundle_rewrite.mjs says why
+  // and when each is safe): the lazy modules' functions and exports sunk into
+  // their inits (a start no longer creates a closure for each function of
+  // every tool and command it does not run), the modules marked
+  // `// @init-at-first-use` initialized when first used rather than by their
+  // importers, and the __name helper made cheap.
   const file = `dist/bundle/${stem}.cjs`;
   const text = readFileSync(file, "latin1");
   const map = JSON.parse(readFileSync(`${file}.map`, "utf8"));
-  const edits = [...sinkLazyFunctionEdits(text, map, metafile).edits, ...nameHelperEdits(file, text)];
+  // (the mark is read from the TypeScript source: tsc drops a comment before
+  // an import it elides)
+  const atFirstUse = Object.keys(metafile.inputs)
+    .map((path) => path.replace(/^dist\//, "").replace(/\.js$/, ""))
+    .filter((key) => existsSync(`${key}.ts`) && INIT_AT_FIRST_USE.test(readFileSync(`${key}.ts`, "utf8")));
+  const lazy = lazyModuleEdits(text, map, metafile, atFirstUse);
+  const edits = [...lazy.edits, ...nameHelperEdits(file, text)];
+  const deferred = lazy.deferred.filter((d) => d.initCalls > 0 || d.uses > 0);
+  console.log(
+    `bundle: ${stem}.cjs: ${lazy.sunk} functions and ${lazy.exportsSunk} namespaces sunk into their modules' inits; ` +
+      `${deferred.length} modules initialized at first use (${deferred.reduce((n, d) => n + d.uses, 0)} uses)`,
+  );
   const out = rewriteBundle(text, map, edits);
   writeFileSync(file, out.text, "latin1");
   writeFileSync(`${file}.map`, JSON.stringify(out.map));

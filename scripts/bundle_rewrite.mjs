@@ -1,19 +1,22 @@
 // Rewrites of esbuild's CommonJS bundles (scripts/bundle.mjs) that keep the
 // bundle's source map true:
-//  - sinkLazyFunctionEdits: the functions of a lazily evaluated module into the
-//    module's init;
+//  - lazyModuleEdits: the functions and namespace getters of a lazily
+//    evaluated module moved into the module's init, and the modules marked
+//    `// @init-at-first-use` initialized at the first use of what they declare;
 //  - rewriteBundle: the text edits, with the map's positions moved to match.
 //
 // Why sink: esbuild hoists every top-level function of every module to the
 // bundle's top level, also those of a module it wraps in `__esm` (a module
 // reached only by a dynamic import(): a command, a tool, an example), whose
-// other statements it defers to the module's init. V8 creates a closure for
-// each function declared at a script's top level when the script starts, and
-// the code cache holds each one's SharedFunctionInfo. So every start paid
-// for the functions of every tool and command (Node 20: ~1,040 functions in
-// cli.cjs, 384 of them in modules that a warm `tsbpf printk-sample` never
+// other statements it defers to the module's init; a wrapped module's
+// namespace (`__export(m_exports,{a:()=>a,…})`, what its import() resolves
+// to) is filled there too. V8 creates a closure for each function declared
+// at a script's top level when the script starts, and the code cache holds
+// each one's SharedFunctionInfo. So every start paid for the functions of
+// every tool and command (Node 20: ~1,040 functions and ~420 getters in
+// cli.cjs, most of them in modules that a warm `tsbpf printk-sample` never
 // initializes). Sunk, such a module's functions are `var`s assigned at the
-// start of its init, and exist once something initializes it.
+// start of its init, and its getters are made there, first.
 //
 // Why that is safe: esbuild calls a wrapped module's init before any code of
 // another module uses what it exports (the importer's init calls it first;
@@ -23,6 +26,31 @@
 // then has assigned its functions, so even there none is reached unassigned;
 // still, as a margin, the modules of a cycle of static imports (esbuild's
 // metafile) keep their functions where esbuild put them.
+//
+// Why initialize at first use: an ES module's static imports are evaluated
+// before it, whether or not what it imports is ever called, so a start
+// evaluated every module a class can reach: `BPF` reaches 88 of the
+// library's 89 (uprobes, USDT, XDP, iterators, the compile pipeline,
+// profiles, metrics), and a warm `printk-sample` initialized 107 modules to
+// use about 60. A module marked `// @init-at-first-use` (a line of its
+// TypeScript source) is no longer initialized by its importers' inits: each
+// use of one of its bindings outside its own statements becomes
+// `(init_m(),binding)`, which initializes it then (an init runs once, and
+// returns at once after), the same value and, for a call, the same `this`
+// (undefined). This is what TC39's `import defer` proposes, for a module
+// whose importers need its bindings only in functions they call later.
+//
+// Why that is safe for a marked module: its evaluation moves from its
+// importers' to its first use, or to never, so it must have no effect that
+// another module relies on. The build checks that its top level only assigns
+// its bindings (an import, a constant, a class, a function) and initializes
+// what it imports, and refuses anything else (a call made for its effect, a
+// loop, a condition), and refuses a module in an import cycle. What its
+// bindings are, and which identifiers elsewhere name them rather than a
+// local of the same name, TypeScript's binder answers. A use in a hot loop
+// costs a call that returns at once; the marked modules are the ones a
+// start does not need (`printk-sample` initializes 60 modules, `execsnoop`
+// 46).
 import ts from "typescript";
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -124,19 +152,46 @@ function floorIndex(a, x, key = (v) => v) {
  * Applies edits to a bundle's text and moves its source map's positions with
  * them. An edit replaces [start, end) of the old text by a list of pieces, each
  * either a string (new text: no mapping) or [a, b), a range of the old text
- * copied there (its mappings follow it). Edits must not overlap.
+ * copied there (its mappings follow it). Edits must not overlap, but for those
+ * marked `within`: such an edit applies inside the old text wherever it lands,
+ * kept in place or copied by another edit's piece (an identifier of a function
+ * that another edit moves), and must lie inside exactly one such copy.
  */
 export function rewriteBundle(text, map, edits) {
-  const sorted = [...edits].sort((x, y) => x.start - y.start);
-  const pieces = [];
+  const outer = edits.filter((e) => !e.within).sort((x, y) => x.start - y.start);
+  const within = edits.filter((e) => e.within).sort((x, y) => x.start - y.start);
+  const copied = [];
   let at = 0;
-  for (const e of sorted) {
+  for (const e of outer) {
     if (e.start < at) throw new Error("bundle rewrite: overlapping edits");
-    if (e.start > at) pieces.push([at, e.start]);
-    pieces.push(...e.pieces);
+    if (e.start > at) copied.push([at, e.start]);
+    copied.push(...e.pieces);
     at = e.end;
   }
-  if (at < text.length) pieces.push([at, text.length]);
+  if (at < text.length) copied.push([at, text.length]);
+  // The `within` edits, applied to the copies of the old text they fall in.
+  const pieces = [];
+  const applied = new Set();
+  for (const p of copied) {
+    if (typeof p === "string") {
+      pieces.push(p);
+      continue;
+    }
+    let from = p[0];
+    for (let i = floorIndex(within, p[0], (e) => e.start); i < within.length; i++) {
+      const e = within[i];
+      if (e.start < p[0]) continue;
+      if (e.start >= p[1]) break;
+      if (e.end > p[1] || e.start < from) throw new Error("bundle rewrite: an edit within crosses a copied range or another edit");
+      if (applied.has(e)) throw new Error("bundle rewrite: an edit within falls in text copied twice");
+      applied.add(e);
+      if (e.start > from) pieces.push([from, e.start]);
+      pieces.push(...e.pieces);
+      from = e.end;
+    }
+    if (from < p[1]) pieces.push([from, p[1]]);
+  }
+  if (applied.size !== within.length) throw new Error("bundle rewrite: an edit within falls in text that was removed");
   // Where each copied range lands in the new text.
   let out = "";
   const placed = []; // [oldStart, oldEnd, newStart]
@@ -231,17 +286,23 @@ function moduleKey(path) {
     .replace(/\.(ts|js|mjs|cjs)$/, "");
 }
 
+/** The comment that marks a module as initialized at the first use of what it exports (see the top of this file). */
+export const INIT_AT_FIRST_USE = /^\/\/ @init-at-first-use\b/m;
+
 /**
- * The edits that sink each wrapped module's functions into its init (see the
- * top of this file), for a bundle written as Node's module wrapper
- * (scripts/bundle.mjs's wrappedBundle). Returns the edits and a count.
+ * The edits of a bundle written as Node's module wrapper (scripts/bundle.mjs's
+ * wrappedBundle), for its lazily evaluated modules (see the top of this file):
+ *  - each one's functions and its exports' getters sunk into its init;
+ *  - each module of `initAtFirstUse` (module keys: "src/attach/uprobe")
+ *    initialized at the first use of what it declares, not by its importers.
+ * Returns the edits and what they did.
  */
-export function sinkLazyFunctionEdits(text, map, metafile) {
-  const sf = ts.createSourceFile("bundle.js", text, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
+export function lazyModuleEdits(text, map, metafile, initAtFirstUse = []) {
+  const sf = ts.createSourceFile("/bundle.js", text, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
   let wrapper = sf.statements[0] && ts.isExpressionStatement(sf.statements[0]) && sf.statements[0].expression;
   while (wrapper && ts.isParenthesizedExpression(wrapper)) wrapper = wrapper.expression;
   if (!wrapper || !ts.isFunctionExpression(wrapper))
-    throw new Error("sinkLazyFunctionEdits: the bundle is not written as a module wrapper");
+    throw new Error("lazyModuleEdits: the bundle is not written as a module wrapper");
   const cyclic = new Set([...modulesInCycles(metafile)].map(moduleKey));
   // Which module each top-level function comes from: the source of its first mapping.
   const starts = lineStarts(text);
@@ -254,39 +315,211 @@ export function sinkLazyFunctionEdits(text, map, metafile) {
     return s && s[0] >= start && s[0] < end ? moduleKey(map.sources[s[1]]) : undefined;
   };
 
+  // The lazy modules, each with the top-level statements esbuild wrote for it:
+  // its `var m_exports={};__export(m_exports,{…})`, its functions, and the
+  // `var …,init_m=__esm({…})` that declares its bindings and holds its init.
+  // Other statements may sit among them (a CommonJS dependency's wrapper), so
+  // a module's own are told by its source map (functions) and its names.
+  const lazy = new Map();
+  let chunk = [];
+  for (const statement of wrapper.body.statements) {
+    chunk.push(statement);
+    const init = ts.isVariableStatement(statement) && lazyInit(statement);
+    if (!init) continue;
+    const m = { ...init, statement, own: [statement], functions: [], exported: [], declarations: new Map() };
+    for (const d of statement.declarationList.declarations) if (ts.isIdentifier(d.name)) m.declarations.set(d.name.text, d.name);
+    for (const s of chunk) {
+      if (ts.isFunctionDeclaration(s) && s.name && s.body && sourceAt(s.getStart(sf), s.end) === m.module) {
+        m.functions.push(s);
+        m.declarations.set(s.name.text, s.name);
+        m.own.push(s);
+      }
+      // esbuild names a module's namespace after its file: `uprobe_exports`, `uprobe_exports2`
+      const ns = exportCall(s) ?? exportsObject(s);
+      const base = m.module.split("/").pop().replace(/[^\w$]/g, "_");
+      if (ns === undefined || !new RegExp(`^${base}_exports\\d*$`).test(ns)) continue;
+      m.own.push(s);
+      if (exportCall(s) !== undefined) m.exported.push(s);
+      else m.declarations.set(ns, s.declarationList.declarations[0].name);
+    }
+    m.own.sort((a, b) => a.pos - b.pos);
+    lazy.set(m.module, m);
+    chunk = [];
+  }
+
   const edits = [];
   let sunk = 0;
-  let pending = [];
-  for (const statement of wrapper.body.statements) {
-    if (ts.isFunctionDeclaration(statement) && statement.name && statement.body) {
-      pending.push(statement);
-      continue;
+  let exportsSunk = 0;
+  for (const m of lazy.values()) {
+    if (cyclic.has(m.module)) continue;
+    const { functions, exported } = m;
+    if (!functions.length && !exported.length) continue;
+    const atInit = [];
+    // `__export(m_exports,{a:()=>a,…})`: the getters are made when the module
+    // initializes, first in its init, before anything can read them (an importer
+    // reads a namespace after calling the init; import() resolves after it)
+    for (const s of exported) {
+      edits.push({ start: s.getStart(sf), end: s.end, pieces: [] });
+      atInit.push([s.getStart(sf), s.end]);
     }
-    const init = ts.isVariableStatement(statement) && lazyInit(statement);
-    if (init && !cyclic.has(init.module)) {
-      const mine = pending.filter((f) => sourceAt(f.getStart(sf), f.end) === init.module);
-      if (mine.length) {
-        for (const f of mine) edits.push({ start: f.getStart(sf), end: f.end, pieces: [] });
-        const names = mine.map((f) => f.name.text);
-        edits.push({ start: statement.getStart(sf), end: statement.getStart(sf), pieces: [`var ${names.join(",")};`] });
-        const assigned = [];
-        for (const f of mine) {
-          // `f=function (…){…}` (or `async function`, `function*`): the declaration's own text
-          // less its name; an anonymous function assigned to a name takes it as its `name`
-          assigned.push(`${f.name.text}=`);
-          assigned.push([f.getStart(sf), f.name.getStart(sf)]);
-          assigned.push([f.name.end, f.end]);
-          assigned.push(";");
-        }
-        edits.push({ start: init.bodyAt, end: init.bodyAt, pieces: assigned });
-        sunk += mine.length;
-      }
+    if (functions.length) {
+      const names = functions.map((f) => f.name.text);
+      edits.push({ start: m.statement.getStart(sf), end: m.statement.getStart(sf), pieces: [`var ${names.join(",")};`] });
     }
-    pending = [];
+    for (const f of functions) {
+      edits.push({ start: f.getStart(sf), end: f.end, pieces: [] });
+      // `f=function (…){…}` (or `async function`, `function*`): the declaration's own text
+      // less its name; an anonymous function assigned to a name takes it as its `name`
+      atInit.push(`${f.name.text}=`, [f.getStart(sf), f.name.getStart(sf)], [f.name.end, f.end], ";");
+    }
+    edits.push({ start: m.bodyAt, end: m.bodyAt, pieces: atInit });
+    sunk += functions.length;
+    exportsSunk += exported.length;
   }
-  return { edits, sunk };
+  const deferred = initAtFirstUse.length ? deferInits(initAtFirstUse) : [];
+  return { edits: [...edits, ...deferred.flatMap((d) => d.edits)], sunk, exportsSunk, deferred };
 
-  /** `var …,init_x=__esm({"path"(){…}})`: the module's key and where its init's statements start (after its directives). */
+  /**
+   * A module initialized at first use: no init calls it any more, and each use
+   * of what it declares, outside its own statements, calls its init first:
+   * `f(x)` becomes `(init_m(),f)(x)` (the same call: `this` is undefined either
+   * way). Which identifiers name its bindings, and not a local of the same name,
+   * TypeScript's binder answers.
+   */
+  function deferInits(keys) {
+    const options = { allowJs: true, noLib: true, noResolve: true, types: [] };
+    const host = {
+      ...ts.createCompilerHost(options),
+      getSourceFile: (f) => (f === sf.fileName ? sf : undefined),
+      fileExists: (f) => f === sf.fileName,
+      readFile: () => undefined,
+    };
+    const checker = ts.createProgram([sf.fileName], options, host).getTypeChecker();
+    const owner = new Map(); // a binding's symbol: its module
+    const own = new Map(); // a module: its own statements
+    const byName = new Map();
+    const out = [];
+    for (const key of keys) {
+      const m = lazy.get(key);
+      if (m === undefined) continue; // evaluated eagerly in this bundle: nothing to defer
+      if (cyclic.has(key)) throw new Error(`${key}: marked @init-at-first-use, but it is in an import cycle`);
+      checkNoEffects(m);
+      const d = { module: key, init: m.initName, edits: [], uses: 0, initCalls: 0 };
+      own.set(d, m.own);
+      for (const [name, decl] of m.declarations) {
+        if (name === m.initName) continue;
+        owner.set(checker.getSymbolAtLocation(decl), d);
+        byName.set(name, d);
+      }
+      out.push(d);
+    }
+    const visit = (node) => {
+      if (ts.isIdentifier(node)) {
+        const d = byName.get(node.text);
+        if (d && !own.get(d).some((s) => node.pos >= s.pos && node.end <= s.end)) use(node, d);
+      } else if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.arguments.length === 0) {
+        const d = out.find((x) => x.init === node.expression.text);
+        if (d && isInitStatement(node)) removeInitCall(node, d);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(wrapper.body);
+    return out;
+
+    function use(id, d) {
+      const p = id.parent;
+      const shorthand = ts.isShorthandPropertyAssignment(p) && p.name === id;
+      const symbol = shorthand ? checker.getShorthandAssignmentValueSymbol(p) : checker.getSymbolAtLocation(id);
+      if (symbol === undefined || owner.get(symbol) !== d) return;
+      // `(init_m(),m_exports)`, as esbuild writes an import(): already initialized
+      if (ts.isBinaryExpression(p) && p.right === id && p.operatorToken.kind === ts.SyntaxKind.CommaToken) {
+        const l = p.left;
+        if (ts.isCallExpression(l) && ts.isIdentifier(l.expression) && l.expression.text === d.init) return;
+      }
+      const at = id.getStart(sf);
+      const wrapped = `(${d.init}(),${id.text})`;
+      d.edits.push({
+        start: at,
+        end: id.end,
+        within: true,
+        pieces: shorthand ? [[at, id.end], `:${wrapped}`] : [`(${d.init}(),`, [at, id.end], ")"],
+      });
+      d.uses++;
+    }
+
+    /** `init_m();` among an init's (or the bundle's) own statements, where an importer initializes what it imports. */
+    function isInitStatement(call) {
+      let e = call;
+      while (ts.isBinaryExpression(e.parent) && e.parent.operatorToken.kind === ts.SyntaxKind.CommaToken) e = e.parent;
+      const s = e.parent;
+      if (!ts.isExpressionStatement(s)) return false;
+      const block = s.parent;
+      return block === wrapper.body || (ts.isBlock(block) && [...lazy.values()].some((m) => m.body === block));
+    }
+
+    function removeInitCall(call, d) {
+      const s = call.parent;
+      const whole = ts.isExpressionStatement(s);
+      d.edits.push({ start: whole ? s.getStart(sf) : call.getStart(sf), end: whole ? s.end : call.end, within: true, pieces: whole ? [] : ["0"] });
+      d.initCalls++;
+    }
+  }
+
+  /**
+   * A module initialized at first use must have no effect that another module
+   * relies on: its top level only assigns its bindings (an import, a constant, a
+   * class, a function) and initializes what it imports. A statement that calls
+   * something for its effect (`process.on(…)`, registering itself somewhere)
+   * would run late or never, so the build refuses it.
+   */
+  function checkNoEffects(m) {
+    for (const s of m.body.statements.slice(m.directives)) {
+      const parts = [];
+      const flatten = (e) => {
+        if (ts.isBinaryExpression(e) && e.operatorToken.kind === ts.SyntaxKind.CommaToken) {
+          flatten(e.left);
+          flatten(e.right);
+        } else parts.push(e);
+      };
+      if (ts.isExpressionStatement(s)) flatten(s.expression);
+      const effect = !ts.isExpressionStatement(s)
+        ? s
+        : parts.find(
+            (e) =>
+              !(
+                (ts.isBinaryExpression(e) &&
+                  e.operatorToken.kind === ts.SyntaxKind.EqualsToken &&
+                  ts.isIdentifier(e.left)) ||
+                (ts.isCallExpression(e) &&
+                  ts.isIdentifier(e.expression) &&
+                  (e.expression.text === "__name" || (e.expression.text.startsWith("init_") && e.arguments.length === 0)))
+              ),
+          );
+      if (effect !== undefined)
+        throw new Error(
+          `${m.module}: marked @init-at-first-use, but its top level runs \`${effect.getText(sf).slice(0, 80)}\`, which may have an effect another module relies on`,
+        );
+    }
+  }
+
+  /** `var m_exports={}`: the namespace's name. */
+  function exportsObject(s) {
+    if (!ts.isVariableStatement(s) || s.declarationList.declarations.length !== 1) return undefined;
+    const d = s.declarationList.declarations[0];
+    return ts.isIdentifier(d.name) && d.initializer && ts.isObjectLiteralExpression(d.initializer) && d.initializer.properties.length === 0
+      ? d.name.text
+      : undefined;
+  }
+
+  /** `__export(m_exports,{…})`: the namespace's name. */
+  function exportCall(s) {
+    if (!ts.isExpressionStatement(s) || !ts.isCallExpression(s.expression)) return undefined;
+    const c = s.expression;
+    if (!ts.isIdentifier(c.expression) || c.expression.text !== "__export" || !c.arguments[0]) return undefined;
+    return ts.isIdentifier(c.arguments[0]) ? c.arguments[0].text : undefined;
+  }
+
+  /** `var …,init_x=__esm({"path"(){…}})`: the module's key, its init, where its init's statements start (after its directives). */
   function lazyInit(statement) {
     for (const d of statement.declarationList.declarations) {
       const call = d.initializer;
@@ -297,11 +530,20 @@ export function sinkLazyFunctionEdits(text, map, metafile) {
       const method = arg.properties[0];
       if (!ts.isMethodDeclaration(method) || !ts.isStringLiteral(method.name) || !method.body) continue;
       let bodyAt = method.body.getStart(sf) + 1;
+      let directives = 0;
       for (const s of method.body.statements) {
-        if (ts.isExpressionStatement(s) && ts.isStringLiteral(s.expression)) bodyAt = s.end;
-        else break;
+        if (ts.isExpressionStatement(s) && ts.isStringLiteral(s.expression)) {
+          bodyAt = s.end;
+          directives++;
+        } else break;
       }
-      return { module: moduleKey(method.name.text), bodyAt };
+      return {
+        module: moduleKey(method.name.text),
+        initName: d.name.text,
+        body: method.body,
+        bodyAt,
+        directives,
+      };
     }
     return undefined;
   }

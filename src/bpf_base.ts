@@ -10,7 +10,8 @@ import { kprobeFunctions } from "./attach/kprobe.js";
 import { probeLimit } from "./attach/quota.js";
 import { tracepointsMatching } from "./attach/tracepoint.js";
 import { userFunctions } from "./attach/uprobe.js";
-import * as xdp from "./attach/xdp.js";
+import { removeXdp } from "./attach/xdp.js";
+import * as xdp from "./attach/xdp_constants.js";
 import { addModule, type BuildIdFrame, symBuildId } from "./elf/buildid_syms.js";
 import { clearElfCache } from "./elf/elf.js";
 import {
@@ -82,7 +83,7 @@ export class BpfBase {
 
   /** Removes device dev's XDP program, whichever it is, with no BPF object needed (bcc's static remove_xdp). */
   static removeXdp(dev: string, flags = 0): void {
-    xdp.removeXdp(dev, flags);
+    removeXdp(dev, flags);
   }
 
   /** The prefix of syscall functions on this kernel, e.g. "__x64_sys_". */

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Whether this process has compiled a program (a compile cache miss), which
  * a bundle's runner asks as it writes the code cache of a command's first

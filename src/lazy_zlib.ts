@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * node:zlib, loaded when first used. Every start of the CLI and of a tool
  * initializes the modules that gunzip a kernel configuration or gzip a pprof

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Prebuilt objects (BPF.open): a BPF ELF built ahead of time, by
  * `tsbpf compile -o` (which carries tsbpf's metadata, see

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Attach at load: the functions whose name (bcc's kprobe__X, tracepoint__cat__ev,
  * kfunc__X, …) or libbpf section (SEC("kprobe/X"), SEC("fentry/X"), …) says

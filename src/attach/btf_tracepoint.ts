@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * BTF-enabled raw tracepoints (tp_btf, Linux 5.5+): a BPF_PROG_TYPE_TRACING
  * program with expected attach type BPF_TRACE_RAW_TP whose arguments are the

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Programs attached to a cgroup (cgroup_skb, cgroup_sock, cgroup_sock_addr,
  * cgroup_sockopt, cgroup_sysctl, cgroup_device, sock_ops) or to a socket map

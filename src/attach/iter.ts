@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * BPF iterators (Linux 5.8+; tcp, udp and map elements 5.9+): a program the
  * kernel runs once per object of a kind (task, task_file, bpf_map, tcp, …)

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * kfunc / kretfunc (fentry / fexit on BPF trampolines, Linux 5.5+ on x86-64)
  * and BPF LSM programs (Linux 5.7+): what the kernel needs, why it refused,

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Every attach kind tsbpf knows, in one table (in the spirit of libbpf's
  * section definitions): the program type and expected attach type a function

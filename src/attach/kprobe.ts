@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * kprobes and kretprobes (Linux 4.1+; the fd-based kprobe PMU 4.17+): attaching,
  * what the kernel needs, and the error when it lacks it.

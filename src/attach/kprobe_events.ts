@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * kretprobes with maxactive (bcc's attach_kretprobe(maxactive=N)): how many
  * calls of the function may be in flight at once before returns go

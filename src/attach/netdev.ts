@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /** Network devices by name, for the hooks that attach to one (XDP, raw sockets). */
 import { readdirSync } from "node:fs";
 import { AttachError } from "../kernel/errors.js";

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Perf events: the constants bcc names them by, opening one per CPU, and the
  * errors when the hardware (or the kernel) has no such event.

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * bcc's cap on probes (BCC_PROBE_LIMIT, default 1000): a pattern that
  * matches thousands of kernel or user functions would open a perf event and

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Raw tracepoints (Linux 4.17+): the tracepoint's own arguments in
  * ctx->args[], through a bpf_link. And why one refused a program: the

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Socket filters on raw AF_PACKET sockets (SO_ATTACH_BPF, Linux 3.19+), as
  * bcc's attach_raw_socket: the program sees every packet of one device.

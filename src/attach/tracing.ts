@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * BTF-typed programs, loaded for one kernel target each: kfunc/kretfunc
  * (fentry/fexit on BPF trampolines, Linux 5.5+ on x86-64, 5.18+ on arm64),

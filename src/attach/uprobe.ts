@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * uprobes and uretprobes: from bcc's (name, sym, addr, pid) to the file and
  * file offset a uprobe attaches to, and the errors when that fails.

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * A minimized kernel BTF for an object's CO-RE relocations (the idea of
  * bpftool's `gen min_core_btf` and BTFHub's "BTFGen"; written here from the

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * The minimized kernel BTF of a prebuilt object (min_core.ts), cached per
  * object and kernel, for `btf_custom_path`: libbpf then resolves the

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * A writer of raw BTF: the inverse of {@link Btf.parse}. It takes types in the
  * parser's own shape (id 0 void, then one type per id) and lays out the

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * The clang driver: finds Debian's clang, runs it as a subprocess and turns
  * its diagnostics into a CompileError located in the user's own source.

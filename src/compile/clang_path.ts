@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Where clang is: kept apart from clang.ts (which runs it) so that the CLI's
  * launcher, which may start a first compile's clang early

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * A clang started by the addon to wait for its arguments (native/spawn.c
  * says why the addon starts it: Node's spawn() took ~8 ms of a first

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * The compile pipeline: bcc dialect text → translated C → clang → BPF ELF,
  * with every result cached (key: source, flags, clang, kernel BTF).

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Looking inside a compiled object: a program's instructions (bcc's
  * dump_func) and their disassembly (bcc's disassemble_func), with LLVM's

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * A first compile's clang, started by the CLI's launcher before the CLI's
  * bundle loads. A first compile waits on clang: Debian's clang 14 spends

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * The programs an object's ELF holds that a source scan cannot see: a
  * function a macro defines (`#define PROBE(f) SEC("kprobe/" #f) int f##_probe(…)`,

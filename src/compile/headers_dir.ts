@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /** tsbpf's header directory (shipped as source, not compiled) and what identifies its contents. */
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * What tsbpf knows of a compiled program besides its ELF (the functions'
  * bcc names and auto-attach targets, syscall__ variants, bcc map

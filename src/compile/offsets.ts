@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * clang counts in bytes of UTF-8 (AST offsets, diagnostic columns);
  * JavaScript strings in UTF-16 code units; people in characters. A program

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * bcc's packet headers: a socket filter or tc program walks a packet with a
  * cursor (`u8 *cursor = 0; struct ip_t *ip = cursor_advance(cursor,
@@ -37,20 +38,22 @@ export interface PacketField {
 export type PacketStructs = Map<string, Map<string, PacketField>>;
 
 /** Sizes in bytes of the scalar types a packet header's fields are declared with. */
-const SCALAR_BYTES = new Map<string, number>();
-for (const [bytes, names] of [
-  [1, "char,signed char,unsigned char,u8,s8,__u8,__s8,int8_t,uint8_t,_Bool,bool"],
-  [
-    2,
-    "short,short int,signed short,unsigned short,unsigned short int,u16,s16,__u16,__s16,__be16,__le16,int16_t,uint16_t",
-  ],
-  [4, "int,signed int,signed,unsigned int,unsigned,u32,s32,__u32,__s32,__be32,__le32,int32_t,uint32_t"],
-  [
-    8,
-    "long,long int,unsigned long,unsigned long int,long long,long long int,unsigned long long,unsigned long long int,u64,s64,__u64,__s64,__be64,__le64,int64_t,uint64_t",
-  ],
-] as const)
-  for (const n of names.split(",")) SCALAR_BYTES.set(n, bytes);
+const SCALAR_BYTES = new Map<string, number>(
+  (
+    [
+      [1, "char,signed char,unsigned char,u8,s8,__u8,__s8,int8_t,uint8_t,_Bool,bool"],
+      [
+        2,
+        "short,short int,signed short,unsigned short,unsigned short int,u16,s16,__u16,__s16,__be16,__le16,int16_t,uint16_t",
+      ],
+      [4, "int,signed int,signed,unsigned int,unsigned,u32,s32,__u32,__s32,__be32,__le32,int32_t,uint32_t"],
+      [
+        8,
+        "long,long int,unsigned long,unsigned long int,long long,long long int,unsigned long long,unsigned long long int,u64,s64,__u64,__s64,__be64,__le64,int64_t,uint64_t",
+      ],
+    ] as const
+  ).flatMap(([bytes, names]) => names.split(",").map((n): [string, number] => [n, bytes])),
+);
 
 /** Source text with comments blanked (so that a regex over it never matches inside one). */
 function withoutComments(text: string): string {

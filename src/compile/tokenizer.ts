@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * A C tokenizer for the bcc dialect rewriter: enough of C's lexical grammar to
  * never mistake a comment, string or preprocessor line for code. Offsets are

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Symbols of build-id stack frames (BPF_STACK_TRACE_BUILDID, Linux 4.17+):
  * the kernel records a user frame as the build-id of the file mapped there

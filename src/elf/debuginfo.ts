@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Separate debug files for stripped binaries, found the way gdb documents
  * them ("Separate Debug Files" in the gdb manual) and bcc's bcc_elf.c

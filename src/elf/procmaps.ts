@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * User-space symbol resolution: /proc/PID/maps, bcc's per-process symbol
  * cache (`BPF.sym`) and its inverse (`bcc_symcache_resolve_name`), bcc's

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Label decoders for BPF map keys, with the config semantics of
  * cloudflare/ebpf_exporter, so that its YAML `labels:` sections work as they are.

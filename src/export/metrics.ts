@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * BPF maps as Prometheus metrics on a prom-client Registry, read when the
  * registry is scraped (no polling): a map's entries become the samples of

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Python's repr() and str() of JavaScript values, as bcc's tools print them
  * (`%r`, `print(dict)`, `str.format`'s `!r`): used by the histogram printers

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * What this kernel refused, remembered until the machine reboots. Some
  * refusals cost much to learn: a BPF trampoline program (fentry/fexit) is

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * bpffs, the file system that holds pinned maps, programs and links.
  *

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Feature probes. Three-valued, as in cilium/ebpf: a probe answers yes, no, or
  * "could not tell" (e.g. no privileges); only definite answers are cached.

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Kernel symbols from /proc/kallsyms: bcc's `BPF.ksym` and `BPF.ksymname`.
  *

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Questions about the running kernel's types, answered from its BTF: bcc
  * tools use them to choose code paths (task_struct.__state since 5.14 vs

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * BPF.supports(feature): one three-valued answer ("yes" | "no" | "unknown")
  * for program types, map types, attach kinds and helpers, by name. Answers

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * System call names by number, for syscount and the metrics exporter's
  * `syscall` label decoder: read from the system's UAPI header

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Parser for lines of tracefs `trace_pipe` (as bcc's `BPF.trace_fields()`
  * reads them) and a Python `str.format`-compatible formatter for

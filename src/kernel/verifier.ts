@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Turns a failed program load into the error a user can act on: a
  * VerifierError naming the verifier's reason and the user's source line, a

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Batch map operations (BPF_MAP_*_BATCH, Linux 5.6+): many entries per
  * syscall, on the map kinds that have them. The callers (Table) fall back to

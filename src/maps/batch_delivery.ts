@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Hands a batch of event records to the user's callback, one by one, and
  * loses none when the callback throws. The native readers have already

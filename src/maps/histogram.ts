@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * bcc's histogram printers — `print_log2_hist`, `print_linear_hist` and
  * `print_json_hist` from `bcc/table.py` — reproduced character for character

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * bcc's decode_table: the layout of a map's key and value as text, read from
  * the object's BTF (bcc reads its own type descriptions of the C).

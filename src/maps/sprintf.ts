@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * bcc's text form of map keys and values (Table.key_sprintf / leaf_sprintf
  * and their inverses key_scanf / leaf_scanf), from the type's BTF:

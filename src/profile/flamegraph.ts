@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * A flame graph writer: folded stacks in, one self-contained interactive SVG
  * out (the format that users of flamegraph.pl and speedscope know), written

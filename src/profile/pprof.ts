@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * Stack counts as a pprof profile (profile.proto, gzipped): what `go tool
  * pprof`, Speedscope and Grafana Pyroscope read. Frames are symbol names (a

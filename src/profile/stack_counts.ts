@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /**
  * A counts map keyed by stack ids (bcc's `counts[key]++` with
  * `key.user_stack_id = stack_traces.get_stackid(ctx, BPF_F_USER_STACK)`),

@@ -1,10 +1,17 @@
 /**
- * scripts/bundle_rewrite.mjs: the functions of a lazily evaluated module
- * (esbuild's `__esm`) sunk into the module's init. A small program bundled
- * as scripts/bundle.mjs bundles the CLI: it prints the same after the
- * rewrite; a function of a module that nothing initialized is no longer
- * declared at the bundle's top level; the modules of an import cycle keep
- * theirs; the rewritten source map still maps each function to its source.
+ * scripts/bundle_rewrite.mjs, on small programs bundled as scripts/bundle.mjs
+ * bundles the CLI:
+ *  - the functions and namespace getters of a lazily evaluated module
+ *    (esbuild's `__esm`) sunk into the module's init: the program prints the
+ *    same after the rewrite; a function of a module that nothing initialized
+ *    is no longer declared at the bundle's top level; the modules of an import
+ *    cycle keep theirs; the rewritten source map still maps each function to
+ *    its source;
+ *  - a module initialized at first use: not by its importers' inits, but by
+ *    the first use of one of its bindings, wherever it is written (a call, a
+ *    shorthand property, a namespace, a re-export, a class extended); a local
+ *    of the same name is left alone; a module whose top level has an effect,
+ *    or which is in a cycle, is refused.
  */
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -26,7 +33,17 @@ interface Edit {
   pieces: Array<string | [number, number]>;
 }
 interface Rewrite {
-  sinkLazyFunctionEdits(text: string, map: SourceMap, metafile: Metafile): { edits: Edit[]; sunk: number };
+  lazyModuleEdits(
+    text: string,
+    map: SourceMap,
+    metafile: Metafile,
+    initAtFirstUse?: string[],
+  ): {
+    edits: Edit[];
+    sunk: number;
+    exportsSunk: number;
+    deferred: Array<{ module: string; uses: number; initCalls: number }>;
+  };
   rewriteBundle(text: string, map: SourceMap, edits: Edit[]): { text: string; map: SourceMap };
 }
 
@@ -68,8 +85,11 @@ const FILES: Record<string, string> = {
   "never.js": `export function neverCalled() { return "never"; }`,
 };
 
-async function bundled(dir: string): Promise<{ text: string; map: SourceMap; metafile: Metafile }> {
-  for (const [name, text] of Object.entries(FILES)) writeFileSync(join(dir, name), text);
+async function bundled(
+  dir: string,
+  files: Record<string, string> = FILES,
+): Promise<{ text: string; map: SourceMap; metafile: Metafile }> {
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   const { metafile } = await build({
     entryPoints: [join(dir, "main.js")],
     bundle: true,
@@ -166,9 +186,14 @@ describe("bundle rewrite: lazy modules' functions sunk into their inits", () => 
     const before = await runBundle(text, join(dir, "out", "bundle.cjs"));
     assert.deepEqual(before, [2, 42, 20, "0,1,2", 120, "named", "tick0", "tick1", "b saw a"]);
 
-    const { edits, sunk } = rewrite.sinkLazyFunctionEdits(text, map, metafile);
+    const { edits, sunk, exportsSunk } = rewrite.lazyModuleEdits(text, map, metafile);
     const out = rewrite.rewriteBundle(text, map, edits);
     assert.deepEqual(await runBundle(out.text, join(dir, "out", "bundle.cjs")), before);
+    // lazy.js's namespace (import() resolves to it) gets its getters in its init
+    assert.match(text, /[;\n]__export\(lazy_exports,/);
+    assert.doesNotMatch(out.text, /[;\n]__export\(lazy_exports,/);
+    assert.match(out.text, /"lazy\.js"\(\)\{(?:"use strict";)?__export\(lazy_exports,/);
+    assert.ok(exportsSunk >= 1, `${exportsSunk}`);
 
     const topBefore = topLevelFunctions(text);
     const topAfter = topLevelFunctions(out.text);
@@ -191,5 +216,122 @@ describe("bundle rewrite: lazy modules' functions sunk into their inits", () => 
       assert.ok(at > 0, f);
       assert.match(sourceAt(out.map, out.text, at + f.length + 1), new RegExp(`${file}:${line}$`), f);
     }
+  });
+});
+
+const DEFERRED_FILES: Record<string, string> = {
+  "main.js": `
+    import { log } from "./log.js";
+    export async function run(out) {
+      const user = await import("./user.js");
+      out.push(log.join(",") || "-");
+      out.push(user.useFn(2));
+      out.push(log.join(","));
+      out.push(user.shadow(5), user.shorthand().defFn === user.direct(), user.viaReexport());
+      out.push(Object.keys(user.namespace()).sort().join(","));
+      out.push(new (user.makeSub())().who());
+    }
+  `,
+  "log.js": `export const log = [];`,
+  "deferred.js": `
+    import { log } from "./log.js";
+    export const STARTED = log.push("deferred");
+    export function defFn(x) { return x * 7; }
+    export class DefClass { who() { return "base"; } }
+    export const DEF_CONST = 42;
+  `,
+  "reexport.js": `export { defFn as again } from "./deferred.js";`,
+  "user.js": `
+    import { defFn, DefClass } from "./deferred.js";
+    import * as ns from "./deferred.js";
+    import { again } from "./reexport.js";
+    export function useFn(x) { return defFn(x); }
+    export function shadow(defFn) { return typeof defFn; }
+    export function shorthand() { return { defFn }; }
+    export function direct() { return defFn; }
+    export function viaReexport() { return again(3); }
+    export function namespace() { return ns; }
+    export function makeSub() { return class extends DefClass { who() { return "sub of " + super.who(); } }; }
+  `,
+  // a top level with an effect, and a cycle: refused
+  "effect.js": `
+    import { log } from "./log.js";
+    log.push("effect");
+    export const E = 1;
+  `,
+  "cycle_a.js": `import { B } from "./cycle_b.js"; export const A = () => B;`,
+  "cycle_b.js": `import { A } from "./cycle_a.js"; export const B = () => A;`,
+  "refused.js": `export async function load() { return [await import("./effect.js"), await import("./cycle_a.js")]; }`,
+};
+
+describe("bundle rewrite: a module initialized at first use", () => {
+  it("is initialized by the first use of a binding, not by its importers; its uses work as before", async () => {
+    const dir = testTempDir("tsbpf-bundle-defer");
+    mkdirSync(join(dir, "out"));
+    const rewrite = (await import(
+      pathToFileURL(join(repoRoot, "scripts/bundle_rewrite.mjs")).href
+    )) as Rewrite;
+    const { text, map, metafile } = await bundled(dir, DEFERRED_FILES);
+    const file = join(dir, "out", "bundle.cjs");
+    const before = await runBundle(text, file);
+    // as esbuild bundles it, user.js's init initializes deferred.js
+    assert.deepEqual(before, [
+      "deferred",
+      14,
+      "deferred",
+      "number",
+      true,
+      21,
+      "DEF_CONST,DefClass,STARTED,defFn",
+      "sub of base",
+    ]);
+
+    const { edits, deferred } = rewrite.lazyModuleEdits(text, map, metafile, ["deferred"]);
+    const out = rewrite.rewriteBundle(text, map, edits);
+    const after = await runBundle(out.text, file);
+    // now its first use does (useFn's call), and everything else is the same
+    assert.deepEqual(after, [
+      "-",
+      14,
+      "deferred",
+      "number",
+      true,
+      21,
+      "DEF_CONST,DefClass,STARTED,defFn",
+      "sub of base",
+    ]);
+    const d = deferred.find((x) => x.module === "deferred");
+    // user.js initializes it once per import statement (two), reexport.js once
+    assert.equal(d?.initCalls, 3, "user.js and reexport.js no longer initialize it");
+    assert.ok((d?.uses ?? 0) >= 6, `${d?.uses}`);
+    // the parameter `defFn` of shadow() is not the import's
+    assert.match(out.text, /shadow=function \((defFn\d*)\)\{return typeof \1\}/);
+    // a use still maps to its line of user.js
+    const at = out.text.indexOf("(init_deferred(),defFn)(x)");
+    assert.ok(at > 0, "useFn's call is wrapped");
+    assert.match(sourceAt(out.map, out.text, at + "(init_deferred(),".length), /user\.js:5$/);
+  });
+
+  it("refuses a module whose top level has an effect, or which is in a cycle", async () => {
+    const dir = testTempDir("tsbpf-bundle-defer-refused");
+    mkdirSync(join(dir, "out"));
+    const rewrite = (await import(
+      pathToFileURL(join(repoRoot, "scripts/bundle_rewrite.mjs")).href
+    )) as Rewrite;
+    const files = {
+      ...DEFERRED_FILES,
+      "main.js": `export async function run(out) { out.push((await import("./refused.js")).load); }`,
+    };
+    const { text, map, metafile } = await bundled(dir, files);
+    assert.throws(
+      () => rewrite.lazyModuleEdits(text, map, metafile, ["effect"]),
+      /effect: marked @init-at-first-use, but its top level runs `log\.push\("effect"\)`/,
+    );
+    assert.throws(
+      () => rewrite.lazyModuleEdits(text, map, metafile, ["cycle_a"]),
+      /cycle_a: .* import cycle/,
+    );
+    // a module this bundle evaluates eagerly has nothing to defer
+    assert.deepEqual(rewrite.lazyModuleEdits(text, map, metafile, ["nowhere"]).deferred, []);
   });
 });

@@ -1,3 +1,4 @@
+// @init-at-first-use (scripts/bundle_rewrite.mjs)
 /** User names and ids, as bcc's tools take them (`-u 1000` or `-u alice`). */
 import { readFileSync } from "node:fs";
 import { UsageError } from "./args.js";
