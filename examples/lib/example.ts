@@ -15,6 +15,7 @@ import { realpathSync } from "node:fs";
 import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BPF, NotSupportedError } from "../../src/index.js";
+import { sleepUnlessAborted } from "../../src/sleep.js";
 import { onStdioUse, writeStdio } from "../../src/stdio.js";
 
 export interface ExampleSpec {
@@ -143,17 +144,7 @@ export async function runExample(
     get stopped() {
       return stop.signal.aborted;
     },
-    sleep: (ms) =>
-      new Promise<boolean>((resolve) => {
-        if (stop.signal.aborted) return resolve(false);
-        const done = (): void => {
-          clearTimeout(t);
-          stop.signal.removeEventListener("abort", done);
-          resolve(!stop.signal.aborted);
-        };
-        const t = setTimeout(done, ms);
-        stop.signal.addEventListener("abort", done);
-      }),
+    sleep: async (ms) => !(await sleepUnlessAborted(ms, stop.signal)),
     async fallback(original, alternative, equivalent) {
       try {
         return await original();

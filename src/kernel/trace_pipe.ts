@@ -13,7 +13,7 @@
  */
 import { closeSync, constants, openSync, readSync } from "node:fs";
 import { constants as osConstants } from "node:os";
-import { setTimeout as sleep } from "node:timers/promises";
+import { sleepUnlessAborted } from "../sleep.js";
 import { writeStdio } from "../stdio.js";
 import { BpfError } from "./errors.js";
 import { formatTraceFields, isLostEvents, parseTraceLine, type TraceLine } from "./trace_line.js";
@@ -91,11 +91,7 @@ export class TracePipe {
       if (signal?.aborted) return undefined;
       const line = this.readlineNow();
       if (line !== undefined) return line;
-      try {
-        await sleep(this.idleMs, undefined, { signal });
-      } catch {
-        return undefined;
-      }
+      if (await sleepUnlessAborted(this.idleMs, signal)) return undefined;
       this.idleMs = Math.min(this.idleMs + 1, IDLE_POLL_MS);
     }
   }

@@ -23,6 +23,7 @@ import { Errno } from "../../src/kernel/constants.js";
 import { permissionErrorFor } from "../../src/kernel/errors.js";
 import { bpfPrivileged } from "../../src/kernel/features.js";
 import { packageRoot } from "../../src/paths.js";
+import { sleepUnlessAborted } from "../../src/sleep.js";
 import { writeAll } from "../../src/stdio.js";
 import { type Args, type CommandSpec, helpText, parseToolArgs, UsageError } from "./args.js";
 import { Output, type Sink } from "./output.js";
@@ -272,25 +273,8 @@ export class ToolContext {
   }
 
   /** Sleeps ms; resolves true when the run ended meanwhile. */
-  async sleep(ms: number): Promise<boolean> {
-    // setTimeout fires at once for more than 2^31-1 ms (bcc's tools default to 99999999 s)
-    const MAX = 2 ** 31 - 1;
-    while (ms > MAX) {
-      if (await this.sleep(MAX)) return true;
-      ms -= MAX;
-    }
-    return new Promise((resolve) => {
-      if (this.signal.aborted) return resolve(true);
-      const t = setTimeout(() => {
-        this.signal.removeEventListener("abort", onAbort);
-        resolve(false);
-      }, ms);
-      const onAbort = (): void => {
-        clearTimeout(t);
-        resolve(true);
-      };
-      this.signal.addEventListener("abort", onAbort, { once: true });
-    });
+  sleep(ms: number): Promise<boolean> {
+    return sleepUnlessAborted(ms, this.signal);
   }
 
   /**
