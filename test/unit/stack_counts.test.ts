@@ -9,7 +9,12 @@ import {
 } from "../../src/elf/procmaps.js";
 import { foldedFrames, type StackRow, stripV8Markers } from "../../src/profile/stack_counts.js";
 import { parseToolArgs } from "../../tools/lib/args.js";
-import { commandLine, isNodeCommand, NODE_PERF_MAP_FLAGS } from "../../tools/lib/launch.js";
+import {
+  commandLine,
+  isNodeCommand,
+  NODE_PERF_MAP_FLAGS,
+  NODE_QUIET_LOG_FLAGS,
+} from "../../tools/lib/launch.js";
 
 const row = (over: Partial<StackRow>): StackRow => ({
   key: {},
@@ -79,12 +84,25 @@ describe("a command after --", () => {
     assert.throws(() => parseToolArgs(spec, ["--"]), /expected a command to run/);
   });
 
-  it("gives Node.js V8's perf-map flags once, after its binary; other commands unchanged", () => {
-    assert.deepEqual(commandLine(["node", "app.js"]), ["node", ...NODE_PERF_MAP_FLAGS, "app.js"]);
+  it("gives Node.js V8's perf-map flags once, after its binary, and its log to no file in its directory; other commands unchanged", () => {
+    assert.deepEqual(commandLine(["node", "app.js"]), [
+      "node",
+      ...NODE_PERF_MAP_FLAGS,
+      ...NODE_QUIET_LOG_FLAGS,
+      "app.js",
+    ]);
     assert.deepEqual(commandLine(["/usr/bin/nodejs", "--perf-basic-prof", "a.js"]), [
       "/usr/bin/nodejs",
       "--interpreted-frames-native-stack",
+      ...NODE_QUIET_LOG_FLAGS,
       "--perf-basic-prof",
+      "a.js",
+    ]);
+    // a log file of the command's own is left to it
+    assert.deepEqual(commandLine(["node", "--logfile=v8.log", "a.js"]), [
+      "node",
+      ...NODE_PERF_MAP_FLAGS,
+      "--logfile=v8.log",
       "a.js",
     ]);
     assert.deepEqual(commandLine(["python3", "node"]), ["python3", "node"]);

@@ -11,6 +11,14 @@ import type { Writable } from "node:stream";
 /** What makes V8 describe its JIT code in /tmp/perf-PID.map, interpreted frames included. */
 export const NODE_PERF_MAP_FLAGS = ["--perf-basic-prof", "--interpreted-frames-native-stack"];
 
+/**
+ * `--perf-basic-prof` also turns V8's log on (Node 20), which V8 writes to
+ * `isolate-ADDRESS-PID-v8.log` in the command's working directory; these send
+ * it to an unlinked temporary file ("+", one for the process) instead, unless
+ * the command names a log file of its own.
+ */
+export const NODE_QUIET_LOG_FLAGS = ["--no-logfile-per-isolate", "--logfile=+"];
+
 /** Whether argv[0] runs Node.js ("node", "nodejs", "node20", a path to one, or this process's own binary). */
 export function isNodeCommand(cmd: string): boolean {
   return cmd === process.execPath || /^node(js)?\d*$/.test(basename(cmd));
@@ -21,7 +29,8 @@ export function commandLine(command: string[]): string[] {
   const [bin, ...rest] = command;
   if (bin === undefined || !isNodeCommand(bin)) return command;
   const missing = NODE_PERF_MAP_FLAGS.filter((f) => !rest.includes(f));
-  return [bin, ...missing, ...rest];
+  const ownLog = rest.some((a) => /^--(no-)?logfile/.test(a));
+  return [bin, ...missing, ...(ownLog ? [] : NODE_QUIET_LOG_FLAGS), ...rest];
 }
 
 /** A started command, held before its first instruction until {@link go}. */

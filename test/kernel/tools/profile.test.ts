@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { Profile } from "pprof-format";
+import { NODE_PERF_MAP_FLAGS, NODE_QUIET_LOG_FLAGS } from "../../../tools/lib/launch.js";
 import { skipUnlessRoot, testTempDir } from "../../helpers.js";
 import { traceWhile } from "./run_tool.js";
 
@@ -24,8 +25,9 @@ for (;;) tsbpfHotLoop(1e6);
 async function hotNode(dir: string): Promise<ChildProcess> {
   const script = join(dir, "hot.js");
   writeFileSync(script, HOT_SCRIPT);
-  const child = spawn(process.execPath, ["--perf-basic-prof", "--interpreted-frames-native-stack", script], {
+  const child = spawn(process.execPath, [...NODE_PERF_MAP_FLAGS, ...NODE_QUIET_LOG_FLAGS, script], {
     stdio: ["ignore", "pipe", "inherit"],
+    cwd: dir,
   });
   await once(child.stdout as NodeJS.ReadableStream, "data");
   return child;
@@ -98,7 +100,10 @@ describe("profile", { skip: skipUnlessRoot }, () => {
     const script = join(dir, "ends.js");
     writeFileSync(script, ENDING_SCRIPT);
     const perfMaps = () => new Set(readdirSync("/tmp").filter((f) => /^perf-\d+\.map$/.test(f)));
+    // (--perf-basic-prof turns V8's log on, into the working directory: Node 20)
+    const v8Logs = () => new Set(readdirSync(process.cwd()).filter((f) => /^isolate-.*-v8\.log$/.test(f)));
     const before = perfMaps();
+    const logsBefore = v8Logs();
     const r = await traceWhile("profile", ["-U", "-f", "-F", "99", "--", "node", script], () => 0, {
       untilExit: true,
     });
@@ -117,6 +122,11 @@ describe("profile", { skip: skipUnlessRoot }, () => {
       [],
     );
     assert.ok(!r.stderr.includes("ended with"), r.stderr);
+    // and it left no V8 log in the directory it ran in
+    assert.deepEqual(
+      [...v8Logs()].filter((f) => !logsBefore.has(f)),
+      [],
+    );
   });
 
   it("--v8-markers keeps V8's tier markers; a failing command's status is said", async () => {
