@@ -95,7 +95,7 @@ async function wrappedBundle(stem, entry) {
   const edits = [...lazy.edits, ...nameHelperEdits(file, text)];
   const deferred = lazy.deferred.filter((d) => d.initCalls > 0 || d.uses > 0);
   console.log(
-    `bundle: ${stem}.cjs: ${lazy.sunk} functions and ${lazy.exportsSunk} namespaces sunk into their modules' inits; ` +
+    `bundle: ${stem}.cjs: ${lazy.sunk} functions and ${lazy.exportsSunk} namespaces sunk into their modules' inits, ${lazy.localized} bindings declared there; ` +
       `${deferred.length} modules initialized at first use (${deferred.reduce((n, d) => n + d.uses, 0)} uses)`,
   );
   const out = rewriteBundle(text, map, edits);

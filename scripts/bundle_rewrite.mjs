@@ -347,24 +347,57 @@ export function lazyModuleEdits(text, map, metafile, initAtFirstUse = []) {
     chunk = [];
   }
 
+  // Which of each module's bindings are used outside its own statements, and
+  // the modules initialized at first use (see the top of this file).
+  const deferred = [];
+  for (const key of initAtFirstUse) {
+    const m = lazy.get(key);
+    if (m === undefined) continue; // evaluated eagerly in this bundle: nothing to defer
+    if (cyclic.has(key)) throw new Error(`${key}: marked @init-at-first-use, but it is in an import cycle`);
+    checkNoEffects(m);
+    const d = { module: key, init: m.initName, edits: [], uses: 0, initCalls: 0 };
+    m.deferred = d;
+    deferred.push(d);
+  }
+  const usedOutside = bindingUses();
+
   const edits = [];
   let sunk = 0;
   let exportsSunk = 0;
+  let localized = 0;
   for (const m of lazy.values()) {
     if (cyclic.has(m.module)) continue;
     const { functions, exported } = m;
-    if (!functions.length && !exported.length) continue;
-    const atInit = [];
+    // A binding nothing outside the module's own statements uses is declared
+    // in its init (whose statements, after the moves below, are all those that
+    // use it): the bundle's top-level scope, which V8 builds and the code
+    // cache holds whole at every start, keeps only the bindings shared.
+    const initDecl = m.statement.declarationList.declarations.at(-1);
+    const declaredHere = initDecl?.name.text === m.initName;
+    const isLocal = (name, decl) => !usedOutside.has(decl) && name !== m.initName;
+    const local = [];
+    const shared = [];
+    if (declaredHere)
+      for (const d of m.statement.declarationList.declarations.slice(0, -1))
+        (ts.isIdentifier(d.name) && !d.initializer && isLocal(d.name.text, d.name) ? local : shared).push(d.getText(sf));
+    const localFunctions = functions.filter((f) => isLocal(f.name.text, f.name)).map((f) => f.name.text);
+    const sharedFunctions = functions.filter((f) => !isLocal(f.name.text, f.name)).map((f) => f.name.text);
+    local.push(...localFunctions);
+    if (!functions.length && !exported.length && !local.length) continue;
+    // before the init's statement: its shared functions' names, and its own
+    // declarations less the local ones
+    const before = sharedFunctions.length ? [`var ${sharedFunctions.join(",")};`] : [];
+    const start = m.statement.getStart(sf);
+    if (declaredHere && local.length > localFunctions.length)
+      edits.push({ start, end: initDecl.getStart(sf), pieces: [...before, `var ${shared.map((t) => `${t},`).join("")}`] });
+    else if (before.length) edits.push({ start, end: start, pieces: before });
+    const atInit = local.length ? [`var ${local.join(",")};`] : [];
     // `__export(m_exports,{a:()=>a,…})`: the getters are made when the module
     // initializes, first in its init, before anything can read them (an importer
     // reads a namespace after calling the init; import() resolves after it)
     for (const s of exported) {
       edits.push({ start: s.getStart(sf), end: s.end, pieces: [] });
       atInit.push([s.getStart(sf), s.end]);
-    }
-    if (functions.length) {
-      const names = functions.map((f) => f.name.text);
-      edits.push({ start: m.statement.getStart(sf), end: m.statement.getStart(sf), pieces: [`var ${names.join(",")};`] });
     }
     for (const f of functions) {
       edits.push({ start: f.getStart(sf), end: f.end, pieces: [] });
@@ -375,18 +408,20 @@ export function lazyModuleEdits(text, map, metafile, initAtFirstUse = []) {
     edits.push({ start: m.bodyAt, end: m.bodyAt, pieces: atInit });
     sunk += functions.length;
     exportsSunk += exported.length;
+    localized += local.length;
   }
-  const deferred = initAtFirstUse.length ? deferInits(initAtFirstUse) : [];
-  return { edits: [...edits, ...deferred.flatMap((d) => d.edits)], sunk, exportsSunk, deferred };
+  return { edits: [...edits, ...deferred.flatMap((d) => d.edits)], sunk, exportsSunk, localized, deferred };
 
   /**
-   * A module initialized at first use: no init calls it any more, and each use
-   * of what it declares, outside its own statements, calls its init first:
-   * `f(x)` becomes `(init_m(),f)(x)` (the same call: `this` is undefined either
-   * way). Which identifiers name its bindings, and not a local of the same name,
-   * TypeScript's binder answers.
+   * One pass over the bundle's identifiers: the declarations (of the lazy
+   * modules' bindings) that something outside their module's own statements
+   * uses; and for a module initialized at first use, each such use made to
+   * call its init first (`f(x)` becomes `(init_m(),f)(x)`: the same call,
+   * `this` is undefined either way), and its importers' calls of its init
+   * dropped. Which identifiers name a binding, and not a local of the same
+   * name, TypeScript's binder answers.
    */
-  function deferInits(keys) {
+  function bindingUses() {
     const options = { allowJs: true, noLib: true, noResolve: true, types: [] };
     const host = {
       ...ts.createCompilerHost(options),
@@ -395,42 +430,40 @@ export function lazyModuleEdits(text, map, metafile, initAtFirstUse = []) {
       readFile: () => undefined,
     };
     const checker = ts.createProgram([sf.fileName], options, host).getTypeChecker();
-    const owner = new Map(); // a binding's symbol: its module
-    const own = new Map(); // a module: its own statements
+    const owner = new Map(); // a binding's symbol: [its module, its declaration]
     const byName = new Map();
-    const out = [];
-    for (const key of keys) {
-      const m = lazy.get(key);
-      if (m === undefined) continue; // evaluated eagerly in this bundle: nothing to defer
-      if (cyclic.has(key)) throw new Error(`${key}: marked @init-at-first-use, but it is in an import cycle`);
-      checkNoEffects(m);
-      const d = { module: key, init: m.initName, edits: [], uses: 0, initCalls: 0 };
-      own.set(d, m.own);
+    const inits = new Map(); // init_m: the module's deferral
+    for (const m of lazy.values()) {
+      if (cyclic.has(m.module)) continue;
       for (const [name, decl] of m.declarations) {
-        if (name === m.initName) continue;
-        owner.set(checker.getSymbolAtLocation(decl), d);
-        byName.set(name, d);
+        owner.set(checker.getSymbolAtLocation(decl), [m, decl]);
+        byName.set(name, m);
       }
-      out.push(d);
+      if (m.deferred) inits.set(m.initName, m.deferred);
     }
+    const outside = new Set();
     const visit = (node) => {
       if (ts.isIdentifier(node)) {
-        const d = byName.get(node.text);
-        if (d && !own.get(d).some((s) => node.pos >= s.pos && node.end <= s.end)) use(node, d);
+        const m = byName.get(node.text);
+        if (m && !m.own.some((s) => node.pos >= s.pos && node.end <= s.end)) use(node, m);
       } else if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.arguments.length === 0) {
-        const d = out.find((x) => x.init === node.expression.text);
+        const d = inits.get(node.expression.text);
         if (d && isInitStatement(node)) removeInitCall(node, d);
       }
       ts.forEachChild(node, visit);
     };
     visit(wrapper.body);
-    return out;
+    return outside;
 
-    function use(id, d) {
+    function use(id, m) {
       const p = id.parent;
       const shorthand = ts.isShorthandPropertyAssignment(p) && p.name === id;
       const symbol = shorthand ? checker.getShorthandAssignmentValueSymbol(p) : checker.getSymbolAtLocation(id);
-      if (symbol === undefined || owner.get(symbol) !== d) return;
+      const found = symbol && owner.get(symbol);
+      if (!found || found[0] !== m) return;
+      outside.add(found[1]);
+      const d = m.deferred;
+      if (d === undefined || id.text === d.init) return;
       // `(init_m(),m_exports)`, as esbuild writes an import(): already initialized
       if (ts.isBinaryExpression(p) && p.right === id && p.operatorToken.kind === ts.SyntaxKind.CommaToken) {
         const l = p.left;
@@ -460,7 +493,12 @@ export function lazyModuleEdits(text, map, metafile, initAtFirstUse = []) {
     function removeInitCall(call, d) {
       const s = call.parent;
       const whole = ts.isExpressionStatement(s);
-      d.edits.push({ start: whole ? s.getStart(sf) : call.getStart(sf), end: whole ? s.end : call.end, within: true, pieces: whole ? [] : ["0"] });
+      d.edits.push({
+        start: whole ? s.getStart(sf) : call.getStart(sf),
+        end: whole ? s.end : call.end,
+        within: true,
+        pieces: whole ? [] : ["0"],
+      });
       d.initCalls++;
     }
   }

@@ -26,6 +26,7 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync, statSync } from "node:fs";
 import Module, { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { debuglog } from "node:util";
 import vm from "node:vm";
 import { cacheSubdir, hashKey, readCached, writeAtomic } from "./compile/cache.js";
@@ -34,6 +35,7 @@ import { compiledHere } from "./compiled_here.js";
 import type { NativeAddon } from "./native.js";
 import { loadAddon } from "./native_load.js";
 import { lendImport } from "./optional_import.js";
+import { notePackageRoot } from "./paths.js";
 
 const debug = debuglog("tsbpf");
 
@@ -98,7 +100,9 @@ function readBuiltCache(path: string, bundleFile: string): Buffer | undefined {
 /** The addon, loaded from the package the bundle is in (dist/bundle/NAME.cjs under its root); undefined when none loads. */
 function addonOf(bundleFile: string): Pick<NativeAddon, "mapText" | "mapFile"> | undefined {
   try {
-    return loadAddon(join(dirname(bundleFile), "..", "..")).addon as Pick<NativeAddon, "mapText" | "mapFile">;
+    const root = join(dirname(bundleFile), "..", "..");
+    notePackageRoot(pathToFileURL(dirname(bundleFile)).href, root);
+    return loadAddon(root).addon as Pick<NativeAddon, "mapText" | "mapFile">;
   } catch (err) {
     debug("addon: %s", (err as Error).message);
     return undefined;

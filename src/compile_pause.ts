@@ -60,24 +60,36 @@ let v8: typeof import("node:v8") | undefined;
 
 /** A V8 flag the pause sets, and what it sets back (V8's default). */
 interface PausedFlag {
-  /** The flags, by name, that the process may have been started with: then this one is left alone. */
-  given: RegExp;
+  /** The flags, by name, that the process may have been started with (also as `--no-…` or `=…`): then this one is left alone. */
+  given: string[];
   paused: string;
   restored: string;
 }
 const FLAGS: PausedFlag[] = [
-  { given: /^--(no-)?(opt|turbofan|jitless|max-opt)\b/, paused: "--no-turbofan", restored: "--turbofan" },
+  { given: ["opt", "turbofan", "jitless", "max-opt"], paused: "--no-turbofan", restored: "--turbofan" },
   {
-    given: /^--(semi-space-growth-factor|semi_space_growth_factor)\b/,
+    given: ["semi-space-growth-factor", "semi_space_growth_factor"],
     paused: "--semi-space-growth-factor=1",
     restored: "--semi-space-growth-factor=2",
   },
 ];
 
-/** The pause's flags that the process was not started with. */
+/**
+ * The pause's flags that the process was not started with. (Compared as
+ * strings: a regular expression's first use compiles it, ~0.3 ms of every
+ * start for these two.)
+ */
 function ours(): PausedFlag[] {
-  const started = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)];
-  return FLAGS.filter((f) => !started.some((a) => f.given.test(a)));
+  const started = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(" ")].map(flagName);
+  return FLAGS.filter((f) => !started.some((a) => f.given.includes(a)));
+}
+
+/** "--no-opt" -> "opt", "--max-opt=2" -> "max-opt". */
+function flagName(arg: string): string {
+  let name = arg.startsWith("--") ? arg.slice(2) : arg;
+  if (name.startsWith("no-")) name = name.slice(3);
+  const eq = name.indexOf("=");
+  return eq < 0 ? name : name.slice(0, eq);
 }
 
 /**

@@ -22,16 +22,8 @@ import {
   XDP_FLAGS_UPDATE_IF_NOEXIST,
 } from "./xdp_constants.js";
 
-export {
-  XDP_FLAGS_DRV_MODE,
-  XDP_FLAGS_HW_MODE,
-  XDP_FLAGS_MODES,
-  XDP_FLAGS_REPLACE,
-  XDP_FLAGS_SKB_MODE,
-  XDP_FLAGS_UPDATE_IF_NOEXIST,
-  XDPAction,
-  XDPFlags,
-} from "./xdp_constants.js";
+// XDP's numbers, as this module has always exported them
+export * from "./xdp_constants.js";
 
 function modeName(flags: number): string {
   if (flags & XDP_FLAGS_HW_MODE) return "offloaded (XDP_FLAGS_HW_MODE)";
