@@ -227,7 +227,11 @@ export function attachKprobes(ctx: AttachContext, opts: KprobeOptions, retprobe:
     // bcc loads the function before it attaches. For a function that calls
     // bpf_override_return, the load's error (no error injection in this
     // kernel) is the one that matters: no tracepoint can stand in for it.
-    const info = ctx.loader.info(opts.fnName);
+    // (A program compiled here calls the helper by its name; the object's
+    // instructions are read only then, or for a prebuilt object.)
+    const { translated } = ctx.compiled;
+    const info =
+      (translated === "" || translated.includes("override_return")) && ctx.loader.info(opts.fnName);
     if (info && callsHelper(sectionBytes(ctx.compiled.elf, info.section), HelperId.OVERRIDE_RETURN))
       ctx.loadFunc(opts.fnName, ProgType.KPROBE);
     throw kprobeNotSupported(events[0] ?? opts.fnName, retprobe);
