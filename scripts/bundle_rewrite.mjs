@@ -328,18 +328,19 @@ export function lazyModuleEdits(text, map, metafile, initAtFirstUse = []) {
     if (!init) continue;
     const m = { ...init, statement, own: [statement], functions: [], exported: [], declarations: new Map() };
     for (const d of statement.declarationList.declarations) if (ts.isIdentifier(d.name)) m.declarations.set(d.name.text, d.name);
+    // esbuild names a module's namespace after its file: `uprobe_exports`, `uprobe_exports2`
+    const namespace = new RegExp(`^${m.module.split("/").pop().replace(/[^\w$]/g, "_")}_exports\\d*$`);
     for (const s of chunk) {
       if (ts.isFunctionDeclaration(s) && s.name && s.body && sourceAt(s.getStart(sf), s.end) === m.module) {
         m.functions.push(s);
         m.declarations.set(s.name.text, s.name);
         m.own.push(s);
       }
-      // esbuild names a module's namespace after its file: `uprobe_exports`, `uprobe_exports2`
-      const ns = exportCall(s) ?? exportsObject(s);
-      const base = m.module.split("/").pop().replace(/[^\w$]/g, "_");
-      if (ns === undefined || !new RegExp(`^${base}_exports\\d*$`).test(ns)) continue;
+      const filled = exportCall(s);
+      const ns = filled ?? exportsObject(s);
+      if (ns === undefined || !namespace.test(ns)) continue;
       m.own.push(s);
-      if (exportCall(s) !== undefined) m.exported.push(s);
+      if (filled !== undefined) m.exported.push(s);
       else m.declarations.set(ns, s.declarationList.declarations[0].name);
     }
     m.own.sort((a, b) => a.pos - b.pos);
@@ -374,14 +375,14 @@ export function lazyModuleEdits(text, map, metafile, initAtFirstUse = []) {
     // cache holds whole at every start, keeps only the bindings shared.
     const initDecl = m.statement.declarationList.declarations.at(-1);
     const declaredHere = initDecl?.name.text === m.initName;
-    const isLocal = (name, decl) => !usedOutside.has(decl) && name !== m.initName;
+    const isLocal = (decl) => !usedOutside.has(decl);
     const local = [];
     const shared = [];
     if (declaredHere)
       for (const d of m.statement.declarationList.declarations.slice(0, -1))
-        (ts.isIdentifier(d.name) && !d.initializer && isLocal(d.name.text, d.name) ? local : shared).push(d.getText(sf));
-    const localFunctions = functions.filter((f) => isLocal(f.name.text, f.name)).map((f) => f.name.text);
-    const sharedFunctions = functions.filter((f) => !isLocal(f.name.text, f.name)).map((f) => f.name.text);
+        (ts.isIdentifier(d.name) && !d.initializer && isLocal(d.name) ? local : shared).push(d.getText(sf));
+    const localFunctions = functions.filter((f) => isLocal(f.name)).map((f) => f.name.text);
+    const sharedFunctions = functions.filter((f) => !isLocal(f.name)).map((f) => f.name.text);
     local.push(...localFunctions);
     if (!functions.length && !exported.length && !local.length) continue;
     // before the init's statement: its shared functions' names, and its own
@@ -433,9 +434,12 @@ export function lazyModuleEdits(text, map, metafile, initAtFirstUse = []) {
     const owner = new Map(); // a binding's symbol: [its module, its declaration]
     const byName = new Map();
     const inits = new Map(); // init_m: the module's deferral
+    const initBodies = new Set([...lazy.values()].map((m) => m.body));
     for (const m of lazy.values()) {
       if (cyclic.has(m.module)) continue;
       for (const [name, decl] of m.declarations) {
+        // (init_m itself is called, never wrapped, and stays where esbuild declared it)
+        if (name === m.initName) continue;
         owner.set(checker.getSymbolAtLocation(decl), [m, decl]);
         byName.set(name, m);
       }
@@ -463,7 +467,7 @@ export function lazyModuleEdits(text, map, metafile, initAtFirstUse = []) {
       if (!found || found[0] !== m) return;
       outside.add(found[1]);
       const d = m.deferred;
-      if (d === undefined || id.text === d.init) return;
+      if (d === undefined) return;
       // `(init_m(),m_exports)`, as esbuild writes an import(): already initialized
       if (ts.isBinaryExpression(p) && p.right === id && p.operatorToken.kind === ts.SyntaxKind.CommaToken) {
         const l = p.left;
@@ -487,7 +491,7 @@ export function lazyModuleEdits(text, map, metafile, initAtFirstUse = []) {
       const s = e.parent;
       if (!ts.isExpressionStatement(s)) return false;
       const block = s.parent;
-      return block === wrapper.body || (ts.isBlock(block) && [...lazy.values()].some((m) => m.body === block));
+      return block === wrapper.body || initBodies.has(block);
     }
 
     function removeInitCall(call, d) {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { Profile } from "pprof-format";
-import { NODE_PERF_MAP_FLAGS, NODE_QUIET_LOG_FLAGS } from "../../../tools/lib/launch.js";
+import { commandLine } from "../../../tools/lib/launch.js";
 import { skipUnlessRoot, testTempDir } from "../../helpers.js";
 import { traceWhile } from "./run_tool.js";
 
@@ -25,7 +25,8 @@ for (;;) tsbpfHotLoop(1e6);
 async function hotNode(dir: string): Promise<ChildProcess> {
   const script = join(dir, "hot.js");
   writeFileSync(script, HOT_SCRIPT);
-  const child = spawn(process.execPath, [...NODE_PERF_MAP_FLAGS, ...NODE_QUIET_LOG_FLAGS, script], {
+  const [node, ...args] = commandLine([process.execPath, script]);
+  const child = spawn(node as string, args, {
     stdio: ["ignore", "pipe", "inherit"],
     cwd: dir,
   });
