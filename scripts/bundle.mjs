@@ -20,7 +20,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { build } from "esbuild";
-import { INIT_AT_FIRST_USE, lazyModuleEdits, rewriteBundle } from "./bundle_rewrite.mjs";
+import { INIT_AT_FIRST_USE, initFunctionEdits, lazyModuleEdits, rewriteBundle } from "./bundle_rewrite.mjs";
 
 const common = {
   bundle: true,
@@ -98,7 +98,11 @@ async function wrappedBundle(stem, entry) {
     `bundle: ${stem}.cjs: ${lazy.sunk} functions and ${lazy.exportsSunk} namespaces sunk into their modules' inits, ${lazy.localized} bindings declared there; ` +
       `${deferred.length} modules initialized at first use (${deferred.reduce((n, d) => n + d.uses, 0)} uses)`,
   );
-  const out = rewriteBundle(text, map, edits);
+  const first = rewriteBundle(text, map, edits);
+  // then each module's init made a declared function (initFunctionEdits says why)
+  const inits = initFunctionEdits(first.text);
+  const out = rewriteBundle(first.text, first.map, inits.edits);
+  console.log(`bundle: ${stem}.cjs: ${inits.inits} module inits declared as functions`);
   writeFileSync(file, out.text, "latin1");
   writeFileSync(`${file}.map`, JSON.stringify(out.map));
   const bytes = Buffer.from(out.text, "latin1");
