@@ -80,7 +80,23 @@ export interface PlanField {
 export interface CodecOptions {
   /** Compile with `new Function` (default true); false runs the plan with closures. */
   codegen?: boolean;
+  /**
+   * With codegen: how many values (decoded or encoded) go through the
+   * closures before the code is generated (default {@link TIER_UP_AFTER}; 0:
+   * generated at once).
+   */
+  tierUpAfter?: number;
 }
+
+/**
+ * Values a codec decodes or encodes with closures before it generates its
+ * code. Generating costs ~1-3 ms for a struct with a char array (its string
+ * decoder is unrolled, and compiled on its first call): most of a first
+ * event's decode, in a start that waits for its first row, while a tool that
+ * prints a few rows, or a table read once, never needs the generated code's
+ * speed. Past this many, the generated code takes over (Node 20).
+ */
+export const TIER_UP_AFTER = 64;
 
 const MAX_DEPTH = 64;
 
@@ -829,39 +845,63 @@ const codecCache = new WeakMap<Btf, Map<string, Codec<unknown>>>();
  */
 export function codecFor(btf: Btf, typeId: number, opts: CodecOptions = {}): Codec<unknown> {
   const codegen = opts.codegen !== false;
+  const tierUpAfter = codegen ? (opts.tierUpAfter ?? TIER_UP_AFTER) : 0;
+  if (!Number.isInteger(tierUpAfter) || tierUpAfter < 0)
+    throw new RangeError(`tierUpAfter must be a non-negative integer, not ${String(opts.tierUpAfter)}`);
   let cache = codecCache.get(btf);
   if (cache === undefined) {
     cache = new Map();
     codecCache.set(btf, cache);
   }
-  const key = `${typeId}:${codegen ? "g" : "c"}`;
+  const key = `${typeId}:${codegen ? `g${tierUpAfter}` : "c"}`;
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
 
   const plan = planFor(btf, typeId);
   const size = btf.sizeOf(typeId);
   const le = btf.littleEndian;
-  let fns: { decode: Decode; encode: Encode } | undefined;
-  if (codegen) {
+  const generated = (): { decode: Decode; encode: Encode } | undefined => {
     try {
-      fns = compile(plan, le);
+      return compile(plan, le);
     } catch (e) {
-      // Code generation from strings disallowed: fall back to closures.
+      // Code generation from strings disallowed: the closures stay.
       if (!(e instanceof EvalError)) throw e;
+      return undefined;
     }
-  }
-  fns ??= { decode: closureDecode(plan, le), encode: closureEncode(plan, le) };
-  const { decode, encode } = fns;
+  };
+  const closures = (): { decode: Decode; encode: Encode } => ({
+    decode: closureDecode(plan, le),
+    encode: closureEncode(plan, le),
+  });
   let zeroView: DataView | undefined; // made on first use: the size comes from the BTF
-  const codec: Codec<unknown> = {
+  const codec: { -readonly [K in keyof Codec<unknown>]: Codec<unknown>[K] } = {
     size,
-    decode,
-    encode,
+    decode: undefined as unknown as Decode,
+    encode: undefined as unknown as Encode,
     zero: () => {
       zeroView ??= new DataView(new ArrayBuffer(size));
-      return decode(zeroView, 0);
+      return codec.decode(zeroView, 0);
     },
   };
+  const now = codegen && tierUpAfter === 0 ? generated() : undefined;
+  if (now || !codegen) Object.assign(codec, now ?? closures());
+  else {
+    // Tiered: the closures for the first values, then the generated code in
+    // their place (a caller reads codec.decode at each call).
+    const first = closures();
+    let uses = 0;
+    const tierUp = (): void => {
+      Object.assign(codec, generated() ?? first);
+    };
+    codec.decode = (v, o) => {
+      if (++uses > tierUpAfter) tierUp();
+      return first.decode(v, o);
+    };
+    codec.encode = (x, v, o) => {
+      if (++uses > tierUpAfter) tierUp();
+      first.encode(x, v, o);
+    };
+  }
   cache.set(key, codec);
   return codec;
 }

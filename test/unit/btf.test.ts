@@ -642,7 +642,8 @@ describe("mapDefFromBtf", () => {
 describe("codecFor", () => {
   for (const { label, codegen } of BOTH) {
     describe(label, () => {
-      const codec = (btf: Btf, typeId: number) => codecFor(btf, typeId, { codegen });
+      // (the generated code at once: by default it takes over after TIER_UP_AFTER values)
+      const codec = (btf: Btf, typeId: number) => codecFor(btf, typeId, { codegen, tierUpAfter: 0 });
 
       it("decodes a hand-built data_t", () => {
         const { btf } = types;
@@ -907,8 +908,36 @@ describe("codecFor", () => {
     const d = id(btf, "data_t");
     assert.equal(codecFor(btf, d), codecFor(btf, d));
     assert.notEqual(codecFor(btf, d), codecFor(btf, d, { codegen: false }));
+    assert.notEqual(codecFor(btf, d), codecFor(btf, d, { tierUpAfter: 0 }));
     const again = Btf.parse(openObject(types.obj).raw);
     assert.notEqual(codecFor(again, d), codecFor(btf, d));
+  });
+
+  it("runs closures for its first values, then generated code in their place, with the same results", () => {
+    const { btf } = types;
+    const d = id(btf, "data_t");
+    const tiered = codecFor(btf, d, { tierUpAfter: 3 });
+    const closures = codecFor(btf, d, { codegen: false });
+    const first = tiered.decode;
+    const bytes = new Uint8Array(tiered.size).map((_, i) => (i * 37 + 11) & 0x7f);
+    const view = new DataView(bytes.buffer);
+    const out = new Uint8Array(tiered.size);
+    const outView = new DataView(out.buffer);
+    const expected = closures.decode(view, 0);
+    // three values: a decode, an encode, a decode
+    assert.deepEqual(tiered.decode(view, 0), expected);
+    tiered.encode(expected, outView, 0);
+    assert.deepEqual(tiered.decode(outView, 0), expected);
+    assert.equal(tiered.decode, first, "still the closures' entry");
+    // the fourth value (a decode or an encode) is the generated code's
+    assert.deepEqual(tiered.decode(view, 0), expected);
+    assert.notEqual(tiered.decode, first);
+    assert.match(tiered.decode.toString(), /^function decode\(v, o\)/);
+    assert.deepEqual(tiered.decode(view, 0), expected);
+    tiered.encode(expected, outView, 0);
+    assert.deepEqual(tiered.decode(outView, 0), expected);
+    assert.deepEqual(tiered.zero(), closures.zero());
+    assert.throws(() => codecFor(btf, d, { tierUpAfter: -1 }), /tierUpAfter must be a non-negative integer/);
   });
 
   it("refuses types without a value", () => {
