@@ -299,10 +299,7 @@ export const INIT_AT_FIRST_USE = /^\/\/ @init-at-first-use\b/m;
  */
 export function lazyModuleEdits(text, map, metafile, initAtFirstUse = []) {
   const sf = ts.createSourceFile("/bundle.js", text, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
-  let wrapper = sf.statements[0] && ts.isExpressionStatement(sf.statements[0]) && sf.statements[0].expression;
-  while (wrapper && ts.isParenthesizedExpression(wrapper)) wrapper = wrapper.expression;
-  if (!wrapper || !ts.isFunctionExpression(wrapper))
-    throw new Error("lazyModuleEdits: the bundle is not written as a module wrapper");
+  const wrapper = moduleWrapper(sf, "lazyModuleEdits");
   const cyclic = new Set([...modulesInCycles(metafile)].map(moduleKey));
   // Which module each top-level function comes from: the source of its first mapping.
   const starts = lineStarts(text);
@@ -564,31 +561,49 @@ export function lazyModuleEdits(text, map, metafile, initAtFirstUse = []) {
   /** `var …,init_x=__esm({"path"(){…}})`: the module's key, its init, where its init's statements start (after its directives). */
   function lazyInit(statement) {
     for (const d of statement.declarationList.declarations) {
-      const call = d.initializer;
-      if (!call || !ts.isCallExpression(call) || !ts.isIdentifier(call.expression) || call.expression.text !== "__esm")
-        continue;
-      const [arg] = call.arguments;
-      if (!arg || !ts.isObjectLiteralExpression(arg) || arg.properties.length !== 1) continue;
-      const method = arg.properties[0];
-      if (!ts.isMethodDeclaration(method) || !ts.isStringLiteral(method.name) || !method.body) continue;
-      let bodyAt = method.body.getStart(sf) + 1;
-      let directives = 0;
-      for (const s of method.body.statements) {
-        if (ts.isExpressionStatement(s) && ts.isStringLiteral(s.expression)) {
-          bodyAt = s.end;
-          directives++;
-        } else break;
-      }
-      return {
-        module: moduleKey(method.name.text),
-        initName: d.name.text,
-        body: method.body,
-        bodyAt,
-        directives,
-      };
+      const init = esmInit(d, sf);
+      if (init)
+        return {
+          module: moduleKey(init.method.name.text),
+          initName: d.name.text,
+          body: init.method.body,
+          bodyAt: init.bodyAt,
+          directives: init.directives,
+        };
     }
     return undefined;
   }
+}
+
+/** The function esbuild wraps a bundle in (Node's module wrapper, scripts/bundle.mjs); throws for another shape. */
+function moduleWrapper(sf, who) {
+  let wrapper = sf.statements[0] && ts.isExpressionStatement(sf.statements[0]) && sf.statements[0].expression;
+  while (wrapper && ts.isParenthesizedExpression(wrapper)) wrapper = wrapper.expression;
+  if (!wrapper || !ts.isFunctionExpression(wrapper)) throw new Error(`${who}: the bundle is not written as a module wrapper`);
+  return wrapper;
+}
+
+/**
+ * A declaration `init_x=__esm({"path"(){…}})`: its call, the init method, and
+ * where the init's statements start (after its directives); undefined for
+ * any other declaration.
+ */
+function esmInit(d, sf) {
+  const call = d.initializer;
+  if (!ts.isIdentifier(d.name) || !call || !ts.isCallExpression(call) || !ts.isIdentifier(call.expression)) return undefined;
+  if (call.expression.text !== "__esm" || call.arguments.length !== 1) return undefined;
+  const [arg] = call.arguments;
+  if (!ts.isObjectLiteralExpression(arg) || arg.properties.length !== 1) return undefined;
+  const method = arg.properties[0];
+  if (!ts.isMethodDeclaration(method) || !ts.isStringLiteral(method.name) || !method.body) return undefined;
+  let bodyAt = method.body.getStart(sf) + 1;
+  let directives = 0;
+  for (const s of method.body.statements) {
+    if (!ts.isExpressionStatement(s) || !ts.isStringLiteral(s.expression)) break;
+    bodyAt = s.end;
+    directives++;
+  }
+  return { call, method, bodyAt, directives };
 }
 
 /**
@@ -617,10 +632,7 @@ export function lazyModuleEdits(text, map, metafile, initAtFirstUse = []) {
  */
 export function initFunctionEdits(text) {
   const sf = ts.createSourceFile("/bundle.js", text, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
-  let wrapper = sf.statements[0] && ts.isExpressionStatement(sf.statements[0]) && sf.statements[0].expression;
-  while (wrapper && ts.isParenthesizedExpression(wrapper)) wrapper = wrapper.expression;
-  if (!wrapper || !ts.isFunctionExpression(wrapper))
-    throw new Error("initFunctionEdits: the bundle is not written as a module wrapper");
+  const wrapper = moduleWrapper(sf, "initFunctionEdits");
   const helper = "var __esm=(fn,res)=>function(){return fn&&(res=(0,fn[__getOwnPropNames(fn)[0]])(fn=0)),res};";
   const edits = [];
   let inits = 0;
@@ -628,21 +640,12 @@ export function initFunctionEdits(text) {
     if (!ts.isVariableStatement(statement)) continue;
     const decls = statement.declarationList.declarations;
     decls.forEach((d, i) => {
-      const call = d.initializer;
-      if (!ts.isIdentifier(d.name) || !call || !ts.isCallExpression(call) || !ts.isIdentifier(call.expression)) return;
-      if (call.expression.text !== "__esm" || call.arguments.length !== 1) return;
-      const [arg] = call.arguments;
-      if (!ts.isObjectLiteralExpression(arg) || arg.properties.length !== 1) return;
-      const method = arg.properties[0];
-      if (!ts.isMethodDeclaration(method) || !method.body || method.parameters.length > 0) return;
-      if (method.asteriskToken || method.modifiers?.length)
-        throw new Error(`initFunctionEdits: ${d.name.text} is not a plain init (async or a generator)`);
+      const init = esmInit(d, sf);
+      if (!init) return;
+      const { call, method, bodyAt } = init;
       const name = d.name.text;
-      let bodyAt = method.body.getStart(sf) + 1;
-      for (const s of method.body.statements) {
-        if (ts.isExpressionStatement(s) && ts.isStringLiteral(s.expression)) bodyAt = s.end;
-        else break;
-      }
+      if (method.parameters.length > 0 || method.asteriskToken || method.modifiers?.length)
+        throw new Error(`initFunctionEdits: ${name} is not a plain init (parameters, async or a generator)`);
       // `var a,init_m=__esm({"p"(){` becomes `var a;function init_m(){`
       const before = i === 0 ? statement.getStart(sf) : decls[i - 1].end;
       edits.push({ start: before, end: method.body.getStart(sf) + 1, pieces: [i === 0 ? "" : ";", `function ${name}(){`] });

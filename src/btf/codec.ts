@@ -860,48 +860,48 @@ export function codecFor(btf: Btf, typeId: number, opts: CodecOptions = {}): Cod
   const plan = planFor(btf, typeId);
   const size = btf.sizeOf(typeId);
   const le = btf.littleEndian;
-  const generated = (): { decode: Decode; encode: Encode } | undefined => {
+  type Fns = { decode: Decode; encode: Encode };
+  const closures = (): Fns => ({ decode: closureDecode(plan, le), encode: closureEncode(plan, le) });
+  /** The generated code, or the closures where code generation from strings is disallowed. */
+  const generated = (fallback: () => Fns): Fns => {
     try {
       return compile(plan, le);
     } catch (e) {
-      // Code generation from strings disallowed: the closures stay.
       if (!(e instanceof EvalError)) throw e;
-      return undefined;
+      return fallback();
     }
   };
-  const closures = (): { decode: Decode; encode: Encode } => ({
-    decode: closureDecode(plan, le),
-    encode: closureEncode(plan, le),
-  });
+  /** The closures for the first values, then the generated code in their place (a caller reads codec.decode at each call). */
+  const tiered = (): Fns => {
+    const first = closures();
+    let uses = 0;
+    const use = (): void => {
+      if (++uses > tierUpAfter)
+        Object.assign(
+          codec,
+          generated(() => first),
+        );
+    };
+    return {
+      decode: (v, o) => {
+        use();
+        return first.decode(v, o);
+      },
+      encode: (x, v, o) => {
+        use();
+        first.encode(x, v, o);
+      },
+    };
+  };
   let zeroView: DataView | undefined; // made on first use: the size comes from the BTF
   const codec: { -readonly [K in keyof Codec<unknown>]: Codec<unknown>[K] } = {
     size,
-    decode: undefined as unknown as Decode,
-    encode: undefined as unknown as Encode,
+    ...(!codegen ? closures() : tierUpAfter === 0 ? generated(closures) : tiered()),
     zero: () => {
       zeroView ??= new DataView(new ArrayBuffer(size));
       return codec.decode(zeroView, 0);
     },
   };
-  const now = codegen && tierUpAfter === 0 ? generated() : undefined;
-  if (now || !codegen) Object.assign(codec, now ?? closures());
-  else {
-    // Tiered: the closures for the first values, then the generated code in
-    // their place (a caller reads codec.decode at each call).
-    const first = closures();
-    let uses = 0;
-    const tierUp = (): void => {
-      Object.assign(codec, generated() ?? first);
-    };
-    codec.decode = (v, o) => {
-      if (++uses > tierUpAfter) tierUp();
-      return first.decode(v, o);
-    };
-    codec.encode = (x, v, o) => {
-      if (++uses > tierUpAfter) tierUp();
-      first.encode(x, v, o);
-    };
-  }
   cache.set(key, codec);
   return codec;
 }
