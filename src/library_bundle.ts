@@ -1,5 +1,6 @@
 /**
- * The library bundle's entry (dist/bundle/lib.cjs, scripts/bundle.mjs): the
+ * The library bundle's module (dist/bundle/lib.cjs, whose entry require()s
+ * it so that esbuild evaluates every module lazily: scripts/bundle.mjs): the
  * public surface, and what its loader (src/library_loader.ts) needs of the
  * inside, which the loader keeps out of the surface it hands on.
  */

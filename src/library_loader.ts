@@ -6,7 +6,8 @@
  * no code cache for ES modules: imported as one ES module bundle, the
  * library was compiled at every start. Measured (bench/startup.ts's library
  * row, both builds interleaved in one run, median of 9): warm 91 -> 81 ms,
- * cold 287 -> 255 ms.
+ * cold 287 -> 255 ms. The surface it hands on keeps the bundle's getters
+ * (publicSurface): a module is initialized when a name it gives is read.
  *
  * The library's own cache ("library") is written when the process ends,
  * by the first run that has none V8 takes: at 'exit', or, when the library
@@ -38,10 +39,27 @@ export function loadLibrary(dir: string): Record<string, unknown> {
     (run) => (run === "first" ? "lib" : "lib-run"),
     startEarlyClang,
   );
-  const { __beforeSignalExit, ...surface } = runBundle(file, script) as LibraryBundle;
+  const bundle = runBundle(file, script) as LibraryBundle;
   if (saveCache) {
     process.once("exit", saveCache);
-    __beforeSignalExit(saveCache);
+    bundle.__beforeSignalExit(saveCache);
+  }
+  return publicSurface(bundle);
+}
+
+/**
+ * The bundle's public names, with their getters: the bundle evaluates its
+ * modules lazily (scripts/bundle.mjs), and reading a name initializes what
+ * it needs, so a copy of the values (a spread) would initialize every
+ * module at the start. Without the loader's own name and esbuild's
+ * `__esModule` mark (not enumerable; a spread dropped it too, and with it
+ * a default import of the CommonJS entry would be `undefined`).
+ */
+export function publicSurface(bundle: object): Record<string, unknown> {
+  const surface: Record<string, unknown> = {};
+  for (const [name, d] of Object.entries(Object.getOwnPropertyDescriptors(bundle))) {
+    if (!d.enumerable || name === "__beforeSignalExit") continue;
+    Object.defineProperty(surface, name, { ...d, configurable: true });
   }
   return surface;
 }

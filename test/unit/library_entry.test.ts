@@ -11,6 +11,7 @@ import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { publicSurface } from "../../src/library_loader.js";
 import { repoRoot, testTempDir } from "../helpers.js";
 
 const MJS = join(repoRoot, "dist/bundle/index.mjs");
@@ -38,6 +39,30 @@ describe("the package's entries (the library bundle)", () => {
     assert.equal(esm.BPF, cjs.BPF);
     assert.equal(typeof esm.BPF.load, "function");
     assert.equal(new esm.CompileError("x").name, "CompileError");
+    // the CommonJS surface keeps the bundle's getters, without esbuild's __esModule mark
+    assert.equal(typeof Object.getOwnPropertyDescriptor(cjs, "BPF")?.get, "function");
+    assert.equal("__esModule" in cjs, false);
+  });
+
+  it("the surface reads no name until asked: a name's module is initialized at its first read", () => {
+    const reads: string[] = [];
+    const bundle = {};
+    Object.defineProperty(bundle, "__esModule", { value: true });
+    for (const name of ["BPF", "flameGraphSvg", "__beforeSignalExit"]) {
+      Object.defineProperty(bundle, name, {
+        enumerable: true,
+        get: () => {
+          reads.push(name);
+          return name;
+        },
+      });
+    }
+    const surface = publicSurface(bundle);
+    assert.deepEqual(reads, []);
+    assert.deepEqual(Object.keys(surface), ["BPF", "flameGraphSvg"]);
+    assert.equal("__esModule" in surface, false);
+    assert.equal(surface.flameGraphSvg, "flameGraphSvg");
+    assert.deepEqual(reads, ["flameGraphSvg"]);
   });
 
   it("the first run uses the build's cache and writes the library's own; the next uses that", () => {
