@@ -54,17 +54,20 @@ rmSync("dist/bundle", { recursive: true, force: true });
 // run time held two more copies of the 1.3 MB source (the "#!" line
 // replaced, then the wrapped string V8 flattens) at the start's peak. Each
 // is therefore a script for its runner, not a module to require. Returns
-// the bundle's hash, which its runner has built in.
+// the bundle's hash, which its runner has built in. `entry`: a module's path,
+// or CommonJS text (`{ contents }`, resolved from dist/src) as runner()'s are.
 async function wrappedBundle(stem, entry) {
+  const file = `dist/bundle/${stem}.cjs`;
   const { metafile } = await build({
     ...common,
-    entryPoints: { [stem]: entry },
+    ...(typeof entry === "string"
+      ? { entryPoints: [entry] }
+      : { stdin: { contents: entry.contents, resolveDir: "dist/src", sourcefile: `${stem}-entry.cjs` } }),
     banner: {
       js: `(function (exports, require, module, __filename, __dirname) {\n${common.banner.js}`,
     },
     footer: { js: "})" },
-    outdir: "dist/bundle",
-    outExtension: { ".js": ".cjs" },
+    outfile: file,
     sourcemap: true,
     metafile: true,
     // The OpenTelemetry SDK (--otlp) is an optional dependency, imported
@@ -83,7 +86,6 @@ async function wrappedBundle(stem, entry) {
   // every tool and command it does not run), the modules marked
   // `// @init-at-first-use` initialized when first used rather than by their
   // importers, and the __name helper made cheap.
-  const file = `dist/bundle/${stem}.cjs`;
   const text = readFileSync(file, "latin1");
   const map = JSON.parse(readFileSync(`${file}.map`, "utf8"));
   // (the mark is read from the TypeScript source: tsc drops a comment before
@@ -175,9 +177,7 @@ await runner(
 // reads, and what they use). Measured (bench/startup.ts's library row, warm,
 // 15 interleaved rounds each, two runs): 50.0 -> 45.4 and 51.9 -> 45.4 ms over
 // a bare Node.
-const libEntry = "dist/src/library_bundle_entry.cjs";
-writeFileSync(libEntry, 'module.exports = require("./library_bundle.js");\n');
-const libHash = await wrappedBundle("lib", libEntry);
+const libHash = await wrappedBundle("lib", { contents: 'module.exports = require("./library_bundle.js");\n' });
 await runner(
   "dist/bundle/index.cjs",
   'module.exports = require("./dist/src/library_loader.js").loadLibrary(__dirname);\n',
