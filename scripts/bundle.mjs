@@ -18,7 +18,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { build } from "esbuild";
 import { INIT_AT_FIRST_USE, initFunctionEdits, lazyModuleEdits, rewriteBundle } from "./bundle_rewrite.mjs";
 
@@ -80,12 +80,23 @@ async function wrappedBundle(stem, entry) {
       "@opentelemetry/resources",
     ],
   });
-  // One rewrite of the bundle and its map (scripts/bundle_rewrite.mjs says why
-  // and when each is safe): the lazy modules' functions and exports sunk into
-  // their inits (a start no longer creates a closure for each function of
-  // every tool and command it does not run), the modules marked
-  // `// @init-at-first-use` initialized when first used rather than by their
-  // importers, and the __name helper made cheap.
+  const out = rewriteLazily(file, stem, metafile);
+  const bytes = Buffer.from(out.text, "latin1");
+  const wide = bytes.findIndex((b) => b > 0x7f);
+  if (wide >= 0) throw new Error(`${file}: a byte outside ASCII at offset ${wide}`);
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/**
+ * One rewrite of a bundle and its map (scripts/bundle_rewrite.mjs says why
+ * and when each is safe): the lazy modules' functions and exports sunk into
+ * their inits (a start no longer creates a closure for each function of
+ * every tool and command it does not run), the modules marked
+ * `// @init-at-first-use` initialized when first used rather than by their
+ * importers, and the __name helper made cheap; then each module's init made
+ * a declared function. Writes the bundle and its map; returns the text.
+ */
+function rewriteLazily(file, stem, metafile) {
   const text = readFileSync(file, "latin1");
   const map = JSON.parse(readFileSync(`${file}.map`, "utf8"));
   // (the mark is read from the TypeScript source: tsc drops a comment before
@@ -107,10 +118,7 @@ async function wrappedBundle(stem, entry) {
   console.log(`bundle: ${stem}.cjs: ${inits.inits} module inits declared as functions`);
   writeFileSync(file, out.text, "latin1");
   writeFileSync(`${file}.map`, JSON.stringify(out.map));
-  const bytes = Buffer.from(out.text, "latin1");
-  const wide = bytes.findIndex((b) => b > 0x7f);
-  if (wide >= 0) throw new Error(`${file}: a byte outside ASCII at offset ${wide}`);
-  return createHash("sha256").update(bytes).digest("hex");
+  return out;
 }
 
 /**
@@ -133,18 +141,32 @@ function nameHelperEdits(file, text) {
   return [{ start: at, end: at + helper.length, pieces: [cheap] }];
 }
 
-/** A bundle's runner: `contents` (CommonJS), with the bundle's hash as `hashName`. */
-async function runner(outfile, contents, hashName, hash, banner = common.banner.js) {
-  await build({
+/**
+ * A bundle's runner: `contents` (CommonJS), with the bundle's hash as
+ * `hashName`. Its entry require()s the runner's module, so esbuild wraps
+ * each module in an init, and the runner gets the bundles' rewrite
+ * (rewriteLazily): a module marked `// @init-at-first-use` (such as
+ * builtin_fallback.ts, which loads node:module) is initialized only when
+ * first used in the runner too. The rewrite works on a module wrapper, so the
+ * runner is built inside one, which it then calls with its own module's
+ * arguments; the source map the rewrite reads is not kept.
+ */
+async function runner(outfile, contents, hashName, hash, shebang = "") {
+  const { metafile } = await build({
     ...common,
     stdin: { contents, resolveDir: ".", sourcefile: `${outfile}-entry.js` },
     outfile,
+    sourcemap: "external",
+    metafile: true,
     define: { ...common.define, [hashName]: JSON.stringify(hash) },
-    banner: { js: banner },
+    banner: { js: `${shebang}(function (exports, require, module, __filename, __dirname) {\n${common.banner.js}` },
+    footer: { js: "})" },
   });
-  const text = readFileSync(outfile, "latin1");
-  const edits = nameHelperEdits(outfile, text);
-  if (edits.length) writeFileSync(outfile, rewriteBundle(text, undefined, edits).text, "latin1");
+  const { text } = rewriteLazily(outfile, basename(outfile, ".cjs"), metafile);
+  const end = text.lastIndexOf("})");
+  if (end < 0 || text.slice(end + 2).trim() !== "") throw new Error(`${outfile}: the wrapper's end is not where it was written`);
+  writeFileSync(outfile, `${text.slice(0, end)}}).call(this, exports, require, module, __filename, __dirname);\n`, "latin1");
+  rmSync(`${outfile}.map`);
 }
 
 // The CLI: cli.cjs and the `tsbpf` command, tsbpf.cjs.
@@ -154,7 +176,7 @@ await runner(
   'require("./dist/src/cli/launcher.js").launch(__dirname);\n',
   "__TSBPF_CLI_HASH__",
   cliHash,
-  `#!/usr/bin/env node\n${common.banner.js}`,
+  "#!/usr/bin/env node\n",
 );
 
 // The library (what `import … from "tsbpf"` or `require("tsbpf")` loads),

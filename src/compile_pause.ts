@@ -37,7 +37,7 @@
  * cache against, so the code cache's writer (bundle_runner.ts's codeCacheOf,
  * at exit) first calls restoreV8Flags().
  */
-import { createRequire } from "node:module";
+import { builtinModule } from "./builtin.js";
 import { loadedAddons } from "./native_load.js";
 
 /**
@@ -104,7 +104,7 @@ function setFlags(which: "paused" | "restored"): void {
   const text = flags.join(" ");
   for (const addon of loadedAddons())
     if ((addon as { setV8Flags?: (flags: string) => boolean }).setV8Flags?.(text) === true) return;
-  v8 ??= createRequire(import.meta.url)("node:v8") as typeof import("node:v8");
+  v8 ??= builtinModule<typeof import("node:v8")>("node:v8");
   v8.setFlagsFromString(text);
 }
 

@@ -5,11 +5,11 @@
  * profile, and few of them do either: loading zlib costs a Node process
  * ~1 MB of RSS, half of it a buffer its Brotli support allocates at load.
  */
-import { createRequire } from "node:module";
+import { builtinModule } from "./builtin.js";
 
 let zlib: typeof import("node:zlib") | undefined;
 
 export function lazyZlib(): typeof import("node:zlib") {
-  zlib ??= createRequire(import.meta.url)("node:zlib") as typeof import("node:zlib");
+  zlib ??= builtinModule<typeof import("node:zlib")>("node:zlib");
   return zlib;
 }

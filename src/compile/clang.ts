@@ -5,7 +5,7 @@
  */
 
 import { closeSync, existsSync } from "node:fs";
-import { createRequire } from "node:module";
+import { builtinModule } from "../builtin.js";
 import { CompileError, type Diagnostic } from "../kernel/errors.js";
 import { native } from "../native.js";
 import type { Clang } from "./clang_path.js";
@@ -17,7 +17,7 @@ export { type ClangRun, responseFile } from "./clang_start.js";
 
 /** node:child_process, loaded only when clang runs from Node (never on a warm start, nor for an addon-started clang). */
 function childProcess(): typeof import("node:child_process") {
-  return createRequire(import.meta.url)("node:child_process") as typeof import("node:child_process");
+  return builtinModule<typeof import("node:child_process")>("node:child_process");
 }
 
 /** Runs clang with args; resolves whatever its exit code. */

@@ -5,9 +5,9 @@
  * llvm-objdump (Debian package llvm, installed with clang by the bootstrap).
  */
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { builtinModule } from "../builtin.js";
 import { readElf } from "../elf/elf.js";
 import { BpfError, NotSupportedError } from "../kernel/errors.js";
 
@@ -53,9 +53,7 @@ export function disassemble(elf: Uint8Array, section?: string): string {
     const path = join(dir, "prog.o");
     writeFileSync(path, elf, { flag: "wx", mode: 0o600 });
     const args = ["-d", "-l", "--no-show-raw-insn", ...(section ? [`--section=${section}`] : []), path];
-    const { execFileSync } = createRequire(import.meta.url)(
-      "node:child_process",
-    ) as typeof import("node:child_process");
+    const { execFileSync } = builtinModule<typeof import("node:child_process")>("node:child_process");
     const out = execFileSync(findObjdump(), args, { encoding: "utf8" });
     // Drop the file header line that names the temporary file.
     return out

@@ -18,8 +18,8 @@ import {
   readSync,
   statSync,
 } from "node:fs";
-import { createRequire } from "node:module";
 import { basename, join } from "node:path";
+import { builtinModule } from "../builtin.js";
 import { ksym } from "../kernel/kallsyms.js";
 import { Lru } from "../lru.js";
 import { native } from "../native.js";
@@ -735,9 +735,7 @@ function ldconfigEntries(): LdEntry[] {
   for (const exe of ["/sbin/ldconfig", "/usr/sbin/ldconfig", "ldconfig"]) {
     try {
       // child_process loads only here (it costs a warm start ~2 ms otherwise).
-      const { execFileSync } = createRequire(import.meta.url)(
-        "node:child_process",
-      ) as typeof import("node:child_process");
+      const { execFileSync } = builtinModule<typeof import("node:child_process")>("node:child_process");
       out = execFileSync(exe, ["-p"], {
         encoding: "utf8",
         stdio: ["ignore", "pipe", "ignore"],

@@ -3,8 +3,8 @@
  * and mounting one when the process may.
  */
 import { existsSync, readFileSync, realpathSync } from "node:fs";
-import { createRequire } from "node:module";
 import { debuglog } from "node:util";
+import { builtinModule } from "../builtin.js";
 
 /** `NODE_DEBUG=tsbpf` prints what tsbpf does to the machine (mounts it makes). */
 export const debug = debuglog("tsbpf");
@@ -64,9 +64,7 @@ export function mountOf(path: string): MountEntry | undefined {
  * (child_process loads only here: most starts find everything mounted.)
  */
 export function mountFs(type: string, source: string, target: string): void {
-  const { execFileSync } = createRequire(import.meta.url)(
-    "node:child_process",
-  ) as typeof import("node:child_process");
+  const { execFileSync } = builtinModule<typeof import("node:child_process")>("node:child_process");
   const mount =
     ["/usr/bin/mount", "/bin/mount", "/usr/sbin/mount", "/sbin/mount"].find((p) => existsSync(p)) ?? "mount";
   debug(

@@ -197,4 +197,28 @@ describe("tsbpf launcher: V8 code cache", () => {
     // run from its own cache, help compiles nothing from the text
     assert.ok(rss * 4 < size, `${rss} of ${size} kB resident`);
   });
+
+  it("runs without loading node:module (it brings the ES module loader) where Node has process.getBuiltinModule", {
+    skip:
+      typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule !== "function" &&
+      "this Node has no process.getBuiltinModule",
+  }, () => {
+    const dir = testTempDir("tsbpf-launcher-builtins");
+    const hook = join(dir, "modules.cjs");
+    // (what the process loaded from Node's own modules, as it ends)
+    writeFileSync(
+      hook,
+      `process.on("exit", () => process.stderr.write("loaded: " + process.moduleLoadList.join(",") + "\\n"));`,
+    );
+    for (const args of [["help"], ["help"], ["execsnoop", "-h"]]) {
+      const r = spawnSync(process.execPath, ["--require", hook, CLI, ...args], {
+        encoding: "utf8",
+        env: { ...process.env, TSBPF_CACHE_DIR: join(dir, "cache") },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      const loaded = /^loaded: (.*)$/m.exec(r.stderr)?.[1]?.split(",") ?? [];
+      assert.ok(loaded.includes("NativeModule vm"), `the hook saw no module list:\n${r.stderr}`);
+      assert.ok(!loaded.includes("NativeModule module"), `${args.join(" ")} loaded node:module`);
+    }
+  });
 });
