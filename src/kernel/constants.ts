@@ -4,7 +4,8 @@
  * and error numbers (the platform's, plus the kernel-internal ENOTSUPP that
  * the BPF syscall returns for some unsupported operations).
  */
-import { constants } from "node:os";
+import type { constants } from "node:os";
+import { builtinModule } from "../builtin.js";
 
 /** enum bpf_prog_type. */
 export const ProgType = {
@@ -158,18 +159,40 @@ export const AttachType = {
 // (ENOTSUPP on an object whose prototype is Node's own table, not a copy of
 // it: a copy of its ~130 names, and the reverse map built beside it, took
 // ~55 KB of a start's young generation and ~0.3 ms, in each bundle that has
-// this module; the reverse map is built on the first error that needs it)
-export const Errno: Readonly<Record<string, number>> & { ENOTSUPP: 524 } & typeof constants.errno =
-  Object.freeze(
-    Object.assign(Object.create(constants.errno) as typeof constants.errno, { ENOTSUPP: 524 as const }),
+// this module; the reverse map is built on the first error that needs it.
+// Node's table is node:os's, whose load costs a start 0.5-1.5 ms (Node 20):
+// it is loaded at the first name read, and most starts read none.)
+export const Errno: Readonly<Record<string, number>> & { ENOTSUPP: 524 } & typeof constants.errno = new Proxy(
+  {} as Readonly<Record<string, number>> & { ENOTSUPP: 524 } & typeof constants.errno,
+  {
+    get: (_, name) => errnoTable()[name as string],
+    has: (_, name) => name in errnoTable(),
+    set: () => false,
+    defineProperty: () => false,
+    deleteProperty: () => false,
+  },
+);
+
+let table: Readonly<Record<string, number>> | undefined;
+
+/** Node's errno table (node:os's) with ENOTSUPP, made at the first name read. */
+function errnoTable(): Readonly<Record<string, number>> {
+  table ??= Object.freeze(
+    Object.assign(Object.create(osErrno()) as Record<string, number>, { ENOTSUPP: 524 }),
   );
+  return table;
+}
+
+function osErrno(): typeof constants.errno {
+  return builtinModule<typeof import("node:os")>("node:os").constants.errno;
+}
 
 let errnoNames: Map<number, string> | undefined;
 
 /** Symbolic name of a positive errno ("EPERM"), or "" when unknown. */
 export function errnoName(errno: number): string {
   errnoNames ??= new Map([
-    ...Object.entries(constants.errno).map(([name, value]): [number, string] => [value, name]),
+    ...Object.entries(osErrno()).map(([name, value]): [number, string] => [value, name]),
     [Errno.ENOTSUPP, "ENOTSUPP"],
   ]);
   return errnoNames.get(errno) ?? "";

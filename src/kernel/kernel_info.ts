@@ -2,7 +2,6 @@
  * Facts about the running kernel that tsbpf reads cheaply and often.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { arch } from "node:os";
 import { hashKey } from "../compile/cache.js";
 import { native } from "../native.js";
 import { NotSupportedError } from "./errors.js";
@@ -83,7 +82,7 @@ export function linuxVersionCode(): number {
 
 /** The __TARGET_ARCH_x value libbpf's bpf_tracing.h expects for this machine. */
 export function targetArch(): string {
-  switch (arch()) {
+  switch (process.arch) {
     case "x64":
       return "x86";
     case "arm64":
@@ -97,7 +96,7 @@ export function targetArch(): string {
     case "loong64":
       return "loongarch";
     default:
-      return arch();
+      return process.arch;
   }
 }
 
@@ -111,7 +110,7 @@ export function targetArch(): string {
 export function syscallPrefix(): string {
   const [major, minor] = kernelVersion();
   const atLeast = (a: number, b: number): boolean => major > a || (major === a && minor >= b);
-  switch (arch()) {
+  switch (process.arch) {
     case "x64":
       return atLeast(4, 17) ? "__x64_sys_" : "sys_";
     case "arm64":

@@ -12,9 +12,9 @@
  * per line or two instead of a batch).
  */
 import { closeSync, constants, openSync, readSync } from "node:fs";
-import { constants as osConstants } from "node:os";
 import { sleepUnlessAborted } from "../sleep.js";
 import { writeStdio } from "../stdio.js";
+import { Errno } from "./constants.js";
 import { BpfError } from "./errors.js";
 import { formatTraceFields, isLostEvents, parseTraceLine, type TraceLine } from "./trace_line.js";
 import { tracefsPath } from "./tracefs.js";
@@ -50,7 +50,7 @@ export class TracePipe {
           throw new BpfError(
             `${path} is being read by another process (the kernel allows one reader at a time): ` +
               `stop it (e.g. "cat trace_pipe", another tsbpf or bcc tool) and try again`,
-            { errno: osConstants.errno.EBUSY, cause: err },
+            { errno: Errno.EBUSY, cause: err },
           );
         }
         throw new BpfError(`cannot open ${path}: ${(err as Error).message}`, { cause: err });

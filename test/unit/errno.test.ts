@@ -11,6 +11,7 @@ describe("Errno and errnoName", () => {
     assert.equal(Errno.ENOTSUPP, 524);
     for (const [name, value] of Object.entries(constants.errno)) assert.equal(Errno[name], value, name);
     assert.equal(Errno.NOT_AN_ERRNO, undefined);
+    assert.ok("ENOENT" in Errno && "ENOTSUPP" in Errno && !("NOT_AN_ERRNO" in Errno));
     assert.throws(() => {
       (Errno as Record<string, number>).EPERM = 3;
     }, TypeError);

@@ -198,7 +198,7 @@ describe("tsbpf launcher: V8 code cache", () => {
     assert.ok(rss * 4 < size, `${rss} of ${size} kB resident`);
   });
 
-  it("runs without loading node:module (it brings the ES module loader) where Node has process.getBuiltinModule", {
+  it("starts without loading node:module (it brings the ES module loader) or node:os where Node has process.getBuiltinModule", {
     skip:
       typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule !== "function" &&
       "this Node has no process.getBuiltinModule",
@@ -219,6 +219,7 @@ describe("tsbpf launcher: V8 code cache", () => {
       const loaded = /^loaded: (.*)$/m.exec(r.stderr)?.[1]?.split(",") ?? [];
       assert.ok(loaded.includes("NativeModule vm"), `the hook saw no module list:\n${r.stderr}`);
       assert.ok(!loaded.includes("NativeModule module"), `${args.join(" ")} loaded node:module`);
+      assert.ok(!loaded.includes("NativeModule os"), `${args.join(" ")} loaded node:os`);
     }
   });
 });
