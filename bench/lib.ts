@@ -32,12 +32,30 @@ export const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 
 export interface Sample {
   ms: number;
   rssKb: number;
+  /**
+   * Page faults that read from disk by then (/proc/PID/stat's majflt): a
+   * start that had to read back pages of its program the kernel had dropped
+   * from the page cache (a machine's memory reclaim can drop them between
+   * runs) is slower for that, and says so here.
+   */
+  majorFaults: number;
 }
 
 export function peakRssKb(pid: number): number {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return m ? Number(m[1]) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The major page faults of a process so far (/proc/PID/stat's majflt), NaN when it is gone. */
+export function majorFaults(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // (fields after the command name, which is in parentheses and may hold spaces: majflt is the 12th field)
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[9]);
   } catch {
     return Number.NaN;
   }
@@ -78,13 +96,14 @@ export function timeToMarker(argv: string[], marker: Marker, env: NodeJS.Process
         done = true;
         const ms = Number(process.hrtime.bigint() - t0) / 1e6;
         const rssKb = peakRssKb(child.pid as number);
+        const faults = majorFaults(child.pid as number);
         clearTimeout(timer);
         child.kill("SIGINT");
         // (bpftrace's syscount.bt can miss a SIGINT sent right after its BEGIN line)
         const kill = setTimeout(() => child.kill("SIGKILL"), 5000);
         child.on("exit", () => {
           clearTimeout(kill);
-          resolve({ ms, rssKb });
+          resolve({ ms, rssKb, majorFaults: faults });
         });
       }
     });

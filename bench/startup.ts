@@ -162,7 +162,9 @@ function row(
     ...extra,
     samples: samples.map((x) => round(x.ms)),
     rss_samples_kb: samples.map((x) => x.rssKb),
+    major_fault_samples: samples.map((x) => x.majorFaults),
     baseline_samples: baseline?.map((x) => round(x.ms)) ?? null,
+    baseline_major_fault_samples: baseline?.map((x) => x.majorFaults) ?? null,
   });
 }
 
@@ -311,6 +313,7 @@ export async function startupBench(RUNS: number): Promise<void> {
       runs: floor.length,
       samples: floor.map((x) => round(x.ms)),
       rss_samples_kb: floor.map((x) => x.rssKb),
+      major_fault_samples: floor.map((x) => x.majorFaults),
     });
 
     for (const [label, , btKey, btLabel] of chosen) {
