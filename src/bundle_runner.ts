@@ -162,7 +162,7 @@ function bundleRequire(bundleFile: string): (id: string) => unknown {
 
 /**
  * Runs a compiled bundle as Node's loader runs a CommonJS module (it is
- * written already wrapped): its exports. The bundle uses of its `module` only
+ * written already wrapped): its exports. Of its `module`, a bundle uses only
  * `exports`, so it is given a plain object, not a node:module Module.
  */
 export function runBundle(bundleFile: string, script: vm.Script): unknown {
