@@ -14,8 +14,17 @@ import { requireWithModule } from "./builtin_fallback.js";
 
 type GetBuiltinModule = (id: string) => unknown;
 
+/**
+ * `id` as Node's built-in module when it is one and Node can say so without
+ * node:module; anything else require()d as a module at `from` (a path or a
+ * file: URL; builtin_fallback.ts's own by default) would.
+ */
+export function builtinOrRequire(id: string, from?: string): unknown {
+  const get = (process as { getBuiltinModule?: GetBuiltinModule }).getBuiltinModule;
+  return get?.(id) ?? requireWithModule(id, from);
+}
+
 /** The built-in module `id` ("node:child_process"); throws as require() does for a name that is not one. */
 export function builtinModule<T>(id: `node:${string}`): T {
-  const get = (process as { getBuiltinModule?: GetBuiltinModule }).getBuiltinModule;
-  return (get?.(id) ?? requireWithModule(id)) as T;
+  return builtinOrRequire(id) as T;
 }

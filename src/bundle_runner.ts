@@ -28,7 +28,7 @@ import { basename, dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { debuglog } from "node:util";
 import vm from "node:vm";
-import { requireWithModule } from "./builtin_fallback.js";
+import { builtinOrRequire } from "./builtin.js";
 import { cacheSubdir, hashKey, readCached, writeAtomic } from "./compile/cache.js";
 import { restoreV8Flags } from "./compile_pause.js";
 import { compiledHere } from "./compiled_here.js";
@@ -149,25 +149,16 @@ export function codeCacheOf(script: vm.Script): Buffer {
 }
 
 /**
- * The require() a bundle is given. A bundle require()s only Node's built-in
- * modules (esbuild put every package into it): those come from
- * process.getBuiltinModule where Node has it (20.16, 22.3), without
- * node:module, whose load costs a start ~1.1 ms (builtin.ts); anything else,
- * and every name on an older Node, from a require() at the bundle's path.
- */
-function bundleRequire(bundleFile: string): (id: string) => unknown {
-  const get = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-  return (id) => get?.(id) ?? requireWithModule(id, bundleFile);
-}
-
-/**
  * Runs a compiled bundle as Node's loader runs a CommonJS module (it is
  * written already wrapped): its exports. Of its `module`, a bundle uses only
  * `exports`, so it is given a plain object, not a node:module Module.
  */
 export function runBundle(bundleFile: string, script: vm.Script): unknown {
   const mod = { exports: {} as unknown, filename: bundleFile, id: bundleFile };
-  const require = bundleRequire(bundleFile);
+  // A bundle require()s only Node's built-in modules (esbuild put every
+  // package into it): those without node:module, whose load costs a start
+  // ~1.1 ms (builtin.ts); anything else as a require() at the bundle's path.
+  const require = (id: string): unknown => builtinOrRequire(id, bundleFile);
   // import() of what the bundle leaves out (the OpenTelemetry SDK) is this module's (optional_import.ts)
   lendImport((specifier) => import(specifier));
   (script.runInThisContext() as (...args: unknown[]) => void).call(
