@@ -212,10 +212,15 @@ const names = Object.keys(await import(resolve("dist/src/index.js")))
 writeFileSync(
   "dist/bundle/index.mjs",
   `// The library for import (package.json's exports): the names of index.cjs,
-// which runs lib.cjs through V8's code cache (scripts/bundle.mjs). (Imported,
-// not require()d through node:module's createRequire: loading node:module
-// cost an import of the package ~1.4 ms more, Node 20.)
-import library from "./index.cjs";
+// which runs lib.cjs through V8's code cache (scripts/bundle.mjs). require()d,
+// not imported: Node imports a CommonJS module only after a scan of its text
+// for the names it exports (cjs-module-lexer), which took 7-12 ms of an
+// import of the package for index.cjs's 25 KB, and made V8 optimize the
+// lexer on a worker thread (~15 ms of CPU, at a first compile's start,
+// beside clang's dynamic loader); node:module, which an ES module's loader
+// has loaded already, costs ~0.6 ms (Node 20).
+const { createRequire } = process.getBuiltinModule?.("node:module") ?? (await import("node:module"));
+const library = createRequire(import.meta.url)("./index.cjs");
 export const { ${names.join(", ")} } = library;
 `,
 );
