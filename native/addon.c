@@ -164,6 +164,7 @@ NAPI_MODULE_INIT()
         FN("setV8Flags", tsbpf_set_v8_flags),
         FN("spawnChild", tsbpf_spawn_child),
         FN("waitChild", tsbpf_wait_child),
+        FN("childAnyCpu", tsbpf_child_any_cpu),
         FN("mapText", tsbpf_map_text),
         FN("mapIds", tsbpf_map_ids),
         FN("linkIds", tsbpf_link_ids),

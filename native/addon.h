@@ -82,6 +82,7 @@ napi_value tsbpf_attach_socket_filter(napi_env env, napi_callback_info info);
 /* spawn.c */
 napi_value tsbpf_spawn_child(napi_env env, napi_callback_info info);
 napi_value tsbpf_wait_child(napi_env env, napi_callback_info info);
+napi_value tsbpf_child_any_cpu(napi_env env, napi_callback_info info);
 
 /* v8flags.c */
 napi_value tsbpf_set_v8_flags(napi_env env, napi_callback_info info);

@@ -8,13 +8,25 @@
  * the file descriptors the caller gives (a pipe to read its arguments from,
  * files in the compile's work directory for what it prints).
  *
- * spawnChild(path, args, cwd, [stdinFd, stdoutFd, stderrFd]) → pid: starts
+ * spawnChild(path, args, cwd, [stdinFd, stdoutFd, stderrFd], apart?) → pid: starts
  * a child that resets signal dispositions and the signal mask (as
  * libuv's spawn does: Node ignores SIGPIPE, and an ignored signal stays
  * ignored across exec), puts the three descriptors on 0, 1 and 2, changes
  * to cwd and executes path with args (args[0] included) and this process's
  * environment. A failed chdir or exec throws with its errno (ENOENT for a
- * missing clang) and leaves no child behind.
+ * missing clang) and leaves no child behind. With `apart`, the child may run
+ * only on the CPUs the caller may use other than the one it runs on (when
+ * there are such), until childAnyCpu(pid) lets it run on all of them again:
+ * a clang started early spends its first ~75 ms of CPU in the dynamic
+ * loader while the caller's main thread is busy too, and the scheduler
+ * tends to put a child woken at its exec on its parent's CPU (wake-affine
+ * placement), where the two then took turns for tens of ms although
+ * another CPU was free (seen with `perf sched timehist`, kernel 6.18, two
+ * CPUs: the library's first import 36-52 ms with the two apart, 66-77 ms
+ * sharing one).
+ *
+ * childAnyCpu(pid) → boolean: lets the child run on every CPU the caller
+ * may use; false when it has ended.
  *
  * waitChild(pid) → Promise<{ code, signal }>: waits for the child on a
  * thread of libuv's pool (waitpid), so the event loop runs meanwhile and
@@ -56,6 +68,8 @@ struct child_args {
     char *const *argv;
     const char *cwd;
     const int *fds;
+    /* The CPUs the child may run on (NULL: as the parent). */
+    const cpu_set_t *cpus;
     /* Set by the child when it cannot exec (the memory is the parent's: CLONE_VM). */
     int err;
 };
@@ -83,6 +97,8 @@ static int child_main(void *arg)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    if (a->cpus)
+        sched_setaffinity(0, sizeof(*a->cpus), a->cpus); /* (a hint: its failure is harmless) */
     int err = child_stdio(a->fds);
     if (!err && chdir(a->cwd) != 0)
         err = errno;
@@ -97,18 +113,32 @@ static int child_main(void *arg)
 /* The child's stack while it runs before its exec. */
 #define CHILD_STACK (64 * 1024)
 
-/* spawnChild(path, args, cwd, stdio) */
+/* The CPUs this thread may use other than the one it runs on; false when there are none. */
+static bool other_cpus(cpu_set_t *out)
+{
+    if (sched_getaffinity(0, sizeof(*out), out) != 0)
+        return false;
+    int cpu = sched_getcpu();
+    if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, out) || CPU_COUNT(out) < 2)
+        return false;
+    CPU_CLR(cpu, out);
+    return true;
+}
+
+/* spawnChild(path, args, cwd, stdio, apart?) */
 napi_value tsbpf_spawn_child(napi_env env, napi_callback_info info)
 {
     static const char op[] = "spawnChild";
-    napi_value argv[4];
+    napi_value argv[5] = {NULL};
+    bool apart = false;
+    cpu_set_t cpus;
     char *path = NULL, *cwd = NULL;
     char **args = NULL;
     uint32_t nargs = 0;
     char **exec_argv = NULL;
     napi_value result = NULL;
     int fds[3];
-    if (!tsbpf_get_args(env, info, op, 4, argv, NULL) ||
+    if (!tsbpf_get_args_opt(env, info, op, 4, 5, argv) ||
         !tsbpf_arg_string(env, argv[0], op, "path", &path) ||
         !tsbpf_arg_strings(env, argv[1], op, "args", &args, &nargs) ||
         !tsbpf_arg_string(env, argv[2], op, "cwd", &cwd))
@@ -126,6 +156,10 @@ napi_value tsbpf_spawn_child(napi_env env, napi_callback_info info)
         tsbpf_throw(env, op, EINVAL);
         goto done;
     }
+    napi_valuetype t = napi_undefined;
+    if (argv[4] && napi_typeof(env, argv[4], &t) == napi_ok && t != napi_undefined &&
+        t != napi_null && !tsbpf_arg_bool(env, argv[4], op, "apart", &apart))
+        goto done;
     /* (made before the clone: the child must not allocate) */
     exec_argv = calloc(nargs + 1, sizeof(*exec_argv));
     if (!exec_argv) {
@@ -141,7 +175,12 @@ napi_value tsbpf_spawn_child(napi_env env, napi_callback_info info)
         tsbpf_throw(env, "mmap", errno);
         goto done;
     }
-    struct child_args a = {.path = path, .argv = exec_argv, .cwd = cwd, .fds = fds, .err = 0};
+    struct child_args a = {.path = path,
+                           .argv = exec_argv,
+                           .cwd = cwd,
+                           .fds = fds,
+                           .cpus = apart && other_cpus(&cpus) ? &cpus : NULL,
+                           .err = 0};
     sigset_t all, old;
     sigfillset(&all);
     /* (the calling thread's mask on Linux, as pthread_sigmask, which needs glibc 2.32 where it is
@@ -261,4 +300,25 @@ napi_value tsbpf_wait_child(napi_env env, napi_callback_info info)
         return tsbpf_throw_napi(env, "napi_create_async_work");
     }
     return promise;
+}
+
+/* childAnyCpu(pid) */
+napi_value tsbpf_child_any_cpu(napi_env env, napi_callback_info info)
+{
+    static const char op[] = "childAnyCpu";
+    napi_value argv[1];
+    int32_t pid;
+    if (!tsbpf_get_args(env, info, op, 1, argv, NULL) ||
+        !tsbpf_arg_int32(env, argv[0], op, "pid", &pid))
+        return NULL;
+    if (pid <= 0)
+        return tsbpf_throw(env, op, EINVAL);
+    cpu_set_t cpus;
+    if (sched_getaffinity(0, sizeof(cpus), &cpus) != 0)
+        return tsbpf_throw(env, "sched_getaffinity", errno);
+    if (sched_setaffinity(pid, sizeof(cpus), &cpus) == 0)
+        return tsbpf_bool(env, true);
+    if (errno == ESRCH)
+        return tsbpf_bool(env, false);
+    return tsbpf_throw(env, "sched_setaffinity", errno);
 }

@@ -400,9 +400,18 @@ export interface NativeAddon {
    * three descriptors given (native/spawn.c): the child's pid; throws with the errno of a failed
    * chdir or exec (older prebuilds lack it).
    */
-  spawnChild?(path: string, args: string[], cwd: string, stdio: [number, number, number]): number;
+  spawnChild?(
+    path: string,
+    args: string[],
+    cwd: string,
+    stdio: [number, number, number],
+    /** Kept off the caller's CPU until childAnyCpu (native/spawn.c says why). */
+    apart?: boolean,
+  ): number;
   /** Waits for a child of spawnChild (on libuv's thread pool): its exit code, or the signal that ended it. */
   waitChild?(pid: number): Promise<{ code: number | null; signal: number | null }>;
+  /** Lets a child spawned `apart` run on every CPU again: false when it has ended (older prebuilds lack it). */
+  childAnyCpu?(pid: number): boolean;
   progInfo(fd: number): {
     id: number;
     name: string;

@@ -5,6 +5,7 @@
  */
 
 import { closeSync, existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { builtinModule } from "../builtin.js";
 import { CompileError, type Diagnostic } from "../kernel/errors.js";
 import { native } from "../native.js";
@@ -90,11 +91,22 @@ export function adoptClang(started: StartedClang, clang: Clang, cwd: string): Pr
         started.cancel();
         return runClang(clang, args, cwd);
       }
+      // A compile's object is there before clang's exit (outputInPlace in clang_start.ts).
+      const output = started.endedOrOutput && outputFile(args, cwd);
+      const run = output ? (started.endedOrOutput?.(output) ?? started.ended) : started.ended;
       started.give(args);
-      return started.ended;
+      return run;
     },
     cancel: () => started.cancel(),
   };
+}
+
+/** The file a compile to an object writes (`-c … -o FILE`), as a path; undefined for other runs. */
+export function outputFile(args: string[], cwd: string): string | undefined {
+  if (!args.includes("-c")) return undefined;
+  const at = args.lastIndexOf("-o");
+  const out = at >= 0 ? args[at + 1] : undefined;
+  return out === undefined || out === "-" ? undefined : resolve(cwd, out);
 }
 
 /** clang started by Node's child_process (an addon without spawnChild), on a pipe of the addon's. */
@@ -116,7 +128,10 @@ function startWithNode(
   } finally {
     closeSync(readFd); // the child has its own copy
   }
-  return waitingClang(child.pid, writeFd, outcome(child), () => child.kill("SIGKILL"));
+  // (a child of child_process is waited for by Node from its start anyway)
+  const ended = outcome(child);
+  ended.catch(() => {}); // (a failed start is nobody's error until its outcome is asked for)
+  return waitingClang(child.pid, writeFd, { wait: () => ended, kill: () => child.kill("SIGKILL") });
 }
 
 const DIAG = /^(.*?):(\d+):(\d+): (fatal error|error|warning|note): (.*)$/;

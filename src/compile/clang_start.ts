@@ -6,8 +6,17 @@
  * CLI's launcher, which may start a first compile's clang early
  * (src/compile/early_clang.ts), holds only this.
  */
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import {
+  closeSync,
+  existsSync,
+  type FSWatcher,
+  openSync,
+  readFileSync,
+  rmSync,
+  watch,
+  writeSync,
+} from "node:fs";
+import { basename, dirname, extname, join } from "node:path";
 
 /** Result of one clang run. */
 export interface ClangRun {
@@ -19,8 +28,15 @@ export interface ClangRun {
 /** What the addon offers for starting a child (src/native.ts has the full contract). */
 interface SpawnAddon {
   pipe?(): [number, number];
-  spawnChild?(path: string, args: string[], cwd: string, stdio: [number, number, number]): number;
+  spawnChild?(
+    path: string,
+    args: string[],
+    cwd: string,
+    stdio: [number, number, number],
+    apart?: boolean,
+  ): number;
   waitChild?(pid: number): Promise<{ code: number | null; signal: number | null }>;
+  childAnyCpu?(pid: number): boolean;
 }
 
 /** A clang waiting for its arguments on a pipe. */
@@ -32,6 +48,11 @@ export interface StartedClang {
   readonly ended: Promise<ClangRun>;
   /** Closes its pipe if still open, and ends it (SIGKILL) unless it has ended. */
   cancel(): void;
+  /**
+   * Resolves as `ended` does, or sooner: once clang has put its output
+   * `file` in place (see outputInPlace). Called before its arguments are given.
+   */
+  endedOrOutput?(file: string): Promise<ClangRun>;
 }
 
 /**
@@ -42,23 +63,47 @@ export function responseFile(args: string[]): string {
   return args.map((a) => `"${a.replace(/[\\"]/g, "\\$&")}"`).join("\n");
 }
 
-/** The handle of a clang reading its arguments from the pipe whose write end is `writeFd`. */
-export function waitingClang(
-  pid: number | undefined,
-  writeFd: number,
-  ended: Promise<ClangRun>,
-  kill: () => void,
-): StartedClang {
-  // Until its arguments are given, a failed start is nobody's error yet.
-  ended.catch(() => {});
+/** How a started clang is waited for (see waitingClang). */
+export interface ClangWaits {
+  /** Starts waiting for its exit (called once, when its outcome is wanted or it was ended). */
+  wait: () => Promise<ClangRun>;
+  /** Ends it (SIGKILL) unless it has ended. */
+  kill: () => void;
+  /** Called once its arguments are written. */
+  given?: () => void;
+  /** Its outcome so far, when it has put its output in place (see outputInPlace); enables endedOrOutput. */
+  early?: () => ClangRun;
+}
+
+/**
+ * The handle of a clang reading its arguments from the pipe whose write end
+ * is `writeFd`. Its exit is waited for only once its arguments are given,
+ * its outcome read, or it is cancelled: a wait in progress keeps Node's
+ * event loop alive, and a clang started early that nothing takes (a script
+ * that compiles nothing) must not hold its process past its end (the exit
+ * ends it: early_clang.ts).
+ */
+export function waitingClang(pid: number | undefined, writeFd: number, waits: ClangWaits): StartedClang {
+  let ended: Promise<ClangRun> | undefined;
+  const end = (): Promise<ClangRun> => {
+    if (!ended) {
+      ended = waits.wait();
+      // Until its arguments are given, a failed start is nobody's error yet.
+      ended.catch(() => {});
+    }
+    return ended;
+  };
   let open = true;
   const closeWriter = (): void => {
     if (open) closeSync(writeFd);
     open = false;
   };
+  const { early } = waits;
   return {
     pid,
-    ended,
+    get ended() {
+      return end();
+    },
     give(args) {
       if (!open) throw new Error("prestartClang: run() after run() or cancel() (bug)");
       try {
@@ -70,12 +115,16 @@ export function waitingClang(
       } finally {
         closeWriter();
       }
+      end();
+      waits.given?.();
     },
     cancel() {
       if (!open) return;
       closeWriter();
-      kill();
+      waits.kill();
+      end(); // (reaps it)
     },
+    ...(early ? { endedOrOutput: (file: string) => outputInPlace(file, end(), early) } : {}),
   };
 }
 
@@ -103,7 +152,9 @@ export function startClangWithAddon(
   try {
     outFd = openSync(outPath, "wx", 0o600);
     errFd = openSync(errPath, "wx", 0o600);
-    pid = addon.spawnChild(clangPath, [clangPath, "@/dev/stdin"], cwd, [readFd, outFd, errFd]);
+    // Apart from this thread's CPU while both are busy (its loader, the
+    // compile's translation), every CPU once it has its arguments (native/spawn.c).
+    pid = addon.spawnChild(clangPath, [clangPath, "@/dev/stdin"], cwd, [readFd, outFd, errFd], true);
   } catch (err) {
     closeSync(writeFd);
     rmSync(outPath, { force: true });
@@ -121,12 +172,72 @@ export function startClangWithAddon(
       rmSync(path, { force: true });
     }
   };
+  const peek = (path: string): string => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch {
+      return "";
+    }
+  };
+  const waitChild = addon.waitChild.bind(addon);
   let exited = false;
-  const ended = addon.waitChild(pid).then((r) => {
-    exited = true;
-    return { code: r.code ?? 1, stdout: take(outPath), stderr: take(errPath) };
+  return waitingClang(pid, writeFd, {
+    wait: () =>
+      waitChild(pid).then((r) => {
+        exited = true;
+        return { code: r.code ?? 1, stdout: take(outPath), stderr: take(errPath) };
+      }),
+    kill: () => {
+      if (!exited) process.kill(pid, "SIGKILL");
+    },
+    given: () => {
+      try {
+        addon.childAnyCpu?.(pid);
+      } catch {
+        // (placement only)
+      }
+    },
+    early: () => ({ code: 0, stdout: peek(outPath), stderr: peek(errPath) }),
   });
-  return waitingClang(pid, writeFd, ended, () => {
-    if (!exited) process.kill(pid, "SIGKILL");
+}
+
+/**
+ * `ended`, or `early()` as soon as clang has put its output `file` in place.
+ * clang writes an output into a temporary file beside it (`out-1e143149.o.tmp`
+ * for out.o) and renames that to the output's name once the compile has
+ * succeeded (on an error it removes it), with every diagnostic written
+ * before. Then it frees LLVM's memory, runs its static destructors and
+ * exits, and the kernel tears down its address space (the relocated copies
+ * of libLLVM's pages): its exit comes ~3 + 5 ms after the rename (clang 14,
+ * a small BPF program), all of it on a first compile's path. A file that
+ * appears without such a temporary (a clang that writes it in place) may be
+ * incomplete: then its exit is awaited.
+ */
+function outputInPlace(file: string, ended: Promise<ClangRun>, early: () => ClangRun): Promise<ClangRun> {
+  const name = basename(file);
+  const ext = extname(name);
+  const temp = `${name.slice(0, name.length - ext.length)}-`;
+  return new Promise<ClangRun>((resolve, reject) => {
+    let watcher: FSWatcher | undefined;
+    let settled = false;
+    let sawTemp = false;
+    const settle = (run?: ClangRun, err?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      watcher?.close();
+      if (run) resolve(run);
+      else reject(err);
+    };
+    ended.then(settle, (err) => settle(undefined, err));
+    try {
+      watcher = watch(dirname(file), (_event, changed) => {
+        if (typeof changed !== "string") return;
+        if (changed.startsWith(temp) && changed.endsWith(`${ext}.tmp`)) sawTemp = true;
+        else if (changed === name && sawTemp && existsSync(file)) settle(early());
+      });
+      watcher.on("error", () => watcher?.close());
+    } catch {
+      // no watch here (inotify's limits): clang's exit tells
+    }
   });
 }

@@ -14,7 +14,16 @@ import { after, describe, it } from "node:test";
 import { type NativeAddon, native } from "../../src/native.js";
 import { repoRoot } from "../helpers.js";
 
-const addon = native() as Required<Pick<NativeAddon, "spawnChild" | "waitChild" | "pipe">>;
+const addon = native() as Required<Pick<NativeAddon, "spawnChild" | "waitChild" | "pipe" | "childAnyCpu">>;
+
+/** The CPUs a process may run on, from /proc (Cpus_allowed_list: "0-3,6"). */
+function allowedCpus(pid: number | "self"): number[] {
+  const list = /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "";
+  return list.split(",").flatMap((r) => {
+    const [a, b] = r.split("-").map(Number) as [number, number | undefined];
+    return Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i);
+  });
+}
 
 describe("spawnChild and waitChild", () => {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-spawn-"));
@@ -54,6 +63,30 @@ describe("spawnChild and waitChild", () => {
     assert.match(readFileSync(out, "utf8"), /^SigBlk:\s+0+\nSigIgn:\s+0+\n$/);
     const piped = addon.spawnChild("/bin/sh", ["sh", "-c", "kill -PIPE $$; exit 0"], dir, [0, 1, 2]);
     assert.deepEqual(await addon.waitChild(piped), { code: null, signal: 13 });
+  });
+
+  it("keeps a child started apart off the caller's CPU until childAnyCpu", async () => {
+    const ours = allowedCpus("self");
+    const pid = addon.spawnChild("/bin/sleep", ["sleep", "30"], dir, [0, 1, 2], true);
+    try {
+      const apart = allowedCpus(pid);
+      if (ours.length < 2) assert.deepEqual(apart, ours, "one CPU: nowhere else to go");
+      else {
+        // All of ours but one (the CPU this thread ran on at the spawn).
+        assert.equal(apart.length, ours.length - 1);
+        assert.ok(apart.every((c) => ours.includes(c)));
+      }
+      assert.equal(addon.childAnyCpu(pid), true);
+      assert.deepEqual(allowedCpus(pid), ours);
+    } finally {
+      process.kill(pid, "SIGKILL");
+    }
+    await addon.waitChild(pid);
+    assert.equal(addon.childAnyCpu(pid), false, "an ended child");
+    const plain = addon.spawnChild("/bin/sleep", ["sleep", "30"], dir, [0, 1, 2]);
+    assert.deepEqual(allowedCpus(plain), ours, "not apart unless asked");
+    process.kill(plain, "SIGKILL");
+    await addon.waitChild(plain);
   });
 
   it("reports the signal that ended the child", async () => {
