@@ -208,6 +208,7 @@ NAPI_MODULE_INIT()
         FN("btfTypeOffsets", tsbpf_btf_type_offsets),
         FN("btfTypesNamed", tsbpf_btf_types_named),
         FN("scanDefines", tsbpf_scan_defines),
+        FN("scanDefinesIn", tsbpf_scan_defines_in),
         FN("mapFile", tsbpf_map_file_js),
     };
 #undef FN

@@ -63,6 +63,7 @@ napi_value tsbpf_tree_stamps(napi_env env, napi_callback_info info);
 napi_value tsbpf_btf_type_offsets(napi_env env, napi_callback_info info);
 napi_value tsbpf_btf_types_named(napi_env env, napi_callback_info info);
 napi_value tsbpf_scan_defines(napi_env env, napi_callback_info info);
+napi_value tsbpf_scan_defines_in(napi_env env, napi_callback_info info);
 
 /* mapfile.c */
 /* A read-only private mapping of the whole file (munmap it with *len); NULL and errno on failure.

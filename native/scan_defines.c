@@ -9,10 +9,18 @@
  *
  * A file that cannot be read is skipped (the preprocessor could not read it
  * either). The names and prefixes are identifiers (the caller checks).
+ *
+ * scanDefinesIn(paths, names, prefixes): the same over files and every file
+ * under directories, links followed, each directory once. The walk in JavaScript
+ * (a readdir with file types per directory, a path and a string per file)
+ * took ~13 ms of a first compile's main thread, beside its clang.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -136,18 +144,97 @@ static bool scan(const char *t, size_t len, char **names, uint32_t nnames, char 
     return true;
 }
 
-napi_value tsbpf_scan_defines(napi_env env, napi_callback_info info)
+/* What a scan keeps from file to file. */
+struct scan_state {
+    char **names;
+    uint32_t nnames;
+    char **prefixes;
+    uint32_t nprefixes;
+    bool *name_found;
+    struct found *found;
+    char **buf;
+    size_t *cap;
+    /* The directories walked (device and inode), so that a link to one is followed once. */
+    struct stat *seen;
+    size_t nseen, seen_cap;
+};
+
+/* Scans one file; false only when out of memory. */
+static bool scan_file(struct scan_state *st, const char *path)
 {
-    static const char op[] = "scanDefines";
+    size_t len;
+    if (!read_file(path, st->buf, st->cap, &len))
+        return true;
+    return scan(*st->buf, len, st->names, st->nnames, st->prefixes, st->nprefixes, st->name_found,
+                st->found);
+}
+
+/* Scans every file under `dir`; false only when out of memory. */
+static bool scan_dir(struct scan_state *st, const char *dir)
+{
+    struct stat sd;
+    if (stat(dir, &sd) != 0 || !S_ISDIR(sd.st_mode))
+        return true;
+    for (size_t i = 0; i < st->nseen; i++)
+        if (st->seen[i].st_dev == sd.st_dev && st->seen[i].st_ino == sd.st_ino)
+            return true;
+    if (st->nseen == st->seen_cap) {
+        size_t cap = st->seen_cap ? st->seen_cap * 2 : 32;
+        struct stat *grown = realloc(st->seen, cap * sizeof(*grown));
+        if (!grown)
+            return false;
+        st->seen = grown;
+        st->seen_cap = cap;
+    }
+    st->seen[st->nseen++] = sd;
+    DIR *d = opendir(dir);
+    if (!d)
+        return true;
+    bool ok = true;
+    char path[PATH_MAX];
+    for (struct dirent *e = readdir(d); ok && e; e = readdir(d)) {
+        const char *n = e->d_name;
+        if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0)))
+            continue;
+        int w = snprintf(path, sizeof(path), "%s/%s", dir, n);
+        if (w < 0 || (size_t)w >= sizeof(path))
+            continue;
+        unsigned char type = e->d_type;
+        if (type == DT_LNK || type == DT_UNKNOWN) {
+            struct stat s;
+            if (stat(path, &s) != 0)
+                continue; /* a dangling link: nothing to read */
+            type = S_ISDIR(s.st_mode) ? DT_DIR : S_ISREG(s.st_mode) ? DT_REG : DT_UNKNOWN;
+        }
+        if (type == DT_DIR)
+            ok = scan_dir(st, path);
+        else if (type == DT_REG)
+            ok = scan_file(st, path);
+    }
+    closedir(d);
+    return ok;
+}
+
+/* A file, or every file under a directory; false only when out of memory. */
+static bool scan_path(struct scan_state *st, const char *path)
+{
+    struct stat s;
+    if (stat(path, &s) != 0)
+        return true;
+    return S_ISDIR(s.st_mode) ? scan_dir(st, path) : scan_file(st, path);
+}
+
+static napi_value scan_defines(napi_env env, napi_callback_info info, const char *op, bool dirs)
+{
     napi_value argv[3], result = NULL;
     char **files = NULL, **names = NULL, **prefixes = NULL;
     uint32_t nfiles = 0, nnames = 0, nprefixes = 0;
     bool *name_found = NULL;
     struct found found = {0};
     char *buf = NULL;
-    size_t cap = 0, len;
+    size_t cap = 0;
     if (!tsbpf_get_args(env, info, op, 3, argv, NULL) ||
-        !tsbpf_arg_strings(env, argv[0], op, "files", &files, &nfiles) ||
+        !tsbpf_arg_strings(env, argv[0], op, dirs ? "paths" : "files", &files, &nfiles) ||
         !tsbpf_arg_strings(env, argv[1], op, "names", &names, &nnames) ||
         !tsbpf_arg_strings(env, argv[2], op, "prefixes", &prefixes, &nprefixes))
         goto done;
@@ -157,13 +244,21 @@ napi_value tsbpf_scan_defines(napi_env env, napi_callback_info info)
         tsbpf_throw(env, op, ENOMEM);
         goto done;
     }
-    for (uint32_t i = 0; i < nfiles; i++) {
-        if (!read_file(files[i], &buf, &cap, &len))
-            continue;
-        if (!scan(buf, len, names, nnames, prefixes, nprefixes, name_found, &found)) {
-            tsbpf_throw(env, op, ENOMEM);
-            goto done;
-        }
+    struct scan_state st = {.names = names,
+                            .nnames = nnames,
+                            .prefixes = prefixes,
+                            .nprefixes = nprefixes,
+                            .name_found = name_found,
+                            .found = &found,
+                            .buf = &buf,
+                            .cap = &cap};
+    bool ok = true;
+    for (uint32_t i = 0; ok && i < nfiles; i++)
+        ok = dirs ? scan_path(&st, files[i]) : scan_file(&st, files[i]);
+    free(st.seen);
+    if (!ok) {
+        tsbpf_throw(env, op, ENOMEM);
+        goto done;
     }
     napi_value list;
     if (napi_create_array(env, &list) != napi_ok) {
@@ -193,4 +288,14 @@ done:
     tsbpf_free_strings(names, nnames);
     tsbpf_free_strings(prefixes, nprefixes);
     return result;
+}
+
+napi_value tsbpf_scan_defines(napi_env env, napi_callback_info info)
+{
+    return scan_defines(env, info, "scanDefines", false);
+}
+
+napi_value tsbpf_scan_defines_in(napi_env env, napi_callback_info info)
+{
+    return scan_defines(env, info, "scanDefinesIn", true);
 }

@@ -588,6 +588,8 @@ export interface NativeAddon {
   btfTypesNamed(words: Uint32Array, nameOffs: Uint32Array): Uint32Array | null;
   /** Which of `names`, and which names starting with one of `prefixes` (identifiers all), a `#define` in the files names (unreadable files skipped). */
   scanDefines(files: string[], names: string[], prefixes: string[]): string[];
+  /** scanDefines over files and every file under directories (links followed); older prebuilds lack it. */
+  scanDefinesIn?(paths: string[], names: string[], prefixes: string[]): string[];
   /**
    * A read-only mapping of the whole file, unmapped when the buffer is
    * collected; writing to it kills the process. Throws a NativeError when

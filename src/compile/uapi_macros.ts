@@ -282,8 +282,8 @@ function uapiDirs(): string[] {
   return dirs.filter((d) => existsSync(d));
 }
 
-/** Every file under the directories (links followed, each directory once). */
-function filesUnder(dirs: string[]): string[] {
+/** The files given and every file under the directories given (links followed, each directory once). */
+function filesUnder(paths: string[]): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
   const walk = (dir: string): void => {
@@ -309,13 +309,21 @@ function filesUnder(dirs: string[]): string[] {
       }
     }
   };
-  for (const d of dirs) walk(d);
+  for (const p of paths) {
+    try {
+      if (statSync(p).isDirectory()) walk(p);
+      else out.push(p);
+    } catch {
+      // missing: nothing to read
+    }
+  }
   return out;
 }
 
 /**
  * Which of `names`, and which names starting with one of `prefixes`, a
- * `#define` in the files names, by a plain text scan (`#`, blanks,
+ * `#define` in the files names (the files given, and every file under the
+ * directories given), by a plain text scan (`#`, blanks,
  * `define`, blanks, the name): one pass over the files with one regular
  * expression. The preprocessor run over them ({@link uapiMacros}) can only
  * yield a macro that some file there defines, so a name the scan does not
@@ -326,14 +334,17 @@ function filesUnder(dirs: string[]): string[] {
  * (native/scan_defines.c says why).
  */
 export function scanDefines(
-  files: Iterable<string>,
+  paths: Iterable<string>,
   names: Iterable<string>,
   prefixes: Iterable<string> = [],
 ): Set<string> {
   const alts = [...new Set(names)].filter((n) => /^[A-Za-z_]\w*$/.test(n));
   const pres = [...new Set(prefixes)].filter((n) => /^[A-Za-z_]\w*$/.test(n));
   if (alts.length === 0 && pres.length === 0) return new Set();
-  return new Set(native().scanDefines([...files], alts, pres));
+  const addon = native();
+  // The addon walks the directories itself where it can (native/scan_defines.c says why).
+  if (addon.scanDefinesIn) return new Set(addon.scanDefinesIn([...paths], alts, pres));
+  return new Set(addon.scanDefines(filesUnder([...paths]), alts, pres));
 }
 
 /**
@@ -346,7 +357,7 @@ export class UapiNames {
   private readonly known = new Map<string, boolean>();
   private readonly complete = new Set<string>();
 
-  /** `path`: the cache file (undefined: no UAPI headers, so nothing is defined). */
+  /** `path`: the cache file (undefined: no UAPI headers, so nothing is defined); `files`: what to scan, files or directories. */
   constructor(
     private readonly path: string | undefined,
     private readonly files: () => string[],
@@ -407,11 +418,7 @@ export function uapiNames(): UapiNames {
     identity === undefined
       ? undefined
       : join(cacheSubdir("macros"), `uapi-names-${hashKey("uapi-names-2", identity).slice(0, 24)}.txt`);
-  let files: string[] | undefined;
-  names = new UapiNames(path, () => {
-    files ??= filesUnder(uapiDirs());
-    return files;
-  });
+  names = new UapiNames(path, uapiDirs);
   return names;
 }
 

@@ -7,7 +7,7 @@
  * sources here are small stand-ins: no clang, no kernel.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -214,5 +214,25 @@ describe("kernel macros, read lazily", () => {
       ["PREFIX_"],
     );
     assert.deepEqual([...found].sort(), ["IN_COMMENT", "PREFIX_ONE", "PREFIX_TWO", "SPACED", "TABBED"]);
+  });
+
+  it("scans every file under a directory given, links followed, each directory once", () => {
+    const root = mkdtempSync(join(work, "tree-"));
+    mkdirSync(join(root, "linux", "netfilter"), { recursive: true });
+    writeFileSync(join(root, "linux", "top.h"), "#define TOP 1\n");
+    writeFileSync(join(root, "linux", "netfilter", "deep.h"), "#define DEEP 2\n#define PRE_A 1\n");
+    mkdirSync(join(root, "asm-generic"));
+    writeFileSync(join(root, "asm-generic", "gen.h"), "#define GENERIC 3\n#define PRE_B 2\n");
+    // asm -> asm-generic (as arch headers link), and a link that leads nowhere
+    symlinkSync(join(root, "asm-generic"), join(root, "linux", "asm"));
+    symlinkSync(join(root, "gone"), join(root, "linux", "dangling.h"));
+    const loose = join(work, "loose.h");
+    writeFileSync(loose, "#define LOOSE 4\n");
+    const found = scanDefines(
+      [join(root, "linux"), join(root, "asm-generic"), loose, join(root, "missing")],
+      ["TOP", "DEEP", "GENERIC", "LOOSE", "ABSENT"],
+      ["PRE_"],
+    );
+    assert.deepEqual([...found].sort(), ["DEEP", "GENERIC", "LOOSE", "PRE_A", "PRE_B", "TOP"]);
   });
 });
