@@ -276,17 +276,28 @@ static void wait_complete(napi_env env, napi_status status, void *data)
     free(w);
 }
 
+/* The one argument of waitChild and childAnyCpu, a child's pid; false with an exception pending. */
+static bool arg_pid(napi_env env, napi_callback_info info, const char *op, int32_t *pid)
+{
+    napi_value argv[1];
+    if (!tsbpf_get_args(env, info, op, 1, argv, NULL) ||
+        !tsbpf_arg_int32(env, argv[0], op, "pid", pid))
+        return false;
+    if (*pid <= 0) {
+        tsbpf_throw(env, op, EINVAL);
+        return false;
+    }
+    return true;
+}
+
 /* waitChild(pid) */
 napi_value tsbpf_wait_child(napi_env env, napi_callback_info info)
 {
     static const char op[] = "waitChild";
-    napi_value argv[1], promise, name;
+    napi_value promise, name;
     int32_t pid;
-    if (!tsbpf_get_args(env, info, op, 1, argv, NULL) ||
-        !tsbpf_arg_int32(env, argv[0], op, "pid", &pid))
+    if (!arg_pid(env, info, op, &pid))
         return NULL;
-    if (pid <= 0)
-        return tsbpf_throw(env, op, EINVAL);
     struct wait_work *w = calloc(1, sizeof(*w));
     if (!w)
         return tsbpf_throw(env, op, ENOMEM);
@@ -306,13 +317,9 @@ napi_value tsbpf_wait_child(napi_env env, napi_callback_info info)
 napi_value tsbpf_child_any_cpu(napi_env env, napi_callback_info info)
 {
     static const char op[] = "childAnyCpu";
-    napi_value argv[1];
     int32_t pid;
-    if (!tsbpf_get_args(env, info, op, 1, argv, NULL) ||
-        !tsbpf_arg_int32(env, argv[0], op, "pid", &pid))
+    if (!arg_pid(env, info, op, &pid))
         return NULL;
-    if (pid <= 0)
-        return tsbpf_throw(env, op, EINVAL);
     cpu_set_t cpus;
     if (sched_getaffinity(0, sizeof(cpus), &cpus) != 0)
         return tsbpf_throw(env, "sched_getaffinity", errno);

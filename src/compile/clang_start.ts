@@ -17,6 +17,7 @@ import {
   writeSync,
 } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
+import type { NativeAddon } from "../native.js";
 
 /** Result of one clang run. */
 export interface ClangRun {
@@ -25,19 +26,8 @@ export interface ClangRun {
   stderr: string;
 }
 
-/** What the addon offers for starting a child (src/native.ts has the full contract). */
-interface SpawnAddon {
-  pipe?(): [number, number];
-  spawnChild?(
-    path: string,
-    args: string[],
-    cwd: string,
-    stdio: [number, number, number],
-    apart?: boolean,
-  ): number;
-  waitChild?(pid: number): Promise<{ code: number | null; signal: number | null }>;
-  childAnyCpu?(pid: number): boolean;
-}
+/** What the addon offers for starting a child (src/native.ts has the contract). */
+type SpawnAddon = Pick<NativeAddon, "pipe" | "spawnChild" | "waitChild" | "childAnyCpu">;
 
 /** A clang waiting for its arguments on a pipe. */
 export interface StartedClang {
