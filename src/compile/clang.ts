@@ -92,8 +92,8 @@ export function adoptClang(started: StartedClang, clang: Clang, cwd: string): Pr
         return runClang(clang, args, cwd);
       }
       // A compile's object is there before clang's exit (outputInPlace in clang_start.ts).
-      const output = started.endedOrOutput && outputFile(args, cwd);
-      const run = output ? (started.endedOrOutput?.(output) ?? started.ended) : started.ended;
+      const output = outputFile(args, cwd);
+      const run = output ? started.endedOrOutput(output) : started.ended;
       started.give(args);
       return run;
     },

@@ -39,10 +39,11 @@ export interface StartedClang {
   /** Closes its pipe if still open, and ends it (SIGKILL) unless it has ended. */
   cancel(): void;
   /**
-   * Resolves as `ended` does, or sooner: once clang has put its output
-   * `file` in place (see outputInPlace). Called before its arguments are given.
+   * Resolves as `ended` does, or sooner where it can tell: once clang has put
+   * its output `file` in place (see outputInPlace). Called before its
+   * arguments are given.
    */
-  endedOrOutput?(file: string): Promise<ClangRun>;
+  endedOrOutput(file: string): Promise<ClangRun>;
 }
 
 /**
@@ -61,7 +62,7 @@ export interface ClangWaits {
   kill: () => void;
   /** Called once its arguments are written. */
   given?: () => void;
-  /** Its outcome so far, when it has put its output in place (see outputInPlace); enables endedOrOutput. */
+  /** Its outcome so far, when it has put its output in place (see outputInPlace); without it, endedOrOutput is `ended`. */
   early?: () => ClangRun;
 }
 
@@ -114,7 +115,7 @@ export function waitingClang(pid: number | undefined, writeFd: number, waits: Cl
       waits.kill();
       end(); // (reaps it)
     },
-    ...(early ? { endedOrOutput: (file: string) => outputInPlace(file, end(), early) } : {}),
+    endedOrOutput: (file) => (early ? outputInPlace(file, end(), early) : end()),
   };
 }
 
@@ -155,19 +156,18 @@ export function startClangWithAddon(
     if (outFd !== undefined) closeSync(outFd);
     if (errFd !== undefined) closeSync(errFd);
   }
-  const take = (path: string): string => {
-    try {
-      return readFileSync(path, "utf8");
-    } finally {
-      rmSync(path, { force: true });
-    }
-  };
+  // (what clang printed; "" once gone: a compile that took its object at the rename removes its directory)
   const peek = (path: string): string => {
     try {
       return readFileSync(path, "utf8");
     } catch {
       return "";
     }
+  };
+  const take = (path: string): string => {
+    const text = peek(path);
+    rmSync(path, { force: true });
+    return text;
   };
   const waitChild = addon.waitChild.bind(addon);
   let exited = false;
